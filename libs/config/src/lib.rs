@@ -1,0 +1,274 @@
+//! Layered settings for every service: built-in defaults (an embedded TOML string), then an
+//! optional file, then `INBOX__<SECTION>__<KEY>` environment variables. The environment is
+//! passed in as a map so tests never touch the process environment.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+/// Environment variable that names an optional settings file (TOML).
+pub const CONFIG_FILE_VAR: &str = "INBOX_CONFIG_FILE";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid settings: {0}")]
+    Invalid(#[from] config::ConfigError),
+    #[error("invalid settings: {0}")]
+    Validation(String),
+}
+
+/// Loads settings of type `T`: `defaults` (TOML) < `file` < `env` (`INBOX__A__B` → `a.b`).
+pub fn load<T: DeserializeOwned>(
+    defaults: &str,
+    file: Option<&Path>,
+    env: &HashMap<String, String>,
+) -> Result<T, SettingsError> {
+    let mut builder =
+        config::Config::builder().add_source(config::File::from_str(defaults, config::FileFormat::Toml));
+    if let Some(path) = file {
+        builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
+    }
+    let env_source = config::Environment::with_prefix("INBOX")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .source(Some(env.clone()));
+    Ok(builder.add_source(env_source).build()?.try_deserialize()?)
+}
+
+/// Loads settings from the real process environment and the file it names, if any.
+pub fn load_from_process<T: DeserializeOwned>(defaults: &str) -> Result<T, SettingsError> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let file = env.get(CONFIG_FILE_VAR).map(Path::new);
+    load(defaults, file, &env)
+}
+
+/// A secret value: deserialized like a string, never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself. Call only where it is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// Where a service listens for HTTP (public API if any, plus `/healthz`, `/readyz`, `/metrics`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub addr: String,
+}
+
+/// Where a service listens for gRPC (its API plus `grpc.health.v1`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct GrpcSettings {
+    pub addr: String,
+}
+
+/// The service's own PostgreSQL database.
+#[derive(Clone, Deserialize)]
+pub struct PostgresSettings {
+    /// `postgres://user:password@host:port/database`; the database is created when missing.
+    pub url: String,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+fn default_max_connections() -> u32 {
+    16
+}
+
+impl std::fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field("url", &redact_url_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize)]
+pub struct NatsSettings {
+    pub url: String,
+}
+
+impl std::fmt::Debug for NatsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsSettings").field("url", &redact_url_password(&self.url)).finish()
+    }
+}
+
+#[derive(Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+    /// Prefix of every key this service writes, so several deployments can share a server.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+}
+
+fn default_key_prefix() -> String {
+    "inbox:".to_owned()
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &redact_url_password(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+/// How services authenticate each other.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// Shared secret every internal gRPC call presents as a bearer token.
+    pub service_token: Secret,
+}
+
+impl AuthSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.service_token.expose().len() < 16 {
+            return Err(SettingsError::Validation(
+                "auth.service_token must be set to at least 16 characters (INBOX__AUTH__SERVICE_TOKEN)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// An `EnvFilter` directive such as `info` or `info,inbox_bus=debug`.
+    pub level: String,
+    /// `json` (default) or `pretty`.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => match authority[..at].find(':') {
+            Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &authority[..colon], &rest[at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Sample {
+        http: HttpSettings,
+        postgres: PostgresSettings,
+        auth: AuthSettings,
+    }
+
+    const DEFAULTS: &str = r#"
+        [http]
+        addr = "127.0.0.1:8080"
+        [postgres]
+        url = "postgres://localhost/inbox_sample"
+        [auth]
+        service_token = ""
+    "#;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_overrides_them() {
+        let s: Sample = load(DEFAULTS, None, &env(&[])).unwrap();
+        assert_eq!(s.http.addr, "127.0.0.1:8080");
+        assert_eq!(s.postgres.max_connections, 16);
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_the_environment_overrides_the_file() {
+        let dir = std::env::temp_dir().join(format!("inbox-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("settings.toml");
+        std::fs::write(&file, "[http]\naddr = \"0.0.0.0:1\"\n[postgres]\nurl = \"postgres://file/db\"\nmax_connections = 4\n").unwrap();
+        let s: Sample = load(DEFAULTS, Some(&file), &env(&[("INBOX__POSTGRES__URL", "postgres://env/db")])).unwrap();
+        assert_eq!(s.http.addr, "0.0.0.0:1");
+        assert_eq!(s.postgres.url, "postgres://env/db");
+        assert_eq!(s.postgres.max_connections, 4);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn numbers_from_the_environment_are_parsed() {
+        let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__POSTGRES__MAX_CONNECTIONS", "32")])).unwrap();
+        assert_eq!(s.postgres.max_connections, 32);
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_is_a_clear_error() {
+        let err = load::<Sample>(DEFAULTS, None, &env(&[("INBOX__POSTGRES__MAX_CONNECTIONS", "many")])).unwrap_err();
+        assert!(err.to_string().contains("max_connections"), "{err}");
+    }
+
+    #[test]
+    fn secrets_and_url_passwords_never_show_in_debug_output() {
+        let s: Sample = load(
+            DEFAULTS,
+            None,
+            &env(&[("INBOX__AUTH__SERVICE_TOKEN", "s3cr3t-token-value"), ("INBOX__POSTGRES__URL", "postgres://u:hunter2@db/x")]),
+        )
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("postgres://u:***@db/x"), "{printed}");
+    }
+
+    #[test]
+    fn a_short_service_token_is_refused() {
+        let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__AUTH__SERVICE_TOKEN", "short")])).unwrap();
+        assert!(s.auth.validate().is_err());
+    }
+
+    #[test]
+    fn urls_without_password_are_left_alone() {
+        assert_eq!(redact_url_password("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(redact_url_password("postgres://postgres@h:5432/db"), "postgres://postgres@h:5432/db");
+    }
+}
