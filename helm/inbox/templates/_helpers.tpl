@@ -1,0 +1,297 @@
+{{/*
+Helpers shared by every template. Per-service templates call them with a context built by
+"inbox.ctx": (dict "root" $ "name" "<service>" "cfg" (index $.Values.services "<service>")).
+*/}}
+
+{{/* The seven services, in dependency order. Templates loop over this list, never over the
+values map, so a stray key under .Values.services deploys nothing. */}}
+{{- define "inbox.serviceNames" -}}
+gateway channel-ingest conversation routing notification search metrics
+{{- end -}}
+
+{{/* Services whose binary reads INBOX__POSTGRES__URL (each its own database). */}}
+{{- define "inbox.postgresServices" -}}
+gateway channel-ingest conversation routing notification metrics
+{{- end -}}
+
+{{/* Services whose binary reads INBOX__REDIS__URL. */}}
+{{- define "inbox.redisServices" -}}
+gateway routing
+{{- end -}}
+
+{{/* "true" when service .name (in context .) uses Postgres / Redis, else empty. */}}
+{{- define "inbox.usesPostgres" -}}
+{{- if has .name (splitList " " (include "inbox.postgresServices" .)) }}true{{ end -}}
+{{- end -}}
+{{- define "inbox.usesRedis" -}}
+{{- if has .name (splitList " " (include "inbox.redisServices" .)) }}true{{ end -}}
+{{- end -}}
+
+{{/* Where the search service keeps its tantivy index (INBOX__SEARCH__INDEX_DIR). */}}
+{{- define "inbox.searchIndexDir" -}}
+/var/lib/inbox/search
+{{- end -}}
+
+{{- define "inbox.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name prefix: the release name, plus the chart name unless the release name holds it. */}}
+{{- define "inbox.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "inbox.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Name of one service's objects (Deployment, Service, HPA...): <fullname>-<service>.
+Context: the root. Usage: include "inbox.componentName" (dict "root" $ "name" "gateway") */}}
+{{- define "inbox.componentName" -}}
+{{- printf "%s-%s" (include "inbox.fullname" .root) .name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels common to every object of the release; with .name, also the component. */}}
+{{- define "inbox.labels" -}}
+helm.sh/chart: {{ include "inbox.chart" .root }}
+{{ include "inbox.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: inbox
+{{- end }}
+
+{{- define "inbox.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "inbox.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- if .name }}
+app.kubernetes.io/component: {{ .name }}
+{{- end }}
+{{- end }}
+
+{{- define "inbox.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "inbox.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret every service reads its credentials from. */}}
+{{- define "inbox.secretName" -}}
+{{- default (include "inbox.fullname" .) .Values.secret.existingSecret }}
+{{- end }}
+
+{{/* Key of a service's Postgres URL in the Secret. Context: the service name (a string). */}}
+{{- define "inbox.postgresUrlKey" -}}
+{{- printf "postgresUrl-%s" . }}
+{{- end }}
+
+{{/* A service's Postgres URL: secret.postgresUrls.<name>, or built from .Values.postgres. */}}
+{{- define "inbox.postgresUrl" -}}
+{{- $root := .root }}
+{{- $given := index ($root.Values.secret.postgresUrls | default dict) .name | default "" }}
+{{- if $given }}
+{{- $given }}
+{{- else }}
+{{- $pg := $root.Values.postgres }}
+{{- $user := $pg.user | toString | urlquery | replace "+" "%20" }}
+{{- $auth := $user }}
+{{- if $pg.password }}
+{{- $auth = printf "%s:%s" $user ($pg.password | toString | urlquery | replace "+" "%20") }}
+{{- end }}
+{{- $db := required (printf "services.%s.database is required" .name) .cfg.database }}
+{{- printf "postgres://%s@%s:%v/%s" $auth $pg.host $pg.port $db }}
+{{- if $pg.params }}?{{ $pg.params }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* A base64 Secret value: the given one, else the one already in the cluster (kept across
+upgrades), else a fresh random one. Context: dict "given" "existing" (secret data) "key". */}}
+{{- define "inbox.secretValue" -}}
+{{- if .given }}
+{{- .given | toString | b64enc }}
+{{- else if hasKey .existing .key }}
+{{- index .existing .key }}
+{{- else }}
+{{- randAlphaNum 48 | b64enc }}
+{{- end }}
+{{- end }}
+
+{{/* "<repository>/inbox-<service>:<tag>". */}}
+{{- define "inbox.image" -}}
+{{- $tag := .cfg.imageTag | default .root.Values.image.tag | default .root.Chart.AppVersion }}
+{{- printf "%s/inbox-%s:%s" (.root.Values.image.repository | trimSuffix "/") .name ($tag | toString) }}
+{{- end }}
+
+{{/* Environment of one service: the configuration contract of its binary. */}}
+{{- define "inbox.env" -}}
+{{- $root := .root }}
+{{- $cfg := .cfg }}
+{{- $secret := include "inbox.secretName" $root }}
+- name: INBOX__HTTP__ADDR
+  value: {{ printf "0.0.0.0:%v" $cfg.httpPort | quote }}
+- name: INBOX__GRPC__ADDR
+  value: {{ printf "0.0.0.0:%v" $cfg.grpcPort | quote }}
+- name: INBOX__LOG__FORMAT
+  value: {{ $root.Values.log.format | quote }}
+- name: INBOX__LOG__LEVEL
+  value: {{ $cfg.logLevel | default $root.Values.log.level | quote }}
+- name: INBOX__NATS__URL
+  value: {{ required "nats.url is required" $root.Values.nats.url | quote }}
+- name: INBOX__AUTH__SERVICE_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: serviceToken
+{{- if include "inbox.usesPostgres" . }}
+- name: INBOX__POSTGRES__URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ include "inbox.postgresUrlKey" .name }}
+{{- end }}
+{{- if include "inbox.usesRedis" . }}
+- name: INBOX__REDIS__URL
+  value: {{ required "redis.url is required" $root.Values.redis.url | quote }}
+{{- end }}
+{{- if eq .name "gateway" }}
+- name: INBOX__GATEWAY__JWT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: jwtSecret
+- name: INBOX__GATEWAY__OPERATOR_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: operatorToken
+- name: INBOX__GATEWAY__CONVERSATION_URL
+  value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "conversation")) $root.Values.services.conversation.grpcPort | quote }}
+- name: INBOX__GATEWAY__CHANNEL_INGEST_URL
+  value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "channel-ingest")) (index $root.Values.services "channel-ingest").grpcPort | quote }}
+{{- end }}
+{{- if eq .name "search" }}
+- name: INBOX__SEARCH__INDEX_DIR
+  value: {{ include "inbox.searchIndexDir" . | quote }}
+{{- end }}
+{{- if $root.Values.otel.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $root.Values.otel.endpoint | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "inbox-%s" .name | quote }}
+{{- end }}
+{{- with $root.Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- with $cfg.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The pod template (metadata + spec) shared by every service's Deployment/StatefulSet.
+Context: dict "root" "name" "cfg". */}}
+{{- define "inbox.podTemplate" -}}
+{{- $root := .root }}
+{{- $cfg := .cfg }}
+{{- $annotations := dict }}
+{{- if $root.Values.metrics.podAnnotations }}
+{{- $_ := set $annotations "prometheus.io/scrape" "true" }}
+{{- $_ := set $annotations "prometheus.io/port" (printf "%v" $cfg.httpPort) }}
+{{- $_ := set $annotations "prometheus.io/path" "/metrics" }}
+{{- end }}
+{{- if not $root.Values.secret.existingSecret }}
+{{- $_ := set $annotations "checksum/secret" (toJson (list $root.Values.secret $root.Values.postgres) | sha256sum) }}
+{{- end }}
+{{- $annotations = merge (deepCopy ($cfg.podAnnotations | default dict)) (deepCopy ($root.Values.podAnnotations | default dict)) $annotations }}
+metadata:
+  labels:
+    {{- include "inbox.labels" . | nindent 4 }}
+    {{- with $root.Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  serviceAccountName: {{ include "inbox.serviceAccountName" $root }}
+  automountServiceAccountToken: {{ $root.Values.automountServiceAccountToken }}
+  terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
+  {{- with $root.Values.podSecurityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $root.Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  containers:
+    - name: {{ .name }}
+      image: {{ include "inbox.image" . | quote }}
+      imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+      ports:
+        - name: http
+          containerPort: {{ $cfg.httpPort }}
+          protocol: TCP
+        - name: grpc
+          containerPort: {{ $cfg.grpcPort }}
+          protocol: TCP
+      env:
+        {{- include "inbox.env" . | nindent 8 }}
+      startupProbe:
+        httpGet:
+          path: /healthz
+          port: http
+        {{- toYaml $root.Values.probes.startup | nindent 8 }}
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: http
+        {{- toYaml $root.Values.probes.liveness | nindent 8 }}
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: http
+        {{- toYaml $root.Values.probes.readiness | nindent 8 }}
+      {{- with $root.Values.securityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $cfg.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      volumeMounts:
+        - name: tmp
+          mountPath: /tmp
+        {{- if eq .name "search" }}
+        - name: index
+          mountPath: {{ include "inbox.searchIndexDir" . }}
+        {{- end }}
+  volumes:
+    # readOnlyRootFilesystem: /tmp is the only scratch space.
+    - name: tmp
+      emptyDir:
+        sizeLimit: 256Mi
+  {{- with ($cfg.nodeSelector | default $root.Values.nodeSelector) }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with ($cfg.tolerations | default $root.Values.tolerations) }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with ($cfg.affinity | default $root.Values.affinity) }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}

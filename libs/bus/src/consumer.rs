@@ -1,0 +1,229 @@
+//! Durable pull consumers: explicit ack, bounded redelivery with backoff, dead letters, and a
+//! graceful stop that finishes what is in flight.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::message::{AckKind, Message};
+use async_nats::HeaderMap;
+use futures::StreamExt;
+use inbox_proto::events::v1::Envelope;
+use prost::Message as _;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::envelope::adopt_parent;
+use crate::metrics::{CONSUMED, DEAD_LETTERS, HANDLE_SECONDS};
+use crate::publisher::{trace_headers_of, Bus, BusError, Stream};
+use crate::subjects;
+
+/// What a durable consumer reads and how hard it tries.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    pub stream: Stream,
+    /// Durable name; replicas of a service share it and so share the work.
+    pub durable_name: String,
+    /// Subject filter within the stream, e.g. `ingest.>`.
+    pub filter_subject: String,
+    /// Deliveries before a message is dead-lettered.
+    pub max_deliver: i64,
+    /// Delay before redelivery, by attempt (the last one repeats).
+    pub backoff: Vec<Duration>,
+    /// How long the server waits for an ack before redelivering (a crashed handler).
+    pub ack_wait: Duration,
+    /// Messages handled at once by this process.
+    pub concurrency: usize,
+}
+
+impl ConsumerSpec {
+    /// A consumer with the fleet's defaults: 8 deliveries, backoff 1 s → 5 min, 30 s ack wait.
+    pub fn new(stream: Stream, durable_name: impl Into<String>, filter_subject: impl Into<String>) -> Self {
+        Self {
+            stream,
+            durable_name: durable_name.into(),
+            filter_subject: filter_subject.into(),
+            max_deliver: 8,
+            backoff: [1, 5, 15, 30, 60, 120, 300].into_iter().map(Duration::from_secs).collect(),
+            ack_wait: Duration::from_secs(30),
+            concurrency: 16,
+        }
+    }
+
+    fn retry_delay(&self, delivered: i64) -> Duration {
+        let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or(0);
+        self.backoff.get(index).or(self.backoff.last()).copied().unwrap_or(Duration::from_secs(1))
+    }
+}
+
+/// One message handed to a handler.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub subject: String,
+    pub envelope: Envelope,
+    /// 1 on first delivery.
+    pub delivered: i64,
+    pub stream_sequence: u64,
+}
+
+/// Why a handler did not finish a message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// A dependency failed; try again later (up to `max_deliver`).
+    #[error("retryable: {0}")]
+    Retry(String),
+    /// The message can never be handled; dead-letter it now.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Handles messages of one consumer. Must be idempotent: a message can arrive more than once.
+pub trait MessageHandler: Send + Sync + 'static {
+    fn handle(&self, delivery: Delivery) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// Runs `handler` over the consumer until `shutdown` fires, then lets in-flight messages finish
+/// (and ack) before returning.
+pub async fn run_consumer<H: MessageHandler>(
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
+    let consumer_error = |reason: String| BusError::Consumer { consumer: spec.durable_name.clone(), reason };
+    let stream = bus.jetstream().get_stream(spec.stream.name()).await.map_err(|e| consumer_error(e.to_string()))?;
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some(spec.durable_name.clone()),
+            filter_subject: spec.filter_subject.clone(),
+            ack_policy: AckPolicy::Explicit,
+            deliver_policy: DeliverPolicy::All,
+            ack_wait: spec.ack_wait,
+            max_deliver: spec.max_deliver,
+            max_ack_pending: 1024,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| consumer_error(e.to_string()))?;
+    let messages = consumer.messages().await.map_err(|e| consumer_error(e.to_string()))?;
+    tracing::info!(consumer = %spec.durable_name, filter = %spec.filter_subject, "consumer started");
+
+    let spec = Arc::new(spec);
+    let concurrency = spec.concurrency.max(1);
+    messages
+        .take_until(shutdown.cancelled_owned())
+        .for_each_concurrent(concurrency, |next| {
+            let spec = spec.clone();
+            let handler = handler.clone();
+            let bus = bus.clone();
+            async move {
+                match next {
+                    Ok(message) => handle_one(&bus, &spec, handler.as_ref(), message).await,
+                    Err(e) => tracing::warn!(consumer = %spec.durable_name, error = %e, "pull failed; continuing"),
+                }
+            }
+        })
+        .await;
+    tracing::info!(consumer = %spec.durable_name, "consumer stopped");
+    Ok(())
+}
+
+async fn handle_one<H: MessageHandler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, message: Message) {
+    let (delivered, stream_sequence) = match message.info() {
+        Ok(info) => (info.delivered, info.stream_sequence),
+        Err(_) => (1, 0),
+    };
+    let subject = message.subject.to_string();
+    let span = tracing::info_span!(
+        "bus.consume",
+        consumer = %spec.durable_name,
+        subject = %subject,
+        delivered,
+        event_id = tracing::field::Empty,
+        tenant_id = tracing::field::Empty,
+    );
+    adopt_parent(&span, &trace_headers_of(message.headers.as_ref()));
+
+    async {
+        let started = Instant::now();
+        let outcome = match Envelope::decode(message.payload.clone()) {
+            Ok(envelope) => {
+                let span = tracing::Span::current();
+                span.record("event_id", envelope.event_id.as_str());
+                span.record("tenant_id", envelope.tenant_id.as_str());
+                handler.handle(Delivery { subject: subject.clone(), envelope, delivered, stream_sequence }).await
+            }
+            Err(e) => Err(HandlerError::Permanent(format!("not an Envelope: {e}"))),
+        };
+        HANDLE_SECONDS.with_label_values(&[spec.durable_name.as_str()]).observe(started.elapsed().as_secs_f64());
+
+        let consumer = spec.durable_name.as_str();
+        match outcome {
+            Ok(()) => {
+                ack(&message, AckKind::Ack, consumer).await;
+                CONSUMED.with_label_values(&[consumer, "acked"]).inc();
+            }
+            Err(HandlerError::Retry(reason)) if delivered < spec.max_deliver => {
+                let delay = spec.retry_delay(delivered);
+                tracing::warn!(reason = %reason, retry_in_ms = delay.as_millis() as u64, "handler failed; will retry");
+                ack(&message, AckKind::Nak(Some(delay)), consumer).await;
+                CONSUMED.with_label_values(&[consumer, "retried"]).inc();
+            }
+            Err(error) => {
+                dead_letter(bus, spec, &message, &error.to_string(), delivered).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn ack(message: &Message, kind: AckKind, consumer: &str) {
+    if let Err(e) = message.ack_with(kind).await {
+        // The server redelivers after ack_wait; the handler is idempotent.
+        tracing::warn!(consumer, error = %e, "ack failed; message will be redelivered");
+    }
+}
+
+/// Moves a message to `dlq.<stream>.<consumer>` with the reason in headers, then terminates
+/// it. If the dead-letter publish fails the message is left for redelivery: never lost.
+async fn dead_letter(bus: &Bus, spec: &ConsumerSpec, message: &Message, reason: &str, delivered: i64) {
+    let stream = spec.stream.name();
+    let consumer = spec.durable_name.as_str();
+    let mut headers = message.headers.clone().unwrap_or_else(HeaderMap::new);
+    headers.insert("Inbox-Dlq-Reason", reason.replace(['\r', '\n'], " ").as_str());
+    headers.insert("Inbox-Dlq-Subject", message.subject.as_str());
+    headers.insert("Inbox-Dlq-Deliveries", delivered.to_string().as_str());
+    let subject = subjects::dead_letter(stream, consumer);
+    let stored = match bus.jetstream().publish_with_headers(subject, headers, message.payload.clone()).await {
+        Ok(ack_future) => ack_future.await.map(|_| ()).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match stored {
+        Ok(()) => {
+            tracing::error!(reason, deliveries = delivered, "message dead-lettered");
+            DEAD_LETTERS.with_label_values(&[stream, consumer]).inc();
+            CONSUMED.with_label_values(&[consumer, "dead_lettered"]).inc();
+            ack(message, AckKind::Term, consumer).await;
+        }
+        Err(e) => {
+            tracing::error!(reason, error = %e, "dead-letter publish failed; leaving message for redelivery");
+            ack(message, AckKind::Nak(Some(spec.retry_delay(delivered))), consumer).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_follow_the_backoff_table_and_repeat_its_last_step() {
+        let spec = ConsumerSpec::new(Stream::Ingest, "c", "ingest.>");
+        assert_eq!(spec.retry_delay(1), Duration::from_secs(1));
+        assert_eq!(spec.retry_delay(2), Duration::from_secs(5));
+        assert_eq!(spec.retry_delay(7), Duration::from_secs(300));
+        assert_eq!(spec.retry_delay(50), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,46 @@
+//! Subject names: the one place that spells them.
+
+use inbox_proto::common::v1::Channel;
+
+/// Lower-case channel token used in subjects (`whatsapp`, `telephony`, `webchat`).
+pub fn channel_token(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Whatsapp => "whatsapp",
+        Channel::Telephony => "telephony",
+        Channel::Webchat => "webchat",
+        Channel::Unspecified => "unspecified",
+    }
+}
+
+/// `ingest.<channel>.<tenant>`: normalised inbound provider traffic.
+pub fn ingest(channel: Channel, tenant_id: &str) -> String {
+    format!("ingest.{}.{}", channel_token(channel), tenant_id)
+}
+
+/// `events.<tenant>.<kind>`: domain events, e.g. `events.<tenant>.message.created`.
+pub fn event(tenant_id: &str, kind: &str) -> String {
+    format!("events.{tenant_id}.{kind}")
+}
+
+/// `outbound.<channel>.<tenant>`: replies for channel-ingest to deliver.
+pub fn outbound(channel: Channel, tenant_id: &str) -> String {
+    format!("outbound.{}.{}", channel_token(channel), tenant_id)
+}
+
+/// `dlq.<stream>.<consumer>`: messages a consumer gave up on.
+pub fn dead_letter(stream: &str, consumer: &str) -> String {
+    format!("dlq.{stream}.{consumer}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_follow_the_design() {
+        assert_eq!(ingest(Channel::Whatsapp, "t1"), "ingest.whatsapp.t1");
+        assert_eq!(event("t1", "message.created"), "events.t1.message.created");
+        assert_eq!(outbound(Channel::Webchat, "t1"), "outbound.webchat.t1");
+        assert_eq!(dead_letter("INGEST", "conversation"), "dlq.INGEST.conversation");
+    }
+}
