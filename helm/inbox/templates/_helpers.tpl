@@ -136,7 +136,7 @@ upgrades), else a fresh random one. Context: dict "given" "existing" (secret dat
 {{- define "inbox.env" -}}
 {{- $root := .root }}
 {{- $cfg := .cfg }}
-{{- $secret := include "inbox.secretName" $root }}
+{{- $secret := include "inbox.secretName" $root -}}
 - name: INBOX__HTTP__ADDR
   value: {{ printf "0.0.0.0:%v" $cfg.httpPort | quote }}
 - name: INBOX__GRPC__ADDR
@@ -211,7 +211,7 @@ Context: dict "root" "name" "cfg". */}}
 {{- if not $root.Values.secret.existingSecret }}
 {{- $_ := set $annotations "checksum/secret" (toJson (list $root.Values.secret $root.Values.postgres) | sha256sum) }}
 {{- end }}
-{{- $annotations = merge (deepCopy ($cfg.podAnnotations | default dict)) (deepCopy ($root.Values.podAnnotations | default dict)) $annotations }}
+{{- $annotations = merge (deepCopy ($cfg.podAnnotations | default dict)) (deepCopy ($root.Values.podAnnotations | default dict)) $annotations -}}
 metadata:
   labels:
     {{- include "inbox.labels" . | nindent 4 }}

@@ -12,6 +12,11 @@ pub fn channel_token(channel: Channel) -> &'static str {
     }
 }
 
+/// The channel named by a subject token; `None` for unknown tokens.
+pub fn channel_from_token(token: &str) -> Option<Channel> {
+    [Channel::Whatsapp, Channel::Telephony, Channel::Webchat].into_iter().find(|c| channel_token(*c) == token)
+}
+
 /// `ingest.<channel>.<tenant>`: normalised inbound provider traffic.
 pub fn ingest(channel: Channel, tenant_id: &str) -> String {
     format!("ingest.{}.{}", channel_token(channel), tenant_id)

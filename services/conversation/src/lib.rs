@@ -1,0 +1,65 @@
+//! The conversation service: owner of customers, conversations and messages.
+//!
+//! Consumes `ingest.>` (durable consumer `conversation`), stores each inbound message exactly
+//! once with its events in the same transaction, relays the outbox to `events.>`, and serves
+//! `inbox.conversation.v1.Conversations` over gRPC.
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod store;
+
+use std::sync::Arc;
+
+use inbox_bus::{run_consumer, ConsumerSpec, Stream};
+use inbox_proto::conversation::v1::conversations_server::ConversationsServer;
+use inbox_service::grpc::{router_with_standard_services, serve_grpc, ServiceAuth};
+use inbox_service::ops::{routes, serve_http};
+use inbox_service::{Listeners, Needs, RunError};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Settings;
+
+/// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
+pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
+    let needs = Needs {
+        service: "conversation",
+        postgres: Some((&settings.postgres, &store::MIGRATOR)),
+        nats: &settings.nats,
+        redis: None,
+    };
+    let readiness = needs.readiness();
+    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), shutdown.clone()));
+    let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
+        return Ok(http.await??);
+    };
+    let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
+    let bus = connected.bus;
+    let store = store::ConversationStore::new(pool.clone());
+
+    let (_health, router) = router_with_standard_services();
+    let api = ConversationsServer::with_interceptor(
+        api::ConversationsApi { store: store.clone() },
+        ServiceAuth::new(settings.auth.service_token.clone()),
+    );
+    let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(api), shutdown.clone()));
+
+    let mut spec = ConsumerSpec::new(Stream::Ingest, "conversation", "ingest.>");
+    spec.concurrency = settings.conversation.ingest_concurrency;
+    let consumer = tokio::spawn(run_consumer(
+        bus.clone(),
+        spec,
+        Arc::new(events::StoreInboundMessages { store }),
+        shutdown.clone(),
+    ));
+    let relay = tokio::spawn(events::run_outbox_relay(pool.clone(), bus, settings.conversation.outbox_batch, shutdown.clone()));
+
+    // The consumer stops pulling and acks what it finished; the relay then drains the outbox.
+    consumer.await??;
+    relay.await?;
+    grpc.await??;
+    http.await??;
+    pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! HTTP edge helpers: request metrics and the JSON error response.
+
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use inbox_errors::PublicError;
+use prometheus::{register_histogram_vec, HistogramVec};
+
+#[allow(clippy::expect_used)] // registration fails only on a duplicate name: a bug here
+static REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "inbox_http_request_seconds",
+        "HTTP requests by route and status.",
+        &["method", "route", "status"],
+        vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]
+    )
+    .expect("metric registers once")
+});
+
+/// Middleware recording every request's latency by matched route (never the raw path, which
+/// would explode cardinality).
+pub async fn record_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    REQUEST_SECONDS
+        .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A public error as an HTTP response: its status and `{"error": {"code", "message"}}`.
+pub struct ApiError(pub PublicError);
+
+impl From<PublicError> for ApiError {
+    fn from(err: PublicError) -> Self {
+        Self(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0.code.http_status(), Json(self.0.to_json_body())).into_response()
+    }
+}

@@ -1,0 +1,129 @@
+//! `/healthz` (the process is alive), `/readyz` (its dependencies answer and its migrations
+//! are applied) and `/metrics` (Prometheus text).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::future::BoxFuture;
+use serde_json::{json, Map, Value};
+use tokio::sync::RwLock;
+
+/// One dependency check: `Ok` when it answers.
+pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// The readiness of a service: not ready until every dependency it declared has been
+/// registered (connected, migrated) and answers now.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    inner: Arc<RwLock<ReadinessState>>,
+}
+
+#[derive(Default)]
+struct ReadinessState {
+    expected: Vec<&'static str>,
+    checks: Vec<(&'static str, ReadinessCheck)>,
+}
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Readiness {
+    /// Readiness that waits for the named dependencies.
+    pub fn expecting(names: &[&'static str]) -> Self {
+        Self { inner: Arc::new(RwLock::new(ReadinessState { expected: names.to_vec(), checks: Vec::new() })) }
+    }
+
+    /// Registers a dependency once it is connected (and, for stores, migrated).
+    pub async fn register(&self, name: &'static str, check: ReadinessCheck) {
+        self.inner.write().await.checks.push((name, check));
+    }
+
+    /// Runs every check; the map says what failed.
+    pub async fn evaluate(&self) -> (bool, Map<String, Value>) {
+        let (expected, checks) = {
+            let state = self.inner.read().await;
+            (state.expected.clone(), state.checks.clone())
+        };
+        let mut report = Map::new();
+        let mut ready = true;
+        for name in expected {
+            let Some((_, check)) = checks.iter().find(|(n, _)| *n == name) else {
+                report.insert(name.to_owned(), Value::String("starting".into()));
+                ready = false;
+                continue;
+            };
+            let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
+                Ok(Ok(())) => "ok".to_owned(),
+                Ok(Err(e)) => e,
+                Err(_) => "timed out".to_owned(),
+            };
+            ready &= outcome == "ok";
+            report.insert(name.to_owned(), Value::String(outcome));
+        }
+        (ready, report)
+    }
+
+    pub async fn is_ready(&self) -> bool {
+        self.evaluate().await.0
+    }
+}
+
+/// The ops routes, to merge into a service's HTTP router.
+pub fn routes(readiness: Readiness) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(readiness)
+}
+
+async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
+    let (ready, checks) = readiness.evaluate().await;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"ready": ready, "checks": checks})))
+}
+
+async fn metrics() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], inbox_telemetry::render_metrics())
+}
+
+/// A check that runs `SELECT 1` on the pool.
+pub fn postgres_check(pool: sqlx::PgPool) -> ReadinessCheck {
+    Arc::new(move || {
+        let pool = pool.clone();
+        Box::pin(async move { sqlx::query("SELECT 1").execute(&pool).await.map(|_| ()).map_err(|e| e.to_string()) })
+    })
+}
+
+/// A check that the NATS connection is up.
+pub fn nats_check(bus: inbox_bus::Bus) -> ReadinessCheck {
+    Arc::new(move || {
+        let connected = bus.is_connected();
+        Box::pin(async move { if connected { Ok(()) } else { Err("disconnected".into()) } })
+    })
+}
+
+/// A check that Redis answers PING.
+pub fn redis_check(redis: redis::aio::ConnectionManager) -> ReadinessCheck {
+    Arc::new(move || {
+        let mut redis = redis.clone();
+        Box::pin(async move {
+            redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|e| e.to_string())
+        })
+    })
+}
+
+/// Serves `router` on `listener` until `shutdown`, letting in-flight requests finish.
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.layer(axum::middleware::from_fn(crate::http_edge::record_request)))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

@@ -1,0 +1,90 @@
+//! Connecting a service to its dependencies at start: each retried until it answers (or the
+//! service is told to stop), then registered with readiness.
+
+use inbox_bus::Bus;
+use inbox_config::{NatsSettings, PostgresSettings, RedisSettings};
+use sqlx::migrate::Migrator;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::ops::{nats_check, postgres_check, redis_check, Readiness};
+use crate::retry_until_ready;
+
+/// What a service needs connected before it takes work.
+pub struct Needs<'a> {
+    pub service: &'static str,
+    pub postgres: Option<(&'a PostgresSettings, &'static Migrator)>,
+    pub nats: &'a NatsSettings,
+    pub redis: Option<&'a RedisSettings>,
+}
+
+impl Needs<'_> {
+    /// The readiness names these needs register, for [`Readiness::expecting`].
+    pub fn readiness(&self) -> Readiness {
+        let mut names = vec!["nats"];
+        if self.postgres.is_some() {
+            names.push("postgres");
+        }
+        if self.redis.is_some() {
+            names.push("redis");
+        }
+        Readiness::expecting(&names)
+    }
+}
+
+/// Connected dependencies.
+pub struct Connected {
+    pub pool: Option<PgPool>,
+    pub bus: Bus,
+    pub redis: Option<redis::aio::ConnectionManager>,
+}
+
+/// Connects (and migrates) everything `needs` names, retrying each until it answers. `None`
+/// when `shutdown` fired first.
+pub async fn connect(needs: Needs<'_>, readiness: &Readiness, shutdown: &CancellationToken) -> Option<Connected> {
+    let pool = match needs.postgres {
+        Some((settings, migrator)) => {
+            let pool = retry_until_ready("postgres", shutdown, || crate::postgres::connect_and_migrate(settings, migrator)).await?;
+            readiness.register("postgres", postgres_check(pool.clone())).await;
+            Some(pool)
+        }
+        None => None,
+    };
+    let name = format!("inbox-{}", needs.service);
+    let bus = retry_until_ready("nats", shutdown, || async {
+        let bus = Bus::connect(&needs.nats.url, &name).await?;
+        bus.ensure_streams().await?;
+        Ok::<_, inbox_bus::BusError>(bus)
+    })
+    .await?;
+    readiness.register("nats", nats_check(bus.clone())).await;
+    let redis = match needs.redis {
+        Some(settings) => {
+            let manager = retry_until_ready("redis", shutdown, || async {
+                let client = redis::Client::open(settings.url.as_str())?;
+                redis::aio::ConnectionManager::new(client).await
+            })
+            .await?;
+            readiness.register("redis", redis_check(manager.clone())).await;
+            Some(manager)
+        }
+        None => None,
+    };
+    tracing::info!("dependencies connected");
+    Some(Connected { pool, bus, redis })
+}
+
+/// Why a service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("http server: {0}")]
+    Http(#[from] std::io::Error),
+    #[error("grpc server: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    #[error("bus: {0}")]
+    Bus(#[from] inbox_bus::BusError),
+    #[error("task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("{0}")]
+    Other(String),
+}

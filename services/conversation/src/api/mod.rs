@@ -1,0 +1,5 @@
+//! The gRPC API: translation between protobuf and the store, nothing more.
+
+mod grpc;
+
+pub use grpc::ConversationsApi;

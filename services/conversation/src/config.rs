@@ -1,0 +1,58 @@
+//! Settings of the conversation service.
+
+use inbox_config::{AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, SettingsError};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub grpc: GrpcSettings,
+    pub postgres: PostgresSettings,
+    pub nats: NatsSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub conversation: ConversationSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConversationSettings {
+    /// Inbound messages stored at once by one replica.
+    pub ingest_concurrency: usize,
+    /// Outbox rows published per relay round.
+    pub outbox_batch: i64,
+}
+
+impl inbox_service::ServiceSettings for Settings {
+    const NAME: &'static str = "conversation";
+    const DEFAULTS: &'static str = r#"
+        [http]
+        addr = "127.0.0.1:8082"
+        [grpc]
+        addr = "127.0.0.1:9082"
+        [postgres]
+        url = "postgres://postgres@127.0.0.1:5432/inbox_conversation"
+        [nats]
+        url = "nats://127.0.0.1:4222"
+        [auth]
+        service_token = ""
+        [log]
+        level = "info"
+        format = "json"
+        [conversation]
+        ingest_concurrency = 16
+        outbox_batch = 500
+    "#;
+
+    fn log(&self) -> &LogSettings {
+        &self.log
+    }
+    fn http_addr(&self) -> &str {
+        &self.http.addr
+    }
+    fn grpc_addr(&self) -> &str {
+        &self.grpc.addr
+    }
+    fn validate(&self) -> Result<(), SettingsError> {
+        self.auth.validate()
+    }
+}

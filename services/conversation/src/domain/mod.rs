@@ -1,0 +1,164 @@
+//! Pure domain types and rules of conversations; no I/O.
+
+use inbox_proto::common::v1::{message_content::Kind, MessageContent};
+use inbox_proto::conversation::v1 as pb;
+
+/// Where a conversation stands: Active → Pending → Resolved → Archived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Pending,
+    Resolved,
+    Archived,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Pending => "pending",
+            Status::Resolved => "resolved",
+            Status::Archived => "archived",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Status::Active, Status::Pending, Status::Resolved, Status::Archived].into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn to_proto(self) -> pb::ConversationStatus {
+        match self {
+            Status::Active => pb::ConversationStatus::Active,
+            Status::Pending => pb::ConversationStatus::Pending,
+            Status::Resolved => pb::ConversationStatus::Resolved,
+            Status::Archived => pb::ConversationStatus::Archived,
+        }
+    }
+
+    /// The status after a customer writes: any conversation becomes Active again.
+    pub fn after_customer_message(self) -> Status {
+        Status::Active
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Urgent,
+    High,
+    Normal,
+    Low,
+}
+
+impl Priority {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "urgent" => Some(Priority::Urgent),
+            "high" => Some(Priority::High),
+            "normal" => Some(Priority::Normal),
+            "low" => Some(Priority::Low),
+            _ => None,
+        }
+    }
+
+    pub fn to_proto(self) -> pb::Priority {
+        match self {
+            Priority::Urgent => pb::Priority::Urgent,
+            Priority::High => pb::Priority::High,
+            Priority::Normal => pb::Priority::Normal,
+            Priority::Low => pb::Priority::Low,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderKind {
+    Customer,
+    Agent,
+    Ai,
+    System,
+}
+
+impl SenderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SenderKind::Customer => "customer",
+            SenderKind::Agent => "agent",
+            SenderKind::Ai => "ai",
+            SenderKind::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [SenderKind::Customer, SenderKind::Agent, SenderKind::Ai, SenderKind::System].into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn to_proto(self) -> pb::SenderKind {
+        match self {
+            SenderKind::Customer => pb::SenderKind::Customer,
+            SenderKind::Agent => pb::SenderKind::Agent,
+            SenderKind::Ai => pb::SenderKind::Ai,
+            SenderKind::System => pb::SenderKind::System,
+        }
+    }
+}
+
+/// Longest list preview, in characters.
+pub const PREVIEW_CHARS: usize = 140;
+
+/// The plain-text rendering of a message's content (for previews and search).
+pub fn plain_text(content: &MessageContent) -> String {
+    match &content.kind {
+        Some(Kind::Text(text)) => text.body.clone(),
+        Some(Kind::Unsupported(u)) => format!("[unsupported message: {}]", if u.description.is_empty() { &u.provider_type } else { &u.description }),
+        None => String::new(),
+    }
+}
+
+/// The list preview: the first [`PREVIEW_CHARS`] characters on one line.
+pub fn preview(text: &str) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(PREVIEW_CHARS) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inbox_proto::common::v1::{TextContent, UnsupportedContent};
+
+    #[test]
+    fn a_resolved_or_archived_conversation_reopens_when_the_customer_writes() {
+        assert_eq!(Status::Resolved.after_customer_message(), Status::Active);
+        assert_eq!(Status::Archived.after_customer_message(), Status::Active);
+        assert_eq!(Status::Pending.after_customer_message(), Status::Active);
+    }
+
+    #[test]
+    fn previews_are_one_line_and_cut_on_a_character_boundary() {
+        assert_eq!(preview("hello\n  world"), "hello world");
+        let long = "é".repeat(200);
+        let p = preview(&long);
+        assert_eq!(p.chars().count(), PREVIEW_CHARS + 1);
+        assert!(p.ends_with('…'));
+    }
+
+    #[test]
+    fn unsupported_content_is_shown_as_such() {
+        let content = MessageContent {
+            kind: Some(Kind::Unsupported(UnsupportedContent { provider_type: "order".into(), description: String::new() })),
+        };
+        assert_eq!(plain_text(&content), "[unsupported message: order]");
+        let text = MessageContent { kind: Some(Kind::Text(TextContent { body: "hi".into() })) };
+        assert_eq!(plain_text(&text), "hi");
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for s in [Status::Active, Status::Pending, Status::Resolved, Status::Archived] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("open"), None);
+    }
+}

@@ -1,0 +1,7 @@
+//! What the conversation service consumes (`ingest.>`) and how its outbox reaches `events.>`.
+
+mod ingest;
+mod relay;
+
+pub use ingest::StoreInboundMessages;
+pub use relay::run_outbox_relay;

@@ -1,0 +1,262 @@
+//! Storing inbound messages exactly once, and reading conversations and messages back.
+
+use chrono::{DateTime, Utc};
+use inbox_bus::{new_envelope, subjects, Payload};
+use inbox_proto::common::v1::Channel;
+use inbox_proto::events::v1::{ConversationCreated, MessageCreated};
+use inbox_proto::ingest::v1::InboundMessage;
+use prost::Message as _;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::outbox::enqueue;
+use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
+use super::{ConversationRow, ConversationStore, Cursor, MessageRow, StoreError};
+use crate::domain::{plain_text, preview, SenderKind, Status};
+
+/// What storing an inbound message did.
+#[derive(Debug)]
+pub enum Appended {
+    /// Stored now, with its events in the outbox.
+    Stored { conversation: ConversationRow, message: MessageRow, conversation_created: bool },
+    /// This provider message id was stored before; nothing changed.
+    Duplicate,
+}
+
+impl ConversationStore {
+    /// Stores a customer message exactly once: upserts the contact by channel address, opens
+    /// or reuses (and reopens) the conversation, inserts the message unless its provider id is
+    /// known, and writes `conversation.created` / `message.created` to the outbox, all in one
+    /// transaction. Safe under redelivery and concurrent replicas: the unique provider id
+    /// decides, and a duplicate rolls everything back.
+    pub async fn append_inbound_message(&self, tenant_id: Uuid, inbound: &InboundMessage) -> Result<Appended, StoreError> {
+        let channel = Channel::try_from(inbound.channel)
+            .ok()
+            .filter(|c| *c != Channel::Unspecified)
+            .map(subjects::channel_token)
+            .ok_or_else(|| StoreError::Invalid("unknown channel".into()))?;
+        let sender = inbound.sender.as_ref().ok_or_else(|| StoreError::Invalid("sender is required".into()))?;
+        if sender.address.is_empty() || inbound.external_id.is_empty() || inbound.channel_account_id.is_empty() {
+            return Err(StoreError::Invalid("sender address, external id and channel account are required".into()));
+        }
+        let sent_at = inbound
+            .sent_at
+            .as_ref()
+            .and_then(inbox_proto::timestamp_to_utc)
+            .ok_or_else(|| StoreError::Invalid("sent_at is required".into()))?;
+        let content = inbound.content.clone().unwrap_or_default();
+        let body = plain_text(&content);
+
+        let mut tx = self.pool.begin().await?;
+        let contact_id = upsert_contact(&mut tx, tenant_id, channel, &sender.address, &sender.display_name).await?;
+
+        let (conversation_id, conversation_created, status): (Uuid, bool, String) = sqlx::query_as(
+            "INSERT INTO conversations (tenant_id, id, contact_id, channel, channel_account_id, customer_address, last_message_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT ON CONSTRAINT conversations_thread DO UPDATE SET updated_at = conversations.updated_at \
+             RETURNING id, (xmax = 0) AS created, status",
+        )
+        .bind(tenant_id)
+        .bind(Uuid::now_v7())
+        .bind(contact_id)
+        .bind(channel)
+        .bind(&inbound.channel_account_id)
+        .bind(&sender.address)
+        .bind(sent_at)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        let message: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, sent_at, raw_payload_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, '')) \
+             ON CONFLICT (tenant_id, channel, external_id) WHERE external_id IS NOT NULL DO NOTHING \
+             RETURNING {MESSAGE_COLUMNS}"
+        )))
+        .bind(tenant_id)
+        .bind(Uuid::now_v7())
+        .bind(conversation_id)
+        .bind(channel)
+        .bind(&inbound.external_id)
+        .bind(SenderKind::Customer.as_str())
+        .bind(&sender.address)
+        .bind(content.encode_to_vec())
+        .bind(&body)
+        .bind(sent_at)
+        .bind(&inbound.raw_payload_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(message) = message else {
+            tx.rollback().await?;
+            return Ok(Appended::Duplicate);
+        };
+
+        // Messages can arrive out of order: the preview follows the newest by provider time.
+        let status = Status::parse(&status).unwrap_or(Status::Active).after_customer_message();
+        let conversation = touch_conversation(&mut tx, tenant_id, conversation_id, sent_at, &preview(&body), status).await?;
+
+        let tenant = tenant_id.to_string();
+        if conversation_created {
+            let event = new_envelope(
+                Uuid::now_v7().to_string(),
+                &tenant,
+                Payload::ConversationCreated(ConversationCreated { conversation: Some(conversation.to_proto()) }),
+            );
+            enqueue(&mut tx, &subjects::event(&tenant, "conversation.created"), &event).await?;
+        }
+        let event = new_envelope(
+            Uuid::now_v7().to_string(),
+            &tenant,
+            Payload::MessageCreated(MessageCreated { message: Some(message.to_proto()), conversation: Some(conversation.to_proto()) }),
+        );
+        enqueue(&mut tx, &subjects::event(&tenant, "message.created"), &event).await?;
+        tx.commit().await?;
+        Ok(Appended::Stored { conversation, message, conversation_created })
+    }
+
+    /// The tenant's conversations, most recent activity first, keyset-paginated.
+    pub async fn list_conversations(
+        &self,
+        tenant_id: Uuid,
+        limit: i64,
+        after: Option<Cursor>,
+    ) -> Result<(Vec<ConversationRow>, Option<Cursor>), StoreError> {
+        let (at, id) = after.map_or((None, None), |c| (Some(c.at), Some(c.id)));
+        let rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
+             WHERE c.tenant_id = $1 AND ($2::timestamptz IS NULL OR (c.last_message_at, c.id) < ($2, $3)) \
+             ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"
+        )))
+        .bind(tenant_id)
+        .bind(at)
+        .bind(id)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(page(rows, limit, |r| Cursor { at: r.last_message_at, id: r.id }))
+    }
+
+    /// One conversation of the tenant; `None` if it does not exist or belongs to another tenant.
+    pub async fn get_conversation(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<ConversationRow>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
+             WHERE c.tenant_id = $1 AND c.id = $2"
+        )))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// A conversation's messages in the order the sender sent them, keyset-paginated.
+    pub async fn list_messages(
+        &self,
+        tenant_id: Uuid,
+        conversation_id: Uuid,
+        limit: i64,
+        after: Option<Cursor>,
+    ) -> Result<(Vec<MessageRow>, Option<Cursor>), StoreError> {
+        let (at, id) = after.map_or((None, None), |c| (Some(c.at), Some(c.id)));
+        let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE tenant_id = $1 AND conversation_id = $2 AND ($3::timestamptz IS NULL OR (sent_at, id) > ($3, $4)) \
+             ORDER BY sent_at, id LIMIT $5"
+        )))
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(at)
+        .bind(id)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(page(rows, limit, |r| Cursor { at: r.sent_at, id: r.id }))
+    }
+}
+
+/// Cuts a `limit + 1` result to `limit` rows and the cursor of the next page, if any.
+fn page<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> Cursor) -> (Vec<T>, Option<Cursor>) {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let next = rows.last().map(cursor_of);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+/// The contact behind a channel address, created on first contact. A known contact's name is
+/// updated when the provider reports a new one.
+async fn upsert_contact(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    channel: &str,
+    address: &str,
+    display_name: &str,
+) -> Result<Uuid, StoreError> {
+    let candidate = Uuid::now_v7();
+    let contact_id: Uuid = sqlx::query_scalar(
+        "INSERT INTO contact_identities (tenant_id, channel, address, contact_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, channel, address) DO UPDATE SET address = EXCLUDED.address \
+         RETURNING contact_id",
+    )
+    .bind(tenant_id)
+    .bind(channel)
+    .bind(address)
+    .bind(candidate)
+    .fetch_one(&mut **tx)
+    .await?;
+    if contact_id == candidate {
+        sqlx::query("INSERT INTO contacts (tenant_id, id, display_name) VALUES ($1, $2, $3)")
+            .bind(tenant_id)
+            .bind(contact_id)
+            .bind(display_name)
+            .execute(&mut **tx)
+            .await?;
+    } else if !display_name.is_empty() {
+        sqlx::query(
+            "UPDATE contacts SET display_name = $3, updated_at = now() \
+             WHERE tenant_id = $1 AND id = $2 AND display_name IS DISTINCT FROM $3",
+        )
+        .bind(tenant_id)
+        .bind(contact_id)
+        .bind(display_name)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(contact_id)
+}
+
+async fn touch_conversation(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    id: Uuid,
+    sent_at: DateTime<Utc>,
+    preview: &str,
+    status: Status,
+) -> Result<ConversationRow, StoreError> {
+    sqlx::query(
+        "UPDATE conversations SET \
+           last_message_preview = CASE WHEN $3 >= last_message_at OR version = 0 THEN $4 ELSE last_message_preview END, \
+           last_message_at = GREATEST(last_message_at, $3), \
+           status = $5, version = version + 1, updated_at = now() \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(sent_at)
+    .bind(preview)
+    .bind(status.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+         JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
+         WHERE c.tenant_id = $1 AND c.id = $2"
+    )))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?)
+}

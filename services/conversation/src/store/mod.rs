@@ -1,0 +1,39 @@
+//! The conversation service's PostgreSQL store: one module per aggregate.
+
+mod cursor;
+mod messages;
+mod outbox;
+mod rows;
+
+pub use cursor::Cursor;
+pub use messages::Appended;
+pub use outbox::{relay_outbox_once, OUTBOX_CHANNEL};
+pub use rows::{ConversationRow, MessageRow};
+
+use sqlx::PgPool;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
+
+/// Customers, conversations and messages of every tenant; every method takes the tenant.
+#[derive(Clone)]
+pub struct ConversationStore {
+    pool: PgPool,
+}
+
+impl ConversationStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,103 @@
+//! Rows as read from the store, and their protobuf form.
+
+use chrono::{DateTime, Utc};
+use inbox_proto::common::v1::{Channel, MessageContent};
+use inbox_proto::conversation::v1 as pb;
+use inbox_proto::timestamp_from;
+use prost::Message as _;
+use uuid::Uuid;
+
+use crate::domain::{Priority, SenderKind, Status};
+
+/// A conversation joined with its contact.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConversationRow {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub contact_id: Uuid,
+    pub contact_name: String,
+    pub contact_created_at: DateTime<Utc>,
+    pub contact_updated_at: DateTime<Utc>,
+    pub channel: String,
+    pub channel_account_id: String,
+    pub customer_address: String,
+    pub status: String,
+    pub priority: String,
+    pub last_message_at: DateTime<Utc>,
+    pub last_message_preview: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// The columns a [`ConversationRow`] is read from (`c` = conversations, `k` = contacts).
+pub(crate) const CONVERSATION_COLUMNS: &str = "c.tenant_id, c.id, c.contact_id, k.display_name AS contact_name, \
+     k.created_at AS contact_created_at, k.updated_at AS contact_updated_at, c.channel, c.channel_account_id, \
+     c.customer_address, c.status, c.priority, c.last_message_at, c.last_message_preview, c.created_at, \
+     c.updated_at, c.version";
+
+impl ConversationRow {
+    pub fn to_proto(&self) -> pb::Conversation {
+        pb::Conversation {
+            id: self.id.to_string(),
+            tenant_id: self.tenant_id.to_string(),
+            channel: channel_of(&self.channel) as i32,
+            channel_account_id: self.channel_account_id.clone(),
+            contact: Some(pb::Contact {
+                id: self.contact_id.to_string(),
+                tenant_id: self.tenant_id.to_string(),
+                display_name: self.contact_name.clone(),
+                created_at: Some(timestamp_from(self.contact_created_at)),
+                updated_at: Some(timestamp_from(self.contact_updated_at)),
+            }),
+            customer_address: self.customer_address.clone(),
+            status: Status::parse(&self.status).map_or(pb::ConversationStatus::Unspecified, Status::to_proto) as i32,
+            priority: Priority::parse(&self.priority).map_or(pb::Priority::Unspecified, Priority::to_proto) as i32,
+            last_message_at: Some(timestamp_from(self.last_message_at)),
+            last_message_preview: self.last_message_preview.clone(),
+            created_at: Some(timestamp_from(self.created_at)),
+            updated_at: Some(timestamp_from(self.updated_at)),
+            version: self.version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub channel: String,
+    pub external_id: Option<String>,
+    pub sender_kind: String,
+    pub sender_id: String,
+    pub content: Vec<u8>,
+    pub sent_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, sent_at, created_at";
+
+impl MessageRow {
+    pub fn to_proto(&self) -> pb::Message {
+        pb::Message {
+            id: self.id.to_string(),
+            tenant_id: self.tenant_id.to_string(),
+            conversation_id: self.conversation_id.to_string(),
+            channel: channel_of(&self.channel) as i32,
+            external_id: self.external_id.clone().unwrap_or_default(),
+            sender_kind: SenderKind::parse(&self.sender_kind).map_or(pb::SenderKind::Unspecified, SenderKind::to_proto) as i32,
+            sender_id: self.sender_id.clone(),
+            // Written by this service from a valid MessageContent; a decode failure would mean
+            // a corrupted row, shown as empty content rather than failing the whole page.
+            content: Some(MessageContent::decode(self.content.as_slice()).unwrap_or_default()),
+            sent_at: Some(timestamp_from(self.sent_at)),
+            created_at: Some(timestamp_from(self.created_at)),
+        }
+    }
+}
+
+fn channel_of(token: &str) -> Channel {
+    inbox_bus::subjects::channel_from_token(token).unwrap_or(Channel::Unspecified)
+}
