@@ -48,3 +48,34 @@ impl IntoResponse for ApiError {
         (self.0.code.http_status(), Json(self.0.to_json_body())).into_response()
     }
 }
+
+/// State an HTTP edge needs that exists only once the service's dependencies are connected.
+/// Routes are mounted at start (so `/healthz` answers at once); until the state is set, they
+/// answer 503 `unavailable`, which providers and clients retry.
+pub struct WhenReady<T> {
+    cell: std::sync::Arc<std::sync::OnceLock<T>>,
+}
+
+impl<T> Clone for WhenReady<T> {
+    fn clone(&self) -> Self {
+        Self { cell: self.cell.clone() }
+    }
+}
+
+impl<T> Default for WhenReady<T> {
+    fn default() -> Self {
+        Self { cell: std::sync::Arc::new(std::sync::OnceLock::new()) }
+    }
+}
+
+impl<T> WhenReady<T> {
+    /// Sets the state; later calls are ignored.
+    pub fn set(&self, value: T) {
+        let _ = self.cell.set(value);
+    }
+
+    /// The state, or the 503 a request gets while the service is starting.
+    pub fn get(&self) -> Result<&T, ApiError> {
+        self.cell.get().ok_or_else(|| ApiError(PublicError::unavailable("service is starting; retry")))
+    }
+}

@@ -1,0 +1,45 @@
+//! channel-ingest: the fleet's gateway to the customer channels. Stateless (every replica is
+//! equal), it checks provider signatures, archives raw payloads, normalises them to protobuf
+//! and publishes them on `ingest.<channel>.<tenant>`. Channel accounts and their secrets live
+//! in its own database and are managed over gRPC (`inbox.ingest.v1.ChannelAccounts`).
+
+pub mod api;
+pub mod config;
+pub mod ingest;
+pub mod store;
+pub mod whatsapp;
+
+use inbox_proto::ingest::v1::channel_accounts_server::ChannelAccountsServer;
+use inbox_service::http_edge::WhenReady;
+use inbox_service::grpc::{router_with_standard_services, serve_grpc, ServiceAuth};
+use inbox_service::ops::{routes, serve_http};
+use inbox_service::{Listeners, Needs, RunError};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Settings;
+
+/// Runs channel-ingest until `shutdown`; in-flight webhooks finish first.
+pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
+    let needs = Needs { service: "channel-ingest", postgres: Some((&settings.postgres, &store::MIGRATOR)), nats: &settings.nats, redis: None };
+    let readiness = needs.readiness();
+    let webhook_context = WhenReady::default();
+    let router = routes(readiness.clone()).merge(api::webhooks::routes(webhook_context.clone(), settings.ingest.max_body_bytes));
+    let http = tokio::spawn(serve_http(listeners.http, router, shutdown.clone()));
+    let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
+        return Ok(http.await??);
+    };
+    let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
+    let store = store::IngestStore::new(pool.clone());
+    webhook_context.set(api::webhooks::WebhookContext { store: store.clone(), bus: connected.bus });
+
+    let (_health, router) = router_with_standard_services();
+    let accounts = ChannelAccountsServer::with_interceptor(
+        api::accounts::ChannelAccountsApi { store },
+        ServiceAuth::new(settings.auth.service_token.clone()),
+    );
+    let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(accounts), shutdown.clone()));
+    grpc.await??;
+    http.await??;
+    pool.close().await;
+    Ok(())
+}

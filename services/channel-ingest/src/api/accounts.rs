@@ -1,0 +1,97 @@
+//! `inbox.ingest.v1.ChannelAccounts`: channel accounts of the calling tenant. Secrets go in,
+//! never out.
+
+use inbox_errors::{ErrorCode, PublicError};
+use inbox_proto::ingest::v1 as pb;
+use inbox_service::{CallContext, Role};
+use tonic::{Request, Response, Status};
+
+use crate::store::{ChannelAccount, IngestStore, NewWhatsAppAccount, StoreError};
+
+pub struct ChannelAccountsApi {
+    pub store: IngestStore,
+}
+
+fn to_proto(account: &ChannelAccount) -> pb::WhatsAppAccount {
+    pb::WhatsAppAccount {
+        id: account.id.to_string(),
+        tenant_id: account.tenant_id.to_string(),
+        phone_number_id: account.external_id.clone(),
+        display_phone_number: account.display_name.clone(),
+        has_app_secret: !account.app_secret.is_empty(),
+        has_access_token: !account.access_token.is_empty(),
+    }
+}
+
+fn store_error(e: StoreError) -> Status {
+    match e {
+        StoreError::Conflict(reason) => PublicError::new(ErrorCode::AlreadyExists, reason).into(),
+        StoreError::Database(e) => {
+            tracing::error!(error = %e, "store failure");
+            PublicError::unavailable("ingest store unavailable").into()
+        }
+    }
+}
+
+fn require_admin(ctx: &CallContext) -> Result<(), Status> {
+    if matches!(ctx.role, Role::Admin | Role::Operator) {
+        Ok(())
+    } else {
+        Err(PublicError::new(ErrorCode::PermissionDenied, "managing channel accounts needs the admin role").into())
+    }
+}
+
+#[tonic::async_trait]
+impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
+    #[tracing::instrument(skip_all, fields(tenant_id))]
+    async fn create_whats_app_account(
+        &self,
+        request: Request<pb::CreateWhatsAppAccountRequest>,
+    ) -> Result<Response<pb::WhatsAppAccount>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        require_admin(&ctx)?;
+        let r = request.get_ref();
+        let missing: Vec<&str> = [
+            ("phone_number_id", r.phone_number_id.as_str()),
+            ("app_secret", r.app_secret.as_str()),
+            ("verify_token", r.verify_token.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.trim().is_empty())
+        .map(|(k, _)| k)
+        .collect();
+        if !missing.is_empty() {
+            return Err(PublicError::invalid_argument(format!("required: {}", missing.join(", "))).into());
+        }
+        if !r.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(PublicError::invalid_argument("phone_number_id must be digits, as Meta issues it").into());
+        }
+        let account = self
+            .store
+            .upsert_whatsapp_account(
+                ctx.tenant_id,
+                &NewWhatsAppAccount {
+                    phone_number_id: &r.phone_number_id,
+                    display_phone_number: &r.display_phone_number,
+                    app_secret: &r.app_secret,
+                    verify_token: &r.verify_token,
+                    access_token: &r.access_token,
+                },
+            )
+            .await
+            .map_err(store_error)?;
+        tracing::info!(account_id = %account.id, phone_number_id = %account.external_id, "whatsapp account saved");
+        Ok(Response::new(to_proto(&account)))
+    }
+
+    async fn list_whats_app_accounts(
+        &self,
+        request: Request<pb::ListWhatsAppAccountsRequest>,
+    ) -> Result<Response<pb::ListWhatsAppAccountsResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        require_admin(&ctx)?;
+        let accounts = self.store.list_whatsapp_accounts(ctx.tenant_id).await.map_err(store_error)?;
+        Ok(Response::new(pb::ListWhatsAppAccountsResponse { accounts: accounts.iter().map(to_proto).collect() }))
+    }
+}

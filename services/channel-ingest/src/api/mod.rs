@@ -1,0 +1,4 @@
+//! channel-ingest's edges: provider webhooks over HTTP, channel accounts over gRPC.
+
+pub mod accounts;
+pub mod webhooks;

@@ -1,0 +1,111 @@
+//! `GET /webhooks/whatsapp` (Meta's verification handshake) and `POST /webhooks/whatsapp`.
+//!
+//! A POST is parsed (400 if malformed), its accounts looked up by `metadata.phone_number_id`
+//! (404 if unknown), its `X-Hub-Signature-256` checked with each account's app secret (401),
+//! archived raw, then published; 200 only after JetStream acked every message, so Meta retries
+//! anything we could not take.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use inbox_bus::Bus;
+use inbox_errors::{ErrorCode, PublicError};
+use inbox_service::http_edge::{ApiError, WhenReady};
+use serde_json::json;
+
+use crate::ingest::publish_whatsapp_messages;
+use crate::store::{IngestStore, StoreError};
+use crate::whatsapp::payload::WebhookPayload;
+use crate::whatsapp::signature::{self, SIGNATURE_HEADER};
+
+pub struct WebhookContext {
+    pub store: IngestStore,
+    pub bus: Bus,
+}
+
+pub fn routes(ctx: WhenReady<WebhookContext>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/webhooks/whatsapp", get(verify_subscription).post(receive_whatsapp))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(ctx)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "webhook could not be taken; the provider will retry");
+    PublicError::unavailable("temporarily unavailable; retry").into()
+}
+
+fn store_unavailable(e: StoreError) -> ApiError {
+    unavailable(e)
+}
+
+/// Meta's handshake: `hub.mode=subscribe`, `hub.verify_token`, `hub.challenge`; answer the
+/// challenge when the token is one of ours.
+async fn verify_subscription(
+    State(ctx): State<WhenReady<WebhookContext>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let ctx = ctx.get()?;
+    let param = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
+    if param("hub.mode") != "subscribe" || param("hub.challenge").is_empty() {
+        return Err(PublicError::invalid_argument("expected hub.mode=subscribe with hub.challenge").into());
+    }
+    if !ctx.store.whatsapp_verify_token_exists(param("hub.verify_token")).await.map_err(store_unavailable)? {
+        return Err(PublicError::new(ErrorCode::PermissionDenied, "unknown verify token").into());
+    }
+    Ok((StatusCode::OK, param("hub.challenge").to_owned()).into_response())
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id, messages))]
+async fn receive_whatsapp(
+    State(ctx): State<WhenReady<WebhookContext>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let ctx = ctx.get()?;
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => PublicError::new(ErrorCode::PayloadTooLarge, "webhook body is too large"),
+        _ => PublicError::invalid_argument(rejection.body_text()),
+    })?;
+    let payload = WebhookPayload::parse(&body).map_err(|e| PublicError::invalid_argument(e.to_string()))?;
+    let signature_header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+
+    // Look up and verify every account before archiving anything: a bad signature changes nothing.
+    let mut accounts = Vec::new();
+    for phone_number_id in payload.phone_number_ids() {
+        let account = ctx
+            .store
+            .whatsapp_account(phone_number_id)
+            .await
+            .map_err(store_unavailable)?
+            .ok_or_else(|| PublicError::not_found(format!("no channel account for phone_number_id {phone_number_id}")))?;
+        signature::verify(account.app_secret.as_bytes(), &body, signature_header)
+            .map_err(|e| PublicError::new(ErrorCode::InvalidSignature, e.to_string()))?;
+        accounts.push(account);
+    }
+
+    let mut published = 0;
+    for account in &accounts {
+        tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
+        let raw_id = ctx.store.archive_raw_payload(account, &body).await.map_err(store_unavailable)?;
+        match publish_whatsapp_messages(&ctx.bus, account, raw_id, &payload).await {
+            Ok(n) => {
+                published += n;
+                ctx.store.mark_published(raw_id).await.map_err(store_unavailable)?;
+            }
+            Err(e) => {
+                let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
+                return Err(unavailable(e));
+            }
+        }
+    }
+    tracing::Span::current().record("messages", published);
+    tracing::info!(messages = published, "whatsapp webhook accepted");
+    Ok((StatusCode::OK, Json(json!({"status": "accepted", "messages": published}))).into_response())
+}

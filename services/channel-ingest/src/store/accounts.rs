@@ -1,0 +1,106 @@
+//! Channel accounts and their secrets.
+
+use uuid::Uuid;
+
+use super::{IngestStore, StoreError};
+
+const WHATSAPP: &str = "whatsapp";
+
+/// A channel account with its secrets. Its `Debug` never prints them.
+#[derive(Clone, sqlx::FromRow)]
+pub struct ChannelAccount {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub channel: String,
+    pub external_id: String,
+    pub display_name: String,
+    pub app_secret: String,
+    pub verify_token: String,
+    pub access_token: String,
+}
+
+impl std::fmt::Debug for ChannelAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelAccount")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .field("channel", &self.channel)
+            .field("external_id", &self.external_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What connecting a WhatsApp number takes.
+pub struct NewWhatsAppAccount<'a> {
+    pub phone_number_id: &'a str,
+    pub display_phone_number: &'a str,
+    pub app_secret: &'a str,
+    pub verify_token: &'a str,
+    pub access_token: &'a str,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, tenant_id, channel, external_id, display_name, app_secret, verify_token, access_token";
+
+impl IngestStore {
+    /// Connects a WhatsApp number to `tenant_id`, or updates it if the tenant already has it.
+    /// A number connected to another tenant is a conflict.
+    pub async fn upsert_whatsapp_account(
+        &self,
+        tenant_id: Uuid,
+        new: &NewWhatsAppAccount<'_>,
+    ) -> Result<ChannelAccount, StoreError> {
+        let row: Option<ChannelAccount> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO channel_accounts (id, tenant_id, channel, external_id, display_name, app_secret, verify_token, access_token) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT ON CONSTRAINT channel_accounts_external DO UPDATE SET \
+               display_name = EXCLUDED.display_name, app_secret = EXCLUDED.app_secret, \
+               verify_token = EXCLUDED.verify_token, access_token = EXCLUDED.access_token, updated_at = now() \
+             WHERE channel_accounts.tenant_id = EXCLUDED.tenant_id \
+             RETURNING {ACCOUNT_COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(tenant_id)
+        .bind(WHATSAPP)
+        .bind(new.phone_number_id)
+        .bind(new.display_phone_number)
+        .bind(new.app_secret)
+        .bind(new.verify_token)
+        .bind(new.access_token)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or_else(|| StoreError::Conflict(format!("phone_number_id {} is connected to another tenant", new.phone_number_id)))
+    }
+
+    /// The WhatsApp account of a `phone_number_id`, whichever tenant owns it.
+    pub async fn whatsapp_account(&self, phone_number_id: &str) -> Result<Option<ChannelAccount>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM channel_accounts WHERE channel = $1 AND external_id = $2"
+        )))
+        .bind(WHATSAPP)
+        .bind(phone_number_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Whether any WhatsApp account uses `verify_token` (Meta's GET handshake names no number).
+    pub async fn whatsapp_verify_token_exists(&self, verify_token: &str) -> Result<bool, StoreError> {
+        if verify_token.is_empty() {
+            return Ok(false);
+        }
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM channel_accounts WHERE channel = $1 AND verify_token = $2)")
+            .bind(WHATSAPP)
+            .bind(verify_token)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn list_whatsapp_accounts(&self, tenant_id: Uuid) -> Result<Vec<ChannelAccount>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM channel_accounts WHERE tenant_id = $1 AND channel = $2 ORDER BY created_at"
+        )))
+        .bind(tenant_id)
+        .bind(WHATSAPP)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

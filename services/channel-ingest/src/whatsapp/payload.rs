@@ -1,0 +1,137 @@
+//! The documented shape of a WhatsApp Cloud API webhook (`object` =
+//! `whatsapp_business_account`). Unknown fields are ignored; every message keeps its raw JSON
+//! so types this version does not model are still kept.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookPayload {
+    pub object: String,
+    #[serde(default)]
+    pub entry: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Entry {
+    /// WhatsApp Business Account id.
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Change {
+    /// `messages` for messages and statuses; other fields (account updates...) are not ours yet.
+    pub field: String,
+    #[serde(default)]
+    pub value: ChangeValue,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ChangeValue {
+    #[serde(default)]
+    pub messaging_product: String,
+    pub metadata: Option<Metadata>,
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+    #[serde(default)]
+    pub messages: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub statuses: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Metadata {
+    #[serde(default)]
+    pub display_phone_number: String,
+    pub phone_number_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Contact {
+    #[serde(default)]
+    pub wa_id: String,
+    pub profile: Option<Profile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Profile {
+    #[serde(default)]
+    pub name: String,
+}
+
+/// The fields every message carries, read from its raw JSON.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageHeader {
+    pub from: String,
+    pub id: String,
+    /// Unix seconds, as a string.
+    pub timestamp: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("object must be \"whatsapp_business_account\", got {0:?}")]
+    WrongObject(String),
+    #[error("entry[{entry}].changes[{change}].value.metadata.phone_number_id is missing")]
+    MissingPhoneNumberId { entry: usize, change: usize },
+    #[error("entry[{entry}].changes[{change}].value.messages[{message}]: {reason}")]
+    BadMessage { entry: usize, change: usize, message: usize, reason: String },
+    #[error("the payload names no phone_number_id, so no channel account can be identified")]
+    NoAccount,
+}
+
+impl WebhookPayload {
+    /// Parses and validates a webhook body.
+    pub fn parse(body: &[u8]) -> Result<Self, PayloadError> {
+        let payload: WebhookPayload = serde_json::from_slice(body).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+        if payload.object != "whatsapp_business_account" {
+            return Err(PayloadError::WrongObject(payload.object));
+        }
+        for (e, entry) in payload.entry.iter().enumerate() {
+            for (c, change) in entry.changes.iter().enumerate() {
+                if change.field != "messages" {
+                    continue;
+                }
+                if change.value.metadata.as_ref().is_none_or(|m| m.phone_number_id.is_empty()) {
+                    return Err(PayloadError::MissingPhoneNumberId { entry: e, change: c });
+                }
+                for (m, message) in change.value.messages.iter().enumerate() {
+                    let header: MessageHeader = serde_json::from_value(message.clone()).map_err(|err| {
+                        PayloadError::BadMessage { entry: e, change: c, message: m, reason: err.to_string() }
+                    })?;
+                    if header.timestamp.parse::<i64>().is_err() {
+                        return Err(PayloadError::BadMessage {
+                            entry: e,
+                            change: c,
+                            message: m,
+                            reason: format!("timestamp {:?} is not unix seconds", header.timestamp),
+                        });
+                    }
+                }
+            }
+        }
+        if payload.phone_number_ids().is_empty() {
+            return Err(PayloadError::NoAccount);
+        }
+        Ok(payload)
+    }
+
+    /// The distinct `metadata.phone_number_id`s the payload is about, in order of appearance.
+    pub fn phone_number_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for change in self.entry.iter().flat_map(|e| &e.changes) {
+            if let Some(meta) = &change.value.metadata {
+                if !meta.phone_number_id.is_empty() && !ids.contains(&meta.phone_number_id.as_str()) {
+                    ids.push(&meta.phone_number_id);
+                }
+            }
+        }
+        ids
+    }
+}

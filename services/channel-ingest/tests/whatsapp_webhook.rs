@@ -1,0 +1,179 @@
+//! channel-ingest's WhatsApp edge, run in-process against real PostgreSQL and JetStream.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use inbox_bus::Bus;
+use inbox_channel_ingest::store::{IngestStore, NewWhatsAppAccount};
+use inbox_channel_ingest::whatsapp::signature::sign;
+use inbox_channel_ingest::Settings;
+use inbox_service::Listeners;
+use inbox_testkit::{wait_until, TestDatabase, TestNats};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const SECRET: &str = "app-secret-of-the-test";
+
+struct Ingest {
+    base: String,
+    store: IngestStore,
+    bus: Bus,
+    tenant: Uuid,
+    shutdown: CancellationToken,
+    _db: TestDatabase,
+    _nats: TestNats,
+}
+
+async fn start() -> Ingest {
+    let db = TestDatabase::create("ingest").await.unwrap();
+    let nats = TestNats::start().await.unwrap();
+    let env: HashMap<String, String> = [
+        ("INBOX__POSTGRES__URL", db.url()),
+        ("INBOX__NATS__URL", nats.url()),
+        ("INBOX__AUTH__SERVICE_TOKEN", "service-token-for-tests".into()),
+        ("INBOX__LOG__LEVEL", "warn".into()),
+        ("INBOX__INGEST__MAX_BODY_BYTES", "65536".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings: Settings = inbox_config::load(<Settings as inbox_service::ServiceSettings>::DEFAULTS, None, &env).unwrap();
+    let listeners = Listeners::ephemeral().await.unwrap();
+    let base = format!("http://{}", listeners.http.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(inbox_channel_ingest::run(settings, listeners, shutdown.clone()));
+    let client = reqwest::Client::new();
+    wait_until(Duration::from_secs(20), || {
+        let req = client.get(format!("{base}/readyz"));
+        async move { req.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+    })
+    .await
+    .expect("channel-ingest became ready");
+
+    let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
+    let store = IngestStore::new(pool);
+    let tenant = Uuid::new_v4();
+    store
+        .upsert_whatsapp_account(
+            tenant,
+            &NewWhatsAppAccount {
+                phone_number_id: "106540352242922",
+                display_phone_number: "15550783881",
+                app_secret: SECRET,
+                verify_token: "verify-me",
+                access_token: "EAAG-token",
+            },
+        )
+        .await
+        .unwrap();
+    let bus = Bus::connect(&nats.url(), "test").await.unwrap();
+    Ingest { base, store, bus, tenant, shutdown, _db: db, _nats: nats }
+}
+
+fn webhook(wamid: &str, phone_number_id: &str) -> String {
+    serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}],
+            "messages": [{"from": "16505551234", "id": wamid, "timestamp": "1749416383", "type": "text", "text": {"body": "Hi"}}]
+        }}]}]
+    })
+    .to_string()
+}
+
+impl Ingest {
+    async fn post(&self, body: &str, signature: Option<String>) -> (u16, Value) {
+        let mut req = reqwest::Client::new().post(format!("{}/webhooks/whatsapp", self.base)).body(body.to_owned());
+        if let Some(sig) = signature {
+            req = req.header("X-Hub-Signature-256", sig);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ingest_messages(&self) -> u64 {
+        self.bus.jetstream().get_stream("INGEST").await.unwrap().info().await.unwrap().state.messages
+    }
+
+    async fn archived(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM raw_payloads").fetch_one(self.store.pool()).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_signed_webhook_is_archived_then_published_for_the_accounts_tenant() {
+    let ingest = start().await;
+    let body = webhook("wamid.A", "106540352242922");
+    let (status, reply) = ingest.post(&body, Some(sign(SECRET.as_bytes(), body.as_bytes()))).await;
+    assert_eq!((status, reply["messages"].as_u64()), (200, Some(1)));
+    assert_eq!(ingest.ingest_messages().await, 1);
+    let (published, archived_body): (bool, Vec<u8>) =
+        sqlx::query_as("SELECT published_at IS NOT NULL, body FROM raw_payloads").fetch_one(ingest.store.pool()).await.unwrap();
+    assert!(published);
+    assert_eq!(archived_body, body.as_bytes(), "archived byte for byte");
+    let stream = ingest.bus.jetstream().get_stream("INGEST").await.unwrap();
+    let raw = stream.get_last_raw_message_by_subject(&format!("ingest.whatsapp.{}", ingest.tenant)).await.unwrap();
+    assert!(!raw.payload.is_empty());
+    ingest.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_retried_webhook_publishes_the_message_once() {
+    let ingest = start().await;
+    let body = webhook("wamid.B", "106540352242922");
+    for _ in 0..3 {
+        let (status, _) = ingest.post(&body, Some(sign(SECRET.as_bytes(), body.as_bytes()))).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(ingest.ingest_messages().await, 1, "JetStream dropped the copies by message id");
+    ingest.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_bad_signature_gets_401_and_changes_nothing() {
+    let ingest = start().await;
+    let body = webhook("wamid.C", "106540352242922");
+    let (status, reply) = ingest.post(&body, Some(sign(b"not-the-secret", body.as_bytes()))).await;
+    assert_eq!(status, 401);
+    assert_eq!(reply["error"]["code"], "invalid_signature");
+    let (status, _) = ingest.post(&body, None).await;
+    assert_eq!(status, 401);
+    assert_eq!((ingest.archived().await, ingest.ingest_messages().await), (0, 0));
+    ingest.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn malformed_unknown_and_oversized_webhooks_get_clear_errors() {
+    let ingest = start().await;
+    let (status, reply) = ingest.post("{not json", Some(sign(SECRET.as_bytes(), b"{not json"))).await;
+    assert_eq!(status, 400);
+    assert_eq!(reply["error"]["code"], "invalid_argument");
+    assert!(reply["error"]["message"].as_str().unwrap().contains("not valid JSON"));
+
+    let unknown = webhook("wamid.D", "999");
+    let (status, reply) = ingest.post(&unknown, Some(sign(SECRET.as_bytes(), unknown.as_bytes()))).await;
+    assert_eq!((status, reply["error"]["code"].as_str()), (404, Some("not_found")));
+
+    let huge = format!("{{\"object\":\"whatsapp_business_account\",\"pad\":\"{}\"}}", "x".repeat(70_000));
+    let (status, reply) = ingest.post(&huge, Some(sign(SECRET.as_bytes(), huge.as_bytes()))).await;
+    assert_eq!((status, reply["error"]["code"].as_str()), (413, Some("payload_too_large")));
+    assert_eq!((ingest.archived().await, ingest.ingest_messages().await), (0, 0));
+    ingest.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn metas_verification_handshake_echoes_the_challenge_for_a_known_token_only() {
+    let ingest = start().await;
+    let url = |token: &str| {
+        format!("{}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444", ingest.base)
+    };
+    let ok = reqwest::get(url("verify-me")).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "1158201444");
+    assert_eq!(reqwest::get(url("guess")).await.unwrap().status(), 403);
+    ingest.shutdown.cancel();
+}
