@@ -1,0 +1,71 @@
+//! The gateway: the fleet's public edge for people and their clients. It authenticates
+//! (signed tokens, the operator token), enforces roles and tenant isolation, serves the REST
+//! API under `/v1` by calling the services over gRPC, and pushes live events over WebSocket.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod live;
+pub mod store;
+
+use std::sync::Arc;
+
+use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
+use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
+use inbox_service::http_edge::WhenReady;
+use inbox_service::ops::{routes, serve_http};
+use inbox_service::{Listeners, Needs, RunError};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Settings;
+
+/// Runs the gateway until `shutdown`.
+pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
+    let needs = Needs {
+        service: "gateway",
+        postgres: Some((&settings.postgres, &store::MIGRATOR)),
+        nats: &settings.nats,
+        redis: Some(&settings.redis),
+    };
+    let readiness = needs.readiness();
+    let state = WhenReady::default();
+    let public = axum::Router::new()
+        .merge(api::conversations::routes())
+        .merge(api::admin::routes())
+        .merge(live::routes())
+        .with_state(state.clone());
+    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()).merge(public), shutdown.clone()));
+
+    let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
+        return Ok(http.await??);
+    };
+    let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
+    let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
+    let conversations = client_channel(&settings.gateway.conversation_url).map_err(|e| RunError::Other(e.to_string()))?;
+    let channel_ingest = client_channel(&settings.gateway.channel_ingest_url).map_err(|e| RunError::Other(e.to_string()))?;
+    let live = Arc::new(live::LiveHub::default());
+    let hub_relay = tokio::spawn(live::relay_events_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
+
+    state.set(api::AppState {
+        inner: Arc::new(api::AppInner {
+            store: store::GatewayStore::new(pool.clone()),
+            auth: auth::Authenticator::new(&settings.gateway.jwt_secret, settings.gateway.operator_token.clone()),
+            service_token: settings.auth.service_token.clone(),
+            conversations: ConversationsClient::new(conversations),
+            channel_accounts: ChannelAccountsClient::new(channel_ingest),
+            live,
+            redis,
+            redis_prefix: settings.redis.key_prefix.clone(),
+            token_ttl: chrono::Duration::hours(settings.gateway.token_ttl_hours),
+        }),
+    });
+
+    let (_health, router) = router_with_standard_services();
+    let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
+    grpc.await??;
+    http.await??;
+    hub_relay.await?;
+    pool.close().await;
+    Ok(())
+}

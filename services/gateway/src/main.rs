@@ -1,1 +1,4 @@
-fn main() {}
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    inbox_service::service_main::<inbox_gateway::Settings, _, _, _>(inbox_gateway::run).await
+}

@@ -1,1 +1,304 @@
-fn main() {}
+//! inboxctl: administer an inbox deployment through the gateway's admin API.
+//! Non-interactive; `--json` prints machine-readable output. Authenticates with the operator
+//! token (`INBOX_OPERATOR_TOKEN`).
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+#[derive(Parser)]
+#[command(name = "inboxctl", version, about = "Administer an inbox deployment")]
+struct Cli {
+    /// Base URL of the gateway.
+    #[arg(long, env = "INBOX_GATEWAY_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    gateway_url: String,
+    /// The deployment's operator token.
+    #[arg(long, env = "INBOX_OPERATOR_TOKEN", hide_env_values = true, global = true)]
+    operator_token: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Agents (users) of a tenant.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Tokens for existing users.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// WhatsApp Cloud API numbers.
+    #[command(subcommand)]
+    Whatsapp(WhatsappCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (or show the existing one with this slug).
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// IANA time zone, e.g. Europe/Paris.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Create an agent (or update the one with this email) and print a token for it.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, supervisor or agent.
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Token lifetime in hours (default: the gateway's).
+        #[arg(long)]
+        ttl_hours: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token for a user.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        ttl_hours: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum WhatsappCommand {
+    /// Connect a WhatsApp number to a tenant (or update its secrets).
+    Add(WhatsappAccountArgs),
+    /// List a tenant's WhatsApp numbers (secrets are never shown).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Send a correctly signed Cloud API text-message webhook to channel-ingest, as Meta would.
+    SendTestMessage {
+        /// Base URL of channel-ingest.
+        #[arg(long, env = "INBOX_INGEST_URL", default_value = "http://127.0.0.1:8081")]
+        ingest_url: String,
+        #[arg(long)]
+        phone_number_id: String,
+        #[arg(long, env = "INBOX_WHATSAPP_APP_SECRET", hide_env_values = true)]
+        app_secret: String,
+        /// The customer's wa_id (phone number, digits only).
+        #[arg(long, default_value = "15551230001")]
+        from: String,
+        /// The customer's WhatsApp profile name.
+        #[arg(long, default_value = "Demo Customer")]
+        name: String,
+        #[arg(long, default_value = "Hello! I need help with my order.")]
+        text: String,
+        /// Message id (default: a new unique wamid).
+        #[arg(long)]
+        wamid: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct WhatsappAccountArgs {
+    #[arg(long)]
+    tenant: String,
+    /// Meta's phone_number_id.
+    #[arg(long)]
+    phone_number_id: String,
+    #[arg(long, default_value = "")]
+    display_phone_number: String,
+    /// Meta app secret (checks X-Hub-Signature-256).
+    #[arg(long, env = "INBOX_WHATSAPP_APP_SECRET", hide_env_values = true)]
+    app_secret: String,
+    /// Token for Meta's GET verification handshake.
+    #[arg(long, env = "INBOX_WHATSAPP_VERIFY_TOKEN", hide_env_values = true)]
+    verify_token: String,
+    /// Graph API access token for replies.
+    #[arg(long, env = "INBOX_WHATSAPP_ACCESS_TOKEN", hide_env_values = true, default_value = "")]
+    access_token: String,
+}
+
+struct Gateway {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Gateway {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base.trim_end_matches('/')))
+            .bearer_auth(&self.token)
+            .timeout(std::time::Duration::from_secs(30));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.with_context(|| format!("cannot reach the gateway at {}", self.base))?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = value["error"]["message"].as_str().unwrap_or("no error body");
+            let code = value["error"]["code"].as_str().unwrap_or("unknown");
+            bail!("{} {code}: {message}", status.as_u16());
+        }
+        Ok(value)
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let json_output = cli.json;
+    match run(cli).await {
+        Ok(value) => {
+            if json_output {
+                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            } else {
+                print_text(&value);
+            }
+        }
+        Err(e) => {
+            if json_output {
+                println!("{}", json!({"error": format!("{e:#}")}));
+            } else {
+                eprintln!("inboxctl: {e:#}");
+            }
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Value> {
+    if let Command::Whatsapp(WhatsappCommand::SendTestMessage { ingest_url, phone_number_id, app_secret, from, name, text, wamid }) =
+        &cli.command
+    {
+        return send_test_message(ingest_url, phone_number_id, app_secret, from, name, text, wamid.clone()).await;
+    }
+    let token = cli.operator_token.clone().context("set INBOX_OPERATOR_TOKEN (or --operator-token)")?;
+    let gateway = Gateway { http: reqwest::Client::new(), base: cli.gateway_url.clone(), token };
+    use reqwest::Method;
+    match cli.command {
+        Command::Tenant(TenantCommand::Create { slug, name, time_zone }) => {
+            gateway.call(Method::POST, "/v1/admin/tenants", Some(json!({"slug": slug, "name": name, "time_zone": time_zone}))).await
+        }
+        Command::Agent(AgentCommand::Create { tenant, email, name, role, ttl_hours }) => {
+            let user = gateway
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/tenants/{tenant}/users"),
+                    Some(json!({"email": email, "name": name, "role": role})),
+                )
+                .await?;
+            let user_id = user["id"].as_str().context("gateway returned no user id")?;
+            let token = gateway
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/tenants/{tenant}/users/{user_id}/tokens"),
+                    Some(json!({"ttl_hours": ttl_hours})),
+                )
+                .await?;
+            Ok(json!({"user": user, "token": token["token"], "expires_at": token["expires_at"]}))
+        }
+        Command::Token(TokenCommand::Create { tenant, user, ttl_hours }) => {
+            gateway
+                .call(Method::POST, &format!("/v1/admin/tenants/{tenant}/users/{user}/tokens"), Some(json!({"ttl_hours": ttl_hours})))
+                .await
+        }
+        Command::Whatsapp(WhatsappCommand::Add(a)) => {
+            gateway
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/tenants/{}/channels/whatsapp", a.tenant),
+                    Some(json!({
+                        "phone_number_id": a.phone_number_id,
+                        "display_phone_number": a.display_phone_number,
+                        "app_secret": a.app_secret,
+                        "verify_token": a.verify_token,
+                        "access_token": a.access_token,
+                    })),
+                )
+                .await
+        }
+        Command::Whatsapp(WhatsappCommand::List { tenant }) => {
+            gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/whatsapp"), None).await
+        }
+        Command::Whatsapp(WhatsappCommand::SendTestMessage { .. }) => unreachable!("handled above"),
+    }
+}
+
+/// A Cloud API `messages` webhook with one text message, signed like Meta signs it.
+async fn send_test_message(
+    ingest_url: &str,
+    phone_number_id: &str,
+    app_secret: &str,
+    from: &str,
+    name: &str,
+    text: &str,
+    wamid: Option<String>,
+) -> anyhow::Result<Value> {
+    let wamid = wamid.unwrap_or_else(|| format!("wamid.inboxctl.{}", uuid::Uuid::new_v4().simple()));
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": phone_number_id, "phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": name}, "wa_id": from}],
+            "messages": [{"from": from, "id": wamid, "timestamp": chrono::Utc::now().timestamp().to_string(),
+                          "type": "text", "text": {"body": text}}]
+        }}]}]
+    })
+    .to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).context("app secret")?;
+    mac.update(body.as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/whatsapp", ingest_url.trim_end_matches('/')))
+        .header("Content-Type", "application/json")
+        .header("X-Hub-Signature-256", signature)
+        .body(body)
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach channel-ingest at {ingest_url}"))?;
+    let status = response.status();
+    let reply: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{} {}: {}", status.as_u16(), reply["error"]["code"].as_str().unwrap_or("?"), reply["error"]["message"].as_str().unwrap_or("?"));
+    }
+    Ok(json!({"wamid": wamid, "status": status.as_u16(), "reply": reply}))
+}
+
+fn print_text(value: &Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    Value::String(s) => println!("{k}: {s}"),
+                    other => println!("{k}: {other}"),
+                }
+            }
+        }
+        other => println!("{other}"),
+    }
+}

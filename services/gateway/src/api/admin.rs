@@ -1,0 +1,202 @@
+//! `/v1/admin`: tenants (operator only), users and their tokens, channel accounts (operator or
+//! the tenant's admins). Every write is an upsert, so a retried request changes nothing more.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use inbox_errors::{ErrorCode, PublicError};
+use inbox_proto::ingest::v1 as ingest;
+use inbox_service::http_edge::{ApiError, WhenReady};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{store_failure, upstream_failure, AppState};
+use crate::auth::{Authenticated, Principal};
+
+pub fn routes() -> Router<WhenReady<AppState>> {
+    Router::new()
+        .route("/v1/admin/tenants", post(create_tenant))
+        .route("/v1/admin/tenants/{tenant_id}/users", post(create_user))
+        .route("/v1/admin/tenants/{tenant_id}/users/{user_id}/tokens", post(issue_token))
+        .route("/v1/admin/tenants/{tenant_id}/channels/whatsapp", post(connect_whatsapp).get(list_whatsapp))
+}
+
+/// Rejects a JSON body axum could not parse with our error shape.
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| ApiError(PublicError::invalid_argument(e.body_text())))
+}
+
+fn tenant_path(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| ApiError(PublicError::invalid_argument("tenant id must be a uuid")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    slug: String,
+    name: String,
+    #[serde(default = "utc")]
+    time_zone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+async fn create_tenant(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    new: JsonBody<NewTenant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let state = state.get()?;
+    if principal != Principal::Operator {
+        return Err(PublicError::new(ErrorCode::PermissionDenied, "creating tenants needs the operator token").into());
+    }
+    let new = body(new)?;
+    let slug_ok = new.slug.len() >= 2
+        && new.slug.len() <= 63
+        && new.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !new.slug.starts_with('-');
+    if !slug_ok {
+        return Err(PublicError::invalid_argument("slug must be 2-63 lowercase letters, digits or dashes").into());
+    }
+    if new.name.trim().is_empty() {
+        return Err(PublicError::invalid_argument("name is required").into());
+    }
+    if new.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(PublicError::invalid_argument(format!("unknown time zone {:?}", new.time_zone)).into());
+    }
+    let (tenant, created) = state.store.upsert_tenant(&new.slug, new.name.trim(), &new.time_zone).await.map_err(store_failure)?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!(tenant))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    email: String,
+    name: String,
+    role: String,
+}
+
+async fn create_user(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(tenant_id): Path<String>,
+    new: JsonBody<NewUser>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let state = state.get()?;
+    let tenant_id = tenant_path(&tenant_id)?;
+    principal.require_admin_of(tenant_id)?;
+    let new = body(new)?;
+    if !matches!(new.role.as_str(), "admin" | "supervisor" | "agent") {
+        return Err(PublicError::invalid_argument("role must be admin, supervisor or agent").into());
+    }
+    let email = new.email.trim();
+    let valid_email = email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    if !valid_email {
+        return Err(PublicError::invalid_argument(format!("{email:?} is not an email address")).into());
+    }
+    if new.name.trim().is_empty() {
+        return Err(PublicError::invalid_argument("name is required").into());
+    }
+    if state.store.tenant(tenant_id).await.map_err(store_failure)?.is_none() {
+        return Err(PublicError::not_found("tenant not found").into());
+    }
+    let user = state.store.upsert_user(tenant_id, email, new.name.trim(), &new.role).await.map_err(store_failure)?;
+    Ok((StatusCode::OK, Json(json!(user))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    #[serde(default)]
+    ttl_hours: Option<i64>,
+}
+
+async fn issue_token(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path((tenant_id, user_id)): Path<(String, String)>,
+    request: Option<Json<TokenRequest>>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let tenant_id = tenant_path(&tenant_id)?;
+    principal.require_admin_of(tenant_id)?;
+    let user_id = Uuid::parse_str(&user_id).map_err(|_| ApiError(PublicError::invalid_argument("user id must be a uuid")))?;
+    let ttl = match request.and_then(|Json(r)| r.ttl_hours) {
+        Some(hours) if (1..=24 * 365).contains(&hours) => chrono::Duration::hours(hours),
+        Some(_) => return Err(PublicError::invalid_argument("ttl_hours must be between 1 and 8760").into()),
+        None => state.token_ttl,
+    };
+    let user = state.store.user(tenant_id, user_id).await.map_err(store_failure)?.ok_or_else(|| PublicError::not_found("user not found"))?;
+    let (token, expires_at) = state.auth.issue(&user, ttl)?;
+    tracing::info!(user_id = %user.id, tenant_id = %tenant_id, "token issued");
+    Ok(Json(json!({"token": token, "expires_at": expires_at, "user": user})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWhatsApp {
+    phone_number_id: String,
+    #[serde(default)]
+    display_phone_number: String,
+    app_secret: String,
+    verify_token: String,
+    #[serde(default)]
+    access_token: String,
+}
+
+fn account_json(a: &ingest::WhatsAppAccount) -> Value {
+    json!({
+        "id": a.id,
+        "tenant_id": a.tenant_id,
+        "phone_number_id": a.phone_number_id,
+        "display_phone_number": a.display_phone_number,
+        "has_app_secret": a.has_app_secret,
+        "has_access_token": a.has_access_token,
+    })
+}
+
+async fn connect_whatsapp(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(tenant_id): Path<String>,
+    new: JsonBody<NewWhatsApp>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let tenant_id = tenant_path(&tenant_id)?;
+    let ctx = principal.require_admin_of(tenant_id)?;
+    let new = body(new)?;
+    if state.store.tenant(tenant_id).await.map_err(store_failure)?.is_none() {
+        return Err(PublicError::not_found("tenant not found").into());
+    }
+    let request = ctx.request(
+        ingest::CreateWhatsAppAccountRequest {
+            phone_number_id: new.phone_number_id,
+            display_phone_number: new.display_phone_number,
+            app_secret: new.app_secret,
+            verify_token: new.verify_token,
+            access_token: new.access_token,
+        },
+        &state.service_token,
+    )?;
+    let account = state.channel_accounts.clone().create_whats_app_account(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(account_json(&account)))
+}
+
+async fn list_whatsapp(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.require_admin_of(tenant_path(&tenant_id)?)?;
+    let request = ctx.request(ingest::ListWhatsAppAccountsRequest {}, &state.service_token)?;
+    let accounts = state.channel_accounts.clone().list_whats_app_accounts(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(json!({"items": accounts.accounts.iter().map(account_json).collect::<Vec<_>>()})))
+}

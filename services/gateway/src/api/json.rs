@@ -1,0 +1,138 @@
+//! The JSON shapes of the REST API and the WebSocket, converted from protobuf here only.
+
+use inbox_proto::common::v1::{message_content::Kind, Channel, MessageContent};
+use inbox_proto::conversation::v1 as pb;
+use prost_types::Timestamp;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+fn time(ts: Option<&Timestamp>) -> Option<String> {
+    ts.and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn channel(value: i32) -> &'static str {
+    Channel::try_from(value).map_or("unspecified", inbox_bus::subjects::channel_token)
+}
+
+fn status(value: i32) -> &'static str {
+    match pb::ConversationStatus::try_from(value) {
+        Ok(pb::ConversationStatus::Active) => "active",
+        Ok(pb::ConversationStatus::Pending) => "pending",
+        Ok(pb::ConversationStatus::Resolved) => "resolved",
+        Ok(pb::ConversationStatus::Archived) => "archived",
+        _ => "unspecified",
+    }
+}
+
+fn priority(value: i32) -> &'static str {
+    match pb::Priority::try_from(value) {
+        Ok(pb::Priority::Urgent) => "urgent",
+        Ok(pb::Priority::High) => "high",
+        Ok(pb::Priority::Normal) => "normal",
+        Ok(pb::Priority::Low) => "low",
+        _ => "unspecified",
+    }
+}
+
+fn sender_kind(value: i32) -> &'static str {
+    match pb::SenderKind::try_from(value) {
+        Ok(pb::SenderKind::Customer) => "customer",
+        Ok(pb::SenderKind::Agent) => "agent",
+        Ok(pb::SenderKind::Ai) => "ai",
+        Ok(pb::SenderKind::System) => "system",
+        _ => "unspecified",
+    }
+}
+
+fn content(content: Option<&MessageContent>) -> Value {
+    match content.and_then(|c| c.kind.as_ref()) {
+        Some(Kind::Text(t)) => json!({"type": "text", "text": t.body}),
+        Some(Kind::Unsupported(u)) => {
+            json!({"type": "unsupported", "provider_type": u.provider_type, "description": u.description})
+        }
+        None => json!({"type": "empty"}),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContactJson {
+    pub id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConversationJson {
+    pub id: String,
+    pub channel: &'static str,
+    pub channel_account_id: String,
+    pub customer_address: String,
+    pub contact: Option<ContactJson>,
+    pub status: &'static str,
+    pub priority: &'static str,
+    pub last_message_at: Option<String>,
+    pub last_message_preview: String,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub version: i64,
+}
+
+impl From<&pb::Conversation> for ConversationJson {
+    fn from(c: &pb::Conversation) -> Self {
+        Self {
+            id: c.id.clone(),
+            channel: channel(c.channel),
+            channel_account_id: c.channel_account_id.clone(),
+            customer_address: c.customer_address.clone(),
+            contact: c.contact.as_ref().map(|k| ContactJson { id: k.id.clone(), display_name: k.display_name.clone() }),
+            status: status(c.status),
+            priority: priority(c.priority),
+            last_message_at: time(c.last_message_at.as_ref()),
+            last_message_preview: c.last_message_preview.clone(),
+            created_at: time(c.created_at.as_ref()),
+            updated_at: time(c.updated_at.as_ref()),
+            version: c.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageJson {
+    pub id: String,
+    pub conversation_id: String,
+    pub channel: &'static str,
+    pub external_id: String,
+    pub sender_kind: &'static str,
+    pub sender_id: String,
+    pub content: Value,
+    pub sent_at: Option<String>,
+    pub created_at: Option<String>,
+}
+
+impl From<&pb::Message> for MessageJson {
+    fn from(m: &pb::Message) -> Self {
+        Self {
+            id: m.id.clone(),
+            conversation_id: m.conversation_id.clone(),
+            channel: channel(m.channel),
+            external_id: m.external_id.clone(),
+            sender_kind: sender_kind(m.sender_kind),
+            sender_id: m.sender_id.clone(),
+            content: content(m.content.as_ref()),
+            sent_at: time(m.sent_at.as_ref()),
+            created_at: time(m.created_at.as_ref()),
+        }
+    }
+}
+
+/// A page of items with the cursor of the next page (`null` on the last).
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, next_cursor: String) -> Self {
+        Self { items, next_cursor: (!next_cursor.is_empty()).then_some(next_cursor) }
+    }
+}

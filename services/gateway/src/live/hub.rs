@@ -1,0 +1,125 @@
+//! One broadcast channel per tenant, fed by a core-NATS subscription to `events.>`.
+//!
+//! Each gateway replica subscribes to every event (the EVENTS stream stores them too; a
+//! client that reconnects refetches over REST), so any replica can serve any WebSocket.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use inbox_bus::{Envelope, Payload};
+use prost::Message as _;
+use serde_json::json;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::api::json::{ConversationJson, MessageJson};
+
+/// Frames buffered per tenant before a slow socket is told to resync.
+const TENANT_BUFFER: usize = 1024;
+
+#[derive(Default)]
+pub struct LiveHub {
+    tenants: Mutex<HashMap<Uuid, broadcast::Sender<Arc<str>>>>,
+}
+
+impl LiveHub {
+    /// Frames for `tenant_id` from now on.
+    pub fn subscribe(&self, tenant_id: Uuid) -> broadcast::Receiver<Arc<str>> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tenants.entry(tenant_id).or_insert_with(|| broadcast::channel(TENANT_BUFFER).0).subscribe()
+    }
+
+    /// Sends a frame to the tenant's sockets; forgets tenants nobody listens to any more.
+    pub fn publish(&self, tenant_id: Uuid, frame: Arc<str>) {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(sender) = tenants.get(&tenant_id) {
+            if sender.send(frame).is_err() {
+                tenants.remove(&tenant_id);
+            }
+        }
+    }
+}
+
+/// The WebSocket frame of an event; `None` for events clients do not see.
+pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
+    let kind = subject.splitn(3, '.').nth(2)?;
+    let body = match envelope.payload.as_ref()? {
+        Payload::MessageCreated(e) => json!({
+            "message": e.message.as_ref().map(MessageJson::from),
+            "conversation": e.conversation.as_ref().map(ConversationJson::from),
+        }),
+        Payload::ConversationCreated(e) => json!({"conversation": e.conversation.as_ref().map(ConversationJson::from)}),
+        Payload::ConversationUpdated(e) => json!({"conversation": e.conversation.as_ref().map(ConversationJson::from)}),
+        Payload::InboundMessage(_) => return None,
+    };
+    let mut frame = json!({"type": kind, "event_id": envelope.event_id});
+    if let (Some(frame), Some(body)) = (frame.as_object_mut(), body.as_object()) {
+        frame.extend(body.clone());
+    }
+    Some(frame.to_string())
+}
+
+/// Feeds the hub from `events.>` until `shutdown`.
+pub async fn relay_events_to_hub(client: async_nats::Client, hub: Arc<LiveHub>, shutdown: CancellationToken) {
+    let mut subscription = match client.subscribe("events.>").await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot subscribe to events; live push is off");
+            return;
+        }
+    };
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            next = subscription.next() => match next {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        let Ok(envelope) = Envelope::decode(message.payload.clone()) else {
+            tracing::warn!(subject = %message.subject, "undecodable event skipped by live push");
+            continue;
+        };
+        let Ok(tenant_id) = Uuid::parse_str(&envelope.tenant_id) else { continue };
+        if let Some(frame) = frame_of(message.subject.as_str(), &envelope) {
+            hub.publish(tenant_id, frame.into());
+        }
+    }
+    let _ = subscription.unsubscribe().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inbox_proto::conversation::v1::{Conversation, Message};
+    use inbox_proto::events::v1::MessageCreated;
+
+    #[test]
+    fn a_message_created_event_becomes_a_typed_frame_with_both_objects() {
+        let envelope = inbox_bus::new_envelope(
+            "e1",
+            "t",
+            Payload::MessageCreated(MessageCreated {
+                message: Some(Message { id: "m1".into(), ..Default::default() }),
+                conversation: Some(Conversation { id: "c1".into(), ..Default::default() }),
+            }),
+        );
+        let frame: serde_json::Value = serde_json::from_str(&frame_of("events.t.message.created", &envelope).unwrap()).unwrap();
+        assert_eq!(frame["type"], "message.created");
+        assert_eq!(frame["message"]["id"], "m1");
+        assert_eq!(frame["conversation"]["id"], "c1");
+    }
+
+    #[test]
+    fn only_subscribers_of_a_tenant_get_its_frames() {
+        let hub = LiveHub::default();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut rx_a = hub.subscribe(a);
+        let mut rx_b = hub.subscribe(b);
+        hub.publish(a, "hello".into());
+        assert_eq!(&*rx_a.try_recv().unwrap(), "hello");
+        assert!(rx_b.try_recv().is_err());
+    }
+}

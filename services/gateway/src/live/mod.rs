@@ -1,0 +1,7 @@
+//! Live push: domain events from `events.>` fanned out to each tenant's WebSockets.
+
+mod hub;
+mod socket;
+
+pub use hub::{relay_events_to_hub, LiveHub};
+pub use socket::routes;
