@@ -15,6 +15,7 @@
 # are reused. Missing server packages are installed with apt-get. Logs go to .data/logs/, pid
 # files to .data/run/. Remove .data/ after `stop` to start from scratch.
 set -euo pipefail
+shopt -s extglob
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DATA="$ROOT/.data"
@@ -29,6 +30,12 @@ PG_USER=postgres
 PRIVATE_POSTGRES_URL="postgres://$PG_USER@$HOST:$PG_PORT"
 PRIVATE_NATS_URL="nats://$HOST:$NATS_PORT"
 PRIVATE_REDIS_URL="redis://$HOST:$REDIS_PORT"
+
+# A variable naming this script's own private server (as after `eval "$(dev-infra.sh env)"`)
+# means the private server, not an external one: start/stop/status manage it as usual.
+[[ ${INBOX_DEV_POSTGRES_URL:-} == "$PRIVATE_POSTGRES_URL"?(/) ]] && unset INBOX_DEV_POSTGRES_URL
+[[ ${INBOX_DEV_NATS_URL:-} == "$PRIVATE_NATS_URL"?(/) ]] && unset INBOX_DEV_NATS_URL
+[[ ${INBOX_DEV_REDIS_URL:-} == "$PRIVATE_REDIS_URL"?(/) ]] && unset INBOX_DEV_REDIS_URL
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'dev-infra: %s\n' "$*" >&2; }
@@ -223,8 +230,8 @@ pg_status() {
   if [[ -n ${INBOX_DEV_POSTGRES_URL:-} ]]; then
     local hp; read -r -a hp < <(url_host_port "$INBOX_DEV_POSTGRES_URL" 5432)
     pg_find_bin || true
-    if pg_ready "${hp[0]}" "${hp[1]}"; then say "postgres: up (external) $INBOX_DEV_POSTGRES_URL"; return 0; fi
-    say "postgres: DOWN (external) $INBOX_DEV_POSTGRES_URL"; return 1
+    if pg_ready "${hp[0]}" "${hp[1]}"; then say "postgres: up $INBOX_DEV_POSTGRES_URL (external)"; return 0; fi
+    say "postgres: down ($INBOX_DEV_POSTGRES_URL, external)"; return 1
   fi
   pg_find_bin || true
   if pg_ready "$HOST" "$PG_PORT"; then
@@ -237,10 +244,18 @@ pg_status() {
 
 # --- NATS (JetStream) --------------------------------------------------------------------------
 
+# nats_has_js HOST PORT: the server's INFO line (sent on connect) says JetStream is on.
+nats_has_js() {
+  local info
+  info=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"; head -n1 <&3' _ "$1" "$2" 2>/dev/null) || return 1
+  [[ $info == *'"jetstream":true'* ]]
+}
+
 nats_start() {
   if [[ -n ${INBOX_DEV_NATS_URL:-} ]]; then
     local hp; read -r -a hp < <(url_host_port "$INBOX_DEV_NATS_URL" 4222)
     tcp_open "${hp[0]}" "${hp[1]}" || die "INBOX_DEV_NATS_URL=$INBOX_DEV_NATS_URL is not reachable"
+    nats_has_js "${hp[0]}" "${hp[1]}" || die "INBOX_DEV_NATS_URL=$INBOX_DEV_NATS_URL has no JetStream (start it with -js)"
     say "nats: using $INBOX_DEV_NATS_URL"
     return 0
   fi
@@ -262,6 +277,7 @@ nats_start() {
   if ! wait_for 20 tcp_open "$HOST" "$NATS_PORT" || ! wait_for 5 pid_alive "$RUN/nats.pid" nats-server; then
     die "nats-server did not start, see $LOGS/nats.log"
   fi
+  nats_has_js "$HOST" "$NATS_PORT" || die "nats-server started without JetStream, see $LOGS/nats.log"
   say "nats: started $PRIVATE_NATS_URL (JetStream, store .data/nats)"
 }
 

@@ -79,3 +79,9 @@ impl<T> WhenReady<T> {
         self.cell.get().ok_or_else(|| ApiError(PublicError::unavailable("service is starting; retry")))
     }
 }
+
+impl From<tonic::Status> for ApiError {
+    fn from(status: tonic::Status) -> Self {
+        Self(PublicError::from_status(&status))
+    }
+}

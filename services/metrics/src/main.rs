@@ -1,1 +1,4 @@
-fn main() {}
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    inbox_service::service_main::<inbox_metrics::Settings, _, _, _>(inbox_metrics::run).await
+}

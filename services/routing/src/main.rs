@@ -1,1 +1,4 @@
-fn main() {}
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    inbox_service::service_main::<inbox_routing::Settings, _, _, _>(inbox_routing::run).await
+}

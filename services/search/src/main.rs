@@ -1,1 +1,4 @@
-fn main() {}
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    inbox_service::service_main::<inbox_search::Settings, _, _, _>(inbox_search::run).await
+}
