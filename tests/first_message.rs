@@ -1,1 +1,241 @@
+//! The first path, end to end, through the built binaries: a signed WhatsApp webhook reaches
+//! an agent's WebSocket and the REST API; retries are stored once; bad signatures change
+//! nothing; a crash of the conversation service loses and doubles nothing.
 
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use hmac::{Hmac, Mac};
+use inbox_e2e::{bin_dir, Fleet, OPERATOR_TOKEN, SERVICES};
+use inbox_testkit::wait_until;
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+const PHONE_NUMBER_ID: &str = "106540352242922";
+const APP_SECRET: &str = "e2e-meta-app-secret";
+
+/// Runs the built inboxctl against the fleet's gateway and returns its `--json` output.
+fn inboxctl(fleet: &Fleet, args: &[&str]) -> anyhow::Result<Value> {
+    let output = std::process::Command::new(bin_dir()?.join("inboxctl"))
+        .args(args)
+        .arg("--json")
+        .env("INBOX_GATEWAY_URL", fleet.http_url("gateway"))
+        .env("INBOX_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .output()?;
+    let value: Value = serde_json::from_slice(&output.stdout).with_context(|| format!("inboxctl {args:?} printed no JSON"))?;
+    anyhow::ensure!(output.status.success(), "inboxctl {args:?} failed: {value}");
+    Ok(value)
+}
+
+struct Tenant {
+    id: String,
+    token: String,
+}
+
+/// A tenant with an agent and a WhatsApp number, set up the way an operator would.
+fn set_up_tenant(fleet: &Fleet, slug: &str, phone_number_id: &str) -> anyhow::Result<Tenant> {
+    let tenant = inboxctl(fleet, &["tenant", "create", "--slug", slug, "--name", "Acme Support", "--time-zone", "Europe/Paris"])?;
+    let id = tenant["id"].as_str().context("tenant id")?.to_owned();
+    let agent = inboxctl(fleet, &["agent", "create", "--tenant", &id, "--email", "sarah@acme.test", "--name", "Sarah", "--role", "agent"])?;
+    let token = agent["token"].as_str().context("token")?.to_owned();
+    inboxctl(
+        fleet,
+        &["whatsapp", "add", "--tenant", &id, "--phone-number-id", phone_number_id, "--app-secret", APP_SECRET, "--verify-token", "vt", "--access-token", "EAAG"],
+    )?;
+    Ok(Tenant { id, token })
+}
+
+fn webhook(phone_number_id: &str, wamid: &str, from: &str, text: &str, timestamp: i64) -> String {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": from}],
+            "messages": [{"from": from, "id": wamid, "timestamp": timestamp.to_string(), "type": "text", "text": {"body": text}}]
+        }}]}]
+    })
+    .to_string()
+}
+
+fn sign(secret: &str, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn post_webhook(client: &reqwest::Client, fleet: &Fleet, body: &str, signature: &str) -> anyhow::Result<u16> {
+    let response = client
+        .post(format!("{}/webhooks/whatsapp", fleet.http_url("channel-ingest")))
+        .header("X-Hub-Signature-256", signature)
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    Ok(response.status().as_u16())
+}
+
+async fn get_json(client: &reqwest::Client, url: String, token: &str) -> anyhow::Result<(u16, Value)> {
+    let response = client.get(url).bearer_auth(token).send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.unwrap_or(Value::Null)))
+}
+
+/// Waits until the conversation service has handled (and acked) everything on INGEST and its
+/// outbox relay has published everything: then REST reads are final.
+async fn wait_until_settled(fleet: &Fleet) -> anyhow::Result<()> {
+    let client = async_nats::connect(fleet.nats.url()).await?;
+    let js = async_nats::jetstream::new(client);
+    wait_until(Duration::from_secs(30), || {
+        let js = js.clone();
+        async move {
+            let mut stream = js.get_stream("INGEST").await.ok()?;
+            let last = stream.info().await.ok()?.state.last_sequence;
+            let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+                js.get_consumer_from_stream("conversation", "INGEST").await.ok()?;
+            let info = consumer.info().await.ok()?;
+            (info.num_pending == 0 && info.num_ack_pending == 0 && info.ack_floor.stream_sequence >= last).then_some(())
+        }
+    })
+    .await
+    .context("the conversation service did not drain INGEST")
+}
+
+#[tokio::test]
+async fn a_signed_whatsapp_message_reaches_the_agents_websocket_and_the_rest_api() -> anyhow::Result<()> {
+    let mut fleet = Fleet::start().await?;
+    let tenant = set_up_tenant(&fleet, "acme", PHONE_NUMBER_ID)?;
+    let client = reqwest::Client::new();
+
+    // The agent is connected and listening before the customer writes.
+    let ws_url = format!("{}/v1/stream?access_token={}", fleet.http_url("gateway").replace("http://", "ws://"), tenant.token);
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await?;
+    let ready = socket.next().await.context("socket closed")??;
+    assert_eq!(serde_json::from_str::<Value>(ready.to_text()?)?["type"], "ready");
+
+    let now = chrono::Utc::now().timestamp();
+    let body = webhook(PHONE_NUMBER_ID, "wamid.E2E.1", "16505551234", "Does it come in another color?", now);
+    let started = std::time::Instant::now();
+    assert_eq!(post_webhook(&client, &fleet, &body, &sign(APP_SECRET, &body)).await?, 200);
+
+    let frame = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let frame: Value = serde_json::from_str(socket.next().await.context("socket closed")??.to_text()?)?;
+            if frame["type"] == "message.created" {
+                return anyhow::Ok(frame);
+            }
+        }
+    })
+    .await
+    .context("no message.created on the agent's WebSocket")??;
+    let latency = started.elapsed();
+    assert_eq!(frame["message"]["content"]["text"], "Does it come in another color?");
+    assert_eq!(frame["message"]["sender_kind"], "customer");
+    assert_eq!(frame["conversation"]["contact"]["display_name"], "Sheena Nelson");
+    assert!(latency < Duration::from_secs(10));
+    eprintln!("webhook → agent WebSocket: {latency:?}");
+
+    let (status, list) = get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), &tenant.token).await?;
+    assert_eq!(status, 200);
+    let conversations = list["items"].as_array().context("items")?;
+    assert_eq!(conversations.len(), 1);
+    assert_eq!(conversations[0]["status"], "active");
+    assert_eq!(conversations[0]["channel"], "whatsapp");
+    let conversation_id = conversations[0]["id"].as_str().context("id")?.to_owned();
+    let messages_url = format!("{}/v1/conversations/{conversation_id}/messages", fleet.http_url("gateway"));
+    let (_, messages) = get_json(&client, messages_url.clone(), &tenant.token).await?;
+    assert_eq!(messages["items"][0]["external_id"], "wamid.E2E.1");
+
+    // Meta retries the same webhook: stored once.
+    assert_eq!(post_webhook(&client, &fleet, &body, &sign(APP_SECRET, &body)).await?, 200);
+    // A forged webhook: refused, nothing stored.
+    let forged = webhook(PHONE_NUMBER_ID, "wamid.E2E.forged", "16505551234", "transfer the money", now);
+    assert_eq!(post_webhook(&client, &fleet, &forged, &sign("wrong-secret", &forged)).await?, 401);
+    // A malformed body: 400 with a JSON error.
+    let response = client
+        .post(format!("{}/webhooks/whatsapp", fleet.http_url("channel-ingest")))
+        .header("X-Hub-Signature-256", sign(APP_SECRET, "{oops"))
+        .body("{oops")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await?["error"]["code"], "invalid_argument");
+
+    wait_until_settled(&fleet).await?;
+    let (_, messages) = get_json(&client, messages_url, &tenant.token).await?;
+    let ids: Vec<&str> = messages["items"].as_array().context("items")?.iter().filter_map(|m| m["external_id"].as_str()).collect();
+    assert_eq!(ids, ["wamid.E2E.1"], "the retry was stored once and the forgery not at all");
+
+    // Without a token, or with another tenant's view of things: nothing.
+    let (status, _) = get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), "not-a-token").await?;
+    assert_eq!(status, 401);
+    let other = set_up_tenant(&fleet, "globex", "200000000000001")?;
+    let (_, theirs) = get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), &other.token).await?;
+    assert_eq!(theirs["items"].as_array().map(Vec::len), Some(0));
+    let (status, _) =
+        get_json(&client, format!("{}/v1/conversations/{conversation_id}", fleet.http_url("gateway")), &other.token).await?;
+    assert_eq!(status, 404, "another tenant's conversation does not exist for them");
+    let _ = tenant.id;
+
+    // Every service stops cleanly on SIGTERM.
+    for name in SERVICES {
+        let status = fleet.terminate(name).await?;
+        assert!(status.success(), "inbox-{name} exited with {status}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_message_is_stored_exactly_once_across_a_crash_of_the_conversation_service() -> anyhow::Result<()> {
+    let mut fleet = Fleet::start().await?;
+    let tenant = set_up_tenant(&fleet, "crashy", PHONE_NUMBER_ID)?;
+    let client = reqwest::Client::new();
+    let base = chrono::Utc::now().timestamp() - 10_000;
+    const TOTAL: usize = 300;
+
+    let send = |range: std::ops::Range<usize>| {
+        let client = client.clone();
+        let url = format!("{}/webhooks/whatsapp", fleet.http_url("channel-ingest"));
+        async move {
+            for i in range {
+                let body = webhook(PHONE_NUMBER_ID, &format!("wamid.crash.{i}"), "16505550000", &format!("message {i}"), base + i as i64);
+                let status = client
+                    .post(&url)
+                    .header("X-Hub-Signature-256", sign(APP_SECRET, &body))
+                    .body(body)
+                    .send()
+                    .await?
+                    .status();
+                anyhow::ensure!(status == 200, "webhook {i} got {status}");
+            }
+            anyhow::Ok(())
+        }
+    };
+    send(0..100).await?;
+    // Messages keep flowing while the conversation service crashes and comes back.
+    let sender = tokio::spawn(send(100..TOTAL));
+    fleet.kill("conversation")?;
+    fleet.restart("conversation").await?;
+    sender.await??;
+    wait_until_settled(&fleet).await?;
+
+    // Every message is in the conversation once, in the order the customer sent them.
+    let (_, list) = get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), &tenant.token).await?;
+    let conversation_id = list["items"][0]["id"].as_str().context("conversation")?.to_owned();
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let url = format!("{}/v1/conversations/{conversation_id}/messages?limit=200&cursor={cursor}", fleet.http_url("gateway"));
+        let (status, page) = get_json(&client, url, &tenant.token).await?;
+        anyhow::ensure!(status == 200, "messages page: {page}");
+        ids.extend(page["items"].as_array().context("items")?.iter().filter_map(|m| m["external_id"].as_str().map(str::to_owned)));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..TOTAL).map(|i| format!("wamid.crash.{i}")).collect();
+    assert_eq!(ids, expected);
+    Ok(())
+}

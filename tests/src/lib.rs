@@ -1,0 +1,208 @@
+//! A whole fleet for end-to-end tests: the seven built service binaries run as processes
+//! against a private JetStream server, a fresh database per service and a Redis key prefix.
+//! Binaries come from the cargo target directory (`cargo build --workspace --bins` first; the
+//! justfile's `test` does) or from `INBOX_BIN_DIR`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use inbox_testkit::{free_port, wait_until, TestDatabase, TestNats, TestRedis};
+
+pub const SERVICES: [&str; 7] = ["gateway", "channel-ingest", "conversation", "routing", "notification", "search", "metrics"];
+const WITH_POSTGRES: [&str; 6] = ["gateway", "channel-ingest", "conversation", "routing", "notification", "metrics"];
+
+pub const SERVICE_TOKEN: &str = "e2e-service-token-0123456789";
+pub const OPERATOR_TOKEN: &str = "e2e-operator-token-0123456789";
+const JWT_SECRET: &str = "e2e-jwt-secret-0123456789-0123456789";
+
+struct Process {
+    child: Child,
+    http: u16,
+    grpc: u16,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+}
+
+pub struct Fleet {
+    processes: HashMap<&'static str, Process>,
+    bin_dir: PathBuf,
+    logs: tempfile::TempDir,
+    pub nats: TestNats,
+    _redis: TestRedis,
+    _databases: Vec<TestDatabase>,
+    _base: TestDatabase,
+    search_dir: tempfile::TempDir,
+}
+
+/// Where the built binaries are.
+pub fn bin_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("INBOX_BIN_DIR") {
+        return Ok(dir.into());
+    }
+    // target/<profile>/deps/<test binary> → target/<profile>
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(|deps| deps.parent()).context("cannot locate the target directory")?;
+    Ok(dir.to_path_buf())
+}
+
+impl Fleet {
+    /// Starts every service and waits until each reports ready.
+    pub async fn start() -> anyhow::Result<Fleet> {
+        let bin_dir = bin_dir()?;
+        for name in SERVICES {
+            let bin = bin_dir.join(format!("inbox-{name}"));
+            if !bin.is_file() {
+                bail!("{} is missing: run `cargo build --workspace --bins` (or `just test`) first", bin.display());
+            }
+        }
+        let nats = TestNats::start().await?;
+        let redis = TestRedis::start().await?;
+        let base = TestDatabase::create("e2e").await?;
+        let databases: HashMap<&str, TestDatabase> = WITH_POSTGRES.iter().map(|s| (*s, base.sibling(s))).collect();
+        let search_dir = tempfile::tempdir()?;
+        let ports: HashMap<&str, (u16, u16)> = SERVICES.iter().map(|s| (*s, (free_port(), free_port()))).collect();
+
+        let mut fleet = Fleet {
+            processes: HashMap::new(),
+            bin_dir,
+            logs: tempfile::tempdir()?,
+            nats,
+            _redis: redis,
+            _databases: Vec::new(),
+            _base: base,
+            search_dir,
+        };
+        for name in SERVICES {
+            let (http, grpc) = ports[name];
+            let mut env = vec![
+                ("INBOX__HTTP__ADDR".to_owned(), format!("127.0.0.1:{http}")),
+                ("INBOX__GRPC__ADDR".to_owned(), format!("127.0.0.1:{grpc}")),
+                ("INBOX__NATS__URL".to_owned(), fleet.nats.url()),
+                ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), SERVICE_TOKEN.to_owned()),
+                ("INBOX__LOG__LEVEL".to_owned(), "info".to_owned()),
+            ];
+            if let Some(db) = databases.get(name) {
+                env.push(("INBOX__POSTGRES__URL".to_owned(), db.url()));
+            }
+            match name {
+                "gateway" => {
+                    env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
+                    env.push(("INBOX__REDIS__KEY_PREFIX".into(), fleet._redis.key_prefix().to_owned()));
+                    env.push(("INBOX__GATEWAY__JWT_SECRET".into(), JWT_SECRET.into()));
+                    env.push(("INBOX__GATEWAY__OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into()));
+                    env.push(("INBOX__GATEWAY__CONVERSATION_URL".into(), format!("http://127.0.0.1:{}", ports["conversation"].1)));
+                    env.push(("INBOX__GATEWAY__CHANNEL_INGEST_URL".into(), format!("http://127.0.0.1:{}", ports["channel-ingest"].1)));
+                }
+                "routing" => {
+                    env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
+                    env.push(("INBOX__REDIS__KEY_PREFIX".into(), format!("{}routing:", fleet._redis.key_prefix())));
+                }
+                "search" => env.push(("INBOX__SEARCH__INDEX_DIR".into(), fleet.search_dir.path().display().to_string())),
+                _ => {}
+            }
+            let log = fleet.logs.path().join(format!("{name}.log"));
+            let child = fleet.spawn(name, &env, &log)?;
+            fleet.processes.insert(name, Process { child, http, grpc, env, log });
+        }
+        fleet._databases = databases.into_values().collect();
+        for name in SERVICES {
+            fleet.wait_ready(name).await?;
+        }
+        Ok(fleet)
+    }
+
+    fn spawn(&self, name: &str, env: &[(String, String)], log: &PathBuf) -> anyhow::Result<Child> {
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        Command::new(self.bin_dir.join(format!("inbox-{name}")))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdout(Stdio::from(out.try_clone()?))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .with_context(|| format!("cannot start inbox-{name}"))
+    }
+
+    pub fn http_url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}", self.processes[name].http)
+    }
+
+    pub fn grpc_port(&self, name: &str) -> u16 {
+        self.processes[name].grpc
+    }
+
+    /// Waits until `GET /readyz` answers 200.
+    pub async fn wait_ready(&self, name: &str) -> anyhow::Result<()> {
+        let url = format!("{}/readyz", self.http_url(name));
+        let client = reqwest::Client::new();
+        wait_until(Duration::from_secs(60), || {
+            let request = client.get(&url).timeout(Duration::from_secs(2));
+            async move { request.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+        })
+        .await
+        .with_context(|| format!("inbox-{name} did not become ready; log:\n{}", self.log_tail(name)))
+    }
+
+    /// Kills a service without warning (SIGKILL), as a crash would.
+    pub fn kill(&mut self, name: &str) -> anyhow::Result<()> {
+        let process = self.processes.get_mut(name).context("no such service")?;
+        process.child.kill()?;
+        process.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts a killed service again with the same settings and waits until it is ready.
+    pub async fn restart(&mut self, name: &str) -> anyhow::Result<()> {
+        let (env, log) = {
+            let p = &self.processes[name];
+            (p.env.clone(), p.log.clone())
+        };
+        let child = self.spawn(name, &env, &log)?;
+        self.processes.get_mut(name).context("no such service")?.child = child;
+        self.wait_ready(name).await
+    }
+
+    /// Sends SIGTERM to a service and returns its exit status once it stopped.
+    pub async fn terminate(&mut self, name: &str) -> anyhow::Result<std::process::ExitStatus> {
+        let process = self.processes.get_mut(name).context("no such service")?;
+        let status = Command::new("kill").args(["-TERM", &process.child.id().to_string()]).status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = process.child.try_wait()? {
+                return Ok(status);
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("inbox-{name} did not stop within 15 s of SIGTERM");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The last lines a service logged.
+    pub fn log_tail(&self, name: &str) -> String {
+        let text = std::fs::read_to_string(&self.processes[name].log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for name in SERVICES {
+                if self.processes.contains_key(name) {
+                    eprintln!("---- inbox-{name} (last lines) ----\n{}", self.log_tail(name));
+                }
+            }
+        }
+        for process in self.processes.values_mut() {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+        }
+    }
+}

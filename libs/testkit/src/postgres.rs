@@ -35,10 +35,10 @@ impl TestDatabase {
         format!("{}/{}", self.server_url, self.name)
     }
 
-    /// URL of another (not yet existing) database on the same server, for services that create
-    /// their own; it is not dropped automatically.
-    pub fn sibling_url(&self, suffix: &str) -> String {
-        format!("{}/{}_{}", self.server_url, self.name, suffix)
+    /// Another database on the same server, not created here (a service under test creates
+    /// its own), dropped when the returned value is dropped.
+    pub fn sibling(&self, suffix: &str) -> TestDatabase {
+        TestDatabase { server_url: self.server_url.clone(), name: format!("{}_{}", self.name, suffix.replace('-', "_")) }
     }
 
     pub fn name(&self) -> &str {
