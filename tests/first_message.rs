@@ -2,14 +2,16 @@
 //! an agent's WebSocket and the REST API; retries are stored once; bad signatures change
 //! nothing; a crash of the conversation service loses and doubles nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
-use inbox_e2e::{bin_dir, Fleet, OPERATOR_TOKEN, SERVICES};
+use inbox_e2e::{Fleet, OPERATOR_TOKEN, SERVICES, bin_dir};
 use inbox_testkit::wait_until;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::Sha256;
 
 const PHONE_NUMBER_ID: &str = "106540352242922";
@@ -23,7 +25,8 @@ fn inboxctl(fleet: &Fleet, args: &[&str]) -> anyhow::Result<Value> {
         .env("INBOX_GATEWAY_URL", fleet.http_url("gateway"))
         .env("INBOX_OPERATOR_TOKEN", OPERATOR_TOKEN)
         .output()?;
-    let value: Value = serde_json::from_slice(&output.stdout).with_context(|| format!("inboxctl {args:?} printed no JSON"))?;
+    let value: Value =
+        serde_json::from_slice(&output.stdout).with_context(|| format!("inboxctl {args:?} printed no JSON"))?;
     anyhow::ensure!(output.status.success(), "inboxctl {args:?} failed: {value}");
     Ok(value)
 }
@@ -35,13 +38,32 @@ struct Tenant {
 
 /// A tenant with an agent and a WhatsApp number, set up the way an operator would.
 fn set_up_tenant(fleet: &Fleet, slug: &str, phone_number_id: &str) -> anyhow::Result<Tenant> {
-    let tenant = inboxctl(fleet, &["tenant", "create", "--slug", slug, "--name", "Acme Support", "--time-zone", "Europe/Paris"])?;
+    let tenant = inboxctl(
+        fleet,
+        &["tenant", "create", "--slug", slug, "--name", "Acme Support", "--time-zone", "Europe/Paris"],
+    )?;
     let id = tenant["id"].as_str().context("tenant id")?.to_owned();
-    let agent = inboxctl(fleet, &["agent", "create", "--tenant", &id, "--email", "sarah@acme.test", "--name", "Sarah", "--role", "agent"])?;
+    let agent = inboxctl(
+        fleet,
+        &["agent", "create", "--tenant", &id, "--email", "sarah@acme.test", "--name", "Sarah", "--role", "agent"],
+    )?;
     let token = agent["token"].as_str().context("token")?.to_owned();
     inboxctl(
         fleet,
-        &["whatsapp", "add", "--tenant", &id, "--phone-number-id", phone_number_id, "--app-secret", APP_SECRET, "--verify-token", "vt", "--access-token", "EAAG"],
+        &[
+            "whatsapp",
+            "add",
+            "--tenant",
+            &id,
+            "--phone-number-id",
+            phone_number_id,
+            "--app-secret",
+            APP_SECRET,
+            "--verify-token",
+            "vt",
+            "--access-token",
+            "EAAG",
+        ],
     )?;
     Ok(Tenant { id, token })
 }
@@ -109,7 +131,8 @@ async fn a_signed_whatsapp_message_reaches_the_agents_websocket_and_the_rest_api
     let client = reqwest::Client::new();
 
     // The agent is connected and listening before the customer writes.
-    let ws_url = format!("{}/v1/stream?access_token={}", fleet.http_url("gateway").replace("http://", "ws://"), tenant.token);
+    let ws_url =
+        format!("{}/v1/stream?access_token={}", fleet.http_url("gateway").replace("http://", "ws://"), tenant.token);
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await?;
     let ready = socket.next().await.context("socket closed")??;
     assert_eq!(serde_json::from_str::<Value>(ready.to_text()?)?["type"], "ready");
@@ -136,7 +159,8 @@ async fn a_signed_whatsapp_message_reaches_the_agents_websocket_and_the_rest_api
     assert!(latency < Duration::from_secs(10));
     eprintln!("webhook → agent WebSocket: {latency:?}");
 
-    let (status, list) = get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), &tenant.token).await?;
+    let (status, list) =
+        get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), &tenant.token).await?;
     assert_eq!(status, 200);
     let conversations = list["items"].as_array().context("items")?;
     assert_eq!(conversations.len(), 1);
@@ -164,17 +188,21 @@ async fn a_signed_whatsapp_message_reaches_the_agents_websocket_and_the_rest_api
 
     wait_until_settled(&fleet).await?;
     let (_, messages) = get_json(&client, messages_url, &tenant.token).await?;
-    let ids: Vec<&str> = messages["items"].as_array().context("items")?.iter().filter_map(|m| m["external_id"].as_str()).collect();
+    let ids: Vec<&str> =
+        messages["items"].as_array().context("items")?.iter().filter_map(|m| m["external_id"].as_str()).collect();
     assert_eq!(ids, ["wamid.E2E.1"], "the retry was stored once and the forgery not at all");
 
     // Without a token, or with another tenant's view of things: nothing.
-    let (status, _) = get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), "not-a-token").await?;
+    let (status, _) =
+        get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), "not-a-token").await?;
     assert_eq!(status, 401);
     let other = set_up_tenant(&fleet, "globex", "200000000000001")?;
-    let (_, theirs) = get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), &other.token).await?;
+    let (_, theirs) =
+        get_json(&client, format!("{}/v1/conversations", fleet.http_url("gateway")), &other.token).await?;
     assert_eq!(theirs["items"].as_array().map(Vec::len), Some(0));
     let (status, _) =
-        get_json(&client, format!("{}/v1/conversations/{conversation_id}", fleet.http_url("gateway")), &other.token).await?;
+        get_json(&client, format!("{}/v1/conversations/{conversation_id}", fleet.http_url("gateway")), &other.token)
+            .await?;
     assert_eq!(status, 404, "another tenant's conversation does not exist for them");
     let _ = tenant.id;
 
@@ -194,22 +222,40 @@ async fn every_message_is_stored_exactly_once_across_a_crash_of_the_conversation
     let base = chrono::Utc::now().timestamp() - 10_000;
     const TOTAL: usize = 300;
 
+    // Eight webhooks in flight at a time, as a busy provider would send them.
     let send = |range: std::ops::Range<usize>| {
         let client = client.clone();
         let url = format!("{}/webhooks/whatsapp", fleet.http_url("channel-ingest"));
         async move {
-            for i in range {
-                let body = webhook(PHONE_NUMBER_ID, &format!("wamid.crash.{i}"), "16505550000", &format!("message {i}"), base + i as i64);
-                let status = client
-                    .post(&url)
-                    .header("X-Hub-Signature-256", sign(APP_SECRET, &body))
-                    .body(body)
-                    .send()
-                    .await?
-                    .status();
-                anyhow::ensure!(status == 200, "webhook {i} got {status}");
-            }
-            anyhow::Ok(())
+            futures::stream::iter(range)
+                .map(|i| {
+                    let client = client.clone();
+                    let url = url.clone();
+                    async move {
+                        let body = webhook(
+                            PHONE_NUMBER_ID,
+                            &format!("wamid.crash.{i}"),
+                            "16505550000",
+                            &format!("message {i}"),
+                            base + i as i64,
+                        );
+                        let status = client
+                            .post(&url)
+                            .header("X-Hub-Signature-256", sign(APP_SECRET, &body))
+                            .body(body)
+                            .send()
+                            .await?
+                            .status();
+                        anyhow::ensure!(status == 200, "webhook {i} got {status}");
+                        anyhow::Ok(())
+                    }
+                })
+                .buffer_unordered(8)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<anyhow::Result<Vec<()>>>()
+                .map(|_| ())
         }
     };
     send(0..100).await?;
@@ -226,10 +272,19 @@ async fn every_message_is_stored_exactly_once_across_a_crash_of_the_conversation
     let mut ids = Vec::new();
     let mut cursor = String::new();
     loop {
-        let url = format!("{}/v1/conversations/{conversation_id}/messages?limit=200&cursor={cursor}", fleet.http_url("gateway"));
+        let url = format!(
+            "{}/v1/conversations/{conversation_id}/messages?limit=200&cursor={cursor}",
+            fleet.http_url("gateway")
+        );
         let (status, page) = get_json(&client, url, &tenant.token).await?;
         anyhow::ensure!(status == 200, "messages page: {page}");
-        ids.extend(page["items"].as_array().context("items")?.iter().filter_map(|m| m["external_id"].as_str().map(str::to_owned)));
+        ids.extend(
+            page["items"]
+                .as_array()
+                .context("items")?
+                .iter()
+                .filter_map(|m| m["external_id"].as_str().map(str::to_owned)),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),
             None => break,

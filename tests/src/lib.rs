@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use inbox_testkit::{free_port, wait_until, TestDatabase, TestNats, TestRedis};
+use anyhow::{Context, bail};
+use inbox_testkit::{TestDatabase, TestNats, TestRedis, free_port, wait_until};
 
-pub const SERVICES: [&str; 7] = ["gateway", "channel-ingest", "conversation", "routing", "notification", "search", "metrics"];
+pub const SERVICES: [&str; 7] =
+    ["gateway", "channel-ingest", "conversation", "routing", "notification", "search", "metrics"];
 const WITH_POSTGRES: [&str; 6] = ["gateway", "channel-ingest", "conversation", "routing", "notification", "metrics"];
 
 pub const SERVICE_TOKEN: &str = "e2e-service-token-0123456789";
@@ -93,14 +94,22 @@ impl Fleet {
                     env.push(("INBOX__REDIS__KEY_PREFIX".into(), fleet._redis.key_prefix().to_owned()));
                     env.push(("INBOX__GATEWAY__JWT_SECRET".into(), JWT_SECRET.into()));
                     env.push(("INBOX__GATEWAY__OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into()));
-                    env.push(("INBOX__GATEWAY__CONVERSATION_URL".into(), format!("http://127.0.0.1:{}", ports["conversation"].1)));
-                    env.push(("INBOX__GATEWAY__CHANNEL_INGEST_URL".into(), format!("http://127.0.0.1:{}", ports["channel-ingest"].1)));
+                    env.push((
+                        "INBOX__GATEWAY__CONVERSATION_URL".into(),
+                        format!("http://127.0.0.1:{}", ports["conversation"].1),
+                    ));
+                    env.push((
+                        "INBOX__GATEWAY__CHANNEL_INGEST_URL".into(),
+                        format!("http://127.0.0.1:{}", ports["channel-ingest"].1),
+                    ));
                 }
                 "routing" => {
                     env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
                     env.push(("INBOX__REDIS__KEY_PREFIX".into(), format!("{}routing:", fleet._redis.key_prefix())));
                 }
-                "search" => env.push(("INBOX__SEARCH__INDEX_DIR".into(), fleet.search_dir.path().display().to_string())),
+                "search" => {
+                    env.push(("INBOX__SEARCH__INDEX_DIR".into(), fleet.search_dir.path().display().to_string()))
+                }
                 _ => {}
             }
             let log = fleet.logs.path().join(format!("{name}.log"));

@@ -5,9 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::message::{AckKind, Message};
-use async_nats::HeaderMap;
 use futures::StreamExt;
 use inbox_proto::events::v1::Envelope;
 use prost::Message as _;
@@ -16,7 +15,7 @@ use tracing::Instrument;
 
 use crate::envelope::adopt_parent;
 use crate::metrics::{CONSUMED, DEAD_LETTERS, HANDLE_SECONDS};
-use crate::publisher::{trace_headers_of, Bus, BusError, Stream};
+use crate::publisher::{Bus, BusError, Stream, trace_headers_of};
 use crate::subjects;
 
 /// What a durable consumer reads and how hard it tries.
@@ -191,7 +190,7 @@ async fn ack(message: &Message, kind: AckKind, consumer: &str) {
 async fn dead_letter(bus: &Bus, spec: &ConsumerSpec, message: &Message, reason: &str, delivered: i64) {
     let stream = spec.stream.name();
     let consumer = spec.durable_name.as_str();
-    let mut headers = message.headers.clone().unwrap_or_else(HeaderMap::new);
+    let mut headers = message.headers.clone().unwrap_or_default();
     headers.insert("Inbox-Dlq-Reason", reason.replace(['\r', '\n'], " ").as_str());
     headers.insert("Inbox-Dlq-Subject", message.subject.as_str());
     headers.insert("Inbox-Dlq-Deliveries", delivered.to_string().as_str());

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use inbox_proto::events::v1::{envelope::Payload, Envelope};
+use inbox_proto::events::v1::{Envelope, envelope::Payload};
 use opentelemetry::propagation::{Extractor, Injector};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 

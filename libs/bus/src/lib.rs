@@ -9,7 +9,7 @@ mod metrics;
 mod publisher;
 pub mod subjects;
 
-pub use consumer::{run_consumer, ConsumerSpec, Delivery, HandlerError, MessageHandler};
+pub use consumer::{ConsumerSpec, Delivery, HandlerError, MessageHandler, run_consumer};
 pub use envelope::{new_envelope, trace_context_of_current_span};
-pub use inbox_proto::events::v1::{envelope::Payload, Envelope};
+pub use inbox_proto::events::v1::{Envelope, envelope::Payload};
 pub use publisher::{Bus, BusError, Stream};

@@ -2,13 +2,17 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{register_histogram_vec, register_int_counter_vec, HistogramVec, IntCounterVec};
+use prometheus::{HistogramVec, IntCounterVec, register_histogram_vec, register_int_counter_vec};
 
 // Registration fails only on a duplicate name, which would be a bug in this module.
 #[allow(clippy::expect_used)]
 pub(crate) static PUBLISHED: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register_int_counter_vec!("inbox_bus_published_total", "Messages published and acked by JetStream.", &["stream", "duplicate"])
-        .expect("metric registers once")
+    register_int_counter_vec!(
+        "inbox_bus_published_total",
+        "Messages published and acked by JetStream.",
+        &["stream", "duplicate"]
+    )
+    .expect("metric registers once")
 });
 
 #[allow(clippy::expect_used)]

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, message::PublishMessage, stream};
 use async_nats::HeaderMap;
+use async_nats::jetstream::{self, message::PublishMessage, stream};
 use inbox_proto::events::v1::Envelope;
 use prost::Message as _;
 

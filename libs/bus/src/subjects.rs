@@ -27,6 +27,12 @@ pub fn event(tenant_id: &str, kind: &str) -> String {
     format!("events.{tenant_id}.{kind}")
 }
 
+/// `message.created` from `events.<tenant>.message.created`; `None` when the subject is not
+/// an event of `tenant_id`.
+pub fn event_kind<'a>(subject: &'a str, tenant_id: &str) -> Option<&'a str> {
+    subject.strip_prefix("events.")?.strip_prefix(tenant_id)?.strip_prefix('.').filter(|kind| !kind.is_empty())
+}
+
 /// `outbound.<channel>.<tenant>`: replies for channel-ingest to deliver.
 pub fn outbound(channel: Channel, tenant_id: &str) -> String {
     format!("outbound.{}.{}", channel_token(channel), tenant_id)
@@ -47,5 +53,12 @@ mod tests {
         assert_eq!(event("t1", "message.created"), "events.t1.message.created");
         assert_eq!(outbound(Channel::Webchat, "t1"), "outbound.webchat.t1");
         assert_eq!(dead_letter("INGEST", "conversation"), "dlq.INGEST.conversation");
+    }
+
+    #[test]
+    fn the_event_kind_is_what_follows_the_tenant_in_the_subject() {
+        assert_eq!(event_kind("events.t1.message.created", "t1"), Some("message.created"));
+        assert_eq!(event_kind("events.t2.message.created", "t1"), None);
+        assert_eq!(event_kind("events.t1.", "t1"), None);
     }
 }

@@ -1,14 +1,18 @@
 //! The bus against a real JetStream server of the test's own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use inbox_bus::{new_envelope, run_consumer, subjects, Bus, ConsumerSpec, Delivery, HandlerError, MessageHandler, Payload, Stream};
+use inbox_bus::{
+    Bus, ConsumerSpec, Delivery, HandlerError, MessageHandler, Payload, Stream, new_envelope, run_consumer, subjects,
+};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::ingest::v1::InboundMessage;
-use inbox_testkit::{wait_until, TestNats};
+use inbox_testkit::{TestNats, wait_until};
 use tokio_util::sync::CancellationToken;
 
 fn inbound(external_id: &str) -> Payload {
@@ -131,9 +135,12 @@ async fn two_replicas_of_a_consumer_share_the_work_without_doubling_it() {
     let a = tokio::spawn(run_consumer(bus.clone(), fast_spec("shared"), handler.clone(), shutdown.clone()));
     let b = tokio::spawn(run_consumer(bus.clone(), fast_spec("shared"), handler.clone(), shutdown.clone()));
     for i in 0..200 {
-        bus.publish(&subjects::ingest(Channel::Whatsapp, "t1"), &new_envelope(format!("e{i}"), "t1", inbound(&format!("w{i}"))))
-            .await
-            .unwrap();
+        bus.publish(
+            &subjects::ingest(Channel::Whatsapp, "t1"),
+            &new_envelope(format!("e{i}"), "t1", inbound(&format!("w{i}"))),
+        )
+        .await
+        .unwrap();
     }
     let count = wait_until(Duration::from_secs(10), || {
         let handler = handler.clone();

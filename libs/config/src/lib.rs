@@ -25,8 +25,7 @@ pub fn load<T: DeserializeOwned>(
     file: Option<&Path>,
     env: &HashMap<String, String>,
 ) -> Result<T, SettingsError> {
-    let mut builder =
-        config::Config::builder().add_source(config::File::from_str(defaults, config::FileFormat::Toml));
+    let mut builder = config::Config::builder().add_source(config::File::from_str(defaults, config::FileFormat::Toml));
     if let Some(path) = file {
         builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
     }
@@ -226,7 +225,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("inbox-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("settings.toml");
-        std::fs::write(&file, "[http]\naddr = \"0.0.0.0:1\"\n[postgres]\nurl = \"postgres://file/db\"\nmax_connections = 4\n").unwrap();
+        std::fs::write(
+            &file,
+            "[http]\naddr = \"0.0.0.0:1\"\n[postgres]\nurl = \"postgres://file/db\"\nmax_connections = 4\n",
+        )
+        .unwrap();
         let s: Sample = load(DEFAULTS, Some(&file), &env(&[("INBOX__POSTGRES__URL", "postgres://env/db")])).unwrap();
         assert_eq!(s.http.addr, "0.0.0.0:1");
         assert_eq!(s.postgres.url, "postgres://env/db");
@@ -251,7 +254,10 @@ mod tests {
         let s: Sample = load(
             DEFAULTS,
             None,
-            &env(&[("INBOX__AUTH__SERVICE_TOKEN", "s3cr3t-token-value"), ("INBOX__POSTGRES__URL", "postgres://u:hunter2@db/x")]),
+            &env(&[
+                ("INBOX__AUTH__SERVICE_TOKEN", "s3cr3t-token-value"),
+                ("INBOX__POSTGRES__URL", "postgres://u:hunter2@db/x"),
+            ]),
         )
         .unwrap();
         let printed = format!("{s:?}");

@@ -162,11 +162,8 @@ impl PublicError {
     /// Recovers the public error from a gRPC status returned by another service. Statuses
     /// without our metadata map by gRPC code; transport failures become `unavailable`.
     pub fn from_status(status: &tonic::Status) -> Self {
-        let precise = status
-            .metadata()
-            .get(ERROR_CODE_METADATA_KEY)
-            .and_then(|v| v.to_str().ok())
-            .and_then(ErrorCode::parse);
+        let precise =
+            status.metadata().get(ERROR_CODE_METADATA_KEY).and_then(|v| v.to_str().ok()).and_then(ErrorCode::parse);
         let code = precise.unwrap_or(match status.code() {
             tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition => ErrorCode::InvalidArgument,
             tonic::Code::Unauthenticated => ErrorCode::Unauthenticated,
@@ -178,7 +175,8 @@ impl PublicError {
             tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ErrorCode::Unavailable,
             _ => ErrorCode::Internal,
         });
-        let message = if code == ErrorCode::Internal { "internal error".to_owned() } else { status.message().to_owned() };
+        let message =
+            if code == ErrorCode::Internal { "internal error".to_owned() } else { status.message().to_owned() };
         Self { code, message }
     }
 }
@@ -231,6 +229,9 @@ mod tests {
     fn the_http_body_names_the_code_and_message() {
         let err = PublicError::invalid_argument("entry[0].changes is missing");
         let json = serde_json::to_value(err.to_json_body()).unwrap();
-        assert_eq!(json, serde_json::json!({"error": {"code": "invalid_argument", "message": "entry[0].changes is missing"}}));
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "invalid_argument", "message": "entry[0].changes is missing"}})
+        );
     }
 }

@@ -3,12 +3,12 @@
 use std::sync::LazyLock;
 use std::time::Instant;
 
+use axum::Json;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use inbox_errors::PublicError;
-use prometheus::{register_histogram_vec, HistogramVec};
+use prometheus::{HistogramVec, register_histogram_vec};
 
 #[allow(clippy::expect_used)] // registration fails only on a duplicate name: a bug here
 static REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -26,7 +26,8 @@ static REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
 pub async fn record_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let response = next.run(request).await;
     REQUEST_SECONDS
         .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])

@@ -5,6 +5,7 @@
 
 pub mod grpc;
 pub mod http_edge;
+pub mod ledger;
 pub mod ops;
 pub mod postgres;
 pub mod shutdown;
@@ -13,7 +14,7 @@ pub mod startup;
 pub use grpc::{CallContext, Role};
 pub use ops::{Readiness, ReadinessCheck};
 pub use shutdown::shutdown_on_signal;
-pub use startup::{connect, Connected, Needs, RunError};
+pub use startup::{Connected, Needs, RunError, connect};
 
 use tokio::net::TcpListener;
 
@@ -50,7 +51,9 @@ where
     loop {
         match attempt().await {
             Ok(value) => return Some(value),
-            Err(e) => tracing::warn!(dependency = what, error = %e, retry_in_ms = delay.as_millis() as u64, "dependency not ready"),
+            Err(e) => {
+                tracing::warn!(dependency = what, error = %e, retry_in_ms = delay.as_millis() as u64, "dependency not ready")
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return None,

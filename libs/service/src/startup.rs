@@ -3,11 +3,11 @@
 
 use inbox_bus::Bus;
 use inbox_config::{NatsSettings, PostgresSettings, RedisSettings};
-use sqlx::migrate::Migrator;
 use sqlx::PgPool;
+use sqlx::migrate::Migrator;
 use tokio_util::sync::CancellationToken;
 
-use crate::ops::{nats_check, postgres_check, redis_check, Readiness};
+use crate::ops::{Readiness, nats_check, postgres_check, redis_check};
 use crate::retry_until_ready;
 
 /// What a service needs connected before it takes work.
@@ -44,7 +44,9 @@ pub struct Connected {
 pub async fn connect(needs: Needs<'_>, readiness: &Readiness, shutdown: &CancellationToken) -> Option<Connected> {
     let pool = match needs.postgres {
         Some((settings, migrator)) => {
-            let pool = retry_until_ready("postgres", shutdown, || crate::postgres::connect_and_migrate(settings, migrator)).await?;
+            let pool =
+                retry_until_ready("postgres", shutdown, || crate::postgres::connect_and_migrate(settings, migrator))
+                    .await?;
             readiness.register("postgres", postgres_check(pool.clone())).await;
             Some(pool)
         }

@@ -3,7 +3,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::{Context, anyhow};
 
 use crate::process::find_binary;
 
@@ -20,7 +20,9 @@ impl TestNats {
         let binary = std::env::var_os("INBOX_TEST_NATS_SERVER")
             .map(Into::into)
             .or_else(|| find_binary("nats-server"))
-            .ok_or_else(|| anyhow!("nats-server not found: install it (apt-get install nats-server) or set INBOX_TEST_NATS_SERVER"))?;
+            .ok_or_else(|| {
+                anyhow!("nats-server not found: install it (apt-get install nats-server) or set INBOX_TEST_NATS_SERVER")
+            })?;
         let store = tempfile::tempdir()?;
         // `-p -1` lets the server pick a free port, reported in its ports file: no races.
         let mut child = std::process::Command::new(binary)

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{Context, anyhow, bail};
 use sqlx::{Connection, Executor, PgConnection};
 
 use crate::process::{host_port, tcp_reachable};
@@ -38,7 +38,10 @@ impl TestDatabase {
     /// Another database on the same server, not created here (a service under test creates
     /// its own), dropped when the returned value is dropped.
     pub fn sibling(&self, suffix: &str) -> TestDatabase {
-        TestDatabase { server_url: self.server_url.clone(), name: format!("{}_{}", self.name, suffix.replace('-', "_")) }
+        TestDatabase {
+            server_url: self.server_url.clone(),
+            name: format!("{}_{}", self.name, suffix.replace('-', "_")),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -65,7 +68,8 @@ impl Drop for TestDatabase {
 
 /// `postgres://user@host:port` of a reachable server, starting a private one if needed.
 async fn server_url() -> anyhow::Result<String> {
-    let configured = std::env::var("INBOX_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let configured =
+        std::env::var("INBOX_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let configured = configured.trim_end_matches('/').to_owned();
     if host_port(&configured).is_some_and(|hp| tcp_reachable(&hp)) {
         return Ok(configured);
@@ -90,7 +94,10 @@ fn start_private_cluster() -> anyhow::Result<()> {
             return Ok(());
         }
         if std::time::Instant::now() > deadline {
-            bail!("timed out waiting for another test process to start PostgreSQL (remove {} if stale)", lock.display());
+            bail!(
+                "timed out waiting for another test process to start PostgreSQL (remove {} if stale)",
+                lock.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -101,7 +108,9 @@ fn start_private_cluster() -> anyhow::Result<()> {
 
 fn init_and_start(base: &Path) -> anyhow::Result<()> {
     let bin = postgres_bin_dir().ok_or_else(|| {
-        anyhow!("no PostgreSQL reachable and no PostgreSQL binaries under /usr/lib/postgresql: apt-get install postgresql")
+        anyhow!(
+            "no PostgreSQL reachable and no PostgreSQL binaries under /usr/lib/postgresql: apt-get install postgresql"
+        )
     })?;
     let data = base.join("data");
     let as_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
@@ -123,17 +132,31 @@ fn init_and_start(base: &Path) -> anyhow::Result<()> {
         Command::new("chown").args(["-R", "postgres:postgres"]).arg(base).status()?;
     }
     if !data.join("PG_VERSION").exists() {
-        run(bin.join("initdb"), vec!["-D".into(), data.display().to_string(), "--auth=trust".into(), "-U".into(), "postgres".into()])?;
+        run(
+            bin.join("initdb"),
+            vec!["-D".into(), data.display().to_string(), "--auth=trust".into(), "-U".into(), "postgres".into()],
+        )?;
     }
-    let options = format!("-c listen_addresses=127.0.0.1 -c port={PRIVATE_PORT} -c unix_socket_directories={}", base.display());
+    let options =
+        format!("-c listen_addresses=127.0.0.1 -c port={PRIVATE_PORT} -c unix_socket_directories={}", base.display());
     run(
         bin.join("pg_ctl"),
-        vec!["-D".into(), data.display().to_string(), "-o".into(), options, "-l".into(), base.join("log").display().to_string(), "-w".into(), "start".into()],
+        vec![
+            "-D".into(),
+            data.display().to_string(),
+            "-o".into(),
+            options,
+            "-l".into(),
+            base.join("log").display().to_string(),
+            "-w".into(),
+            "start".into(),
+        ],
     )
 }
 
 fn postgres_bin_dir() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").ok()?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut versions: Vec<PathBuf> =
+        std::fs::read_dir("/usr/lib/postgresql").ok()?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     versions.sort();
     versions.into_iter().rev().map(|v| v.join("bin")).find(|b| b.join("initdb").is_file())
 }

@@ -1,6 +1,8 @@
 //! Settings of channel-ingest.
 
-use inbox_config::{AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, SettingsError};
+use inbox_config::{
+    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, SettingsError,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

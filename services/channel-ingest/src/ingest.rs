@@ -1,6 +1,6 @@
 //! From a verified, archived payload to messages on `ingest.<channel>.<tenant>`.
 
-use inbox_bus::{new_envelope, subjects, Bus, BusError, Payload};
+use inbox_bus::{Bus, BusError, Payload, new_envelope, subjects};
 use inbox_proto::common::v1::Channel;
 use uuid::Uuid;
 
@@ -28,7 +28,10 @@ pub async fn publish_whatsapp_messages(
             message.channel_account_id = account.id.to_string();
             message.raw_payload_id = raw_payload_id.to_string();
             let event_id = format!("whatsapp:{}:{}", account.tenant_id, message.external_id);
-            (subjects::ingest(Channel::Whatsapp, &tenant), new_envelope(event_id, &tenant, Payload::InboundMessage(message)))
+            (
+                subjects::ingest(Channel::Whatsapp, &tenant),
+                new_envelope(event_id, &tenant, Payload::InboundMessage(message)),
+            )
         })
         .collect();
     bus.publish_all(&batch).await?;

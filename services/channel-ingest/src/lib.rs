@@ -10,8 +10,8 @@ pub mod store;
 pub mod whatsapp;
 
 use inbox_proto::ingest::v1::channel_accounts_server::ChannelAccountsServer;
+use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
-use inbox_service::grpc::{router_with_standard_services, serve_grpc, ServiceAuth};
 use inbox_service::ops::{routes, serve_http};
 use inbox_service::{Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
@@ -20,10 +20,16 @@ pub use config::Settings;
 
 /// Runs channel-ingest until `shutdown`; in-flight webhooks finish first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
-    let needs = Needs { service: "channel-ingest", postgres: Some((&settings.postgres, &store::MIGRATOR)), nats: &settings.nats, redis: None };
+    let needs = Needs {
+        service: "channel-ingest",
+        postgres: Some((&settings.postgres, &store::MIGRATOR)),
+        nats: &settings.nats,
+        redis: None,
+    };
     let readiness = needs.readiness();
     let webhook_context = WhenReady::default();
-    let router = routes(readiness.clone()).merge(api::webhooks::routes(webhook_context.clone(), settings.ingest.max_body_bytes));
+    let router =
+        routes(readiness.clone()).merge(api::webhooks::routes(webhook_context.clone(), settings.ingest.max_body_bytes));
     let http = tokio::spawn(serve_http(listeners.http, router, shutdown.clone()));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);

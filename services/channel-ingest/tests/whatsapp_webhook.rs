@@ -1,14 +1,16 @@
 //! channel-ingest's WhatsApp edge, run in-process against real PostgreSQL and JetStream.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use inbox_bus::Bus;
+use inbox_channel_ingest::Settings;
 use inbox_channel_ingest::store::{IngestStore, NewWhatsAppAccount};
 use inbox_channel_ingest::whatsapp::signature::sign;
-use inbox_channel_ingest::Settings;
 use inbox_service::Listeners;
-use inbox_testkit::{wait_until, TestDatabase, TestNats};
+use inbox_testkit::{TestDatabase, TestNats, wait_until};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -38,7 +40,8 @@ async fn start() -> Ingest {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let settings: Settings = inbox_config::load(<Settings as inbox_service::ServiceSettings>::DEFAULTS, None, &env).unwrap();
+    let settings: Settings =
+        inbox_config::load(<Settings as inbox_service::ServiceSettings>::DEFAULTS, None, &env).unwrap();
     let listeners = Listeners::ephemeral().await.unwrap();
     let base = format!("http://{}", listeners.http.local_addr().unwrap());
     let shutdown = CancellationToken::new();
@@ -112,7 +115,10 @@ async fn a_signed_webhook_is_archived_then_published_for_the_accounts_tenant() {
     assert_eq!((status, reply["messages"].as_u64()), (200, Some(1)));
     assert_eq!(ingest.ingest_messages().await, 1);
     let (published, archived_body): (bool, Vec<u8>) =
-        sqlx::query_as("SELECT published_at IS NOT NULL, body FROM raw_payloads").fetch_one(ingest.store.pool()).await.unwrap();
+        sqlx::query_as("SELECT published_at IS NOT NULL, body FROM raw_payloads")
+            .fetch_one(ingest.store.pool())
+            .await
+            .unwrap();
     assert!(published);
     assert_eq!(archived_body, body.as_bytes(), "archived byte for byte");
     let stream = ingest.bus.jetstream().get_stream("INGEST").await.unwrap();
@@ -169,7 +175,10 @@ async fn malformed_unknown_and_oversized_webhooks_get_clear_errors() {
 async fn metas_verification_handshake_echoes_the_challenge_for_a_known_token_only() {
     let ingest = start().await;
     let url = |token: &str| {
-        format!("{}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444", ingest.base)
+        format!(
+            "{}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444",
+            ingest.base
+        )
     };
     let ok = reqwest::get(url("verify-me")).await.unwrap();
     assert_eq!(ok.status(), 200);

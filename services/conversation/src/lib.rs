@@ -12,9 +12,9 @@ pub mod store;
 
 use std::sync::Arc;
 
-use inbox_bus::{run_consumer, ConsumerSpec, Stream};
+use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_server::ConversationsServer;
-use inbox_service::grpc::{router_with_standard_services, serve_grpc, ServiceAuth};
+use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_http};
 use inbox_service::{Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
@@ -53,7 +53,8 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         Arc::new(events::StoreInboundMessages { store }),
         shutdown.clone(),
     ));
-    let relay = tokio::spawn(events::run_outbox_relay(pool.clone(), bus, settings.conversation.outbox_batch, shutdown.clone()));
+    let relay =
+        tokio::spawn(events::run_outbox_relay(pool.clone(), bus, settings.conversation.outbox_batch, shutdown.clone()));
 
     // The consumer stops pulling and acks what it finished; the relay then drains the outbox.
     consumer.await??;

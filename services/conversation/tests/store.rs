@@ -1,9 +1,11 @@
 //! The conversation store against a real PostgreSQL database of the test's own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use chrono::{Duration, TimeZone, Utc};
 use inbox_config::PostgresSettings;
 use inbox_conversation::store::{Appended, ConversationStore, MIGRATOR};
-use inbox_proto::common::v1::{message_content::Kind, Channel, MessageContent, TextContent};
+use inbox_proto::common::v1::{Channel, MessageContent, TextContent, message_content::Kind};
 use inbox_proto::ingest::v1::{InboundMessage, Sender};
 use inbox_testkit::TestDatabase;
 use uuid::Uuid;
@@ -140,7 +142,10 @@ async fn pages_follow_each_other_without_gaps_or_repeats() {
     let (_db, store) = store().await;
     let tenant = Uuid::new_v4();
     for i in 0..7 {
-        store.append_inbound_message(tenant, &whatsapp(tenant, &format!("w{i}"), &format!("1555{i:07}"), "x", i)).await.unwrap();
+        store
+            .append_inbound_message(tenant, &whatsapp(tenant, &format!("w{i}"), &format!("1555{i:07}"), "x", i))
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut cursor = None;

@@ -42,9 +42,10 @@ impl Principal {
     pub fn in_own_tenant(&self) -> Result<CallContext, PublicError> {
         match self {
             Principal::User { tenant_id, .. } => self.acting_in(*tenant_id),
-            Principal::Operator => {
-                Err(PublicError::new(ErrorCode::PermissionDenied, "the operator token administers tenants; use an agent token"))
-            }
+            Principal::Operator => Err(PublicError::new(
+                ErrorCode::PermissionDenied,
+                "the operator token administers tenants; use an agent token",
+            )),
         }
     }
 
@@ -114,7 +115,8 @@ impl Authenticator {
         if !operator.is_empty() && bool::from(token.as_bytes().ct_eq(operator)) {
             return Ok(Principal::Operator);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| unauthenticated())?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| unauthenticated())?;
         let claims = data.claims;
         let tenant_id = Uuid::parse_str(&claims.tid).map_err(|_| unauthenticated())?;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| unauthenticated())?;
@@ -146,9 +148,10 @@ impl<S: HasAuthenticator + Send + Sync> FromRequestParts<S> for Authenticated {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
         let from_query = || {
-            parts.uri.query().and_then(|q| {
-                q.split('&').find_map(|pair| pair.strip_prefix("access_token=").map(str::to_owned))
-            })
+            parts
+                .uri
+                .query()
+                .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("access_token=").map(str::to_owned)))
         };
         let token = from_header
             .or_else(from_query)
@@ -181,7 +184,10 @@ mod tests {
         let a = auth();
         let u = user("agent");
         let (token, _) = a.issue(&u, Duration::hours(1)).unwrap();
-        assert_eq!(a.authenticate(&token).unwrap(), Principal::User { tenant_id: u.tenant_id, user_id: u.id, role: Role::Agent });
+        assert_eq!(
+            a.authenticate(&token).unwrap(),
+            Principal::User { tenant_id: u.tenant_id, user_id: u.id, role: Role::Agent }
+        );
     }
 
     #[test]

@@ -42,10 +42,13 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     };
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
     let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
-    let conversations = client_channel(&settings.gateway.conversation_url).map_err(|e| RunError::Other(e.to_string()))?;
-    let channel_ingest = client_channel(&settings.gateway.channel_ingest_url).map_err(|e| RunError::Other(e.to_string()))?;
+    let conversations =
+        client_channel(&settings.gateway.conversation_url).map_err(|e| RunError::Other(e.to_string()))?;
+    let channel_ingest =
+        client_channel(&settings.gateway.channel_ingest_url).map_err(|e| RunError::Other(e.to_string()))?;
     let live = Arc::new(live::LiveHub::default());
-    let hub_relay = tokio::spawn(live::relay_events_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
+    let hub_relay =
+        tokio::spawn(live::relay_events_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
 
     state.set(api::AppState {
         inner: Arc::new(api::AppInner {

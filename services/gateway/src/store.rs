@@ -82,10 +82,12 @@ impl GatewayStore {
     }
 
     pub async fn user(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, sqlx::Error> {
-        sqlx::query_as("SELECT id, tenant_id, email, name, role, created_at FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_as(
+            "SELECT id, tenant_id, email, name, role, created_at FROM users WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
     }
 }

@@ -21,11 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::Settings;
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
-pub async fn run(
-    settings: Settings,
-    listeners: Listeners,
-    shutdown: CancellationToken,
-) -> Result<(), RunError> {
+pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
     let needs = Needs {
         service: "metrics",
         postgres: Some((&settings.postgres, &store::MIGRATOR)),
@@ -33,17 +29,11 @@ pub async fn run(
         redis: None,
     };
     let readiness = needs.readiness();
-    let http = tokio::spawn(serve_http(
-        listeners.http,
-        routes(readiness.clone()),
-        shutdown.clone(),
-    ));
+    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), shutdown.clone()));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
     };
-    let pool = connected
-        .pool
-        .ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
+    let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
 
     let (_health, router) = router_with_standard_services();
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
@@ -51,9 +41,7 @@ pub async fn run(
     let consumer = tokio::spawn(run_consumer(
         connected.bus,
         ConsumerSpec::new(Stream::Events, "metrics", "events.>"),
-        Arc::new(events::RecordMetricsEvents {
-            ledger: store::EventLedger::new(pool.clone()),
-        }),
+        Arc::new(events::record_metrics_events(inbox_service::ledger::EventLedger::new(pool.clone()))),
         shutdown.clone(),
     ));
 

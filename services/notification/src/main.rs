@@ -1,5 +1,4 @@
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    inbox_service::service_main::<inbox_notification::Settings, _, _, _>(inbox_notification::run)
-        .await
+    inbox_service::service_main::<inbox_notification::Settings, _, _, _>(inbox_notification::run).await
 }

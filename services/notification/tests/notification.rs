@@ -23,10 +23,7 @@ async fn a_redelivered_event_is_recorded_once() -> anyhow::Result<()> {
     let env = HashMap::from([
         ("INBOX__POSTGRES__URL".to_owned(), db.url()),
         ("INBOX__NATS__URL".to_owned(), nats.url()),
-        (
-            "INBOX__AUTH__SERVICE_TOKEN".to_owned(),
-            "notification-test-service-token".to_owned(),
-        ),
+        ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), "notification-test-service-token".to_owned()),
         ("INBOX__LOG__LEVEL".to_owned(), "warn".to_owned()),
         ("INBOX__LOG__FORMAT".to_owned(), "json".to_owned()),
     ]);
@@ -35,94 +32,54 @@ async fn a_redelivered_event_is_recorded_once() -> anyhow::Result<()> {
     let listeners = Listeners::ephemeral().await?;
     let (http_addr, grpc_addr) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
     let shutdown = CancellationToken::new();
-    let service = tokio::spawn(inbox_notification::run(
-        settings,
-        listeners,
-        shutdown.clone(),
-    ));
+    let service = tokio::spawn(inbox_notification::run(settings, listeners, shutdown.clone()));
 
     // It becomes ready once Postgres (migrated) and NATS answer.
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
     let base = format!("http://{http_addr}");
     let ready = wait_until(Duration::from_secs(30), || async {
-        get(&http, format!("{base}/readyz"))
-            .await
-            .filter(|(status, _)| *status == 200)
+        get(&http, format!("{base}/readyz")).await.filter(|(status, _)| *status == 200)
     })
     .await;
     assert!(ready.is_some(), "/readyz did not answer 200 within 30 s");
-    assert_eq!(
-        get(&http, format!("{base}/healthz"))
-            .await
-            .map(|(status, _)| status),
-        Some(200),
-        "/healthz"
-    );
+    assert_eq!(get(&http, format!("{base}/healthz")).await.map(|(status, _)| status), Some(200), "/healthz");
     assert_eq!(grpc_health(grpc_addr).await?, ServingStatus::Serving);
 
     // The same event arrives twice: once published, once more after the duplicate window.
     let bus = Bus::connect(&nats.url(), "notification-test").await?;
     let tenant = Uuid::new_v4().to_string();
     let event_id = Uuid::now_v7().to_string();
-    let envelope = new_envelope(
-        &event_id,
-        &tenant,
-        Payload::MessageCreated(Default::default()),
-    );
+    let envelope = new_envelope(&event_id, &tenant, Payload::MessageCreated(Default::default()));
     let subject = subjects::event(&tenant, "message.created");
     bus.publish(&subject, &envelope).await?;
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", format!("{event_id}-redelivered").as_str());
-    bus.jetstream()
-        .publish_with_headers(subject.clone(), headers, envelope.encode_to_vec().into())
-        .await?
-        .await?;
+    bus.jetstream().publish_with_headers(subject.clone(), headers, envelope.encode_to_vec().into()).await?.await?;
 
     let pool = sqlx::PgPool::connect(&db.url()).await?;
     let (http, pool, event_id) = (&http, &pool, event_id.as_str());
     let handled = wait_until(Duration::from_secs(10), move || async move {
         let metrics = get(http, format!("http://{http_addr}/metrics")).await?.1;
-        let acked = sample(
-            &metrics,
-            "inbox_bus_consumed_total",
-            &[r#"consumer="notification""#, r#"outcome="acked""#],
-        )?;
-        let rows: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM processed_events WHERE event_id = $1")
-                .bind(event_id)
-                .fetch_one(pool)
-                .await
-                .ok()?;
+        let acked =
+            sample(&metrics, "inbox_bus_consumed_total", &[r#"consumer="notification""#, r#"outcome="acked""#])?;
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_one(pool)
+            .await
+            .ok()?;
         let counted = |first_seen: &str| {
-            sample(
-                &metrics,
-                "inbox_notification_events_total",
-                &[r#"kind="message.created""#, first_seen],
-            )
-            .unwrap_or(0.0)
+            sample(&metrics, "inbox_notification_events_total", &[r#"kind="message.created""#, first_seen])
+                .unwrap_or(0.0)
         };
-        (acked >= 2.0).then(|| {
-            (
-                rows,
-                counted(r#"first_seen="true""#),
-                counted(r#"first_seen="false""#),
-            )
-        })
+        (acked >= 2.0).then(|| (rows, counted(r#"first_seen="true""#), counted(r#"first_seen="false""#)))
     })
     .await;
-    assert_eq!(
-        handled,
-        Some((1, 1.0, 1.0)),
-        "one ledger row; one first sighting, one repeat"
-    );
+    assert_eq!(handled, Some((1, 1.0, 1.0)), "one ledger row; one first sighting, one repeat");
     pool.close().await;
 
     shutdown.cancel();
-    let stopped = tokio::time::timeout(Duration::from_secs(10), service)
-        .await
-        .context("run did not return within 10 s")?;
+    let stopped =
+        tokio::time::timeout(Duration::from_secs(10), service).await.context("run did not return within 10 s")?;
     stopped??;
     Ok(())
 }
@@ -139,11 +96,7 @@ async fn grpc_health(addr: SocketAddr) -> anyhow::Result<ServingStatus> {
         .timeout(Duration::from_secs(5))
         .connect()
         .await?;
-    let response = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await?;
+    let response = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?;
     Ok(response.into_inner().status())
 }
 
@@ -152,10 +105,6 @@ fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
     metrics
         .lines()
         .filter_map(|line| line.strip_prefix(name)?.strip_prefix('{')?.split_once("} "))
-        .find(|(set, _)| {
-            labels
-                .iter()
-                .all(|label| set.split(',').any(|pair| pair == *label))
-        })
+        .find(|(set, _)| labels.iter().all(|label| set.split(',').any(|pair| pair == *label)))
         .and_then(|(_, value)| value.trim().parse().ok())
 }

@@ -2,9 +2,7 @@
 
 use std::path::PathBuf;
 
-use inbox_config::{
-    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, SettingsError,
-};
+use inbox_config::{AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, SettingsError};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,12 +9,8 @@ use uuid::Uuid;
 
 #[allow(clippy::expect_used)] // registration fails only on a duplicate name: a bug here
 static EVENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register_int_counter_vec!(
-        "inbox_search_events_total",
-        "Events consumed by search, by kind.",
-        &["kind"]
-    )
-    .expect("metric registers once")
+    register_int_counter_vec!("inbox_search_events_total", "Events consumed by search, by kind.", &["kind"])
+        .expect("metric registers once")
 });
 
 /// Counts every domain event the index will be built from.
@@ -23,10 +19,9 @@ pub struct CountSearchEvents;
 impl MessageHandler for CountSearchEvents {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         let envelope = &delivery.envelope;
-        Uuid::parse_str(&envelope.tenant_id).map_err(|_| {
-            HandlerError::Permanent(format!("tenant id {:?} is not a uuid", envelope.tenant_id))
-        })?;
-        let kind = event_kind(&delivery.subject, &envelope.tenant_id).ok_or_else(|| {
+        Uuid::parse_str(&envelope.tenant_id)
+            .map_err(|_| HandlerError::Permanent(format!("tenant id {:?} is not a uuid", envelope.tenant_id)))?;
+        let kind = inbox_bus::subjects::event_kind(&delivery.subject, &envelope.tenant_id).ok_or_else(|| {
             HandlerError::Permanent(format!(
                 "subject {:?} is not events.{}.<kind>",
                 delivery.subject, envelope.tenant_id
@@ -35,29 +30,5 @@ impl MessageHandler for CountSearchEvents {
         EVENTS.with_label_values(&[kind]).inc();
         tracing::debug!(kind, "event counted");
         Ok(())
-    }
-}
-
-/// `message.created` from `events.<tenant>.message.created`; `None` for another tenant's subject.
-fn event_kind<'a>(subject: &'a str, tenant_id: &str) -> Option<&'a str> {
-    subject
-        .strip_prefix("events.")?
-        .strip_prefix(tenant_id)?
-        .strip_prefix('.')
-        .filter(|kind| !kind.is_empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::event_kind;
-
-    #[test]
-    fn the_kind_is_what_follows_the_tenant_in_the_subject() {
-        assert_eq!(
-            event_kind("events.t1.message.created", "t1"),
-            Some("message.created")
-        );
-        assert_eq!(event_kind("events.t2.message.created", "t1"), None);
-        assert_eq!(event_kind("events.t1.", "t1"), None);
     }
 }

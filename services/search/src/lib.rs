@@ -21,31 +21,15 @@ use tokio_util::sync::CancellationToken;
 pub use config::Settings;
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
-pub async fn run(
-    settings: Settings,
-    listeners: Listeners,
-    shutdown: CancellationToken,
-) -> Result<(), RunError> {
+pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
     let index_dir = &settings.search.index_dir;
-    index::prepare_index_dir(index_dir).await.map_err(|e| {
-        RunError::Other(format!(
-            "search index directory {}: {e}",
-            index_dir.display()
-        ))
-    })?;
+    index::prepare_index_dir(index_dir)
+        .await
+        .map_err(|e| RunError::Other(format!("search index directory {}: {e}", index_dir.display())))?;
 
-    let needs = Needs {
-        service: "search",
-        postgres: None,
-        nats: &settings.nats,
-        redis: None,
-    };
+    let needs = Needs { service: "search", postgres: None, nats: &settings.nats, redis: None };
     let readiness = needs.readiness();
-    let http = tokio::spawn(serve_http(
-        listeners.http,
-        routes(readiness.clone()),
-        shutdown.clone(),
-    ));
+    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), shutdown.clone()));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
     };

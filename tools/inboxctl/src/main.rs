@@ -2,10 +2,10 @@
 //! Non-interactive; `--json` prints machine-readable output. Authenticates with the operator
 //! token (`INBOX_OPERATOR_TOKEN`).
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::Sha256;
 
 #[derive(Parser)]
@@ -190,8 +190,15 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Value> {
-    if let Command::Whatsapp(WhatsappCommand::SendTestMessage { ingest_url, phone_number_id, app_secret, from, name, text, wamid }) =
-        &cli.command
+    if let Command::Whatsapp(WhatsappCommand::SendTestMessage {
+        ingest_url,
+        phone_number_id,
+        app_secret,
+        from,
+        name,
+        text,
+        wamid,
+    }) = &cli.command
     {
         return send_test_message(ingest_url, phone_number_id, app_secret, from, name, text, wamid.clone()).await;
     }
@@ -200,7 +207,13 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
     use reqwest::Method;
     match cli.command {
         Command::Tenant(TenantCommand::Create { slug, name, time_zone }) => {
-            gateway.call(Method::POST, "/v1/admin/tenants", Some(json!({"slug": slug, "name": name, "time_zone": time_zone}))).await
+            gateway
+                .call(
+                    Method::POST,
+                    "/v1/admin/tenants",
+                    Some(json!({"slug": slug, "name": name, "time_zone": time_zone})),
+                )
+                .await
         }
         Command::Agent(AgentCommand::Create { tenant, email, name, role, ttl_hours }) => {
             let user = gateway
@@ -222,7 +235,11 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         }
         Command::Token(TokenCommand::Create { tenant, user, ttl_hours }) => {
             gateway
-                .call(Method::POST, &format!("/v1/admin/tenants/{tenant}/users/{user}/tokens"), Some(json!({"ttl_hours": ttl_hours})))
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/tenants/{tenant}/users/{user}/tokens"),
+                    Some(json!({"ttl_hours": ttl_hours})),
+                )
                 .await
         }
         Command::Whatsapp(WhatsappCommand::Add(a)) => {
@@ -284,7 +301,12 @@ async fn send_test_message(
     let status = response.status();
     let reply: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        bail!("{} {}: {}", status.as_u16(), reply["error"]["code"].as_str().unwrap_or("?"), reply["error"]["message"].as_str().unwrap_or("?"));
+        bail!(
+            "{} {}: {}",
+            status.as_u16(),
+            reply["error"]["code"].as_str().unwrap_or("?"),
+            reply["error"]["message"].as_str().unwrap_or("?")
+        );
     }
     Ok(json!({"wamid": wamid, "status": status.as_u16(), "reply": reply}))
 }

@@ -79,12 +79,10 @@ async fn receive_whatsapp(
     // Look up and verify every account before archiving anything: a bad signature changes nothing.
     let mut accounts = Vec::new();
     for phone_number_id in payload.phone_number_ids() {
-        let account = ctx
-            .store
-            .whatsapp_account(phone_number_id)
-            .await
-            .map_err(store_unavailable)?
-            .ok_or_else(|| PublicError::not_found(format!("no channel account for phone_number_id {phone_number_id}")))?;
+        let account =
+            ctx.store.whatsapp_account(phone_number_id).await.map_err(store_unavailable)?.ok_or_else(|| {
+                PublicError::not_found(format!("no channel account for phone_number_id {phone_number_id}"))
+            })?;
         signature::verify(account.app_secret.as_bytes(), &body, signature_header)
             .map_err(|e| PublicError::new(ErrorCode::InvalidSignature, e.to_string()))?;
         accounts.push(account);

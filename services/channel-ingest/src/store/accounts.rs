@@ -39,7 +39,8 @@ pub struct NewWhatsAppAccount<'a> {
     pub access_token: &'a str,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, tenant_id, channel, external_id, display_name, app_secret, verify_token, access_token";
+const ACCOUNT_COLUMNS: &str =
+    "id, tenant_id, channel, external_id, display_name, app_secret, verify_token, access_token";
 
 impl IngestStore {
     /// Connects a WhatsApp number to `tenant_id`, or updates it if the tenant already has it.
@@ -68,7 +69,9 @@ impl IngestStore {
         .bind(new.access_token)
         .fetch_optional(&self.pool)
         .await?;
-        row.ok_or_else(|| StoreError::Conflict(format!("phone_number_id {} is connected to another tenant", new.phone_number_id)))
+        row.ok_or_else(|| {
+            StoreError::Conflict(format!("phone_number_id {} is connected to another tenant", new.phone_number_id))
+        })
     }
 
     /// The WhatsApp account of a `phone_number_id`, whichever tenant owns it.
@@ -87,11 +90,13 @@ impl IngestStore {
         if verify_token.is_empty() {
             return Ok(false);
         }
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM channel_accounts WHERE channel = $1 AND verify_token = $2)")
-            .bind(WHATSAPP)
-            .bind(verify_token)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM channel_accounts WHERE channel = $1 AND verify_token = $2)",
+        )
+        .bind(WHATSAPP)
+        .bind(verify_token)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     pub async fn list_whatsapp_accounts(&self, tenant_id: Uuid) -> Result<Vec<ChannelAccount>, StoreError> {

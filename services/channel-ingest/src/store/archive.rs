@@ -30,7 +30,11 @@ impl IngestStore {
 
     /// Records why publishing an archived payload failed (it stays unpublished, replayable).
     pub async fn mark_failed(&self, id: Uuid, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE raw_payloads SET error = $2 WHERE id = $1").bind(id).bind(error).execute(&self.pool).await?;
+        sqlx::query("UPDATE raw_payloads SET error = $2 WHERE id = $1")
+            .bind(id)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

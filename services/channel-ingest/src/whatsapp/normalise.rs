@@ -1,7 +1,7 @@
 //! WhatsApp messages to [`InboundMessage`]s.
 
 use chrono::DateTime;
-use inbox_proto::common::v1::{message_content::Kind, Channel, MessageContent, TextContent, UnsupportedContent};
+use inbox_proto::common::v1::{Channel, MessageContent, TextContent, UnsupportedContent, message_content::Kind};
 use inbox_proto::ingest::v1::{InboundMessage, Sender};
 
 use super::payload::{MessageHeader, WebhookPayload};
@@ -62,7 +62,10 @@ fn content_of(kind: &str, raw: &serde_json::Value) -> MessageContent {
 }
 
 fn unsupported(provider_type: &str, description: &str) -> Kind {
-    Kind::Unsupported(UnsupportedContent { provider_type: provider_type.to_owned(), description: description.to_owned() })
+    Kind::Unsupported(UnsupportedContent {
+        provider_type: provider_type.to_owned(),
+        description: description.to_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -126,10 +126,11 @@ impl WebhookPayload {
     pub fn phone_number_ids(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = Vec::new();
         for change in self.entry.iter().flat_map(|e| &e.changes) {
-            if let Some(meta) = &change.value.metadata {
-                if !meta.phone_number_id.is_empty() && !ids.contains(&meta.phone_number_id.as_str()) {
-                    ids.push(&meta.phone_number_id);
-                }
+            if let Some(meta) = &change.value.metadata
+                && !meta.phone_number_id.is_empty()
+                && !ids.contains(&meta.phone_number_id.as_str())
+            {
+                ids.push(&meta.phone_number_id);
             }
         }
         ids

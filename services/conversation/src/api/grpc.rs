@@ -70,8 +70,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
         tracing::Span::current().record("conversation_id", tracing::field::display(id));
         let row = self.store.get_conversation(ctx.tenant_id, id).await.map_err(store_error)?;
-        row.map(|r| Response::new(r.to_proto()))
-            .ok_or_else(|| PublicError::not_found("conversation not found").into())
+        row.map(|r| Response::new(r.to_proto())).ok_or_else(|| PublicError::not_found("conversation not found").into())
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]

@@ -1,6 +1,6 @@
 //! Pure domain types and rules of conversations; no I/O.
 
-use inbox_proto::common::v1::{message_content::Kind, MessageContent};
+use inbox_proto::common::v1::{MessageContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
 
 /// Where a conversation stands: Active → Pending → Resolved → Archived.
@@ -89,7 +89,9 @@ impl SenderKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [SenderKind::Customer, SenderKind::Agent, SenderKind::Ai, SenderKind::System].into_iter().find(|v| v.as_str() == s)
+        [SenderKind::Customer, SenderKind::Agent, SenderKind::Ai, SenderKind::System]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 
     pub fn to_proto(self) -> pb::SenderKind {
@@ -109,7 +111,10 @@ pub const PREVIEW_CHARS: usize = 140;
 pub fn plain_text(content: &MessageContent) -> String {
     match &content.kind {
         Some(Kind::Text(text)) => text.body.clone(),
-        Some(Kind::Unsupported(u)) => format!("[unsupported message: {}]", if u.description.is_empty() { &u.provider_type } else { &u.description }),
+        Some(Kind::Unsupported(u)) => format!(
+            "[unsupported message: {}]",
+            if u.description.is_empty() { &u.provider_type } else { &u.description }
+        ),
         None => String::new(),
     }
 }
@@ -147,7 +152,10 @@ mod tests {
     #[test]
     fn unsupported_content_is_shown_as_such() {
         let content = MessageContent {
-            kind: Some(Kind::Unsupported(UnsupportedContent { provider_type: "order".into(), description: String::new() })),
+            kind: Some(Kind::Unsupported(UnsupportedContent {
+                provider_type: "order".into(),
+                description: String::new(),
+            })),
         };
         assert_eq!(plain_text(&content), "[unsupported message: order]");
         let text = MessageContent { kind: Some(Kind::Text(TextContent { body: "hi".into() })) };

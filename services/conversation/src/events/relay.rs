@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use inbox_bus::Bus;
-use sqlx::postgres::PgListener;
 use sqlx::PgPool;
+use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{relay_outbox_once, OUTBOX_CHANNEL};
+use crate::store::{OUTBOX_CHANNEL, relay_outbox_once};
 
 /// Longest wait between two outbox scans when no notification arrives.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);

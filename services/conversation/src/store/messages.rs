@@ -1,7 +1,7 @@
 //! Storing inbound messages exactly once, and reading conversations and messages back.
 
 use chrono::{DateTime, Utc};
-use inbox_bus::{new_envelope, subjects, Payload};
+use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::events::v1::{ConversationCreated, MessageCreated};
 use inbox_proto::ingest::v1::InboundMessage;
@@ -12,10 +12,11 @@ use uuid::Uuid;
 use super::outbox::enqueue;
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
 use super::{ConversationRow, ConversationStore, Cursor, MessageRow, StoreError};
-use crate::domain::{plain_text, preview, SenderKind, Status};
+use crate::domain::{SenderKind, Status, plain_text, preview};
 
 /// What storing an inbound message did.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // a short-lived return value, never stored in bulk
 pub enum Appended {
     /// Stored now, with its events in the outbox.
     Stored { conversation: ConversationRow, message: MessageRow, conversation_created: bool },
@@ -29,7 +30,11 @@ impl ConversationStore {
     /// known, and writes `conversation.created` / `message.created` to the outbox, all in one
     /// transaction. Safe under redelivery and concurrent replicas: the unique provider id
     /// decides, and a duplicate rolls everything back.
-    pub async fn append_inbound_message(&self, tenant_id: Uuid, inbound: &InboundMessage) -> Result<Appended, StoreError> {
+    pub async fn append_inbound_message(
+        &self,
+        tenant_id: Uuid,
+        inbound: &InboundMessage,
+    ) -> Result<Appended, StoreError> {
         let channel = Channel::try_from(inbound.channel)
             .ok()
             .filter(|c| *c != Channel::Unspecified)
@@ -92,7 +97,8 @@ impl ConversationStore {
 
         // Messages can arrive out of order: the preview follows the newest by provider time.
         let status = Status::parse(&status).unwrap_or(Status::Active).after_customer_message();
-        let conversation = touch_conversation(&mut tx, tenant_id, conversation_id, sent_at, &preview(&body), status).await?;
+        let conversation =
+            touch_conversation(&mut tx, tenant_id, conversation_id, sent_at, &preview(&body), status).await?;
 
         let tenant = tenant_id.to_string();
         if conversation_created {
@@ -106,7 +112,10 @@ impl ConversationStore {
         let event = new_envelope(
             Uuid::now_v7().to_string(),
             &tenant,
-            Payload::MessageCreated(MessageCreated { message: Some(message.to_proto()), conversation: Some(conversation.to_proto()) }),
+            Payload::MessageCreated(MessageCreated {
+                message: Some(message.to_proto()),
+                conversation: Some(conversation.to_proto()),
+            }),
         );
         enqueue(&mut tx, &subjects::event(&tenant, "message.created"), &event).await?;
         tx.commit().await?;

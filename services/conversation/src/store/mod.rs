@@ -7,7 +7,7 @@ mod rows;
 
 pub use cursor::Cursor;
 pub use messages::Appended;
-pub use outbox::{relay_outbox_once, OUTBOX_CHANNEL};
+pub use outbox::{OUTBOX_CHANNEL, relay_outbox_once};
 pub use rows::{ConversationRow, MessageRow};
 
 use sqlx::PgPool;

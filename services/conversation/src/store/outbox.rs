@@ -13,7 +13,11 @@ use super::StoreError;
 pub const OUTBOX_CHANNEL: &str = "inbox_outbox";
 
 /// Writes `envelope` for `subject` into the outbox of the open transaction.
-pub(crate) async fn enqueue(tx: &mut Transaction<'_, Postgres>, subject: &str, envelope: &Envelope) -> Result<(), StoreError> {
+pub(crate) async fn enqueue(
+    tx: &mut Transaction<'_, Postgres>,
+    subject: &str,
+    envelope: &Envelope,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO outbox (subject, envelope) VALUES ($1, $2)")
         .bind(subject)
         .bind(envelope.encode_to_vec())

@@ -87,7 +87,8 @@ impl MessageRow {
             conversation_id: self.conversation_id.to_string(),
             channel: channel_of(&self.channel) as i32,
             external_id: self.external_id.clone().unwrap_or_default(),
-            sender_kind: SenderKind::parse(&self.sender_kind).map_or(pb::SenderKind::Unspecified, SenderKind::to_proto) as i32,
+            sender_kind: SenderKind::parse(&self.sender_kind).map_or(pb::SenderKind::Unspecified, SenderKind::to_proto)
+                as i32,
             sender_id: self.sender_id.clone(),
             // Written by this service from a valid MessageContent; a decode failure would mean
             // a corrupted row, shown as empty content rather than failing the whole page.

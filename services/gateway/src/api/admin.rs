@@ -9,10 +9,10 @@ use inbox_errors::{ErrorCode, PublicError};
 use inbox_proto::ingest::v1 as ingest;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{store_failure, upstream_failure, AppState};
+use super::{AppState, store_failure, upstream_failure};
 use crate::auth::{Authenticated, Principal};
 
 pub fn routes() -> Router<WhenReady<AppState>> {
@@ -70,7 +70,8 @@ async fn create_tenant(
     if new.time_zone.parse::<chrono_tz::Tz>().is_err() {
         return Err(PublicError::invalid_argument(format!("unknown time zone {:?}", new.time_zone)).into());
     }
-    let (tenant, created) = state.store.upsert_tenant(&new.slug, new.name.trim(), &new.time_zone).await.map_err(store_failure)?;
+    let (tenant, created) =
+        state.store.upsert_tenant(&new.slug, new.name.trim(), &new.time_zone).await.map_err(store_failure)?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(json!(tenant))))
 }
@@ -127,13 +128,19 @@ async fn issue_token(
     let state = state.get()?;
     let tenant_id = tenant_path(&tenant_id)?;
     principal.require_admin_of(tenant_id)?;
-    let user_id = Uuid::parse_str(&user_id).map_err(|_| ApiError(PublicError::invalid_argument("user id must be a uuid")))?;
+    let user_id =
+        Uuid::parse_str(&user_id).map_err(|_| ApiError(PublicError::invalid_argument("user id must be a uuid")))?;
     let ttl = match request.and_then(|Json(r)| r.ttl_hours) {
         Some(hours) if (1..=24 * 365).contains(&hours) => chrono::Duration::hours(hours),
         Some(_) => return Err(PublicError::invalid_argument("ttl_hours must be between 1 and 8760").into()),
         None => state.token_ttl,
     };
-    let user = state.store.user(tenant_id, user_id).await.map_err(store_failure)?.ok_or_else(|| PublicError::not_found("user not found"))?;
+    let user = state
+        .store
+        .user(tenant_id, user_id)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| PublicError::not_found("user not found"))?;
     let (token, expires_at) = state.auth.issue(&user, ttl)?;
     tracing::info!(user_id = %user.id, tenant_id = %tenant_id, "token issued");
     Ok(Json(json!({"token": token, "expires_at": expires_at, "user": user})))
@@ -185,7 +192,8 @@ async fn connect_whatsapp(
         },
         &state.service_token,
     )?;
-    let account = state.channel_accounts.clone().create_whats_app_account(request).await.map_err(upstream_failure)?.into_inner();
+    let account =
+        state.channel_accounts.clone().create_whats_app_account(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(account_json(&account)))
 }
 
@@ -197,6 +205,7 @@ async fn list_whatsapp(
     let state = state.get()?;
     let ctx = principal.require_admin_of(tenant_path(&tenant_id)?)?;
     let request = ctx.request(ingest::ListWhatsAppAccountsRequest {}, &state.service_token)?;
-    let accounts = state.channel_accounts.clone().list_whats_app_accounts(request).await.map_err(upstream_failure)?.into_inner();
+    let accounts =
+        state.channel_accounts.clone().list_whats_app_accounts(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(json!({"items": accounts.accounts.iter().map(account_json).collect::<Vec<_>>()})))
 }

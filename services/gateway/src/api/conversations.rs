@@ -9,7 +9,7 @@ use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
 
 use super::json::{ConversationJson, MessageJson, Page};
-use super::{upstream_failure, AppState};
+use super::{AppState, upstream_failure};
 use crate::auth::Authenticated;
 
 pub fn routes() -> Router<WhenReady<AppState>> {
@@ -41,7 +41,8 @@ async fn list_conversations(
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::ListConversationsRequest { page: Some(page.to_proto()) }, &state.service_token)?;
-    let response = state.conversations.clone().list_conversations(request).await.map_err(upstream_failure)?.into_inner();
+    let response =
+        state.conversations.clone().list_conversations(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(Page::new(response.conversations.iter().map(ConversationJson::from).collect(), response.next_cursor)))
 }
 
@@ -53,7 +54,8 @@ async fn get_conversation(
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetConversationRequest { conversation_id: id }, &state.service_token)?;
-    let conversation = state.conversations.clone().get_conversation(request).await.map_err(upstream_failure)?.into_inner();
+    let conversation =
+        state.conversations.clone().get_conversation(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(ConversationJson::from(&conversation)))
 }
 
@@ -65,8 +67,8 @@ async fn list_messages(
 ) -> Result<Json<Page<MessageJson>>, ApiError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
-    let request =
-        ctx.request(pb::ListMessagesRequest { conversation_id: id, page: Some(page.to_proto()) }, &state.service_token)?;
+    let request = ctx
+        .request(pb::ListMessagesRequest { conversation_id: id, page: Some(page.to_proto()) }, &state.service_token)?;
     let response = state.conversations.clone().list_messages(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(Page::new(response.messages.iter().map(MessageJson::from).collect(), response.next_cursor)))
 }

@@ -1,10 +1,10 @@
 //! The JSON shapes of the REST API and the WebSocket, converted from protobuf here only.
 
-use inbox_proto::common::v1::{message_content::Kind, Channel, MessageContent};
+use inbox_proto::common::v1::{Channel, MessageContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
 use prost_types::Timestamp;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn time(ts: Option<&Timestamp>) -> Option<String> {
     ts.and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))

@@ -6,9 +6,9 @@ pub mod json;
 
 use inbox_config::Secret;
 use inbox_errors::PublicError;
-use inbox_service::http_edge::{ApiError, WhenReady};
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
+use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
 
 use crate::auth::{Authenticator, HasAuthenticator};

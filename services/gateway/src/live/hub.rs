@@ -34,10 +34,10 @@ impl LiveHub {
     /// Sends a frame to the tenant's sockets; forgets tenants nobody listens to any more.
     pub fn publish(&self, tenant_id: Uuid, frame: Arc<str>) {
         let mut tenants = self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(sender) = tenants.get(&tenant_id) {
-            if sender.send(frame).is_err() {
-                tenants.remove(&tenant_id);
-            }
+        if let Some(sender) = tenants.get(&tenant_id)
+            && sender.send(frame).is_err()
+        {
+            tenants.remove(&tenant_id);
         }
     }
 }
@@ -106,7 +106,8 @@ mod tests {
                 conversation: Some(Conversation { id: "c1".into(), ..Default::default() }),
             }),
         );
-        let frame: serde_json::Value = serde_json::from_str(&frame_of("events.t.message.created", &envelope).unwrap()).unwrap();
+        let frame: serde_json::Value =
+            serde_json::from_str(&frame_of("events.t.message.created", &envelope).unwrap()).unwrap();
         assert_eq!(frame["type"], "message.created");
         assert_eq!(frame["message"]["id"], "m1");
         assert_eq!(frame["conversation"]["id"], "c1");

@@ -3,5 +3,5 @@
 mod hub;
 mod socket;
 
-pub use hub::{relay_events_to_hub, LiveHub};
+pub use hub::{LiveHub, relay_events_to_hub};
 pub use socket::routes;

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::Router;
 use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;

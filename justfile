@@ -1,0 +1,35 @@
+# Everyday verbs. Start with `scripts/bootstrap.sh` on a fresh machine (installs just itself).
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the whole fleet locally: servers, seven services, a demo tenant. Ctrl-C stops it.
+up:
+    scripts/up.sh
+
+# Every test: unit, integration (real PostgreSQL, NATS, Redis), end-to-end over the built binaries, Helm chart.
+test:
+    cargo build --workspace --bins
+    cargo test --workspace
+    just test-chart
+
+# Render, lint and validate the Helm chart offline.
+test-chart:
+    python3 -m pip install -q -r helm/requirements.txt 2>/dev/null || python3 -m pip install -q --break-system-packages -r helm/requirements.txt
+    python3 -m pytest -q helm/test_chart.py
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Lint: formatting checked, clippy with warnings denied.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Benchmarks (release build): prints the measured table.
+bench:
+    cargo run --release -q -p inbox-bench
