@@ -22,6 +22,8 @@ pub struct ConversationSettings {
     pub ingest_concurrency: usize,
     /// Outbox rows published per relay round.
     pub outbox_batch: i64,
+    /// Seconds between two rounds of the automatic status rules.
+    pub sweep_interval_seconds: u64,
 }
 
 impl inbox_service::ServiceSettings for Settings {
@@ -43,6 +45,7 @@ impl inbox_service::ServiceSettings for Settings {
         [conversation]
         ingest_concurrency = 16
         outbox_batch = 500
+        sweep_interval_seconds = 15
     "#;
 
     fn log(&self) -> &LogSettings {

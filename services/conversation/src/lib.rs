@@ -1,7 +1,8 @@
 //! The conversation service: owner of customers, conversations and messages.
 //!
 //! Consumes `ingest.>` (durable consumer `conversation`), stores each inbound message exactly
-//! once with its events in the same transaction, relays the outbox to `events.>`, and serves
+//! once with its events in the same transaction, relays the outbox to `events.>`, applies the
+//! tenants' automatic status rules, and serves
 //! `inbox.conversation.v1.Conversations` over gRPC.
 
 pub mod api;
@@ -50,7 +51,12 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let consumer = tokio::spawn(run_consumer(
         bus.clone(),
         spec,
-        Arc::new(events::StoreInboundMessages { store }),
+        Arc::new(events::StoreInboundMessages { store: store.clone() }),
+        shutdown.clone(),
+    ));
+    let sweeper = tokio::spawn(events::run_status_sweeper(
+        store.clone(),
+        std::time::Duration::from_secs(settings.conversation.sweep_interval_seconds.max(1)),
         shutdown.clone(),
     ));
     let relay =
@@ -58,6 +64,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
 
     // The consumer stops pulling and acks what it finished; the relay then drains the outbox.
     consumer.await??;
+    sweeper.await?;
     relay.await?;
     grpc.await??;
     http.await??;

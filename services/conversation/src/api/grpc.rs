@@ -1,13 +1,15 @@
 //! `inbox.conversation.v1.Conversations`.
 
+use inbox_errors::ErrorCode;
 use inbox_errors::PublicError;
 use inbox_proto::common::v1::PageRequest;
 use inbox_proto::conversation::v1 as pb;
-use inbox_service::CallContext;
+use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::store::{ConversationStore, Cursor, StoreError};
+use crate::domain::StatusRules;
+use crate::store::{ConversationStore, Cursor, NewReply, StoreError};
 
 pub struct ConversationsApi {
     pub store: ConversationStore,
@@ -92,5 +94,127 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             messages: rows.iter().map(|r| r.to_proto()).collect(),
             next_cursor: next.map(|c| c.encode()).unwrap_or_default(),
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn send_message(
+        &self,
+        request: Request<pb::SendMessageRequest>,
+    ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        let r = request.get_ref();
+        let id = parse_id(&r.conversation_id, "conversation_id")?;
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        tracing::Span::current().record("conversation_id", tracing::field::display(id));
+        require_person(&ctx)?;
+        let key = r.idempotency_key.trim();
+        if key.is_empty() || key.len() > 200 {
+            return Err(PublicError::invalid_argument("idempotency_key is required (at most 200 characters)").into());
+        }
+        let content = r.content.clone().ok_or_else(|| PublicError::invalid_argument("content is required"))?;
+        let reply = NewReply {
+            conversation_id: id,
+            author: &ctx.principal,
+            content: &content,
+            internal_note: r.internal_note,
+            idempotency_key: key,
+        };
+        let sent = self
+            .store
+            .send_reply(ctx.tenant_id, &reply)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(pb::SendMessageResponse {
+            message: Some(sent.message.to_proto()),
+            conversation: Some(sent.conversation.to_proto()),
+            replayed: sent.replayed,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn set_status(&self, request: Request<pb::SetStatusRequest>) -> Result<Response<pb::Conversation>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        let r = request.get_ref();
+        let id = parse_id(&r.conversation_id, "conversation_id")?;
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        tracing::Span::current().record("conversation_id", tracing::field::display(id));
+        require_person(&ctx)?;
+        let to = pb::ConversationStatus::try_from(r.status)
+            .ok()
+            .and_then(crate::domain::Status::from_proto)
+            .ok_or_else(|| PublicError::invalid_argument("status must be active, pending, resolved or archived"))?;
+        let reason = r.reason.trim();
+        if reason.len() > 500 {
+            return Err(PublicError::invalid_argument("reason must be at most 500 characters").into());
+        }
+        let (conversation, _) = self
+            .store
+            .set_status(ctx.tenant_id, id, to, &ctx.principal, reason)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(conversation.to_proto()))
+    }
+
+    async fn list_status_changes(
+        &self,
+        request: Request<pb::ListStatusChangesRequest>,
+    ) -> Result<Response<pb::ListStatusChangesResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        let id = parse_id(&request.get_ref().conversation_id, "conversation_id")?;
+        if self.store.get_conversation(ctx.tenant_id, id).await.map_err(store_error)?.is_none() {
+            return Err(PublicError::not_found("conversation not found").into());
+        }
+        let changes = self.store.list_status_changes(ctx.tenant_id, id).await.map_err(store_error)?;
+        Ok(Response::new(pb::ListStatusChangesResponse { changes: changes.iter().map(|c| c.to_proto()).collect() }))
+    }
+
+    async fn get_status_rules(
+        &self,
+        request: Request<pb::GetStatusRulesRequest>,
+    ) -> Result<Response<pb::StatusRules>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        let rules = self.store.status_rules(ctx.tenant_id).await.map_err(store_error)?;
+        Ok(Response::new(rules_to_proto(&rules)))
+    }
+
+    async fn set_status_rules(
+        &self,
+        request: Request<pb::SetStatusRulesRequest>,
+    ) -> Result<Response<pb::StatusRules>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        if !matches!(ctx.role, Role::Admin | Role::Operator) {
+            return Err(
+                PublicError::new(ErrorCode::PermissionDenied, "changing status rules needs the admin role").into()
+            );
+        }
+        let given = request.get_ref().rules.ok_or_else(|| PublicError::invalid_argument("rules are required"))?;
+        let rules = StatusRules::from_seconds(
+            given.pending_timeout_seconds,
+            given.auto_archive_seconds,
+            given.reopen_on_customer_message,
+        )
+        .map_err(PublicError::invalid_argument)?;
+        self.store.set_status_rules(ctx.tenant_id, &rules).await.map_err(store_error)?;
+        Ok(Response::new(rules_to_proto(&rules)))
+    }
+}
+
+/// Replies and status changes are made by people (agents, supervisors, admins), who are named
+/// in the history; the operator administers tenants but does not work conversations.
+fn require_person(ctx: &CallContext) -> Result<(), Status> {
+    if matches!(ctx.role, Role::Agent | Role::Supervisor | Role::Admin) {
+        Ok(())
+    } else {
+        Err(PublicError::new(ErrorCode::PermissionDenied, "only the tenant's people work conversations").into())
+    }
+}
+
+fn rules_to_proto(rules: &StatusRules) -> pb::StatusRules {
+    pb::StatusRules {
+        pending_timeout_seconds: u32::try_from(rules.pending_timeout.as_secs()).unwrap_or(u32::MAX),
+        auto_archive_seconds: u32::try_from(rules.auto_archive.as_secs()).unwrap_or(u32::MAX),
+        reopen_on_customer_message: rules.reopen_on_customer_message,
     }
 }

@@ -1,5 +1,9 @@
 //! Pure domain types and rules of conversations; no I/O.
 
+mod status_rules;
+
+pub use status_rules::{ARCHIVE_RULE, MAX_RULE_SECONDS, PENDING_RULE, StatusRules};
+
 use inbox_proto::common::v1::{MessageContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
 
@@ -35,9 +39,14 @@ impl Status {
         }
     }
 
-    /// The status after a customer writes: any conversation becomes Active again.
-    pub fn after_customer_message(self) -> Status {
-        Status::Active
+    pub fn from_proto(status: pb::ConversationStatus) -> Option<Status> {
+        match status {
+            pb::ConversationStatus::Active => Some(Status::Active),
+            pb::ConversationStatus::Pending => Some(Status::Pending),
+            pb::ConversationStatus::Resolved => Some(Status::Resolved),
+            pb::ConversationStatus::Archived => Some(Status::Archived),
+            pb::ConversationStatus::Unspecified => None,
+        }
     }
 }
 
@@ -132,13 +141,6 @@ pub fn preview(text: &str) -> String {
 mod tests {
     use super::*;
     use inbox_proto::common::v1::{TextContent, UnsupportedContent};
-
-    #[test]
-    fn a_resolved_or_archived_conversation_reopens_when_the_customer_writes() {
-        assert_eq!(Status::Resolved.after_customer_message(), Status::Active);
-        assert_eq!(Status::Archived.after_customer_message(), Status::Active);
-        assert_eq!(Status::Pending.after_customer_message(), Status::Active);
-    }
 
     #[test]
     fn previews_are_one_line_and_cut_on_a_character_boundary() {

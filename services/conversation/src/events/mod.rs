@@ -2,6 +2,8 @@
 
 mod ingest;
 mod relay;
+mod sweeper;
 
 pub use ingest::StoreInboundMessages;
 pub use relay::run_outbox_relay;
+pub use sweeper::run_status_sweeper;

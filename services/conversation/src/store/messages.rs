@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::outbox::enqueue;
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
+use super::status::{change_status, reread_conversation, status_rules_in};
 use super::{ConversationRow, ConversationStore, Cursor, MessageRow, StoreError};
 use crate::domain::{SenderKind, Status, plain_text, preview};
 
@@ -53,13 +54,14 @@ impl ConversationStore {
         let body = plain_text(&content);
 
         let mut tx = self.pool.begin().await?;
+        let rules = status_rules_in(&mut *tx, tenant_id).await?;
         let contact_id = upsert_contact(&mut tx, tenant_id, channel, &sender.address, &sender.display_name).await?;
 
-        let (conversation_id, conversation_created, status): (Uuid, bool, String) = sqlx::query_as(
+        let (conversation_id, conversation_created): (Uuid, bool) = sqlx::query_as(
             "INSERT INTO conversations (tenant_id, id, contact_id, channel, channel_account_id, customer_address, last_message_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT ON CONSTRAINT conversations_thread DO UPDATE SET updated_at = conversations.updated_at \
-             RETURNING id, (xmax = 0) AS created, status",
+             RETURNING id, (xmax = 0) AS created",
         )
         .bind(tenant_id)
         .bind(Uuid::now_v7())
@@ -96,9 +98,22 @@ impl ConversationStore {
         };
 
         // Messages can arrive out of order: the preview follows the newest by provider time.
-        let status = Status::parse(&status).unwrap_or(Status::Active).after_customer_message();
         let conversation =
-            touch_conversation(&mut tx, tenant_id, conversation_id, sent_at, &preview(&body), status).await?;
+            touch_conversation(&mut tx, tenant_id, conversation_id, sent_at, &preview(&body), SenderKind::Customer)
+                .await?;
+        let current = Status::parse(&conversation.status).unwrap_or(Status::Active);
+        let conversation = match change_status(
+            &mut tx,
+            &conversation,
+            rules.after_customer_message(current),
+            "customer",
+            "the customer wrote",
+        )
+        .await?
+        {
+            Some((updated, _)) => updated,
+            None => conversation,
+        };
 
         let tenant = tenant_id.to_string();
         if conversation_created {
@@ -237,35 +252,31 @@ async fn upsert_contact(
     Ok(contact_id)
 }
 
-async fn touch_conversation(
+/// Records a new message on its conversation: the newest by sent time sets the preview and who
+/// spoke last; every message bumps the version.
+pub(crate) async fn touch_conversation(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     id: Uuid,
     sent_at: DateTime<Utc>,
     preview: &str,
-    status: Status,
+    sender: SenderKind,
 ) -> Result<ConversationRow, StoreError> {
+    // Every SET expression sees the row as it was before this UPDATE.
     sqlx::query(
         "UPDATE conversations SET \
            last_message_preview = CASE WHEN $3 >= last_message_at OR version = 0 THEN $4 ELSE last_message_preview END, \
+           last_message_sender_kind = CASE WHEN $3 >= last_message_at OR version = 0 THEN $5 ELSE last_message_sender_kind END, \
            last_message_at = GREATEST(last_message_at, $3), \
-           status = $5, version = version + 1, updated_at = now() \
+           version = version + 1, updated_at = now() \
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id)
     .bind(id)
     .bind(sent_at)
     .bind(preview)
-    .bind(status.as_str())
+    .bind(sender.as_str())
     .execute(&mut **tx)
     .await?;
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-         JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-         WHERE c.tenant_id = $1 AND c.id = $2"
-    )))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?)
+    reread_conversation(tx, tenant_id, id).await
 }

@@ -3,12 +3,16 @@
 mod cursor;
 mod messages;
 mod outbox;
+mod replies;
 mod rows;
+mod status;
 
 pub use cursor::Cursor;
 pub use messages::Appended;
 pub use outbox::{OUTBOX_CHANNEL, relay_outbox_once};
-pub use rows::{ConversationRow, MessageRow};
+pub use replies::{NewReply, SentReply};
+pub use rows::{ConversationRow, MessageRow, StatusChangeRow};
+pub use status::SweepReport;
 
 use sqlx::PgPool;
 

@@ -28,13 +28,15 @@ pub struct ConversationRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    pub last_message_sender_kind: String,
+    pub status_changed_at: DateTime<Utc>,
 }
 
 /// The columns a [`ConversationRow`] is read from (`c` = conversations, `k` = contacts).
 pub(crate) const CONVERSATION_COLUMNS: &str = "c.tenant_id, c.id, c.contact_id, k.display_name AS contact_name, \
      k.created_at AS contact_created_at, k.updated_at AS contact_updated_at, c.channel, c.channel_account_id, \
      c.customer_address, c.status, c.priority, c.last_message_at, c.last_message_preview, c.created_at, \
-     c.updated_at, c.version";
+     c.updated_at, c.version, c.last_message_sender_kind, c.status_changed_at";
 
 impl ConversationRow {
     pub fn to_proto(&self) -> pb::Conversation {
@@ -58,6 +60,9 @@ impl ConversationRow {
             created_at: Some(timestamp_from(self.created_at)),
             updated_at: Some(timestamp_from(self.updated_at)),
             version: self.version,
+            last_message_sender_kind: SenderKind::parse(&self.last_message_sender_kind)
+                .map_or(pb::SenderKind::Unspecified, SenderKind::to_proto) as i32,
+            status_changed_at: Some(timestamp_from(self.status_changed_at)),
         }
     }
 }
@@ -74,10 +79,12 @@ pub struct MessageRow {
     pub content: Vec<u8>,
     pub sent_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    pub internal_note: bool,
+    pub idempotency_key: Option<String>,
 }
 
-pub(crate) const MESSAGE_COLUMNS: &str =
-    "tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, sent_at, created_at";
+pub(crate) const MESSAGE_COLUMNS: &str = "tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, \
+     content, sent_at, created_at, internal_note, idempotency_key";
 
 impl MessageRow {
     pub fn to_proto(&self) -> pb::Message {
@@ -95,6 +102,33 @@ impl MessageRow {
             content: Some(MessageContent::decode(self.content.as_slice()).unwrap_or_default()),
             sent_at: Some(timestamp_from(self.sent_at)),
             created_at: Some(timestamp_from(self.created_at)),
+            internal_note: self.internal_note,
+            idempotency_key: self.idempotency_key.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// One entry of a conversation's status history.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StatusChangeRow {
+    pub conversation_id: Uuid,
+    pub from_status: String,
+    pub to_status: String,
+    pub actor: String,
+    pub reason: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl StatusChangeRow {
+    pub fn to_proto(&self) -> pb::StatusChange {
+        let status = |s: &str| Status::parse(s).map_or(pb::ConversationStatus::Unspecified, Status::to_proto) as i32;
+        pb::StatusChange {
+            conversation_id: self.conversation_id.to_string(),
+            from: status(&self.from_status),
+            to: status(&self.to_status),
+            actor: self.actor.clone(),
+            reason: self.reason.clone(),
+            changed_at: Some(timestamp_from(self.changed_at)),
         }
     }
 }

@@ -1,0 +1,139 @@
+//! Agents' replies and internal notes, stored once per client idempotency key.
+
+use chrono::Utc;
+use inbox_bus::{Payload, new_envelope, subjects};
+use inbox_proto::common::v1::{Channel, MessageContent};
+use inbox_proto::events::v1::{MessageCreated, OutboundMessage};
+use prost::Message as _;
+use uuid::Uuid;
+
+use super::messages::touch_conversation;
+use super::outbox::enqueue;
+use super::rows::MESSAGE_COLUMNS;
+use super::status::{change_status, lock_conversation, status_rules_in};
+use super::{ConversationRow, ConversationStore, MessageRow, StoreError};
+use crate::domain::{SenderKind, Status, plain_text, preview};
+
+/// A reply or note to store.
+pub struct NewReply<'a> {
+    pub conversation_id: Uuid,
+    /// `user:<id>` of the agent.
+    pub author: &'a str,
+    pub content: &'a MessageContent,
+    pub internal_note: bool,
+    pub idempotency_key: &'a str,
+}
+
+/// What sending did.
+#[derive(Debug)]
+pub struct SentReply {
+    pub message: MessageRow,
+    pub conversation: ConversationRow,
+    /// The key was used before: this is the message stored then, and nothing new happened.
+    pub replayed: bool,
+}
+
+impl ConversationStore {
+    /// Stores an agent's reply (and queues it on `outbound.<channel>.<tenant>` for delivery) or
+    /// an internal note (never delivered). A second send with the same idempotency key returns
+    /// the first message and changes nothing. `None` when the conversation is not the tenant's.
+    pub async fn send_reply(&self, tenant_id: Uuid, reply: &NewReply<'_>) -> Result<Option<SentReply>, StoreError> {
+        let text = plain_text(reply.content);
+        if text.trim().is_empty() {
+            return Err(StoreError::Invalid("a message needs text".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        let Some(conversation) = lock_conversation(&mut tx, tenant_id, reply.conversation_id).await? else {
+            return Ok(None);
+        };
+        let inserted: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at, \
+               internal_note, idempotency_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (tenant_id, conversation_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+             RETURNING {MESSAGE_COLUMNS}"
+        )))
+        .bind(tenant_id)
+        .bind(Uuid::now_v7())
+        .bind(conversation.id)
+        .bind(&conversation.channel)
+        .bind(SenderKind::Agent.as_str())
+        .bind(reply.author)
+        .bind(reply.content.encode_to_vec())
+        .bind(&text)
+        .bind(Utc::now())
+        .bind(reply.internal_note)
+        .bind(reply.idempotency_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(message) = inserted else {
+            tx.rollback().await?;
+            let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND idempotency_key = $3"
+            )))
+            .bind(tenant_id)
+            .bind(reply.conversation_id)
+            .bind(reply.idempotency_key)
+            .fetch_one(&self.pool)
+            .await?;
+            let conversation = self
+                .get_conversation(tenant_id, reply.conversation_id)
+                .await?
+                .ok_or_else(|| StoreError::Invalid("conversation vanished".into()))?;
+            return Ok(Some(SentReply { message, conversation, replayed: true }));
+        };
+
+        let tenant = tenant_id.to_string();
+        let conversation = if reply.internal_note {
+            // A note is not part of the exchange with the customer: no preview, no status timer.
+            conversation
+        } else {
+            let touched = touch_conversation(
+                &mut tx,
+                tenant_id,
+                conversation.id,
+                message.sent_at,
+                &preview(&text),
+                SenderKind::Agent,
+            )
+            .await?;
+            let rules = status_rules_in(&mut *tx, tenant_id).await?;
+            let current = Status::parse(&touched.status).unwrap_or(Status::Active);
+            let touched = match change_status(
+                &mut tx,
+                &touched,
+                rules.after_agent_reply(current),
+                reply.author,
+                "an agent replied",
+            )
+            .await?
+            {
+                Some((updated, _)) => updated,
+                None => touched,
+            };
+            let channel = inbox_bus::subjects::channel_from_token(&touched.channel).unwrap_or(Channel::Unspecified);
+            let outbound = new_envelope(
+                format!("outbound:{}", message.id),
+                &tenant,
+                Payload::OutboundMessage(OutboundMessage {
+                    message: Some(message.to_proto()),
+                    channel_account_id: touched.channel_account_id.clone(),
+                    customer_address: touched.customer_address.clone(),
+                }),
+            );
+            enqueue(&mut tx, &subjects::outbound(channel, &tenant), &outbound).await?;
+            touched
+        };
+        let event = new_envelope(
+            Uuid::now_v7().to_string(),
+            &tenant,
+            Payload::MessageCreated(MessageCreated {
+                message: Some(message.to_proto()),
+                conversation: Some(conversation.to_proto()),
+            }),
+        );
+        enqueue(&mut tx, &subjects::event(&tenant, "message.created"), &event).await?;
+        tx.commit().await?;
+        Ok(Some(SentReply { message, conversation, replayed: false }))
+    }
+}
