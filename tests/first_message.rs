@@ -294,3 +294,102 @@ async fn every_message_is_stored_exactly_once_across_a_crash_of_the_conversation
     assert_eq!(ids, expected);
     Ok(())
 }
+
+async fn next_frame_of_type(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    kind: &str,
+) -> anyhow::Result<Value> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let frame: Value = serde_json::from_str(socket.next().await.context("socket closed")??.to_text()?)?;
+            if frame["type"] == kind {
+                return anyhow::Ok(frame);
+            }
+        }
+    })
+    .await
+    .with_context(|| format!("no {kind} frame"))?
+}
+
+#[tokio::test]
+async fn an_agent_replies_once_despite_a_retry_and_resolves_the_conversation_through_the_rest_api() -> anyhow::Result<()>
+{
+    let fleet = Fleet::start().await?;
+    let tenant = set_up_tenant(&fleet, "replies", PHONE_NUMBER_ID)?;
+    let client = reqwest::Client::new();
+    let gateway = fleet.http_url("gateway");
+    let ws_url = format!("{}/v1/stream?access_token={}", gateway.replace("http://", "ws://"), tenant.token);
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await?;
+    next_frame_of_type(&mut socket, "ready").await?;
+
+    let body =
+        webhook(PHONE_NUMBER_ID, "wamid.R.1", "16505551234", "Where is my parcel?", chrono::Utc::now().timestamp());
+    assert_eq!(post_webhook(&client, &fleet, &body, &sign(APP_SECRET, &body)).await?, 200);
+    let created = next_frame_of_type(&mut socket, "message.created").await?;
+    let conversation_id = created["conversation"]["id"].as_str().context("conversation id")?.to_owned();
+
+    // The agent's client sends the reply, loses the answer, and sends it again.
+    let send = || {
+        client
+            .post(format!("{gateway}/v1/conversations/{conversation_id}/messages"))
+            .bearer_auth(&tenant.token)
+            .header("Idempotency-Key", "reply-7f3a")
+            .json(&json!({"text": "It left our warehouse this morning."}))
+            .send()
+    };
+    let first = send().await?;
+    assert_eq!(first.status(), 201);
+    let second = send().await?;
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.json::<Value>().await?["replayed"], true);
+    let reply = next_frame_of_type(&mut socket, "message.created").await?;
+    assert_eq!(reply["message"]["sender_kind"], "agent");
+
+    // Bad input changes nothing.
+    let response = client
+        .post(format!("{gateway}/v1/conversations/{conversation_id}/messages"))
+        .bearer_auth(&tenant.token)
+        .json(&json!({"text": "no key"}))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 400);
+
+    let resolved = client
+        .post(format!("{gateway}/v1/conversations/{conversation_id}/status"))
+        .bearer_auth(&tenant.token)
+        .json(&json!({"status": "resolved", "reason": "parcel located"}))
+        .send()
+        .await?;
+    assert_eq!(resolved.status(), 200);
+    let frame = next_frame_of_type(&mut socket, "conversation.status_changed").await?;
+    assert_eq!(frame["change"]["to"], "resolved");
+    assert_eq!(frame["change"]["reason"], "parcel located");
+
+    let (_, history) =
+        get_json(&client, format!("{gateway}/v1/conversations/{conversation_id}/status-history"), &tenant.token)
+            .await?;
+    assert_eq!(history["items"][0]["from"], "active");
+    assert_eq!(history["items"][0]["to"], "resolved");
+    assert!(history["items"][0]["actor"].as_str().is_some_and(|a| a.starts_with("user:")));
+
+    let (_, messages) =
+        get_json(&client, format!("{gateway}/v1/conversations/{conversation_id}/messages"), &tenant.token).await?;
+    assert_eq!(messages["items"].as_array().map(Vec::len), Some(2), "the customer's message and one reply");
+
+    // Queued once for delivery on the customer's channel.
+    let nats = async_nats::connect(fleet.nats.url()).await?;
+    let mut outbound = async_nats::jetstream::new(nats).get_stream("OUTBOUND").await?;
+    assert_eq!(outbound.info().await?.state.messages, 1);
+
+    // Only admins change the tenant's rules; agents read them.
+    let (status, rules) = get_json(&client, format!("{gateway}/v1/settings/status-rules"), &tenant.token).await?;
+    assert_eq!((status, rules["pending_timeout_seconds"].as_u64()), (200, Some(3600)));
+    let denied = client
+        .put(format!("{gateway}/v1/settings/status-rules"))
+        .bearer_auth(&tenant.token)
+        .json(&json!({"pending_timeout_seconds": 60, "auto_archive_seconds": 60, "reopen_on_customer_message": true}))
+        .send()
+        .await?;
+    assert_eq!(denied.status(), 403);
+    Ok(())
+}

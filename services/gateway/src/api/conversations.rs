@@ -1,14 +1,18 @@
 //! `GET /v1/conversations`, `GET /v1/conversations/{id}`, `GET /v1/conversations/{id}/messages`.
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use inbox_errors::PublicError;
 use inbox_proto::common::v1::PageRequest;
+use inbox_proto::common::v1::{MessageContent, TextContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::json::{ConversationJson, MessageJson, Page};
+use super::json::{ConversationJson, MessageJson, Page, StatusChangeJson, status_from_name};
 use super::{AppState, upstream_failure};
 use crate::auth::Authenticated;
 
@@ -16,7 +20,10 @@ pub fn routes() -> Router<WhenReady<AppState>> {
     Router::new()
         .route("/v1/conversations", get(list_conversations))
         .route("/v1/conversations/{id}", get(get_conversation))
-        .route("/v1/conversations/{id}/messages", get(list_messages))
+        .route("/v1/conversations/{id}/messages", get(list_messages).post(send_message))
+        .route("/v1/conversations/{id}/status", post(set_status))
+        .route("/v1/conversations/{id}/status-history", get(status_history))
+        .route("/v1/settings/status-rules", get(get_status_rules).put(set_status_rules))
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,4 +78,159 @@ async fn list_messages(
         .request(pb::ListMessagesRequest { conversation_id: id, page: Some(page.to_proto()) }, &state.service_token)?;
     let response = state.conversations.clone().list_messages(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(Page::new(response.messages.iter().map(MessageJson::from).collect(), response.next_cursor)))
+}
+
+/// Rejects a JSON body axum could not parse with our error shape.
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| ApiError(PublicError::invalid_argument(e.body_text())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMessage {
+    text: String,
+    #[serde(default)]
+    internal_note: bool,
+    /// Or the `Idempotency-Key` header.
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+/// Longest message an agent can send, in characters (WhatsApp's text limit).
+const MAX_TEXT_CHARS: usize = 4096;
+
+async fn send_message(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    new: JsonBody<NewMessage>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let key = new
+        .idempotency_key
+        .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .ok_or_else(|| {
+            PublicError::invalid_argument(
+                "an idempotency key is required (body idempotency_key or Idempotency-Key header)",
+            )
+        })?;
+    if new.text.trim().is_empty() {
+        return Err(PublicError::invalid_argument("text is required").into());
+    }
+    if new.text.chars().count() > MAX_TEXT_CHARS {
+        return Err(PublicError::invalid_argument(format!("text is longer than {MAX_TEXT_CHARS} characters")).into());
+    }
+    let request = ctx.request(
+        pb::SendMessageRequest {
+            conversation_id: id,
+            content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: new.text })) }),
+            internal_note: new.internal_note,
+            idempotency_key: key,
+        },
+        &state.service_token,
+    )?;
+    let sent = state.conversations.clone().send_message(request).await.map_err(upstream_failure)?.into_inner();
+    let status = if sent.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((
+        status,
+        Json(json!({
+            "message": sent.message.as_ref().map(MessageJson::from),
+            "conversation": sent.conversation.as_ref().map(ConversationJson::from),
+            "replayed": sent.replayed,
+        })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStatus {
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn set_status(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    new: JsonBody<NewStatus>,
+) -> Result<Json<ConversationJson>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let status = status_from_name(&new.status)
+        .ok_or_else(|| PublicError::invalid_argument("status must be active, pending, resolved or archived"))?;
+    let request = ctx.request(
+        pb::SetStatusRequest { conversation_id: id, status: status as i32, reason: new.reason },
+        &state.service_token,
+    )?;
+    let conversation = state.conversations.clone().set_status(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(ConversationJson::from(&conversation)))
+}
+
+async fn status_history(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let request = ctx.request(pb::ListStatusChangesRequest { conversation_id: id }, &state.service_token)?;
+    let changes =
+        state.conversations.clone().list_status_changes(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(json!({"items": changes.changes.iter().map(StatusChangeJson::from).collect::<Vec<_>>()})))
+}
+
+fn rules_json(rules: &pb::StatusRules) -> Value {
+    json!({
+        "pending_timeout_seconds": rules.pending_timeout_seconds,
+        "auto_archive_seconds": rules.auto_archive_seconds,
+        "reopen_on_customer_message": rules.reopen_on_customer_message,
+    })
+}
+
+async fn get_status_rules(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let request = ctx.request(pb::GetStatusRulesRequest {}, &state.service_token)?;
+    let rules = state.conversations.clone().get_status_rules(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(rules_json(&rules)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRules {
+    pending_timeout_seconds: u32,
+    auto_archive_seconds: u32,
+    reopen_on_customer_message: bool,
+}
+
+async fn set_status_rules(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    new: JsonBody<NewRules>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let request = ctx.request(
+        pb::SetStatusRulesRequest {
+            rules: Some(pb::StatusRules {
+                pending_timeout_seconds: new.pending_timeout_seconds,
+                auto_archive_seconds: new.auto_archive_seconds,
+                reopen_on_customer_message: new.reopen_on_customer_message,
+            }),
+        },
+        &state.service_token,
+    )?;
+    let rules = state.conversations.clone().set_status_rules(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(rules_json(&rules)))
 }

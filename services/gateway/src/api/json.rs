@@ -74,6 +74,8 @@ pub struct ConversationJson {
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
     pub version: i64,
+    pub last_message_sender_kind: &'static str,
+    pub status_changed_at: Option<String>,
 }
 
 impl From<&pb::Conversation> for ConversationJson {
@@ -91,6 +93,8 @@ impl From<&pb::Conversation> for ConversationJson {
             created_at: time(c.created_at.as_ref()),
             updated_at: time(c.updated_at.as_ref()),
             version: c.version,
+            last_message_sender_kind: sender_kind(c.last_message_sender_kind),
+            status_changed_at: time(c.status_changed_at.as_ref()),
         }
     }
 }
@@ -106,6 +110,7 @@ pub struct MessageJson {
     pub content: Value,
     pub sent_at: Option<String>,
     pub created_at: Option<String>,
+    pub internal_note: bool,
 }
 
 impl From<&pb::Message> for MessageJson {
@@ -120,7 +125,40 @@ impl From<&pb::Message> for MessageJson {
             content: content(m.content.as_ref()),
             sent_at: time(m.sent_at.as_ref()),
             created_at: time(m.created_at.as_ref()),
+            internal_note: m.internal_note,
         }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusChangeJson {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub actor: String,
+    pub reason: String,
+    pub changed_at: Option<String>,
+}
+
+impl From<&pb::StatusChange> for StatusChangeJson {
+    fn from(c: &pb::StatusChange) -> Self {
+        Self {
+            from: status(c.from),
+            to: status(c.to),
+            actor: c.actor.clone(),
+            reason: c.reason.clone(),
+            changed_at: time(c.changed_at.as_ref()),
+        }
+    }
+}
+
+/// The status named in a request body, as protobuf; `None` for unknown names.
+pub fn status_from_name(name: &str) -> Option<pb::ConversationStatus> {
+    match name {
+        "active" => Some(pb::ConversationStatus::Active),
+        "pending" => Some(pb::ConversationStatus::Pending),
+        "resolved" => Some(pb::ConversationStatus::Resolved),
+        "archived" => Some(pb::ConversationStatus::Archived),
+        _ => None,
     }
 }
 

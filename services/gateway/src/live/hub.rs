@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::api::json::{ConversationJson, MessageJson};
+use crate::api::json::{ConversationJson, MessageJson, StatusChangeJson};
 
 /// Frames buffered per tenant before a slow socket is told to resync.
 const TENANT_BUFFER: usize = 1024;
@@ -52,7 +52,11 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
         }),
         Payload::ConversationCreated(e) => json!({"conversation": e.conversation.as_ref().map(ConversationJson::from)}),
         Payload::ConversationUpdated(e) => json!({"conversation": e.conversation.as_ref().map(ConversationJson::from)}),
-        Payload::InboundMessage(_) => return None,
+        Payload::StatusChanged(e) => json!({
+            "conversation": e.conversation.as_ref().map(ConversationJson::from),
+            "change": e.change.as_ref().map(StatusChangeJson::from),
+        }),
+        Payload::InboundMessage(_) | Payload::OutboundMessage(_) => return None,
     };
     let mut frame = json!({"type": kind, "event_id": envelope.event_id});
     if let (Some(frame), Some(body)) = (frame.as_object_mut(), body.as_object()) {
