@@ -381,6 +381,19 @@ async fn an_agent_replies_once_despite_a_retry_and_resolves_the_conversation_thr
     let mut outbound = async_nats::jetstream::new(nats).get_stream("OUTBOUND").await?;
     assert_eq!(outbound.info().await?.state.messages, 1);
 
+    // A person raises the priority, with a reason; the team sees it live.
+    let prioritised = client
+        .post(format!("{gateway}/v1/conversations/{conversation_id}/priority"))
+        .bearer_auth(&tenant.token)
+        .json(&json!({"priority": "urgent", "reason": "customer is travelling tomorrow"}))
+        .send()
+        .await?;
+    assert_eq!(prioritised.status(), 200);
+    let frame = next_frame_of_type(&mut socket, "conversation.priority_changed").await?;
+    assert_eq!(frame["conversation"]["priority"], "urgent");
+    assert_eq!(frame["conversation"]["priority_source"], "manual");
+    assert_eq!(frame["conversation"]["priority_reason"], "customer is travelling tomorrow");
+
     // Only admins change the tenant's rules; agents read them.
     let (status, rules) = get_json(&client, format!("{gateway}/v1/settings/status-rules"), &tenant.token).await?;
     assert_eq!((status, rules["pending_timeout_seconds"].as_u64()), (200, Some(3600)));

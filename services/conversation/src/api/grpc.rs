@@ -157,6 +157,34 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         Ok(Response::new(conversation.to_proto()))
     }
 
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn set_priority(
+        &self,
+        request: Request<pb::SetPriorityRequest>,
+    ) -> Result<Response<pb::Conversation>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        let r = request.get_ref();
+        let id = parse_id(&r.conversation_id, "conversation_id")?;
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        tracing::Span::current().record("conversation_id", tracing::field::display(id));
+        require_person(&ctx)?;
+        let priority = pb::Priority::try_from(r.priority)
+            .ok()
+            .and_then(crate::domain::Priority::from_proto)
+            .ok_or_else(|| PublicError::invalid_argument("priority must be urgent, high, normal or low"))?;
+        let reason = r.reason.trim();
+        if reason.len() > 500 {
+            return Err(PublicError::invalid_argument("reason must be at most 500 characters").into());
+        }
+        let conversation = self
+            .store
+            .set_priority(ctx.tenant_id, id, priority, reason)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(conversation.to_proto()))
+    }
+
     async fn list_status_changes(
         &self,
         request: Request<pb::ListStatusChangesRequest>,

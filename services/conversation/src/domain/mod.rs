@@ -1,7 +1,9 @@
 //! Pure domain types and rules of conversations; no I/O.
 
+mod priority_rules;
 mod status_rules;
 
+pub use priority_rules::{PriorityRules, PrioritySource};
 pub use status_rules::{ARCHIVE_RULE, MAX_RULE_SECONDS, PENDING_RULE, StatusRules};
 
 use inbox_proto::common::v1::{MessageContent, message_content::Kind};
@@ -66,6 +68,16 @@ impl Priority {
             "normal" => Some(Priority::Normal),
             "low" => Some(Priority::Low),
             _ => None,
+        }
+    }
+
+    pub fn from_proto(priority: pb::Priority) -> Option<Priority> {
+        match priority {
+            pb::Priority::Urgent => Some(Priority::Urgent),
+            pb::Priority::High => Some(Priority::High),
+            pb::Priority::Normal => Some(Priority::Normal),
+            pb::Priority::Low => Some(Priority::Low),
+            pb::Priority::Unspecified => None,
         }
     }
 

@@ -10,6 +10,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::outbox::enqueue;
+use super::priority::raise_priority_for_message;
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
 use super::status::{change_status, reread_conversation, status_rules_in};
 use super::{ConversationRow, ConversationStore, Cursor, MessageRow, StoreError};
@@ -114,6 +115,7 @@ impl ConversationStore {
             Some((updated, _)) => updated,
             None => conversation,
         };
+        let conversation = raise_priority_for_message(&mut tx, &conversation, &body).await?.unwrap_or(conversation);
 
         let tenant = tenant_id.to_string();
         if conversation_created {

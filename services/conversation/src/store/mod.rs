@@ -3,6 +3,7 @@
 mod cursor;
 mod messages;
 mod outbox;
+mod priority;
 mod replies;
 mod rows;
 mod status;

@@ -30,13 +30,17 @@ pub struct ConversationRow {
     pub version: i64,
     pub last_message_sender_kind: String,
     pub status_changed_at: DateTime<Utc>,
+    pub priority_source: String,
+    pub priority_reason: String,
+    pub contact_segment: String,
 }
 
 /// The columns a [`ConversationRow`] is read from (`c` = conversations, `k` = contacts).
 pub(crate) const CONVERSATION_COLUMNS: &str = "c.tenant_id, c.id, c.contact_id, k.display_name AS contact_name, \
      k.created_at AS contact_created_at, k.updated_at AS contact_updated_at, c.channel, c.channel_account_id, \
      c.customer_address, c.status, c.priority, c.last_message_at, c.last_message_preview, c.created_at, \
-     c.updated_at, c.version, c.last_message_sender_kind, c.status_changed_at";
+     c.updated_at, c.version, c.last_message_sender_kind, c.status_changed_at, \
+     c.priority_source, c.priority_reason, k.segment AS contact_segment";
 
 impl ConversationRow {
     pub fn to_proto(&self) -> pb::Conversation {
@@ -51,6 +55,7 @@ impl ConversationRow {
                 display_name: self.contact_name.clone(),
                 created_at: Some(timestamp_from(self.contact_created_at)),
                 updated_at: Some(timestamp_from(self.contact_updated_at)),
+                segment: self.contact_segment.clone(),
             }),
             customer_address: self.customer_address.clone(),
             status: Status::parse(&self.status).map_or(pb::ConversationStatus::Unspecified, Status::to_proto) as i32,
@@ -63,6 +68,8 @@ impl ConversationRow {
             last_message_sender_kind: SenderKind::parse(&self.last_message_sender_kind)
                 .map_or(pb::SenderKind::Unspecified, SenderKind::to_proto) as i32,
             status_changed_at: Some(timestamp_from(self.status_changed_at)),
+            priority_source: self.priority_source.clone(),
+            priority_reason: self.priority_reason.clone(),
         }
     }
 }

@@ -12,7 +12,7 @@ use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::json::{ConversationJson, MessageJson, Page, StatusChangeJson, status_from_name};
+use super::json::{ConversationJson, MessageJson, Page, StatusChangeJson, priority_from_name, status_from_name};
 use super::{AppState, upstream_failure};
 use crate::auth::Authenticated;
 
@@ -22,6 +22,7 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/conversations/{id}", get(get_conversation))
         .route("/v1/conversations/{id}/messages", get(list_messages).post(send_message))
         .route("/v1/conversations/{id}/status", post(set_status))
+        .route("/v1/conversations/{id}/priority", post(set_priority))
         .route("/v1/conversations/{id}/status-history", get(status_history))
         .route("/v1/settings/status-rules", get(get_status_rules).put(set_status_rules))
 }
@@ -233,4 +234,31 @@ async fn set_status_rules(
     )?;
     let rules = state.conversations.clone().set_status_rules(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(rules_json(&rules)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPriority {
+    priority: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn set_priority(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    new: JsonBody<NewPriority>,
+) -> Result<Json<ConversationJson>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let priority = priority_from_name(&new.priority)
+        .ok_or_else(|| PublicError::invalid_argument("priority must be urgent, high, normal or low"))?;
+    let request = ctx.request(
+        pb::SetPriorityRequest { conversation_id: id, priority: priority as i32, reason: new.reason },
+        &state.service_token,
+    )?;
+    let conversation = state.conversations.clone().set_priority(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(ConversationJson::from(&conversation)))
 }

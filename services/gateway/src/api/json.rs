@@ -58,6 +58,7 @@ fn content(content: Option<&MessageContent>) -> Value {
 pub struct ContactJson {
     pub id: String,
     pub display_name: String,
+    pub segment: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,6 +77,8 @@ pub struct ConversationJson {
     pub version: i64,
     pub last_message_sender_kind: &'static str,
     pub status_changed_at: Option<String>,
+    pub priority_source: String,
+    pub priority_reason: String,
 }
 
 impl From<&pb::Conversation> for ConversationJson {
@@ -85,7 +88,11 @@ impl From<&pb::Conversation> for ConversationJson {
             channel: channel(c.channel),
             channel_account_id: c.channel_account_id.clone(),
             customer_address: c.customer_address.clone(),
-            contact: c.contact.as_ref().map(|k| ContactJson { id: k.id.clone(), display_name: k.display_name.clone() }),
+            contact: c.contact.as_ref().map(|k| ContactJson {
+                id: k.id.clone(),
+                display_name: k.display_name.clone(),
+                segment: k.segment.clone(),
+            }),
             status: status(c.status),
             priority: priority(c.priority),
             last_message_at: time(c.last_message_at.as_ref()),
@@ -95,6 +102,8 @@ impl From<&pb::Conversation> for ConversationJson {
             version: c.version,
             last_message_sender_kind: sender_kind(c.last_message_sender_kind),
             status_changed_at: time(c.status_changed_at.as_ref()),
+            priority_source: c.priority_source.clone(),
+            priority_reason: c.priority_reason.clone(),
         }
     }
 }
@@ -158,6 +167,17 @@ pub fn status_from_name(name: &str) -> Option<pb::ConversationStatus> {
         "pending" => Some(pb::ConversationStatus::Pending),
         "resolved" => Some(pb::ConversationStatus::Resolved),
         "archived" => Some(pb::ConversationStatus::Archived),
+        _ => None,
+    }
+}
+
+/// The priority named in a request body, as protobuf; `None` for unknown names.
+pub fn priority_from_name(name: &str) -> Option<pb::Priority> {
+    match name {
+        "urgent" => Some(pb::Priority::Urgent),
+        "high" => Some(pb::Priority::High),
+        "normal" => Some(pb::Priority::Normal),
+        "low" => Some(pb::Priority::Low),
         _ => None,
     }
 }

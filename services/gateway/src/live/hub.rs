@@ -51,7 +51,9 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
             "conversation": e.conversation.as_ref().map(ConversationJson::from),
         }),
         Payload::ConversationCreated(e) => json!({"conversation": e.conversation.as_ref().map(ConversationJson::from)}),
-        Payload::ConversationUpdated(e) => json!({"conversation": e.conversation.as_ref().map(ConversationJson::from)}),
+        Payload::ConversationUpdated(e) | Payload::PriorityChanged(e) => {
+            json!({"conversation": e.conversation.as_ref().map(ConversationJson::from)})
+        }
         Payload::StatusChanged(e) => json!({
             "conversation": e.conversation.as_ref().map(ConversationJson::from),
             "change": e.change.as_ref().map(StatusChangeJson::from),
