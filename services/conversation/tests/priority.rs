@@ -2,44 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use chrono::Utc;
-use inbox_config::PostgresSettings;
 use inbox_conversation::domain::{Priority, PriorityRules};
-use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, MIGRATOR};
-use inbox_proto::common::v1::{Channel, MessageContent, TextContent, message_content::Kind};
-use inbox_proto::ingest::v1::{InboundMessage, Sender};
-use inbox_testkit::TestDatabase;
+use inbox_conversation::store::ConversationStore;
 use uuid::Uuid;
 
-async fn store() -> (TestDatabase, ConversationStore) {
-    let db = TestDatabase::create("prio").await.unwrap();
-    let settings = PostgresSettings { url: db.url(), max_connections: 8 };
-    let pool = inbox_service::postgres::connect_and_migrate(&settings, &MIGRATOR).await.unwrap();
-    (db, ConversationStore::new(pool))
-}
-
-async fn customer_writes(
-    store: &ConversationStore,
-    tenant: Uuid,
-    from: &str,
-    wamid: &str,
-    body: &str,
-) -> ConversationRow {
-    let inbound = InboundMessage {
-        tenant_id: tenant.to_string(),
-        channel: Channel::Whatsapp as i32,
-        channel_account_id: "acc".into(),
-        external_id: wamid.into(),
-        sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
-        sender: Some(Sender { address: from.into(), display_name: "Ana".into() }),
-        content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: body.into() })) }),
-        raw_payload_id: String::new(),
-    };
-    match store.append_inbound_message(tenant, &inbound).await.unwrap() {
-        Appended::Stored { conversation, .. } => conversation,
-        Appended::Duplicate => panic!("unexpected duplicate"),
-    }
-}
+mod common;
+use common::{customer_writes, store};
 
 async fn outbox_has(store: &ConversationStore, suffix: &str) -> bool {
     let subjects: Vec<String> = sqlx::query_scalar("SELECT subject FROM outbox").fetch_all(store.pool()).await.unwrap();

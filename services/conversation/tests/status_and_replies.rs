@@ -3,40 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use chrono::{Duration, Utc};
-use inbox_config::PostgresSettings;
 use inbox_conversation::domain::{Status, StatusRules};
-use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, MIGRATOR, NewReply};
-use inbox_proto::common::v1::{Channel, MessageContent, TextContent, message_content::Kind};
+use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, NewReply};
+use inbox_proto::common::v1::Channel;
 use inbox_proto::ingest::v1::{InboundMessage, Sender};
-use inbox_testkit::TestDatabase;
 use uuid::Uuid;
 
-async fn store() -> (TestDatabase, ConversationStore) {
-    let db = TestDatabase::create("status").await.unwrap();
-    let settings = PostgresSettings { url: db.url(), max_connections: 8 };
-    let pool = inbox_service::postgres::connect_and_migrate(&settings, &MIGRATOR).await.unwrap();
-    (db, ConversationStore::new(pool))
-}
-
-fn text(body: &str) -> MessageContent {
-    MessageContent { kind: Some(Kind::Text(TextContent { body: body.into() })) }
-}
+mod common;
+use common::{store, text};
 
 async fn customer_writes(store: &ConversationStore, tenant: Uuid, wamid: &str, body: &str) -> ConversationRow {
-    let inbound = InboundMessage {
-        tenant_id: tenant.to_string(),
-        channel: Channel::Whatsapp as i32,
-        channel_account_id: "acc".into(),
-        external_id: wamid.into(),
-        sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
-        sender: Some(Sender { address: "15551230001".into(), display_name: "Ana".into() }),
-        content: Some(text(body)),
-        raw_payload_id: String::new(),
-    };
-    match store.append_inbound_message(tenant, &inbound).await.unwrap() {
-        Appended::Stored { conversation, .. } => conversation,
-        Appended::Duplicate => panic!("unexpected duplicate"),
-    }
+    common::customer_writes(store, tenant, "15551230001", wamid, body).await
 }
 
 async fn reply(store: &ConversationStore, tenant: Uuid, conversation: Uuid, body: &str, key: &str, note: bool) -> bool {

@@ -101,12 +101,8 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
-        let ctx = CallContext::of(&request)?.clone();
+        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
         let r = request.get_ref();
-        let id = parse_id(&r.conversation_id, "conversation_id")?;
-        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
-        tracing::Span::current().record("conversation_id", tracing::field::display(id));
-        require_person(&ctx)?;
         let key = r.idempotency_key.trim();
         if key.is_empty() || key.len() > 200 {
             return Err(PublicError::invalid_argument("idempotency_key is required (at most 200 characters)").into());
@@ -134,12 +130,8 @@ impl pb::conversations_server::Conversations for ConversationsApi {
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
     async fn set_status(&self, request: Request<pb::SetStatusRequest>) -> Result<Response<pb::Conversation>, Status> {
-        let ctx = CallContext::of(&request)?.clone();
+        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
         let r = request.get_ref();
-        let id = parse_id(&r.conversation_id, "conversation_id")?;
-        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
-        tracing::Span::current().record("conversation_id", tracing::field::display(id));
-        require_person(&ctx)?;
         let to = pb::ConversationStatus::try_from(r.status)
             .ok()
             .and_then(crate::domain::Status::from_proto)
@@ -162,12 +154,8 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::SetPriorityRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
-        let ctx = CallContext::of(&request)?.clone();
+        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
         let r = request.get_ref();
-        let id = parse_id(&r.conversation_id, "conversation_id")?;
-        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
-        tracing::Span::current().record("conversation_id", tracing::field::display(id));
-        require_person(&ctx)?;
         let priority = pb::Priority::try_from(r.priority)
             .ok()
             .and_then(crate::domain::Priority::from_proto)
@@ -227,6 +215,17 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         self.store.set_status_rules(ctx.tenant_id, &rules).await.map_err(store_error)?;
         Ok(Response::new(rules_to_proto(&rules)))
     }
+}
+
+/// The acting person and the conversation a change is about, recorded on the current span.
+fn person_on_conversation<T>(request: &Request<T>, conversation_id: &str) -> Result<(CallContext, Uuid), Status> {
+    let ctx = CallContext::of(request)?.clone();
+    let id = parse_id(conversation_id, "conversation_id")?;
+    let span = tracing::Span::current();
+    span.record("tenant_id", tracing::field::display(ctx.tenant_id));
+    span.record("conversation_id", tracing::field::display(id));
+    require_person(&ctx)?;
+    Ok((ctx, id))
 }
 
 /// Replies and status changes are made by people (agents, supervisors, admins), who are named

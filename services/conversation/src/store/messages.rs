@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::common::v1::Channel;
-use inbox_proto::events::v1::{ConversationCreated, MessageCreated};
+use inbox_proto::events::v1::ConversationCreated;
 use inbox_proto::ingest::v1::InboundMessage;
 use prost::Message as _;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::outbox::enqueue;
+use super::outbox::{enqueue, enqueue_message_created};
 use super::priority::raise_priority_for_message;
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
 use super::status::{change_status, reread_conversation, status_rules_in};
@@ -126,15 +126,7 @@ impl ConversationStore {
             );
             enqueue(&mut tx, &subjects::event(&tenant, "conversation.created"), &event).await?;
         }
-        let event = new_envelope(
-            Uuid::now_v7().to_string(),
-            &tenant,
-            Payload::MessageCreated(MessageCreated {
-                message: Some(message.to_proto()),
-                conversation: Some(conversation.to_proto()),
-            }),
-        );
-        enqueue(&mut tx, &subjects::event(&tenant, "message.created"), &event).await?;
+        enqueue_message_created(&mut tx, &message, &conversation).await?;
         tx.commit().await?;
         Ok(Appended::Stored { conversation, message, conversation_created })
     }

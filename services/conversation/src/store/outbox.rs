@@ -27,6 +27,24 @@ pub(crate) async fn enqueue(
     Ok(())
 }
 
+/// Writes `message.created` (the message and its conversation after it) to the outbox.
+pub(crate) async fn enqueue_message_created(
+    tx: &mut Transaction<'_, Postgres>,
+    message: &super::MessageRow,
+    conversation: &super::ConversationRow,
+) -> Result<(), StoreError> {
+    let tenant = message.tenant_id.to_string();
+    let event = inbox_bus::new_envelope(
+        uuid::Uuid::now_v7().to_string(),
+        &tenant,
+        inbox_bus::Payload::MessageCreated(inbox_proto::events::v1::MessageCreated {
+            message: Some(message.to_proto()),
+            conversation: Some(conversation.to_proto()),
+        }),
+    );
+    enqueue(tx, &inbox_bus::subjects::event(&tenant, "message.created"), &event).await
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     #[error(transparent)]

@@ -3,12 +3,12 @@
 use chrono::Utc;
 use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::common::v1::{Channel, MessageContent};
-use inbox_proto::events::v1::{MessageCreated, OutboundMessage};
+use inbox_proto::events::v1::OutboundMessage;
 use prost::Message as _;
 use uuid::Uuid;
 
 use super::messages::touch_conversation;
-use super::outbox::enqueue;
+use super::outbox::{enqueue, enqueue_message_created};
 use super::rows::MESSAGE_COLUMNS;
 use super::status::{change_status, lock_conversation, status_rules_in};
 use super::{ConversationRow, ConversationStore, MessageRow, StoreError};
@@ -124,15 +124,7 @@ impl ConversationStore {
             enqueue(&mut tx, &subjects::outbound(channel, &tenant), &outbound).await?;
             touched
         };
-        let event = new_envelope(
-            Uuid::now_v7().to_string(),
-            &tenant,
-            Payload::MessageCreated(MessageCreated {
-                message: Some(message.to_proto()),
-                conversation: Some(conversation.to_proto()),
-            }),
-        );
-        enqueue(&mut tx, &subjects::event(&tenant, "message.created"), &event).await?;
+        enqueue_message_created(&mut tx, &message, &conversation).await?;
         tx.commit().await?;
         Ok(Some(SentReply { message, conversation, replayed: false }))
     }
