@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Read at run time, not with env!(): cargo reuses a compiled build script across checkouts
-    // that share a target directory, and a baked-in path would read another checkout's protos.
-    let proto_root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    // Relative to the package directory (a build script's working directory), never absolute:
+    // checkouts that share a target directory share this build script and its fingerprint, and
+    // an absolute path would make one checkout read, or watch, another checkout's protos.
+    let proto_root = PathBuf::from("../../proto");
     let mut files = Vec::new();
     collect_protos(&proto_root, &mut files)?;
     files.sort();
