@@ -10,6 +10,7 @@ mod nats;
 mod postgres;
 mod process;
 mod redis_server;
+pub mod service;
 
 pub use nats::TestNats;
 pub use postgres::TestDatabase;

@@ -1,19 +1,16 @@
 //! The routing service in-process, on its own database, JetStream server and Redis key prefix.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
 use inbox_bus::{Bus, Payload, new_envelope, subjects};
 use inbox_routing::Settings;
 use inbox_service::{Listeners, ServiceSettings};
+use inbox_testkit::service::{ServingStatus, get, grpc_health, sample};
 use inbox_testkit::{TestDatabase, TestNats, TestRedis, wait_until};
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -83,29 +80,4 @@ async fn a_redelivered_event_is_recorded_once() -> anyhow::Result<()> {
         tokio::time::timeout(Duration::from_secs(10), service).await.context("run did not return within 10 s")?;
     stopped??;
     Ok(())
-}
-
-/// Status and body of `GET url`, or `None` when nothing answers.
-async fn get(http: &reqwest::Client, url: String) -> Option<(u16, String)> {
-    let response = http.get(url).send().await.ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.text().await.ok()?))
-}
-
-async fn grpc_health(addr: SocketAddr) -> anyhow::Result<ServingStatus> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-        .timeout(Duration::from_secs(5))
-        .connect()
-        .await?;
-    let response = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?;
-    Ok(response.into_inner().status())
-}
-
-/// The value of the Prometheus sample `name` whose labels include all of `labels`.
-fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    metrics
-        .lines()
-        .filter_map(|line| line.strip_prefix(name)?.strip_prefix('{')?.split_once("} "))
-        .find(|(set, _)| labels.iter().all(|label| set.split(',').any(|pair| pair == *label)))
-        .and_then(|(_, value)| value.trim().parse().ok())
 }

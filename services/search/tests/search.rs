@@ -1,7 +1,6 @@
 //! The search service in-process, on its own JetStream server and index directory.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -9,12 +8,10 @@ use anyhow::Context;
 use inbox_bus::{Bus, Payload, new_envelope, subjects};
 use inbox_search::Settings;
 use inbox_service::{Listeners, ServiceSettings};
+use inbox_testkit::service::{ServingStatus, get, grpc_health, sample};
 use inbox_testkit::{TestNats, wait_until};
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 use uuid::Uuid;
 
 fn settings(nats_url: String, index_dir: &Path) -> anyhow::Result<Settings> {
@@ -96,29 +93,4 @@ async fn an_index_directory_that_cannot_be_created_stops_the_service_at_start() 
     let error = outcome.err().context("run should refuse the index directory")?;
     assert!(error.to_string().contains("search index directory"), "{error}");
     Ok(())
-}
-
-/// Status and body of `GET url`, or `None` when nothing answers.
-async fn get(http: &reqwest::Client, url: String) -> Option<(u16, String)> {
-    let response = http.get(url).send().await.ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.text().await.ok()?))
-}
-
-async fn grpc_health(addr: SocketAddr) -> anyhow::Result<ServingStatus> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-        .timeout(Duration::from_secs(5))
-        .connect()
-        .await?;
-    let response = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?;
-    Ok(response.into_inner().status())
-}
-
-/// The value of the Prometheus sample `name` whose labels include all of `labels`.
-fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    metrics
-        .lines()
-        .filter_map(|line| line.strip_prefix(name)?.strip_prefix('{')?.split_once("} "))
-        .find(|(set, _)| labels.iter().all(|label| set.split(',').any(|pair| pair == *label)))
-        .and_then(|(_, value)| value.trim().parse().ok())
 }
