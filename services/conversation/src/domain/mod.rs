@@ -1,12 +1,14 @@
 //! Pure domain types and rules of conversations; no I/O.
 
 mod priority_rules;
+mod settings;
 mod status_rules;
 
 pub use priority_rules::{PriorityRules, PrioritySource};
+pub use settings::TenantSettings;
 pub use status_rules::{ARCHIVE_RULE, MAX_RULE_SECONDS, PENDING_RULE, StatusRules};
 
-use inbox_proto::common::v1::{MessageContent, message_content::Kind};
+use inbox_proto::common::v1::{MediaKind, MessageContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
 
 /// Where a conversation stands: Active → Pending → Resolved → Archived.
@@ -132,6 +134,22 @@ pub const PREVIEW_CHARS: usize = 140;
 pub fn plain_text(content: &MessageContent) -> String {
     match &content.kind {
         Some(Kind::Text(text)) => text.body.clone(),
+        Some(Kind::Media(media)) => {
+            let kind = match MediaKind::try_from(media.kind).unwrap_or(MediaKind::Unspecified) {
+                MediaKind::Image => "image",
+                MediaKind::Audio if media.voice => "voice note",
+                MediaKind::Audio => "audio",
+                MediaKind::Video => "video",
+                MediaKind::Document => "document",
+                MediaKind::Sticker => "sticker",
+                MediaKind::Unspecified => "file",
+            };
+            let label = [media.caption.as_str(), media.filename.as_str()].into_iter().find(|s| !s.is_empty());
+            match label {
+                Some(label) => format!("[{kind}] {label}"),
+                None => format!("[{kind}]"),
+            }
+        }
         Some(Kind::Unsupported(u)) => format!(
             "[unsupported message: {}]",
             if u.description.is_empty() { &u.provider_type } else { &u.description }

@@ -6,6 +6,7 @@ mod outbox;
 mod priority;
 mod replies;
 mod rows;
+mod settings;
 mod status;
 
 pub use cursor::Cursor;

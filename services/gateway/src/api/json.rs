@@ -44,9 +44,31 @@ fn sender_kind(value: i32) -> &'static str {
     }
 }
 
+fn media_kind(value: i32, voice: bool) -> &'static str {
+    match inbox_proto::common::v1::MediaKind::try_from(value) {
+        Ok(inbox_proto::common::v1::MediaKind::Image) => "image",
+        Ok(inbox_proto::common::v1::MediaKind::Audio) if voice => "voice",
+        Ok(inbox_proto::common::v1::MediaKind::Audio) => "audio",
+        Ok(inbox_proto::common::v1::MediaKind::Video) => "video",
+        Ok(inbox_proto::common::v1::MediaKind::Document) => "document",
+        Ok(inbox_proto::common::v1::MediaKind::Sticker) => "sticker",
+        _ => "file",
+    }
+}
+
 fn content(content: Option<&MessageContent>) -> Value {
     match content.and_then(|c| c.kind.as_ref()) {
         Some(Kind::Text(t)) => json!({"type": "text", "text": t.body}),
+        Some(Kind::Media(m)) => json!({
+            "type": "media",
+            "kind": media_kind(m.kind, m.voice),
+            "media_id": m.media_id,
+            "mime_type": m.mime_type,
+            "sha256": m.sha256,
+            "caption": m.caption,
+            "filename": m.filename,
+            "size_bytes": m.size_bytes,
+        }),
         Some(Kind::Unsupported(u)) => {
             json!({"type": "unsupported", "provider_type": u.provider_type, "description": u.description})
         }
