@@ -31,6 +31,8 @@ pub enum Role {
     Supervisor,
     /// Administers a tenant.
     Admin,
+    /// The tenant's AI agent: reads conversations, writes AI messages and summaries.
+    Ai,
     /// Runs the deployment (inboxctl with the operator token); may act for any tenant.
     Operator,
     /// Another service of the fleet acting on its own behalf (consumers, relays).
@@ -43,6 +45,7 @@ impl Role {
             Role::Agent => "agent",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
+            Role::Ai => "ai",
             Role::Operator => "operator",
             Role::Service => "service",
         }
@@ -56,6 +59,7 @@ impl FromStr for Role {
             "agent" => Ok(Role::Agent),
             "supervisor" => Ok(Role::Supervisor),
             "admin" => Ok(Role::Admin),
+            "ai" => Ok(Role::Ai),
             "operator" => Ok(Role::Operator),
             "service" => Ok(Role::Service),
             other => Err(PublicError::invalid_argument(format!("unknown role {other:?}"))),

@@ -51,3 +51,16 @@ CREATE INDEX conversations_by_assignment ON conversations (tenant_id, assignment
 
 -- AI messages carry the model's confidence (0..1).
 ALTER TABLE messages ADD COLUMN ai_confidence real CHECK (ai_confidence BETWEEN 0 AND 1);
+
+-- Response-time target: a customer left waiting longer than this is raised to high (0 = off).
+ALTER TABLE priority_rules ADD COLUMN first_response_target_seconds integer NOT NULL DEFAULT 0
+    CHECK (first_response_target_seconds >= 0);
+
+-- Since when the customer has been waiting for an answer: the first customer message after our
+-- last reply; NULL once an agent or the AI answered.
+ALTER TABLE conversations ADD COLUMN waiting_since timestamptz;
+UPDATE conversations SET waiting_since = last_message_at WHERE last_message_sender_kind = 'customer';
+
+-- What the response-target rule scans.
+CREATE INDEX conversations_waiting ON conversations (waiting_since)
+    WHERE waiting_since IS NOT NULL AND status IN ('active', 'pending') AND priority_rank > 1;

@@ -73,7 +73,11 @@ async fn a_tenant_chooses_its_own_urgency_keywords() {
     store
         .set_priority_rules(
             tenant,
-            &PriorityRules { urgent_keywords: vec!["stuck in the lift".into()], urgent_segments: vec![] },
+            &PriorityRules {
+                urgent_keywords: vec!["stuck in the lift".into()],
+                urgent_segments: vec![],
+                first_response_target: None,
+            },
         )
         .await
         .unwrap();

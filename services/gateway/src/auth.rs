@@ -121,7 +121,7 @@ impl Authenticator {
         let tenant_id = Uuid::parse_str(&claims.tid).map_err(|_| unauthenticated())?;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| unauthenticated())?;
         let role: Role = claims.role.parse().map_err(|_| unauthenticated())?;
-        if !matches!(role, Role::Admin | Role::Supervisor | Role::Agent) {
+        if !matches!(role, Role::Admin | Role::Supervisor | Role::Agent | Role::Ai) {
             return Err(unauthenticated());
         }
         Ok(Principal::User { tenant_id, user_id, role })

@@ -32,6 +32,10 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let state = WhenReady::default();
     let public = axum::Router::new()
         .merge(api::conversations::routes())
+        .merge(api::views::routes())
+        .merge(api::handling::routes())
+        .merge(api::settings::routes())
+        .merge(api::bulk::routes())
         .merge(api::admin::routes())
         .merge(live::routes())
         .with_state(state.clone());

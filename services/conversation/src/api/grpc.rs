@@ -8,8 +8,12 @@ use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::domain::StatusRules;
-use crate::store::{ConversationStore, Cursor, NewReply, StoreError};
+use chrono::Utc;
+
+use super::filters::{counts_to_proto, filter_from_proto, optional_uuid, sort_from_proto, user_of};
+use crate::domain::views::MAX_FILTER_IDS;
+use crate::domain::{PriorityRules, StatusRules, TenantSettings};
+use crate::store::{AiMessage, BulkChange, ConversationStore, Cursor, ListCursor, NewReply, StoreError, Viewer};
 
 pub struct ConversationsApi {
     pub store: ConversationStore,
@@ -31,6 +35,19 @@ fn page_of(page: Option<&PageRequest>) -> Result<(i64, Option<Cursor>), Status> 
     Ok((i64::from(limit), cursor))
 }
 
+fn list_page_of(page: Option<&PageRequest>) -> Result<(i64, Option<ListCursor>), Status> {
+    let limit = page.map_or(0, |p| p.limit);
+    let limit = if limit == 0 { DEFAULT_PAGE } else { limit };
+    if limit > MAX_PAGE {
+        return Err(PublicError::invalid_argument(format!("page limit must be at most {MAX_PAGE}")).into());
+    }
+    let cursor = match page.map(|p| p.cursor.as_str()).unwrap_or_default() {
+        "" => None,
+        text => Some(ListCursor::decode(text).ok_or_else(|| PublicError::invalid_argument("invalid cursor"))?),
+    };
+    Ok((i64::from(limit), cursor))
+}
+
 fn parse_id(text: &str, what: &str) -> Result<Uuid, Status> {
     Uuid::parse_str(text).map_err(|_| PublicError::invalid_argument(format!("{what} must be a uuid")).into())
 }
@@ -38,6 +55,7 @@ fn parse_id(text: &str, what: &str) -> Result<Uuid, Status> {
 fn store_error(e: StoreError) -> Status {
     match e {
         StoreError::Invalid(reason) => PublicError::invalid_argument(reason).into(),
+        StoreError::Conflict(reason) => PublicError::new(ErrorCode::Conflict, reason).into(),
         StoreError::Database(e) => {
             tracing::error!(error = %e, "store failure");
             PublicError::unavailable("conversation store unavailable").into()
@@ -54,8 +72,16 @@ impl pb::conversations_server::Conversations for ConversationsApi {
     ) -> Result<Response<pb::ListConversationsResponse>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
-        let (limit, cursor) = page_of(request.get_ref().page.as_ref())?;
-        let (rows, next) = self.store.list_conversations(ctx.tenant_id, limit, cursor).await.map_err(store_error)?;
+        let r = request.get_ref();
+        let filter = filter_from_proto(r.filter.as_ref())?;
+        let sort = sort_from_proto(r.sort)?;
+        let (limit, cursor) = list_page_of(r.page.as_ref())?;
+        let viewer = Viewer { user_id: user_of(&ctx.principal), now: Utc::now() };
+        let (rows, next) = self
+            .store
+            .list_conversations_filtered(ctx.tenant_id, &filter, viewer, sort, limit, cursor)
+            .await
+            .map_err(store_error)?;
         Ok(Response::new(pb::ListConversationsResponse {
             conversations: rows.iter().map(|r| r.to_proto()).collect(),
             next_cursor: next.map(|c| c.encode()).unwrap_or_default(),
@@ -215,6 +241,269 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         self.store.set_status_rules(ctx.tenant_id, &rules).await.map_err(store_error)?;
         Ok(Response::new(rules_to_proto(&rules)))
     }
+
+    #[tracing::instrument(skip_all, fields(tenant_id))]
+    async fn count_views(&self, request: Request<pb::CountViewsRequest>) -> Result<Response<pb::ViewCounts>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        let team = optional_uuid(&request.get_ref().team_id, "team_id")?;
+        let viewer = Viewer { user_id: user_of(&ctx.principal), now: Utc::now() };
+        let counts = self.store.count_views(ctx.tenant_id, viewer, team).await.map_err(store_error)?;
+        Ok(Response::new(counts_to_proto(&counts)))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn set_assignment(
+        &self,
+        request: Request<pb::SetAssignmentRequest>,
+    ) -> Result<Response<pb::Conversation>, Status> {
+        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let r = request.get_ref();
+        let assignee = optional_uuid(&r.assignee_id, "assignee_id")?;
+        let team = optional_uuid(&r.team_id, "team_id")?;
+        let note = bounded(&r.note, "note", 1000)?;
+        let (conversation, _) = self
+            .store
+            .set_assignment(ctx.tenant_id, id, assignee, team, &ctx.principal, note)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(conversation.to_proto()))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn post_ai_message(
+        &self,
+        request: Request<pb::PostAiMessageRequest>,
+    ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
+        if ctx.role != Role::Ai {
+            return Err(PublicError::new(ErrorCode::PermissionDenied, "only the AI agent writes AI messages").into());
+        }
+        let r = request.get_ref();
+        let key = idempotency_key(&r.idempotency_key)?;
+        let content = r.content.clone().ok_or_else(|| PublicError::invalid_argument("content is required"))?;
+        let message = AiMessage {
+            conversation_id: id,
+            author: &ctx.principal,
+            content: &content,
+            confidence: r.confidence,
+            complex_issue: r.complex_issue,
+            complex_reason: bounded(&r.complex_reason, "complex_reason", 500)?,
+            idempotency_key: key,
+        };
+        let sent = self
+            .store
+            .post_ai_message(ctx.tenant_id, &message)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(pb::SendMessageResponse {
+            message: Some(sent.message.to_proto()),
+            conversation: Some(sent.conversation.to_proto()),
+            replayed: sent.replayed,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn take_over(&self, request: Request<pb::TakeOverRequest>) -> Result<Response<pb::Conversation>, Status> {
+        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let agent = user_of(&ctx.principal).ok_or_else(|| PublicError::invalid_argument("taking over needs a user"))?;
+        let name = bounded(&request.get_ref().agent_name, "agent_name", 200)?;
+        let conversation = self
+            .store
+            .take_over(ctx.tenant_id, id, agent, name)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(conversation.to_proto()))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn release_to_ai(
+        &self,
+        request: Request<pb::ReleaseToAiRequest>,
+    ) -> Result<Response<pb::Conversation>, Status> {
+        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let agent = user_of(&ctx.principal).ok_or_else(|| PublicError::invalid_argument("releasing needs a user"))?;
+        let any_owner = matches!(ctx.role, Role::Supervisor | Role::Admin);
+        let conversation = self
+            .store
+            .release_to_ai(ctx.tenant_id, id, agent, any_owner)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(conversation.to_proto()))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn set_summary(&self, request: Request<pb::SetSummaryRequest>) -> Result<Response<pb::Conversation>, Status> {
+        let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
+        if !matches!(ctx.role, Role::Ai | Role::Agent | Role::Supervisor | Role::Admin) {
+            return Err(
+                PublicError::new(ErrorCode::PermissionDenied, "only the AI and the team write summaries").into()
+            );
+        }
+        let summary = bounded(&request.get_ref().summary, "summary", 4000)?;
+        let conversation = self
+            .store
+            .set_summary(ctx.tenant_id, id, summary)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(conversation.to_proto()))
+    }
+
+    async fn get_summary(&self, request: Request<pb::GetSummaryRequest>) -> Result<Response<pb::Summary>, Status> {
+        let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
+        let summary = self
+            .store
+            .summary(ctx.tenant_id, id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(pb::Summary {
+            text: summary.text,
+            source: summary.source.into(),
+            updated_at: summary.updated_at.map(inbox_proto::timestamp_from),
+        }))
+    }
+
+    async fn get_tenant_settings(
+        &self,
+        request: Request<pb::GetTenantSettingsRequest>,
+    ) -> Result<Response<pb::TenantSettings>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        let settings = self.store.tenant_settings(ctx.tenant_id).await.map_err(store_error)?;
+        Ok(Response::new(settings_to_proto(&settings)))
+    }
+
+    async fn set_tenant_settings(
+        &self,
+        request: Request<pb::SetTenantSettingsRequest>,
+    ) -> Result<Response<pb::TenantSettings>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        require_admin(&ctx, "changing tenant settings")?;
+        let given =
+            request.get_ref().settings.clone().ok_or_else(|| PublicError::invalid_argument("settings are required"))?;
+        let settings = TenantSettings::parse(
+            &given.time_zone,
+            &given.company_name,
+            given.ai_confidence_threshold,
+            &given.handoff_message,
+        )
+        .map_err(PublicError::invalid_argument)?;
+        self.store.set_tenant_settings(ctx.tenant_id, &settings).await.map_err(store_error)?;
+        Ok(Response::new(settings_to_proto(&settings)))
+    }
+
+    async fn get_priority_rules(
+        &self,
+        request: Request<pb::GetPriorityRulesRequest>,
+    ) -> Result<Response<pb::PriorityRules>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        let rules = self.store.priority_rules(ctx.tenant_id).await.map_err(store_error)?;
+        Ok(Response::new(priority_rules_to_proto(&rules)))
+    }
+
+    async fn set_priority_rules(
+        &self,
+        request: Request<pb::SetPriorityRulesRequest>,
+    ) -> Result<Response<pb::PriorityRules>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        require_admin(&ctx, "changing priority rules")?;
+        let given =
+            request.get_ref().rules.clone().ok_or_else(|| PublicError::invalid_argument("rules are required"))?;
+        let rules =
+            PriorityRules::parse(&given.urgent_keywords, &given.urgent_segments, given.first_response_target_seconds)
+                .map_err(PublicError::invalid_argument)?;
+        self.store.set_priority_rules(ctx.tenant_id, &rules).await.map_err(store_error)?;
+        Ok(Response::new(priority_rules_to_proto(&rules)))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, selected))]
+    async fn bulk_action(
+        &self,
+        request: Request<pb::BulkActionRequest>,
+    ) -> Result<Response<pb::BulkActionResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        if !matches!(ctx.role, Role::Supervisor | Role::Admin) {
+            return Err(PublicError::new(
+                ErrorCode::PermissionDenied,
+                "bulk actions need the supervisor or admin role",
+            )
+            .into());
+        }
+        let r = request.get_ref();
+        let filter = filter_from_proto(r.filter.as_ref())?;
+        if filter.is_empty() {
+            return Err(PublicError::invalid_argument("select conversations: give ids or at least one filter").into());
+        }
+        let reason = bounded(&r.reason, "reason", 500)?.to_owned();
+        let change = match r.action.as_ref() {
+            Some(pb::bulk_action_request::Action::Assign(a)) => BulkChange::Assign {
+                assignee_id: optional_uuid(&a.assignee_id, "assign.assignee_id")?,
+                team_id: optional_uuid(&a.team_id, "assign.team_id")?,
+                note: bounded(&a.note, "assign.note", 1000)?.to_owned(),
+            },
+            Some(pb::bulk_action_request::Action::Status(s)) => BulkChange::Status {
+                to: pb::ConversationStatus::try_from(*s).ok().and_then(crate::domain::Status::from_proto).ok_or_else(
+                    || PublicError::invalid_argument("status must be active, pending, resolved or archived"),
+                )?,
+                reason,
+            },
+            Some(pb::bulk_action_request::Action::Priority(p)) => BulkChange::Priority {
+                to: pb::Priority::try_from(*p)
+                    .ok()
+                    .and_then(crate::domain::Priority::from_proto)
+                    .ok_or_else(|| PublicError::invalid_argument("priority must be urgent, high, normal or low"))?,
+                reason,
+            },
+            Some(pb::bulk_action_request::Action::Archive(true)) => {
+                BulkChange::Status { to: crate::domain::Status::Archived, reason }
+            }
+            Some(pb::bulk_action_request::Action::Delete(true)) => {
+                require_admin(&ctx, "deleting conversations")?;
+                BulkChange::Delete
+            }
+            _ => return Err(PublicError::invalid_argument("an action is required").into()),
+        };
+        let viewer = Viewer { user_id: user_of(&ctx.principal), now: Utc::now() };
+        // Ids given: each is reported, found or not. A filter: what matches, up to the cap.
+        let ids = if !filter.ids.is_empty()
+            && filter == (crate::domain::views::ConversationFilter { ids: filter.ids.clone(), ..Default::default() })
+        {
+            filter.ids.clone()
+        } else {
+            self.store
+                .select_conversation_ids(ctx.tenant_id, &filter, viewer, MAX_FILTER_IDS as i64)
+                .await
+                .map_err(store_error)?
+        };
+        tracing::Span::current().record("selected", ids.len());
+        let outcomes =
+            self.store.bulk_change(ctx.tenant_id, &ids, &change, &ctx.principal).await.map_err(store_error)?;
+        let mut response = pb::BulkActionResponse::default();
+        for (id, outcome) in outcomes {
+            match outcome {
+                crate::store::BulkOutcome::Changed => response.changed += 1,
+                crate::store::BulkOutcome::Unchanged => response.unchanged += 1,
+                _ => response.failed += 1,
+            }
+            let error = match &outcome {
+                crate::store::BulkOutcome::Failed(e) => e.clone(),
+                crate::store::BulkOutcome::NotFound => "conversation not found".into(),
+                _ => String::new(),
+            };
+            response.results.push(pb::BulkItemResult {
+                conversation_id: id.to_string(),
+                outcome: outcome.as_str().into(),
+                error,
+            });
+        }
+        Ok(Response::new(response))
+    }
 }
 
 /// The acting person and the conversation a change is about, recorded on the current span.
@@ -226,6 +515,60 @@ fn person_on_conversation<T>(request: &Request<T>, conversation_id: &str) -> Res
     span.record("conversation_id", tracing::field::display(id));
     require_person(&ctx)?;
     Ok((ctx, id))
+}
+
+/// Any caller of the tenant on a conversation (reads, AI writes), recorded on the current span.
+fn on_conversation<T>(request: &Request<T>, conversation_id: &str) -> Result<(CallContext, Uuid), Status> {
+    let ctx = CallContext::of(request)?.clone();
+    let id = parse_id(conversation_id, "conversation_id")?;
+    let span = tracing::Span::current();
+    span.record("tenant_id", tracing::field::display(ctx.tenant_id));
+    span.record("conversation_id", tracing::field::display(id));
+    Ok((ctx, id))
+}
+
+fn require_admin(ctx: &CallContext, what: &str) -> Result<(), Status> {
+    if matches!(ctx.role, Role::Admin | Role::Operator) {
+        Ok(())
+    } else {
+        Err(PublicError::new(ErrorCode::PermissionDenied, format!("{what} needs the admin role")).into())
+    }
+}
+
+/// A trimmed free-text field of at most `max` characters.
+fn bounded<'a>(text: &'a str, field: &str, max: usize) -> Result<&'a str, Status> {
+    let text = text.trim();
+    if text.chars().count() > max {
+        return Err(PublicError::invalid_argument(format!("{field} must be at most {max} characters")).into());
+    }
+    Ok(text)
+}
+
+fn idempotency_key(key: &str) -> Result<&str, Status> {
+    let key = key.trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(PublicError::invalid_argument("idempotency_key is required (at most 200 characters)").into());
+    }
+    Ok(key)
+}
+
+fn settings_to_proto(s: &TenantSettings) -> pb::TenantSettings {
+    pb::TenantSettings {
+        time_zone: s.time_zone.name().into(),
+        company_name: s.company_name.clone(),
+        ai_confidence_threshold: s.ai_confidence_threshold,
+        handoff_message: s.handoff_message.clone(),
+    }
+}
+
+fn priority_rules_to_proto(r: &PriorityRules) -> pb::PriorityRules {
+    pb::PriorityRules {
+        urgent_keywords: r.urgent_keywords.clone(),
+        urgent_segments: r.urgent_segments.clone(),
+        first_response_target_seconds: r
+            .first_response_target
+            .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)),
+    }
 }
 
 /// Replies and status changes are made by people (agents, supervisors, admins), who are named

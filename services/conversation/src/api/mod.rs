@@ -1,5 +1,6 @@
 //! The gRPC API: translation between protobuf and the store, nothing more.
 
+mod filters;
 mod grpc;
 
 pub use grpc::ConversationsApi;

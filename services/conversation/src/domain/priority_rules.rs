@@ -9,8 +9,14 @@
 //! - an issue type that is time-sensitive (billing, refund, cancellation, security) → high,
 //!   `auto: issue type 'billing'`.
 //!
+//! - a response-time target: a customer who has waited longer than the tenant's target for an
+//!   answer raises the conversation to high, `auto: response target 15m missed` (checked by the
+//!   sweeper, since it fires on the clock, not on a message).
+//!
 //! Automatic prioritisation only raises a conversation's priority, never lowers it, and never
 //! touches a priority a person set: a manual override sticks until a person changes it.
+
+use std::time::Duration;
 
 use super::Priority;
 
@@ -18,7 +24,13 @@ use super::Priority;
 pub struct PriorityRules {
     pub urgent_keywords: Vec<String>,
     pub urgent_segments: Vec<String>,
+    /// How long a customer may wait for an answer before the conversation becomes high.
+    pub first_response_target: Option<Duration>,
 }
+
+/// Most keywords and segments a tenant may set, and their longest length in characters.
+pub const MAX_RULE_TERMS: usize = 200;
+pub const MAX_TERM_CHARS: usize = 100;
 
 impl Default for PriorityRules {
     fn default() -> Self {
@@ -27,6 +39,7 @@ impl Default for PriorityRules {
                 .map(String::from)
                 .to_vec(),
             urgent_segments: vec!["vip".into()],
+            first_response_target: None,
         }
     }
 }
@@ -117,9 +130,57 @@ impl PriorityRules {
             .map(|(issue, _)| (Priority::High, format!("auto: issue type '{issue}'")))
     }
 
+    /// Rules as a client gave them: terms trimmed, lowercased, deduplicated; the error names
+    /// the bad field.
+    pub fn parse(keywords: &[String], segments: &[String], first_response_target_seconds: u32) -> Result<Self, String> {
+        let clean = |terms: &[String], field: &str| -> Result<Vec<String>, String> {
+            if terms.len() > MAX_RULE_TERMS {
+                return Err(format!("{field} may hold at most {MAX_RULE_TERMS} entries"));
+            }
+            let mut out: Vec<String> = Vec::with_capacity(terms.len());
+            for term in terms {
+                let term = term.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+                if term.is_empty() || term.chars().count() > MAX_TERM_CHARS {
+                    return Err(format!("{field} entries must have 1 to {MAX_TERM_CHARS} characters"));
+                }
+                if !out.contains(&term) {
+                    out.push(term);
+                }
+            }
+            Ok(out)
+        };
+        if first_response_target_seconds > super::MAX_RULE_SECONDS {
+            return Err("first_response_target_seconds is too long".into());
+        }
+        Ok(Self {
+            urgent_keywords: clean(keywords, "urgent_keywords")?,
+            urgent_segments: clean(segments, "urgent_segments")?,
+            first_response_target: (first_response_target_seconds > 0)
+                .then(|| Duration::from_secs(u64::from(first_response_target_seconds))),
+        })
+    }
+
+    /// High priority when the customer has waited past the response target.
+    pub fn response_target_missed(&self, waited: Duration) -> Option<(Priority, String)> {
+        let target = self.first_response_target?;
+        (waited > target).then(|| (Priority::High, format!("auto: response target {} missed", short_duration(target))))
+    }
+
     /// Whether an automatic assessment may replace the current priority.
     pub fn may_raise(current: Priority, source: PrioritySource, proposed: Priority) -> bool {
         source != PrioritySource::Manual && proposed.rank() > current.rank()
+    }
+}
+
+/// `90s`, `15m`, `1h`, `1h30m`, `2d`.
+fn short_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s >= 3_600 && s % 60 == 0 => format!("{}h{}m", s / 3_600, (s % 3_600) / 60),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }
 
@@ -133,7 +194,7 @@ fn is_negative(original: &str, lowered: &str) -> bool {
 
 /// Whether `phrase` occurs in `text` on word boundaries ("down" is in "site is down", not in
 /// "download").
-fn contains_phrase(text: &str, phrase: &str) -> bool {
+pub(crate) fn contains_phrase(text: &str, phrase: &str) -> bool {
     if phrase.is_empty() {
         return false;
     }
@@ -195,6 +256,26 @@ mod tests {
     #[test]
     fn an_ordinary_question_is_left_alone() {
         assert_eq!(PriorityRules::default().assess("What are your opening hours?", ""), None);
+    }
+
+    #[test]
+    fn a_missed_response_target_makes_it_high_and_says_which() {
+        let rules = PriorityRules::parse(&[], &[], 900).unwrap();
+        assert_eq!(rules.response_target_missed(Duration::from_secs(600)), None);
+        assert_eq!(
+            rules.response_target_missed(Duration::from_secs(901)),
+            Some((Priority::High, "auto: response target 15m missed".into()))
+        );
+        assert_eq!(PriorityRules::default().response_target_missed(Duration::from_secs(1 << 20)), None);
+        assert_eq!(short_duration(Duration::from_secs(5400)), "1h30m");
+    }
+
+    #[test]
+    fn rules_are_cleaned_and_bad_ones_refused() {
+        let rules = PriorityRules::parse(&["  Outage ".into(), "outage".into()], &["VIP".into()], 0).unwrap();
+        assert_eq!(rules.urgent_keywords, vec!["outage"]);
+        assert_eq!(rules.urgent_segments, vec!["vip"]);
+        assert!(PriorityRules::parse(&[" ".into()], &[], 0).unwrap_err().contains("urgent_keywords"));
     }
 
     #[test]

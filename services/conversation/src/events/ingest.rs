@@ -30,7 +30,7 @@ impl MessageHandler for StoreInboundMessages {
                 tracing::info!(external_id = %inbound.external_id, "duplicate inbound message ignored");
                 Ok(())
             }
-            Err(StoreError::Invalid(reason)) => Err(HandlerError::Permanent(reason)),
+            Err(StoreError::Invalid(reason) | StoreError::Conflict(reason)) => Err(HandlerError::Permanent(reason)),
             Err(StoreError::Database(e)) => Err(HandlerError::Retry(e.to_string())),
         }
     }

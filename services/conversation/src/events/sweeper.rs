@@ -1,5 +1,6 @@
 //! The status sweeper: applies the tenants' automatic rules (Active → Pending after the
-//! pending timeout, Resolved → Archived after the archive delay) every few seconds. Every
+//! pending timeout, Resolved → Archived after the archive delay) and the response-time targets
+//! of prioritisation (a customer kept waiting is raised to high) every few seconds. Every
 //! replica runs one; the store's row locking keeps them from moving a conversation twice.
 
 use std::time::Duration;
@@ -14,6 +15,18 @@ const BATCH: i64 = 500;
 
 pub async fn run_status_sweeper(store: ConversationStore, interval: Duration, shutdown: CancellationToken) {
     loop {
+        let raised = match store.apply_response_targets(Utc::now(), BATCH).await {
+            Ok(raised) => {
+                if raised > 0 {
+                    tracing::info!(raised, "response targets missed; priorities raised");
+                }
+                raised
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "response target sweep failed; will retry");
+                0
+            }
+        };
         match store.apply_status_rules(Utc::now(), BATCH).await {
             Ok(report) => {
                 if report.to_pending > 0 || report.to_archived > 0 {
@@ -23,7 +36,7 @@ pub async fn run_status_sweeper(store: ConversationStore, interval: Duration, sh
                         "status rules applied"
                     );
                 }
-                if report.to_pending as i64 == BATCH || report.to_archived as i64 == BATCH {
+                if report.to_pending as i64 == BATCH || report.to_archived as i64 == BATCH || raised as i64 == BATCH {
                     continue;
                 }
             }

@@ -9,11 +9,13 @@ use prost::Message as _;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::ai::flag_needs_human;
 use super::outbox::{enqueue, enqueue_message_created};
 use super::priority::raise_priority_for_message;
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
 use super::status::{change_status, reread_conversation, status_rules_in};
 use super::{ConversationRow, ConversationStore, Cursor, MessageRow, StoreError};
+use crate::domain::ai::{CUSTOMER_ASKED_REASON, asks_for_person};
 use crate::domain::{SenderKind, Status, plain_text, preview};
 
 /// What storing an inbound message did.
@@ -116,6 +118,11 @@ impl ConversationStore {
             None => conversation,
         };
         let conversation = raise_priority_for_message(&mut tx, &conversation, &body).await?.unwrap_or(conversation);
+        let conversation = if asks_for_person(&body) {
+            flag_needs_human(&mut tx, &conversation, CUSTOMER_ASKED_REASON).await?.unwrap_or(conversation)
+        } else {
+            conversation
+        };
 
         let tenant = tenant_id.to_string();
         if conversation_created {
@@ -262,6 +269,9 @@ pub(crate) async fn touch_conversation(
            last_message_preview = CASE WHEN $3 >= last_message_at OR version = 0 THEN $4 ELSE last_message_preview END, \
            last_message_sender_kind = CASE WHEN $3 >= last_message_at OR version = 0 THEN $5 ELSE last_message_sender_kind END, \
            last_message_at = GREATEST(last_message_at, $3), \
+           last_customer_message_at = CASE WHEN $5 = 'customer' THEN GREATEST(last_customer_message_at, $3) \
+             ELSE last_customer_message_at END, \
+           waiting_since = CASE WHEN $5 = 'customer' THEN COALESCE(waiting_since, $3) ELSE NULL END, \
            version = version + 1, updated_at = now() \
          WHERE tenant_id = $1 AND id = $2",
     )

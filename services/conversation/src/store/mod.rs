@@ -1,6 +1,10 @@
 //! The conversation service's PostgreSQL store: one module per aggregate.
 
+mod ai;
+mod assignment;
+mod bulk;
 mod cursor;
+mod listing;
 mod messages;
 mod outbox;
 mod priority;
@@ -9,7 +13,10 @@ mod rows;
 mod settings;
 mod status;
 
-pub use cursor::Cursor;
+pub use ai::{AiMessage, SummaryView};
+pub use bulk::{BulkChange, BulkOutcome};
+pub use cursor::{Cursor, ListCursor};
+pub use listing::{ViewCounts, Viewer};
 pub use messages::Appended;
 pub use outbox::{OUTBOX_CHANNEL, relay_outbox_once};
 pub use replies::{NewReply, SentReply};
@@ -26,6 +33,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The change does not fit the conversation's current state (e.g. the AI answering after a
+    /// person took over).
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 /// Customers, conversations and messages of every tenant; every method takes the tenant.

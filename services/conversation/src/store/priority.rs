@@ -1,5 +1,6 @@
 //! Priority: set by people (sticks), or raised automatically from inbound messages.
 
+use chrono::{DateTime, Utc};
 use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::events::v1::ConversationUpdated;
 use sqlx::{Postgres, Transaction};
@@ -86,16 +87,53 @@ impl ConversationStore {
 
     pub async fn set_priority_rules(&self, tenant_id: Uuid, rules: &PriorityRules) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO priority_rules (tenant_id, urgent_keywords, urgent_segments) VALUES ($1, $2, $3) \
+            "INSERT INTO priority_rules (tenant_id, urgent_keywords, urgent_segments, first_response_target_seconds) \
+             VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant_id) DO UPDATE SET urgent_keywords = EXCLUDED.urgent_keywords, \
-             urgent_segments = EXCLUDED.urgent_segments",
+             urgent_segments = EXCLUDED.urgent_segments, \
+             first_response_target_seconds = EXCLUDED.first_response_target_seconds",
         )
         .bind(tenant_id)
         .bind(&rules.urgent_keywords)
         .bind(&rules.urgent_segments)
+        .bind(rules.first_response_target.map_or(0, |d| i32::try_from(d.as_secs()).unwrap_or(i32::MAX)))
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Raises to high, as of `now`, the open conversations whose customer has waited longer
+    /// than the tenant's response target (at most `batch`). Locked with SKIP LOCKED and
+    /// re-checked under the lock, so replicas never raise one twice. Returns how many.
+    pub async fn apply_response_targets(&self, now: DateTime<Utc>, batch: i64) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let due: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT c.tenant_id, c.id FROM conversations c JOIN priority_rules r ON r.tenant_id = c.tenant_id \
+             WHERE c.waiting_since IS NOT NULL AND c.status IN ('active', 'pending') AND c.priority_rank > 1 \
+               AND c.priority_source <> 'manual' AND r.first_response_target_seconds > 0 \
+               AND c.waiting_since < $1 - make_interval(secs => r.first_response_target_seconds) \
+             ORDER BY c.waiting_since LIMIT $2 FOR UPDATE OF c SKIP LOCKED",
+        )
+        .bind(now)
+        .bind(batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut raised = 0;
+        for (tenant_id, id) in due {
+            let conversation = reread_conversation(&mut tx, tenant_id, id).await?;
+            let Some(since) = conversation.waiting_since else { continue };
+            let rules = priority_rules_in(&mut *tx, tenant_id).await?;
+            let waited = (now - since).to_std().unwrap_or_default();
+            let Some((proposed, reason)) = rules.response_target_missed(waited) else { continue };
+            let current = Priority::parse(&conversation.priority).unwrap_or(Priority::Normal);
+            let source = PrioritySource::parse(&conversation.priority_source).unwrap_or(PrioritySource::Default);
+            if PriorityRules::may_raise(current, source, proposed) {
+                write_priority(&mut tx, &conversation, proposed, PrioritySource::Auto, &reason).await?;
+                raised += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(raised)
     }
 
     /// Puts a customer in a segment (`vip`, ...; empty for none).
@@ -120,13 +158,15 @@ async fn priority_rules_in<'e, E>(executor: E, tenant_id: Uuid) -> Result<Priori
 where
     E: sqlx::PgExecutor<'e>,
 {
-    let row: Option<(Vec<String>, Vec<String>)> =
-        sqlx::query_as("SELECT urgent_keywords, urgent_segments FROM priority_rules WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_optional(executor)
-            .await?;
-    Ok(row.map_or_else(PriorityRules::default, |(urgent_keywords, urgent_segments)| PriorityRules {
+    let row: Option<(Vec<String>, Vec<String>, i32)> = sqlx::query_as(
+        "SELECT urgent_keywords, urgent_segments, first_response_target_seconds FROM priority_rules WHERE tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map_or_else(PriorityRules::default, |(urgent_keywords, urgent_segments, target)| PriorityRules {
         urgent_keywords,
         urgent_segments,
+        first_response_target: (target > 0).then(|| std::time::Duration::from_secs(target.unsigned_abs().into())),
     }))
 }

@@ -33,6 +33,27 @@ pub struct SentReply {
     pub replayed: bool,
 }
 
+/// Queues `message` for delivery to the customer on `outbound.<channel>.<tenant>`; the event id
+/// is derived from the message id, so a repeated relay delivers it once.
+pub(crate) async fn enqueue_outbound(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    message: &MessageRow,
+    conversation: &ConversationRow,
+) -> Result<(), StoreError> {
+    let tenant = conversation.tenant_id.to_string();
+    let channel = inbox_bus::subjects::channel_from_token(&conversation.channel).unwrap_or(Channel::Unspecified);
+    let outbound = new_envelope(
+        format!("outbound:{}", message.id),
+        &tenant,
+        Payload::OutboundMessage(OutboundMessage {
+            message: Some(message.to_proto()),
+            channel_account_id: conversation.channel_account_id.clone(),
+            customer_address: conversation.customer_address.clone(),
+        }),
+    );
+    enqueue(tx, &subjects::outbound(channel, &tenant), &outbound).await
+}
+
 impl ConversationStore {
     /// Stores an agent's reply (and queues it on `outbound.<channel>.<tenant>` for delivery) or
     /// an internal note (never delivered). A second send with the same idempotency key returns
@@ -83,7 +104,6 @@ impl ConversationStore {
             return Ok(Some(SentReply { message, conversation, replayed: true }));
         };
 
-        let tenant = tenant_id.to_string();
         let conversation = if reply.internal_note {
             // A note is not part of the exchange with the customer: no preview, no status timer.
             conversation
@@ -111,17 +131,7 @@ impl ConversationStore {
                 Some((updated, _)) => updated,
                 None => touched,
             };
-            let channel = inbox_bus::subjects::channel_from_token(&touched.channel).unwrap_or(Channel::Unspecified);
-            let outbound = new_envelope(
-                format!("outbound:{}", message.id),
-                &tenant,
-                Payload::OutboundMessage(OutboundMessage {
-                    message: Some(message.to_proto()),
-                    channel_account_id: touched.channel_account_id.clone(),
-                    customer_address: touched.customer_address.clone(),
-                }),
-            );
-            enqueue(&mut tx, &subjects::outbound(channel, &tenant), &outbound).await?;
+            enqueue_outbound(&mut tx, &message, &touched).await?;
             touched
         };
         enqueue_message_created(&mut tx, &message, &conversation).await?;

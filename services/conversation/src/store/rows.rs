@@ -33,6 +33,16 @@ pub struct ConversationRow {
     pub priority_source: String,
     pub priority_reason: String,
     pub contact_segment: String,
+    pub assignee_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub handled_by: String,
+    pub needs_human: bool,
+    pub needs_human_reason: String,
+    pub summary: String,
+    pub summary_updated_at: Option<DateTime<Utc>>,
+    pub last_customer_message_at: Option<DateTime<Utc>>,
+    pub waiting_since: Option<DateTime<Utc>>,
 }
 
 /// The columns a [`ConversationRow`] is read from (`c` = conversations, `k` = contacts).
@@ -40,7 +50,9 @@ pub(crate) const CONVERSATION_COLUMNS: &str = "c.tenant_id, c.id, c.contact_id, 
      k.created_at AS contact_created_at, k.updated_at AS contact_updated_at, c.channel, c.channel_account_id, \
      c.customer_address, c.status, c.priority, c.last_message_at, c.last_message_preview, c.created_at, \
      c.updated_at, c.version, c.last_message_sender_kind, c.status_changed_at, \
-     c.priority_source, c.priority_reason, k.segment AS contact_segment";
+     c.priority_source, c.priority_reason, k.segment AS contact_segment, c.assignee_id, c.team_id, c.assigned_at, \
+     c.handled_by, c.needs_human, c.needs_human_reason, c.summary, c.summary_updated_at, \
+     c.last_customer_message_at, c.waiting_since";
 
 impl ConversationRow {
     pub fn to_proto(&self) -> pb::Conversation {
@@ -70,6 +82,14 @@ impl ConversationRow {
             status_changed_at: Some(timestamp_from(self.status_changed_at)),
             priority_source: self.priority_source.clone(),
             priority_reason: self.priority_reason.clone(),
+            assignee_id: self.assignee_id.map(|id| id.to_string()).unwrap_or_default(),
+            team_id: self.team_id.map(|id| id.to_string()).unwrap_or_default(),
+            assigned_at: self.assigned_at.map(timestamp_from),
+            handled_by: self.handled_by.clone(),
+            needs_human: self.needs_human,
+            needs_human_reason: self.needs_human_reason.clone(),
+            summary: self.summary.clone(),
+            last_customer_message_at: self.last_customer_message_at.map(timestamp_from),
         }
     }
 }
@@ -88,10 +108,11 @@ pub struct MessageRow {
     pub created_at: DateTime<Utc>,
     pub internal_note: bool,
     pub idempotency_key: Option<String>,
+    pub ai_confidence: Option<f32>,
 }
 
 pub(crate) const MESSAGE_COLUMNS: &str = "tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, \
-     content, sent_at, created_at, internal_note, idempotency_key";
+     content, sent_at, created_at, internal_note, idempotency_key, ai_confidence";
 
 impl MessageRow {
     pub fn to_proto(&self) -> pb::Message {
@@ -111,6 +132,7 @@ impl MessageRow {
             created_at: Some(timestamp_from(self.created_at)),
             internal_note: self.internal_note,
             idempotency_key: self.idempotency_key.clone().unwrap_or_default(),
+            ai_confidence: self.ai_confidence,
         }
     }
 }

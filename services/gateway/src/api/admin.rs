@@ -94,8 +94,8 @@ async fn create_user(
     let tenant_id = tenant_path(&tenant_id)?;
     principal.require_admin_of(tenant_id)?;
     let new = body(new)?;
-    if !matches!(new.role.as_str(), "admin" | "supervisor" | "agent") {
-        return Err(PublicError::invalid_argument("role must be admin, supervisor or agent").into());
+    if !matches!(new.role.as_str(), "admin" | "supervisor" | "agent" | "ai") {
+        return Err(PublicError::invalid_argument("role must be admin, supervisor, agent or ai").into());
     }
     let email = new.email.trim();
     let valid_email = email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));

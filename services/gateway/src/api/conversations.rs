@@ -1,4 +1,4 @@
-//! `GET /v1/conversations`, `GET /v1/conversations/{id}`, `GET /v1/conversations/{id}/messages`.
+//! `GET /v1/conversations/{id}`, `GET /v1/conversations/{id}/messages`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +18,6 @@ use crate::auth::Authenticated;
 
 pub fn routes() -> Router<WhenReady<AppState>> {
     Router::new()
-        .route("/v1/conversations", get(list_conversations))
         .route("/v1/conversations/{id}", get(get_conversation))
         .route("/v1/conversations/{id}/messages", get(list_messages).post(send_message))
         .route("/v1/conversations/{id}/status", post(set_status))
@@ -39,19 +38,6 @@ impl PageQuery {
     fn to_proto(&self) -> PageRequest {
         PageRequest { limit: self.limit.unwrap_or(0), cursor: self.cursor.clone().unwrap_or_default() }
     }
-}
-
-async fn list_conversations(
-    State(state): State<WhenReady<AppState>>,
-    Authenticated(principal): Authenticated,
-    Query(page): Query<PageQuery>,
-) -> Result<Json<Page<ConversationJson>>, ApiError> {
-    let state = state.get()?;
-    let ctx = principal.in_own_tenant()?;
-    let request = ctx.request(pb::ListConversationsRequest { page: Some(page.to_proto()) }, &state.service_token)?;
-    let response =
-        state.conversations.clone().list_conversations(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(Page::new(response.conversations.iter().map(ConversationJson::from).collect(), response.next_cursor)))
 }
 
 async fn get_conversation(
@@ -82,9 +68,9 @@ async fn list_messages(
 }
 
 /// Rejects a JSON body axum could not parse with our error shape.
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+pub(crate) type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
+pub(crate) fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| ApiError(PublicError::invalid_argument(e.body_text())))
 }
 

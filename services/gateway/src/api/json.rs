@@ -10,7 +10,7 @@ fn time(ts: Option<&Timestamp>) -> Option<String> {
     ts.and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-fn channel(value: i32) -> &'static str {
+pub(crate) fn channel(value: i32) -> &'static str {
     Channel::try_from(value).map_or("unspecified", inbox_bus::subjects::channel_token)
 }
 
@@ -101,6 +101,15 @@ pub struct ConversationJson {
     pub status_changed_at: Option<String>,
     pub priority_source: String,
     pub priority_reason: String,
+    pub assignee_id: Option<String>,
+    pub team_id: Option<String>,
+    pub assigned_at: Option<String>,
+    /// `ai` or `human`.
+    pub handled_by: String,
+    pub needs_human: bool,
+    pub needs_human_reason: String,
+    pub summary: String,
+    pub last_customer_message_at: Option<String>,
 }
 
 impl From<&pb::Conversation> for ConversationJson {
@@ -126,6 +135,14 @@ impl From<&pb::Conversation> for ConversationJson {
             status_changed_at: time(c.status_changed_at.as_ref()),
             priority_source: c.priority_source.clone(),
             priority_reason: c.priority_reason.clone(),
+            assignee_id: non_empty(&c.assignee_id),
+            team_id: non_empty(&c.team_id),
+            assigned_at: time(c.assigned_at.as_ref()),
+            handled_by: c.handled_by.clone(),
+            needs_human: c.needs_human,
+            needs_human_reason: c.needs_human_reason.clone(),
+            summary: c.summary.clone(),
+            last_customer_message_at: time(c.last_customer_message_at.as_ref()),
         }
     }
 }
@@ -142,6 +159,8 @@ pub struct MessageJson {
     pub sent_at: Option<String>,
     pub created_at: Option<String>,
     pub internal_note: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_confidence: Option<f32>,
 }
 
 impl From<&pb::Message> for MessageJson {
@@ -157,6 +176,7 @@ impl From<&pb::Message> for MessageJson {
             sent_at: time(m.sent_at.as_ref()),
             created_at: time(m.created_at.as_ref()),
             internal_note: m.internal_note,
+            ai_confidence: m.ai_confidence,
         }
     }
 }
@@ -180,6 +200,10 @@ impl From<&pb::StatusChange> for StatusChangeJson {
             changed_at: time(c.changed_at.as_ref()),
         }
     }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
 }
 
 /// The status named in a request body, as protobuf; `None` for unknown names.

@@ -1,8 +1,12 @@
 //! The public REST API under `/v1` and the state its handlers share.
 
 pub mod admin;
+pub mod bulk;
 pub mod conversations;
+pub mod handling;
 pub mod json;
+pub mod settings;
+pub mod views;
 
 use inbox_config::Secret;
 use inbox_errors::PublicError;

@@ -58,6 +58,19 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
             "conversation": e.conversation.as_ref().map(ConversationJson::from),
             "change": e.change.as_ref().map(StatusChangeJson::from),
         }),
+        Payload::AssignmentChanged(e) => json!({
+            "conversation": e.conversation.as_ref().map(ConversationJson::from),
+            "previous_assignee_id": e.previous_assignee_id,
+            "previous_team_id": e.previous_team_id,
+            "actor": e.actor,
+            "note": e.note,
+        }),
+        Payload::AiHandoff(e) => json!({
+            "conversation": e.conversation.as_ref().map(ConversationJson::from),
+            "agent_id": e.agent_id,
+            "ai_active": e.ai_active,
+        }),
+        Payload::ConversationDeleted(e) => json!({"conversation_id": e.conversation_id}),
         Payload::InboundMessage(_) | Payload::OutboundMessage(_) => return None,
     };
     let mut frame = json!({"type": kind, "event_id": envelope.event_id});

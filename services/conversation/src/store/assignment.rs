@@ -1,0 +1,87 @@
+//! The assignment read model: who works a conversation and for which team. Routing owns
+//! assignment and feeds this through its events; the API can also set it directly.
+
+use inbox_bus::{Payload, new_envelope, subjects};
+use inbox_proto::events::v1::AssignmentChanged;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::outbox::enqueue;
+use super::status::{lock_conversation, reread_conversation};
+use super::{ConversationRow, ConversationStore, StoreError};
+
+/// Sets assignee and team on a conversation locked by the caller's transaction and announces
+/// `conversation.assigned`. `None` when nothing changed.
+pub(crate) async fn assign_in(
+    tx: &mut Transaction<'_, Postgres>,
+    conversation: &ConversationRow,
+    assignee_id: Option<Uuid>,
+    team_id: Option<Uuid>,
+    actor: &str,
+    note: &str,
+) -> Result<Option<ConversationRow>, StoreError> {
+    if conversation.assignee_id == assignee_id && conversation.team_id == team_id {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE conversations SET assignee_id = $3, team_id = $4, \
+           assigned_at = CASE WHEN $3 IS NULL THEN NULL WHEN assignee_id IS DISTINCT FROM $3 THEN now() ELSE assigned_at END, \
+           updated_at = now(), version = version + 1 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(conversation.tenant_id)
+    .bind(conversation.id)
+    .bind(assignee_id)
+    .bind(team_id)
+    .execute(&mut **tx)
+    .await?;
+    let updated = reread_conversation(tx, conversation.tenant_id, conversation.id).await?;
+    let tenant = conversation.tenant_id.to_string();
+    let event = new_envelope(
+        Uuid::now_v7().to_string(),
+        &tenant,
+        Payload::AssignmentChanged(assignment_changed(&updated, conversation, actor, note)),
+    );
+    enqueue(tx, &subjects::event(&tenant, "conversation.assigned"), &event).await?;
+    Ok(Some(updated))
+}
+
+pub(crate) fn assignment_changed(
+    updated: &ConversationRow,
+    before: &ConversationRow,
+    actor: &str,
+    note: &str,
+) -> AssignmentChanged {
+    AssignmentChanged {
+        conversation: Some(updated.to_proto()),
+        previous_assignee_id: before.assignee_id.map(|id| id.to_string()).unwrap_or_default(),
+        previous_team_id: before.team_id.map(|id| id.to_string()).unwrap_or_default(),
+        actor: actor.into(),
+        note: note.into(),
+    }
+}
+
+impl ConversationStore {
+    /// Assigns a conversation to an agent and/or a team (`None` clears). `None` when the
+    /// conversation is not the tenant's; otherwise it and whether anything changed.
+    pub async fn set_assignment(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        assignee_id: Option<Uuid>,
+        team_id: Option<Uuid>,
+        actor: &str,
+        note: &str,
+    ) -> Result<Option<(ConversationRow, bool)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(conversation) = lock_conversation(&mut tx, tenant_id, id).await? else {
+            return Ok(None);
+        };
+        let changed = assign_in(&mut tx, &conversation, assignee_id, team_id, actor, note).await?;
+        tx.commit().await?;
+        Ok(Some(match changed {
+            Some(updated) => (updated, true),
+            None => (conversation, false),
+        }))
+    }
+}

@@ -1,0 +1,192 @@
+//! Who works a conversation: assignment, the AI's messages, taking over from the AI and
+//! handing back, and the summary.
+//!
+//! - `PUT /v1/conversations/{id}/assignment` {assignee_id?, team_id?, note?}
+//! - `POST /v1/conversations/{id}/ai-messages` {text, confidence, complex_issue?, complex_reason?,
+//!   idempotency_key} (AI accounts only)
+//! - `POST /v1/conversations/{id}/take-over`, `POST /v1/conversations/{id}/release`
+//! - `GET|PUT /v1/conversations/{id}/summary`
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use inbox_errors::PublicError;
+use inbox_proto::common::v1::{MessageContent, TextContent, message_content::Kind};
+use inbox_proto::conversation::v1 as pb;
+use inbox_service::http_edge::{ApiError, WhenReady};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::conversations::{JsonBody, body};
+use super::json::{ConversationJson, MessageJson};
+use super::{AppState, store_failure, upstream_failure};
+use crate::auth::{Authenticated, Principal};
+
+pub fn routes() -> Router<WhenReady<AppState>> {
+    Router::new()
+        .route("/v1/conversations/{id}/assignment", put(set_assignment))
+        .route("/v1/conversations/{id}/ai-messages", post(post_ai_message))
+        .route("/v1/conversations/{id}/take-over", post(take_over))
+        .route("/v1/conversations/{id}/release", post(release_to_ai))
+        .route("/v1/conversations/{id}/summary", get(get_summary).put(set_summary))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAssignment {
+    #[serde(default)]
+    assignee_id: Option<String>,
+    #[serde(default)]
+    team_id: Option<String>,
+    #[serde(default)]
+    note: String,
+}
+
+async fn set_assignment(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    new: JsonBody<NewAssignment>,
+) -> Result<Json<ConversationJson>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let request = ctx.request(
+        pb::SetAssignmentRequest {
+            conversation_id: id,
+            assignee_id: new.assignee_id.unwrap_or_default(),
+            team_id: new.team_id.unwrap_or_default(),
+            note: new.note,
+        },
+        &state.service_token,
+    )?;
+    let conversation =
+        state.conversations.clone().set_assignment(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(ConversationJson::from(&conversation)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAiMessage {
+    text: String,
+    confidence: f32,
+    #[serde(default)]
+    complex_issue: bool,
+    #[serde(default)]
+    complex_reason: String,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+async fn post_ai_message(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    new: JsonBody<NewAiMessage>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let key = new
+        .idempotency_key
+        .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .unwrap_or_default();
+    if new.text.trim().is_empty() {
+        return Err(PublicError::invalid_argument("text is required").into());
+    }
+    let request = ctx.request(
+        pb::PostAiMessageRequest {
+            conversation_id: id,
+            content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: new.text })) }),
+            confidence: new.confidence,
+            complex_issue: new.complex_issue,
+            complex_reason: new.complex_reason,
+            idempotency_key: key,
+        },
+        &state.service_token,
+    )?;
+    let sent = state.conversations.clone().post_ai_message(request).await.map_err(upstream_failure)?.into_inner();
+    let status = if sent.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((
+        status,
+        Json(json!({
+            "message": sent.message.as_ref().map(MessageJson::from),
+            "conversation": sent.conversation.as_ref().map(ConversationJson::from),
+            "replayed": sent.replayed,
+        })),
+    ))
+}
+
+async fn take_over(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationJson>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    // The hand-off message names the agent as the team knows them.
+    let agent_name = match &principal {
+        Principal::User { tenant_id, user_id, .. } => {
+            state.store.user(*tenant_id, *user_id).await.map_err(store_failure)?.map(|u| u.name).unwrap_or_default()
+        }
+        Principal::Operator => String::new(),
+    };
+    let request = ctx.request(pb::TakeOverRequest { conversation_id: id, agent_name }, &state.service_token)?;
+    let conversation = state.conversations.clone().take_over(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(ConversationJson::from(&conversation)))
+}
+
+async fn release_to_ai(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationJson>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let request = ctx.request(pb::ReleaseToAiRequest { conversation_id: id }, &state.service_token)?;
+    let conversation = state.conversations.clone().release_to_ai(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(ConversationJson::from(&conversation)))
+}
+
+async fn get_summary(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let request = ctx.request(pb::GetSummaryRequest { conversation_id: id }, &state.service_token)?;
+    let summary = state.conversations.clone().get_summary(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(summary_json(&summary)))
+}
+
+fn summary_json(summary: &pb::Summary) -> Value {
+    json!({
+        "text": summary.text,
+        "source": summary.source,
+        "updated_at": summary.updated_at.as_ref().and_then(|t| inbox_proto::timestamp_to_utc(t)).map(|t| t.to_rfc3339()),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSummary {
+    summary: String,
+}
+
+async fn set_summary(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    new: JsonBody<NewSummary>,
+) -> Result<Json<ConversationJson>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let request =
+        ctx.request(pb::SetSummaryRequest { conversation_id: id, summary: new.summary }, &state.service_token)?;
+    let conversation = state.conversations.clone().set_summary(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(ConversationJson::from(&conversation)))
+}
