@@ -49,3 +49,32 @@ pub async fn customer_writes(
         Appended::Duplicate => panic!("unexpected duplicate"),
     }
 }
+
+/// Seeds `n` conversations (each with its contact and one customer message) straight in SQL,
+/// fast enough for bulk tests; activity one second apart, newest last.
+pub async fn seed_conversations(store: &ConversationStore, tenant: Uuid, n: i64) -> Vec<Uuid> {
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        "WITH s AS (SELECT i, ids[i] AS id, gen_random_uuid() AS contact FROM \
+           (SELECT $2::uuid[] AS ids) a, generate_series(1, $3) AS i), \
+         k AS (INSERT INTO contacts (tenant_id, id, display_name) SELECT $1, contact, 'Customer ' || i FROM s), \
+         c AS (INSERT INTO conversations (tenant_id, id, contact_id, channel, channel_account_id, customer_address, \
+                 last_message_at, last_message_preview, last_customer_message_at, waiting_since) \
+               SELECT $1, id, contact, 'whatsapp', 'acc', '1555' || lpad(i::text, 7, '0'), \
+                 now() - make_interval(secs => $3 - i), 'hello', now() - make_interval(secs => $3 - i), NULL FROM s) \
+         INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, sent_at) \
+         SELECT $1, gen_random_uuid(), id, 'whatsapp', 'seed-' || id, 'customer', 'x', ''::bytea, 'hello', now() FROM s",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .bind(n)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    ids
+}
+
+/// A viewer who is the user `me`, now.
+pub fn viewer(me: Uuid) -> inbox_conversation::store::Viewer {
+    inbox_conversation::store::Viewer { user_id: Some(me), now: Utc::now() }
+}
