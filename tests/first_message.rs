@@ -8,121 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
-use hmac::{Hmac, Mac};
-use inbox_e2e::{Fleet, OPERATOR_TOKEN, SERVICES, bin_dir};
-use inbox_testkit::wait_until;
+use inbox_e2e::support::{
+    APP_SECRET, PHONE_NUMBER_ID, get_json, next_frame_of_type, post_webhook, set_up_tenant, sign, wait_until_settled,
+    webhook,
+};
+use inbox_e2e::{Fleet, SERVICES};
 use serde_json::{Value, json};
-use sha2::Sha256;
-
-const PHONE_NUMBER_ID: &str = "106540352242922";
-const APP_SECRET: &str = "e2e-meta-app-secret";
-
-/// Runs the built inboxctl against the fleet's gateway and returns its `--json` output.
-fn inboxctl(fleet: &Fleet, args: &[&str]) -> anyhow::Result<Value> {
-    let output = std::process::Command::new(bin_dir()?.join("inboxctl"))
-        .args(args)
-        .arg("--json")
-        .env("INBOX_GATEWAY_URL", fleet.http_url("gateway"))
-        .env("INBOX_OPERATOR_TOKEN", OPERATOR_TOKEN)
-        .output()?;
-    let value: Value =
-        serde_json::from_slice(&output.stdout).with_context(|| format!("inboxctl {args:?} printed no JSON"))?;
-    anyhow::ensure!(output.status.success(), "inboxctl {args:?} failed: {value}");
-    Ok(value)
-}
-
-struct Tenant {
-    id: String,
-    token: String,
-}
-
-/// A tenant with an agent and a WhatsApp number, set up the way an operator would.
-fn set_up_tenant(fleet: &Fleet, slug: &str, phone_number_id: &str) -> anyhow::Result<Tenant> {
-    let tenant = inboxctl(
-        fleet,
-        &["tenant", "create", "--slug", slug, "--name", "Acme Support", "--time-zone", "Europe/Paris"],
-    )?;
-    let id = tenant["id"].as_str().context("tenant id")?.to_owned();
-    let agent = inboxctl(
-        fleet,
-        &["agent", "create", "--tenant", &id, "--email", "sarah@acme.test", "--name", "Sarah", "--role", "agent"],
-    )?;
-    let token = agent["token"].as_str().context("token")?.to_owned();
-    inboxctl(
-        fleet,
-        &[
-            "whatsapp",
-            "add",
-            "--tenant",
-            &id,
-            "--phone-number-id",
-            phone_number_id,
-            "--app-secret",
-            APP_SECRET,
-            "--verify-token",
-            "vt",
-            "--access-token",
-            "EAAG",
-        ],
-    )?;
-    Ok(Tenant { id, token })
-}
-
-fn webhook(phone_number_id: &str, wamid: &str, from: &str, text: &str, timestamp: i64) -> String {
-    json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
-            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": from}],
-            "messages": [{"from": from, "id": wamid, "timestamp": timestamp.to_string(), "type": "text", "text": {"body": text}}]
-        }}]}]
-    })
-    .to_string()
-}
-
-fn sign(secret: &str, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-async fn post_webhook(client: &reqwest::Client, fleet: &Fleet, body: &str, signature: &str) -> anyhow::Result<u16> {
-    let response = client
-        .post(format!("{}/webhooks/whatsapp", fleet.http_url("channel-ingest")))
-        .header("X-Hub-Signature-256", signature)
-        .header("Content-Type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await?;
-    Ok(response.status().as_u16())
-}
-
-async fn get_json(client: &reqwest::Client, url: String, token: &str) -> anyhow::Result<(u16, Value)> {
-    let response = client.get(url).bearer_auth(token).send().await?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().await.unwrap_or(Value::Null)))
-}
-
-/// Waits until the conversation service has handled (and acked) everything on INGEST and its
-/// outbox relay has published everything: then REST reads are final.
-async fn wait_until_settled(fleet: &Fleet) -> anyhow::Result<()> {
-    let client = async_nats::connect(fleet.nats.url()).await?;
-    let js = async_nats::jetstream::new(client);
-    wait_until(Duration::from_secs(30), || {
-        let js = js.clone();
-        async move {
-            let mut stream = js.get_stream("INGEST").await.ok()?;
-            let last = stream.info().await.ok()?.state.last_sequence;
-            let mut consumer: async_nats::jetstream::consumer::PullConsumer =
-                js.get_consumer_from_stream("conversation", "INGEST").await.ok()?;
-            let info = consumer.info().await.ok()?;
-            (info.num_pending == 0 && info.num_ack_pending == 0 && info.ack_floor.stream_sequence >= last).then_some(())
-        }
-    })
-    .await
-    .context("the conversation service did not drain INGEST")
-}
 
 #[tokio::test]
 async fn a_signed_whatsapp_message_reaches_the_agents_websocket_and_the_rest_api() -> anyhow::Result<()> {
@@ -293,22 +184,6 @@ async fn every_message_is_stored_exactly_once_across_a_crash_of_the_conversation
     let expected: Vec<String> = (0..TOTAL).map(|i| format!("wamid.crash.{i}")).collect();
     assert_eq!(ids, expected);
     Ok(())
-}
-
-async fn next_frame_of_type(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-    kind: &str,
-) -> anyhow::Result<Value> {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let frame: Value = serde_json::from_str(socket.next().await.context("socket closed")??.to_text()?)?;
-            if frame["type"] == kind {
-                return anyhow::Ok(frame);
-            }
-        }
-    })
-    .await
-    .with_context(|| format!("no {kind} frame"))?
 }
 
 #[tokio::test]

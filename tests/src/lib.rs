@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub mod support;
+
 use anyhow::{Context, bail};
 use inbox_testkit::{TestDatabase, TestNats, TestRedis, free_port, wait_until};
 

@@ -34,6 +34,35 @@ fn tenant_path(text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text).map_err(|_| ApiError(PublicError::invalid_argument("tenant id must be a uuid")))
 }
 
+/// Gives the conversation service (owner of the settings) the new tenant's time zone and
+/// name as company name, unless the tenant's settings were configured already: a retried
+/// create completes the seeding, and never undoes an admin's later changes.
+async fn seed_tenant_settings(state: &AppState, tenant: &crate::store::Tenant) -> Result<(), ApiError> {
+    use inbox_proto::conversation::v1 as pb;
+    let ctx = Principal::Operator.acting_in(tenant.id)?;
+    let current = state
+        .conversations
+        .clone()
+        .get_tenant_settings(ctx.request(pb::GetTenantSettingsRequest {}, &state.service_token)?)
+        .await
+        .map_err(super::upstream_failure)?
+        .into_inner();
+    let never_configured = current.time_zone == "UTC" && current.company_name.is_empty();
+    if never_configured {
+        let settings =
+            pb::TenantSettings { time_zone: tenant.time_zone.clone(), company_name: tenant.name.clone(), ..current };
+        state
+            .conversations
+            .clone()
+            .set_tenant_settings(
+                ctx.request(pb::SetTenantSettingsRequest { settings: Some(settings) }, &state.service_token)?,
+            )
+            .await
+            .map_err(super::upstream_failure)?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewTenant {
@@ -72,6 +101,7 @@ async fn create_tenant(
     }
     let (tenant, created) =
         state.store.upsert_tenant(&new.slug, new.name.trim(), &new.time_zone).await.map_err(store_failure)?;
+    seed_tenant_settings(state, &tenant).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(json!(tenant))))
 }

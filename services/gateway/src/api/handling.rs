@@ -166,7 +166,7 @@ fn summary_json(summary: &pb::Summary) -> Value {
     json!({
         "text": summary.text,
         "source": summary.source,
-        "updated_at": summary.updated_at.as_ref().and_then(|t| inbox_proto::timestamp_to_utc(t)).map(|t| t.to_rfc3339()),
+        "updated_at": summary.updated_at.as_ref().and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339()),
     })
 }
 
