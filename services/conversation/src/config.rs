@@ -18,8 +18,12 @@ pub struct Settings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ConversationSettings {
-    /// Inbound messages stored at once by one replica.
+    /// Inbound messages in flight at once in one replica (pulled, waiting for their batch).
     pub ingest_concurrency: usize,
+    /// Transactions storing inbound batches at once in one replica.
+    pub batch_workers: usize,
+    /// Most inbound messages stored in one transaction.
+    pub max_batch: usize,
     /// Outbox rows published per relay round.
     pub outbox_batch: i64,
     /// Seconds between two rounds of the automatic status rules.
@@ -43,7 +47,9 @@ impl inbox_service::ServiceSettings for Settings {
         level = "info"
         format = "json"
         [conversation]
-        ingest_concurrency = 16
+        ingest_concurrency = 512
+        batch_workers = 2
+        max_batch = 256
         outbox_batch = 500
         sweep_interval_seconds = 15
     "#;

@@ -51,7 +51,11 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let consumer = tokio::spawn(run_consumer(
         bus.clone(),
         spec,
-        Arc::new(events::StoreInboundMessages { store: store.clone() }),
+        Arc::new(events::StoreInboundMessages::start(
+            store.clone(),
+            settings.conversation.batch_workers,
+            settings.conversation.max_batch,
+        )),
         shutdown.clone(),
     ));
     let sweeper = tokio::spawn(events::run_status_sweeper(

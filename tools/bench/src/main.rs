@@ -1,6 +1,8 @@
 //! `just bench`: measures the fleet's first path on this machine and prints a table.
 //! Everything runs against private servers the testkit starts (own JetStream, own databases).
 
+mod list;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -41,11 +43,23 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `just bench` runs everything; `just bench list` (or any names) runs those only.
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let mut rows =
         vec![row("disk fsyncs per second", format!("{:.0}", fsync_rate()?), "commit-bound figures follow it")];
-    rows.extend(bench_bus().await?);
-    rows.extend(bench_store().await?);
-    rows.extend(bench_webhook_path().await?);
+    if wanted("bus") {
+        rows.extend(bench_bus().await?);
+    }
+    if wanted("store") {
+        rows.extend(bench_store().await?);
+    }
+    if wanted("webhook") {
+        rows.extend(bench_webhook_path().await?);
+    }
+    if wanted("list") {
+        rows.extend(list::bench_list().await?);
+    }
     rows.push(row(
         "peak memory of this process",
         format!("{} MiB", peak_rss_mib()),

@@ -213,7 +213,7 @@ fn page<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> Cursor) -> (V
 
 /// The contact behind a channel address, created on first contact. A known contact's name is
 /// updated when the provider reports a new one.
-async fn upsert_contact(
+pub(crate) async fn upsert_contact(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     channel: &str,

@@ -2,6 +2,7 @@
 
 mod ai;
 mod assignment;
+mod batch;
 mod bulk;
 mod cursor;
 mod listing;

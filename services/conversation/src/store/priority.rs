@@ -154,7 +154,7 @@ impl ConversationStore {
     }
 }
 
-async fn priority_rules_in<'e, E>(executor: E, tenant_id: Uuid) -> Result<PriorityRules, StoreError>
+pub(crate) async fn priority_rules_in<'e, E>(executor: E, tenant_id: Uuid) -> Result<PriorityRules, StoreError>
 where
     E: sqlx::PgExecutor<'e>,
 {

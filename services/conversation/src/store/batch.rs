@@ -1,0 +1,455 @@
+//! Storing many inbound messages in one transaction: the same outcome as
+//! `append_inbound_message` one by one (contact, conversation, message, status, priority,
+//! "needs human", events), written with set-based statements so one commit and a dozen
+//! round trips serve a whole batch.
+//!
+//! Exactly once still rests on the unique provider id: a message already stored (by an
+//! earlier delivery, another replica, or twice in the same batch) is reported as a duplicate
+//! and changes nothing. Rows are touched in sorted key order, so concurrent batches queue
+//! behind each other instead of deadlocking.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use inbox_bus::{Envelope, Payload, new_envelope, subjects};
+use inbox_proto::common::v1::Channel;
+use inbox_proto::events::v1::{ConversationCreated, ConversationUpdated, MessageCreated, StatusChanged};
+use inbox_proto::ingest::v1::InboundMessage;
+use prost::Message as _;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::messages::upsert_contact;
+use super::outbox::OUTBOX_CHANNEL;
+use super::priority::priority_rules_in;
+use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS, StatusChangeRow};
+use super::status::status_rules_in;
+use super::{Appended, ConversationRow, ConversationStore, MessageRow, StoreError};
+use crate::domain::ai::{CUSTOMER_ASKED_REASON, Handler, asks_for_person};
+use crate::domain::{Priority, PriorityRules, PrioritySource, SenderKind, Status, StatusRules, plain_text, preview};
+
+/// An inbound message checked and flattened for storing.
+struct Inbound {
+    tenant_id: Uuid,
+    channel: &'static str,
+    account: String,
+    address: String,
+    display_name: String,
+    external_id: String,
+    sent_at: DateTime<Utc>,
+    content: Vec<u8>,
+    body: String,
+    raw_payload_id: String,
+}
+
+fn check(tenant_id: Uuid, inbound: &InboundMessage) -> Result<Inbound, StoreError> {
+    let channel = Channel::try_from(inbound.channel)
+        .ok()
+        .filter(|c| *c != Channel::Unspecified)
+        .map(subjects::channel_token)
+        .ok_or_else(|| StoreError::Invalid("unknown channel".into()))?;
+    let sender = inbound.sender.as_ref().ok_or_else(|| StoreError::Invalid("sender is required".into()))?;
+    if sender.address.is_empty() || inbound.external_id.is_empty() || inbound.channel_account_id.is_empty() {
+        return Err(StoreError::Invalid("sender address, external id and channel account are required".into()));
+    }
+    let sent_at = inbound
+        .sent_at
+        .as_ref()
+        .and_then(inbox_proto::timestamp_to_utc)
+        .ok_or_else(|| StoreError::Invalid("sent_at is required".into()))?;
+    let content = inbound.content.clone().unwrap_or_default();
+    Ok(Inbound {
+        tenant_id,
+        channel,
+        account: inbound.channel_account_id.clone(),
+        address: sender.address.clone(),
+        display_name: sender.display_name.clone(),
+        external_id: inbound.external_id.clone(),
+        sent_at,
+        body: plain_text(&content),
+        content: content.encode_to_vec(),
+        raw_payload_id: inbound.raw_payload_id.clone(),
+    })
+}
+
+type ThreadKey = (Uuid, &'static str, String, String);
+
+/// What one conversation becomes after the batch's new messages.
+struct Change {
+    before: ConversationRow,
+    preview: String,
+    last_sender: String,
+    last_message_at: DateTime<Utc>,
+    last_customer_message_at: DateTime<Utc>,
+    waiting_since: DateTime<Utc>,
+    status: Status,
+    priority: Option<(Priority, String)>,
+    needs_human: bool,
+    messages: i64,
+}
+
+impl ConversationStore {
+    /// Stores a batch of inbound messages in one transaction; the outcome of each, in order.
+    /// Invalid messages are reported and skipped; the rest commit together or not at all.
+    pub async fn append_inbound_batch(
+        &self,
+        batch: &[(Uuid, InboundMessage)],
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        let checked: Vec<Result<Inbound, StoreError>> = batch.iter().map(|(t, m)| check(*t, m)).collect();
+        let valid: Vec<(usize, &Inbound)> =
+            checked.iter().enumerate().filter_map(|(i, r)| r.as_ref().ok().map(|m| (i, m))).collect();
+        let mut outcomes: Vec<Option<Result<Appended, StoreError>>> = checked
+            .iter()
+            .map(|r| match r {
+                Err(StoreError::Invalid(reason)) => Some(Err(StoreError::Invalid(reason.clone()))),
+                _ => None,
+            })
+            .collect();
+        if valid.is_empty() {
+            return Ok(outcomes.into_iter().map(|o| o.unwrap_or(Ok(Appended::Duplicate))).collect());
+        }
+
+        let mut tx = self.pool.begin().await?;
+        let contacts = contacts_of(&mut tx, &valid).await?;
+
+        // Conversations, in key order: opened or reused (and locked).
+        let mut threads: BTreeMap<ThreadKey, Uuid> = BTreeMap::new();
+        for (_, m) in &valid {
+            let contact = contacts[&(m.tenant_id, m.channel, m.address.clone())];
+            threads.entry((m.tenant_id, m.channel, m.account.clone(), m.address.clone())).or_insert(contact);
+        }
+        let first_sent: HashMap<&ThreadKey, DateTime<Utc>> = threads
+            .keys()
+            .map(|k| {
+                let earliest = valid
+                    .iter()
+                    .filter(|(_, m)| m.tenant_id == k.0 && m.channel == k.1 && m.account == k.2 && m.address == k.3)
+                    .map(|(_, m)| m.sent_at)
+                    .min()
+                    .unwrap_or_else(Utc::now);
+                (k, earliest)
+            })
+            .collect();
+        let keys: Vec<&ThreadKey> = threads.keys().collect();
+        let upserted: Vec<(Uuid, String, String, String, Uuid, bool)> = sqlx::query_as(
+            "INSERT INTO conversations (tenant_id, id, contact_id, channel, channel_account_id, customer_address, last_message_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) \
+             ON CONFLICT ON CONSTRAINT conversations_thread DO UPDATE SET updated_at = conversations.updated_at \
+             RETURNING tenant_id, channel, channel_account_id, customer_address, id, (xmax = 0) AS created",
+        )
+        .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+        .bind(keys.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| threads[*k]).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.2.as_str()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.3.as_str()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| first_sent[k]).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut conversation_of: HashMap<(Uuid, String, String, String), Uuid> = HashMap::new();
+        let mut created: HashMap<Uuid, bool> = HashMap::new();
+        for (tenant, channel, account, address, id, was_created) in upserted {
+            conversation_of.insert((tenant, channel, account, address), id);
+            created.insert(id, was_created);
+        }
+
+        // Messages: a provider id seen before (or twice here) inserts nothing.
+        let conversation_ids: Vec<Uuid> = valid
+            .iter()
+            .map(|(_, m)| conversation_of[&(m.tenant_id, m.channel.to_owned(), m.account.clone(), m.address.clone())])
+            .collect();
+        let message_ids: Vec<Uuid> = valid.iter().map(|_| Uuid::now_v7()).collect();
+        let inserted: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, sent_at, raw_payload_id) \
+             SELECT t, i, c, ch, e, 'customer', a, co, b, s, NULLIF(r, '') \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[], \
+               $9::timestamptz[], $10::text[]) AS u(t, i, c, ch, e, a, co, b, s, r) \
+             ON CONFLICT (tenant_id, channel, external_id) WHERE external_id IS NOT NULL DO NOTHING \
+             RETURNING {MESSAGE_COLUMNS}"
+        )))
+        .bind(valid.iter().map(|(_, m)| m.tenant_id).collect::<Vec<_>>())
+        .bind(&message_ids)
+        .bind(&conversation_ids)
+        .bind(valid.iter().map(|(_, m)| m.channel).collect::<Vec<_>>())
+        .bind(valid.iter().map(|(_, m)| m.external_id.as_str()).collect::<Vec<_>>())
+        .bind(valid.iter().map(|(_, m)| m.address.as_str()).collect::<Vec<_>>())
+        .bind(valid.iter().map(|(_, m)| m.content.as_slice()).collect::<Vec<_>>())
+        .bind(valid.iter().map(|(_, m)| m.body.as_str()).collect::<Vec<_>>())
+        .bind(valid.iter().map(|(_, m)| m.sent_at).collect::<Vec<_>>())
+        .bind(valid.iter().map(|(_, m)| m.raw_payload_id.as_str()).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+        // Keyed by the id we gave each row: of two copies of a provider id, only one is inserted.
+        let mut stored: HashMap<Uuid, MessageRow> = inserted.into_iter().map(|m| (m.id, m)).collect();
+
+        // Each touched conversation, with its new messages in sent order.
+        let mut new_messages: BTreeMap<(Uuid, Uuid), Vec<(usize, Uuid, &Inbound)>> = BTreeMap::new();
+        for (((i, m), conversation), message_id) in valid.iter().zip(&conversation_ids).zip(&message_ids) {
+            if stored.contains_key(message_id) {
+                new_messages.entry((m.tenant_id, *conversation)).or_default().push((*i, *message_id, m));
+            }
+        }
+        for list in new_messages.values_mut() {
+            list.sort_by_key(|(_, _, m)| m.sent_at);
+        }
+        let touched: Vec<(Uuid, Uuid)> = new_messages.keys().copied().collect();
+        let before = read_many(&mut tx, &touched).await?;
+        let mut rules: HashMap<Uuid, (StatusRules, PriorityRules)> = HashMap::new();
+        for (tenant, _) in &touched {
+            if !rules.contains_key(tenant) {
+                let status = status_rules_in(&mut *tx, *tenant).await?;
+                let priority = priority_rules_in(&mut *tx, *tenant).await?;
+                rules.insert(*tenant, (status, priority));
+            }
+        }
+        let changes: Vec<Change> = touched
+            .iter()
+            .filter_map(|key| {
+                let row = before.get(key)?.clone();
+                let (status_rules, priority_rules) = &rules[&key.0];
+                Some(change_for(row, &new_messages[key], status_rules, priority_rules))
+            })
+            .collect();
+        let after = write_changes(&mut tx, &changes).await?;
+
+        // Events: created, one message.created per message, status, priority, needs human.
+        let mut events: Vec<(String, Envelope)> = Vec::new();
+        let event = |tenant: &str, payload| new_envelope(Uuid::now_v7().to_string(), tenant, payload);
+        for (change, (updated, status_change)) in changes.iter().zip(&after) {
+            let tenant = updated.tenant_id.to_string();
+            let proto = updated.to_proto();
+            if created.get(&updated.id).copied().unwrap_or(false) {
+                let payload = Payload::ConversationCreated(ConversationCreated { conversation: Some(proto.clone()) });
+                events.push((subjects::event(&tenant, "conversation.created"), event(&tenant, payload)));
+            }
+            for (i, message_id, _) in &new_messages[&(updated.tenant_id, updated.id)] {
+                if let Some(message) = stored.remove(message_id) {
+                    let payload = Payload::MessageCreated(MessageCreated {
+                        message: Some(message.to_proto()),
+                        conversation: Some(proto.clone()),
+                    });
+                    events.push((subjects::event(&tenant, "message.created"), event(&tenant, payload)));
+                    outcomes[*i] = Some(Ok(Appended::Stored {
+                        conversation: updated.clone(),
+                        message,
+                        conversation_created: created.get(&updated.id).copied().unwrap_or(false),
+                    }));
+                }
+            }
+            if let Some(status_change) = status_change {
+                let payload = Payload::StatusChanged(StatusChanged {
+                    conversation: Some(proto.clone()),
+                    change: Some(status_change.to_proto()),
+                });
+                events.push((subjects::event(&tenant, "conversation.status_changed"), event(&tenant, payload)));
+            }
+            if change.priority.is_some() {
+                let payload = Payload::PriorityChanged(ConversationUpdated { conversation: Some(proto.clone()) });
+                events.push((subjects::event(&tenant, "conversation.priority_changed"), event(&tenant, payload)));
+            }
+            if change.needs_human {
+                let payload = Payload::ConversationUpdated(ConversationUpdated { conversation: Some(proto.clone()) });
+                events.push((subjects::event(&tenant, "conversation.needs_human"), event(&tenant, payload)));
+            }
+        }
+        if !events.is_empty() {
+            let subjects: Vec<&str> = events.iter().map(|(s, _)| s.as_str()).collect();
+            let envelopes: Vec<Vec<u8>> = events.iter().map(|(_, e)| e.encode_to_vec()).collect();
+            sqlx::query("INSERT INTO outbox (subject, envelope) SELECT * FROM UNNEST($1::text[], $2::bytea[])")
+                .bind(&subjects)
+                .bind(&envelopes)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes.into_iter().map(|o| o.unwrap_or(Ok(Appended::Duplicate))).collect())
+    }
+}
+
+/// The contact of every (tenant, channel, address) of the batch: known identities in one
+/// query (names refreshed in one statement); new ones through `upsert_contact`, the same path
+/// single messages take, so cross-channel matching rules apply alike.
+async fn contacts_of(
+    tx: &mut Transaction<'_, Postgres>,
+    valid: &[(usize, &Inbound)],
+) -> Result<HashMap<(Uuid, &'static str, String), Uuid>, StoreError> {
+    let mut names: BTreeMap<(Uuid, &'static str, String), &str> = BTreeMap::new();
+    for (_, m) in valid {
+        let name = names.entry((m.tenant_id, m.channel, m.address.clone())).or_insert("");
+        if !m.display_name.is_empty() {
+            *name = &m.display_name;
+        }
+    }
+    let keys: Vec<&(Uuid, &'static str, String)> = names.keys().collect();
+    let known: Vec<(Uuid, String, String, Uuid)> = sqlx::query_as(
+        "SELECT i.tenant_id, i.channel, i.address, i.contact_id FROM contact_identities i \
+         JOIN UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(t, c, a) \
+           ON i.tenant_id = u.t AND i.channel = u.c AND i.address = u.a",
+    )
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.2.as_str()).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut contacts: HashMap<(Uuid, &'static str, String), Uuid> = HashMap::new();
+    for (tenant, channel, address, contact) in known {
+        if let Some(key) = keys.iter().find(|k| k.0 == tenant && k.1 == channel && k.2 == address) {
+            contacts.insert((**key).clone(), contact);
+        }
+    }
+    let renamed: Vec<(Uuid, Uuid, &str)> = contacts
+        .iter()
+        .filter_map(|(key, contact)| names.get(key).filter(|n| !n.is_empty()).map(|n| (key.0, *contact, *n)))
+        .collect();
+    if !renamed.is_empty() {
+        sqlx::query(
+            "UPDATE contacts k SET display_name = u.n, updated_at = now() \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS u(t, i, n) \
+             WHERE k.tenant_id = u.t AND k.id = u.i AND k.display_name IS DISTINCT FROM u.n",
+        )
+        .bind(renamed.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(renamed.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(renamed.iter().map(|r| r.2).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (key, name) in &names {
+        if !contacts.contains_key(key) {
+            let contact = upsert_contact(tx, key.0, key.1, &key.2, name).await?;
+            contacts.insert(key.clone(), contact);
+        }
+    }
+    Ok(contacts)
+}
+
+async fn read_many(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &[(Uuid, Uuid)],
+) -> Result<HashMap<(Uuid, Uuid), ConversationRow>, StoreError> {
+    let rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+         JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
+         JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, i) ON c.tenant_id = u.t AND c.id = u.i \
+         ORDER BY c.tenant_id, c.id FOR UPDATE OF c"
+    )))
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| ((r.tenant_id, r.id), r)).collect())
+}
+
+/// The conversation after `messages` (new, in sent order), as the one-by-one path would leave it.
+fn change_for(
+    row: ConversationRow,
+    messages: &[(usize, Uuid, &Inbound)],
+    status_rules: &StatusRules,
+    priority_rules: &PriorityRules,
+) -> Change {
+    let fresh = row.version == 0;
+    let newest = messages.iter().map(|(_, _, m)| *m).max_by_key(|m| m.sent_at);
+    let (mut preview_text, mut last_sender, mut last_at) =
+        (row.last_message_preview.clone(), row.last_message_sender_kind.clone(), row.last_message_at);
+    if let Some(newest) = newest
+        && (fresh || newest.sent_at >= row.last_message_at)
+    {
+        preview_text = preview(&newest.body);
+        last_sender = SenderKind::Customer.as_str().to_owned();
+        last_at = last_at.max(newest.sent_at);
+    }
+    let newest_at = newest.map_or(row.last_message_at, |m| m.sent_at);
+    let earliest_at = messages.iter().map(|(_, _, m)| m.sent_at).min().unwrap_or(newest_at);
+    let current = Status::parse(&row.status).unwrap_or(Status::Active);
+    let mut priority: Option<(Priority, String)> = None;
+    let mut level = Priority::parse(&row.priority).unwrap_or(Priority::Normal);
+    let source = PrioritySource::parse(&row.priority_source).unwrap_or(PrioritySource::Default);
+    for (_, _, m) in messages {
+        if let Some((proposed, reason)) = priority_rules.assess(&m.body, &row.contact_segment)
+            && PriorityRules::may_raise(level, source, proposed)
+        {
+            level = proposed;
+            priority = Some((proposed, reason));
+        }
+    }
+    let needs_human = !row.needs_human
+        && row.handled_by == Handler::Ai.as_str()
+        && messages.iter().any(|(_, _, m)| asks_for_person(&m.body));
+    Change {
+        last_customer_message_at: row.last_customer_message_at.map_or(newest_at, |t| t.max(newest_at)),
+        // As one by one: the first unanswered customer message starts the wait.
+        waiting_since: row.waiting_since.unwrap_or(earliest_at),
+        status: status_rules.after_customer_message(current),
+        preview: preview_text,
+        last_sender,
+        last_message_at: last_at,
+        priority,
+        needs_human,
+        messages: messages.len() as i64,
+        before: row,
+    }
+}
+
+/// Writes every change in one UPDATE and the status history in one INSERT; returns each
+/// conversation as it is now, with its status change if there was one.
+async fn write_changes(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &[Change],
+) -> Result<Vec<(ConversationRow, Option<StatusChangeRow>)>, StoreError> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let status_moved: Vec<bool> = changes.iter().map(|c| c.status.as_str() != c.before.status).collect();
+    sqlx::query(
+        "UPDATE conversations c SET last_message_preview = u.preview, last_message_sender_kind = u.sender, \
+           last_message_at = u.at, last_customer_message_at = u.customer_at, waiting_since = u.waiting, \
+           status = u.status, status_changed_at = CASE WHEN u.moved THEN now() ELSE c.status_changed_at END, \
+           priority = COALESCE(u.priority, c.priority), \
+           priority_source = CASE WHEN u.priority IS NULL THEN c.priority_source ELSE 'auto' END, \
+           priority_reason = COALESCE(u.priority_reason, c.priority_reason), \
+           needs_human = c.needs_human OR u.needs_human, \
+           needs_human_reason = CASE WHEN u.needs_human THEN $13 ELSE c.needs_human_reason END, \
+           version = c.version + u.bump, updated_at = now() \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], \
+           $7::timestamptz[], $8::text[], $9::bool[], $10::text[], $11::text[], $12::bool[], $14::bigint[]) \
+           AS u(t, i, preview, sender, at, customer_at, waiting, status, moved, priority, priority_reason, needs_human, bump) \
+         WHERE c.tenant_id = u.t AND c.id = u.i",
+    )
+    .bind(changes.iter().map(|c| c.before.tenant_id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.before.id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.preview.as_str()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.last_sender.as_str()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.last_message_at).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.last_customer_message_at).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.waiting_since).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.status.as_str()).collect::<Vec<_>>())
+    .bind(&status_moved)
+    .bind(changes.iter().map(|c| c.priority.as_ref().map(|(p, _)| p.as_str())).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.priority.as_ref().map(|(_, r)| r.as_str())).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.needs_human).collect::<Vec<_>>())
+    .bind(CUSTOMER_ASKED_REASON)
+    .bind(changes.iter().map(|c| c.messages + i64::from(c.status.as_str() != c.before.status)).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    let moved: Vec<&Change> = changes.iter().zip(&status_moved).filter(|(_, m)| **m).map(|(c, _)| c).collect();
+    let history: Vec<StatusChangeRow> = if moved.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "INSERT INTO status_changes (tenant_id, conversation_id, from_status, to_status, actor, reason) \
+             SELECT t, i, f, s, 'customer', 'the customer wrote' FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) \
+               AS u(t, i, f, s) \
+             RETURNING conversation_id, from_status, to_status, actor, reason, changed_at",
+        )
+        .bind(moved.iter().map(|c| c.before.tenant_id).collect::<Vec<_>>())
+        .bind(moved.iter().map(|c| c.before.id).collect::<Vec<_>>())
+        .bind(moved.iter().map(|c| c.before.status.as_str()).collect::<Vec<_>>())
+        .bind(moved.iter().map(|c| c.status.as_str()).collect::<Vec<_>>())
+        .fetch_all(&mut **tx)
+        .await?
+    };
+    let keys: Vec<(Uuid, Uuid)> = changes.iter().map(|c| (c.before.tenant_id, c.before.id)).collect();
+    let mut now = read_many(tx, &keys).await?;
+    let mut history: HashMap<Uuid, StatusChangeRow> = history.into_iter().map(|h| (h.conversation_id, h)).collect();
+    Ok(keys.iter().filter_map(|key| now.remove(key).map(|row| (row.clone(), history.remove(&row.id)))).collect())
+}
