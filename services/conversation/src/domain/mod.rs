@@ -1,8 +1,10 @@
 //! Pure domain types and rules of conversations; no I/O.
 
+pub mod export;
 mod priority_rules;
 mod settings;
 mod status_rules;
+pub mod templates;
 
 pub use priority_rules::{PriorityRules, PrioritySource};
 pub use settings::TenantSettings;

@@ -1,6 +1,7 @@
 //! The conversation service's PostgreSQL store: one module per aggregate.
 
 mod cursor;
+mod export;
 mod messages;
 mod outbox;
 mod priority;
@@ -8,13 +9,16 @@ mod replies;
 mod rows;
 mod settings;
 mod status;
+mod templates;
 
 pub use cursor::Cursor;
+pub use export::ConversationHistory;
 pub use messages::Appended;
 pub use outbox::{OUTBOX_CHANNEL, relay_outbox_once};
 pub use replies::{NewReply, SentReply};
 pub use rows::{ConversationRow, MessageRow, StatusChangeRow};
 pub use status::SweepReport;
+pub use templates::{CreatedTemplate, MAX_TEMPLATES_LISTED, TemplateRow, UpdatedTemplate};
 
 use sqlx::PgPool;
 
