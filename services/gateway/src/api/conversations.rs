@@ -82,9 +82,9 @@ async fn list_messages(
 }
 
 /// Rejects a JSON body axum could not parse with our error shape.
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+pub(crate) type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
+pub(crate) fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| ApiError(PublicError::invalid_argument(e.body_text())))
 }
 
