@@ -93,8 +93,8 @@ async fn export(
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
         .collect();
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-        .map_err(|_| PublicError::internal())?;
+    let disposition =
+        HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).map_err(|_| PublicError::internal())?;
     let content_type = HeaderValue::from_str(&file.content_type).map_err(|_| PublicError::internal())?;
     Ok(([(CONTENT_TYPE, content_type), (CONTENT_DISPOSITION, disposition)], file.content).into_response())
 }

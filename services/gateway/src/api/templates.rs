@@ -85,8 +85,10 @@ async fn list_templates(
 ) -> Result<Json<Value>, ApiError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
-    let request =
-        ctx.request(pb::ListTemplatesRequest { query: search.q, limit: search.limit.unwrap_or(0) }, &state.service_token)?;
+    let request = ctx.request(
+        pb::ListTemplatesRequest { query: search.q, limit: search.limit.unwrap_or(0) },
+        &state.service_token,
+    )?;
     let listed = state.templates.clone().list_templates(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(json!({"items": listed.templates.iter().map(TemplateJson::from).collect::<Vec<_>>()})))
 }
