@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_server::ConversationsServer;
+use inbox_proto::conversation::v1::exports_server::ExportsServer;
+use inbox_proto::conversation::v1::templates_server::TemplatesServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_http};
 use inbox_service::{Listeners, Needs, RunError};
@@ -44,7 +46,16 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         api::ConversationsApi { store: store.clone() },
         ServiceAuth::new(settings.auth.service_token.clone()),
     );
-    let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(api), shutdown.clone()));
+    let templates = TemplatesServer::with_interceptor(
+        api::TemplatesApi { store: store.clone() },
+        ServiceAuth::new(settings.auth.service_token.clone()),
+    );
+    let exports = ExportsServer::with_interceptor(
+        api::ExportsApi { store: store.clone() },
+        ServiceAuth::new(settings.auth.service_token.clone()),
+    );
+    let router = router.add_service(api).add_service(templates).add_service(exports);
+    let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
 
     let mut spec = ConsumerSpec::new(Stream::Ingest, "conversation", "ingest.>");
     spec.concurrency = settings.conversation.ingest_concurrency;

@@ -11,6 +11,8 @@ pub mod store;
 use std::sync::Arc;
 
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_proto::conversation::v1::exports_client::ExportsClient;
+use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
 use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
@@ -36,6 +38,8 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         .merge(api::handling::routes())
         .merge(api::settings::routes())
         .merge(api::bulk::routes())
+        .merge(api::templates::routes())
+        .merge(api::export::routes())
         .merge(api::admin::routes())
         .merge(live::routes())
         .with_state(state.clone());
@@ -59,6 +63,9 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
             store: store::GatewayStore::new(pool.clone()),
             auth: auth::Authenticator::new(&settings.gateway.jwt_secret, settings.gateway.operator_token.clone()),
             service_token: settings.auth.service_token.clone(),
+            templates: TemplatesClient::new(conversations.clone()),
+            exports: ExportsClient::new(conversations.clone())
+                .max_decoding_message_size(api::export::MAX_EXPORT_MESSAGE_BYTES),
             conversations: ConversationsClient::new(conversations),
             channel_accounts: ChannelAccountsClient::new(channel_ingest),
             live,

@@ -1,5 +1,7 @@
 //! The gateway's store: tenants and users.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -89,5 +91,15 @@ impl GatewayStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await
+    }
+
+    /// The names of the tenant's users by principal (`user:<id>` → "Sarah"), to name the
+    /// senders of exported messages.
+    pub async fn user_names(&self, tenant_id: Uuid) -> Result<HashMap<String, String>, sqlx::Error> {
+        let users: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, name FROM users WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(users.into_iter().map(|(id, name)| (format!("user:{id}"), name)).collect())
     }
 }

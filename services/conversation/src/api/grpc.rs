@@ -48,11 +48,11 @@ fn list_page_of(page: Option<&PageRequest>) -> Result<(i64, Option<ListCursor>),
     Ok((i64::from(limit), cursor))
 }
 
-fn parse_id(text: &str, what: &str) -> Result<Uuid, Status> {
+pub(super) fn parse_id(text: &str, what: &str) -> Result<Uuid, Status> {
     Uuid::parse_str(text).map_err(|_| PublicError::invalid_argument(format!("{what} must be a uuid")).into())
 }
 
-fn store_error(e: StoreError) -> Status {
+pub(super) fn store_error(e: StoreError) -> Status {
     match e {
         StoreError::Invalid(reason) => PublicError::invalid_argument(reason).into(),
         StoreError::Conflict(reason) => PublicError::new(ErrorCode::Conflict, reason).into(),
@@ -573,7 +573,7 @@ fn priority_rules_to_proto(r: &PriorityRules) -> pb::PriorityRules {
 
 /// Replies and status changes are made by people (agents, supervisors, admins), who are named
 /// in the history; the operator administers tenants but does not work conversations.
-fn require_person(ctx: &CallContext) -> Result<(), Status> {
+pub(super) fn require_person(ctx: &CallContext) -> Result<(), Status> {
     if matches!(ctx.role, Role::Agent | Role::Supervisor | Role::Admin) {
         Ok(())
     } else {

@@ -1,9 +1,11 @@
 //! Pure domain types and rules of conversations; no I/O.
 
 pub mod ai;
+pub mod export;
 mod priority_rules;
 mod settings;
 mod status_rules;
+pub mod templates;
 pub mod views;
 
 pub use priority_rules::{PriorityRules, PrioritySource};

@@ -5,6 +5,7 @@ mod assignment;
 mod batch;
 mod bulk;
 mod cursor;
+mod export;
 mod listing;
 mod messages;
 mod outbox;
@@ -13,16 +14,19 @@ mod replies;
 mod rows;
 mod settings;
 mod status;
+mod templates;
 
 pub use ai::{AiMessage, SummaryView};
 pub use bulk::{BulkChange, BulkOutcome};
 pub use cursor::{Cursor, ListCursor};
+pub use export::ConversationHistory;
 pub use listing::{ViewCounts, Viewer};
 pub use messages::Appended;
 pub use outbox::{OUTBOX_CHANNEL, relay_outbox_once};
 pub use replies::{NewReply, SentReply};
 pub use rows::{ConversationRow, MessageRow, StatusChangeRow};
 pub use status::SweepReport;
+pub use templates::{CreatedTemplate, MAX_TEMPLATES_LISTED, TemplateRow, UpdatedTemplate};
 
 use sqlx::PgPool;
 

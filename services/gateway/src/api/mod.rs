@@ -3,14 +3,18 @@
 pub mod admin;
 pub mod bulk;
 pub mod conversations;
+pub mod export;
 pub mod handling;
 pub mod json;
 pub mod settings;
+pub mod templates;
 pub mod views;
 
 use inbox_config::Secret;
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_proto::conversation::v1::exports_client::ExportsClient;
+use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
@@ -30,6 +34,8 @@ pub struct AppInner {
     pub auth: Authenticator,
     pub service_token: Secret,
     pub conversations: ConversationsClient<Channel>,
+    pub templates: TemplatesClient<Channel>,
+    pub exports: ExportsClient<Channel>,
     pub channel_accounts: ChannelAccountsClient<Channel>,
     pub live: std::sync::Arc<LiveHub>,
     pub redis: redis::aio::ConnectionManager,

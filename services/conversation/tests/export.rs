@@ -1,0 +1,200 @@
+//! Downloading conversation history, from conversations stored in a real PostgreSQL database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::collections::HashMap;
+
+use chrono::{TimeZone, Utc};
+use inbox_conversation::api::ExportsApi;
+use inbox_conversation::domain::TenantSettings;
+use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, NewReply};
+use inbox_proto::conversation::v1 as pb;
+use inbox_proto::conversation::v1::exports_server::Exports;
+use inbox_service::{CallContext, Role};
+use tonic::{Code, Request};
+use uuid::Uuid;
+
+mod common;
+use common::{store, text, whatsapp_now};
+
+fn as_role<T>(tenant: Uuid, role: Role, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.extensions_mut().insert(CallContext { tenant_id: tenant, principal: "user:sarah".into(), role });
+    request
+}
+
+/// Ana writes at 13:05 UTC on 24 November 2026 (14:05 in Paris).
+async fn ana_writes(store: &ConversationStore, tenant: Uuid, from: &str, wamid: &str, body: &str) -> ConversationRow {
+    let mut inbound = whatsapp_now(tenant, from, wamid, body);
+    inbound.sent_at = Some(inbox_proto::timestamp_from(Utc.with_ymd_and_hms(2026, 11, 24, 13, 5, 0).unwrap()));
+    match store.append_inbound_message(tenant, &inbound).await.unwrap() {
+        Appended::Stored { conversation, .. } => conversation,
+        Appended::Duplicate => panic!("unexpected duplicate"),
+    }
+}
+
+async fn agent_sends(store: &ConversationStore, tenant: Uuid, conversation: Uuid, body: &str, note: bool, key: &str) {
+    let content = text(body);
+    let reply = NewReply {
+        conversation_id: conversation,
+        author: "user:sarah",
+        content: &content,
+        internal_note: note,
+        idempotency_key: key,
+    };
+    store.send_reply(tenant, &reply).await.unwrap().expect("conversation exists");
+}
+
+fn export(tenant: Uuid, role: Role, ids: &[Uuid], format: pb::ExportFormat) -> Request<pb::ExportConversationsRequest> {
+    as_role(
+        tenant,
+        role,
+        pb::ExportConversationsRequest {
+            conversation_ids: ids.iter().map(Uuid::to_string).collect(),
+            format: format as i32,
+            sender_names: HashMap::from([("user:sarah".to_owned(), "Sarah".to_owned())]),
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_stored_conversation_downloads_as_a_transcript_csv_and_json_in_the_tenant_zone() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::new_v4();
+    store
+        .set_tenant_settings(tenant, &TenantSettings::parse("Europe/Paris", "Acme", 0.6, "One moment").unwrap())
+        .await
+        .unwrap();
+    let conversation = ana_writes(&store, tenant, "15551230001", "w1", "Hello, my order has not arrived").await;
+    agent_sends(&store, tenant, conversation.id, "Check the order in the CRM", true, "n1").await;
+    agent_sends(&store, tenant, conversation.id, "It ships today, sorry!\nTracking: \"XY-1\"", false, "r1").await;
+    let api = ExportsApi { store: store.clone() };
+
+    let file = api
+        .export_conversations(export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Text))
+        .await
+        .unwrap();
+    let file = file.into_inner();
+    assert_eq!(file.content_type, "text/plain; charset=utf-8");
+    assert_eq!(file.filename, format!("conversation-{}.txt", conversation.id));
+    let transcript = String::from_utf8(file.content).unwrap();
+    assert!(transcript.starts_with("Conversation with Ana (15551230001)\n"), "{transcript}");
+    assert!(transcript.contains("Channel: WhatsApp | Status: active"));
+    assert!(transcript.contains("Time zone: Europe/Paris"));
+    assert!(transcript.contains("[2026-11-24 14:05] Ana (customer, WhatsApp): Hello, my order has not arrived\n"));
+    assert!(transcript.contains("] Sarah (agent) [internal note]: Check the order in the CRM\n"));
+    assert!(transcript.contains("] Sarah (agent): It ships today, sorry!\n    Tracking: \"XY-1\"\n"));
+
+    let csv = api
+        .export_conversations(export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Csv))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(csv.content_type, "text/csv; charset=utf-8");
+    let mut reader = csv::Reader::from_reader(csv.content.as_slice());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3, "one row per message, notes included");
+    assert_eq!(&rows[0][0], conversation.id.to_string().as_str());
+    assert_eq!(&rows[0][3], "2026-11-24T14:05:00+01:00");
+    assert_eq!((&rows[1][5], &rows[1][6]), ("Sarah", "true"));
+    assert_eq!(&rows[2][8], "It ships today, sorry!\nTracking: \"XY-1\"");
+
+    let json = api
+        .export_conversations(export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Json))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(json.content_type, "application/json");
+    let value: serde_json::Value = serde_json::from_slice(&json.content).unwrap();
+    assert_eq!(value["customer"]["name"], "Ana");
+    assert_eq!(value["status"], "active");
+    assert_eq!(value["messages"].as_array().map(Vec::len), Some(3));
+    assert_eq!(value["messages"][0]["sent_at"], "2026-11-24T14:05:00+01:00");
+    assert!(value["messages"][2]["sent_at"].as_str().unwrap().ends_with("+01:00"), "in the tenant's zone");
+}
+
+#[tokio::test]
+async fn a_long_conversation_is_exported_whole_and_in_order() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::new_v4();
+    let conversation = ana_writes(&store, tenant, "15551230001", "w0", "first").await;
+    for i in 1..=250 {
+        agent_sends(&store, tenant, conversation.id, &format!("reply {i}"), false, &format!("k{i}")).await;
+    }
+    let api = ExportsApi { store: store.clone() };
+    let csv = api
+        .export_conversations(export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Csv))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut reader = csv::Reader::from_reader(csv.content.as_slice());
+    let texts: Vec<String> = reader.records().map(|r| r.unwrap()[8].to_owned()).collect();
+    let expected: Vec<String> =
+        std::iter::once("first".to_owned()).chain((1..=250).map(|i| format!("reply {i}"))).collect();
+    assert_eq!(texts, expected);
+}
+
+#[tokio::test]
+async fn an_agent_exports_one_conversation_and_bulk_exports_need_a_supervisor() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::new_v4();
+    let first = ana_writes(&store, tenant, "15551230001", "w1", "Hello").await;
+    let second = ana_writes(&store, tenant, "15551230002", "w2", "Hi there").await;
+    let api = ExportsApi { store: store.clone() };
+
+    let denied = api
+        .export_conversations(export(tenant, Role::Agent, &[first.id, second.id], pb::ExportFormat::Json))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let file = api
+        .export_conversations(export(
+            tenant,
+            Role::Supervisor,
+            &[second.id, first.id, second.id],
+            pb::ExportFormat::Json,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(file.filename.starts_with("conversations-") && file.filename.ends_with(".json"));
+    let value: serde_json::Value = serde_json::from_slice(&file.content).unwrap();
+    let ids: Vec<&str> = value.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [second.id.to_string(), first.id.to_string()], "in the order asked, each once");
+}
+
+#[tokio::test]
+async fn an_unknown_or_another_tenants_conversation_is_not_found_naming_it() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::new_v4();
+    let ours = ana_writes(&store, tenant, "15551230001", "w1", "Hello").await;
+    let theirs = ana_writes(&store, Uuid::new_v4(), "15551230009", "w9", "Secret").await;
+    let api = ExportsApi { store: store.clone() };
+
+    let err = api
+        .export_conversations(export(tenant, Role::Admin, &[ours.id, theirs.id], pb::ExportFormat::Text))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().contains(&theirs.id.to_string()), "{}", err.message());
+
+    let bad = api
+        .export_conversations(as_role(
+            tenant,
+            Role::Agent,
+            pb::ExportConversationsRequest {
+                conversation_ids: vec![ours.id.to_string()],
+                format: pb::ExportFormat::Unspecified as i32,
+                sender_names: HashMap::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!((bad.code(), bad.message()), (Code::InvalidArgument, "format must be json, csv or text"));
+    let too_many: Vec<Uuid> = (0..1001).map(|_| Uuid::new_v4()).collect();
+    let err =
+        api.export_conversations(export(tenant, Role::Admin, &too_many, pb::ExportFormat::Csv)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("1000"));
+}

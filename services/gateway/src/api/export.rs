@@ -1,0 +1,100 @@
+//! Downloading conversation history: `GET /v1/conversations/{id}/export?format=json|csv|text`
+//! and `POST /v1/conversations/export` {ids, format}. Both answer with the file itself.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Router, extract::Path};
+use inbox_errors::PublicError;
+use inbox_proto::conversation::v1 as pb;
+use inbox_service::CallContext;
+use inbox_service::http_edge::{ApiError, WhenReady};
+use serde::Deserialize;
+
+use super::conversations::{JsonBody, body};
+use super::{AppState, store_failure, upstream_failure};
+use crate::auth::Authenticated;
+
+/// Largest export answer the gateway accepts from the conversation service: its 64 MiB file
+/// limit plus room for the envelope.
+pub const MAX_EXPORT_MESSAGE_BYTES: usize = 65 * 1024 * 1024;
+
+pub fn routes() -> Router<WhenReady<AppState>> {
+    Router::new()
+        .route("/v1/conversations/{id}/export", get(export_one))
+        .route("/v1/conversations/export", post(export_many))
+}
+
+fn format_from_name(name: &str) -> Result<pb::ExportFormat, ApiError> {
+    match name {
+        "json" => Ok(pb::ExportFormat::Json),
+        "csv" => Ok(pb::ExportFormat::Csv),
+        "text" => Ok(pb::ExportFormat::Text),
+        _ => Err(PublicError::invalid_argument("format must be json, csv or text").into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct FormatQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn export_one(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<FormatQuery>,
+) -> Result<Response, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let format = format_from_name(query.format.as_deref().unwrap_or("json"))?;
+    export(state, &ctx, vec![id], format).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkExport {
+    ids: Vec<String>,
+    format: String,
+}
+
+async fn export_many(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    bulk: JsonBody<BulkExport>,
+) -> Result<Response, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let bulk = body(bulk)?;
+    let format = format_from_name(&bulk.format)?;
+    export(state, &ctx, bulk.ids, format).await
+}
+
+/// Asks the conversation service for the file, naming senders after the tenant's users.
+async fn export(
+    state: &AppState,
+    ctx: &CallContext,
+    conversation_ids: Vec<String>,
+    format: pb::ExportFormat,
+) -> Result<Response, ApiError> {
+    let sender_names = state.store.user_names(ctx.tenant_id).await.map_err(store_failure)?;
+    let request = ctx.request(
+        pb::ExportConversationsRequest { conversation_ids, format: format as i32, sender_names },
+        &state.service_token,
+    )?;
+    let file = state.exports.clone().export_conversations(request).await.map_err(upstream_failure)?.into_inner();
+    // The service makes the name from ids and dates; anything else is replaced so the header
+    // stays valid whatever it sends.
+    let filename: String = file
+        .filename
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .collect();
+    let disposition =
+        HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).map_err(|_| PublicError::internal())?;
+    let content_type = HeaderValue::from_str(&file.content_type).map_err(|_| PublicError::internal())?;
+    Ok(([(CONTENT_TYPE, content_type), (CONTENT_DISPOSITION, disposition)], file.content).into_response())
+}

@@ -1,0 +1,252 @@
+//! Response templates: `GET|POST /v1/templates`, `GET|PATCH|DELETE /v1/templates/{id}`,
+//! `POST /v1/templates/{id}/render`, `POST /v1/conversations/{id}/template-messages`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use inbox_errors::PublicError;
+use inbox_proto::conversation::v1 as pb;
+use inbox_service::http_edge::{ApiError, WhenReady};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::conversations::{JsonBody, body};
+use super::json::{ConversationJson, MessageJson};
+use super::{AppState, store_failure, upstream_failure};
+use crate::auth::{Authenticated, Principal};
+
+pub fn routes() -> Router<WhenReady<AppState>> {
+    Router::new()
+        .route("/v1/templates", get(list_templates).post(create_template))
+        .route("/v1/templates/{id}", get(get_template).patch(update_template).delete(delete_template))
+        .route("/v1/templates/{id}/render", post(render_template))
+        .route("/v1/conversations/{id}/template-messages", post(send_template_message))
+}
+
+#[derive(Debug, Serialize)]
+pub struct TemplateJson {
+    pub id: String,
+    pub name: String,
+    pub body: String,
+    /// Every variable the body uses, so a client can ask for the values.
+    pub variables: Vec<String>,
+    pub created_by: String,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+impl From<&pb::Template> for TemplateJson {
+    fn from(t: &pb::Template) -> Self {
+        let time = |ts: Option<&prost_types::Timestamp>| {
+            ts.and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        };
+        Self {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            body: t.body.clone(),
+            variables: t.variables.clone(),
+            created_by: t.created_by.clone(),
+            created_at: time(t.created_at.as_ref()),
+            updated_at: time(t.updated_at.as_ref()),
+        }
+    }
+}
+
+/// The calling user's name, for `{{agent_name}}`; empty when unknown, which the conversation
+/// service reports as a missing value.
+async fn acting_user_name(state: &AppState, principal: &Principal) -> Result<String, ApiError> {
+    match principal {
+        Principal::User { tenant_id, user_id, .. } => Ok(state
+            .store
+            .user(*tenant_id, *user_id)
+            .await
+            .map_err(store_failure)?
+            .map(|user| user.name)
+            .unwrap_or_default()),
+        Principal::Operator => Ok(String::new()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+async fn list_templates(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Query(search): Query<SearchQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let request = ctx.request(
+        pb::ListTemplatesRequest { query: search.q, limit: search.limit.unwrap_or(0) },
+        &state.service_token,
+    )?;
+    let listed = state.templates.clone().list_templates(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(json!({"items": listed.templates.iter().map(TemplateJson::from).collect::<Vec<_>>()})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTemplate {
+    name: String,
+    body: String,
+}
+
+/// 201 when created; 200 when an identical template existed (a retried create).
+async fn create_template(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    new: JsonBody<NewTemplate>,
+) -> Result<(StatusCode, Json<TemplateJson>), ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let request = ctx.request(pb::CreateTemplateRequest { name: new.name, body: new.body }, &state.service_token)?;
+    let created = state.templates.clone().create_template(request).await.map_err(upstream_failure)?.into_inner();
+    let template = created.template.as_ref().ok_or_else(PublicError::internal)?;
+    let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(TemplateJson::from(template))))
+}
+
+async fn get_template(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<TemplateJson>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let request = ctx.request(pb::GetTemplateRequest { template_id: id }, &state.service_token)?;
+    let template = state.templates.clone().get_template(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(TemplateJson::from(&template)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateChange {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+async fn update_template(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    change: JsonBody<TemplateChange>,
+) -> Result<Json<TemplateJson>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let change = body(change)?;
+    let request = ctx.request(
+        pb::UpdateTemplateRequest { template_id: id, name: change.name, body: change.body },
+        &state.service_token,
+    )?;
+    let template = state.templates.clone().update_template(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(TemplateJson::from(&template)))
+}
+
+/// 204 whether or not the template still existed, so a retried delete succeeds.
+async fn delete_template(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let request = ctx.request(pb::DeleteTemplateRequest { template_id: id }, &state.service_token)?;
+    state.templates.clone().delete_template(request).await.map_err(upstream_failure)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenderInput {
+    conversation_id: String,
+    #[serde(default)]
+    variables: HashMap<String, String>,
+}
+
+async fn render_template(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    input: JsonBody<RenderInput>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let input = body(input)?;
+    let agent_name = acting_user_name(state, &principal).await?;
+    let request = ctx.request(
+        pb::RenderTemplateRequest {
+            template_id: id,
+            conversation_id: input.conversation_id,
+            agent_name,
+            variables: input.variables,
+        },
+        &state.service_token,
+    )?;
+    let rendered = state.templates.clone().render_template(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(json!({"text": rendered.text})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTemplateMessage {
+    template_id: String,
+    #[serde(default)]
+    variables: HashMap<String, String>,
+    /// Or the `Idempotency-Key` header.
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+/// Answers like `POST /v1/conversations/{id}/messages`: 201 when sent, 200 when replayed.
+async fn send_template_message(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    new: JsonBody<NewTemplateMessage>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let key = new
+        .idempotency_key
+        .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .ok_or_else(|| {
+            PublicError::invalid_argument(
+                "an idempotency key is required (body idempotency_key or Idempotency-Key header)",
+            )
+        })?;
+    let agent_name = acting_user_name(state, &principal).await?;
+    let request = ctx.request(
+        pb::SendTemplateMessageRequest {
+            template_id: new.template_id,
+            conversation_id: id,
+            agent_name,
+            variables: new.variables,
+            idempotency_key: key,
+        },
+        &state.service_token,
+    )?;
+    let sent = state.templates.clone().send_template_message(request).await.map_err(upstream_failure)?.into_inner();
+    let status = if sent.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((
+        status,
+        Json(json!({
+            "message": sent.message.as_ref().map(MessageJson::from),
+            "conversation": sent.conversation.as_ref().map(ConversationJson::from),
+            "replayed": sent.replayed,
+        })),
+    ))
+}
