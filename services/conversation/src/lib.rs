@@ -3,7 +3,7 @@
 //! Consumes `ingest.>` (durable consumer `conversation`), stores each inbound message exactly
 //! once with its events in the same transaction, relays the outbox to `events.>`, applies the
 //! tenants' automatic status rules, and serves
-//! `inbox.conversation.v1.Conversations` over gRPC.
+//! `inbox.conversation.v1.Conversations` and `inbox.conversation.v1.Customers` over gRPC.
 
 pub mod api;
 pub mod config;
@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_server::ConversationsServer;
+use inbox_proto::conversation::v1::customers_server::CustomersServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_http};
 use inbox_service::{Listeners, Needs, RunError};
@@ -44,7 +45,12 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         api::ConversationsApi { store: store.clone() },
         ServiceAuth::new(settings.auth.service_token.clone()),
     );
-    let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(api), shutdown.clone()));
+    let customers = CustomersServer::with_interceptor(
+        api::CustomersApi { store: store.clone() },
+        ServiceAuth::new(settings.auth.service_token.clone()),
+    );
+    let grpc =
+        tokio::spawn(serve_grpc(listeners.grpc, router.add_service(api).add_service(customers), shutdown.clone()));
 
     let mut spec = ConsumerSpec::new(Stream::Ingest, "conversation", "ingest.>");
     spec.concurrency = settings.conversation.ingest_concurrency;

@@ -18,7 +18,7 @@ pub struct ConversationsApi {
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
-fn page_of(page: Option<&PageRequest>) -> Result<(i64, Option<Cursor>), Status> {
+pub(super) fn page_of(page: Option<&PageRequest>) -> Result<(i64, Option<Cursor>), Status> {
     let limit = page.map_or(0, |p| p.limit);
     let limit = if limit == 0 { DEFAULT_PAGE } else { limit };
     if limit > MAX_PAGE {
@@ -31,11 +31,11 @@ fn page_of(page: Option<&PageRequest>) -> Result<(i64, Option<Cursor>), Status> 
     Ok((i64::from(limit), cursor))
 }
 
-fn parse_id(text: &str, what: &str) -> Result<Uuid, Status> {
+pub(super) fn parse_id(text: &str, what: &str) -> Result<Uuid, Status> {
     Uuid::parse_str(text).map_err(|_| PublicError::invalid_argument(format!("{what} must be a uuid")).into())
 }
 
-fn store_error(e: StoreError) -> Status {
+pub(super) fn store_error(e: StoreError) -> Status {
     match e {
         StoreError::Invalid(reason) => PublicError::invalid_argument(reason).into(),
         StoreError::Database(e) => {
@@ -230,7 +230,7 @@ fn person_on_conversation<T>(request: &Request<T>, conversation_id: &str) -> Res
 
 /// Replies and status changes are made by people (agents, supervisors, admins), who are named
 /// in the history; the operator administers tenants but does not work conversations.
-fn require_person(ctx: &CallContext) -> Result<(), Status> {
+pub(super) fn require_person(ctx: &CallContext) -> Result<(), Status> {
     if matches!(ctx.role, Role::Agent | Role::Supervisor | Role::Admin) {
         Ok(())
     } else {

@@ -1,5 +1,7 @@
 //! The gRPC API: translation between protobuf and the store, nothing more.
 
+mod customers;
 mod grpc;
 
+pub use customers::CustomersApi;
 pub use grpc::ConversationsApi;

@@ -1,5 +1,6 @@
 //! Pure domain types and rules of conversations; no I/O.
 
+pub mod customers;
 mod priority_rules;
 mod settings;
 mod status_rules;

@@ -1,6 +1,7 @@
 //! The conversation service's PostgreSQL store: one module per aggregate.
 
 mod cursor;
+mod customers;
 mod messages;
 mod outbox;
 mod priority;
@@ -10,6 +11,7 @@ mod settings;
 mod status;
 
 pub use cursor::Cursor;
+pub use customers::{ChannelIdentity, CustomerProfile, IntegrationCardRow, MAX_RELATED, UpdatedCustomer};
 pub use messages::Appended;
 pub use outbox::{OUTBOX_CHANNEL, relay_outbox_once};
 pub use replies::{NewReply, SentReply};
