@@ -368,12 +368,13 @@ impl ConversationStore {
         read_profile(&mut conn, tenant_id, id, Lock::None).await
     }
 
-    /// Applies a person's change to a profile in one transaction: each field given replaces
-    /// the old value. Phones and emails given become exactly the profile's keys (plus the
-    /// phones of its WhatsApp and telephony identities, which always stay); a key that belongs
-    /// to another customer of the tenant merges that customer into this one. A change is
-    /// announced on the customer's conversations; an update that changes nothing (a retry)
-    /// writes and announces nothing. `None` when the customer is not the tenant's.
+    /// Applies a person's change to a profile in one transaction. A phone or email given that
+    /// belongs to another customer of the tenant first merges that customer into this one;
+    /// then each field given replaces the value: phones and emails given become exactly the
+    /// profile's keys (plus the phones of its WhatsApp and telephony identities, which always
+    /// stay). A change is announced on the customer's conversations; an update that changes
+    /// nothing (a retry) writes and announces nothing. `None` when the customer is not the
+    /// tenant's.
     pub async fn update_customer(
         &self,
         tenant_id: Uuid,
@@ -384,7 +385,26 @@ impl ConversationStore {
         let Some(before) = read_profile(&mut tx, tenant_id, id, Lock::Edit).await? else {
             return Ok(None);
         };
-        let mut fields = before.fields.clone();
+        let phones = update.phones.as_ref().map(|p| p.iter().map(|p| p.as_str().to_owned()).collect::<Vec<_>>());
+        let emails = update.emails.as_ref().map(|e| e.iter().map(|e| e.as_str().to_owned()).collect::<Vec<_>>());
+        let given = [(KeyKind::Phone, phones), (KeyKind::Email, emails)];
+        let mut merged = Vec::new();
+        for (kind, values) in &given {
+            for value in values.iter().flatten() {
+                let holder = claim_key(&mut tx, tenant_id, *kind, value, id).await?;
+                if holder != id && !merged.contains(&holder) && merge_into(&mut tx, tenant_id, id, holder).await? {
+                    merged.push(holder);
+                }
+            }
+        }
+
+        // The fields given apply after merging, so they are exactly what the request asked for
+        // and a retry (which merges nothing) finds nothing to change.
+        let current = contact_row(&mut tx, tenant_id, id, Lock::None)
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("customer {id} vanished inside its transaction")))?
+            .fields();
+        let mut fields = current.clone();
         if let Some(name) = &update.display_name {
             fields.display_name.clone_from(name);
             fields.name_set_by_person = true;
@@ -398,21 +418,8 @@ impl ConversationStore {
         if let Some(attributes) = &update.attributes {
             fields.attributes.clone_from(attributes);
         }
-        if fields != before.fields {
+        if fields != current {
             write_fields(&mut tx, tenant_id, id, &fields).await?;
-        }
-
-        let phones = update.phones.as_ref().map(|p| p.iter().map(|p| p.as_str().to_owned()).collect::<Vec<_>>());
-        let emails = update.emails.as_ref().map(|e| e.iter().map(|e| e.as_str().to_owned()).collect::<Vec<_>>());
-        let given = [(KeyKind::Phone, phones), (KeyKind::Email, emails)];
-        let mut merged = Vec::new();
-        for (kind, values) in &given {
-            for value in values.iter().flatten() {
-                let holder = claim_key(&mut tx, tenant_id, *kind, value, id).await?;
-                if holder != id && !merged.contains(&holder) && merge_into(&mut tx, tenant_id, id, holder).await? {
-                    merged.push(holder);
-                }
-            }
         }
         // Pruned after merging, so a merged customer's keys of a replaced kind go too, and a
         // retry finds exactly what it asks for.
