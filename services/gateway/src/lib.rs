@@ -11,6 +11,7 @@ pub mod store;
 use std::sync::Arc;
 
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
 use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
@@ -32,6 +33,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let state = WhenReady::default();
     let public = axum::Router::new()
         .merge(api::conversations::routes())
+        .merge(api::customers::routes())
         .merge(api::admin::routes())
         .merge(live::routes())
         .with_state(state.clone());
@@ -55,7 +57,8 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
             store: store::GatewayStore::new(pool.clone()),
             auth: auth::Authenticator::new(&settings.gateway.jwt_secret, settings.gateway.operator_token.clone()),
             service_token: settings.auth.service_token.clone(),
-            conversations: ConversationsClient::new(conversations),
+            conversations: ConversationsClient::new(conversations.clone()),
+            customers: CustomersClient::new(conversations),
             channel_accounts: ChannelAccountsClient::new(channel_ingest),
             live,
             redis,

@@ -28,7 +28,7 @@ pub fn routes() -> Router<WhenReady<AppState>> {
 }
 
 #[derive(Debug, Deserialize)]
-struct PageQuery {
+pub(super) struct PageQuery {
     #[serde(default)]
     limit: Option<u32>,
     #[serde(default)]
@@ -36,7 +36,7 @@ struct PageQuery {
 }
 
 impl PageQuery {
-    fn to_proto(&self) -> PageRequest {
+    pub(super) fn to_proto(&self) -> PageRequest {
         PageRequest { limit: self.limit.unwrap_or(0), cursor: self.cursor.clone().unwrap_or_default() }
     }
 }
@@ -82,9 +82,9 @@ async fn list_messages(
 }
 
 /// Rejects a JSON body axum could not parse with our error shape.
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+pub(super) type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
+pub(super) fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| ApiError(PublicError::invalid_argument(e.body_text())))
 }
 

@@ -6,11 +6,11 @@ use prost_types::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-fn time(ts: Option<&Timestamp>) -> Option<String> {
+pub(crate) fn time(ts: Option<&Timestamp>) -> Option<String> {
     ts.and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-fn channel(value: i32) -> &'static str {
+pub(crate) fn channel(value: i32) -> &'static str {
     Channel::try_from(value).map_or("unspecified", inbox_bus::subjects::channel_token)
 }
 

@@ -2,11 +2,13 @@
 
 pub mod admin;
 pub mod conversations;
+pub mod customers;
 pub mod json;
 
 use inbox_config::Secret;
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
@@ -26,6 +28,7 @@ pub struct AppInner {
     pub auth: Authenticator,
     pub service_token: Secret,
     pub conversations: ConversationsClient<Channel>,
+    pub customers: CustomersClient<Channel>,
     pub channel_accounts: ChannelAccountsClient<Channel>,
     pub live: std::sync::Arc<LiveHub>,
     pub redis: redis::aio::ConnectionManager,
