@@ -3,7 +3,7 @@
 //! Consumes `ingest.>` (durable consumer `conversation`), stores each inbound message exactly
 //! once with its events in the same transaction, relays the outbox to `events.>`, applies the
 //! tenants' automatic status rules, and serves
-//! `inbox.conversation.v1.Conversations` over gRPC.
+//! `inbox.conversation.v1.Conversations` and `inbox.conversation.v1.Customers` over gRPC.
 
 pub mod api;
 pub mod config;
@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_server::ConversationsServer;
+use inbox_proto::conversation::v1::customers_server::CustomersServer;
 use inbox_proto::conversation::v1::exports_server::ExportsServer;
 use inbox_proto::conversation::v1::templates_server::TemplatesServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
@@ -54,7 +55,11 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         api::ExportsApi { store: store.clone() },
         ServiceAuth::new(settings.auth.service_token.clone()),
     );
-    let router = router.add_service(api).add_service(templates).add_service(exports);
+    let customers = CustomersServer::with_interceptor(
+        api::CustomersApi { store: store.clone() },
+        ServiceAuth::new(settings.auth.service_token.clone()),
+    );
+    let router = router.add_service(api).add_service(templates).add_service(exports).add_service(customers);
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
 
     let mut spec = ConsumerSpec::new(Stream::Ingest, "conversation", "ingest.>");

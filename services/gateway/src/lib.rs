@@ -11,6 +11,7 @@ pub mod store;
 use std::sync::Arc;
 
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::conversation::v1::exports_client::ExportsClient;
 use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
@@ -40,6 +41,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         .merge(api::bulk::routes())
         .merge(api::templates::routes())
         .merge(api::export::routes())
+        .merge(api::customers::routes())
         .merge(api::admin::routes())
         .merge(live::routes())
         .with_state(state.clone());
@@ -63,6 +65,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
             store: store::GatewayStore::new(pool.clone()),
             auth: auth::Authenticator::new(&settings.gateway.jwt_secret, settings.gateway.operator_token.clone()),
             service_token: settings.auth.service_token.clone(),
+            customers: CustomersClient::new(conversations.clone()),
             templates: TemplatesClient::new(conversations.clone()),
             exports: ExportsClient::new(conversations.clone())
                 .max_decoding_message_size(api::export::MAX_EXPORT_MESSAGE_BYTES),

@@ -22,7 +22,7 @@ pub struct ConversationsApi {
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
-fn page_of(page: Option<&PageRequest>) -> Result<(i64, Option<Cursor>), Status> {
+pub(super) fn page_of(page: Option<&PageRequest>) -> Result<(i64, Option<Cursor>), Status> {
     let limit = page.map_or(0, |p| p.limit);
     let limit = if limit == 0 { DEFAULT_PAGE } else { limit };
     if limit > MAX_PAGE {

@@ -1,10 +1,12 @@
 //! The gRPC API: translation between protobuf and the store, nothing more.
 
+mod customers;
 mod export;
 mod filters;
 mod grpc;
 mod templates;
 
+pub use customers::CustomersApi;
 pub use export::ExportsApi;
 pub use grpc::ConversationsApi;
 pub use templates::TemplatesApi;

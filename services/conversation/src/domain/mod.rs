@@ -1,6 +1,7 @@
 //! Pure domain types and rules of conversations; no I/O.
 
 pub mod ai;
+pub mod customers;
 pub mod export;
 mod priority_rules;
 mod settings;

@@ -74,6 +74,9 @@ fn check(tenant_id: Uuid, inbound: &InboundMessage) -> Result<Inbound, StoreErro
 
 type ThreadKey = (Uuid, &'static str, String, String);
 
+/// A message of the batch that was inserted: its place in the batch, its id, its input.
+type NewMessage<'a> = (usize, Uuid, &'a Inbound);
+
 /// What one conversation becomes after the batch's new messages.
 struct Change {
     before: ConversationRow,
@@ -183,7 +186,7 @@ impl ConversationStore {
         let mut stored: HashMap<Uuid, MessageRow> = inserted.into_iter().map(|m| (m.id, m)).collect();
 
         // Each touched conversation, with its new messages in sent order.
-        let mut new_messages: BTreeMap<(Uuid, Uuid), Vec<(usize, Uuid, &Inbound)>> = BTreeMap::new();
+        let mut new_messages: BTreeMap<(Uuid, Uuid), Vec<NewMessage<'_>>> = BTreeMap::new();
         for (((i, m), conversation), message_id) in valid.iter().zip(&conversation_ids).zip(&message_ids) {
             if stored.contains_key(message_id) {
                 new_messages.entry((m.tenant_id, *conversation)).or_default().push((*i, *message_id, m));
@@ -306,7 +309,8 @@ async fn contacts_of(
         sqlx::query(
             "UPDATE contacts k SET display_name = u.n, updated_at = now() \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS u(t, i, n) \
-             WHERE k.tenant_id = u.t AND k.id = u.i AND k.display_name IS DISTINCT FROM u.n",
+             WHERE k.tenant_id = u.t AND k.id = u.i AND k.display_name IS DISTINCT FROM u.n \
+               AND k.display_name_source <> 'person'",
         )
         .bind(renamed.iter().map(|r| r.0).collect::<Vec<_>>())
         .bind(renamed.iter().map(|r| r.1).collect::<Vec<_>>())
@@ -343,7 +347,7 @@ async fn read_many(
 /// The conversation after `messages` (new, in sent order), as the one-by-one path would leave it.
 fn change_for(
     row: ConversationRow,
-    messages: &[(usize, Uuid, &Inbound)],
+    messages: &[NewMessage<'_>],
     status_rules: &StatusRules,
     priority_rules: &PriorityRules,
 ) -> Change {

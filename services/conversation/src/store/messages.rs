@@ -10,12 +10,14 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::ai::flag_needs_human;
+use super::customers::claim_key;
 use super::outbox::{enqueue, enqueue_message_created};
 use super::priority::raise_priority_for_message;
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
 use super::status::{change_status, reread_conversation, status_rules_in};
 use super::{ConversationRow, ConversationStore, Cursor, MessageRow, StoreError};
 use crate::domain::ai::{CUSTOMER_ASKED_REASON, asks_for_person};
+use crate::domain::customers::{KeyKind, PhoneNumber};
 use crate::domain::{SenderKind, Status, plain_text, preview};
 
 /// What storing an inbound message did.
@@ -211,8 +213,12 @@ fn page<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> Cursor) -> (V
     }
 }
 
-/// The contact behind a channel address, created on first contact. A known contact's name is
-/// updated when the provider reports a new one.
+/// The contact behind a channel address, created on first contact. A new WhatsApp or telephony
+/// address whose phone number already belongs to a customer joins that customer, and its phone
+/// becomes a key of its customer. The unique phone key is claimed before the identity, so two
+/// replicas storing the first messages of one phone on two channels at once end with one
+/// customer: the second waits on the key and joins the first's customer. A provider's name
+/// updates a known contact's name unless a person set it.
 pub(crate) async fn upsert_contact(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
@@ -221,6 +227,11 @@ pub(crate) async fn upsert_contact(
     display_name: &str,
 ) -> Result<Uuid, StoreError> {
     let candidate = Uuid::now_v7();
+    let phone = subjects::channel_from_token(channel).and_then(|c| PhoneNumber::of_address(c, address));
+    let phone_holder = match &phone {
+        Some(phone) => Some(claim_key(tx, tenant_id, KeyKind::Phone, phone.as_str(), candidate).await?),
+        None => None,
+    };
     let contact_id: Uuid = sqlx::query_scalar(
         "INSERT INTO contact_identities (tenant_id, channel, address, contact_id) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, channel, address) DO UPDATE SET address = EXCLUDED.address \
@@ -229,9 +240,19 @@ pub(crate) async fn upsert_contact(
     .bind(tenant_id)
     .bind(channel)
     .bind(address)
-    .bind(candidate)
+    .bind(phone_holder.unwrap_or(candidate))
     .fetch_one(&mut **tx)
     .await?;
+    if let Some(phone) = phone.filter(|_| phone_holder == Some(candidate) && contact_id != candidate) {
+        // A known identity whose phone was no key yet: the key follows the identity's customer.
+        sqlx::query("UPDATE contact_keys SET contact_id = $4 WHERE tenant_id = $1 AND kind = $2 AND value = $3")
+            .bind(tenant_id)
+            .bind(KeyKind::Phone.as_str())
+            .bind(phone.as_str())
+            .bind(contact_id)
+            .execute(&mut **tx)
+            .await?;
+    }
     if contact_id == candidate {
         sqlx::query("INSERT INTO contacts (tenant_id, id, display_name) VALUES ($1, $2, $3)")
             .bind(tenant_id)
@@ -242,7 +263,7 @@ pub(crate) async fn upsert_contact(
     } else if !display_name.is_empty() {
         sqlx::query(
             "UPDATE contacts SET display_name = $3, updated_at = now() \
-             WHERE tenant_id = $1 AND id = $2 AND display_name IS DISTINCT FROM $3",
+             WHERE tenant_id = $1 AND id = $2 AND display_name_source = 'provider' AND display_name IS DISTINCT FROM $3",
         )
         .bind(tenant_id)
         .bind(contact_id)

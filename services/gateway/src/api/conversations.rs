@@ -27,7 +27,7 @@ pub fn routes() -> Router<WhenReady<AppState>> {
 }
 
 #[derive(Debug, Deserialize)]
-struct PageQuery {
+pub(super) struct PageQuery {
     #[serde(default)]
     limit: Option<u32>,
     #[serde(default)]
@@ -35,7 +35,7 @@ struct PageQuery {
 }
 
 impl PageQuery {
-    fn to_proto(&self) -> PageRequest {
+    pub(super) fn to_proto(&self) -> PageRequest {
         PageRequest { limit: self.limit.unwrap_or(0), cursor: self.cursor.clone().unwrap_or_default() }
     }
 }

@@ -6,7 +6,7 @@ use prost_types::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-fn time(ts: Option<&Timestamp>) -> Option<String> {
+pub(crate) fn time(ts: Option<&Timestamp>) -> Option<String> {
     ts.and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod bulk;
 pub mod conversations;
+pub mod customers;
 pub mod export;
 pub mod handling;
 pub mod json;
@@ -13,6 +14,7 @@ pub mod views;
 use inbox_config::Secret;
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::conversation::v1::exports_client::ExportsClient;
 use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
@@ -34,6 +36,7 @@ pub struct AppInner {
     pub auth: Authenticator,
     pub service_token: Secret,
     pub conversations: ConversationsClient<Channel>,
+    pub customers: CustomersClient<Channel>,
     pub templates: TemplatesClient<Channel>,
     pub exports: ExportsClient<Channel>,
     pub channel_accounts: ChannelAccountsClient<Channel>,
