@@ -1,6 +1,7 @@
 //! `just bench`: measures the fleet's first path on this machine and prints a table.
 //! Everything runs against private servers the testkit starts (own JetStream, own databases).
 
+mod ingest;
 mod list;
 
 use std::collections::HashMap;
@@ -56,6 +57,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("webhook") {
         rows.extend(bench_webhook_path().await?);
+    }
+    if wanted("ingest") {
+        rows.extend(ingest::bench_ingest().await?);
     }
     if wanted("list") {
         rows.extend(list::bench_list().await?);
@@ -203,7 +207,7 @@ async fn bench_store() -> anyhow::Result<Vec<Row>> {
         row(
             format!("inbound message stored, {concurrency} concurrent"),
             format!("{concurrent:.0} msg/s"),
-            "as the ingest consumer runs (not yet batched)",
+            "the one-by-one path (the consumer batches: see below)",
         ),
     ])
 }

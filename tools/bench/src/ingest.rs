@@ -1,0 +1,81 @@
+//! Inbound messages stored per second by one conversation service from JetStream: 50,000
+//! WhatsApp messages from 5,000 customers wait on INGEST, the service starts, and the clock
+//! runs until every one is stored (contact, conversation, message and outbox rows written) and
+//! acked.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use inbox_bus::{Bus, Payload, new_envelope, subjects};
+use inbox_proto::common::v1::Channel;
+use inbox_service::{Listeners, ServiceSettings};
+use inbox_testkit::{TestDatabase, TestNats, wait_until};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{Row, inbound, row};
+
+const MESSAGES: usize = 50_000;
+const CUSTOMERS: usize = 5_000;
+
+pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
+    let nats = TestNats::start().await?;
+    let db = TestDatabase::create("bench_ingest_store").await?;
+    let bus = Bus::connect(&nats.url(), "bench").await?;
+    bus.ensure_streams().await?;
+    let tenant = Uuid::now_v7();
+    let subject = subjects::ingest(Channel::Whatsapp, &tenant.to_string());
+    for chunk in (0..MESSAGES).collect::<Vec<_>>().chunks(500) {
+        let batch: Vec<_> = chunk
+            .iter()
+            .map(|&i| {
+                let message = inbound(tenant, i, &format!("1888{:07}", i % CUSTOMERS));
+                (
+                    subject.clone(),
+                    new_envelope(format!("ingest-bench-{i}"), tenant.to_string(), Payload::InboundMessage(message)),
+                )
+            })
+            .collect();
+        bus.publish_all(&batch).await?;
+    }
+
+    let env: HashMap<String, String> = [
+        ("INBOX__POSTGRES__URL", db.url()),
+        ("INBOX__NATS__URL", nats.url()),
+        ("INBOX__AUTH__SERVICE_TOKEN", "bench-service-token-0123".to_owned()),
+        ("INBOX__LOG__LEVEL", "error".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings: inbox_conversation::Settings =
+        inbox_config::load(inbox_conversation::Settings::DEFAULTS, None, &env)?;
+    let pool = sqlx::PgPool::connect(&db.url()).await?;
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let service = tokio::spawn(inbox_conversation::run(settings, Listeners::ephemeral().await?, shutdown.clone()));
+    let js = bus.jetstream().clone();
+    wait_until(Duration::from_secs(600), || {
+        let js = js.clone();
+        async move {
+            let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+                js.get_consumer_from_stream("conversation", "INGEST").await.ok()?;
+            let info = consumer.info().await.ok()?;
+            (info.num_pending == 0 && info.num_ack_pending == 0 && info.ack_floor.stream_sequence >= MESSAGES as u64)
+                .then_some(())
+        }
+    })
+    .await
+    .context("the conversation service did not drain INGEST")?;
+    let elapsed = started.elapsed();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(&pool).await?;
+    anyhow::ensure!(stored as usize == MESSAGES, "stored {stored} of {MESSAGES}");
+    shutdown.cancel();
+    let _ = service.await;
+    Ok(vec![row(
+        "inbound messages stored from JetStream",
+        format!("{:.0} msg/s", MESSAGES as f64 / elapsed.as_secs_f64()),
+        format!("{MESSAGES} messages, {CUSTOMERS} customers, one service, batched; includes service start"),
+    )])
+}
