@@ -1,24 +1,17 @@
 //! Storing inbound messages exactly once, and reading conversations and messages back.
 
 use chrono::{DateTime, Utc};
-use inbox_bus::{Payload, new_envelope, subjects};
-use inbox_proto::common::v1::Channel;
-use inbox_proto::events::v1::ConversationCreated;
+use inbox_bus::subjects;
 use inbox_proto::ingest::v1::InboundMessage;
-use prost::Message as _;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::ai::flag_needs_human;
 use super::customers::claim_key;
-use super::outbox::{enqueue, enqueue_message_created};
-use super::priority::raise_priority_for_message;
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
-use super::status::{change_status, reread_conversation, status_rules_in};
+use super::status::reread_conversation;
 use super::{ConversationRow, ConversationStore, Cursor, MessageRow, StoreError};
-use crate::domain::ai::{CUSTOMER_ASKED_REASON, asks_for_person};
+use crate::domain::SenderKind;
 use crate::domain::customers::{KeyKind, PhoneNumber};
-use crate::domain::{SenderKind, Status, plain_text, preview};
 
 /// What storing an inbound message did.
 #[derive(Debug)]
@@ -33,111 +26,17 @@ pub enum Appended {
 impl ConversationStore {
     /// Stores a customer message exactly once: upserts the contact by channel address, opens
     /// or reuses (and reopens) the conversation, inserts the message unless its provider id is
-    /// known, and writes `conversation.created` / `message.created` to the outbox, all in one
-    /// transaction. Safe under redelivery and concurrent replicas: the unique provider id
-    /// decides, and a duplicate rolls everything back.
+    /// known, applies the status, priority and "needs human" rules, and writes the events to
+    /// the outbox, all in one transaction. Safe under redelivery and concurrent replicas: the
+    /// unique provider id decides. A batch of one (`append_inbound_batch`), so both paths are
+    /// the same code.
     pub async fn append_inbound_message(
         &self,
         tenant_id: Uuid,
         inbound: &InboundMessage,
     ) -> Result<Appended, StoreError> {
-        let channel = Channel::try_from(inbound.channel)
-            .ok()
-            .filter(|c| *c != Channel::Unspecified)
-            .map(subjects::channel_token)
-            .ok_or_else(|| StoreError::Invalid("unknown channel".into()))?;
-        let sender = inbound.sender.as_ref().ok_or_else(|| StoreError::Invalid("sender is required".into()))?;
-        if sender.address.is_empty() || inbound.external_id.is_empty() || inbound.channel_account_id.is_empty() {
-            return Err(StoreError::Invalid("sender address, external id and channel account are required".into()));
-        }
-        let sent_at = inbound
-            .sent_at
-            .as_ref()
-            .and_then(inbox_proto::timestamp_to_utc)
-            .ok_or_else(|| StoreError::Invalid("sent_at is required".into()))?;
-        let content = inbound.content.clone().unwrap_or_default();
-        let body = plain_text(&content);
-
-        let mut tx = self.pool.begin().await?;
-        let rules = status_rules_in(&mut *tx, tenant_id).await?;
-        let contact_id = upsert_contact(&mut tx, tenant_id, channel, &sender.address, &sender.display_name).await?;
-
-        let (conversation_id, conversation_created): (Uuid, bool) = sqlx::query_as(
-            "INSERT INTO conversations (tenant_id, id, contact_id, channel, channel_account_id, customer_address, last_message_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT ON CONSTRAINT conversations_thread DO UPDATE SET updated_at = conversations.updated_at \
-             RETURNING id, (xmax = 0) AS created",
-        )
-        .bind(tenant_id)
-        .bind(Uuid::now_v7())
-        .bind(contact_id)
-        .bind(channel)
-        .bind(&inbound.channel_account_id)
-        .bind(&sender.address)
-        .bind(sent_at)
-        .fetch_one(&mut *tx)
-        .await?;
-
-        let message: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, sent_at, raw_payload_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, '')) \
-             ON CONFLICT (tenant_id, channel, external_id) WHERE external_id IS NOT NULL DO NOTHING \
-             RETURNING {MESSAGE_COLUMNS}"
-        )))
-        .bind(tenant_id)
-        .bind(Uuid::now_v7())
-        .bind(conversation_id)
-        .bind(channel)
-        .bind(&inbound.external_id)
-        .bind(SenderKind::Customer.as_str())
-        .bind(&sender.address)
-        .bind(content.encode_to_vec())
-        .bind(&body)
-        .bind(sent_at)
-        .bind(&inbound.raw_payload_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(message) = message else {
-            tx.rollback().await?;
-            return Ok(Appended::Duplicate);
-        };
-
-        // Messages can arrive out of order: the preview follows the newest by provider time.
-        let conversation =
-            touch_conversation(&mut tx, tenant_id, conversation_id, sent_at, &preview(&body), SenderKind::Customer)
-                .await?;
-        let current = Status::parse(&conversation.status).unwrap_or(Status::Active);
-        let conversation = match change_status(
-            &mut tx,
-            &conversation,
-            rules.after_customer_message(current),
-            "customer",
-            "the customer wrote",
-        )
-        .await?
-        {
-            Some((updated, _)) => updated,
-            None => conversation,
-        };
-        let conversation = raise_priority_for_message(&mut tx, &conversation, &body).await?.unwrap_or(conversation);
-        let conversation = if asks_for_person(&body) {
-            flag_needs_human(&mut tx, &conversation, CUSTOMER_ASKED_REASON).await?.unwrap_or(conversation)
-        } else {
-            conversation
-        };
-
-        let tenant = tenant_id.to_string();
-        if conversation_created {
-            let event = new_envelope(
-                Uuid::now_v7().to_string(),
-                &tenant,
-                Payload::ConversationCreated(ConversationCreated { conversation: Some(conversation.to_proto()) }),
-            );
-            enqueue(&mut tx, &subjects::event(&tenant, "conversation.created"), &event).await?;
-        }
-        enqueue_message_created(&mut tx, &message, &conversation).await?;
-        tx.commit().await?;
-        Ok(Appended::Stored { conversation, message, conversation_created })
+        let mut outcomes = self.append_inbound_batch(&[(tenant_id, inbound.clone())]).await?;
+        outcomes.pop().unwrap_or(Ok(Appended::Duplicate))
     }
 
     /// The tenant's conversations, most recent activity first, keyset-paginated.

@@ -43,25 +43,6 @@ async fn write_priority(
     Ok(updated)
 }
 
-/// Raises the priority of a conversation (locked by the caller) when a customer message calls
-/// for it, unless a person set the priority. Returns the updated conversation if it changed.
-pub(crate) async fn raise_priority_for_message(
-    tx: &mut Transaction<'_, Postgres>,
-    conversation: &ConversationRow,
-    text: &str,
-) -> Result<Option<ConversationRow>, StoreError> {
-    let rules = priority_rules_in(&mut **tx, conversation.tenant_id).await?;
-    let Some((proposed, reason)) = rules.assess(text, &conversation.contact_segment) else {
-        return Ok(None);
-    };
-    let current = Priority::parse(&conversation.priority).unwrap_or(Priority::Normal);
-    let source = PrioritySource::parse(&conversation.priority_source).unwrap_or(PrioritySource::Default);
-    if !PriorityRules::may_raise(current, source, proposed) {
-        return Ok(None);
-    }
-    Ok(Some(write_priority(tx, conversation, proposed, PrioritySource::Auto, &reason).await?))
-}
-
 impl ConversationStore {
     /// A person sets the priority, with an optional reason; it sticks against automatic
     /// prioritisation. `None` when the conversation is not the tenant's.
