@@ -7,108 +7,28 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use hmac::{Hmac, Mac};
-use inbox_e2e::{Fleet, OPERATOR_TOKEN, bin_dir};
+use inbox_e2e::Fleet;
+use inbox_e2e::support::{
+    APP_SECRET, PHONE_NUMBER_ID, get_json, person_token, post_webhook, send_json, set_up_tenant, sign, webhook,
+};
 use inbox_testkit::wait_until;
+use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::Sha256;
-
-const PHONE_NUMBER_ID: &str = "106540352242922";
-const APP_SECRET: &str = "e2e-meta-app-secret";
-
-/// Runs the built inboxctl against the fleet's gateway and returns its `--json` output.
-fn inboxctl(fleet: &Fleet, args: &[&str]) -> anyhow::Result<Value> {
-    let output = std::process::Command::new(bin_dir()?.join("inboxctl"))
-        .args(args)
-        .arg("--json")
-        .env("INBOX_GATEWAY_URL", fleet.http_url("gateway"))
-        .env("INBOX_OPERATOR_TOKEN", OPERATOR_TOKEN)
-        .output()?;
-    let value: Value =
-        serde_json::from_slice(&output.stdout).with_context(|| format!("inboxctl {args:?} printed no JSON"))?;
-    anyhow::ensure!(output.status.success(), "inboxctl {args:?} failed: {value}");
-    Ok(value)
-}
 
 struct Tenant {
     admin: String,
     agent: String,
 }
 
-/// A tenant with an admin, an agent and a WhatsApp number, set up the way an operator would.
-fn set_up_tenant(fleet: &Fleet, slug: &str) -> anyhow::Result<Tenant> {
-    let tenant = inboxctl(
-        fleet,
-        &["tenant", "create", "--slug", slug, "--name", "Acme Support", "--time-zone", "Europe/Paris"],
-    )?;
-    let id = tenant["id"].as_str().context("tenant id")?.to_owned();
-    let person = |email: &str, name: &str, role: &str| -> anyhow::Result<String> {
-        let created =
-            inboxctl(fleet, &["agent", "create", "--tenant", &id, "--email", email, "--name", name, "--role", role])?;
-        Ok(created["token"].as_str().context("token")?.to_owned())
-    };
-    let admin = person("maria@acme.test", "Maria", "admin")?;
-    let agent = person("sarah@acme.test", "Sarah", "agent")?;
-    inboxctl(
-        fleet,
-        &[
-            "whatsapp",
-            "add",
-            "--tenant",
-            &id,
-            "--phone-number-id",
-            PHONE_NUMBER_ID,
-            "--app-secret",
-            APP_SECRET,
-            "--verify-token",
-            "vt",
-            "--access-token",
-            "EAAG",
-        ],
-    )?;
-    Ok(Tenant { admin, agent })
-}
-
-fn webhook(wamid: &str, from: &str, text: &str, timestamp: i64) -> String {
-    json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
-            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": from}],
-            "messages": [{"from": from, "id": wamid, "timestamp": timestamp.to_string(), "type": "text", "text": {"body": text}}]
-        }}]}]
-    })
-    .to_string()
-}
-
-fn sign(secret: &str, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-async fn post_webhook(client: &reqwest::Client, fleet: &Fleet, body: &str) -> anyhow::Result<u16> {
-    let response = client
-        .post(format!("{}/webhooks/whatsapp", fleet.http_url("channel-ingest")))
-        .header("X-Hub-Signature-256", sign(APP_SECRET, body))
-        .header("Content-Type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await?;
-    Ok(response.status().as_u16())
-}
-
-async fn get_json(client: &reqwest::Client, url: String, token: &str) -> anyhow::Result<(u16, Value)> {
-    let response = client.get(url).bearer_auth(token).send().await?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().await.unwrap_or(Value::Null)))
+/// A tenant with Maria (admin), Sarah (agent) and a WhatsApp number.
+fn set_up(fleet: &Fleet, slug: &str) -> anyhow::Result<Tenant> {
+    let tenant = set_up_tenant(fleet, slug, PHONE_NUMBER_ID)?;
+    let admin = person_token(fleet, &tenant.id, "maria@acme.test", "Maria", "admin")?;
+    Ok(Tenant { admin, agent: tenant.token })
 }
 
 async fn post_json(client: &reqwest::Client, url: String, token: &str, body: Value) -> anyhow::Result<(u16, Value)> {
-    let response = client.post(url).bearer_auth(token).json(&body).send().await?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().await.unwrap_or(Value::Null)))
+    send_json(client, Method::POST, url, token, &body).await
 }
 
 /// A file download: status, Content-Type, Content-Disposition and the body.
@@ -122,12 +42,18 @@ async fn download(client: &reqwest::Client, url: String, token: &str) -> anyhow:
 #[tokio::test]
 async fn an_agent_finds_fills_and_sends_a_saved_reply_then_downloads_the_conversation() -> anyhow::Result<()> {
     let fleet = Fleet::start().await?;
-    let tenant = set_up_tenant(&fleet, "templates")?;
+    let tenant = set_up(&fleet, "templates")?;
     let client = reqwest::Client::new();
     let gateway = fleet.http_url("gateway");
 
-    let body = webhook("wamid.T.1", "16505551234", "Can I book a fitting, please?", chrono::Utc::now().timestamp());
-    assert_eq!(post_webhook(&client, &fleet, &body).await?, 200);
+    let body = webhook(
+        PHONE_NUMBER_ID,
+        "wamid.T.1",
+        "16505551234",
+        "Can I book a fitting, please?",
+        chrono::Utc::now().timestamp(),
+    );
+    assert_eq!(post_webhook(&client, &fleet, &body, &sign(APP_SECRET, &body)).await?, 200);
     let conversation_id = wait_until(Duration::from_secs(15), || {
         let (client, url, token) = (client.clone(), format!("{gateway}/v1/conversations"), tenant.agent.clone());
         async move {
