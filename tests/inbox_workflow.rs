@@ -83,6 +83,22 @@ async fn the_ai_asks_for_a_person_an_agent_takes_over_and_a_supervisor_resolves_
     .await?;
     assert_eq!(status, 409, "the AI may not answer after a take-over: {refused}");
 
+    // Sarah replies with a document; a file without a usable source is refused.
+    let messages_url = format!("{gateway}/v1/conversations/{id}/messages");
+    let label = json!({"text": "Here is your return label", "idempotency_key": "att-1",
+        "attachment": {"kind": "document", "url": "https://files.acme.test/label.pdf", "mime_type": "application/pdf",
+                       "filename": "label.pdf"}});
+    let (status, sent) = send_json(&client, Method::POST, messages_url.clone(), &sarah, &label).await?;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["message"]["content"]["type"], "media");
+    assert_eq!(sent["message"]["content"]["kind"], "document");
+    assert_eq!(sent["message"]["content"]["caption"], "Here is your return label");
+    let insecure = json!({"idempotency_key": "att-2",
+        "attachment": {"kind": "image", "url": "http://files.acme.test/x.png", "mime_type": "image/png"}});
+    let (status, refused) = send_json(&client, Method::POST, messages_url, &sarah, &insecure).await?;
+    assert_eq!(status, 400);
+    assert!(refused["error"]["message"].as_str().unwrap().contains("attachment.url"));
+
     // Filters and sorts find it as Sarah's.
     let (_, mine) = get_json(
         &client,
@@ -122,6 +138,18 @@ async fn the_ai_asks_for_a_person_an_agent_takes_over_and_a_supervisor_resolves_
     assert_eq!(result["results"][0]["outcome"], "changed");
     let change = next_frame_of_type(&mut socket, "conversation.status_changed").await?;
     assert_eq!(change["change"]["reason"], "end of day");
+    // Everything resolved, downloaded at once by filter.
+    let response = client
+        .post(format!("{gateway}/v1/conversations/export"))
+        .bearer_auth(&lead)
+        .json(&json!({"filter": {"status": "resolved"}, "format": "csv"}))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str()?.starts_with("text/csv"));
+    let csv = response.text().await?;
+    assert!(csv.contains(&id) && csv.contains("My order has not arrived"), "{csv}");
+
     let delete = json!({"ids": [id], "action": {"type": "delete"}});
     let (status, _) = send_json(&client, Method::POST, bulk_url.clone(), &lead, &delete).await?;
     assert_eq!(status, 403);

@@ -24,7 +24,9 @@ pub enum PostgresError {
 /// advisory lock, and a concurrent `CREATE DATABASE` is tolerated.
 pub async fn connect_and_migrate(settings: &PostgresSettings, migrator: &Migrator) -> Result<PgPool, PostgresError> {
     let options: PgConnectOptions = settings.url.parse().map_err(|e: sqlx::Error| PostgresError::Url(e.to_string()))?;
-    let options = options.log_statements(tracing::log::LevelFilter::Trace);
+    // Short OLTP queries: JIT compilation would add tens of milliseconds to a query the
+    // planner merely estimates as expensive, and never pays back here.
+    let options = options.log_statements(tracing::log::LevelFilter::Trace).options([("jit", "off")]);
     ensure_database_exists(&options).await?;
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)

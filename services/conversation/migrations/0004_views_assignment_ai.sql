@@ -42,8 +42,8 @@ UPDATE conversations c SET last_customer_message_at =
      WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id AND m.sender_kind = 'customer');
 
 -- The list: every sort is "key, then most recent"; filters by assignee and status are the
--- common ones (a page of 50 of one agent's open conversations must stay fast at 100k).
-CREATE INDEX conversations_by_assignee ON conversations (tenant_id, assignee_id, last_message_at DESC, id DESC);
+-- common ones (a page of 50 of one agent's conversations in one status must stay fast at 100k).
+CREATE INDEX conversations_by_assignee ON conversations (tenant_id, assignee_id, status, last_message_at DESC, id DESC);
 CREATE INDEX conversations_by_status ON conversations (tenant_id, status, last_message_at DESC, id DESC);
 CREATE INDEX conversations_by_priority ON conversations (tenant_id, priority_rank, last_message_at DESC, id DESC);
 CREATE INDEX conversations_by_channel ON conversations (tenant_id, channel_rank, last_message_at DESC, id DESC);

@@ -79,3 +79,38 @@ pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
         format!("{MESSAGES} messages, {CUSTOMERS} customers, one service, batched; includes service start"),
     )])
 }
+
+/// The store alone: `append_inbound_batch` with batches of 256, one connection at a time.
+pub async fn bench_batch_store() -> anyhow::Result<Vec<Row>> {
+    let db = TestDatabase::create("bench_batch").await?;
+    let settings = inbox_config::PostgresSettings { url: db.url(), max_connections: 4 };
+    let pool = inbox_service::postgres::connect_and_migrate(&settings, &inbox_conversation::store::MIGRATOR).await?;
+    let store = inbox_conversation::store::ConversationStore::new(pool);
+    let tenant = Uuid::now_v7();
+    let batches = 40;
+    let size = 256;
+    let mut latencies = Vec::with_capacity(batches);
+    let started = Instant::now();
+    for b in 0..batches {
+        let batch: Vec<_> = (0..size)
+            .map(|i| {
+                let n = b * size + i;
+                (tenant, inbound(tenant, n, &format!("1999{:07}", n % CUSTOMERS)))
+            })
+            .collect();
+        let t = Instant::now();
+        store.append_inbound_batch(&batch).await?;
+        latencies.push(t.elapsed());
+    }
+    let rate = (batches * size) as f64 / started.elapsed().as_secs_f64();
+    latencies.sort();
+    Ok(vec![row(
+        "inbound messages stored, batches of 256 (store only)",
+        format!("{rate:.0} msg/s"),
+        format!(
+            "batch p50 {} / p99 {}; new customers included",
+            crate::ms(crate::percentile(&latencies, 50.0)),
+            crate::ms(crate::percentile(&latencies, 99.0))
+        ),
+    )])
+}

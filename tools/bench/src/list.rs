@@ -104,7 +104,8 @@ pub async fn bench_list() -> anyhow::Result<Vec<Row>> {
 }
 
 /// 100k conversations over 30 days: 40 % active, 20 % pending, 20 % resolved, 20 % archived;
-/// 60 % WhatsApp, 20 % telephony, 20 % web chat; 20 agents and 20 % unassigned; ten messages each.
+/// 60 % WhatsApp, 20 % telephony, 20 % web chat; 20 agents and 1 in 7 unassigned; ten messages
+/// each. The attributes vary independently, so every agent has every kind of conversation.
 async fn seed(pool: &sqlx::PgPool, tenant: Uuid, agents: &[Uuid]) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO contacts (tenant_id, id, display_name) \
@@ -120,9 +121,9 @@ async fn seed(pool: &sqlx::PgPool, tenant: Uuid, agents: &[Uuid]) -> anyhow::Res
            last_message_at, last_message_preview, last_message_sender_kind, assignee_id) \
          SELECT $1, gen_random_uuid(), ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, \
            (ARRAY['whatsapp','whatsapp','whatsapp','telephony','webchat'])[1 + i % 5], 'acc', 'addr-' || i, \
-           (ARRAY['active','active','pending','resolved','archived'])[1 + (i / 7) % 5], \
+           (ARRAY['active','active','pending','resolved','archived'])[1 + (i / 3) % 5], \
            now() - make_interval(secs => (i * 26)::double precision), 'hello', 'customer', \
-           CASE WHEN i % 5 = 0 THEN NULL ELSE ($3::uuid[])[1 + i % array_length($3::uuid[], 1)] END \
+           CASE WHEN i % 7 = 3 THEN NULL ELSE ($3::uuid[])[1 + (i / 11) % array_length($3::uuid[], 1)] END \
          FROM generate_series(1, $2) AS i",
     )
     .bind(tenant)
@@ -134,7 +135,7 @@ async fn seed(pool: &sqlx::PgPool, tenant: Uuid, agents: &[Uuid]) -> anyhow::Res
         "INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, sent_at) \
          SELECT $1, gen_random_uuid(), c.id, c.channel, c.id::text || '-' || n, \
            CASE WHEN n % 2 = 0 THEN 'customer' ELSE 'agent' END, 'x', ''::bytea, 'message ' || n, \
-           c.last_message_at - make_interval(mins => ($2 - n)::double precision) \
+           c.last_message_at - make_interval(mins => ($2 - n)::int) \
          FROM conversations c, generate_series(1, $2) AS n WHERE c.tenant_id = $1",
     )
     .bind(tenant)

@@ -50,19 +50,22 @@ async fn main() -> anyhow::Result<()> {
     let mut rows =
         vec![row("disk fsyncs per second", format!("{:.0}", fsync_rate()?), "commit-bound figures follow it")];
     if wanted("bus") {
-        rows.extend(bench_bus().await?);
+        rows.extend(progress(bench_bus().await?));
     }
     if wanted("store") {
-        rows.extend(bench_store().await?);
+        rows.extend(progress(bench_store().await?));
     }
     if wanted("webhook") {
-        rows.extend(bench_webhook_path().await?);
+        rows.extend(progress(bench_webhook_path().await?));
+    }
+    if wanted("batch") {
+        rows.extend(progress(ingest::bench_batch_store().await?));
     }
     if wanted("ingest") {
-        rows.extend(ingest::bench_ingest().await?);
+        rows.extend(progress(ingest::bench_ingest().await?));
     }
     if wanted("list") {
-        rows.extend(list::bench_list().await?);
+        rows.extend(progress(list::bench_list().await?));
     }
     rows.push(row(
         "peak memory of this process",
@@ -78,6 +81,14 @@ async fn main() -> anyhow::Result<()> {
         println!("| {:width$} | {:>vwidth$} | {}", r.what, r.value, r.note);
     }
     Ok(())
+}
+
+/// Prints a group's rows as soon as they are measured, so a later failure loses nothing.
+fn progress(rows: Vec<Row>) -> Vec<Row> {
+    for r in &rows {
+        eprintln!("measured: {}: {} ({})", r.what, r.value, r.note);
+    }
+    rows
 }
 
 fn fsync_rate() -> anyhow::Result<f64> {

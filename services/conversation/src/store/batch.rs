@@ -285,21 +285,23 @@ async fn contacts_of(
         }
     }
     let keys: Vec<&(Uuid, &'static str, String)> = names.keys().collect();
-    let known: Vec<(Uuid, String, String, Uuid)> = sqlx::query_as(
-        "SELECT i.tenant_id, i.channel, i.address, i.contact_id FROM contact_identities i \
-         JOIN UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(t, c, a) \
-           ON i.tenant_id = u.t AND i.channel = u.c AND i.address = u.a",
-    )
-    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.2.as_str()).collect::<Vec<_>>())
-    .fetch_all(&mut **tx)
-    .await?;
+    // One query per tenant and channel, so the primary key serves `address = ANY(...)`.
+    let mut groups: BTreeMap<(Uuid, &'static str), Vec<&str>> = BTreeMap::new();
+    for key in &keys {
+        groups.entry((key.0, key.1)).or_default().push(key.2.as_str());
+    }
     let mut contacts: HashMap<(Uuid, &'static str, String), Uuid> = HashMap::new();
-    for (tenant, channel, address, contact) in known {
-        if let Some(key) = keys.iter().find(|k| k.0 == tenant && k.1 == channel && k.2 == address) {
-            contacts.insert((**key).clone(), contact);
-        }
+    for ((tenant, channel), addresses) in groups {
+        let known: Vec<(String, Uuid)> = sqlx::query_as(
+            "SELECT address, contact_id FROM contact_identities \
+             WHERE tenant_id = $1 AND channel = $2 AND address = ANY($3)",
+        )
+        .bind(tenant)
+        .bind(channel)
+        .bind(&addresses)
+        .fetch_all(&mut **tx)
+        .await?;
+        contacts.extend(known.into_iter().map(|(address, contact)| ((tenant, channel, address), contact)));
     }
     let renamed: Vec<(Uuid, Uuid, &str)> = contacts
         .iter()
@@ -331,17 +333,27 @@ async fn read_many(
     tx: &mut Transaction<'_, Postgres>,
     keys: &[(Uuid, Uuid)],
 ) -> Result<HashMap<(Uuid, Uuid), ConversationRow>, StoreError> {
-    let rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-         JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-         JOIN UNNEST($1::uuid[], $2::uuid[]) AS u(t, i) ON c.tenant_id = u.t AND c.id = u.i \
-         ORDER BY c.tenant_id, c.id FOR UPDATE OF c"
-    )))
-    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.into_iter().map(|r| ((r.tenant_id, r.id), r)).collect())
+    // One query per tenant, `id = ANY(...)`: the primary key serves it directly, where a join
+    // against UNNEST lets the planner pick a scan of the whole table.
+    let mut by_tenant: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    for (tenant, id) in keys {
+        by_tenant.entry(*tenant).or_default().push(*id);
+    }
+    let mut out = HashMap::with_capacity(keys.len());
+    for (tenant, mut ids) in by_tenant {
+        ids.sort();
+        let rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
+             WHERE c.tenant_id = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE OF c"
+        )))
+        .bind(tenant)
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        out.extend(rows.into_iter().map(|r| ((r.tenant_id, r.id), r)));
+    }
+    Ok(out)
 }
 
 /// The conversation after `messages` (new, in sent order), as the one-by-one path would leave it.

@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_proto::common::v1::PageRequest;
-use inbox_proto::common::v1::{MessageContent, TextContent, message_content::Kind};
+use inbox_proto::common::v1::{MediaContent, MediaKind, MessageContent, TextContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
@@ -74,10 +74,83 @@ pub(crate) fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| ApiError(PublicError::invalid_argument(e.body_text())))
 }
 
+/// The client's idempotency key: the body's, or the `Idempotency-Key` header.
+pub(crate) fn idempotency_key(from_body: Option<String>, headers: &HeaderMap) -> Result<String, ApiError> {
+    from_body.or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned)).ok_or_else(
+        || {
+            ApiError(PublicError::invalid_argument(
+                "an idempotency key is required (body idempotency_key or Idempotency-Key header)",
+            ))
+        },
+    )
+}
+
+/// A file sent with a reply: a provider media id or a URL the channel can fetch.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAttachment {
+    /// image, audio, voice, video, document or sticker.
+    kind: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    media_id: String,
+    mime_type: String,
+    #[serde(default)]
+    filename: String,
+    #[serde(default)]
+    size_bytes: u64,
+}
+
+impl NewAttachment {
+    /// The media content, with `caption`; the error names the bad field.
+    fn into_content(self, caption: String) -> Result<MessageContent, ApiError> {
+        let invalid = |m: &str| ApiError(PublicError::invalid_argument(m.to_owned()));
+        let (kind, voice) = match self.kind.as_str() {
+            "image" => (MediaKind::Image, false),
+            "audio" => (MediaKind::Audio, false),
+            "voice" => (MediaKind::Audio, true),
+            "video" => (MediaKind::Video, false),
+            "document" => (MediaKind::Document, false),
+            "sticker" => (MediaKind::Sticker, false),
+            _ => return Err(invalid("attachment.kind must be image, audio, voice, video, document or sticker")),
+        };
+        if self.url.is_empty() == self.media_id.is_empty() {
+            return Err(invalid("attachment needs exactly one of url and media_id"));
+        }
+        if !self.url.is_empty() && !self.url.starts_with("https://") {
+            return Err(invalid("attachment.url must be an https URL"));
+        }
+        if !self.mime_type.contains('/') || self.mime_type.len() > 100 {
+            return Err(invalid("attachment.mime_type must be a MIME type such as image/jpeg"));
+        }
+        if self.filename.chars().count() > 255 || self.url.len() > 2048 || self.media_id.len() > 200 {
+            return Err(invalid("attachment fields are too long"));
+        }
+        Ok(MessageContent {
+            kind: Some(Kind::Media(MediaContent {
+                kind: kind as i32,
+                media_id: self.media_id,
+                url: self.url,
+                mime_type: self.mime_type,
+                sha256: String::new(),
+                caption,
+                filename: self.filename,
+                size_bytes: self.size_bytes,
+                voice,
+            })),
+        })
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewMessage {
+    /// The text, or the attachment's caption.
+    #[serde(default)]
     text: String,
+    #[serde(default)]
+    attachment: Option<NewAttachment>,
     #[serde(default)]
     internal_note: bool,
     /// Or the `Idempotency-Key` header.
@@ -98,24 +171,21 @@ async fn send_message(
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
-    let key = new
-        .idempotency_key
-        .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned))
-        .ok_or_else(|| {
-            PublicError::invalid_argument(
-                "an idempotency key is required (body idempotency_key or Idempotency-Key header)",
-            )
-        })?;
-    if new.text.trim().is_empty() {
-        return Err(PublicError::invalid_argument("text is required").into());
+    let key = idempotency_key(new.idempotency_key, &headers)?;
+    if new.text.trim().is_empty() && new.attachment.is_none() {
+        return Err(PublicError::invalid_argument("text or an attachment is required").into());
     }
     if new.text.chars().count() > MAX_TEXT_CHARS {
         return Err(PublicError::invalid_argument(format!("text is longer than {MAX_TEXT_CHARS} characters")).into());
     }
+    let content = match new.attachment {
+        Some(attachment) => attachment.into_content(new.text)?,
+        None => MessageContent { kind: Some(Kind::Text(TextContent { body: new.text })) },
+    };
     let request = ctx.request(
         pb::SendMessageRequest {
             conversation_id: id,
-            content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: new.text })) }),
+            content: Some(content),
             internal_note: new.internal_note,
             idempotency_key: key,
         },

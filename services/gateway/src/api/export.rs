@@ -57,9 +57,17 @@ async fn export_one(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BulkExport {
+    /// The selected conversations, or:
+    #[serde(default)]
     ids: Vec<String>,
+    /// every conversation matching the list's filter (at most 1,000).
+    #[serde(default)]
+    filter: Option<super::views::FilterQuery>,
     format: String,
 }
+
+/// Most conversations one export holds.
+const MAX_EXPORTED: usize = 1000;
 
 async fn export_many(
     State(state): State<WhenReady<AppState>>,
@@ -70,7 +78,50 @@ async fn export_many(
     let ctx = principal.in_own_tenant()?;
     let bulk = body(bulk)?;
     let format = format_from_name(&bulk.format)?;
-    export(state, &ctx, bulk.ids, format).await
+    let ids = match (bulk.ids.is_empty(), bulk.filter) {
+        (false, None) => bulk.ids,
+        (true, Some(filter)) => matching_ids(state, &ctx, filter.to_proto()?).await?,
+        _ => return Err(PublicError::invalid_argument("give either ids or a filter").into()),
+    };
+    if ids.is_empty() {
+        return Err(PublicError::not_found("no conversation matches the filter").into());
+    }
+    export(state, &ctx, ids, format).await
+}
+
+/// The ids of the conversations a filter selects, most recent first, up to the export limit.
+async fn matching_ids(
+    state: &AppState,
+    ctx: &CallContext,
+    filter: pb::ConversationFilter,
+) -> Result<Vec<String>, ApiError> {
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let request = pb::ListConversationsRequest {
+            page: Some(inbox_proto::common::v1::PageRequest { limit: 200, cursor }),
+            filter: Some(filter.clone()),
+            sort: pb::SortOrder::Recent as i32,
+        };
+        let page = state
+            .conversations
+            .clone()
+            .list_conversations(ctx.request(request, &state.service_token)?)
+            .await
+            .map_err(upstream_failure)?
+            .into_inner();
+        ids.extend(page.conversations.into_iter().map(|c| c.id));
+        if ids.len() > MAX_EXPORTED {
+            return Err(PublicError::invalid_argument(format!(
+                "the filter selects more than {MAX_EXPORTED} conversations; narrow it"
+            ))
+            .into());
+        }
+        if page.next_cursor.is_empty() {
+            return Ok(ids);
+        }
+        cursor = page.next_cursor;
+    }
 }
 
 /// Asks the conversation service for the file, naming senders after the tenant's users.

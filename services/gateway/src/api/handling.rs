@@ -18,7 +18,7 @@ use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::conversations::{JsonBody, body};
+use super::conversations::{JsonBody, body, idempotency_key};
 use super::json::{ConversationJson, MessageJson};
 use super::{AppState, store_failure, upstream_failure};
 use crate::auth::{Authenticated, Principal};
@@ -89,10 +89,7 @@ async fn post_ai_message(
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
-    let key = new
-        .idempotency_key
-        .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned))
-        .unwrap_or_default();
+    let key = idempotency_key(new.idempotency_key, &headers)?;
     if new.text.trim().is_empty() {
         return Err(PublicError::invalid_argument("text is required").into());
     }

@@ -13,7 +13,7 @@ use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::conversations::{JsonBody, body};
+use super::conversations::{JsonBody, body, idempotency_key};
 use super::json::{ConversationJson, MessageJson};
 use super::{AppState, store_failure, upstream_failure};
 use crate::auth::{Authenticated, Principal};
@@ -220,14 +220,7 @@ async fn send_template_message(
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
-    let key = new
-        .idempotency_key
-        .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned))
-        .ok_or_else(|| {
-            PublicError::invalid_argument(
-                "an idempotency key is required (body idempotency_key or Idempotency-Key header)",
-            )
-        })?;
+    let key = idempotency_key(new.idempotency_key, &headers)?;
     let agent_name = acting_user_name(state, &principal).await?;
     let request = ctx.request(
         pb::SendTemplateMessageRequest {
