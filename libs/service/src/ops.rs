@@ -123,6 +123,11 @@ pub async fn serve_http(
     router: Router,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    // TCP_NODELAY: a multi-segment response must not wait for the client's delayed ACK.
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, router.layer(axum::middleware::from_fn(crate::http_edge::record_request)))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
