@@ -114,3 +114,42 @@ async fn racing_batches_of_the_same_messages_store_each_once() {
         .unwrap();
     assert_eq!(conversations, 30);
 }
+
+#[tokio::test]
+async fn first_messages_from_one_phone_on_two_channels_in_one_batch_make_one_customer() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::now_v7();
+    let known = customer_writes(&store, tenant, "15550009999", "k-1", "hi").await;
+    let on_phone = |address: &str, id: &str| {
+        let mut m = whatsapp_now(tenant, address, id, "calling about my order");
+        m.channel = inbox_proto::common::v1::Channel::Telephony as i32;
+        m
+    };
+    let batch = vec![
+        (tenant, whatsapp_now(tenant, "15551112222", "w-new", "hello")),
+        (tenant, on_phone("+15551112222", "call-new")),
+        (tenant, on_phone("+15550009999", "call-known")),
+        (tenant, whatsapp_now(tenant, "15553334444", "w-alone", "hello")),
+    ];
+    let outcomes = store.append_inbound_batch(&batch).await.unwrap();
+    assert!(outcomes.iter().all(stored));
+    let contact_of = |o: &Result<Appended, StoreError>| match o {
+        Ok(Appended::Stored { conversation, .. }) => conversation.contact_id,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(contact_of(&outcomes[0]), contact_of(&outcomes[1]), "one phone, two channels, one customer");
+    assert_eq!(contact_of(&outcomes[2]), known.contact_id, "a known phone joins its customer");
+    assert_ne!(contact_of(&outcomes[3]), contact_of(&outcomes[0]));
+    let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(contacts, 3);
+    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM contact_keys WHERE tenant_id = $1 AND kind = 'phone'")
+        .bind(tenant)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(keys, 3);
+}

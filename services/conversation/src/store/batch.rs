@@ -26,6 +26,7 @@ use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS, StatusChangeRow};
 use super::status::status_rules_in;
 use super::{Appended, ConversationRow, ConversationStore, MessageRow, StoreError};
 use crate::domain::ai::{CUSTOMER_ASKED_REASON, Handler, asks_for_person};
+use crate::domain::customers::{KeyKind, PhoneNumber};
 use crate::domain::{Priority, PriorityRules, PrioritySource, SenderKind, Status, StatusRules, plain_text, preview};
 
 /// An inbound message checked and flattened for storing.
@@ -320,13 +321,149 @@ async fn contacts_of(
         .execute(&mut **tx)
         .await?;
     }
+    let mut new_by_tenant: BTreeMap<Uuid, Vec<(&'static str, &str, &str)>> = BTreeMap::new();
     for (key, name) in &names {
         if !contacts.contains_key(key) {
-            let contact = upsert_contact(tx, key.0, key.1, &key.2, name).await?;
-            contacts.insert(key.clone(), contact);
+            new_by_tenant.entry(key.0).or_default().push((key.1, key.2.as_str(), name));
+        }
+    }
+    for (tenant, identities) in new_by_tenant {
+        for ((channel, address), contact) in create_identities(tx, tenant, &identities).await? {
+            contacts.insert((tenant, channel, address), contact);
         }
     }
     Ok(contacts)
+}
+
+/// First contact from these (channel, address, name) identities of one tenant, set-based, with
+/// the rules of `upsert_contact`: a WhatsApp or telephony identity whose phone is already a
+/// customer's key joins that customer; otherwise a new customer is created and owns the phone.
+/// Identities sharing a phone share the customer. An identity another replica created in the
+/// meantime goes through `upsert_contact` one by one (rare).
+async fn create_identities(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    identities: &[(&'static str, &str, &str)],
+) -> Result<Vec<((&'static str, String), Uuid)>, StoreError> {
+    // Each identity's intended customer: its phone's holder, or a new customer.
+    let phones: Vec<Option<PhoneNumber>> = identities
+        .iter()
+        .map(|(channel, address, _)| {
+            subjects::channel_from_token(channel).and_then(|c| PhoneNumber::of_address(c, address))
+        })
+        .collect();
+    let mut claim: BTreeMap<&str, Uuid> = BTreeMap::new();
+    for phone in phones.iter().flatten() {
+        claim.entry(phone.as_str()).or_insert_with(Uuid::now_v7);
+    }
+    let claimed: HashMap<String, Uuid> = if claim.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as::<_, (String, Uuid)>(
+            "INSERT INTO contact_keys (tenant_id, kind, value, contact_id) \
+             SELECT $1, $2, v, c FROM UNNEST($3::text[], $4::uuid[]) AS u(v, c) ORDER BY v \
+             ON CONFLICT (tenant_id, kind, value) DO UPDATE SET value = EXCLUDED.value \
+             RETURNING value, contact_id",
+        )
+        .bind(tenant_id)
+        .bind(KeyKind::Phone.as_str())
+        .bind(claim.keys().copied().collect::<Vec<_>>())
+        .bind(claim.values().copied().collect::<Vec<_>>())
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    let intended: Vec<Uuid> = phones
+        .iter()
+        .map(|p| p.as_ref().and_then(|p| claimed.get(p.as_str()).copied()).unwrap_or_else(Uuid::now_v7))
+        .collect();
+    let inserted: Vec<(String, String, Uuid)> = sqlx::query_as(
+        "INSERT INTO contact_identities (tenant_id, channel, address, contact_id) \
+         SELECT $1, ch, a, c FROM UNNEST($2::text[], $3::text[], $4::uuid[]) AS u(ch, a, c) ORDER BY ch, a \
+         ON CONFLICT (tenant_id, channel, address) DO NOTHING RETURNING channel, address, contact_id",
+    )
+    .bind(tenant_id)
+    .bind(identities.iter().map(|i| i.0).collect::<Vec<_>>())
+    .bind(identities.iter().map(|i| i.1).collect::<Vec<_>>())
+    .bind(&intended)
+    .fetch_all(&mut **tx)
+    .await?;
+    let inserted: std::collections::HashSet<(String, String)> =
+        inserted.into_iter().map(|(channel, address, _)| (channel, address)).collect();
+
+    // New customers: the intended ids that are neither an existing customer (a claimed phone
+    // held by someone else) nor left without an identity.
+    let existing_holders: std::collections::HashSet<Uuid> =
+        claimed.iter().filter(|(phone, holder)| claim.get(phone.as_str()) != Some(*holder)).map(|(_, h)| *h).collect();
+    let mut created: BTreeMap<Uuid, &str> = BTreeMap::new();
+    let mut joined: BTreeMap<Uuid, &str> = BTreeMap::new();
+    let mut out = Vec::with_capacity(identities.len());
+    let mut raced = Vec::new();
+    for ((channel, address, name), contact) in identities.iter().zip(&intended) {
+        if inserted.contains(&((*channel).to_owned(), (*address).to_owned())) {
+            if existing_holders.contains(contact) {
+                if !name.is_empty() {
+                    joined.insert(*contact, name);
+                }
+            } else {
+                let entry = created.entry(*contact).or_insert("");
+                if entry.is_empty() {
+                    *entry = name;
+                }
+            }
+            out.push(((*channel, (*address).to_owned()), *contact));
+        } else {
+            raced.push((*channel, *address, *name));
+        }
+    }
+    if !created.is_empty() {
+        sqlx::query("INSERT INTO contacts (tenant_id, id, display_name) SELECT $1, i, n FROM UNNEST($2::uuid[], $3::text[]) AS u(i, n)")
+            .bind(tenant_id)
+            .bind(created.keys().copied().collect::<Vec<_>>())
+            .bind(created.values().copied().collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+    }
+    if !joined.is_empty() {
+        // A customer reached on a new channel: the provider's name is the latest, unless a
+        // person set one.
+        sqlx::query(
+            "UPDATE contacts k SET display_name = u.n, updated_at = now() \
+             FROM UNNEST($2::uuid[], $3::text[]) AS u(i, n) \
+             WHERE k.tenant_id = $1 AND k.id = u.i AND k.display_name IS DISTINCT FROM u.n \
+               AND k.display_name_source <> 'person'",
+        )
+        .bind(tenant_id)
+        .bind(joined.keys().copied().collect::<Vec<_>>())
+        .bind(joined.values().copied().collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    // Phones we claimed for a customer that ended up with no identity (every identity of the
+    // phone raced): hand the key to the customer the racing identity belongs to.
+    for (channel, address, name) in raced {
+        let contact = upsert_contact(tx, tenant_id, channel, address, name).await?;
+        out.push(((channel, address.to_owned()), contact));
+    }
+    let orphaned: Vec<&str> = claim
+        .iter()
+        .filter(|(phone, ours)| claimed.get(**phone) == Some(*ours) && !created.contains_key(*ours))
+        .map(|(phone, _)| *phone)
+        .collect();
+    for phone in orphaned {
+        sqlx::query(
+            "UPDATE contact_keys k SET contact_id = i.contact_id FROM contact_identities i \
+             WHERE k.tenant_id = $1 AND k.kind = $2 AND k.value = $3 AND i.tenant_id = $1 AND i.contact_id IS NOT NULL \
+               AND (i.address = $3 OR '+' || i.address = $3) AND i.channel IN ('whatsapp', 'telephony')",
+        )
+        .bind(tenant_id)
+        .bind(KeyKind::Phone.as_str())
+        .bind(phone)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(out)
 }
 
 async fn read_many(
