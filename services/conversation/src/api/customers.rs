@@ -13,7 +13,7 @@ use crate::domain::customers::{
     ChannelPreferences, IntegrationCard, ProfileUpdate, parse_attributes, parse_card_source, parse_card_title,
     parse_emails, parse_name, parse_phones, parse_segment,
 };
-use crate::store::{ConversationStore, CustomerProfile, IntegrationCardRow};
+use crate::store::{ConversationStore, Cursor, CustomerProfile, IntegrationCardRow};
 
 pub struct CustomersApi {
     pub store: ConversationStore,
@@ -120,7 +120,7 @@ impl pb::customers_server::Customers for CustomersApi {
         request: Request<pb::ListCustomerConversationsRequest>,
     ) -> Result<Response<pb::ListCustomerConversationsResponse>, Status> {
         let (ctx, id) = person_on_customer(&request, &request.get_ref().customer_id)?;
-        let (limit, cursor) = page_of(request.get_ref().page.as_ref())?;
+        let (limit, cursor) = page_of(request.get_ref().page.as_ref(), Cursor::decode)?;
         let (rows, next) = self
             .store
             .list_customer_conversations(ctx.tenant_id, id, limit, cursor)

@@ -22,7 +22,11 @@ pub struct ConversationsApi {
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
-pub(super) fn page_of(page: Option<&PageRequest>) -> Result<(i64, Option<Cursor>), Status> {
+/// A page request's limit (default 50, at most 200) and decoded cursor.
+pub(super) fn page_of<C>(
+    page: Option<&PageRequest>,
+    decode: impl Fn(&str) -> Option<C>,
+) -> Result<(i64, Option<C>), Status> {
     let limit = page.map_or(0, |p| p.limit);
     let limit = if limit == 0 { DEFAULT_PAGE } else { limit };
     if limit > MAX_PAGE {
@@ -30,20 +34,7 @@ pub(super) fn page_of(page: Option<&PageRequest>) -> Result<(i64, Option<Cursor>
     }
     let cursor = match page.map(|p| p.cursor.as_str()).unwrap_or_default() {
         "" => None,
-        text => Some(Cursor::decode(text).ok_or_else(|| PublicError::invalid_argument("invalid cursor"))?),
-    };
-    Ok((i64::from(limit), cursor))
-}
-
-fn list_page_of(page: Option<&PageRequest>) -> Result<(i64, Option<ListCursor>), Status> {
-    let limit = page.map_or(0, |p| p.limit);
-    let limit = if limit == 0 { DEFAULT_PAGE } else { limit };
-    if limit > MAX_PAGE {
-        return Err(PublicError::invalid_argument(format!("page limit must be at most {MAX_PAGE}")).into());
-    }
-    let cursor = match page.map(|p| p.cursor.as_str()).unwrap_or_default() {
-        "" => None,
-        text => Some(ListCursor::decode(text).ok_or_else(|| PublicError::invalid_argument("invalid cursor"))?),
+        text => Some(decode(text).ok_or_else(|| PublicError::invalid_argument("invalid cursor"))?),
     };
     Ok((i64::from(limit), cursor))
 }
@@ -75,7 +66,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let r = request.get_ref();
         let filter = filter_from_proto(r.filter.as_ref())?;
         let sort = sort_from_proto(r.sort)?;
-        let (limit, cursor) = list_page_of(r.page.as_ref())?;
+        let (limit, cursor) = page_of(r.page.as_ref(), ListCursor::decode)?;
         let viewer = Viewer { user_id: user_of(&ctx.principal), now: Utc::now() };
         let (rows, next) = self
             .store
@@ -110,7 +101,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let id = parse_id(&request.get_ref().conversation_id, "conversation_id")?;
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
         tracing::Span::current().record("conversation_id", tracing::field::display(id));
-        let (limit, cursor) = page_of(request.get_ref().page.as_ref())?;
+        let (limit, cursor) = page_of(request.get_ref().page.as_ref(), Cursor::decode)?;
         // A conversation of another tenant is "not found", never an empty list.
         if self.store.get_conversation(ctx.tenant_id, id).await.map_err(store_error)?.is_none() {
             return Err(PublicError::not_found("conversation not found").into());
@@ -129,10 +120,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
         let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
         let r = request.get_ref();
-        let key = r.idempotency_key.trim();
-        if key.is_empty() || key.len() > 200 {
-            return Err(PublicError::invalid_argument("idempotency_key is required (at most 200 characters)").into());
-        }
+        let key = idempotency_key(&r.idempotency_key)?;
         let content = r.content.clone().ok_or_else(|| PublicError::invalid_argument("content is required"))?;
         let reply = NewReply {
             conversation_id: id,
@@ -147,11 +135,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             .await
             .map_err(store_error)?
             .ok_or_else(|| PublicError::not_found("conversation not found"))?;
-        Ok(Response::new(pb::SendMessageResponse {
-            message: Some(sent.message.to_proto()),
-            conversation: Some(sent.conversation.to_proto()),
-            replayed: sent.replayed,
-        }))
+        Ok(Response::new(sent.to_proto()))
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
@@ -298,11 +282,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             .await
             .map_err(store_error)?
             .ok_or_else(|| PublicError::not_found("conversation not found"))?;
-        Ok(Response::new(pb::SendMessageResponse {
-            message: Some(sent.message.to_proto()),
-            conversation: Some(sent.conversation.to_proto()),
-            replayed: sent.replayed,
-        }))
+        Ok(Response::new(sent.to_proto()))
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]

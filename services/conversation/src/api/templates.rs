@@ -231,10 +231,6 @@ impl pb::templates_server::Templates for TemplatesApi {
             .await
             .map_err(store_error)?
             .ok_or_else(|| PublicError::not_found("conversation not found"))?;
-        Ok(Response::new(pb::SendMessageResponse {
-            message: Some(sent.message.to_proto()),
-            conversation: Some(sent.conversation.to_proto()),
-            replayed: sent.replayed,
-        }))
+        Ok(Response::new(sent.to_proto()))
     }
 }

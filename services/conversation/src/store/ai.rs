@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::assignment::assign_in;
 use super::messages::touch_conversation;
 use super::outbox::{enqueue, enqueue_message_created};
-use super::replies::enqueue_outbound;
+use super::replies::{enqueue_outbound, message_by_key};
 use super::rows::MESSAGE_COLUMNS;
 use super::settings::tenant_settings_in;
 use super::status::{change_status, lock_conversation, reread_conversation, status_rules_in};
@@ -332,21 +332,4 @@ impl ConversationStore {
             updated_at: None,
         }))
     }
-}
-
-/// The message a client key stored before, if any.
-async fn message_by_key(
-    tx: &mut Transaction<'_, Postgres>,
-    tenant_id: Uuid,
-    conversation_id: Uuid,
-    key: &str,
-) -> Result<Option<MessageRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND idempotency_key = $3"
-    )))
-    .bind(tenant_id)
-    .bind(conversation_id)
-    .bind(key)
-    .fetch_optional(&mut **tx)
-    .await?)
 }

@@ -20,10 +20,10 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::messages::upsert_contact;
-use super::outbox::OUTBOX_CHANNEL;
+use super::outbox::enqueue_many;
 use super::priority::priority_rules_in;
-use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS, StatusChangeRow};
-use super::status::status_rules_in;
+use super::rows::{MESSAGE_COLUMNS, StatusChangeRow};
+use super::status::{lock_conversations, status_rules_in};
 use super::{Appended, ConversationRow, ConversationStore, MessageRow, StoreError};
 use crate::domain::ai::{CUSTOMER_ASKED_REASON, Handler, asks_for_person};
 use crate::domain::customers::{KeyKind, PhoneNumber};
@@ -117,23 +117,15 @@ impl ConversationStore {
         let contacts = contacts_of(&mut tx, &valid).await?;
 
         // Conversations, in key order: opened or reused (and locked).
-        let mut threads: BTreeMap<ThreadKey, Uuid> = BTreeMap::new();
+        // Each thread's customer and earliest message (a new conversation starts with it).
+        let mut threads: BTreeMap<ThreadKey, (Uuid, DateTime<Utc>)> = BTreeMap::new();
         for (_, m) in &valid {
             let contact = contacts[&(m.tenant_id, m.channel, m.address.clone())];
-            threads.entry((m.tenant_id, m.channel, m.account.clone(), m.address.clone())).or_insert(contact);
+            let thread = threads
+                .entry((m.tenant_id, m.channel, m.account.clone(), m.address.clone()))
+                .or_insert((contact, m.sent_at));
+            thread.1 = thread.1.min(m.sent_at);
         }
-        let first_sent: HashMap<&ThreadKey, DateTime<Utc>> = threads
-            .keys()
-            .map(|k| {
-                let earliest = valid
-                    .iter()
-                    .filter(|(_, m)| m.tenant_id == k.0 && m.channel == k.1 && m.account == k.2 && m.address == k.3)
-                    .map(|(_, m)| m.sent_at)
-                    .min()
-                    .unwrap_or_else(Utc::now);
-                (k, earliest)
-            })
-            .collect();
         let keys: Vec<&ThreadKey> = threads.keys().collect();
         let upserted: Vec<(Uuid, String, String, String, Uuid, bool)> = sqlx::query_as(
             "INSERT INTO conversations (tenant_id, id, contact_id, channel, channel_account_id, customer_address, last_message_at) \
@@ -143,11 +135,11 @@ impl ConversationStore {
         )
         .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
         .bind(keys.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| threads[*k]).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| threads[*k].0).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.2.as_str()).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.3.as_str()).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| first_sent[k]).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| threads[*k].1).collect::<Vec<_>>())
         .fetch_all(&mut *tx)
         .await?;
         let mut conversation_of: HashMap<(Uuid, String, String, String), Uuid> = HashMap::new();
@@ -197,7 +189,7 @@ impl ConversationStore {
             list.sort_by_key(|(_, _, m)| m.sent_at);
         }
         let touched: Vec<(Uuid, Uuid)> = new_messages.keys().copied().collect();
-        let before = read_many(&mut tx, &touched).await?;
+        let before = lock_conversations(&mut tx, &touched).await?;
         let mut rules: HashMap<Uuid, (StatusRules, PriorityRules)> = HashMap::new();
         for (tenant, _) in &touched {
             if !rules.contains_key(tenant) {
@@ -256,16 +248,7 @@ impl ConversationStore {
                 events.push((subjects::event(&tenant, "conversation.needs_human"), event(&tenant, payload)));
             }
         }
-        if !events.is_empty() {
-            let subjects: Vec<&str> = events.iter().map(|(s, _)| s.as_str()).collect();
-            let envelopes: Vec<Vec<u8>> = events.iter().map(|(_, e)| e.encode_to_vec()).collect();
-            sqlx::query("INSERT INTO outbox (subject, envelope) SELECT * FROM UNNEST($1::text[], $2::bytea[])")
-                .bind(&subjects)
-                .bind(&envelopes)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut *tx).await?;
-        }
+        enqueue_many(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(outcomes.into_iter().map(|o| o.unwrap_or(Ok(Appended::Duplicate))).collect())
     }
@@ -466,33 +449,6 @@ async fn create_identities(
     Ok(out)
 }
 
-async fn read_many(
-    tx: &mut Transaction<'_, Postgres>,
-    keys: &[(Uuid, Uuid)],
-) -> Result<HashMap<(Uuid, Uuid), ConversationRow>, StoreError> {
-    // One query per tenant, `id = ANY(...)`: the primary key serves it directly, where a join
-    // against UNNEST lets the planner pick a scan of the whole table.
-    let mut by_tenant: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
-    for (tenant, id) in keys {
-        by_tenant.entry(*tenant).or_default().push(*id);
-    }
-    let mut out = HashMap::with_capacity(keys.len());
-    for (tenant, mut ids) in by_tenant {
-        ids.sort();
-        let rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-             WHERE c.tenant_id = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE OF c"
-        )))
-        .bind(tenant)
-        .bind(&ids)
-        .fetch_all(&mut **tx)
-        .await?;
-        out.extend(rows.into_iter().map(|r| ((r.tenant_id, r.id), r)));
-    }
-    Ok(out)
-}
-
 /// The conversation after `messages` (new, in sent order), as the one-by-one path would leave it.
 fn change_for(
     row: ConversationRow,
@@ -602,7 +558,7 @@ async fn write_changes(
         .await?
     };
     let keys: Vec<(Uuid, Uuid)> = changes.iter().map(|c| (c.before.tenant_id, c.before.id)).collect();
-    let mut now = read_many(tx, &keys).await?;
+    let mut now = lock_conversations(tx, &keys).await?;
     let mut history: HashMap<Uuid, StatusChangeRow> = history.into_iter().map(|h| (h.conversation_id, h)).collect();
     Ok(keys.iter().filter_map(|key| now.remove(key).map(|row| (row.clone(), history.remove(&row.id)))).collect())
 }

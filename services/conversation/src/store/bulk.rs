@@ -7,13 +7,13 @@ use std::collections::HashMap;
 
 use inbox_bus::{Envelope, Payload, new_envelope, subjects};
 use inbox_proto::events::v1::{ConversationDeleted, ConversationUpdated, StatusChanged};
-use prost::Message as _;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::assignment::assignment_changed;
-use super::outbox::OUTBOX_CHANNEL;
+use super::outbox::enqueue_many;
 use super::rows::{CONVERSATION_COLUMNS, StatusChangeRow};
+use super::status::lock_conversations;
 use super::{ConversationRow, ConversationStore, StoreError};
 use crate::domain::{Priority, Status};
 
@@ -162,7 +162,7 @@ impl ConversationStore {
                 .bind(reason)
                 .fetch_all(&mut *tx)
                 .await?;
-                let after = reread_many(&mut tx, tenant_id, &changed_ids).await?;
+                let after = reread(&mut tx, tenant_id, &changed_ids).await?;
                 for change in changes {
                     if let Some(row) = after.get(&change.conversation_id) {
                         let payload =
@@ -185,7 +185,7 @@ impl ConversationStore {
                 .bind(reason)
                 .execute(&mut *tx)
                 .await?;
-                let after = reread_many(&mut tx, tenant_id, &changed_ids).await?;
+                let after = reread(&mut tx, tenant_id, &changed_ids).await?;
                 for row in after.values() {
                     let payload = ConversationUpdated { conversation: Some(row.to_proto()) };
                     events.push((
@@ -207,7 +207,7 @@ impl ConversationStore {
                 .bind(team_id)
                 .execute(&mut *tx)
                 .await?;
-                let after = reread_many(&mut tx, tenant_id, &changed_ids).await?;
+                let after = reread(&mut tx, tenant_id, &changed_ids).await?;
                 for row in &changing {
                     if let Some(updated) = after.get(&row.id) {
                         events.push((
@@ -247,35 +247,12 @@ impl ConversationStore {
     }
 }
 
-async fn reread_many(
+/// The conversations as they are now, by id (still locked by this transaction).
+async fn reread(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, ConversationRow>, StoreError> {
-    let rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-         JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-         WHERE c.tenant_id = $1 AND c.id = ANY($2)"
-    )))
-    .bind(tenant_id)
-    .bind(ids)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r)).collect())
-}
-
-/// Writes many events to the outbox in one statement and wakes the relay once.
-async fn enqueue_many(tx: &mut Transaction<'_, Postgres>, events: &[(String, Envelope)]) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let subjects: Vec<&str> = events.iter().map(|(s, _)| s.as_str()).collect();
-    let envelopes: Vec<Vec<u8>> = events.iter().map(|(_, e)| e.encode_to_vec()).collect();
-    sqlx::query("INSERT INTO outbox (subject, envelope) SELECT * FROM UNNEST($1::text[], $2::bytea[])")
-        .bind(&subjects)
-        .bind(&envelopes)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut **tx).await?;
-    Ok(())
+    let keys: Vec<(Uuid, Uuid)> = ids.iter().map(|id| (tenant_id, *id)).collect();
+    Ok(lock_conversations(tx, &keys).await?.into_iter().map(|((_, id), row)| (id, row)).collect())
 }

@@ -27,6 +27,25 @@ pub(crate) async fn enqueue(
     Ok(())
 }
 
+/// Writes many events to the outbox in one statement and wakes the relay once.
+pub(crate) async fn enqueue_many(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[(String, Envelope)],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let subjects: Vec<&str> = events.iter().map(|(s, _)| s.as_str()).collect();
+    let envelopes: Vec<Vec<u8>> = events.iter().map(|(_, e)| e.encode_to_vec()).collect();
+    sqlx::query("INSERT INTO outbox (subject, envelope) SELECT * FROM UNNEST($1::text[], $2::bytea[])")
+        .bind(&subjects)
+        .bind(&envelopes)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Writes `message.created` (the message and its conversation after it) to the outbox.
 pub(crate) async fn enqueue_message_created(
     tx: &mut Transaction<'_, Postgres>,

@@ -54,6 +54,33 @@ pub(crate) async fn enqueue_outbound(
     enqueue(tx, &subjects::outbound(channel, &tenant), &outbound).await
 }
 
+impl SentReply {
+    pub fn to_proto(&self) -> inbox_proto::conversation::v1::SendMessageResponse {
+        inbox_proto::conversation::v1::SendMessageResponse {
+            message: Some(self.message.to_proto()),
+            conversation: Some(self.conversation.to_proto()),
+            replayed: self.replayed,
+        }
+    }
+}
+
+/// The message a client key stored before, if any.
+pub(crate) async fn message_by_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant_id: Uuid,
+    conversation_id: Uuid,
+    key: &str,
+) -> Result<Option<MessageRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND idempotency_key = $3"
+    )))
+    .bind(tenant_id)
+    .bind(conversation_id)
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
 impl ConversationStore {
     /// Stores an agent's reply (and queues it on `outbound.<channel>.<tenant>` for delivery) or
     /// an internal note (never delivered). A second send with the same idempotency key returns
@@ -67,12 +94,15 @@ impl ConversationStore {
         let Some(conversation) = lock_conversation(&mut tx, tenant_id, reply.conversation_id).await? else {
             return Ok(None);
         };
-        let inserted: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        // The conversation is locked: a concurrent send with the same key waits and replays.
+        if let Some(message) = message_by_key(&mut tx, tenant_id, conversation.id, reply.idempotency_key).await? {
+            tx.rollback().await?;
+            return Ok(Some(SentReply { message, conversation, replayed: true }));
+        }
+        let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at, \
                internal_note, idempotency_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (tenant_id, conversation_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-             RETURNING {MESSAGE_COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {MESSAGE_COLUMNS}"
         )))
         .bind(tenant_id)
         .bind(Uuid::now_v7())
@@ -85,24 +115,8 @@ impl ConversationStore {
         .bind(Utc::now())
         .bind(reply.internal_note)
         .bind(reply.idempotency_key)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let Some(message) = inserted else {
-            tx.rollback().await?;
-            let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND idempotency_key = $3"
-            )))
-            .bind(tenant_id)
-            .bind(reply.conversation_id)
-            .bind(reply.idempotency_key)
-            .fetch_one(&self.pool)
-            .await?;
-            let conversation = self
-                .get_conversation(tenant_id, reply.conversation_id)
-                .await?
-                .ok_or_else(|| StoreError::Invalid("conversation vanished".into()))?;
-            return Ok(Some(SentReply { message, conversation, replayed: true }));
-        };
 
         let conversation = if reply.internal_note {
             // A note is not part of the exchange with the customer: no preview, no status timer.

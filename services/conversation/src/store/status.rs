@@ -2,6 +2,8 @@
 //! automatic rules. Every change is recorded (who or what, and why) and announced through the
 //! outbox in the same transaction.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, Utc};
 use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::events::v1::StatusChanged;
@@ -28,6 +30,34 @@ pub(crate) async fn lock_conversation(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?)
+}
+
+/// Reads conversations of several tenants inside a transaction, locking them in id order.
+pub(crate) async fn lock_conversations(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &[(Uuid, Uuid)],
+) -> Result<HashMap<(Uuid, Uuid), ConversationRow>, StoreError> {
+    // One query per tenant, `id = ANY(...)`: the primary key serves it directly, where a join
+    // against UNNEST lets the planner pick a scan of the whole table.
+    let mut by_tenant: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    for (tenant, id) in keys {
+        by_tenant.entry(*tenant).or_default().push(*id);
+    }
+    let mut out = HashMap::with_capacity(keys.len());
+    for (tenant, mut ids) in by_tenant {
+        ids.sort();
+        let rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
+             WHERE c.tenant_id = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE OF c"
+        )))
+        .bind(tenant)
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        out.extend(rows.into_iter().map(|r| ((r.tenant_id, r.id), r)));
+    }
+    Ok(out)
 }
 
 /// Reads a conversation back inside a transaction (after an update).

@@ -12,7 +12,9 @@ use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::json::{ConversationJson, MessageJson, Page, StatusChangeJson, priority_from_name, status_from_name};
+use super::json::{
+    ConversationJson, MessageJson, Page, StatusChangeJson, priority_from_name, sent_reply, status_from_name,
+};
 use super::{AppState, upstream_failure};
 use crate::auth::Authenticated;
 
@@ -192,15 +194,7 @@ async fn send_message(
         &state.service_token,
     )?;
     let sent = state.conversations.clone().send_message(request).await.map_err(upstream_failure)?.into_inner();
-    let status = if sent.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((
-        status,
-        Json(json!({
-            "message": sent.message.as_ref().map(MessageJson::from),
-            "conversation": sent.conversation.as_ref().map(ConversationJson::from),
-            "replayed": sent.replayed,
-        })),
-    ))
+    Ok(sent_reply(&sent))
 }
 
 #[derive(Debug, Deserialize)]

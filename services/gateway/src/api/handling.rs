@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::conversations::{JsonBody, body, idempotency_key};
-use super::json::{ConversationJson, MessageJson};
+use super::json::{ConversationJson, sent_reply};
 use super::{AppState, store_failure, upstream_failure};
 use crate::auth::{Authenticated, Principal};
 
@@ -105,15 +105,7 @@ async fn post_ai_message(
         &state.service_token,
     )?;
     let sent = state.conversations.clone().post_ai_message(request).await.map_err(upstream_failure)?.into_inner();
-    let status = if sent.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((
-        status,
-        Json(json!({
-            "message": sent.message.as_ref().map(MessageJson::from),
-            "conversation": sent.conversation.as_ref().map(ConversationJson::from),
-            "replayed": sent.replayed,
-        })),
-    ))
+    Ok(sent_reply(&sent))
 }
 
 async fn take_over(

@@ -240,3 +240,15 @@ impl<T> Page<T> {
         Self { items, next_cursor: (!next_cursor.is_empty()).then_some(next_cursor) }
     }
 }
+
+/// The answer to a send (reply, AI message, template): 201 when stored now, 200 with
+/// `"replayed": true` when the idempotency key was seen before.
+pub fn sent_reply(sent: &pb::SendMessageResponse) -> (axum::http::StatusCode, axum::Json<Value>) {
+    let status = if sent.replayed { axum::http::StatusCode::OK } else { axum::http::StatusCode::CREATED };
+    let body = serde_json::json!({
+        "message": sent.message.as_ref().map(MessageJson::from),
+        "conversation": sent.conversation.as_ref().map(ConversationJson::from),
+        "replayed": sent.replayed,
+    });
+    (status, axum::Json(body))
+}

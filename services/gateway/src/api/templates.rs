@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::conversations::{JsonBody, body, idempotency_key};
-use super::json::{ConversationJson, MessageJson};
+use super::json::sent_reply;
 use super::{AppState, store_failure, upstream_failure};
 use crate::auth::{Authenticated, Principal};
 
@@ -233,13 +233,5 @@ async fn send_template_message(
         &state.service_token,
     )?;
     let sent = state.templates.clone().send_template_message(request).await.map_err(upstream_failure)?.into_inner();
-    let status = if sent.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((
-        status,
-        Json(json!({
-            "message": sent.message.as_ref().map(MessageJson::from),
-            "conversation": sent.conversation.as_ref().map(ConversationJson::from),
-            "replayed": sent.replayed,
-        })),
-    ))
+    Ok(sent_reply(&sent))
 }
