@@ -54,7 +54,57 @@ pub(crate) const CONVERSATION_COLUMNS: &str = "c.tenant_id, c.id, c.contact_id, 
      c.handled_by, c.needs_human, c.needs_human_reason, c.summary, c.summary_updated_at, \
      c.last_customer_message_at, c.waiting_since";
 
+/// [`CONVERSATION_COLUMNS`] from `conversations c` alone, for statements that lock or update
+/// many conversations at once: a join with contacts there lets the planner pick a scan of the
+/// tenant's contacts when statistics lag. The contact's fields are placeholders until
+/// [`ConversationRow::set_contact`] fills them in.
+pub(crate) const CONVERSATION_ONLY_COLUMNS: &str = "c.tenant_id, c.id, c.contact_id, ''::text AS contact_name, \
+     c.created_at AS contact_created_at, c.created_at AS contact_updated_at, c.channel, c.channel_account_id, \
+     c.customer_address, c.status, c.priority, c.last_message_at, c.last_message_preview, c.created_at, \
+     c.updated_at, c.version, c.last_message_sender_kind, c.status_changed_at, \
+     c.priority_source, c.priority_reason, ''::text AS contact_segment, c.assignee_id, c.team_id, c.assigned_at, \
+     c.handled_by, c.needs_human, c.needs_human_reason, c.summary, c.summary_updated_at, \
+     c.last_customer_message_at, c.waiting_since";
+
+/// The contact's part of a [`ConversationRow`].
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct ContactFields {
+    pub id: Uuid,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub segment: String,
+}
+
+impl ContactFields {
+    /// The columns a [`ContactFields`] is read from (`k` = contacts).
+    pub(crate) const COLUMNS: &str = "k.id, k.display_name, k.created_at, k.updated_at, k.segment";
+
+    fn of(row: &ConversationRow) -> Self {
+        Self {
+            id: row.contact_id,
+            display_name: row.contact_name.clone(),
+            created_at: row.contact_created_at,
+            updated_at: row.contact_updated_at,
+            segment: row.contact_segment.clone(),
+        }
+    }
+}
+
 impl ConversationRow {
+    /// Fills in the contact's fields of a row read with [`CONVERSATION_ONLY_COLUMNS`].
+    pub(crate) fn set_contact(&mut self, contact: &ContactFields) {
+        self.contact_name.clone_from(&contact.display_name);
+        self.contact_created_at = contact.created_at;
+        self.contact_updated_at = contact.updated_at;
+        self.contact_segment.clone_from(&contact.segment);
+    }
+
+    /// The contact's fields of this row, to carry over to the same conversation read again.
+    pub(crate) fn contact(&self) -> ContactFields {
+        ContactFields::of(self)
+    }
+
     pub fn to_proto(&self) -> pb::Conversation {
         pb::Conversation {
             id: self.id.to_string(),

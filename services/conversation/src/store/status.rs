@@ -11,7 +11,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::outbox::enqueue;
-use super::rows::{CONVERSATION_COLUMNS, StatusChangeRow};
+use super::rows::{CONVERSATION_COLUMNS, CONVERSATION_ONLY_COLUMNS, ContactFields, StatusChangeRow};
 use super::{ConversationRow, ConversationStore, StoreError};
 use crate::domain::{ARCHIVE_RULE, PENDING_RULE, Status, StatusRules};
 
@@ -37,8 +37,9 @@ pub(crate) async fn lock_conversations(
     tx: &mut Transaction<'_, Postgres>,
     keys: &[(Uuid, Uuid)],
 ) -> Result<HashMap<(Uuid, Uuid), ConversationRow>, StoreError> {
-    // One query per tenant, `id = ANY(...)`: the primary key serves it directly, where a join
-    // against UNNEST lets the planner pick a scan of the whole table.
+    // One query per tenant, `id = ANY(...)` on conversations alone: the primary key serves it
+    // whatever the statistics say, where a join against UNNEST or with contacts lets the
+    // planner pick a scan.
     let mut by_tenant: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
     for (tenant, id) in keys {
         by_tenant.entry(*tenant).or_default().push(*id);
@@ -46,18 +47,52 @@ pub(crate) async fn lock_conversations(
     let mut out = HashMap::with_capacity(keys.len());
     for (tenant, mut ids) in by_tenant {
         ids.sort();
-        let rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-             WHERE c.tenant_id = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE OF c"
+        let mut rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_ONLY_COLUMNS} FROM conversations c \
+             WHERE c.tenant_id = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE"
         )))
         .bind(tenant)
         .bind(&ids)
         .fetch_all(&mut **tx)
         .await?;
+        fill_contacts(tx, tenant, &mut rows).await?;
         out.extend(rows.into_iter().map(|r| ((r.tenant_id, r.id), r)));
     }
     Ok(out)
+}
+
+/// Fills in the contact's fields of conversations of one tenant read with
+/// [`CONVERSATION_ONLY_COLUMNS`], in one primary-key lookup.
+pub(crate) async fn fill_contacts(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    rows: &mut [ConversationRow],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<Uuid> = rows.iter().map(|r| r.contact_id).collect();
+    ids.sort();
+    ids.dedup();
+    let contacts: HashMap<Uuid, ContactFields> = sqlx::query_as::<_, ContactFields>(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM contacts k WHERE k.tenant_id = $1 AND k.id = ANY($2)",
+        ContactFields::COLUMNS
+    )))
+    .bind(tenant_id)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|k| (k.id, k))
+    .collect();
+    for row in rows {
+        // The foreign key guarantees the contact; a missing one would be a broken invariant.
+        let contact = contacts.get(&row.contact_id).ok_or_else(|| {
+            StoreError::Database(sqlx::Error::Protocol(format!("conversation {} has no contact", row.id)))
+        })?;
+        row.set_contact(contact);
+    }
+    Ok(())
 }
 
 /// Reads a conversation back inside a transaction (after an update).
