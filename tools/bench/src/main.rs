@@ -129,7 +129,10 @@ fn inbound(tenant: Uuid, i: usize, from: &str) -> InboundMessage {
         external_id: format!("wamid.bench.{i}"),
         sent_at: Some(inbox_proto::timestamp_from(chrono::Utc::now())),
         sender: Some(Sender { address: from.into(), display_name: "Bench".into() }),
-        content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: format!("message {i}") })) }),
+        content: Some(MessageContent {
+            kind: Some(Kind::Text(TextContent { body: format!("message {i}") })),
+            reply_to: None,
+        }),
         raw_payload_id: String::new(),
     }
 }

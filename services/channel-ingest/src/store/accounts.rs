@@ -109,3 +109,16 @@ impl IngestStore {
         .await?)
     }
 }
+
+impl IngestStore {
+    /// One of the tenant's accounts by our id.
+    pub async fn account_of_tenant(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<ChannelAccount>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM channel_accounts WHERE tenant_id = $1 AND id = $2"
+        )))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}

@@ -2,8 +2,11 @@
 
 mod accounts;
 mod archive;
+mod deliveries;
 
 pub use accounts::{ChannelAccount, NewWhatsAppAccount};
+pub use archive::ArchivedPayload;
+pub use deliveries::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, NewDelivery, StatusRecord};
 
 use sqlx::PgPool;
 

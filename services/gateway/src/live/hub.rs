@@ -71,6 +71,7 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
             "ai_active": e.ai_active,
         }),
         Payload::ConversationDeleted(e) => json!({"conversation_id": e.conversation_id}),
+        Payload::DeliveryUpdated(d) => json!({"delivery": crate::api::channel_json::delivery(d)}),
         Payload::InboundMessage(_) | Payload::OutboundMessage(_) => return None,
     };
     let mut frame = json!({"type": kind, "event_id": envelope.event_id});
