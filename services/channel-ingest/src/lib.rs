@@ -40,7 +40,11 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
     let store = store::IngestStore::new(pool.clone());
     let bus = connected.bus;
-    webhook_context.set(api::webhooks::WebhookContext { store: store.clone(), bus: bus.clone() });
+    webhook_context.set(api::webhooks::WebhookContext {
+        store: store.clone(),
+        bus: bus.clone(),
+        archive: store::ArchiveBatcher::start(store.clone()),
+    });
 
     let w = &settings.whatsapp;
     let graph = whatsapp::graph::GraphClient::new(

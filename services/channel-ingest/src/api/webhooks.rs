@@ -21,13 +21,15 @@ use serde_json::json;
 
 use crate::ingest::{Processed, process_whatsapp_payload};
 use crate::metrics::WEBHOOKS;
-use crate::store::{IngestStore, StoreError};
+use crate::store::{ArchiveBatcher, IngestStore, StoreError};
 use crate::whatsapp::payload::WebhookPayload;
 use crate::whatsapp::signature::{self, SIGNATURE_HEADER};
 
 pub struct WebhookContext {
     pub store: IngestStore,
     pub bus: Bus,
+    /// Group-commits the raw archive across concurrent webhooks.
+    pub archive: ArchiveBatcher,
 }
 
 pub fn routes(ctx: WhenReady<WebhookContext>, max_body_bytes: usize) -> Router {
@@ -90,7 +92,7 @@ async fn receive_whatsapp(
     for phone_number_id in payload.phone_number_ids() {
         let account = ctx
             .store
-            .whatsapp_account(phone_number_id)
+            .whatsapp_account_cached(phone_number_id)
             .await
             .map_err(|e| {
                 WEBHOOKS.with_label_values(&["whatsapp", "unavailable"]).inc();
@@ -110,12 +112,12 @@ async fn receive_whatsapp(
     let mut total = Processed::default();
     for account in &accounts {
         tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
-        let raw_id = ctx.store.archive_raw_payload(account, &body).await.map_err(store_unavailable)?;
+        let raw_id = ctx.archive.archive(account, body.clone()).await.map_err(store_unavailable)?;
         match process_whatsapp_payload(&ctx.store, &ctx.bus, account, raw_id, &payload).await {
             Ok(processed) => {
                 total.messages += processed.messages;
                 total.statuses += processed.statuses;
-                ctx.store.mark_published(raw_id).await.map_err(store_unavailable)?;
+                ctx.archive.mark_published(raw_id).await;
             }
             Err(e) => {
                 let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
