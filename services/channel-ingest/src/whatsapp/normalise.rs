@@ -7,6 +7,7 @@ use inbox_proto::common::v1::{
     message_content::Kind,
 };
 use inbox_proto::ingest::v1::{InboundMessage, Sender};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::payload::{MessageHeader, StatusUpdate, WebhookPayload};
@@ -26,7 +27,7 @@ pub fn inbound_messages(payload: &WebhookPayload) -> Vec<Normalised> {
         let Some(meta) = &change.value.metadata else { continue };
         for raw in &change.value.messages {
             // `WebhookPayload::parse` checked every message header already.
-            let Ok(header) = serde_json::from_value::<MessageHeader>(raw.clone()) else { continue };
+            let Ok(header) = MessageHeader::deserialize(raw) else { continue };
             let display_name = change
                 .value
                 .contacts
@@ -62,7 +63,7 @@ pub fn status_updates(payload: &WebhookPayload) -> Vec<(String, StatusUpdate)> {
         let Some(meta) = &change.value.metadata else { continue };
         for raw in &change.value.statuses {
             // `WebhookPayload::parse` checked every status already.
-            if let Ok(update) = serde_json::from_value::<StatusUpdate>(raw.clone()) {
+            if let Ok(update) = StatusUpdate::deserialize(raw) {
                 out.push((meta.phone_number_id.clone(), update));
             }
         }
