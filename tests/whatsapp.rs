@@ -23,7 +23,8 @@ const PABLO: &str = "16505550002";
 /// The fixture with every documented message type, re-dated to the last minutes.
 fn every_type_webhook() -> String {
     let mut payload: Value =
-        serde_json::from_str(include_str!("../services/channel-ingest/tests/fixtures/whatsapp_every_type.json")).unwrap();
+        serde_json::from_str(include_str!("../services/channel-ingest/tests/fixtures/whatsapp_every_type.json"))
+            .unwrap();
     let now = chrono::Utc::now().timestamp();
     let mut i = 0;
     for entry in payload["entry"].as_array_mut().unwrap() {
@@ -76,9 +77,12 @@ impl Inbox<'_> {
     }
 
     async fn messages(&self, conversation: &str) -> anyhow::Result<Vec<Value>> {
-        let (status, page) =
-            get_json(&self.client, self.url(&format!("/v1/conversations/{conversation}/messages?limit=200")), &self.token)
-                .await?;
+        let (status, page) = get_json(
+            &self.client,
+            self.url(&format!("/v1/conversations/{conversation}/messages?limit=200")),
+            &self.token,
+        )
+        .await?;
         anyhow::ensure!(status == 200, "messages answered {status}: {page}");
         Ok(page["items"].as_array().context("items")?.clone())
     }
@@ -134,7 +138,10 @@ async fn every_documented_inbound_type_is_stored_once_and_shown() -> anyhow::Res
     assert_eq!(content_of(&messages, "wamid.EVERY.01")["text"], "Does it come in another color?");
     let image = content_of(&messages, "wamid.EVERY.02");
     assert_eq!((image["type"].as_str(), image["kind"].as_str()), (Some("media"), Some("image")));
-    assert_eq!((image["media_id"].as_str(), image["mime_type"].as_str()), (Some("1003383421387256"), Some("image/jpeg")));
+    assert_eq!(
+        (image["media_id"].as_str(), image["mime_type"].as_str()),
+        (Some("1003383421387256"), Some("image/jpeg"))
+    );
     assert_eq!(image["caption"], "This one");
     assert!(image["sha256"].as_str().unwrap().starts_with("8d8c5cb9"));
     assert_eq!(content_of(&messages, "wamid.EVERY.03")["kind"], "voice");
@@ -148,7 +155,10 @@ async fn every_documented_inbound_type_is_stored_once_and_shown() -> anyhow::Res
     assert_eq!(cards["contacts"][0]["formatted_name"], "Barbara J. Johnson");
     assert_eq!(cards["contacts"][0]["phones"][0]["wa_id"], SHEENA);
     let button = content_of(&messages, "wamid.EVERY.09");
-    assert_eq!((button["type"].as_str(), button["reply_type"].as_str()), (Some("interactive_reply"), Some("button_reply")));
+    assert_eq!(
+        (button["type"].as_str(), button["reply_type"].as_str()),
+        (Some("interactive_reply"), Some("button_reply"))
+    );
     assert_eq!((button["id"].as_str(), button["title"].as_str()), (Some("change-button"), Some("Change")));
     assert_eq!(button["reply_to"]["external_id"], "wamid.OURS.BUTTONS");
     assert_eq!(content_of(&messages, "wamid.EVERY.10")["reply_type"], "list_reply");
@@ -163,12 +173,17 @@ async fn every_documented_inbound_type_is_stored_once_and_shown() -> anyhow::Res
     assert_eq!(content_of(&messages, "wamid.EVERY.15")["provider_type"], "order");
 
     // The profile name named the customer; the list preview reads the last message.
-    let (_, conversation) = get_json(&inbox.client, inbox.url(&format!("/v1/conversations/{pablo}")), &inbox.token).await?;
+    let (_, conversation) =
+        get_json(&inbox.client, inbox.url(&format!("/v1/conversations/{pablo}")), &inbox.token).await?;
     assert_eq!(conversation["contact"]["display_name"], "Pablo Morales");
 
     // Media opens through the gateway, fetched with the number's access token.
-    let response =
-        inbox.client.get(inbox.url(&format!("/v1/conversations/{sheena}/media/1003383421387256"))).bearer_auth(&inbox.token).send().await?;
+    let response = inbox
+        .client
+        .get(inbox.url(&format!("/v1/conversations/{sheena}/media/1003383421387256")))
+        .bearer_auth(&inbox.token)
+        .send()
+        .await?;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "image/jpeg");
     assert_eq!(response.bytes().await?.as_ref(), MEDIA_BYTES);
@@ -178,15 +193,22 @@ async fn every_documented_inbound_type_is_stored_once_and_shown() -> anyhow::Res
     let (status, _) =
         get_json(&inbox.client, inbox.url(&format!("/v1/conversations/{sheena}/media/expired")), &inbox.token).await?;
     assert_eq!(status, 404, "an expired media id is not found");
-    let (status, _) = get_json(&inbox.client, inbox.url(&format!("/v1/conversations/{sheena}/media/1003383421387256")), "not-a-token").await?;
+    let (status, _) = get_json(
+        &inbox.client,
+        inbox.url(&format!("/v1/conversations/{sheena}/media/1003383421387256")),
+        "not-a-token",
+    )
+    .await?;
     assert_eq!(status, 401);
     let other = set_up_tenant(&fleet, "globex", "106540352242999")?;
     let (status, _) =
-        get_json(&inbox.client, inbox.url(&format!("/v1/conversations/{sheena}/media/1003383421387256")), &other.token).await?;
+        get_json(&inbox.client, inbox.url(&format!("/v1/conversations/{sheena}/media/1003383421387256")), &other.token)
+            .await?;
     assert_eq!(status, 404, "another tenant cannot open it");
 
     // Replaying the archive stores nothing twice.
-    let replayed = inboxctl(&fleet, &["whatsapp", "replay", "--tenant", &tenant.id, "--since", "2020-01-01T00:00:00Z"])?;
+    let replayed =
+        inboxctl(&fleet, &["whatsapp", "replay", "--tenant", &tenant.id, "--since", "2020-01-01T00:00:00Z"])?;
     assert_eq!(replayed["payloads"], 2, "{replayed}");
     assert_eq!(replayed["messages"], 32);
     wait_until_settled(&fleet).await?;
@@ -200,7 +222,10 @@ async fn replies_reach_the_provider_once_and_statuses_move_their_delivery_forwar
     let tenant = set_up_tenant(&fleet, "acme", PHONE_NUMBER_ID)?;
     let inbox = Inbox { fleet: &fleet, client: reqwest::Client::new(), token: tenant.token.clone() };
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(inbox.webhook(&webhook(PHONE_NUMBER_ID, "wamid.IN.1", SHEENA, "Where is my parcel?", now - 60)).await?, 200);
+    assert_eq!(
+        inbox.webhook(&webhook(PHONE_NUMBER_ID, "wamid.IN.1", SHEENA, "Where is my parcel?", now - 60)).await?,
+        200
+    );
     wait_until_settled(&fleet).await?;
     let sheena = inbox.conversation_of(SHEENA).await?;
     let mut socket = connect_stream(&fleet, &tenant.token).await?;
@@ -259,23 +284,34 @@ async fn replies_reach_the_provider_once_and_statuses_move_their_delivery_forwar
     let sends = graph.sends();
     let media_sends: Vec<_> = sends.iter().filter(|s| s.body["type"] == "image").collect();
     assert_eq!(media_sends.iter().map(|s| s.answered).collect::<Vec<_>>(), [429, 503, 200]);
-    assert_eq!(media_sends[2].body["image"], json!({"link": "https://files.example.com/label.jpg", "caption": "A photo of the label"}));
+    assert_eq!(
+        media_sends[2].body["image"],
+        json!({"link": "https://files.example.com/label.jpg", "caption": "A photo of the label"})
+    );
 
     // A permanent 400 is a failed delivery with Meta's reason, never retried.
     graph.plan(vec![(
         400,
-        meta_error(131030, "(#131030) Recipient phone number not in allowed list", "Recipient phone number not in allowed list: add it and try again."),
+        meta_error(
+            131030,
+            "(#131030) Recipient phone number not in allowed list",
+            "Recipient phone number not in allowed list: add it and try again.",
+        ),
     )]);
     let (_, sent) = inbox
-        .reply(&sheena, json!({"idempotency_key": "k-buttons", "interactive": {"body": "Change the address?",
-               "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}]}}))
+        .reply(
+            &sheena,
+            json!({"idempotency_key": "k-buttons", "interactive": {"body": "Change the address?",
+               "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}]}}),
+        )
         .await?;
     let buttons_id = sent["message"]["id"].as_str().unwrap().to_owned();
     let failed = inbox.delivery_reaches(&sheena, &buttons_id, "failed").await?;
     assert_eq!(failed["error"]["code"], 131030);
     assert!(failed["error"]["details"].as_str().unwrap().starts_with("Recipient phone number not in allowed list"));
     assert_eq!(graph.sends().iter().filter(|s| s.body["type"] == "interactive").count(), 1);
-    let interactive = graph.sends().into_iter().find(|s| s.body["type"] == "interactive").unwrap().body["interactive"].clone();
+    let interactive =
+        graph.sends().into_iter().find(|s| s.body["type"] == "interactive").unwrap().body["interactive"].clone();
     assert_eq!(interactive["action"]["buttons"][1], json!({"type": "reply", "reply": {"id": "no", "title": "No"}}));
 
     // A template is accepted, then Meta reports it failed: the provider's error is kept.
@@ -319,7 +355,10 @@ async fn outside_the_24_hour_window_only_a_template_can_be_sent() -> anyhow::Res
 
     let (status, answer) = inbox.reply(&pablo, json!({"text": "Sorry for the wait", "idempotency_key": "k1"})).await?;
     assert_eq!(status, 409, "{answer}");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("24-hour customer service window is closed"), "{answer}");
+    assert!(
+        answer["error"]["message"].as_str().unwrap().contains("24-hour customer service window is closed"),
+        "{answer}"
+    );
     let (status, _) = inbox
         .reply(&pablo, json!({"idempotency_key": "k2", "template": {"name": "hello_world", "language": "en_US"}}))
         .await?;
@@ -329,7 +368,9 @@ async fn outside_the_24_hour_window_only_a_template_can_be_sent() -> anyhow::Res
         .context("the template never reached the provider")?;
     let sends = graph.sends();
     assert_eq!(sends[0].body["template"], json!({"name": "hello_world", "language": {"code": "en_US"}}));
-    let notes = inbox.reply(&pablo, json!({"text": "internal: called him", "internal_note": true, "idempotency_key": "k3"})).await?;
+    let notes = inbox
+        .reply(&pablo, json!({"text": "internal: called him", "internal_note": true, "idempotency_key": "k3"}))
+        .await?;
     assert_eq!(notes.0, 201, "notes never leave, so no window applies");
     Ok(())
 }

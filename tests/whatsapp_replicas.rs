@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use inbox_e2e::graph::fleet_with_graph;
-use inbox_e2e::support::{APP_SECRET, PHONE_NUMBER_ID, get_json, send_json, set_up_tenant, sign, wait_until_settled, webhook};
+use inbox_e2e::support::{
+    APP_SECRET, PHONE_NUMBER_ID, get_json, send_json, set_up_tenant, sign, wait_until_settled, webhook,
+};
 use inbox_testkit::wait_until;
 use serde_json::{Value, json};
 
@@ -65,8 +67,14 @@ async fn two_replicas_store_every_message_once_and_send_every_reply_once() -> an
         let client = client.clone();
         let (url, token) = (format!("{gateway}/v1/conversations/{id}/messages"), tenant.token.clone());
         async move {
-            send_json(&client, reqwest::Method::POST, url, &token, &json!({"text": "On its way", "idempotency_key": "r1"}))
-                .await
+            send_json(
+                &client,
+                reqwest::Method::POST,
+                url,
+                &token,
+                &json!({"text": "On its way", "idempotency_key": "r1"}),
+            )
+            .await
         }
     });
     for reply in futures::future::join_all(replies).await {
@@ -78,7 +86,8 @@ async fn two_replicas_store_every_message_once_and_send_every_reply_once() -> an
     // Every delivery is recorded as accepted before we look for duplicates.
     wait_until(Duration::from_secs(30), || async {
         for id in &conversations {
-            let (_, page) = get_json(&client, format!("{gateway}/v1/conversations/{id}/messages"), &tenant.token).await.ok()?;
+            let (_, page) =
+                get_json(&client, format!("{gateway}/v1/conversations/{id}/messages"), &tenant.token).await.ok()?;
             let accepted = page["items"].as_array()?.iter().any(|m: &Value| m["delivery"]["state"] == "accepted");
             if !accepted {
                 return None;

@@ -118,13 +118,18 @@ async fn send(
     } else {
         state.next_id += 1;
         let to = body["to"].clone();
-        (200, json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}],
-                     "messages": [{"id": format!("wamid.OUT.{}", state.next_id), "message_status": "accepted"}]}))
+        (
+            200,
+            json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}],
+                     "messages": [{"id": format!("wamid.OUT.{}", state.next_id), "message_status": "accepted"}]}),
+        )
     };
     state.sends.push(ReceivedSend { phone_number_id, authorization: bearer(&headers), body, answered: status });
     let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(answer)).into_response();
     if status == 429 {
-        response.headers_mut().insert(header::RETRY_AFTER, "0".parse().unwrap_or(header::HeaderValue::from_static("0")));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, "0".parse().unwrap_or(header::HeaderValue::from_static("0")));
     }
     response
 }
@@ -139,7 +144,8 @@ async fn media_info(
         return (StatusCode::UNAUTHORIZED, Json(meta_error(190, "Invalid OAuth access token.", ""))).into_response();
     }
     if media_id == "expired" {
-        return (StatusCode::NOT_FOUND, Json(meta_error(100, "(#100) Invalid parameter", "media expired"))).into_response();
+        return (StatusCode::NOT_FOUND, Json(meta_error(100, "(#100) Invalid parameter", "media expired")))
+            .into_response();
     }
     Json(json!({
         "messaging_product": "whatsapp",

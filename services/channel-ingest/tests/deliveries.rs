@@ -70,7 +70,10 @@ async fn only_one_replica_sends_and_a_finished_delivery_is_never_sent_again() {
     assert!(f.store.begin_provider_request(f.tenant, message, a, LEASE).await.unwrap());
     assert!(!f.store.begin_provider_request(f.tenant, message, b, LEASE).await.unwrap(), "b holds no lease");
     let row = f.store.record_accepted(f.tenant, message, "wamid.OUT.1").await.unwrap().unwrap();
-    assert_eq!((row.state(), row.attempts, row.external_id.as_deref()), (DeliveryState::Accepted, 1, Some("wamid.OUT.1")));
+    assert_eq!(
+        (row.state(), row.attempts, row.external_id.as_deref()),
+        (DeliveryState::Accepted, 1, Some("wamid.OUT.1"))
+    );
     // A redelivery, on either replica, any time later: nothing to send.
     for owner in [a, b] {
         let claim = f.store.claim_delivery(&f.new_delivery(message), owner, LEASE).await.unwrap();
@@ -90,7 +93,10 @@ async fn a_replica_that_died_mid_request_leaves_a_failed_delivery_never_a_second
     let claim = f.store.claim_delivery(&f.new_delivery(message), alive, LEASE).await.unwrap();
     let Claim::Interrupted(row) = claim else { panic!("expected Interrupted, got {claim:?}") };
     assert_eq!((row.state(), row.error_title.as_str()), (DeliveryState::Failed, "delivery_outcome_unknown"));
-    assert!(matches!(f.store.claim_delivery(&f.new_delivery(message), alive, LEASE).await.unwrap(), Claim::Finished(_)));
+    assert!(matches!(
+        f.store.claim_delivery(&f.new_delivery(message), alive, LEASE).await.unwrap(),
+        Claim::Finished(_)
+    ));
 }
 
 #[tokio::test]
@@ -115,7 +121,8 @@ async fn statuses_only_move_forward_and_apply_even_before_the_send_was_recorded(
     let owner = Uuid::new_v4();
     f.store.claim_delivery(&f.new_delivery(message), owner, LEASE).await.unwrap();
     // Meta's `delivered` overtakes our own record of the send.
-    let early = f.store.apply_statuses(f.tenant, f.account, &[f.status("wamid.X", DeliveryState::Delivered)]).await.unwrap();
+    let early =
+        f.store.apply_statuses(f.tenant, f.account, &[f.status("wamid.X", DeliveryState::Delivered)]).await.unwrap();
     assert!(early.is_empty(), "no delivery has that wamid yet");
     let row = f.store.record_accepted(f.tenant, message, "wamid.X").await.unwrap().unwrap();
     assert_eq!(row.state(), DeliveryState::Delivered, "the remembered status applied");
@@ -125,15 +132,21 @@ async fn statuses_only_move_forward_and_apply_even_before_the_send_was_recorded(
     // A late `sent`, and the same `read` again days later: nothing changes.
     let late = f
         .store
-        .apply_statuses(f.tenant, f.account, &[f.status("wamid.X", DeliveryState::Sent), f.status("wamid.X", DeliveryState::Read)])
+        .apply_statuses(
+            f.tenant,
+            f.account,
+            &[f.status("wamid.X", DeliveryState::Sent), f.status("wamid.X", DeliveryState::Read)],
+        )
         .await
         .unwrap();
     assert_eq!(late[0].state(), DeliveryState::Read);
-    let remembered: i64 = sqlx::query_scalar("SELECT count(*) FROM whatsapp_statuses").fetch_one(f.store.pool()).await.unwrap();
+    let remembered: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM whatsapp_statuses").fetch_one(f.store.pool()).await.unwrap();
     assert_eq!(remembered, 3, "delivered, read, sent: each once");
 
     // Another tenant's status for the same wamid touches nothing of ours.
-    let other = f.store.apply_statuses(Uuid::new_v4(), f.account, &[f.status("wamid.X", DeliveryState::Failed)]).await.unwrap();
+    let other =
+        f.store.apply_statuses(Uuid::new_v4(), f.account, &[f.status("wamid.X", DeliveryState::Failed)]).await.unwrap();
     assert!(other.is_empty());
     assert_eq!(f.store.delivery(f.tenant, message).await.unwrap().unwrap().state(), DeliveryState::Read);
 }
@@ -144,7 +157,8 @@ async fn a_failed_status_keeps_the_providers_error() {
     let message = Uuid::now_v7();
     f.store.claim_delivery(&f.new_delivery(message), Uuid::new_v4(), LEASE).await.unwrap();
     f.store.record_accepted(f.tenant, message, "wamid.F").await.unwrap();
-    let failure = DeliveryFailure { code: 131047, title: "Re-engagement message".into(), details: "more than 24 hours".into() };
+    let failure =
+        DeliveryFailure { code: 131047, title: "Re-engagement message".into(), details: "more than 24 hours".into() };
     let mut status = f.status("wamid.F", DeliveryState::Failed);
     status.failure = Some(failure.clone());
     let rows = f.store.apply_statuses(f.tenant, f.account, &[status]).await.unwrap();

@@ -285,7 +285,9 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
             if let Some(until) = until {
                 body["received_until"] = json!(until);
             }
-            gateway.call(Method::POST, &format!("/v1/admin/tenants/{tenant}/channels/whatsapp/replay"), Some(body)).await
+            gateway
+                .call(Method::POST, &format!("/v1/admin/tenants/{tenant}/channels/whatsapp/replay"), Some(body))
+                .await
         }
         Command::Whatsapp(WhatsappCommand::SendTestMessage { .. }) => unreachable!("handled above"),
     }

@@ -121,7 +121,10 @@ impl IngestStore {
 
     /// Like `whatsapp_account`, served from a short-lived per-replica cache (see
     /// [`ACCOUNT_CACHE_TTL`]): the webhook path reads an account without a database round trip.
-    pub async fn whatsapp_account_cached(&self, phone_number_id: &str) -> Result<Option<Arc<ChannelAccount>>, StoreError> {
+    pub async fn whatsapp_account_cached(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<Option<Arc<ChannelAccount>>, StoreError> {
         if let Some(account) = self.accounts.get(phone_number_id) {
             return Ok(Some(account));
         }

@@ -148,8 +148,11 @@ impl WebhookPayload {
                     return Err(PayloadError::MissingPhoneNumberId { entry: e, change: c });
                 }
                 for (m, message) in change.value.messages.iter().enumerate() {
-                    let header = MessageHeader::deserialize(message).map_err(|err| {
-                        PayloadError::BadMessage { entry: e, change: c, message: m, reason: err.to_string() }
+                    let header = MessageHeader::deserialize(message).map_err(|err| PayloadError::BadMessage {
+                        entry: e,
+                        change: c,
+                        message: m,
+                        reason: err.to_string(),
                     })?;
                     if header.timestamp.parse::<i64>().is_err() {
                         return Err(PayloadError::BadMessage {
@@ -162,8 +165,7 @@ impl WebhookPayload {
                 }
                 for (n, status) in change.value.statuses.iter().enumerate() {
                     let bad = |reason: String| PayloadError::BadStatus { entry: e, change: c, status: n, reason };
-                    let update: StatusUpdate =
-                        StatusUpdate::deserialize(status).map_err(|err| bad(err.to_string()))?;
+                    let update: StatusUpdate = StatusUpdate::deserialize(status).map_err(|err| bad(err.to_string()))?;
                     if update.timestamp.parse::<i64>().is_err() {
                         return Err(bad(format!("timestamp {:?} is not unix seconds", update.timestamp)));
                     }
