@@ -39,6 +39,12 @@ pub struct WhatsAppSettings {
 pub struct IngestSettings {
     /// Largest webhook body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Wait for the raw archive's commit to reach the disk before publishing and answering.
+    /// Off by default: the archive is committed (visible, replayable) before the payload is
+    /// published, and reaches the disk within PostgreSQL's `wal_writer_delay` (200 ms), a
+    /// shorter window than JetStream's own default sync interval for the published messages;
+    /// on a machine with slow fsync, waiting for it bounds webhook latency and throughput.
+    pub archive_synchronous_commit: bool,
 }
 
 impl inbox_service::ServiceSettings for Settings {
@@ -59,6 +65,7 @@ impl inbox_service::ServiceSettings for Settings {
         format = "json"
         [ingest]
         max_body_bytes = 1048576
+        archive_synchronous_commit = false
         [whatsapp]
         graph_base_url = "https://graph.facebook.com"
         graph_api_version = "v23.0"

@@ -43,7 +43,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     webhook_context.set(api::webhooks::WebhookContext {
         store: store.clone(),
         bus: bus.clone(),
-        archive: store::ArchiveBatcher::start(store.clone()),
+        archive: store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit),
     });
 
     let w = &settings.whatsapp;

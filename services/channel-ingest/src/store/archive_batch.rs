@@ -34,10 +34,10 @@ pub struct ArchiveBatcher {
 
 impl ArchiveBatcher {
     /// Starts the writers; they stop when every handle is dropped.
-    pub fn start(store: IngestStore) -> Self {
+    pub fn start(store: IngestStore, synchronous_commit: bool) -> Self {
         let (archive, rx) = mpsc::channel(8 * MAX_BATCH);
         let (published, published_rx) = mpsc::channel(8 * MAX_BATCH);
-        tokio::spawn(write_archive(store.clone(), rx));
+        tokio::spawn(write_archive(store.clone(), rx, synchronous_commit));
         tokio::spawn(mark_published(store, published_rx));
         Self { archive, published }
     }
@@ -67,7 +67,7 @@ impl ArchiveBatcher {
     }
 }
 
-async fn write_archive(store: IngestStore, mut rx: mpsc::Receiver<Pending>) {
+async fn write_archive(store: IngestStore, mut rx: mpsc::Receiver<Pending>, synchronous_commit: bool) {
     let flushes = Arc::new(Semaphore::new(PARALLEL_FLUSHES));
     while let Some(first) = rx.recv().await {
         let Ok(permit) = flushes.clone().acquire_owned().await else { return };
@@ -80,7 +80,7 @@ async fn write_archive(store: IngestStore, mut rx: mpsc::Receiver<Pending>) {
         }
         let store = store.clone();
         tokio::spawn(async move {
-            let result = insert(&store, &batch).await.map_err(|e| {
+            let result = insert(&store, &batch, synchronous_commit).await.map_err(|e| {
                 tracing::error!(error = %e, payloads = batch.len(), "archive insert failed");
                 e.to_string()
             });
@@ -92,7 +92,13 @@ async fn write_archive(store: IngestStore, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
-async fn insert(store: &IngestStore, batch: &[Pending]) -> Result<(), StoreError> {
+async fn insert(store: &IngestStore, batch: &[Pending], synchronous_commit: bool) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await?;
+    if !synchronous_commit {
+        // Committed and visible before the webhook is published and answered; flushed to disk
+        // within PostgreSQL's wal_writer_delay. See `IngestSettings::archive_synchronous_commit`.
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+    }
     sqlx::query(
         "INSERT INTO raw_payloads (id, tenant_id, account_id, channel, body) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bytea[])",
@@ -102,8 +108,9 @@ async fn insert(store: &IngestStore, batch: &[Pending]) -> Result<(), StoreError
     .bind(batch.iter().map(|p| p.account_id).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.channel.as_str()).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
-    .execute(store.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -116,10 +123,17 @@ async fn mark_published(store: IngestStore, mut rx: mpsc::Receiver<Uuid>) {
                 Err(_) => break,
             }
         }
-        let done = sqlx::query("UPDATE raw_payloads SET published_at = now(), error = NULL WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(store.pool())
-            .await;
+        // A lost mark only leaves a payload replayable: no need to wait for the disk.
+        let done = async {
+            let mut tx = store.pool().begin().await?;
+            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+            sqlx::query("UPDATE raw_payloads SET published_at = now(), error = NULL WHERE id = ANY($1)")
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await;
         if let Err(e) = done {
             tracing::warn!(error = %e, payloads = ids.len(), "marking payloads published failed; they stay replayable");
         }

@@ -87,8 +87,10 @@ async fn media(
     if let Ok(value) = HeaderValue::from_str(mime) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
+    // The provider's size is informative only: a Content-Length that disagreed with the
+    // stream would break the response.
     if head.size_bytes > 0 {
-        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(head.size_bytes));
+        response.headers_mut().insert("x-media-size", HeaderValue::from(head.size_bytes));
     }
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
     response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
