@@ -314,6 +314,15 @@ async fn replies_reach_the_provider_once_and_statuses_move_their_delivery_forwar
         graph.sends().into_iter().find(|s| s.body["type"] == "interactive").unwrap().body["interactive"].clone();
     assert_eq!(interactive["action"]["buttons"][1], json!({"type": "reply", "reply": {"id": "no", "title": "No"}}));
 
+    // No answer within the timeout: Meta may have it, so it is failed, never sent twice.
+    graph.plan(vec![(0, Value::Null)]);
+    let (_, sent) = inbox.reply(&sheena, json!({"text": "Are you there?", "idempotency_key": "k-timeout"})).await?;
+    let timeout_id = sent["message"]["id"].as_str().unwrap().to_owned();
+    let failed = inbox.delivery_reaches(&sheena, &timeout_id, "failed").await?;
+    assert_eq!(failed["error"]["title"], "delivery_outcome_unknown");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(graph.sends().iter().filter(|s| s.body["text"]["body"] == "Are you there?").count(), 1);
+
     // A template is accepted, then Meta reports it failed: the provider's error is kept.
     let template = json!({"idempotency_key": "k-template", "template": {"name": "order_update", "language": "en_US",
         "components": [{"type": "body", "parameters": [{"type": "text", "text": "Sheena"}]},

@@ -63,7 +63,9 @@ impl FakeGraph {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next sends get these answers, in order, before the usual success.
+    /// The next sends get these answers, in order, before the usual success. Status 0 means:
+    /// take the message (it counts as received) but answer only after 5 s, past the client's
+    /// timeout.
     pub fn plan(&self, answers: Vec<(u16, Value)>) {
         self.lock().planned.extend(answers);
     }
@@ -85,6 +87,7 @@ pub async fn fleet_with_graph() -> anyhow::Result<(crate::Fleet, FakeGraph)> {
         ("channel-ingest", "INBOX__WHATSAPP__GRAPH_BASE_URL", graph.base_url.clone()),
         ("channel-ingest", "INBOX__WHATSAPP__GRAPH_API_VERSION", GRAPH_VERSION.to_owned()),
         ("channel-ingest", "INBOX__WHATSAPP__RETRY_BASE_MS", "20".to_owned()),
+        ("channel-ingest", "INBOX__WHATSAPP__REQUEST_TIMEOUT_MS", "2000".to_owned()),
     ])
     .await?;
     Ok((fleet, graph))
@@ -108,8 +111,29 @@ async fn send(
     body: Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let (status, answer) = answer_send(&fake, phone_number_id, &version, &headers, body);
+    if status == 0 {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        return (StatusCode::OK, Json(json!({"messaging_product": "whatsapp", "messages": [{"id": "wamid.LATE"}]})))
+            .into_response();
+    }
+    let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(answer)).into_response();
+    if status == 429 {
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("0"));
+    }
+    response
+}
+
+/// Records a send and decides its answer.
+fn answer_send(
+    fake: &FakeGraph,
+    phone_number_id: String,
+    version: &str,
+    headers: &HeaderMap,
+    body: Value,
+) -> (u16, Value) {
     let mut state = fake.lock();
-    let (status, answer) = if version != GRAPH_VERSION || !bearer(&headers).starts_with("Bearer ") {
+    let (status, answer) = if version != GRAPH_VERSION || !bearer(headers).starts_with("Bearer ") {
         (401, meta_error(190, "Invalid OAuth access token.", "missing or wrong token"))
     } else if body["messaging_product"] != "whatsapp" || body["to"].as_str().is_none_or(str::is_empty) {
         (400, meta_error(100, "(#100) Invalid parameter", "messaging_product and to are required"))
@@ -124,14 +148,8 @@ async fn send(
                      "messages": [{"id": format!("wamid.OUT.{}", state.next_id), "message_status": "accepted"}]}),
         )
     };
-    state.sends.push(ReceivedSend { phone_number_id, authorization: bearer(&headers), body, answered: status });
-    let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(answer)).into_response();
-    if status == 429 {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, "0".parse().unwrap_or(header::HeaderValue::from_static("0")));
-    }
-    response
+    state.sends.push(ReceivedSend { phone_number_id, authorization: bearer(headers), body, answered: status });
+    (status, answer)
 }
 
 async fn media_info(

@@ -134,6 +134,32 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_change_becomes_a_frame_with_the_state_and_the_providers_error() {
+        use inbox_proto::ingest::v1::{Delivery, DeliveryError, DeliveryState};
+        let envelope = inbox_bus::new_envelope(
+            "delivery:t:m1:failed",
+            "t",
+            Payload::DeliveryUpdated(Delivery {
+                message_id: "m1".into(),
+                conversation_id: "c1".into(),
+                state: DeliveryState::Failed as i32,
+                error: Some(DeliveryError {
+                    code: 131047,
+                    title: "Re-engagement message".into(),
+                    details: "24h".into(),
+                }),
+                ..Default::default()
+            }),
+        );
+        let frame: serde_json::Value =
+            serde_json::from_str(&frame_of("events.t.message.delivery_updated", &envelope).unwrap()).unwrap();
+        assert_eq!(frame["type"], "message.delivery_updated");
+        assert_eq!(frame["delivery"]["state"], "failed");
+        assert_eq!(frame["delivery"]["error"]["code"], 131047);
+        assert_eq!(frame["delivery"]["conversation_id"], "c1");
+    }
+
+    #[test]
     fn only_subscribers_of_a_tenant_get_its_frames() {
         let hub = LiveHub::default();
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
