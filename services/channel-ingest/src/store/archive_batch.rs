@@ -9,6 +9,8 @@ use bytes::Bytes;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
+use sqlx::PgPool;
+
 use super::{ChannelAccount, IngestStore, StoreError};
 
 /// Most payloads in one insert.
@@ -37,8 +39,17 @@ impl ArchiveBatcher {
     pub fn start(store: IngestStore, synchronous_commit: bool) -> Self {
         let (archive, rx) = mpsc::channel(8 * MAX_BATCH);
         let (published, published_rx) = mpsc::channel(8 * MAX_BATCH);
-        tokio::spawn(write_archive(store.clone(), rx, synchronous_commit));
-        tokio::spawn(mark_published(store, published_rx));
+        // Its own few connections, with `synchronous_commit` set once at connection start: an
+        // archive batch is then one statement, one round trip.
+        let options = (*store.pool().connect_options())
+            .clone()
+            .options([("synchronous_commit", if synchronous_commit { "on" } else { "off" })]);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(u32::try_from(PARALLEL_FLUSHES + 1).unwrap_or(5))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_lazy_with(options);
+        tokio::spawn(write_archive(pool.clone(), rx));
+        tokio::spawn(write_published_marks(pool, published_rx));
         Self { archive, published }
     }
 
@@ -67,7 +78,7 @@ impl ArchiveBatcher {
     }
 }
 
-async fn write_archive(store: IngestStore, mut rx: mpsc::Receiver<Pending>, synchronous_commit: bool) {
+async fn write_archive(pool: PgPool, mut rx: mpsc::Receiver<Pending>) {
     let flushes = Arc::new(Semaphore::new(PARALLEL_FLUSHES));
     while let Some(first) = rx.recv().await {
         let Ok(permit) = flushes.clone().acquire_owned().await else { return };
@@ -78,9 +89,9 @@ async fn write_archive(store: IngestStore, mut rx: mpsc::Receiver<Pending>, sync
                 Err(_) => break,
             }
         }
-        let store = store.clone();
+        let pool = pool.clone();
         tokio::spawn(async move {
-            let result = insert(&store, &batch, synchronous_commit).await.map_err(|e| {
+            let result = insert(&pool, &batch).await.map_err(|e| {
                 tracing::error!(error = %e, payloads = batch.len(), "archive insert failed");
                 e.to_string()
             });
@@ -92,13 +103,7 @@ async fn write_archive(store: IngestStore, mut rx: mpsc::Receiver<Pending>, sync
     }
 }
 
-async fn insert(store: &IngestStore, batch: &[Pending], synchronous_commit: bool) -> Result<(), StoreError> {
-    let mut tx = store.pool().begin().await?;
-    if !synchronous_commit {
-        // Committed and visible before the webhook is published and answered; flushed to disk
-        // within PostgreSQL's wal_writer_delay. See `IngestSettings::archive_synchronous_commit`.
-        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-    }
+async fn insert(pool: &PgPool, batch: &[Pending]) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO raw_payloads (id, tenant_id, account_id, channel, body) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bytea[])",
@@ -108,13 +113,12 @@ async fn insert(store: &IngestStore, batch: &[Pending], synchronous_commit: bool
     .bind(batch.iter().map(|p| p.account_id).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.channel.as_str()).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
-    .execute(&mut *tx)
+    .execute(pool)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
-async fn mark_published(store: IngestStore, mut rx: mpsc::Receiver<Uuid>) {
+async fn write_published_marks(pool: PgPool, mut rx: mpsc::Receiver<Uuid>) {
     while let Some(first) = rx.recv().await {
         let mut ids = vec![first];
         while ids.len() < MAX_BATCH {
@@ -123,17 +127,10 @@ async fn mark_published(store: IngestStore, mut rx: mpsc::Receiver<Uuid>) {
                 Err(_) => break,
             }
         }
-        // A lost mark only leaves a payload replayable: no need to wait for the disk.
-        let done = async {
-            let mut tx = store.pool().begin().await?;
-            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-            sqlx::query("UPDATE raw_payloads SET published_at = now(), error = NULL WHERE id = ANY($1)")
-                .bind(&ids)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
-        }
-        .await;
+        let done = sqlx::query("UPDATE raw_payloads SET published_at = now(), error = NULL WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&pool)
+            .await;
         if let Err(e) = done {
             tracing::warn!(error = %e, payloads = ids.len(), "marking payloads published failed; they stay replayable");
         }
