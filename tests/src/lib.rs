@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub mod graph;
 pub mod support;
 
 use anyhow::{Context, bail};
@@ -38,6 +39,8 @@ pub struct Fleet {
     _databases: Vec<TestDatabase>,
     _base: TestDatabase,
     search_dir: tempfile::TempDir,
+    /// Extra processes of a service started with `start_replica`.
+    replicas: Vec<Process>,
 }
 
 /// Where the built binaries are.
@@ -54,6 +57,11 @@ pub fn bin_dir() -> anyhow::Result<PathBuf> {
 impl Fleet {
     /// Starts every service and waits until each reports ready.
     pub async fn start() -> anyhow::Result<Fleet> {
+        Self::start_with(&[]).await
+    }
+
+    /// Like `start`, with extra settings for some services: `(service, variable, value)`.
+    pub async fn start_with(extra_env: &[(&str, &str, String)]) -> anyhow::Result<Fleet> {
         let bin_dir = bin_dir()?;
         for name in SERVICES {
             let bin = bin_dir.join(format!("inbox-{name}"));
@@ -77,6 +85,7 @@ impl Fleet {
             _databases: Vec::new(),
             _base: base,
             search_dir,
+            replicas: Vec::new(),
         };
         for name in SERVICES {
             let (http, grpc) = ports[name];
@@ -114,6 +123,11 @@ impl Fleet {
                 }
                 _ => {}
             }
+            for (service, key, value) in extra_env {
+                if *service == name {
+                    env.push(((*key).to_owned(), value.clone()));
+                }
+            }
             let log = fleet.logs.path().join(format!("{name}.log"));
             let child = fleet.spawn(name, &env, &log)?;
             fleet.processes.insert(name, Process { child, http, grpc, env, log });
@@ -134,6 +148,33 @@ impl Fleet {
             .stderr(Stdio::from(out))
             .spawn()
             .with_context(|| format!("cannot start inbox-{name}"))
+    }
+
+    /// Starts one more process of `name` with the same settings on new ports (a second
+    /// replica sharing the store and the bus); returns its HTTP base URL once ready.
+    pub async fn start_replica(&mut self, name: &str) -> anyhow::Result<String> {
+        let (http, grpc) = (free_port(), free_port());
+        let mut env = self.processes[name].env.clone();
+        for (key, value) in &mut env {
+            match key.as_str() {
+                "INBOX__HTTP__ADDR" => *value = format!("127.0.0.1:{http}"),
+                "INBOX__GRPC__ADDR" => *value = format!("127.0.0.1:{grpc}"),
+                _ => {}
+            }
+        }
+        let log = self.logs.path().join(format!("{name}-replica-{}.log", self.replicas.len() + 2));
+        let child = self.spawn(name, &env, &log)?;
+        self.replicas.push(Process { child, http, grpc, env, log: log.clone() });
+        let url = format!("http://127.0.0.1:{http}");
+        let client = reqwest::Client::new();
+        let ready = format!("{url}/readyz");
+        wait_until(Duration::from_secs(60), || {
+            let request = client.get(&ready).timeout(Duration::from_secs(2));
+            async move { request.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+        })
+        .await
+        .with_context(|| format!("replica of inbox-{name} did not become ready"))?;
+        Ok(url)
     }
 
     pub fn http_url(&self, name: &str) -> String {
@@ -211,7 +252,7 @@ impl Drop for Fleet {
                 }
             }
         }
-        for process in self.processes.values_mut() {
+        for process in self.processes.values_mut().chain(self.replicas.iter_mut()) {
             let _ = process.child.kill();
             let _ = process.child.wait();
         }

@@ -14,12 +14,37 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub ingest: IngestSettings,
+    pub whatsapp: WhatsAppSettings,
+}
+
+/// The Meta Graph API as channel-ingest calls it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WhatsAppSettings {
+    /// `https://graph.facebook.com` in production; a local server in tests.
+    pub graph_base_url: String,
+    /// Graph API version, e.g. `v23.0`.
+    pub graph_api_version: String,
+    /// Timeout of one Graph API request.
+    pub request_timeout_ms: u64,
+    /// Requests per delivery attempt on 429/5xx before the message goes back to the bus
+    /// (which redelivers it with its own backoff, up to its delivery limit).
+    pub send_attempts: u32,
+    /// First retry delay; doubles each time (a `Retry-After` is honoured up to 10 s).
+    pub retry_base_ms: u64,
+    /// Outbound messages sent at once by one replica.
+    pub send_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IngestSettings {
     /// Largest webhook body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Wait for the raw archive's commit to reach the disk before publishing and answering.
+    /// Off by default: the archive is committed (visible, replayable) before the payload is
+    /// published, and reaches the disk within PostgreSQL's `wal_writer_delay` (200 ms), a
+    /// shorter window than JetStream's own default sync interval for the published messages;
+    /// on a machine with slow fsync, waiting for it bounds webhook latency and throughput.
+    pub archive_synchronous_commit: bool,
 }
 
 impl inbox_service::ServiceSettings for Settings {
@@ -40,6 +65,14 @@ impl inbox_service::ServiceSettings for Settings {
         format = "json"
         [ingest]
         max_body_bytes = 1048576
+        archive_synchronous_commit = false
+        [whatsapp]
+        graph_base_url = "https://graph.facebook.com"
+        graph_api_version = "v23.0"
+        request_timeout_ms = 10000
+        send_attempts = 4
+        retry_base_ms = 500
+        send_concurrency = 16
     "#;
 
     fn log(&self) -> &LogSettings {
@@ -55,6 +88,19 @@ impl inbox_service::ServiceSettings for Settings {
         self.auth.validate()?;
         if self.ingest.max_body_bytes < 1024 {
             return Err(SettingsError::Validation("ingest.max_body_bytes must be at least 1024".into()));
+        }
+        if !(self.whatsapp.graph_base_url.starts_with("https://")
+            || self.whatsapp.graph_base_url.starts_with("http://"))
+        {
+            return Err(SettingsError::Validation("whatsapp.graph_base_url must be an http(s) URL".into()));
+        }
+        if !self.whatsapp.graph_api_version.starts_with('v') {
+            return Err(SettingsError::Validation("whatsapp.graph_api_version must look like v23.0".into()));
+        }
+        if self.whatsapp.send_attempts == 0 || self.whatsapp.request_timeout_ms == 0 {
+            return Err(SettingsError::Validation(
+                "whatsapp.send_attempts and request_timeout_ms must be positive".into(),
+            ));
         }
         Ok(())
     }

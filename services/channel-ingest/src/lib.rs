@@ -6,10 +6,13 @@
 pub mod api;
 pub mod config;
 pub mod ingest;
+pub mod metrics;
+pub mod outbound;
 pub mod store;
 pub mod whatsapp;
 
 use inbox_proto::ingest::v1::channel_accounts_server::ChannelAccountsServer;
+use inbox_proto::ingest::v1::channel_deliveries_server::ChannelDeliveriesServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
 use inbox_service::ops::{routes, serve_http};
@@ -36,16 +39,49 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     };
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
     let store = store::IngestStore::new(pool.clone());
-    webhook_context.set(api::webhooks::WebhookContext { store: store.clone(), bus: connected.bus });
+    let bus = connected.bus;
+    webhook_context.set(api::webhooks::WebhookContext {
+        store: store.clone(),
+        bus: bus.clone(),
+        archive: store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit),
+    });
+
+    let w = &settings.whatsapp;
+    let graph = whatsapp::graph::GraphClient::new(
+        &w.graph_base_url,
+        &w.graph_api_version,
+        std::time::Duration::from_millis(w.request_timeout_ms),
+    )
+    .map_err(|e| RunError::Other(format!("graph api client: {e}")))?;
+    let sender = outbound::spawn_whatsapp_sender(
+        outbound::WhatsAppSender {
+            store: store.clone(),
+            bus: bus.clone(),
+            graph: graph.clone(),
+            settings: w.clone(),
+            replica: uuid::Uuid::new_v4(),
+            max_deliver: 0,
+        },
+        bus.clone(),
+        shutdown.clone(),
+    );
 
     let (_health, router) = router_with_standard_services();
+    let auth = ServiceAuth::new(settings.auth.service_token.clone());
     let accounts = ChannelAccountsServer::with_interceptor(
-        api::accounts::ChannelAccountsApi { store },
-        ServiceAuth::new(settings.auth.service_token.clone()),
+        api::accounts::ChannelAccountsApi { store: store.clone() },
+        auth.clone(),
     );
-    let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(accounts), shutdown.clone()));
+    let deliveries =
+        ChannelDeliveriesServer::with_interceptor(api::deliveries::ChannelDeliveriesApi { store, bus, graph }, auth);
+    let grpc = tokio::spawn(serve_grpc(
+        listeners.grpc,
+        router.add_service(accounts).add_service(deliveries),
+        shutdown.clone(),
+    ));
     grpc.await??;
     http.await??;
+    let _ = sender.await;
     pool.close().await;
     Ok(())
 }

@@ -26,7 +26,7 @@ fn whatsapp(tenant: Uuid, wamid: &str, from: &str, text: &str, minute: i64) -> I
         external_id: wamid.into(),
         sent_at: Some(inbox_proto::timestamp_from(sent)),
         sender: Some(Sender { address: from.into(), display_name: "Ana".into() }),
-        content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: text.into() })) }),
+        content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: text.into() })), reply_to: None }),
         raw_payload_id: String::new(),
     }
 }

@@ -15,6 +15,7 @@ use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::conversation::v1::exports_client::ExportsClient;
 use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
+use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
 use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
 use inbox_service::ops::{routes, serve_http};
@@ -43,6 +44,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         .merge(api::export::routes())
         .merge(api::customers::routes())
         .merge(api::admin::routes())
+        .merge(api::whatsapp::routes())
         .merge(live::routes())
         .with_state(state.clone());
     let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()).merge(public), shutdown.clone()));
@@ -70,7 +72,8 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
             exports: ExportsClient::new(conversations.clone())
                 .max_decoding_message_size(api::export::MAX_EXPORT_MESSAGE_BYTES),
             conversations: ConversationsClient::new(conversations),
-            channel_accounts: ChannelAccountsClient::new(channel_ingest),
+            channel_accounts: ChannelAccountsClient::new(channel_ingest.clone()),
+            channel_deliveries: ChannelDeliveriesClient::new(channel_ingest),
             live,
             redis,
             redis_prefix: settings.redis.key_prefix.clone(),

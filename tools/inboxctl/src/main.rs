@@ -116,6 +116,23 @@ enum WhatsappCommand {
         #[arg(long)]
         wamid: Option<String>,
     },
+    /// Process archived raw webhooks again (idempotent: nothing is stored twice). Name payload
+    /// ids, or a start time, or `--only-unpublished` (those never fully published).
+    Replay {
+        #[arg(long)]
+        tenant: String,
+        /// Archived payload id (repeatable).
+        #[arg(long = "payload")]
+        payloads: Vec<String>,
+        /// Payloads received at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// ...and before this one.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        only_unpublished: bool,
+    },
 }
 
 #[derive(Args)]
@@ -259,6 +276,18 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         }
         Command::Whatsapp(WhatsappCommand::List { tenant }) => {
             gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/whatsapp"), None).await
+        }
+        Command::Whatsapp(WhatsappCommand::Replay { tenant, payloads, since, until, only_unpublished }) => {
+            let mut body = json!({"raw_payload_ids": payloads, "only_unpublished": only_unpublished});
+            if let Some(since) = since {
+                body["received_from"] = json!(since);
+            }
+            if let Some(until) = until {
+                body["received_until"] = json!(until);
+            }
+            gateway
+                .call(Method::POST, &format!("/v1/admin/tenants/{tenant}/channels/whatsapp/replay"), Some(body))
+                .await
         }
         Command::Whatsapp(WhatsappCommand::SendTestMessage { .. }) => unreachable!("handled above"),
     }

@@ -26,6 +26,10 @@ fn to_proto(account: &ChannelAccount) -> pb::WhatsAppAccount {
 fn store_error(e: StoreError) -> Status {
     match e {
         StoreError::Conflict(reason) => PublicError::new(ErrorCode::AlreadyExists, reason).into(),
+        StoreError::Unavailable(e) => {
+            tracing::error!(error = %e, "store failure");
+            PublicError::unavailable("ingest store unavailable").into()
+        }
         StoreError::Database(e) => {
             tracing::error!(error = %e, "store failure");
             PublicError::unavailable("ingest store unavailable").into()

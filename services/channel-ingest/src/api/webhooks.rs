@@ -19,14 +19,17 @@ use inbox_errors::{ErrorCode, PublicError};
 use inbox_service::http_edge::{ApiError, WhenReady};
 use serde_json::json;
 
-use crate::ingest::publish_whatsapp_messages;
-use crate::store::{IngestStore, StoreError};
+use crate::ingest::{Processed, process_whatsapp_payload};
+use crate::metrics::WEBHOOKS;
+use crate::store::{ArchiveBatcher, IngestStore, StoreError};
 use crate::whatsapp::payload::WebhookPayload;
 use crate::whatsapp::signature::{self, SIGNATURE_HEADER};
 
 pub struct WebhookContext {
     pub store: IngestStore,
     pub bus: Bus,
+    /// Group-commits the raw archive across concurrent webhooks.
+    pub archive: ArchiveBatcher,
 }
 
 pub fn routes(ctx: WhenReady<WebhookContext>, max_body_bytes: usize) -> Router {
@@ -62,7 +65,12 @@ async fn verify_subscription(
     Ok((StatusCode::OK, param("hub.challenge").to_owned()).into_response())
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id, messages))]
+fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
+    WEBHOOKS.with_label_values(&["whatsapp", outcome]).inc();
+    error.into()
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id, messages, statuses))]
 async fn receive_whatsapp(
     State(ctx): State<WhenReady<WebhookContext>>,
     headers: HeaderMap,
@@ -70,40 +78,59 @@ async fn receive_whatsapp(
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
     let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => PublicError::new(ErrorCode::PayloadTooLarge, "webhook body is too large"),
-        _ => PublicError::invalid_argument(rejection.body_text()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            rejected("too_large", PublicError::new(ErrorCode::PayloadTooLarge, "webhook body is too large"))
+        }
+        _ => rejected("malformed", PublicError::invalid_argument(rejection.body_text())),
     })?;
-    let payload = WebhookPayload::parse(&body).map_err(|e| PublicError::invalid_argument(e.to_string()))?;
+    let payload = WebhookPayload::parse(&body)
+        .map_err(|e| rejected("malformed", PublicError::invalid_argument(e.to_string())))?;
     let signature_header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
 
     // Look up and verify every account before archiving anything: a bad signature changes nothing.
     let mut accounts = Vec::new();
     for phone_number_id in payload.phone_number_ids() {
-        let account =
-            ctx.store.whatsapp_account(phone_number_id).await.map_err(store_unavailable)?.ok_or_else(|| {
-                PublicError::not_found(format!("no channel account for phone_number_id {phone_number_id}"))
+        let account = ctx
+            .store
+            .whatsapp_account_cached(phone_number_id)
+            .await
+            .map_err(|e| {
+                WEBHOOKS.with_label_values(&["whatsapp", "unavailable"]).inc();
+                store_unavailable(e)
+            })?
+            .ok_or_else(|| {
+                rejected(
+                    "unknown_account",
+                    PublicError::not_found(format!("no channel account for phone_number_id {phone_number_id}")),
+                )
             })?;
         signature::verify(account.app_secret.as_bytes(), &body, signature_header)
-            .map_err(|e| PublicError::new(ErrorCode::InvalidSignature, e.to_string()))?;
+            .map_err(|e| rejected("bad_signature", PublicError::new(ErrorCode::InvalidSignature, e.to_string())))?;
         accounts.push(account);
     }
 
-    let mut published = 0;
+    let mut total = Processed::default();
     for account in &accounts {
         tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
-        let raw_id = ctx.store.archive_raw_payload(account, &body).await.map_err(store_unavailable)?;
-        match publish_whatsapp_messages(&ctx.bus, account, raw_id, &payload).await {
-            Ok(n) => {
-                published += n;
-                ctx.store.mark_published(raw_id).await.map_err(store_unavailable)?;
+        let raw_id = ctx.archive.archive(account, body.clone()).await.map_err(store_unavailable)?;
+        match process_whatsapp_payload(&ctx.store, &ctx.bus, account, raw_id, &payload).await {
+            Ok(processed) => {
+                total.messages += processed.messages;
+                total.statuses += processed.statuses;
+                ctx.archive.mark_published(raw_id).await;
             }
             Err(e) => {
                 let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
+                WEBHOOKS.with_label_values(&["whatsapp", "unavailable"]).inc();
                 return Err(unavailable(e));
             }
         }
     }
-    tracing::Span::current().record("messages", published);
-    tracing::info!(messages = published, "whatsapp webhook accepted");
-    Ok((StatusCode::OK, Json(json!({"status": "accepted", "messages": published}))).into_response())
+    WEBHOOKS.with_label_values(&["whatsapp", "accepted"]).inc();
+    let span = tracing::Span::current();
+    span.record("messages", total.messages);
+    span.record("statuses", total.statuses);
+    tracing::info!(messages = total.messages, statuses = total.statuses, "whatsapp webhook accepted");
+    Ok((StatusCode::OK, Json(json!({"status": "accepted", "messages": total.messages, "statuses": total.statuses})))
+        .into_response())
 }

@@ -1,8 +1,41 @@
 //! Channel accounts and their secrets.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
 use uuid::Uuid;
 
 use super::{IngestStore, StoreError};
+
+/// How long a replica trusts an account it read (a secret rotated through another replica is
+/// honoured here within this time; one rotated through this replica, at once).
+pub const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Accounts by phone_number_id with the time they were read. Unknown numbers are not cached.
+#[derive(Default)]
+pub(crate) struct AccountCache {
+    entries: RwLock<HashMap<String, (Instant, Arc<ChannelAccount>)>>,
+}
+
+impl AccountCache {
+    fn get(&self, phone_number_id: &str) -> Option<Arc<ChannelAccount>> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.get(phone_number_id).filter(|(at, _)| at.elapsed() < ACCOUNT_CACHE_TTL).map(|(_, a)| a.clone())
+    }
+
+    fn put(&self, account: Arc<ChannelAccount>) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() > 100_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < ACCOUNT_CACHE_TTL);
+        }
+        entries.insert(account.external_id.clone(), (Instant::now(), account));
+    }
+
+    fn forget(&self, phone_number_id: &str) {
+        self.entries.write().unwrap_or_else(|p| p.into_inner()).remove(phone_number_id);
+    }
+}
 
 const WHATSAPP: &str = "whatsapp";
 
@@ -69,6 +102,7 @@ impl IngestStore {
         .bind(new.access_token)
         .fetch_optional(&self.pool)
         .await?;
+        self.accounts.forget(new.phone_number_id);
         row.ok_or_else(|| {
             StoreError::Conflict(format!("phone_number_id {} is connected to another tenant", new.phone_number_id))
         })
@@ -83,6 +117,21 @@ impl IngestStore {
         .bind(phone_number_id)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Like `whatsapp_account`, served from a short-lived per-replica cache (see
+    /// [`ACCOUNT_CACHE_TTL`]): the webhook path reads an account without a database round trip.
+    pub async fn whatsapp_account_cached(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<Option<Arc<ChannelAccount>>, StoreError> {
+        if let Some(account) = self.accounts.get(phone_number_id) {
+            return Ok(Some(account));
+        }
+        let Some(account) = self.whatsapp_account(phone_number_id).await? else { return Ok(None) };
+        let account = Arc::new(account);
+        self.accounts.put(account.clone());
+        Ok(Some(account))
     }
 
     /// Whether any WhatsApp account uses `verify_token` (Meta's GET handshake names no number).
@@ -106,6 +155,19 @@ impl IngestStore {
         .bind(tenant_id)
         .bind(WHATSAPP)
         .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+impl IngestStore {
+    /// One of the tenant's accounts by our id.
+    pub async fn account_of_tenant(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<ChannelAccount>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM channel_accounts WHERE tenant_id = $1 AND id = $2"
+        )))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
         .await?)
     }
 }

@@ -38,3 +38,44 @@ impl IngestStore {
         Ok(())
     }
 }
+
+/// An archived payload, for replay.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ArchivedPayload {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub body: Vec<u8>,
+}
+
+/// The most payloads one replay call takes.
+pub const MAX_REPLAY: i64 = 10_000;
+
+impl IngestStore {
+    /// The tenant's archived payloads named by `ids`, or received in `[from, until)`, oldest first.
+    pub async fn archived_payloads(
+        &self,
+        tenant_id: Uuid,
+        ids: &[Uuid],
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        only_unpublished: bool,
+    ) -> Result<Vec<ArchivedPayload>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, account_id, body FROM raw_payloads \
+             WHERE tenant_id = $1 \
+               AND (cardinality($2::uuid[]) = 0 OR id = ANY($2)) \
+               AND ($3::timestamptz IS NULL OR received_at >= $3) \
+               AND ($4::timestamptz IS NULL OR received_at < $4) \
+               AND (NOT $5 OR published_at IS NULL) \
+             ORDER BY received_at, id LIMIT $6",
+        )
+        .bind(tenant_id)
+        .bind(ids)
+        .bind(from)
+        .bind(until)
+        .bind(only_unpublished)
+        .bind(MAX_REPLAY)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -2,8 +2,13 @@
 
 mod accounts;
 mod archive;
+mod archive_batch;
+mod deliveries;
 
 pub use accounts::{ChannelAccount, NewWhatsAppAccount};
+pub use archive::ArchivedPayload;
+pub use archive_batch::ArchiveBatcher;
+pub use deliveries::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, NewDelivery, StatusRecord};
 
 use sqlx::PgPool;
 
@@ -15,16 +20,20 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("{0}")]
     Conflict(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[derive(Clone)]
 pub struct IngestStore {
     pool: PgPool,
+    /// WhatsApp accounts by phone_number_id, kept briefly so a webhook costs no lookup.
+    accounts: std::sync::Arc<accounts::AccountCache>,
 }
 
 impl IngestStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, accounts: std::sync::Arc::default() }
     }
 
     pub fn pool(&self) -> &PgPool {

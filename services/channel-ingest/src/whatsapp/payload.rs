@@ -61,6 +61,50 @@ pub struct Profile {
     pub name: String,
 }
 
+/// A status update of one of our outbound messages (`value.statuses[]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusUpdate {
+    /// The wamid of our message.
+    pub id: String,
+    /// `sent`, `delivered`, `read` or `failed` (others, like `deleted`, are ignored).
+    pub status: String,
+    /// Unix seconds, as a string.
+    pub timestamp: String,
+    #[serde(default)]
+    pub recipient_id: String,
+    #[serde(default)]
+    pub errors: Vec<GraphError>,
+}
+
+/// One error in a failed status (or an unsupported message): Meta's documented shape.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GraphError {
+    #[serde(default)]
+    pub code: i64,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub error_data: Option<ErrorData>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorData {
+    #[serde(default)]
+    pub details: String,
+}
+
+impl GraphError {
+    /// The most specific explanation Meta gave.
+    pub fn details(&self) -> String {
+        match self.error_data.as_ref().map(|d| d.details.as_str()).filter(|d| !d.is_empty()) {
+            Some(details) => details.to_owned(),
+            None => self.message.clone(),
+        }
+    }
+}
+
 /// The fields every message carries, read from its raw JSON.
 #[derive(Debug, Clone, Deserialize)]
 pub struct MessageHeader {
@@ -82,6 +126,8 @@ pub enum PayloadError {
     MissingPhoneNumberId { entry: usize, change: usize },
     #[error("entry[{entry}].changes[{change}].value.messages[{message}]: {reason}")]
     BadMessage { entry: usize, change: usize, message: usize, reason: String },
+    #[error("entry[{entry}].changes[{change}].value.statuses[{status}]: {reason}")]
+    BadStatus { entry: usize, change: usize, status: usize, reason: String },
     #[error("the payload names no phone_number_id, so no channel account can be identified")]
     NoAccount,
 }
@@ -102,8 +148,11 @@ impl WebhookPayload {
                     return Err(PayloadError::MissingPhoneNumberId { entry: e, change: c });
                 }
                 for (m, message) in change.value.messages.iter().enumerate() {
-                    let header: MessageHeader = serde_json::from_value(message.clone()).map_err(|err| {
-                        PayloadError::BadMessage { entry: e, change: c, message: m, reason: err.to_string() }
+                    let header = MessageHeader::deserialize(message).map_err(|err| PayloadError::BadMessage {
+                        entry: e,
+                        change: c,
+                        message: m,
+                        reason: err.to_string(),
                     })?;
                     if header.timestamp.parse::<i64>().is_err() {
                         return Err(PayloadError::BadMessage {
@@ -112,6 +161,13 @@ impl WebhookPayload {
                             message: m,
                             reason: format!("timestamp {:?} is not unix seconds", header.timestamp),
                         });
+                    }
+                }
+                for (n, status) in change.value.statuses.iter().enumerate() {
+                    let bad = |reason: String| PayloadError::BadStatus { entry: e, change: c, status: n, reason };
+                    let update: StatusUpdate = StatusUpdate::deserialize(status).map_err(|err| bad(err.to_string()))?;
+                    if update.timestamp.parse::<i64>().is_err() {
+                        return Err(bad(format!("timestamp {:?} is not unix seconds", update.timestamp)));
                     }
                 }
             }

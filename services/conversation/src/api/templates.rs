@@ -217,7 +217,7 @@ impl pb::templates_server::Templates for TemplatesApi {
         }
         // Rendered before anything is stored: an unfilled variable leaves no trace.
         let text = self.render_for(&ctx, &r.template_id, conversation_id, &r.agent_name, &r.variables).await?;
-        let content = MessageContent { kind: Some(Kind::Text(TextContent { body: text })) };
+        let content = MessageContent { kind: Some(Kind::Text(TextContent { body: text })), reply_to: None };
         let reply = NewReply {
             conversation_id,
             author: &ctx.principal,

@@ -1,6 +1,7 @@
 //! Pure domain types and rules of conversations; no I/O.
 
 pub mod ai;
+pub mod customer_service_window;
 pub mod customers;
 pub mod export;
 mod priority_rules;
@@ -159,7 +160,49 @@ pub fn plain_text(content: &MessageContent) -> String {
             "[unsupported message: {}]",
             if u.description.is_empty() { &u.provider_type } else { &u.description }
         ),
+        Some(other) => channel_content_text(other),
         None => String::new(),
+    }
+}
+
+/// The plain text of the richer channel contents (WhatsApp locations, contact cards, button
+/// and list replies, reactions, templates, reply buttons).
+fn channel_content_text(kind: &Kind) -> String {
+    match kind {
+        Kind::Location(l) => {
+            let label = [l.name.as_str(), l.address.as_str()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>();
+            if label.is_empty() {
+                format!("[location] {:.6}, {:.6}", l.latitude, l.longitude)
+            } else {
+                format!("[location] {}", label.join(", "))
+            }
+        }
+        Kind::Contacts(c) => {
+            let names: Vec<&str> = c.contacts.iter().map(|k| k.formatted_name.as_str()).collect();
+            format!("[contact] {}", names.join(", "))
+        }
+        Kind::InteractiveReply(r) => r.title.clone(),
+        Kind::Reaction(r) if r.emoji.is_empty() => "[reaction removed]".to_owned(),
+        Kind::Reaction(r) => format!("[reaction] {}", r.emoji),
+        Kind::WhatsappTemplate(t) => {
+            let values: Vec<&str> = t
+                .components
+                .iter()
+                .flat_map(|c| &c.parameters)
+                .map(|p| if p.text.is_empty() { p.payload.as_str() } else { p.text.as_str() })
+                .filter(|v| !v.is_empty())
+                .collect();
+            if values.is_empty() {
+                format!("[template {}]", t.name)
+            } else {
+                format!("[template {}] {}", t.name, values.join(" · "))
+            }
+        }
+        Kind::InteractiveButtons(b) => {
+            let titles: Vec<&str> = b.buttons.iter().map(|x| x.title.as_str()).collect();
+            format!("{} [{}]", b.body, titles.join(" | "))
+        }
+        Kind::Text(_) | Kind::Media(_) | Kind::Unsupported(_) => String::new(),
     }
 }
 
@@ -193,9 +236,10 @@ mod tests {
                 provider_type: "order".into(),
                 description: String::new(),
             })),
+            reply_to: None,
         };
         assert_eq!(plain_text(&content), "[unsupported message: order]");
-        let text = MessageContent { kind: Some(Kind::Text(TextContent { body: "hi".into() })) };
+        let text = MessageContent { kind: Some(Kind::Text(TextContent { body: "hi".into() })), reply_to: None };
         assert_eq!(plain_text(&text), "hi");
     }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::assignment::assign_in;
 use super::messages::touch_conversation;
 use super::outbox::{enqueue, enqueue_message_created};
-use super::replies::{enqueue_outbound, message_by_key};
+use super::replies::{enqueue_outbound, ensure_customer_service_window, message_by_key};
 use super::rows::MESSAGE_COLUMNS;
 use super::settings::tenant_settings_in;
 use super::status::{change_status, lock_conversation, reread_conversation, status_rules_in};
@@ -124,6 +124,7 @@ impl ConversationStore {
                 "a person has taken over this conversation; the AI must not answer".into(),
             ));
         }
+        ensure_customer_service_window(&conversation, ai.content)?;
         let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at, \
                idempotency_key, ai_confidence) \
@@ -207,7 +208,7 @@ impl ConversationStore {
 
         let settings = tenant_settings_in(&mut *tx, tenant_id).await?;
         let text = render_handoff(&settings.handoff_message, agent_name);
-        let content = MessageContent { kind: Some(Kind::Text(TextContent { body: text.clone() })) };
+        let content = MessageContent { kind: Some(Kind::Text(TextContent { body: text.clone() })), reply_to: None };
         let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at) \
              VALUES ($1, $2, $3, $4, 'system', 'handoff', $5, $6, now()) RETURNING {MESSAGE_COLUMNS}"

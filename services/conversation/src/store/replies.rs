@@ -49,9 +49,25 @@ pub(crate) async fn enqueue_outbound(
             message: Some(message.to_proto()),
             channel_account_id: conversation.channel_account_id.clone(),
             customer_address: conversation.customer_address.clone(),
+            last_customer_message_at: conversation.last_customer_message_at.map(inbox_proto::timestamp_from),
         }),
     );
     enqueue(tx, &subjects::outbound(channel, &tenant), &outbound).await
+}
+
+/// Refuses a free-form WhatsApp message outside the 24-hour customer service window
+/// (`Conflict`, with the sentence the agent sees).
+pub(crate) fn ensure_customer_service_window(
+    conversation: &ConversationRow,
+    content: &MessageContent,
+) -> Result<(), StoreError> {
+    crate::domain::customer_service_window::check_reply_allowed(
+        &conversation.channel,
+        content,
+        conversation.last_customer_message_at,
+        Utc::now(),
+    )
+    .map_err(StoreError::Conflict)
 }
 
 impl SentReply {
@@ -98,6 +114,9 @@ impl ConversationStore {
         if let Some(message) = message_by_key(&mut tx, tenant_id, conversation.id, reply.idempotency_key).await? {
             tx.rollback().await?;
             return Ok(Some(SentReply { message, conversation, replayed: true }));
+        }
+        if !reply.internal_note {
+            ensure_customer_service_window(&conversation, reply.content)?;
         }
         let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at, \

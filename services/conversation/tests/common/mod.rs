@@ -19,7 +19,7 @@ pub async fn store() -> (TestDatabase, ConversationStore) {
 }
 
 pub fn text(body: &str) -> MessageContent {
-    MessageContent { kind: Some(Kind::Text(TextContent { body: body.into() })) }
+    MessageContent { kind: Some(Kind::Text(TextContent { body: body.into() })), reply_to: None }
 }
 
 /// A WhatsApp message from `from`, sent now.

@@ -12,6 +12,7 @@ use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::channel_json::{self, NewInteractiveButtons, NewWhatsAppTemplate};
 use super::json::{
     ConversationJson, MessageJson, Page, StatusChangeJson, priority_from_name, sent_reply, status_from_name,
 };
@@ -66,7 +67,9 @@ async fn list_messages(
     let request = ctx
         .request(pb::ListMessagesRequest { conversation_id: id, page: Some(page.to_proto()) }, &state.service_token)?;
     let response = state.conversations.clone().list_messages(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(Page::new(response.messages.iter().map(MessageJson::from).collect(), response.next_cursor)))
+    let mut messages: Vec<MessageJson> = response.messages.iter().map(MessageJson::from).collect();
+    super::whatsapp::attach_deliveries(state, &ctx, &mut messages).await;
+    Ok(Json(Page::new(messages, response.next_cursor)))
 }
 
 /// Rejects a JSON body axum could not parse with our error shape.
@@ -141,6 +144,7 @@ impl NewAttachment {
                 size_bytes: self.size_bytes,
                 voice,
             })),
+            reply_to: None,
         })
     }
 }
@@ -153,6 +157,12 @@ struct NewMessage {
     text: String,
     #[serde(default)]
     attachment: Option<NewAttachment>,
+    /// An approved WhatsApp template (the only kind allowed outside the 24-hour window).
+    #[serde(default)]
+    template: Option<Value>,
+    /// Text with reply buttons (WhatsApp).
+    #[serde(default)]
+    interactive: Option<Value>,
     #[serde(default)]
     internal_note: bool,
     /// Or the `Idempotency-Key` header.
@@ -174,15 +184,32 @@ async fn send_message(
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
     let key = idempotency_key(new.idempotency_key, &headers)?;
-    if new.text.trim().is_empty() && new.attachment.is_none() {
-        return Err(PublicError::invalid_argument("text or an attachment is required").into());
-    }
-    if new.text.chars().count() > MAX_TEXT_CHARS {
-        return Err(PublicError::invalid_argument(format!("text is longer than {MAX_TEXT_CHARS} characters")).into());
-    }
-    let content = match new.attachment {
-        Some(attachment) => attachment.into_content(new.text)?,
-        None => MessageContent { kind: Some(Kind::Text(TextContent { body: new.text })) },
+    let content = match (new.template, new.interactive) {
+        (Some(_), Some(_)) => {
+            return Err(PublicError::invalid_argument("send either a template or interactive buttons").into());
+        }
+        (Some(template), None) => MessageContent {
+            kind: Some(channel_json::parse::<NewWhatsAppTemplate>("template", template)?.into_kind()?),
+            reply_to: None,
+        },
+        (None, Some(interactive)) => MessageContent {
+            kind: Some(channel_json::parse::<NewInteractiveButtons>("interactive", interactive)?.into_kind()?),
+            reply_to: None,
+        },
+        (None, None) => {
+            if new.text.trim().is_empty() && new.attachment.is_none() {
+                return Err(PublicError::invalid_argument("text or an attachment is required").into());
+            }
+            if new.text.chars().count() > MAX_TEXT_CHARS {
+                return Err(
+                    PublicError::invalid_argument(format!("text is longer than {MAX_TEXT_CHARS} characters")).into()
+                );
+            }
+            match new.attachment {
+                Some(attachment) => attachment.into_content(new.text)?,
+                None => MessageContent { kind: Some(Kind::Text(TextContent { body: new.text })), reply_to: None },
+            }
+        }
     };
     let request = ctx.request(
         pb::SendMessageRequest {

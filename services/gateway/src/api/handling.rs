@@ -96,7 +96,7 @@ async fn post_ai_message(
     let request = ctx.request(
         pb::PostAiMessageRequest {
             conversation_id: id,
-            content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: new.text })) }),
+            content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: new.text })), reply_to: None }),
             confidence: new.confidence,
             complex_issue: new.complex_issue,
             complex_reason: new.complex_reason,

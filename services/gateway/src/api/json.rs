@@ -57,6 +57,22 @@ fn media_kind(value: i32, voice: bool) -> &'static str {
 }
 
 fn content(content: Option<&MessageContent>) -> Value {
+    let mut value = content_kind(content);
+    if let (Some(context), Some(object)) = (content.and_then(|c| c.reply_to.as_ref()), value.as_object_mut()) {
+        object.insert(
+            "reply_to".into(),
+            json!({
+                "external_id": context.external_id,
+                "from": context.from,
+                "forwarded": context.forwarded,
+                "frequently_forwarded": context.frequently_forwarded,
+            }),
+        );
+    }
+    value
+}
+
+fn content_kind(content: Option<&MessageContent>) -> Value {
     match content.and_then(|c| c.kind.as_ref()) {
         Some(Kind::Text(t)) => json!({"type": "text", "text": t.body}),
         Some(Kind::Media(m)) => json!({
@@ -72,6 +88,7 @@ fn content(content: Option<&MessageContent>) -> Value {
         Some(Kind::Unsupported(u)) => {
             json!({"type": "unsupported", "provider_type": u.provider_type, "description": u.description})
         }
+        Some(other) => super::channel_json::content(other),
         None => json!({"type": "empty"}),
     }
 }
@@ -161,6 +178,9 @@ pub struct MessageJson {
     pub internal_note: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ai_confidence: Option<f32>,
+    /// Outbound messages: where the delivery to the customer stands (set by the messages list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Value>,
 }
 
 impl From<&pb::Message> for MessageJson {
@@ -177,6 +197,7 @@ impl From<&pb::Message> for MessageJson {
             created_at: time(m.created_at.as_ref()),
             internal_note: m.internal_note,
             ai_confidence: m.ai_confidence,
+            delivery: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod bulk;
+pub(crate) mod channel_json;
 pub mod conversations;
 pub mod customers;
 pub mod export;
@@ -10,6 +11,7 @@ pub mod json;
 pub mod settings;
 pub mod templates;
 pub mod views;
+pub mod whatsapp;
 
 use inbox_config::Secret;
 use inbox_errors::PublicError;
@@ -18,6 +20,7 @@ use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::conversation::v1::exports_client::ExportsClient;
 use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
+use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
 
@@ -40,6 +43,7 @@ pub struct AppInner {
     pub templates: TemplatesClient<Channel>,
     pub exports: ExportsClient<Channel>,
     pub channel_accounts: ChannelAccountsClient<Channel>,
+    pub channel_deliveries: ChannelDeliveriesClient<Channel>,
     pub live: std::sync::Arc<LiveHub>,
     pub redis: redis::aio::ConnectionManager,
     pub redis_prefix: String,

@@ -71,6 +71,7 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
             "ai_active": e.ai_active,
         }),
         Payload::ConversationDeleted(e) => json!({"conversation_id": e.conversation_id}),
+        Payload::DeliveryUpdated(d) => json!({"delivery": crate::api::channel_json::delivery(d)}),
         Payload::InboundMessage(_) | Payload::OutboundMessage(_) => return None,
     };
     let mut frame = json!({"type": kind, "event_id": envelope.event_id});
@@ -130,6 +131,32 @@ mod tests {
         assert_eq!(frame["type"], "message.created");
         assert_eq!(frame["message"]["id"], "m1");
         assert_eq!(frame["conversation"]["id"], "c1");
+    }
+
+    #[test]
+    fn a_delivery_change_becomes_a_frame_with_the_state_and_the_providers_error() {
+        use inbox_proto::ingest::v1::{Delivery, DeliveryError, DeliveryState};
+        let envelope = inbox_bus::new_envelope(
+            "delivery:t:m1:failed",
+            "t",
+            Payload::DeliveryUpdated(Delivery {
+                message_id: "m1".into(),
+                conversation_id: "c1".into(),
+                state: DeliveryState::Failed as i32,
+                error: Some(DeliveryError {
+                    code: 131047,
+                    title: "Re-engagement message".into(),
+                    details: "24h".into(),
+                }),
+                ..Default::default()
+            }),
+        );
+        let frame: serde_json::Value =
+            serde_json::from_str(&frame_of("events.t.message.delivery_updated", &envelope).unwrap()).unwrap();
+        assert_eq!(frame["type"], "message.delivery_updated");
+        assert_eq!(frame["delivery"]["state"], "failed");
+        assert_eq!(frame["delivery"]["error"]["code"], 131047);
+        assert_eq!(frame["delivery"]["conversation_id"], "c1");
     }
 
     #[test]

@@ -1,0 +1,151 @@
+//! `inbox.ingest.v1.ChannelDeliveries`: delivery states, media from the provider, and replay
+//! of archived payloads. Every call is scoped to the calling tenant.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use inbox_errors::{ErrorCode, PublicError};
+use inbox_proto::ingest::v1 as pb;
+use inbox_service::{CallContext, Role};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::ingest::process_whatsapp_payload;
+use crate::store::{IngestStore, StoreError};
+use crate::whatsapp::graph::{GraphClient, MediaError};
+use crate::whatsapp::payload::WebhookPayload;
+
+pub struct ChannelDeliveriesApi {
+    pub store: IngestStore,
+    pub bus: inbox_bus::Bus,
+    pub graph: GraphClient,
+}
+
+fn store_error(e: StoreError) -> Status {
+    tracing::error!(error = %e, "store failure");
+    PublicError::unavailable("ingest store unavailable").into()
+}
+
+fn uuid(s: &str, what: &str) -> Result<Uuid, Status> {
+    Uuid::parse_str(s).map_err(|_| PublicError::invalid_argument(format!("{what} must be a uuid")).into())
+}
+
+/// At most this many message ids per call (a page of messages).
+const MAX_IDS: usize = 500;
+
+type MediaStream = Pin<Box<dyn Stream<Item = Result<pb::MediaChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
+    async fn list_deliveries(
+        &self,
+        request: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        let ids = &request.get_ref().message_ids;
+        if ids.len() > MAX_IDS {
+            return Err(PublicError::invalid_argument(format!("at most {MAX_IDS} message ids")).into());
+        }
+        let ids: Vec<Uuid> = ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect();
+        let rows = self.store.deliveries(ctx.tenant_id, &ids).await.map_err(store_error)?;
+        Ok(Response::new(pb::ListDeliveriesResponse { deliveries: rows.iter().map(|r| r.to_proto()).collect() }))
+    }
+
+    type FetchMediaStream = MediaStream;
+
+    #[tracing::instrument(skip_all, fields(tenant_id))]
+    async fn fetch_media(
+        &self,
+        request: Request<pb::FetchMediaRequest>,
+    ) -> Result<Response<Self::FetchMediaStream>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        let r = request.get_ref();
+        let account_id = uuid(&r.channel_account_id, "channel_account_id")?;
+        if r.media_id.is_empty()
+            || r.media_id.len() > 200
+            || !r.media_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
+            return Err(PublicError::invalid_argument("media_id is not a provider media id").into());
+        }
+        let account = self
+            .store
+            .account_of_tenant(ctx.tenant_id, account_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("no such channel account"))?;
+        let media_error = |e: MediaError| -> Status {
+            tracing::warn!(error = %e, "media fetch failed");
+            match e {
+                MediaError::NotFound(m) => PublicError::not_found(m).into(),
+                MediaError::Refused(m) => PublicError::new(ErrorCode::Conflict, m).into(),
+                MediaError::Unavailable(m) => PublicError::unavailable(m).into(),
+            }
+        };
+        let info = self.graph.media_info(&r.media_id, &account.access_token).await.map_err(media_error)?;
+        let download = self.graph.download(&info.url, &account.access_token).await.map_err(media_error)?;
+        let mime_type =
+            if info.mime_type.is_empty() { download.content_type.unwrap_or_default() } else { info.mime_type.clone() };
+        let head = pb::MediaChunk { mime_type, size_bytes: info.size(), data: Vec::new() };
+        let body = http_body_util::BodyStream::new(download.body).filter_map(|frame| async move {
+            match frame {
+                Ok(frame) => {
+                    frame.into_data().ok().map(|data| Ok(pb::MediaChunk { data: data.to_vec(), ..Default::default() }))
+                }
+                Err(e) => Some(Err(PublicError::unavailable(format!("media download broke off: {e}")).into())),
+            }
+        });
+        let stream = futures::stream::once(async move { Ok(head) }).chain(body);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id))]
+    async fn replay_raw_payloads(
+        &self,
+        request: Request<pb::ReplayRawPayloadsRequest>,
+    ) -> Result<Response<pb::ReplayRawPayloadsResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        if !matches!(ctx.role, Role::Admin | Role::Operator) {
+            return Err(PublicError::new(ErrorCode::PermissionDenied, "replaying payloads needs the admin role").into());
+        }
+        let r = request.get_ref();
+        let ids = r.raw_payload_ids.iter().map(|id| uuid(id, "raw_payload_ids")).collect::<Result<Vec<_>, _>>()?;
+        let from = r.received_from.as_ref().and_then(inbox_proto::timestamp_to_utc);
+        let until = r.received_until.as_ref().and_then(inbox_proto::timestamp_to_utc);
+        if ids.is_empty() && from.is_none() && !r.only_unpublished {
+            return Err(PublicError::invalid_argument("name payload ids, a start time, or only_unpublished").into());
+        }
+        let archived = self
+            .store
+            .archived_payloads(ctx.tenant_id, &ids, from, until, r.only_unpublished)
+            .await
+            .map_err(store_error)?;
+        let mut answer = pb::ReplayRawPayloadsResponse::default();
+        for payload in archived {
+            let Some(account) =
+                self.store.account_of_tenant(ctx.tenant_id, payload.account_id).await.map_err(store_error)?
+            else {
+                continue;
+            };
+            let parsed = match WebhookPayload::parse(&payload.body) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(raw_payload_id = %payload.id, error = %e, "archived payload no longer parses; skipped");
+                    continue;
+                }
+            };
+            let processed =
+                process_whatsapp_payload(&self.store, &self.bus, &account, payload.id, &parsed).await.map_err(|e| {
+                    tracing::error!(error = %e, "replay failed");
+                    Status::from(PublicError::unavailable("replay failed; retry"))
+                })?;
+            self.store.mark_published(payload.id).await.map_err(store_error)?;
+            answer.payloads += 1;
+            answer.messages += u32::try_from(processed.messages).unwrap_or(u32::MAX);
+            answer.statuses += u32::try_from(processed.statuses).unwrap_or(u32::MAX);
+        }
+        tracing::info!(payloads = answer.payloads, messages = answer.messages, "archived payloads replayed");
+        Ok(Response::new(answer))
+    }
+}

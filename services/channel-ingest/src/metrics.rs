@@ -1,0 +1,26 @@
+//! channel-ingest's Prometheus metrics (process-wide registry, served on `/metrics`).
+
+use std::sync::LazyLock;
+
+use prometheus::{IntCounterVec, register_int_counter_vec};
+
+// Registration fails only on a duplicate name, which would be a bug in this module.
+#[allow(clippy::expect_used)]
+pub static WEBHOOKS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "inbox_ingest_webhooks_total",
+        "Provider webhooks by channel and outcome (accepted, bad_signature, malformed, unknown_account, too_large, unavailable).",
+        &["channel", "outcome"]
+    )
+    .expect("metric registers once")
+});
+
+#[allow(clippy::expect_used)]
+pub static OUTBOUND_SENDS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "inbox_ingest_outbound_deliveries_total",
+        "Outbound deliveries handled, by the state they reached (accepted, failed, ...).",
+        &["state"]
+    )
+    .expect("metric registers once")
+});
