@@ -98,6 +98,9 @@ impl Fleet {
             ];
             if let Some(db) = databases.get(name) {
                 env.push(("INBOX__POSTGRES__URL".to_owned(), db.url()));
+                // Two fleets run at once (one per test thread): small pools keep them well
+                // inside PostgreSQL's default 100 connections.
+                env.push(("INBOX__POSTGRES__MAX_CONNECTIONS".to_owned(), "8".to_owned()));
             }
             match name {
                 "gateway" => {
