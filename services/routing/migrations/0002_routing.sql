@@ -34,7 +34,7 @@ CREATE TABLE team_members (
     team_id        uuid        NOT NULL,
     agent_id       uuid        NOT NULL,
     -- Round robin order: the member routed to least recently goes next.
-    last_routed_at timestamptz NOT NULL DEFAULT '-infinity',
+    last_routed_at timestamptz NOT NULL DEFAULT 'epoch',
     PRIMARY KEY (tenant_id, team_id, agent_id),
     FOREIGN KEY (tenant_id, team_id) REFERENCES teams (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id) ON DELETE CASCADE

@@ -507,6 +507,19 @@ impl RoutingStore {
             return Ok(report);
         }
         let conversation_ids: Vec<Uuid> = by_conversation.keys().copied().collect();
+        // Rows exist before they are locked: a replica deciding the same new conversation waits
+        // here for the other's commit and then sees its decision, instead of overwriting it.
+        let channels: Vec<&str> = by_conversation.values().map(|f| f[0].channel.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO conversations (tenant_id, id, channel, open) \
+             SELECT $1, u.id, u.channel, true FROM UNNEST($2::uuid[], $3::text[]) AS u(id, channel) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant_id)
+        .bind(&conversation_ids)
+        .bind(&channels)
+        .execute(&mut *tx)
+        .await?;
         let mut states = lock_conversations(&mut tx, tenant_id, &conversation_ids).await?;
         let needs_handoff_teams = facts.iter().any(|f| f.needs_human);
         let handoff_teams: Vec<(Uuid, Vec<String>)> = if needs_handoff_teams {
