@@ -7,17 +7,37 @@
 use anyhow::Context;
 use inbox_e2e::Fleet;
 use inbox_e2e::support::{
-    PHONE_NUMBER_ID, connect_stream, customer_writes, get_json, inboxctl, next_frame_of_type, person_token,
-    send_json, set_up_tenant,
+    PHONE_NUMBER_ID, connect_stream, customer_writes, get_json, inboxctl, next_frame_of_type, person_token, send_json,
+    set_up_tenant,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
 
 /// Creates a person with a routing profile; their id and token.
-fn person(fleet: &Fleet, tenant: &str, email: &str, name: &str, role: &str, capacity: &str) -> anyhow::Result<(String, String)> {
+fn person(
+    fleet: &Fleet,
+    tenant: &str,
+    email: &str,
+    name: &str,
+    role: &str,
+    capacity: &str,
+) -> anyhow::Result<(String, String)> {
     let created = inboxctl(
         fleet,
-        &["agent", "create", "--tenant", tenant, "--email", email, "--name", name, "--role", role, "--capacity", capacity],
+        &[
+            "agent",
+            "create",
+            "--tenant",
+            tenant,
+            "--email",
+            email,
+            "--name",
+            name,
+            "--role",
+            role,
+            "--capacity",
+            capacity,
+        ],
     )?;
     assert_eq!(created["user"]["profile"]["capacity"].as_u64(), capacity.parse().ok(), "{created}");
     Ok((
@@ -26,7 +46,14 @@ fn person(fleet: &Fleet, tenant: &str, email: &str, name: &str, role: &str, capa
     ))
 }
 
-fn team(fleet: &Fleet, tenant: &str, name: &str, policy: &str, channel: &str, members: &[&str]) -> anyhow::Result<Value> {
+fn team(
+    fleet: &Fleet,
+    tenant: &str,
+    name: &str,
+    policy: &str,
+    channel: &str,
+    members: &[&str],
+) -> anyhow::Result<Value> {
     let created = inboxctl(
         fleet,
         &["team", "create", "--tenant", tenant, "--name", name, "--policy", policy, "--handoff-channel", channel],
@@ -110,7 +137,8 @@ async fn a_customer_the_ai_cannot_help_is_routed_to_an_available_agent_of_the_ri
     assert_eq!(again["outcome"], "unchanged");
 
     // Every change is kept: the team, routing's choice, the supervisor's move with its note.
-    let (_, history) = get_json(&client, format!("{gateway}/v1/conversations/{id}/assignment-history"), &lucy_token).await?;
+    let (_, history) =
+        get_json(&client, format!("{gateway}/v1/conversations/{id}/assignment-history"), &lucy_token).await?;
     let items = history["items"].as_array().context("history")?;
     assert_eq!(items.len(), 3, "{history}");
     assert_eq!(items[1]["assignee_id"], tom.as_str());

@@ -104,7 +104,10 @@ impl Fleet {
                         "INBOX__GATEWAY__CHANNEL_INGEST_URL".into(),
                         format!("http://127.0.0.1:{}", ports["channel-ingest"].1),
                     ));
-                    env.push(("INBOX__GATEWAY__ROUTING_URL".into(), format!("http://127.0.0.1:{}", ports["routing"].1)));
+                    env.push((
+                        "INBOX__GATEWAY__ROUTING_URL".into(),
+                        format!("http://127.0.0.1:{}", ports["routing"].1),
+                    ));
                 }
                 "routing" => {
                     env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));

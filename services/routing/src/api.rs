@@ -57,8 +57,11 @@ fn require(ctx: &CallContext, roles: &[Role], what: &str) -> Result<(), Status> 
     if roles.contains(&ctx.role) {
         Ok(())
     } else {
-        Err(PublicError::new(ErrorCode::PermissionDenied, format!("{what} is not allowed for the {} role", ctx.role.as_str()))
-            .into())
+        Err(PublicError::new(
+            ErrorCode::PermissionDenied,
+            format!("{what} is not allowed for the {} role", ctx.role.as_str()),
+        )
+        .into())
     }
 }
 
@@ -128,7 +131,10 @@ impl RoutingApi {
         if self.store.knows(ctx.tenant_id, conversation_id).await.map_err(store_error)? {
             return Ok(true);
         }
-        let request = ctx.request(conv::GetConversationRequest { conversation_id: conversation_id.to_string() }, &self.service_token)?;
+        let request = ctx.request(
+            conv::GetConversationRequest { conversation_id: conversation_id.to_string() },
+            &self.service_token,
+        )?;
         match self.conversations.clone().get_conversation(request).await {
             Ok(c) => {
                 self.learn(ctx.tenant_id, &c.into_inner()).await?;
@@ -147,7 +153,8 @@ impl RoutingApi {
         let status = conv::ConversationStatus::try_from(c.status).unwrap_or(conv::ConversationStatus::Unspecified);
         let open = matches!(status, conv::ConversationStatus::Active | conv::ConversationStatus::Pending);
         let channel = inbox_bus::subjects::channel_token(
-            inbox_proto::common::v1::Channel::try_from(c.channel).unwrap_or(inbox_proto::common::v1::Channel::Unspecified),
+            inbox_proto::common::v1::Channel::try_from(c.channel)
+                .unwrap_or(inbox_proto::common::v1::Channel::Unspecified),
         );
         self.store.learn_conversation(tenant_id, id, channel, c.version, open, c.needs_human).await.map_err(store_error)
     }
@@ -231,7 +238,10 @@ impl pb::routing_server::Routing for RoutingApi {
         Ok(Response::new(self.agent_with_availability(ctx.tenant_id, agent).await?))
     }
 
-    async fn list_agents(&self, request: Request<pb::ListAgentsRequest>) -> Result<Response<pb::ListAgentsResponse>, Status> {
+    async fn list_agents(
+        &self,
+        request: Request<pb::ListAgentsRequest>,
+    ) -> Result<Response<pb::ListAgentsResponse>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         require(&ctx, &READERS, "reading agents")?;
         let agents = self.store.list_agents(ctx.tenant_id).await.map_err(store_error)?;
@@ -257,13 +267,19 @@ impl pb::routing_server::Routing for RoutingApi {
             Ok(pb::RoutingPolicy::RoundRobin | pb::RoutingPolicy::Unspecified) => Policy::RoundRobin,
             Err(_) => return Err(PublicError::invalid_argument("policy must be round_robin or least_loaded").into()),
         };
-        let team =
-            self.store.upsert_team(ctx.tenant_id, id, &r.name, policy, &r.handoff_channels).await.map_err(store_error)?;
+        let team = self
+            .store
+            .upsert_team(ctx.tenant_id, id, &r.name, policy, &r.handoff_channels)
+            .await
+            .map_err(store_error)?;
         tracing::info!(team_id = %team.id, policy = %team.policy, "team saved");
         Ok(Response::new(team_to_proto(&team)))
     }
 
-    async fn list_teams(&self, request: Request<pb::ListTeamsRequest>) -> Result<Response<pb::ListTeamsResponse>, Status> {
+    async fn list_teams(
+        &self,
+        request: Request<pb::ListTeamsRequest>,
+    ) -> Result<Response<pb::ListTeamsResponse>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         require(&ctx, &READERS, "reading teams")?;
         let teams = self.store.list_teams(ctx.tenant_id).await.map_err(store_error)?;
@@ -287,7 +303,10 @@ impl pb::routing_server::Routing for RoutingApi {
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, agent_id))]
-    async fn set_availability(&self, request: Request<pb::SetAvailabilityRequest>) -> Result<Response<pb::Agent>, Status> {
+    async fn set_availability(
+        &self,
+        request: Request<pb::SetAvailabilityRequest>,
+    ) -> Result<Response<pb::Agent>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         let r = request.get_ref();
         let me = user_of(&ctx.principal);
@@ -374,7 +393,10 @@ impl pb::routing_server::Routing for RoutingApi {
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, selected))]
-    async fn bulk_assign(&self, request: Request<pb::BulkAssignRequest>) -> Result<Response<pb::BulkAssignResponse>, Status> {
+    async fn bulk_assign(
+        &self,
+        request: Request<pb::BulkAssignRequest>,
+    ) -> Result<Response<pb::BulkAssignResponse>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
         require(&ctx, &[Role::Supervisor, Role::Admin], "bulk assignment")?;

@@ -76,7 +76,9 @@ impl inbox_service::ServiceSettings for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
         if self.routing.max_batch == 0 || self.routing.batch_workers == 0 {
-            return Err(SettingsError::Validation("routing.max_batch and routing.batch_workers must be positive".into()));
+            return Err(SettingsError::Validation(
+                "routing.max_batch and routing.batch_workers must be positive".into(),
+            ));
         }
         Ok(())
     }

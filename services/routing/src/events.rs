@@ -12,9 +12,7 @@ use std::sync::{Arc, LazyLock};
 
 use inbox_bus::{Delivery, Envelope, HandlerError, MessageHandler, Payload, subjects};
 use inbox_proto::conversation::v1::{Conversation, ConversationStatus};
-use inbox_telemetry::prometheus::{
-    Histogram, IntCounterVec, register_histogram, register_int_counter_vec,
-};
+use inbox_telemetry::prometheus::{Histogram, IntCounterVec, register_histogram, register_int_counter_vec};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -161,7 +159,10 @@ impl MessageHandler for DecideRoutingEvents {
             .map_err(|_| HandlerError::Permanent(format!("tenant id {:?} is not a uuid", envelope.tenant_id)))?;
         let kind = subjects::event_kind(&delivery.subject, &envelope.tenant_id)
             .ok_or_else(|| {
-                HandlerError::Permanent(format!("subject {:?} is not events.{}.<kind>", delivery.subject, envelope.tenant_id))
+                HandlerError::Permanent(format!(
+                    "subject {:?} is not events.{}.<kind>",
+                    delivery.subject, envelope.tenant_id
+                ))
             })?
             .to_owned();
         if envelope.event_id.is_empty() {

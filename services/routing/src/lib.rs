@@ -98,7 +98,12 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
 
 /// Routes waiting conversations every `interval`: availability that came back without a call
 /// here (a refreshed key after an expiry) and capacity raised by an admin are caught within it.
-async fn run_waiting_sweeper(store: RoutingStore, book: AvailabilityBook, interval: Duration, shutdown: CancellationToken) {
+async fn run_waiting_sweeper(
+    store: RoutingStore,
+    book: AvailabilityBook,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -109,7 +114,9 @@ async fn run_waiting_sweeper(store: RoutingStore, book: AvailabilityBook, interv
                 for (tenant, team) in teams {
                     match store.route_waiting(tenant, &[team], &book).await {
                         Ok(0) => {}
-                        Ok(routed) => tracing::info!(tenant_id = %tenant, team_id = %team, routed, "sweeper routed waiting conversations"),
+                        Ok(routed) => {
+                            tracing::info!(tenant_id = %tenant, team_id = %team, routed, "sweeper routed waiting conversations")
+                        }
                         Err(e) => tracing::warn!(tenant_id = %tenant, team_id = %team, error = %e, "sweep failed"),
                     }
                 }

@@ -220,8 +220,7 @@ async fn reassigning_needs_a_note_respects_capacity_and_is_kept_in_the_history()
     // Taking it from Sarah needs context.
     let refused = w.store.assign(w.tenant, conversation, to(tom), &lead, " ", Reason::Manual, &w.book).await;
     assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
-    let full_refused =
-        w.store.assign(w.tenant, conversation, to(full), &lead, "VIP", Reason::Manual, &w.book).await;
+    let full_refused = w.store.assign(w.tenant, conversation, to(full), &lead, "VIP", Reason::Manual, &w.book).await;
     assert!(matches!(full_refused, Err(StoreError::Conflict(_))), "{full_refused:?}");
     let moved = w
         .store
@@ -240,7 +239,15 @@ async fn reassigning_needs_a_note_respects_capacity_and_is_kept_in_the_history()
     let support = w.team("Support", Policy::RoundRobin, &[], &[sarah]).await;
     let waiting = w
         .store
-        .assign(w.tenant, conversation, AssignTarget { assignee_id: None, team_id: Some(support) }, &lead, "for support", Reason::Manual, &w.book)
+        .assign(
+            w.tenant,
+            conversation,
+            AssignTarget { assignee_id: None, team_id: Some(support) },
+            &lead,
+            "for support",
+            Reason::Manual,
+            &w.book,
+        )
         .await?;
     assert_eq!((waiting.outcome, waiting.assignee_id, waiting.team_id), ("waiting", None, Some(support)));
     assert_eq!(w.load(tom).await, 0);

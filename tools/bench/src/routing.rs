@@ -123,10 +123,8 @@ pub async fn bench_routing() -> anyhow::Result<Vec<Row>> {
     .await
     .context("routing did not assign the burst")?;
     let burst_elapsed = started.elapsed();
-    let max_load: i32 = sqlx::query_scalar("SELECT max(load) FROM agents WHERE tenant_id = $1")
-        .bind(tenant)
-        .fetch_one(&pool)
-        .await?;
+    let max_load: i32 =
+        sqlx::query_scalar("SELECT max(load) FROM agents WHERE tenant_id = $1").bind(tenant).fetch_one(&pool).await?;
 
     // Latency: a steady stream, each event timed to its assignment event.
     let mut rows = vec![row(

@@ -43,7 +43,15 @@ impl MessageHandler for FollowRoutingAssignments {
         let team = optional_uuid(&change.team_id, "team id")?;
         let outcome = self
             .store
-            .apply_routing_assignment(tenant_id, conversation_id, change.sequence, assignee, team, &change.actor, &change.note)
+            .apply_routing_assignment(
+                tenant_id,
+                conversation_id,
+                change.sequence,
+                assignee,
+                team,
+                &change.actor,
+                &change.note,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::Invalid(reason) | StoreError::Conflict(reason) => HandlerError::Permanent(reason),

@@ -116,11 +116,12 @@ impl ConversationStore {
         let Some(conversation) = lock_conversation(&mut tx, tenant_id, id).await? else {
             return Ok(RoutedAssignment::Missing);
         };
-        let applied: i64 = sqlx::query_scalar("SELECT routing_sequence FROM conversations WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT routing_sequence FROM conversations WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
         if sequence <= applied {
             return Ok(RoutedAssignment::Stale);
         }

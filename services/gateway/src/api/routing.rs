@@ -31,10 +31,7 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/agents/{id}/availability", put(set_agent_availability))
         .route("/v1/conversations/{id}/assignment-history", get(assignment_history))
         .route("/v1/admin/tenants/{tenant_id}/teams", get(admin_list_teams).post(upsert_team))
-        .route(
-            "/v1/admin/tenants/{tenant_id}/teams/{team_id}/members/{user_id}",
-            put(add_member).delete(remove_member),
-        )
+        .route("/v1/admin/tenants/{tenant_id}/teams/{team_id}/members/{user_id}", put(add_member).delete(remove_member))
         .route("/v1/admin/tenants/{tenant_id}/agents/{user_id}", put(update_agent_profile))
 }
 

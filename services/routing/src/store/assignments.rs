@@ -91,6 +91,9 @@ struct ConversationState {
     sequence: i64,
 }
 
+/// (team, agent, last routed at) of a team's member.
+type Membership = (Uuid, Uuid, DateTime<Utc>);
+
 /// One recorded change, written to the history and the outbox.
 #[derive(Debug, Clone)]
 struct Change {
@@ -107,7 +110,14 @@ struct Change {
 
 impl ConversationState {
     /// Moves to `assignee`/`team`, returning the change to record.
-    fn change_to(&mut self, assignee: Option<Uuid>, team: Option<Uuid>, actor: &str, note: &str, reason: Reason) -> Change {
+    fn change_to(
+        &mut self,
+        assignee: Option<Uuid>,
+        team: Option<Uuid>,
+        actor: &str,
+        note: &str,
+        reason: Reason,
+    ) -> Change {
         let change = Change {
             conversation_id: self.id,
             sequence: self.sequence + 1,
@@ -126,8 +136,7 @@ impl ConversationState {
     }
 }
 
-const STATE_COLUMNS: &str =
-    "id, channel, source_version, open, needs_human, assignee_id, team_id, waiting, sequence";
+const STATE_COLUMNS: &str = "id, channel, source_version, open, needs_human, assignee_id, team_id, waiting, sequence";
 
 /// Locks the tenant's conversations among `ids`, in id order.
 async fn lock_conversations(
@@ -338,14 +347,15 @@ async fn route_waiting_in(
         by_team.entry(*team).or_default().push((*id, *sequence));
     }
     let routed_teams: Vec<Uuid> = by_team.keys().copied().collect();
-    let (policies, members): (HashMap<Uuid, Policy>, Vec<(Uuid, Uuid, DateTime<Utc>)>) = if routed_teams.is_empty() {
+    let (policies, members): (HashMap<Uuid, Policy>, Vec<Membership>) = if routed_teams.is_empty() {
         (HashMap::new(), Vec::new())
     } else {
-        let policies: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, policy FROM teams WHERE tenant_id = $1 AND id = ANY($2)")
-            .bind(tenant_id)
-            .bind(&routed_teams)
-            .fetch_all(&mut **tx)
-            .await?;
+        let policies: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT id, policy FROM teams WHERE tenant_id = $1 AND id = ANY($2)")
+                .bind(tenant_id)
+                .bind(&routed_teams)
+                .fetch_all(&mut **tx)
+                .await?;
         let members: Vec<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(
             "SELECT team_id, agent_id, last_routed_at FROM team_members WHERE tenant_id = $1 AND team_id = ANY($2)",
         )
@@ -353,10 +363,7 @@ async fn route_waiting_in(
         .bind(&routed_teams)
         .fetch_all(&mut **tx)
         .await?;
-        (
-            policies.into_iter().map(|(id, p)| (id, Policy::parse(&p).unwrap_or(Policy::RoundRobin))).collect(),
-            members,
-        )
+        (policies.into_iter().map(|(id, p)| (id, Policy::parse(&p).unwrap_or(Policy::RoundRobin))).collect(), members)
     };
     let member_ids: Vec<Uuid> = members.iter().map(|m| m.1).collect::<BTreeSet<_>>().into_iter().collect();
     let online: BTreeSet<Uuid> = book.online(tenant_id, &member_ids).await?.into_iter().collect();
@@ -579,7 +586,13 @@ impl RoutingStore {
                     match state.team_id.or_else(|| handoff_team(&state.channel)) {
                         Some(team) => {
                             if state.team_id != Some(team) {
-                                changes.push(state.change_to(None, Some(team), "service:routing", "needs a person", Reason::Auto));
+                                changes.push(state.change_to(
+                                    None,
+                                    Some(team),
+                                    "service:routing",
+                                    "needs a person",
+                                    Reason::Auto,
+                                ));
                             }
                             state.waiting = true;
                             to_route.insert(team);
@@ -675,6 +688,7 @@ impl RoutingStore {
     /// (the conversation waits for and is routed to an available member), or neither
     /// (unassigned). An agent must have room; taking a conversation from another agent needs
     /// a note. The same assignment again is `unchanged`, so a retried request changes nothing.
+    #[allow(clippy::too_many_arguments)]
     pub async fn assign(
         &self,
         tenant_id: Uuid,
@@ -704,11 +718,12 @@ impl RoutingStore {
         let mut state =
             states.remove(&conversation_id).ok_or_else(|| StoreError::NotFound("conversation not found".into()))?;
         if let Some(team) = target.team_id {
-            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM teams WHERE tenant_id = $1 AND id = $2)")
-                .bind(tenant_id)
-                .bind(team)
-                .fetch_one(&mut *tx)
-                .await?;
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM teams WHERE tenant_id = $1 AND id = $2)")
+                    .bind(tenant_id)
+                    .bind(team)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if !exists {
                 return Err(StoreError::Invalid("team not found".into()));
             }

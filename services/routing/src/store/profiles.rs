@@ -143,18 +143,20 @@ impl RoutingStore {
                 .fetch_optional(&self.pool)
                 .await
             }
-            None => sqlx::query_scalar(
-                "INSERT INTO teams (tenant_id, id, name, policy, handoff_channels) VALUES ($1, $2, $3, $4, $5) \
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO teams (tenant_id, id, name, policy, handoff_channels) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (tenant_id, lower(name)) DO UPDATE SET policy = EXCLUDED.policy, \
                        handoff_channels = EXCLUDED.handoff_channels RETURNING id",
-            )
-            .bind(tenant_id)
-            .bind(Uuid::now_v7())
-            .bind(name)
-            .bind(policy.as_str())
-            .bind(&channels)
-            .fetch_optional(&self.pool)
-            .await,
+                )
+                .bind(tenant_id)
+                .bind(Uuid::now_v7())
+                .bind(name)
+                .bind(policy.as_str())
+                .bind(&channels)
+                .fetch_optional(&self.pool)
+                .await
+            }
         };
         let id = match saved {
             Ok(Some(id)) => id,
@@ -227,9 +229,11 @@ impl RoutingStore {
 
     /// Tenants and teams with conversations waiting (for the sweeper).
     pub async fn teams_with_waiting(&self, limit: i64) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        Ok(sqlx::query_as("SELECT DISTINCT tenant_id, team_id FROM conversations WHERE waiting AND team_id IS NOT NULL LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT tenant_id, team_id FROM conversations WHERE waiting AND team_id IS NOT NULL LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
