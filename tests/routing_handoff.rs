@@ -136,15 +136,18 @@ async fn a_customer_the_ai_cannot_help_is_routed_to_an_available_agent_of_the_ri
     let (_, again) = send_json(&client, Method::PUT, url, &lead, &json!({"assignee_id": lucy, "note": note})).await?;
     assert_eq!(again["outcome"], "unchanged");
 
-    // Every change is kept: the team, routing's choice, the supervisor's move with its note.
+    // Every change is kept: routing's choice (team and agent at once), the supervisor's move.
     let (_, history) =
         get_json(&client, format!("{gateway}/v1/conversations/{id}/assignment-history"), &lucy_token).await?;
     let items = history["items"].as_array().context("history")?;
-    assert_eq!(items.len(), 3, "{history}");
-    assert_eq!(items[1]["assignee_id"], tom.as_str());
-    assert_eq!(items[1]["reason"], "auto");
-    assert_eq!(items[2]["previous_assignee_id"], tom.as_str());
-    assert_eq!(items[2]["note"], note);
+    assert_eq!(items.len(), 2, "{history}");
+    assert_eq!(items[0]["assignee_id"], tom.as_str());
+    assert_eq!(items[0]["team_id"], support_id.as_str());
+    assert_eq!(items[0]["reason"], "auto");
+    assert_eq!(items[0]["actor"], "service:routing");
+    assert_eq!(items[1]["previous_assignee_id"], tom.as_str());
+    assert_eq!(items[1]["note"], note);
+    assert_eq!(items[1]["reason"], "manual");
 
     // Bulk assignment by filter, supervisors only, each reported.
     let bulk = json!({"filter": {"status": "active"}, "action": {"type": "assign", "team_id": support_id, "note": "back to support"}});

@@ -115,13 +115,15 @@ async fn a_conversation_needing_a_person_goes_to_the_online_member_of_the_team_t
     assert_ne!(got[0], got[1]);
     assert_eq!((w.load(sarah).await, w.load(tom).await, w.load(away).await), (2, 2, 0));
 
-    // The history says routing chose, for the Support team, after the team was set.
+    // The history says routing chose, for the Support team: one change, team and agent at once.
     let history = w.store.history(w.tenant, conversations[0]).await?;
-    assert_eq!(history.len(), 2);
-    assert_eq!((history[0].team_id, history[0].assignee_id, history[0].reason.as_str()), (Some(support), None, "auto"));
-    assert_eq!(history[1].assignee_id, Some(got[0]));
-    assert_eq!(history[1].actor, "service:routing");
-    assert_eq!(history[1].sequence, 2);
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].team_id, history[0].assignee_id), (Some(support), Some(got[0])));
+    assert_eq!((history[0].previous_team_id, history[0].previous_assignee_id), (None, None));
+    assert_eq!(
+        (history[0].actor.as_str(), history[0].reason.as_str(), history[0].sequence),
+        ("service:routing", "auto", 1)
+    );
     Ok(())
 }
 
@@ -197,9 +199,9 @@ async fn a_redelivered_or_stale_event_changes_nothing() -> anyhow::Result<()> {
     let late = resolved(conversation, 3);
     assert_eq!(w.store.apply_facts(w.tenant, &[late], &w.book).await?.first_seen.len(), 1);
     assert_eq!(w.load(sarah).await, 1);
-    assert_eq!(w.store.history(w.tenant, conversation).await?.len(), 2);
+    assert_eq!(w.store.history(w.tenant, conversation).await?.len(), 1);
     let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(w.store.pool()).await?;
-    assert_eq!(outbox, 2, "one event per change");
+    assert_eq!(outbox, 1, "one event per change");
     Ok(())
 }
 

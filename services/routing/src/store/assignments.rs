@@ -318,14 +318,24 @@ async fn teams_of_agents(
 
 /// Routes the waiting conversations of `teams` to their online members with room, by each
 /// team's policy, after applying `deltas` to agents' loads (capacity freed or taken by the
-/// caller). Returns how many were routed.
+/// caller), then records `pending` (the caller's changes in this transaction) with the routed
+/// ones. Routing's own move of a conversation to its team, routed in the same transaction,
+/// becomes one change (team and agent together): one history row and one event instead of two.
+/// Returns how many were routed.
 async fn route_waiting_in(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     teams: &BTreeSet<Uuid>,
     deltas: &BTreeMap<Uuid, i32>,
+    mut pending: Vec<Change>,
     book: &AvailabilityBook,
 ) -> Result<usize, StoreError> {
+    let mergeable: HashMap<Uuid, usize> = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.reason == Reason::Auto && c.assignee_id.is_none())
+        .map(|(i, c)| (c.conversation_id, i))
+        .collect();
     let team_ids: Vec<Uuid> = teams.iter().copied().collect();
     // Waiting conversations another replica is routing right now are skipped, not waited for.
     let waiting: Vec<(Uuid, Uuid, i64)> = if team_ids.is_empty() {
@@ -377,7 +387,7 @@ async fn route_waiting_in(
         }
     }
 
-    let mut changes = Vec::new();
+    let mut routed: Vec<(Uuid, Uuid, i64)> = Vec::new();
     let mut rotations: Vec<(Uuid, Uuid, i64)> = Vec::new();
     for (team, conversations) in &by_team {
         let mut candidates: Vec<Candidate> = members
@@ -401,22 +411,34 @@ async fn route_waiting_in(
             }
         }
         for (order, ((conversation, sequence), agent)) in conversations.iter().zip(&chosen).enumerate() {
-            changes.push(Change {
-                conversation_id: *conversation,
-                sequence: sequence + 1,
-                assignee_id: Some(*agent),
-                team_id: Some(*team),
-                previous_assignee_id: None,
-                previous_team_id: Some(*team),
-                actor: "service:routing".into(),
-                note: String::new(),
-                reason: Reason::Auto,
-            });
+            match mergeable.get(conversation) {
+                Some(&i) => {
+                    let merged = &mut pending[i];
+                    merged.assignee_id = Some(*agent);
+                    merged.team_id = Some(*team);
+                    routed.push((*conversation, *agent, merged.sequence));
+                }
+                None => {
+                    routed.push((*conversation, *agent, sequence + 1));
+                    pending.push(Change {
+                        conversation_id: *conversation,
+                        sequence: sequence + 1,
+                        assignee_id: Some(*agent),
+                        team_id: Some(*team),
+                        previous_assignee_id: None,
+                        previous_team_id: Some(*team),
+                        actor: "service:routing".into(),
+                        note: String::new(),
+                        reason: Reason::Auto,
+                    });
+                }
+            }
             rotations.push((*team, *agent, order as i64));
         }
     }
     save_loads(tx, tenant_id, &agents).await?;
-    if changes.is_empty() {
+    if routed.is_empty() {
+        record_changes(tx, tenant_id, &pending).await?;
         return Ok(0);
     }
     sqlx::query(
@@ -426,9 +448,9 @@ async fn route_waiting_in(
          WHERE c.tenant_id = $1 AND c.id = ANY($2) AND c.id = u.id",
     )
     .bind(tenant_id)
-    .bind(changes.iter().map(|c| c.conversation_id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.assignee_id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.sequence).collect::<Vec<_>>())
+    .bind(routed.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(routed.iter().map(|r| r.1).collect::<Vec<_>>())
+    .bind(routed.iter().map(|r| r.2).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     // The round-robin order: the later an agent got one in this batch, the later it goes next.
@@ -447,8 +469,8 @@ async fn route_waiting_in(
     .bind(last.values().copied().collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
-    record_changes(tx, tenant_id, &changes).await?;
-    Ok(changes.len())
+    record_changes(tx, tenant_id, &pending).await?;
+    Ok(routed.len())
 }
 
 impl RoutingStore {
@@ -625,9 +647,8 @@ impl RoutingStore {
         }
         let rows: Vec<&ConversationState> = touched.iter().filter_map(|id| states.get(id)).collect();
         save_conversations(&mut tx, tenant_id, &rows).await?;
-        record_changes(&mut tx, tenant_id, &changes).await?;
         to_route.extend(teams_of_agents(&mut tx, tenant_id, &freed).await?);
-        report.routed = route_waiting_in(&mut tx, tenant_id, &to_route, &deltas, book).await?;
+        report.routed = route_waiting_in(&mut tx, tenant_id, &to_route, &deltas, changes, book).await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -642,7 +663,7 @@ impl RoutingStore {
         let teams: BTreeSet<Uuid> = teams.iter().copied().collect();
         self.with_retries(|| async {
             let mut tx = self.pool.begin().await?;
-            let routed = route_waiting_in(&mut tx, tenant_id, &teams, &BTreeMap::new(), book).await?;
+            let routed = route_waiting_in(&mut tx, tenant_id, &teams, &BTreeMap::new(), Vec::new(), book).await?;
             tx.commit().await?;
             Ok(routed)
         })
@@ -782,12 +803,11 @@ impl RoutingStore {
         let change = state.change_to(assignee, team, actor, note.trim(), reason);
         state.waiting = waits;
         save_conversations(&mut tx, tenant_id, &[&state]).await?;
-        record_changes(&mut tx, tenant_id, &[change]).await?;
         let mut to_route: BTreeSet<Uuid> = teams_of_agents(&mut tx, tenant_id, &freed).await?.into_iter().collect();
         if waits {
             to_route.extend(team);
         }
-        route_waiting_in(&mut tx, tenant_id, &to_route, &BTreeMap::new(), book).await?;
+        route_waiting_in(&mut tx, tenant_id, &to_route, &BTreeMap::new(), vec![change], book).await?;
         let after: (Option<Uuid>, Option<Uuid>, bool, i64) = sqlx::query_as(
             "SELECT assignee_id, team_id, waiting, sequence FROM conversations WHERE tenant_id = $1 AND id = $2",
         )
