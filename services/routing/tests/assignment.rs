@@ -317,7 +317,13 @@ async fn two_replicas_deciding_at_once_never_assign_twice_nor_overfill_an_agent(
         let history = w.store.history(w.tenant, *c).await?;
         let sequences: Vec<i64> = history.iter().map(|h| h.sequence).collect();
         assert_eq!(sequences, (1..=history.len() as i64).collect::<Vec<_>>());
-        assert!(history.iter().filter(|h| h.assignee_id.is_some() && h.previous_assignee_id.is_none()).count() <= 1);
+        // Each change starts from the previous one's result: never two decisions from one state.
+        for pair in history.windows(2) {
+            assert_eq!(
+                (pair[1].previous_assignee_id, pair[1].previous_team_id),
+                (pair[0].assignee_id, pair[0].team_id)
+            );
+        }
     }
     Ok(())
 }

@@ -316,7 +316,24 @@ async fn teams_of_agents(
         .await?)
 }
 
-/// Routes the waiting conversations of `teams` to their online members with room, by each
+/// An agent a change names, who must exist (and have room when `needs_room`), checked under
+/// the agents' lock.
+#[derive(Debug, Clone, Copy)]
+struct Required {
+    agent: Uuid,
+    needs_room: bool,
+}
+
+/// What a transaction asks of routing: teams to route, load changes, an agent it needs.
+struct Plan<'a> {
+    teams: &'a BTreeSet<Uuid>,
+    deltas: &'a BTreeMap<Uuid, i32>,
+    required: Option<Required>,
+}
+
+/// Locks every agent involved in one ordered statement (the only agent lock of a transaction,
+/// so two transactions never hold agents in different orders), checks `required`, then routes
+/// the waiting conversations of `teams` to their online members with room, by each
 /// team's policy, after applying `deltas` to agents' loads (capacity freed or taken by the
 /// caller), then records `pending` (the caller's changes in this transaction) with the routed
 /// ones. Routing's own move of a conversation to its team, routed in the same transaction,
@@ -325,11 +342,11 @@ async fn teams_of_agents(
 async fn route_waiting_in(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
-    teams: &BTreeSet<Uuid>,
-    deltas: &BTreeMap<Uuid, i32>,
+    plan: Plan<'_>,
     mut pending: Vec<Change>,
     book: &AvailabilityBook,
 ) -> Result<usize, StoreError> {
+    let Plan { teams, deltas, required } = plan;
     let mergeable: HashMap<Uuid, usize> = pending
         .iter()
         .enumerate()
@@ -380,7 +397,17 @@ async fn route_waiting_in(
 
     let mut lock: BTreeSet<Uuid> = online.clone();
     lock.extend(deltas.keys().copied());
+    lock.extend(required.map(|r| r.agent));
     let mut agents = lock_agents(tx, tenant_id, &lock).await?;
+    if let Some(Required { agent, needs_room }) = required {
+        let a = agents.get(&agent).ok_or_else(|| StoreError::Invalid("agent not found".into()))?;
+        if needs_room && a.load >= a.capacity {
+            return Err(StoreError::Conflict(format!(
+                "the agent is at capacity ({} of {} open conversations)",
+                a.load, a.capacity
+            )));
+        }
+    }
     for (agent, delta) in deltas {
         if let Some(a) = agents.get_mut(agent) {
             a.load = (a.load + delta).max(0);
@@ -648,7 +675,8 @@ impl RoutingStore {
         let rows: Vec<&ConversationState> = touched.iter().filter_map(|id| states.get(id)).collect();
         save_conversations(&mut tx, tenant_id, &rows).await?;
         to_route.extend(teams_of_agents(&mut tx, tenant_id, &freed).await?);
-        report.routed = route_waiting_in(&mut tx, tenant_id, &to_route, &deltas, changes, book).await?;
+        let plan = Plan { teams: &to_route, deltas: &deltas, required: None };
+        report.routed = route_waiting_in(&mut tx, tenant_id, plan, changes, book).await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -663,7 +691,8 @@ impl RoutingStore {
         let teams: BTreeSet<Uuid> = teams.iter().copied().collect();
         self.with_retries(|| async {
             let mut tx = self.pool.begin().await?;
-            let routed = route_waiting_in(&mut tx, tenant_id, &teams, &BTreeMap::new(), Vec::new(), book).await?;
+            let plan = Plan { teams: &teams, deltas: &BTreeMap::new(), required: None };
+            let routed = route_waiting_in(&mut tx, tenant_id, plan, Vec::new(), book).await?;
             tx.commit().await?;
             Ok(routed)
         })
@@ -755,7 +784,15 @@ impl RoutingStore {
             (None, None) => (None, None),
         };
         let waits = assignee.is_none() && team.is_some() && state.open;
-        if state.assignee_id == assignee && state.team_id == team && (assignee.is_some() || state.waiting == waits) {
+        // Already with that team (waiting, or with one of its members): a team-only request
+        // repeated, even after routing chose someone, changes nothing.
+        let already_with_team = target.assignee_id.is_none()
+            && target.team_id.is_some()
+            && state.team_id == target.team_id
+            && (state.waiting || state.assignee_id.is_some() || !state.open);
+        let same =
+            state.assignee_id == assignee && state.team_id == team && (assignee.is_some() || state.waiting == waits);
+        if same || already_with_team {
             let outcome = if state.waiting { "waiting" } else { "unchanged" };
             return Ok(AssignOutcome {
                 outcome,
@@ -771,35 +808,25 @@ impl RoutingStore {
         {
             return Err(StoreError::Invalid("reassigning from another agent needs a note for context".into()));
         }
-        let mut lock: BTreeSet<Uuid> = BTreeSet::new();
-        lock.extend(state.assignee_id);
-        lock.extend(assignee);
-        let mut agents = lock_agents(&mut tx, tenant_id, &lock).await?;
+        // Loads change in route_waiting_in, under its one ordered lock of every agent involved.
+        let mut deltas: BTreeMap<Uuid, i32> = BTreeMap::new();
+        let mut required = None;
         let mut freed = Vec::new();
         if let Some(agent) = assignee
             && state.assignee_id != Some(agent)
         {
-            let a = agents.get_mut(&agent).ok_or_else(|| StoreError::Invalid("agent not found".into()))?;
+            required = Some(Required { agent, needs_room: state.open });
             if state.open {
-                if a.load >= a.capacity {
-                    return Err(StoreError::Conflict(format!(
-                        "the agent is at capacity ({} of {} open conversations)",
-                        a.load, a.capacity
-                    )));
-                }
-                a.load += 1;
+                *deltas.entry(agent).or_default() += 1;
             }
         }
         if let Some(previous) = state.assignee_id
             && assignee != Some(previous)
             && state.open
         {
-            if let Some(a) = agents.get_mut(&previous) {
-                a.load = (a.load - 1).max(0);
-            }
+            *deltas.entry(previous).or_default() -= 1;
             freed.push(previous);
         }
-        save_loads(&mut tx, tenant_id, &agents).await?;
         let change = state.change_to(assignee, team, actor, note.trim(), reason);
         state.waiting = waits;
         save_conversations(&mut tx, tenant_id, &[&state]).await?;
@@ -807,7 +834,8 @@ impl RoutingStore {
         if waits {
             to_route.extend(team);
         }
-        route_waiting_in(&mut tx, tenant_id, &to_route, &BTreeMap::new(), vec![change], book).await?;
+        let plan = Plan { teams: &to_route, deltas: &deltas, required };
+        route_waiting_in(&mut tx, tenant_id, plan, vec![change], book).await?;
         let after: (Option<Uuid>, Option<Uuid>, bool, i64) = sqlx::query_as(
             "SELECT assignee_id, team_id, waiting, sequence FROM conversations WHERE tenant_id = $1 AND id = $2",
         )
