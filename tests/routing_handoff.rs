@@ -79,7 +79,8 @@ async fn a_customer_the_ai_cannot_help_is_routed_to_an_available_agent_of_the_ri
     let support = team(&fleet, &tenant.id, "Support", "least_loaded", "whatsapp", &[&tom, &nina])?;
     let support_id = support["id"].as_str().unwrap().to_owned();
     assert_eq!(support["member_ids"].as_array().map(Vec::len), Some(2), "{support}");
-    team(&fleet, &tenant.id, "Sales", "round_robin", "webchat", &[&lucy])?;
+    let sales = team(&fleet, &tenant.id, "Sales", "round_robin", "webchat", &[&lucy])?;
+    let sales_id = sales["id"].as_str().unwrap().to_owned();
 
     let client = reqwest::Client::new();
     let gateway = fleet.http_url("gateway");
@@ -149,8 +150,10 @@ async fn a_customer_the_ai_cannot_help_is_routed_to_an_available_agent_of_the_ri
     assert_eq!(items[1]["note"], note);
     assert_eq!(items[1]["reason"], "manual");
 
-    // Bulk assignment by filter, supervisors only, each reported.
-    let bulk = json!({"filter": {"status": "active"}, "action": {"type": "assign", "team_id": support_id, "note": "back to support"}});
+    // Bulk assignment by filter to the Sales team, supervisors only, each reported: it waits in
+    // Sales and is routed at once to its online member with room, Lucy, now for Sales.
+    let bulk =
+        json!({"filter": {"status": "active"}, "action": {"type": "assign", "team_id": sales_id, "note": "upsell"}});
     let (status, _) =
         send_json(&client, Method::POST, format!("{gateway}/v1/conversations/bulk"), &tom_token, &bulk).await?;
     assert_eq!(status, 403);
@@ -158,13 +161,18 @@ async fn a_customer_the_ai_cannot_help_is_routed_to_an_available_agent_of_the_ri
         send_json(&client, Method::POST, format!("{gateway}/v1/conversations/bulk"), &lead, &bulk).await?;
     assert_eq!(status, 200, "{result}");
     assert_eq!(result["results"][0]["conversation_id"], id.as_str());
-    // Back to the team, and routed at once to its only online member with room: Tom.
-    let back = loop {
-        let frame = next_frame_of_type(&mut tom_socket, "conversation.assigned").await?;
-        if frame["conversation"]["assignee_id"] == tom.as_str() {
+    assert_eq!(result["results"][0]["outcome"], "changed", "{result}");
+    let routed = loop {
+        let frame = next_frame_of_type(&mut lucy_socket, "conversation.assigned").await?;
+        if frame["conversation"]["team_id"] == sales_id.as_str()
+            && frame["conversation"]["assignee_id"] == lucy.as_str()
+        {
             break frame;
         }
     };
-    assert_eq!(back["conversation"]["team_id"], support_id.as_str());
+    assert_eq!(routed["actor"], "service:routing");
+    // The same bulk request again: it is with Sales already.
+    let (_, again) = send_json(&client, Method::POST, format!("{gateway}/v1/conversations/bulk"), &lead, &bulk).await?;
+    assert_eq!(again["unchanged"], 1, "{again}");
     Ok(())
 }
