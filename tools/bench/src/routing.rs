@@ -81,6 +81,8 @@ pub async fn bench_routing() -> anyhow::Result<Vec<Row>> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    // `INBOX__ROUTING__MAX_BATCH=512 just bench routing` tries other settings.
+    .chain(std::env::vars().filter(|(k, _)| k.starts_with("INBOX__ROUTING__")))
     .collect();
     let settings: inbox_routing::Settings = inbox_config::load(inbox_routing::Settings::DEFAULTS, None, &env)?;
     let listeners = Listeners::ephemeral().await?;

@@ -377,19 +377,19 @@ async fn route_waiting_in(
     let (policies, members): (HashMap<Uuid, Policy>, Vec<Membership>) = if routed_teams.is_empty() {
         (HashMap::new(), Vec::new())
     } else {
-        let policies: Vec<(Uuid, String)> =
-            sqlx::query_as("SELECT id, policy FROM teams WHERE tenant_id = $1 AND id = ANY($2)")
-                .bind(tenant_id)
-                .bind(&routed_teams)
-                .fetch_all(&mut **tx)
-                .await?;
-        let members: Vec<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT team_id, agent_id, last_routed_at FROM team_members WHERE tenant_id = $1 AND team_id = ANY($2)",
+        // Each team's policy with its members (a team without members: one row, no agent).
+        let rows: Vec<(Uuid, String, Option<Uuid>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT t.id, t.policy, m.agent_id, m.last_routed_at FROM teams t \
+             LEFT JOIN team_members m ON m.tenant_id = t.tenant_id AND m.team_id = t.id \
+             WHERE t.tenant_id = $1 AND t.id = ANY($2)",
         )
         .bind(tenant_id)
         .bind(&routed_teams)
         .fetch_all(&mut **tx)
         .await?;
+        let policies: Vec<(Uuid, String)> = rows.iter().map(|r| (r.0, r.1.clone())).collect();
+        let members: Vec<Membership> =
+            rows.iter().filter_map(|r| Some((r.0, r.2?, r.3.unwrap_or(DateTime::<Utc>::UNIX_EPOCH)))).collect();
         (policies.into_iter().map(|(id, p)| (id, Policy::parse(&p).unwrap_or(Policy::RoundRobin))).collect(), members)
     };
     let member_ids: Vec<Uuid> = members.iter().map(|m| m.1).collect::<BTreeSet<_>>().into_iter().collect();

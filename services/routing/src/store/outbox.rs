@@ -21,12 +21,16 @@ pub(crate) async fn enqueue_many(
     }
     let subjects: Vec<&str> = events.iter().map(|(s, _)| s.as_str()).collect();
     let envelopes: Vec<Vec<u8>> = events.iter().map(|(_, e)| e.encode_to_vec()).collect();
-    sqlx::query("INSERT INTO outbox (subject, envelope) SELECT * FROM UNNEST($1::text[], $2::bytea[])")
-        .bind(&subjects)
-        .bind(&envelopes)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, '')").bind(OUTBOX_CHANNEL).execute(&mut **tx).await?;
+    // One round trip: the rows, and the notification delivered at commit.
+    sqlx::query(
+        "WITH written AS (INSERT INTO outbox (subject, envelope) SELECT * FROM UNNEST($1::text[], $2::bytea[])) \
+         SELECT pg_notify($3, '')",
+    )
+    .bind(&subjects)
+    .bind(&envelopes)
+    .bind(OUTBOX_CHANNEL)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
