@@ -94,6 +94,9 @@ struct ConversationState {
 /// (team, agent, last routed at) of a team's member.
 type Membership = (Uuid, Uuid, DateTime<Utc>);
 
+/// (team, policy, member, last routed at); no member for a team without any.
+type TeamMemberRow = (Uuid, String, Option<Uuid>, Option<DateTime<Utc>>);
+
 /// One recorded change, written to the history and the outbox.
 #[derive(Debug, Clone)]
 struct Change {
@@ -378,7 +381,7 @@ async fn route_waiting_in(
         (HashMap::new(), Vec::new())
     } else {
         // Each team's policy with its members (a team without members: one row, no agent).
-        let rows: Vec<(Uuid, String, Option<Uuid>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        let rows: Vec<TeamMemberRow> = sqlx::query_as(
             "SELECT t.id, t.policy, m.agent_id, m.last_routed_at FROM teams t \
              LEFT JOIN team_members m ON m.tenant_id = t.tenant_id AND m.team_id = t.id \
              WHERE t.tenant_id = $1 AND t.id = ANY($2)",
