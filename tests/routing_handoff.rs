@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use anyhow::Context;
+use futures::SinkExt;
 use inbox_e2e::Fleet;
 use inbox_e2e::support::{
     PHONE_NUMBER_ID, connect_stream, customer_writes, get_json, inboxctl, next_frame_of_type, person_token, send_json,
@@ -174,5 +175,33 @@ async fn a_customer_the_ai_cannot_help_is_routed_to_an_available_agent_of_the_ri
     // The same bulk request again: it is with Sales already.
     let (_, again) = send_json(&client, Method::POST, format!("{gateway}/v1/conversations/bulk"), &lead, &bulk).await?;
     assert_eq!(again["unchanged"], 1, "{again}");
+
+    // Presence: Tom's client says he is away; Lucy closes her inbox and goes offline; Tom comes
+    // back over REST.
+    let text = r#"{"type":"presence","availability":"away"}"#;
+    tom_socket.send(tokio_tungstenite::tungstenite::Message::Text(text.into())).await?;
+    lucy_socket.close(None).await?;
+    let settled = inbox_testkit::wait_until(std::time::Duration::from_secs(10), || {
+        let (client, url, lead) = (client.clone(), format!("{gateway}/v1/agents"), lead.clone());
+        let (tom, lucy) = (tom.clone(), lucy.clone());
+        async move {
+            let (_, agents) = get_json(&client, url, &lead).await.ok()?;
+            let of = |id: &str| {
+                agents["items"].as_array()?.iter().find(|a| a["id"] == id).map(|a| a["availability"].clone())
+            };
+            (of(&tom)? == "away" && of(&lucy)? == "offline").then_some(())
+        }
+    })
+    .await;
+    assert!(settled.is_some(), "presence did not reach routing");
+    let (status, me) = send_json(
+        &client,
+        Method::PUT,
+        format!("{gateway}/v1/me/availability"),
+        &tom_token,
+        &json!({"availability": "online", "ttl_seconds": 300}),
+    )
+    .await?;
+    assert_eq!((status, me["availability"].as_str()), (200, Some("online")), "{me}");
     Ok(())
 }

@@ -327,3 +327,28 @@ async fn two_replicas_deciding_at_once_never_assign_twice_nor_overfill_an_agent(
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn availability_expires_by_itself_so_a_crashed_client_is_not_routed_to() -> anyhow::Result<()> {
+    let w = world().await?;
+    let sarah = w.agent("Sarah", 5).await;
+    let support = w.team("Support", Policy::RoundRobin, &["whatsapp"], &[sarah]).await;
+    w.book.set(w.tenant, sarah, Availability::Online, Duration::from_secs(1)).await?;
+    assert_eq!(w.book.online(w.tenant, &[sarah]).await?, [sarah]);
+    // The client stops refreshing (it crashed): within the expiry Sarah is offline.
+    let offline = inbox_testkit::wait_until(Duration::from_secs(5), || async {
+        w.book.online(w.tenant, &[sarah]).await.ok().filter(|o| o.is_empty()).map(|_| ())
+    })
+    .await;
+    assert!(offline.is_some(), "availability did not expire");
+    let conversation = Uuid::now_v7();
+    assert_eq!(w.store.apply_facts(w.tenant, &[needs_human(conversation, 2)], &w.book).await?.routed, 0);
+    assert_eq!(w.store.team(w.tenant, support).await?.unwrap().waiting, 1);
+    // Away is not available either; offline removes the key.
+    w.book.set(w.tenant, sarah, Availability::Away, Duration::from_secs(60)).await?;
+    assert_eq!(w.store.route_waiting(w.tenant, &[support], &w.book).await?, 0);
+    assert_eq!(w.book.of(w.tenant, &[sarah]).await?[&sarah], Availability::Away);
+    w.book.set(w.tenant, sarah, Availability::Offline, Duration::from_secs(60)).await?;
+    assert_eq!(w.book.of(w.tenant, &[sarah]).await?[&sarah], Availability::Offline);
+    Ok(())
+}

@@ -263,6 +263,38 @@ async fn two_replicas_racing_never_assign_twice_nor_overfill_and_leave_nothing_r
     for pair in chain.windows(2).filter(|p| p[0].0 == p[1].0) {
         assert_eq!((pair[1].3, pair[1].4), (pair[0].1, pair[0].2), "a decision from a stale state");
     }
+    // The history over gRPC, from either replica, is the same, oldest first; another tenant sees none.
+    let first = ids[0].to_string();
+    let via_a = ra
+        .list_assignment_history(call(
+            tenant,
+            "user:lead",
+            Role::Supervisor,
+            pb::ListAssignmentHistoryRequest { conversation_id: first.clone() },
+        ))
+        .await?
+        .into_inner();
+    let via_b = rb
+        .list_assignment_history(call(
+            tenant,
+            "user:lead",
+            Role::Agent,
+            pb::ListAssignmentHistoryRequest { conversation_id: first.clone() },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(via_a, via_b);
+    assert!(via_a.changes.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    let foreign = ra
+        .list_assignment_history(call(
+            Uuid::now_v7(),
+            "user:lead",
+            Role::Supervisor,
+            pb::ListAssignmentHistoryRequest { conversation_id: first },
+        ))
+        .await?
+        .into_inner();
+    assert!(foreign.changes.is_empty());
     // No conversation was given to an agent twice without being taken away in between.
     let doubles: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM assignment_history h WHERE tenant_id = $1 AND assignee_id IS NOT NULL \
