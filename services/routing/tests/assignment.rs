@@ -352,3 +352,44 @@ async fn availability_expires_by_itself_so_a_crashed_client_is_not_routed_to() -
     assert_eq!(w.book.of(w.tenant, &[sarah]).await?[&sarah], Availability::Offline);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_take_over_assigns_the_agent_and_reopening_or_deleting_moves_the_load() -> anyhow::Result<()> {
+    let w = world().await?;
+    let sarah = w.agent("Sarah", 1).await;
+    let conversation = Uuid::now_v7();
+    // Sarah takes it over from the AI (even full, a person chose it).
+    let taken = ConversationFact {
+        subject: "events.t.conversation.taken_over".into(),
+        needs_human: false,
+        taken_over_by: Some(sarah),
+        ..needs_human(conversation, 2)
+    };
+    w.store.apply_facts(w.tenant, &[taken], &w.book).await?;
+    assert_eq!((w.assignee(conversation).await, w.load(sarah).await), (Some(sarah), 1));
+    let history = w.store.history(w.tenant, conversation).await?;
+    assert_eq!((history[0].reason.as_str(), history[0].actor.clone()), ("take_over", format!("user:{sarah}")));
+
+    // Resolved: the load frees, the assignee stays recorded. The customer writes again: it
+    // reopens with Sarah, and counts again.
+    w.store.apply_facts(w.tenant, &[resolved(conversation, 3)], &w.book).await?;
+    assert_eq!((w.assignee(conversation).await, w.load(sarah).await), (Some(sarah), 0));
+    let reopened = ConversationFact { needs_human: false, ..needs_human(conversation, 4) };
+    w.store.apply_facts(w.tenant, &[reopened], &w.book).await?;
+    assert_eq!(w.load(sarah).await, 1);
+
+    // Deleted: gone from her load for good, whatever arrives late.
+    let deleted = ConversationFact {
+        subject: "events.t.conversation.deleted".into(),
+        channel: String::new(),
+        version: i64::MAX,
+        open: false,
+        needs_human: false,
+        deleted: true,
+        ..needs_human(conversation, 0)
+    };
+    w.store.apply_facts(w.tenant, &[deleted], &w.book).await?;
+    w.store.apply_facts(w.tenant, &[needs_human(conversation, 9)], &w.book).await?;
+    assert_eq!(w.load(sarah).await, 0);
+    Ok(())
+}

@@ -319,6 +319,13 @@ async fn teams_of_agents(
         .await?)
 }
 
+/// The advisory lock key of a team's routing: 64 bits of the team id mixed with the tenant's
+/// (a collision only makes two teams take turns).
+fn team_lock_key(tenant_id: Uuid, team_id: Uuid) -> i64 {
+    let (t, u) = (tenant_id.as_u64_pair().1, team_id.as_u64_pair().1);
+    i64::from_ne_bytes((t ^ u.rotate_left(17)).to_ne_bytes())
+}
+
 /// An agent a change names, who must exist (and have room when `needs_room`), checked under
 /// the agents' lock.
 #[derive(Debug, Clone, Copy)]
@@ -357,7 +364,17 @@ async fn route_waiting_in(
         .map(|(i, c)| (c.conversation_id, i))
         .collect();
     let team_ids: Vec<Uuid> = teams.iter().copied().collect();
-    // Waiting conversations another replica is routing right now are skipped, not waited for.
+    // One router per team at a time (a transaction-scoped advisory lock per team, taken in
+    // order): capacity freed by one transaction cannot go unnoticed by another that is routing
+    // the same team's waiting conversations with the loads it read before the freeing commit.
+    for team in &team_ids {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(team_lock_key(tenant_id, *team))
+            .execute(&mut **tx)
+            .await?;
+    }
+    // Waiting conversations locked by another transaction (one deciding them right now) are
+    // skipped, not waited for: that transaction routes its team after this one.
     let waiting: Vec<(Uuid, Uuid, i64)> = if team_ids.is_empty() {
         Vec::new()
     } else {
