@@ -91,12 +91,6 @@ struct ConversationState {
     sequence: i64,
 }
 
-/// (team, agent, last routed at) of a team's member.
-type Membership = (Uuid, Uuid, DateTime<Utc>);
-
-/// (team, policy, member, last routed at); no member for a team without any.
-type TeamMemberRow = (Uuid, String, Option<Uuid>, Option<DateTime<Utc>>);
-
 /// One recorded change, written to the history and the outbox.
 #[derive(Debug, Clone)]
 struct Change {
@@ -202,24 +196,40 @@ struct AgentLoad {
     original: i32,
 }
 
-/// Locks the tenant's agents among `ids`, in id order (the one lock order of agents).
+/// (agent, load, capacity, team, last routed at in that team).
+type AgentLockRow = (Uuid, i32, i32, Option<Uuid>, Option<DateTime<Utc>>);
+
+/// Locks the tenant's agents among `ids`, in id order (the one lock order of agents), and
+/// reads, under that lock, when each was last routed to in each of `teams` (round-robin turns).
 async fn lock_agents(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     ids: &BTreeSet<Uuid>,
-) -> Result<BTreeMap<Uuid, AgentLoad>, StoreError> {
+    teams: &[Uuid],
+) -> Result<(BTreeMap<Uuid, AgentLoad>, HashMap<(Uuid, Uuid), DateTime<Utc>>), StoreError> {
     if ids.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok((BTreeMap::new(), HashMap::new()));
     }
     let ids: Vec<Uuid> = ids.iter().copied().collect();
-    let rows: Vec<(Uuid, i32, i32)> = sqlx::query_as(
-        "SELECT id, load, capacity FROM agents WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
+    let rows: Vec<AgentLockRow> = sqlx::query_as(
+        "SELECT a.id, a.load, a.capacity, m.team_id, m.last_routed_at FROM agents a \
+         LEFT JOIN team_members m ON m.tenant_id = a.tenant_id AND m.agent_id = a.id AND m.team_id = ANY($3) \
+         WHERE a.tenant_id = $1 AND a.id = ANY($2) ORDER BY a.id FOR UPDATE OF a",
     )
     .bind(tenant_id)
     .bind(&ids)
+    .bind(teams)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|(id, load, capacity)| (id, AgentLoad { load, capacity, original: load })).collect())
+    let mut agents = BTreeMap::new();
+    let mut turns = HashMap::new();
+    for (id, load, capacity, team, last_routed) in rows {
+        agents.insert(id, AgentLoad { load, capacity, original: load });
+        if let (Some(team), Some(at)) = (team, last_routed) {
+            turns.insert((team, id), at);
+        }
+    }
+    Ok((agents, turns))
 }
 
 /// Writes the loads that changed.
@@ -364,6 +374,26 @@ async fn route_waiting_in(
         .map(|(i, c)| (c.conversation_id, i))
         .collect();
     let team_ids: Vec<Uuid> = teams.iter().copied().collect();
+    // Before the team lock (outside the part routers take turns on): each team's policy and
+    // members, and who of them is online.
+    let (policies, members): (HashMap<Uuid, Policy>, Vec<(Uuid, Uuid)>) = if team_ids.is_empty() {
+        (HashMap::new(), Vec::new())
+    } else {
+        let rows: Vec<(Uuid, String, Option<Uuid>)> = sqlx::query_as(
+            "SELECT t.id, t.policy, m.agent_id FROM teams t \
+             LEFT JOIN team_members m ON m.tenant_id = t.tenant_id AND m.team_id = t.id \
+             WHERE t.tenant_id = $1 AND t.id = ANY($2)",
+        )
+        .bind(tenant_id)
+        .bind(&team_ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        let members = rows.iter().filter_map(|r| Some((r.0, r.2?))).collect();
+        (rows.into_iter().map(|(id, p, _)| (id, Policy::parse(&p).unwrap_or(Policy::RoundRobin))).collect(), members)
+    };
+    let member_ids: Vec<Uuid> = members.iter().map(|m| m.1).collect::<BTreeSet<_>>().into_iter().collect();
+    let online: BTreeSet<Uuid> = book.online(tenant_id, &member_ids).await?.into_iter().collect();
+
     // One router per team at a time (a transaction-scoped advisory lock per team, taken in
     // order): capacity freed by one transaction cannot go unnoticed by another that is routing
     // the same team's waiting conversations with the loads it read before the freeing commit.
@@ -394,31 +424,14 @@ async fn route_waiting_in(
         by_team.entry(*team).or_default().push((*id, *sequence));
     }
     let routed_teams: Vec<Uuid> = by_team.keys().copied().collect();
-    let (policies, members): (HashMap<Uuid, Policy>, Vec<Membership>) = if routed_teams.is_empty() {
-        (HashMap::new(), Vec::new())
-    } else {
-        // Each team's policy with its members (a team without members: one row, no agent).
-        let rows: Vec<TeamMemberRow> = sqlx::query_as(
-            "SELECT t.id, t.policy, m.agent_id, m.last_routed_at FROM teams t \
-             LEFT JOIN team_members m ON m.tenant_id = t.tenant_id AND m.team_id = t.id \
-             WHERE t.tenant_id = $1 AND t.id = ANY($2)",
-        )
-        .bind(tenant_id)
-        .bind(&routed_teams)
-        .fetch_all(&mut **tx)
-        .await?;
-        let policies: Vec<(Uuid, String)> = rows.iter().map(|r| (r.0, r.1.clone())).collect();
-        let members: Vec<Membership> =
-            rows.iter().filter_map(|r| Some((r.0, r.2?, r.3.unwrap_or(DateTime::<Utc>::UNIX_EPOCH)))).collect();
-        (policies.into_iter().map(|(id, p)| (id, Policy::parse(&p).unwrap_or(Policy::RoundRobin))).collect(), members)
-    };
-    let member_ids: Vec<Uuid> = members.iter().map(|m| m.1).collect::<BTreeSet<_>>().into_iter().collect();
-    let online: BTreeSet<Uuid> = book.online(tenant_id, &member_ids).await?.into_iter().collect();
+    // Agents worth locking: online members of teams with something waiting.
+    let online: BTreeSet<Uuid> =
+        members.iter().filter(|(t, a)| by_team.contains_key(t) && online.contains(a)).map(|m| m.1).collect();
 
     let mut lock: BTreeSet<Uuid> = online.clone();
     lock.extend(deltas.keys().copied());
     lock.extend(required.map(|r| r.agent));
-    let mut agents = lock_agents(tx, tenant_id, &lock).await?;
+    let (mut agents, turns) = lock_agents(tx, tenant_id, &lock, &routed_teams).await?;
     if let Some(Required { agent, needs_room }) = required {
         let a = agents.get(&agent).ok_or_else(|| StoreError::Invalid("agent not found".into()))?;
         if needs_room && a.load >= a.capacity {
@@ -439,9 +452,11 @@ async fn route_waiting_in(
     for (team, conversations) in &by_team {
         let mut candidates: Vec<Candidate> = members
             .iter()
-            .filter(|(t, agent, _)| t == team && online.contains(agent))
-            .filter_map(|(_, agent, last_routed)| {
+            .filter(|(t, agent)| t == team && online.contains(agent))
+            .filter_map(|(_, agent)| {
                 let a = agents.get(agent)?;
+                // Read under the lock: still a member, and whose turn it is now.
+                let last_routed = turns.get(&(*team, *agent))?;
                 Some(Candidate {
                     agent_id: *agent,
                     load: a.load,
