@@ -9,16 +9,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use inbox_bus::{Envelope, Payload, new_envelope, subjects};
+use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::routing::v1::AssignmentChange;
 use inbox_telemetry::prometheus::{IntCounterVec, register_int_counter_vec};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::outbox::enqueue_many;
+use super::outbox::OUTBOX_CHANNEL;
 use super::{RoutingStore, StoreError};
 use crate::availability::AvailabilityBook;
 use crate::domain::{Candidate, Policy, Reason, distribute};
+use prost::Message as _;
 
 #[allow(clippy::expect_used)] // registration fails only on a duplicate name: a bug here
 pub static DECISIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -232,61 +233,26 @@ async fn lock_agents(
     Ok((agents, turns))
 }
 
-/// Writes the loads that changed.
-async fn save_loads(
+/// Writes a transaction's decisions in one statement: the loads that changed, the routed
+/// conversations, the teams' round-robin turns, the history rows and their events (with the
+/// relay's wake-up).
+async fn write_decisions(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     agents: &BTreeMap<Uuid, AgentLoad>,
-) -> Result<(), StoreError> {
-    let changed: Vec<(Uuid, i32)> =
-        agents.iter().filter(|(_, a)| a.load != a.original).map(|(id, a)| (*id, a.load.max(0))).collect();
-    if changed.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE agents a SET load = u.load, updated_at = now() \
-         FROM UNNEST($2::uuid[], $3::int4[]) AS u(id, load) WHERE a.tenant_id = $1 AND a.id = ANY($2) AND a.id = u.id",
-    )
-    .bind(tenant_id)
-    .bind(changed.iter().map(|c| c.0).collect::<Vec<_>>())
-    .bind(changed.iter().map(|c| c.1).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Writes the changes to the history and their events to the outbox.
-async fn record_changes(
-    tx: &mut Transaction<'_, Postgres>,
-    tenant_id: Uuid,
+    routed: &[(Uuid, Uuid, i64)],
+    turns: &BTreeMap<(Uuid, Uuid), i64>,
     changes: &[Change],
 ) -> Result<(), StoreError> {
-    if changes.is_empty() {
+    let loads: Vec<(Uuid, i32)> =
+        agents.iter().filter(|(_, a)| a.load != a.original).map(|(id, a)| (*id, a.load.max(0))).collect();
+    if loads.is_empty() && routed.is_empty() && changes.is_empty() {
         return Ok(());
     }
     let now = Utc::now();
-    sqlx::query(
-        "INSERT INTO assignment_history (tenant_id, conversation_id, sequence, assignee_id, team_id, \
-           previous_assignee_id, previous_team_id, actor, note, reason, changed_at) \
-         SELECT $1, u.*, $10 FROM UNNEST($2::uuid[], $3::int8[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], \
-           $8::text[], $9::text[], $11::text[]) AS u ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant_id)
-    .bind(changes.iter().map(|c| c.conversation_id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.sequence).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.assignee_id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.team_id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.previous_assignee_id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.previous_team_id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.actor.as_str()).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.note.as_str()).collect::<Vec<_>>())
-    .bind(now)
-    .bind(changes.iter().map(|c| c.reason.as_str()).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
     let tenant = tenant_id.to_string();
     let subject = subjects::event(&tenant, "routing.assignment_changed");
-    let events: Vec<(String, Envelope)> = changes
+    let envelopes: Vec<Vec<u8>> = changes
         .iter()
         .map(|c| {
             let id = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
@@ -303,10 +269,57 @@ async fn record_changes(
                 changed_at: Some(inbox_proto::timestamp_from(now)),
             });
             // Deterministic: a change is published under one id whatever the retries.
-            (subject.clone(), new_envelope(format!("routing:{}:{}", c.conversation_id, c.sequence), &tenant, payload))
+            new_envelope(format!("routing:{}:{}", c.conversation_id, c.sequence), &tenant, payload).encode_to_vec()
         })
         .collect();
-    enqueue_many(tx, &events).await?;
+    let subjects: Vec<&str> = changes.iter().map(|_| subject.as_str()).collect();
+    sqlx::query(
+        "WITH loads AS ( \
+           UPDATE agents a SET load = u.load, updated_at = now() \
+           FROM UNNEST($2::uuid[], $3::int4[]) AS u(id, load) \
+           WHERE a.tenant_id = $1 AND a.id = ANY($2) AND a.id = u.id), \
+         routed AS ( \
+           UPDATE conversations c SET assignee_id = u.assignee_id, waiting = false, waiting_since = NULL, \
+             sequence = u.sequence, updated_at = now() \
+           FROM UNNEST($4::uuid[], $5::uuid[], $6::int8[]) AS u(id, assignee_id, sequence) \
+           WHERE c.tenant_id = $1 AND c.id = ANY($4) AND c.id = u.id), \
+         turns AS ( \
+           UPDATE team_members m SET last_routed_at = now() + u.step * interval '1 microsecond' \
+           FROM UNNEST($7::uuid[], $8::uuid[], $9::int8[]) AS u(team_id, agent_id, step) \
+           WHERE m.tenant_id = $1 AND m.team_id = u.team_id AND m.agent_id = u.agent_id), \
+         history AS ( \
+           INSERT INTO assignment_history (tenant_id, conversation_id, sequence, assignee_id, team_id, \
+             previous_assignee_id, previous_team_id, actor, note, reason, changed_at) \
+           SELECT $1, u.*, $19 FROM UNNEST($10::uuid[], $11::int8[], $12::uuid[], $13::uuid[], $14::uuid[], \
+             $15::uuid[], $16::text[], $17::text[], $18::text[]) AS u ON CONFLICT DO NOTHING), \
+         events AS ( \
+           INSERT INTO outbox (subject, envelope) SELECT * FROM UNNEST($20::text[], $21::bytea[])) \
+         SELECT pg_notify($22, '') WHERE cardinality($20::text[]) > 0",
+    )
+    .bind(tenant_id)
+    .bind(loads.iter().map(|l| l.0).collect::<Vec<_>>())
+    .bind(loads.iter().map(|l| l.1).collect::<Vec<_>>())
+    .bind(routed.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(routed.iter().map(|r| r.1).collect::<Vec<_>>())
+    .bind(routed.iter().map(|r| r.2).collect::<Vec<_>>())
+    .bind(turns.keys().map(|k| k.0).collect::<Vec<_>>())
+    .bind(turns.keys().map(|k| k.1).collect::<Vec<_>>())
+    .bind(turns.values().copied().collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.conversation_id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.sequence).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.assignee_id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.team_id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.previous_assignee_id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.previous_team_id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.actor.as_str()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.note.as_str()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.reason.as_str()).collect::<Vec<_>>())
+    .bind(now)
+    .bind(&subjects)
+    .bind(&envelopes)
+    .bind(OUTBOX_CHANNEL)
+    .execute(&mut **tx)
+    .await?;
     for c in changes {
         DECISIONS.with_label_values(&[c.reason.as_str()]).inc();
     }
@@ -498,40 +511,12 @@ async fn route_waiting_in(
             rotations.push((*team, *agent, order as i64));
         }
     }
-    save_loads(tx, tenant_id, &agents).await?;
-    if routed.is_empty() {
-        record_changes(tx, tenant_id, &pending).await?;
-        return Ok(0);
-    }
-    sqlx::query(
-        "UPDATE conversations c SET assignee_id = u.assignee_id, waiting = false, waiting_since = NULL, \
-           sequence = u.sequence, updated_at = now() \
-         FROM UNNEST($2::uuid[], $3::uuid[], $4::int8[]) AS u(id, assignee_id, sequence) \
-         WHERE c.tenant_id = $1 AND c.id = ANY($2) AND c.id = u.id",
-    )
-    .bind(tenant_id)
-    .bind(routed.iter().map(|r| r.0).collect::<Vec<_>>())
-    .bind(routed.iter().map(|r| r.1).collect::<Vec<_>>())
-    .bind(routed.iter().map(|r| r.2).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
     // The round-robin order: the later an agent got one in this batch, the later it goes next.
     let mut last: BTreeMap<(Uuid, Uuid), i64> = BTreeMap::new();
     for (team, agent, order) in rotations {
         last.insert((team, agent), order);
     }
-    sqlx::query(
-        "UPDATE team_members m SET last_routed_at = now() + u.step * interval '1 microsecond' \
-         FROM UNNEST($2::uuid[], $3::uuid[], $4::int8[]) AS u(team_id, agent_id, step) \
-         WHERE m.tenant_id = $1 AND m.team_id = u.team_id AND m.agent_id = u.agent_id",
-    )
-    .bind(tenant_id)
-    .bind(last.keys().map(|k| k.0).collect::<Vec<_>>())
-    .bind(last.keys().map(|k| k.1).collect::<Vec<_>>())
-    .bind(last.values().copied().collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
-    record_changes(tx, tenant_id, &pending).await?;
+    write_decisions(tx, tenant_id, &agents, &routed, &last, &pending).await?;
     Ok(routed.len())
 }
 
@@ -577,13 +562,27 @@ impl RoutingStore {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<&str> = facts.iter().map(|f| f.event_id.as_str()).collect();
         let subjects: Vec<&str> = facts.iter().map(|f| f.subject.as_str()).collect();
+        // Each event id once (the ledger); and every conversation named has a row before it is
+        // locked, so a replica deciding the same new conversation waits here for the other's
+        // commit and then sees its decision, instead of overwriting it. One statement.
+        let mut named: BTreeMap<Uuid, &str> = BTreeMap::new();
+        for f in facts.iter().filter(|f| !f.conversation_id.is_nil()) {
+            named.entry(f.conversation_id).or_insert(f.channel.as_str());
+        }
         let fresh: Vec<String> = sqlx::query_scalar(
-            "INSERT INTO processed_events (event_id, tenant_id, subject) \
-             SELECT e, $1, s FROM UNNEST($2::text[], $3::text[]) AS u(e, s) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            "WITH rows AS ( \
+               INSERT INTO conversations (tenant_id, id, channel, open) \
+               SELECT $1, u.id, u.channel, true FROM UNNEST($4::uuid[], $5::text[]) AS u(id, channel) \
+               ON CONFLICT DO NOTHING) \
+             INSERT INTO processed_events (event_id, tenant_id, subject) \
+             SELECT e, $1, s FROM UNNEST($2::text[], $3::text[]) AS u(e, s) ON CONFLICT (event_id) DO NOTHING \
+             RETURNING event_id",
         )
         .bind(tenant_id)
         .bind(&ids)
         .bind(&subjects)
+        .bind(named.keys().copied().collect::<Vec<_>>())
+        .bind(named.values().copied().collect::<Vec<_>>())
         .fetch_all(&mut *tx)
         .await?;
         let fresh: BTreeSet<String> = fresh.into_iter().collect();
@@ -598,19 +597,6 @@ impl RoutingStore {
             return Ok(report);
         }
         let conversation_ids: Vec<Uuid> = by_conversation.keys().copied().collect();
-        // Rows exist before they are locked: a replica deciding the same new conversation waits
-        // here for the other's commit and then sees its decision, instead of overwriting it.
-        let channels: Vec<&str> = by_conversation.values().map(|f| f[0].channel.as_str()).collect();
-        sqlx::query(
-            "INSERT INTO conversations (tenant_id, id, channel, open) \
-             SELECT $1, u.id, u.channel, true FROM UNNEST($2::uuid[], $3::text[]) AS u(id, channel) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant_id)
-        .bind(&conversation_ids)
-        .bind(&channels)
-        .execute(&mut *tx)
-        .await?;
         let mut states = lock_conversations(&mut tx, tenant_id, &conversation_ids).await?;
         let needs_handoff_teams = facts.iter().any(|f| f.needs_human);
         let handoff_teams: Vec<(Uuid, Vec<String>)> = if needs_handoff_teams {

@@ -4,35 +4,13 @@
 
 use inbox_bus::{Bus, Envelope};
 use prost::Message as _;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 
 use super::StoreError;
 
-/// The NOTIFY channel that wakes the relay when a transaction wrote outbox rows.
+/// The NOTIFY channel that wakes the relay when a transaction wrote outbox rows (see
+/// `assignments::write_decisions`, which writes them with the decisions).
 pub const OUTBOX_CHANNEL: &str = "inbox_routing_outbox";
-
-/// Writes many events to the outbox in one statement and wakes the relay once.
-pub(crate) async fn enqueue_many(
-    tx: &mut Transaction<'_, Postgres>,
-    events: &[(String, Envelope)],
-) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let subjects: Vec<&str> = events.iter().map(|(s, _)| s.as_str()).collect();
-    let envelopes: Vec<Vec<u8>> = events.iter().map(|(_, e)| e.encode_to_vec()).collect();
-    // One round trip: the rows, and the notification delivered at commit.
-    sqlx::query(
-        "WITH written AS (INSERT INTO outbox (subject, envelope) SELECT * FROM UNNEST($1::text[], $2::bytea[])) \
-         SELECT pg_notify($3, '')",
-    )
-    .bind(&subjects)
-    .bind(&envelopes)
-    .bind(OUTBOX_CHANNEL)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
