@@ -30,6 +30,6 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Benchmarks (release build): prints the measured table. `just bench list` runs one (bus, store, webhook, ingest, list).
+# Benchmarks (release build): prints the measured table. `just bench list` runs one (bus, store, webhook, ingest, list, routing).
 bench *which:
     cargo run --release -q -p inbox-bench -- {{which}}

@@ -340,6 +340,7 @@ def test_gateway_urls_name_real_grpc_services() -> None:
     for var, target in [
         ("INBOX__GATEWAY__CONVERSATION_URL", "conversation"),
         ("INBOX__GATEWAY__CHANNEL_INGEST_URL", "channel-ingest"),
+        ("INBOX__GATEWAY__ROUTING_URL", "routing"),
     ]:
         url = urlsplit(env[var]["value"])
         assert url.scheme == "http"

@@ -99,6 +99,12 @@ tenant_json=$("$CTL" --json tenant create --slug demo --name "Demo Company" --ti
 TENANT=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$tenant_json")
 agent_json=$("$CTL" --json agent create --tenant "$TENANT" --email agent@demo.test --name "Demo Agent" --role admin)
 TOKEN=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$agent_json")
+AGENT_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])' <<<"$agent_json")
+# A Support team taking WhatsApp hand-offs, with the demo agent: "needs human" conversations
+# are routed to them while their WebSocket is open.
+team_json=$("$CTL" --json team create --tenant "$TENANT" --name Support --policy least_loaded --handoff-channel whatsapp)
+TEAM=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$team_json")
+"$CTL" --json team add-member --tenant "$TENANT" --team "$TEAM" --user "$AGENT_ID" >/dev/null
 INBOX_WHATSAPP_APP_SECRET="$DEMO_APP_SECRET" INBOX_WHATSAPP_VERIFY_TOKEN="$DEMO_VERIFY_TOKEN" \
   "$CTL" --json whatsapp add --tenant "$TENANT" --phone-number-id "$PHONE_NUMBER_ID" --display-phone-number "+1 555 000 0001" >/dev/null
 

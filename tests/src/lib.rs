@@ -116,10 +116,18 @@ impl Fleet {
                         "INBOX__GATEWAY__CHANNEL_INGEST_URL".into(),
                         format!("http://127.0.0.1:{}", ports["channel-ingest"].1),
                     ));
+                    env.push((
+                        "INBOX__GATEWAY__ROUTING_URL".into(),
+                        format!("http://127.0.0.1:{}", ports["routing"].1),
+                    ));
                 }
                 "routing" => {
                     env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
                     env.push(("INBOX__REDIS__KEY_PREFIX".into(), format!("{}routing:", fleet._redis.key_prefix())));
+                    env.push((
+                        "INBOX__ROUTING__CONVERSATION_URL".into(),
+                        format!("http://127.0.0.1:{}", ports["conversation"].1),
+                    ));
                 }
                 "search" => {
                     env.push(("INBOX__SEARCH__INDEX_DIR".into(), fleet.search_dir.path().display().to_string()))

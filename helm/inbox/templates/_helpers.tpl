@@ -178,6 +178,12 @@ upgrades), else a fresh random one. Context: dict "given" "existing" (secret dat
   value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "conversation")) $root.Values.services.conversation.grpcPort | quote }}
 - name: INBOX__GATEWAY__CHANNEL_INGEST_URL
   value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "channel-ingest")) (index $root.Values.services "channel-ingest").grpcPort | quote }}
+- name: INBOX__GATEWAY__ROUTING_URL
+  value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "routing")) $root.Values.services.routing.grpcPort | quote }}
+{{- end }}
+{{- if eq .name "routing" }}
+- name: INBOX__ROUTING__CONVERSATION_URL
+  value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "conversation")) $root.Values.services.conversation.grpcPort | quote }}
 {{- end }}
 {{- if eq .name "search" }}
 - name: INBOX__SEARCH__INDEX_DIR

@@ -21,6 +21,11 @@ pub mod conversation {
         include!(concat!(env!("OUT_DIR"), "/inbox.conversation.v1.rs"));
     }
 }
+pub mod routing {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/inbox.routing.v1.rs"));
+    }
+}
 pub mod events {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/inbox.events.v1.rs"));

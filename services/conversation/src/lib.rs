@@ -74,6 +74,13 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         )),
         shutdown.clone(),
     ));
+    // The assignment read model follows routing's decisions.
+    let follower = tokio::spawn(run_consumer(
+        bus.clone(),
+        ConsumerSpec::new(Stream::Events, "conversation-routing", events::ROUTING_ASSIGNMENTS),
+        Arc::new(events::FollowRoutingAssignments::new(store.clone())),
+        shutdown.clone(),
+    ));
     let sweeper = tokio::spawn(events::run_status_sweeper(
         store.clone(),
         std::time::Duration::from_secs(settings.conversation.sweep_interval_seconds.max(1)),
@@ -84,6 +91,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
 
     // The consumer stops pulling and acks what it finished; the relay then drains the outbox.
     consumer.await??;
+    follower.await??;
     sweeper.await?;
     relay.await?;
     grpc.await??;

@@ -28,6 +28,8 @@ pub struct GatewaySettings {
     pub conversation_url: String,
     /// gRPC address of channel-ingest.
     pub channel_ingest_url: String,
+    /// gRPC address of routing (agents' profiles, teams, availability, assignment).
+    pub routing_url: String,
     /// Lifetime of tokens issued without an explicit one.
     pub token_ttl_hours: i64,
 }
@@ -56,6 +58,7 @@ impl inbox_service::ServiceSettings for Settings {
         operator_token = ""
         conversation_url = "http://127.0.0.1:9082"
         channel_ingest_url = "http://127.0.0.1:9081"
+        routing_url = "http://127.0.0.1:9083"
         token_ttl_hours = 720
     "#;
 

@@ -15,6 +15,7 @@ use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::conversation::v1::exports_client::ExportsClient;
 use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
+use inbox_proto::routing::v1::routing_client::RoutingClient;
 use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
 use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
@@ -44,6 +45,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         .merge(api::export::routes())
         .merge(api::customers::routes())
         .merge(api::admin::routes())
+        .merge(api::routing::routes())
         .merge(api::whatsapp::routes())
         .merge(live::routes())
         .with_state(state.clone());
@@ -58,6 +60,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         client_channel(&settings.gateway.conversation_url).map_err(|e| RunError::Other(e.to_string()))?;
     let channel_ingest =
         client_channel(&settings.gateway.channel_ingest_url).map_err(|e| RunError::Other(e.to_string()))?;
+    let routing = client_channel(&settings.gateway.routing_url).map_err(|e| RunError::Other(e.to_string()))?;
     let live = Arc::new(live::LiveHub::default());
     let hub_relay =
         tokio::spawn(live::relay_events_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
@@ -74,6 +77,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
             conversations: ConversationsClient::new(conversations),
             channel_accounts: ChannelAccountsClient::new(channel_ingest.clone()),
             channel_deliveries: ChannelDeliveriesClient::new(channel_ingest),
+            routing: RoutingClient::new(routing),
             live,
             redis,
             redis_prefix: settings.redis.key_prefix.clone(),

@@ -1,24 +1,36 @@
 //! The routing service: who works on which conversation.
 //!
-//! It will own agents' working profiles, teams, memberships, capacity and assignment history
-//! (Postgres `inbox_routing`) and live availability and load (Redis), assign conversations to an
-//! agent or team, auto-route to an available member, and serve `inbox.routing.v1` over gRPC.
-//! For now it starts with its stores connected, reports health, and consumes `events.>`
-//! (durable consumer `routing`), remembering each event id once.
+//! Owns agents' working profiles, teams, memberships, capacity and the assignment history
+//! (Postgres `inbox_routing`) and live availability (Redis, expiring). Consumes `events.>`
+//! (durable consumer `routing`, batched): "needs human" conversations wait for their team and
+//! go to an available member by the team's policy; closing frees capacity. Serves
+//! `inbox.routing.v1.Routing` over gRPC and publishes `events.<tenant>.routing.*` through its
+//! outbox. Rules: `docs/routing.md`.
 
+pub mod api;
+pub mod availability;
 pub mod config;
+pub mod domain;
 pub mod events;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use inbox_bus::{ConsumerSpec, Stream, run_consumer};
-use inbox_service::grpc::{router_with_standard_services, serve_grpc};
+use inbox_bus::{Bus, ConsumerSpec, Stream, run_consumer};
+use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_proto::routing::v1::routing_server::RoutingServer;
+use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_http};
 use inbox_service::{Listeners, Needs, RunError};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Settings;
+
+use crate::availability::AvailabilityBook;
+use crate::store::{OUTBOX_CHANNEL, RoutingStore, relay_outbox_once};
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
@@ -34,20 +46,143 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         return Ok(http.await??);
     };
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
+    let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
+    let bus = connected.bus;
+    let store = RoutingStore::new(pool.clone());
+    let book = AvailabilityBook::new(redis, settings.redis.key_prefix.clone());
+    let conversations =
+        client_channel(&settings.routing.conversation_url).map_err(|e| RunError::Other(e.to_string()))?;
 
     let (_health, router) = router_with_standard_services();
-    let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
+    let api = RoutingServer::with_interceptor(
+        api::RoutingApi {
+            store: store.clone(),
+            book: book.clone(),
+            bus: bus.clone(),
+            conversations: ConversationsClient::new(conversations),
+            service_token: settings.auth.service_token.clone(),
+        },
+        ServiceAuth::new(settings.auth.service_token.clone()),
+    );
+    let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(api), shutdown.clone()));
 
+    let mut spec = ConsumerSpec::new(Stream::Events, "routing", "events.>");
+    spec.concurrency = settings.routing.event_concurrency;
     let consumer = tokio::spawn(run_consumer(
-        connected.bus,
-        ConsumerSpec::new(Stream::Events, "routing", "events.>"),
-        Arc::new(events::record_routing_events(inbox_service::ledger::EventLedger::new(pool.clone()))),
+        bus.clone(),
+        spec,
+        Arc::new(events::DecideRoutingEvents::start(
+            store.clone(),
+            book.clone(),
+            settings.routing.batch_workers,
+            settings.routing.max_batch,
+        )),
         shutdown.clone(),
     ));
+    let sweeper = tokio::spawn(run_waiting_sweeper(
+        store.clone(),
+        book,
+        Duration::from_secs(settings.routing.sweep_interval_seconds.max(1)),
+        shutdown.clone(),
+    ));
+    let relay = tokio::spawn(run_outbox_relay(pool.clone(), bus, settings.routing.outbox_batch, shutdown.clone()));
 
     consumer.await??;
+    sweeper.await?;
+    relay.await?;
     grpc.await??;
     http.await??;
     pool.close().await;
     Ok(())
+}
+
+/// Routes waiting conversations every `interval`: availability that came back without a call
+/// here (a refreshed key after an expiry) and capacity raised by an admin are caught within it.
+async fn run_waiting_sweeper(
+    store: RoutingStore,
+    book: AvailabilityBook,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        match store.teams_with_waiting(1_000).await {
+            Ok(teams) => {
+                for (tenant, team) in teams {
+                    match store.route_waiting(tenant, &[team], &book).await {
+                        Ok(0) => {}
+                        Ok(routed) => {
+                            tracing::info!(tenant_id = %tenant, team_id = %team, routed, "sweeper routed waiting conversations")
+                        }
+                        Err(e) => tracing::warn!(tenant_id = %tenant, team_id = %team, error = %e, "sweep failed"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
+}
+
+/// Longest wait between two outbox scans when no notification arrives.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Relays the outbox to JetStream until `shutdown`, then drains what is left.
+async fn run_outbox_relay(pool: PgPool, bus: Bus, batch: i64, shutdown: CancellationToken) {
+    let mut listener = match PgListener::connect_with(&pool).await {
+        Ok(mut l) => match l.listen(OUTBOX_CHANNEL).await {
+            Ok(()) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox LISTEN failed; polling only");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "outbox listener connection failed; polling only");
+            None
+        }
+    };
+    let mut failures = 0u32;
+    loop {
+        match relay_outbox_once(&pool, &bus, batch).await {
+            Ok(n) if n as i64 == batch => {
+                failures = 0;
+                continue;
+            }
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, failures, "outbox relay round failed; will retry");
+            }
+        }
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let wait = if failures > 0 { Duration::from_millis(100 * 2u64.pow(failures.min(6))) } else { POLL_INTERVAL };
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = wait_for_notification(listener.as_mut()), if failures == 0 => {}
+        }
+    }
+    while let Ok(n) = relay_outbox_once(&pool, &bus, batch).await {
+        if n == 0 {
+            break;
+        }
+    }
+    tracing::info!("outbox relay stopped");
+}
+
+async fn wait_for_notification(listener: Option<&mut PgListener>) {
+    match listener {
+        Some(l) => {
+            if let Err(e) = l.recv().await {
+                tracing::warn!(error = %e, "outbox notification failed");
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+        None => std::future::pending().await,
+    }
 }

@@ -3,6 +3,7 @@
 
 mod ingest;
 mod list;
+mod routing;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -66,6 +67,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("list") {
         rows.extend(progress(list::bench_list().await?));
+    }
+    if wanted("routing") {
+        rows.extend(progress(routing::bench_routing().await?));
     }
     rows.push(row(
         "peak memory of this process",

@@ -29,9 +29,12 @@ enum Command {
     /// Tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Agents (users) of a tenant.
+    /// Agents (users) of a tenant, with their routing profile.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Teams, their routing policy and members.
+    #[command(subcommand)]
+    Team(TeamCommand),
     /// Tokens for existing users.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -70,6 +73,64 @@ enum AgentCommand {
         /// Token lifetime in hours (default: the gateway's).
         #[arg(long)]
         ttl_hours: Option<i64>,
+        /// Most open conversations routed to the agent at once (default 5).
+        #[arg(long)]
+        capacity: Option<u32>,
+        /// IANA time zone of the agent (default UTC).
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
+    /// Change an agent's routing profile.
+    Set {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        capacity: Option<u32>,
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TeamCommand {
+    /// Create a team (or update the one with this name).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// round_robin or least_loaded.
+        #[arg(long, default_value = "round_robin")]
+        policy: String,
+        /// Channels whose "needs human" conversations without a team go to this team
+        /// (whatsapp, telephony, webchat); repeatable.
+        #[arg(long = "handoff-channel")]
+        handoff_channels: Vec<String>,
+    },
+    /// List a tenant's teams.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Add an agent to a team.
+    AddMember {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        user: String,
+    },
+    /// Remove an agent from a team.
+    RemoveMember {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -232,12 +293,12 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
                 )
                 .await
         }
-        Command::Agent(AgentCommand::Create { tenant, email, name, role, ttl_hours }) => {
+        Command::Agent(AgentCommand::Create { tenant, email, name, role, ttl_hours, capacity, time_zone }) => {
             let user = gateway
                 .call(
                     Method::POST,
                     &format!("/v1/admin/tenants/{tenant}/users"),
-                    Some(json!({"email": email, "name": name, "role": role})),
+                    Some(json!({"email": email, "name": name, "role": role, "capacity": capacity, "time_zone": time_zone})),
                 )
                 .await?;
             let user_id = user["id"].as_str().context("gateway returned no user id")?;
@@ -249,6 +310,33 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
                 )
                 .await?;
             Ok(json!({"user": user, "token": token["token"], "expires_at": token["expires_at"]}))
+        }
+        Command::Agent(AgentCommand::Set { tenant, user, capacity, time_zone }) => {
+            gateway
+                .call(
+                    Method::PUT,
+                    &format!("/v1/admin/tenants/{tenant}/agents/{user}"),
+                    Some(json!({"capacity": capacity, "time_zone": time_zone})),
+                )
+                .await
+        }
+        Command::Team(TeamCommand::Create { tenant, name, policy, handoff_channels }) => {
+            gateway
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/tenants/{tenant}/teams"),
+                    Some(json!({"name": name, "policy": policy, "handoff_channels": handoff_channels})),
+                )
+                .await
+        }
+        Command::Team(TeamCommand::List { tenant }) => {
+            gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/teams"), None).await
+        }
+        Command::Team(TeamCommand::AddMember { tenant, team, user }) => {
+            gateway.call(Method::PUT, &format!("/v1/admin/tenants/{tenant}/teams/{team}/members/{user}"), None).await
+        }
+        Command::Team(TeamCommand::RemoveMember { tenant, team, user }) => {
+            gateway.call(Method::DELETE, &format!("/v1/admin/tenants/{tenant}/teams/{team}/members/{user}"), None).await
         }
         Command::Token(TokenCommand::Create { tenant, user, ttl_hours }) => {
             gateway

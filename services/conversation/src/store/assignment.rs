@@ -85,3 +85,54 @@ impl ConversationStore {
         }))
     }
 }
+
+/// What applying one of routing's assignment changes did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutedAssignment {
+    /// The read model now follows it (and `conversation.assigned` was announced if it changed).
+    Applied,
+    /// Routing already said something newer (or this very change) about the conversation.
+    Stale,
+    /// The tenant has no such conversation (deleted since).
+    Missing,
+}
+
+impl ConversationStore {
+    /// Applies routing's change number `sequence` to the assignment read model, unless a change
+    /// with this or a higher sequence was applied already: redeliveries and out-of-order
+    /// arrivals leave the newest decision in place.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn apply_routing_assignment(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        sequence: i64,
+        assignee_id: Option<Uuid>,
+        team_id: Option<Uuid>,
+        actor: &str,
+        note: &str,
+    ) -> Result<RoutedAssignment, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(conversation) = lock_conversation(&mut tx, tenant_id, id).await? else {
+            return Ok(RoutedAssignment::Missing);
+        };
+        let applied: i64 =
+            sqlx::query_scalar("SELECT routing_sequence FROM conversations WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if sequence <= applied {
+            return Ok(RoutedAssignment::Stale);
+        }
+        assign_in(&mut tx, &conversation, assignee_id, team_id, actor, note).await?;
+        sqlx::query("UPDATE conversations SET routing_sequence = $3 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .bind(sequence)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RoutedAssignment::Applied)
+    }
+}

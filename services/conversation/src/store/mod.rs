@@ -18,6 +18,7 @@ mod status;
 mod templates;
 
 pub use ai::{AiMessage, SummaryView};
+pub use assignment::RoutedAssignment;
 pub use bulk::{BulkChange, BulkOutcome};
 pub use cursor::{Cursor, ListCursor};
 pub use customers::{ChannelIdentity, CustomerProfile, IntegrationCardRow, MAX_RELATED, UpdatedCustomer};

@@ -1,5 +1,5 @@
-//! `/v1/admin`: tenants (operator only), users and their tokens, channel accounts (operator or
-//! the tenant's admins). Every write is an upsert, so a retried request changes nothing more.
+//! `/v1/admin`: tenants (operator only), users (with their routing profile: capacity, time
+//! zone) and their tokens, channel accounts (operator or the tenant's admins). Every write is an upsert, so a retried request changes nothing more.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -112,6 +112,12 @@ struct NewUser {
     email: String,
     name: String,
     role: String,
+    /// Routing profile: most open conversations at once (default 5).
+    #[serde(default)]
+    capacity: Option<u32>,
+    /// Routing profile: IANA time zone (default UTC).
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
 async fn create_user(
@@ -122,7 +128,7 @@ async fn create_user(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let state = state.get()?;
     let tenant_id = tenant_path(&tenant_id)?;
-    principal.require_admin_of(tenant_id)?;
+    let ctx = principal.require_admin_of(tenant_id)?;
     let new = body(new)?;
     if !matches!(new.role.as_str(), "admin" | "supervisor" | "agent" | "ai") {
         return Err(PublicError::invalid_argument("role must be admin, supervisor, agent or ai").into());
@@ -139,7 +145,13 @@ async fn create_user(
         return Err(PublicError::not_found("tenant not found").into());
     }
     let user = state.store.upsert_user(tenant_id, email, new.name.trim(), &new.role).await.map_err(store_failure)?;
-    Ok((StatusCode::OK, Json(json!(user))))
+    // People get their working profile in routing (same id); a retry upserts both again.
+    let mut answer = json!(user);
+    if user.role != "ai" {
+        let fields = super::routing::ProfileFields { capacity: new.capacity, time_zone: new.time_zone };
+        answer["profile"] = super::routing::upsert_profile(state, &ctx, &user, &fields).await?;
+    }
+    Ok((StatusCode::OK, Json(answer)))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,7 +7,8 @@
 //! ```
 //! Actions: `assign` {assignee_id?, team_id?, note?}, `status` {status}, `priority`
 //! {priority}, `archive`, `delete` (admins only). Supervisors and admins only. The answer
-//! reports each conversation: `changed`, `unchanged`, `not_found` or `failed`.
+//! reports each conversation: `changed`, `unchanged`, `not_found` or `failed` (and `waiting`
+//! for an assignment to a team with nobody available). Assignment goes through routing.
 
 use axum::extract::State;
 use axum::routing::post;
@@ -77,14 +78,33 @@ async fn bulk_action(
         None => pb::ConversationFilter::default(),
     };
     filter.ids = new.ids;
+    if let Action::Assign { assignee_id, team_id, note } = new.action {
+        // Routing owns assignment: it selects (or resolves the filter) and reports each.
+        let request = ctx.request(
+            inbox_proto::routing::v1::BulkAssignRequest {
+                filter: Some(filter),
+                assignee_id: assignee_id.unwrap_or_default(),
+                team_id: team_id.unwrap_or_default(),
+                note,
+            },
+            &state.service_token,
+        )?;
+        let response = state.routing.clone().bulk_assign(request).await.map_err(upstream_failure)?.into_inner();
+        return Ok(Json(json!({
+            "changed": response.changed,
+            "unchanged": response.unchanged,
+            "failed": response.failed,
+            "results": response.results.iter().map(|r| json!({
+                "conversation_id": r.conversation_id,
+                "outcome": r.outcome,
+                "error": (!r.error.is_empty()).then_some(&r.error),
+            })).collect::<Vec<_>>(),
+        })));
+    }
     use pb::bulk_action_request::Action as A;
     let action = match new.action {
-        Action::Assign { assignee_id, team_id, note } => A::Assign(pb::SetAssignmentRequest {
-            conversation_id: String::new(),
-            assignee_id: assignee_id.unwrap_or_default(),
-            team_id: team_id.unwrap_or_default(),
-            note,
-        }),
+        // Handled above, by routing.
+        Action::Assign { .. } => return Err(PublicError::internal().into()),
         Action::Status { status } => A::Status(
             status_from_name(&status)
                 .ok_or_else(|| PublicError::invalid_argument("status must be active, pending, resolved or archived"))?

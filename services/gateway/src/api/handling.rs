@@ -1,7 +1,7 @@
 //! Who works a conversation: assignment, the AI's messages, taking over from the AI and
 //! handing back, and the summary.
 //!
-//! - `PUT /v1/conversations/{id}/assignment` {assignee_id?, team_id?, note?}
+//! - `PUT /v1/conversations/{id}/assignment` {assignee_id?, team_id?, note?} (through routing)
 //! - `POST /v1/conversations/{id}/ai-messages` {text, confidence, complex_issue?, complex_reason?,
 //!   idempotency_key} (AI accounts only)
 //! - `POST /v1/conversations/{id}/take-over`, `POST /v1/conversations/{id}/release`
@@ -43,27 +43,36 @@ struct NewAssignment {
     note: String,
 }
 
+/// Assignment goes through routing, which owns it: the answer is routing's decision (the
+/// conversation's read model follows through events, and the WebSocket gets
+/// `conversation.assigned`).
 async fn set_assignment(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     new: JsonBody<NewAssignment>,
-) -> Result<Json<ConversationJson>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
     let request = ctx.request(
-        pb::SetAssignmentRequest {
-            conversation_id: id,
+        inbox_proto::routing::v1::AssignRequest {
+            conversation_id: id.clone(),
             assignee_id: new.assignee_id.unwrap_or_default(),
             team_id: new.team_id.unwrap_or_default(),
             note: new.note,
         },
         &state.service_token,
     )?;
-    let conversation =
-        state.conversations.clone().set_assignment(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(ConversationJson::from(&conversation)))
+    let decided = state.routing.clone().assign(request).await.map_err(upstream_failure)?.into_inner();
+    let opt = |s: String| (!s.is_empty()).then_some(s);
+    Ok(Json(json!({
+        "conversation_id": id,
+        "outcome": decided.outcome,
+        "assignee_id": opt(decided.assignee_id),
+        "team_id": opt(decided.team_id),
+        "sequence": decided.sequence,
+    })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod export;
 pub mod handling;
 pub mod json;
+pub mod routing;
 pub mod settings;
 pub mod templates;
 pub mod views;
@@ -20,6 +21,7 @@ use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::conversation::v1::exports_client::ExportsClient;
 use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
+use inbox_proto::routing::v1::routing_client::RoutingClient;
 use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
@@ -43,6 +45,7 @@ pub struct AppInner {
     pub templates: TemplatesClient<Channel>,
     pub exports: ExportsClient<Channel>,
     pub channel_accounts: ChannelAccountsClient<Channel>,
+    pub routing: RoutingClient<Channel>,
     pub channel_deliveries: ChannelDeliveriesClient<Channel>,
     pub live: std::sync::Arc<LiveHub>,
     pub redis: redis::aio::ConnectionManager,

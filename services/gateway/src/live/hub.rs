@@ -71,14 +71,30 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
             "ai_active": e.ai_active,
         }),
         Payload::ConversationDeleted(e) => json!({"conversation_id": e.conversation_id}),
+        Payload::AgentAvailabilityChanged(e) => json!({
+            "agent_id": e.agent_id,
+            "availability": availability_name(e.availability),
+        }),
         Payload::DeliveryUpdated(d) => json!({"delivery": crate::api::channel_json::delivery(d)}),
-        Payload::InboundMessage(_) | Payload::OutboundMessage(_) => return None,
+        // The conversation service turns routing's assignments into `conversation.assigned`.
+        Payload::RoutingAssignmentChanged(_) | Payload::InboundMessage(_) | Payload::OutboundMessage(_) => {
+            return None;
+        }
     };
     let mut frame = json!({"type": kind, "event_id": envelope.event_id});
     if let (Some(frame), Some(body)) = (frame.as_object_mut(), body.as_object()) {
         frame.extend(body.clone());
     }
     Some(frame.to_string())
+}
+
+fn availability_name(value: i32) -> &'static str {
+    use inbox_proto::routing::v1::Availability;
+    match Availability::try_from(value) {
+        Ok(Availability::Online) => "online",
+        Ok(Availability::Away) => "away",
+        _ => "offline",
+    }
 }
 
 /// Feeds the hub from `events.>` until `shutdown`.

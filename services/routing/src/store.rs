@@ -1,3 +1,0 @@
-//! The routing service's PostgreSQL store.
-
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
