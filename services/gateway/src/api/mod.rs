@@ -21,8 +21,8 @@ use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::conversation::v1::exports_client::ExportsClient;
 use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
-use inbox_proto::routing::v1::routing_client::RoutingClient;
 use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
+use inbox_proto::routing::v1::routing_client::RoutingClient;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
 
