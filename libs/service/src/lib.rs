@@ -7,6 +7,7 @@ pub mod grpc;
 pub mod http_edge;
 pub mod ledger;
 pub mod ops;
+pub mod outbox;
 pub mod postgres;
 pub mod shutdown;
 pub mod startup;

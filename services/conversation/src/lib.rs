@@ -86,8 +86,13 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         std::time::Duration::from_secs(settings.conversation.sweep_interval_seconds.max(1)),
         shutdown.clone(),
     ));
-    let relay =
-        tokio::spawn(events::run_outbox_relay(pool.clone(), bus, settings.conversation.outbox_batch, shutdown.clone()));
+    let relay = tokio::spawn(inbox_service::outbox::run_relay(
+        pool.clone(),
+        bus,
+        store::OUTBOX_CHANNEL,
+        settings.conversation.outbox_batch,
+        shutdown.clone(),
+    ));
 
     // The consumer stops pulling and acks what it finished; the relay then drains the outbox.
     consumer.await??;

@@ -17,20 +17,18 @@ pub mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inbox_bus::{Bus, ConsumerSpec, Stream, run_consumer};
+use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_proto::routing::v1::routing_server::RoutingServer;
 use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_http};
 use inbox_service::{Listeners, Needs, RunError};
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Settings;
 
 use crate::availability::AvailabilityBook;
-use crate::store::{OUTBOX_CHANNEL, RoutingStore, relay_outbox_once};
+use crate::store::{OUTBOX_CHANNEL, RoutingStore};
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
@@ -85,7 +83,13 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         Duration::from_secs(settings.routing.sweep_interval_seconds.max(1)),
         shutdown.clone(),
     ));
-    let relay = tokio::spawn(run_outbox_relay(pool.clone(), bus, settings.routing.outbox_batch, shutdown.clone()));
+    let relay = tokio::spawn(inbox_service::outbox::run_relay(
+        pool.clone(),
+        bus,
+        OUTBOX_CHANNEL,
+        settings.routing.outbox_batch,
+        shutdown.clone(),
+    ));
 
     consumer.await??;
     sweeper.await?;
@@ -123,66 +127,5 @@ async fn run_waiting_sweeper(
             }
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
-    }
-}
-
-/// Longest wait between two outbox scans when no notification arrives.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Relays the outbox to JetStream until `shutdown`, then drains what is left.
-async fn run_outbox_relay(pool: PgPool, bus: Bus, batch: i64, shutdown: CancellationToken) {
-    let mut listener = match PgListener::connect_with(&pool).await {
-        Ok(mut l) => match l.listen(OUTBOX_CHANNEL).await {
-            Ok(()) => Some(l),
-            Err(e) => {
-                tracing::warn!(error = %e, "outbox LISTEN failed; polling only");
-                None
-            }
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "outbox listener connection failed; polling only");
-            None
-        }
-    };
-    let mut failures = 0u32;
-    loop {
-        match relay_outbox_once(&pool, &bus, batch).await {
-            Ok(n) if n as i64 == batch => {
-                failures = 0;
-                continue;
-            }
-            Ok(_) => failures = 0,
-            Err(e) => {
-                failures += 1;
-                tracing::warn!(error = %e, failures, "outbox relay round failed; will retry");
-            }
-        }
-        if shutdown.is_cancelled() {
-            break;
-        }
-        let wait = if failures > 0 { Duration::from_millis(100 * 2u64.pow(failures.min(6))) } else { POLL_INTERVAL };
-        tokio::select! {
-            _ = shutdown.cancelled() => {}
-            _ = tokio::time::sleep(wait) => {}
-            _ = wait_for_notification(listener.as_mut()), if failures == 0 => {}
-        }
-    }
-    while let Ok(n) = relay_outbox_once(&pool, &bus, batch).await {
-        if n == 0 {
-            break;
-        }
-    }
-    tracing::info!("outbox relay stopped");
-}
-
-async fn wait_for_notification(listener: Option<&mut PgListener>) {
-    match listener {
-        Some(l) => {
-            if let Err(e) = l.recv().await {
-                tracing::warn!(error = %e, "outbox notification failed");
-                tokio::time::sleep(POLL_INTERVAL).await;
-            }
-        }
-        None => std::future::pending().await,
     }
 }

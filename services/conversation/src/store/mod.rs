@@ -25,7 +25,7 @@ pub use customers::{ChannelIdentity, CustomerProfile, IntegrationCardRow, MAX_RE
 pub use export::ConversationHistory;
 pub use listing::{ViewCounts, Viewer};
 pub use messages::Appended;
-pub use outbox::{OUTBOX_CHANNEL, relay_outbox_once};
+pub use outbox::OUTBOX_CHANNEL;
 pub use replies::{NewReply, SentReply};
 pub use rows::{ConversationRow, MessageRow, StatusChangeRow};
 pub use status::SweepReport;

@@ -1,11 +1,9 @@
-//! The transactional outbox: events commit with the change they describe; the relay
-//! publishes them (Nats-Msg-Id = event id) and deletes them. A crash between publish and
-//! delete publishes again, and JetStream's duplicate window (then the consumers' idempotency)
-//! absorbs the copy: repeated, never lost.
+//! Writing the transactional outbox: events commit with the change they describe;
+//! `inbox_service::outbox` relays them.
 
-use inbox_bus::{Bus, Envelope};
+use inbox_bus::Envelope;
 use prost::Message as _;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::StoreError;
 
@@ -62,49 +60,4 @@ pub(crate) async fn enqueue_message_created(
         }),
     );
     enqueue(tx, &inbox_bus::subjects::event(&tenant, "message.created"), &event).await
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RelayError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Bus(#[from] inbox_bus::BusError),
-}
-
-impl From<sqlx::Error> for RelayError {
-    fn from(e: sqlx::Error) -> Self {
-        RelayError::Store(StoreError::Database(e))
-    }
-}
-
-/// Publishes up to `batch` outbox rows in id order and deletes them once JetStream acked all.
-/// Rows are locked with SKIP LOCKED, so several replicas relay disjoint batches. Returns how
-/// many were published.
-pub async fn relay_outbox_once(pool: &PgPool, bus: &Bus, batch: i64) -> Result<usize, RelayError> {
-    let mut tx = pool.begin().await?;
-    let rows: Vec<(i64, String, Vec<u8>)> =
-        sqlx::query_as("SELECT id, subject, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED")
-            .bind(batch)
-            .fetch_all(&mut *tx)
-            .await?;
-    if rows.is_empty() {
-        tx.commit().await?;
-        return Ok(0);
-    }
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut messages = Vec::with_capacity(rows.len());
-    for (id, subject, bytes) in rows {
-        ids.push(id);
-        match Envelope::decode(bytes.as_slice()) {
-            Ok(envelope) => messages.push((subject, envelope)),
-            // Written by this service from a valid Envelope; never expected. Dropping it would
-            // lose an event, so keep the row and surface the error.
-            Err(e) => return Err(StoreError::Invalid(format!("outbox row {id} is not an Envelope: {e}")).into()),
-        }
-    }
-    bus.publish_all(&messages).await?;
-    sqlx::query("DELETE FROM outbox WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(ids.len())
 }

@@ -8,7 +8,7 @@ mod outbox;
 mod profiles;
 
 pub use assignments::{AssignOutcome, AssignTarget, ConversationFact, FactsReport};
-pub use outbox::{OUTBOX_CHANNEL, relay_outbox_once};
+pub use outbox::OUTBOX_CHANNEL;
 pub use profiles::{AgentProfile, AgentRow, DEFAULT_CAPACITY, TeamRow};
 
 use chrono::{DateTime, Utc};
