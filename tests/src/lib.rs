@@ -12,7 +12,7 @@ pub mod graph;
 pub mod support;
 
 use anyhow::{Context, bail};
-use inbox_testkit::{TestDatabase, TestNats, TestRedis, free_port, wait_until};
+use inbox_testkit::{TestDatabase, TestNats, TestRedis, free_port};
 
 pub const SERVICES: [&str; 7] =
     ["gateway", "channel-ingest", "conversation", "routing", "notification", "search", "metrics"];
@@ -61,12 +61,32 @@ impl Fleet {
     }
 
     /// Like `start`, with extra settings for some services: `(service, variable, value)`.
+    ///
+    /// Ports are picked free but only taken when a service binds them, so a fleet started at
+    /// the same moment (another test thread) can take one first; the service that lost the race
+    /// exits at once. Such a start is retried on new ports, twice at most.
     pub async fn start_with(extra_env: &[(&str, &str, String)]) -> anyhow::Result<Fleet> {
+        let mut attempt = 1;
+        loop {
+            match Self::try_start(extra_env).await {
+                Ok(fleet) => return Ok(fleet),
+                Err(StartError::Exited(e)) if attempt < 3 => {
+                    eprintln!("fleet start attempt {attempt} failed, retrying on new ports: {e:#}");
+                    attempt += 1;
+                }
+                Err(StartError::Exited(e) | StartError::Other(e)) => return Err(e),
+            }
+        }
+    }
+
+    async fn try_start(extra_env: &[(&str, &str, String)]) -> Result<Fleet, StartError> {
         let bin_dir = bin_dir()?;
         for name in SERVICES {
             let bin = bin_dir.join(format!("inbox-{name}"));
             if !bin.is_file() {
-                bail!("{} is missing: run `cargo build --workspace --bins` (or `just test`) first", bin.display());
+                let missing =
+                    anyhow::anyhow!("{} is missing: run `cargo build --workspace --bins` first", bin.display());
+                return Err(missing.into());
             }
         }
         let nats = TestNats::start().await?;
@@ -145,7 +165,12 @@ impl Fleet {
         }
         fleet._databases = databases.into_values().collect();
         for name in SERVICES {
-            fleet.wait_ready(name).await?;
+            if let Err(e) = fleet.wait_ready(name).await {
+                let exited = SERVICES
+                    .iter()
+                    .any(|s| fleet.processes.get_mut(s).is_some_and(|p| matches!(p.child.try_wait(), Ok(Some(_)))));
+                return Err(if exited { StartError::Exited(e) } else { StartError::Other(e) });
+            }
         }
         Ok(fleet)
     }
@@ -177,14 +202,10 @@ impl Fleet {
         let child = self.spawn(name, &env, &log)?;
         self.replicas.push(Process { child, http, grpc, env, log: log.clone() });
         let url = format!("http://127.0.0.1:{http}");
-        let client = reqwest::Client::new();
-        let ready = format!("{url}/readyz");
-        wait_until(Duration::from_secs(60), || {
-            let request = client.get(&ready).timeout(Duration::from_secs(2));
-            async move { request.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-        })
-        .await
-        .with_context(|| format!("replica of inbox-{name} did not become ready"))?;
+        let process = self.replicas.last_mut().context("replica just pushed")?;
+        wait_until_ready(&url, process)
+            .await
+            .with_context(|| format!("replica of inbox-{name} did not become ready"))?;
         Ok(url)
     }
 
@@ -197,15 +218,11 @@ impl Fleet {
     }
 
     /// Waits until `GET /readyz` answers 200.
-    pub async fn wait_ready(&self, name: &str) -> anyhow::Result<()> {
-        let url = format!("{}/readyz", self.http_url(name));
-        let client = reqwest::Client::new();
-        wait_until(Duration::from_secs(60), || {
-            let request = client.get(&url).timeout(Duration::from_secs(2));
-            async move { request.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-        })
-        .await
-        .with_context(|| format!("inbox-{name} did not become ready; log:\n{}", self.log_tail(name)))
+    pub async fn wait_ready(&mut self, name: &str) -> anyhow::Result<()> {
+        let url = self.http_url(name);
+        let process = self.processes.get_mut(name).context("no such service")?;
+        let ready = wait_until_ready(&url, process).await;
+        ready.with_context(|| format!("inbox-{name} did not become ready; log:\n{}", self.log_tail(name)))
     }
 
     /// Kills a service without warning (SIGKILL), as a crash would.
@@ -254,13 +271,62 @@ impl Fleet {
     }
 }
 
+/// Why a fleet did not start: a service exited (lost a port to another process, most likely),
+/// or anything else.
+enum StartError {
+    Exited(anyhow::Error),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for StartError {
+    fn from(e: anyhow::Error) -> Self {
+        StartError::Other(e)
+    }
+}
+
+impl From<std::io::Error> for StartError {
+    fn from(e: std::io::Error) -> Self {
+        StartError::Other(e.into())
+    }
+}
+
+/// Waits until `process` answers `GET {base_url}/readyz` with 200 and its own pid: another
+/// process listening on that port (one that won a race for it) does not count, and a process
+/// that exited fails at once.
+async fn wait_until_ready(base_url: &str, process: &mut Process) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let url = format!("{base_url}/readyz");
+    let pid = process.child.id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = process.child.try_wait()? {
+            bail!("the process exited ({status})");
+        }
+        let answer = client.get(&url).timeout(Duration::from_secs(2)).send().await;
+        if let Ok(response) = answer
+            && response.status() == 200
+        {
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            if body["pid"].as_u64() == Some(u64::from(pid)) {
+                return Ok(());
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("not ready within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 impl Drop for Fleet {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            for name in SERVICES {
-                if self.processes.contains_key(name) {
-                    eprintln!("---- inbox-{name} (last lines) ----\n{}", self.log_tail(name));
-                }
+        // On a failed assertion, every service's last lines; otherwise those of any service that
+        // died on its own (a test that returns an error does not panic).
+        let panicking = std::thread::panicking();
+        for name in SERVICES {
+            let exited = self.processes.get_mut(name).is_some_and(|p| matches!(p.child.try_wait(), Ok(Some(_))));
+            if panicking || exited {
+                eprintln!("---- inbox-{name} (last lines) ----\n{}", self.log_tail(name));
             }
         }
         for process in self.processes.values_mut().chain(self.replicas.iter_mut()) {

@@ -84,7 +84,9 @@ pub fn routes(readiness: Readiness) -> Router {
 async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
     let (ready, checks) = readiness.evaluate().await;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"ready": ready, "checks": checks})))
+    // The pid lets a supervisor (the end-to-end harness) tell this process from another one
+    // that answers on the same port.
+    (status, Json(json!({"ready": ready, "checks": checks, "pid": std::process::id()})))
 }
 
 async fn metrics() -> impl IntoResponse {

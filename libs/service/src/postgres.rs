@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use inbox_config::PostgresSettings;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection, Executor, PgPool};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,7 @@ pub enum PostgresError {
 /// advisory lock, and a concurrent `CREATE DATABASE` is tolerated.
 pub async fn connect_and_migrate(settings: &PostgresSettings, migrator: &Migrator) -> Result<PgPool, PostgresError> {
     let options: PgConnectOptions = settings.url.parse().map_err(|e: sqlx::Error| PostgresError::Url(e.to_string()))?;
+    let options = without_tls_on_loopback(options, &settings.url);
     // Short OLTP queries: JIT compilation would add tens of milliseconds to a query the
     // planner merely estimates as expensive, and never pays back here.
     let options = options.log_statements(tracing::log::LevelFilter::Trace).options([("jit", "off")]);
@@ -36,6 +37,21 @@ pub async fn connect_and_migrate(settings: &PostgresSettings, migrator: &Migrato
         .map_err(|e| PostgresError::Connect(e.to_string()))?;
     migrator.run(&pool).await.map_err(|e| PostgresError::Migrate(e.to_string()))?;
     Ok(pool)
+}
+
+/// sqlx's default `sslmode=prefer` encrypts even a connection to this machine's own server when
+/// it has `ssl = on` (Debian's default), which costs both sides CPU on every query and protects
+/// nothing. Without an explicit `sslmode` in the URL, a loopback host or a Unix socket connects
+/// in the clear; any other host keeps `prefer`, and an explicit `sslmode` always wins.
+fn without_tls_on_loopback(options: PgConnectOptions, url: &str) -> PgConnectOptions {
+    if url.contains("sslmode=") || url.contains("ssl-mode=") {
+        return options;
+    }
+    let host = options.get_host();
+    let loopback = host.starts_with('/')
+        || host == "localhost"
+        || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback { options.ssl_mode(PgSslMode::Disable) } else { options }
 }
 
 async fn ensure_database_exists(options: &PgConnectOptions) -> Result<(), PostgresError> {
@@ -60,5 +76,25 @@ async fn ensure_database_exists(options: &PgConnectOptions) -> Result<(), Postgr
         // Another replica created it first (duplicate_database, or the catalog's unique index).
         Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => Ok(()),
         Err(e) => Err(PostgresError::Create(database, e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(url: &str) -> String {
+        let options: PgConnectOptions = url.parse().unwrap();
+        format!("{:?}", without_tls_on_loopback(options, url).get_ssl_mode())
+    }
+
+    #[test]
+    fn loopback_connects_in_the_clear_unless_the_url_says_otherwise() {
+        assert_eq!(mode("postgres://postgres@127.0.0.1:5432/db"), "Disable");
+        assert_eq!(mode("postgres://postgres@localhost/db"), "Disable");
+        assert_eq!(mode("postgres://postgres@[::1]:5432/db"), "Disable");
+        assert_eq!(mode("postgres://postgres@127.0.0.1/db?sslmode=require"), "Require");
+        assert_eq!(mode("postgres://postgres@db.internal:5432/db"), "Prefer");
+        assert_eq!(mode("postgres://postgres@10.0.0.7/db"), "Prefer");
     }
 }
