@@ -19,6 +19,15 @@ use crate::{Row, inbound, row};
 const MESSAGES: usize = 50_000;
 const CUSTOMERS: usize = 5_000;
 
+/// The URL the service under measurement connects with. `BENCH_POSTGRES_SSLMODE` (e.g.
+/// `prefer`, sqlx's default) overrides the service's choice of no TLS on loopback, to compare.
+fn service_url(db: &TestDatabase) -> String {
+    match std::env::var("BENCH_POSTGRES_SSLMODE") {
+        Ok(mode) => format!("{}?sslmode={mode}", db.url()),
+        Err(_) => db.url(),
+    }
+}
+
 pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
     let nats = TestNats::start().await?;
     let db = TestDatabase::create("bench_ingest_store").await?;
@@ -41,7 +50,7 @@ pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
     }
 
     let env: HashMap<String, String> = [
-        ("INBOX__POSTGRES__URL", db.url()),
+        ("INBOX__POSTGRES__URL", service_url(&db)),
         ("INBOX__NATS__URL", nats.url()),
         ("INBOX__AUTH__SERVICE_TOKEN", "bench-service-token-0123".to_owned()),
         ("INBOX__LOG__LEVEL", "error".to_owned()),
@@ -83,7 +92,7 @@ pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
 /// The store alone: `append_inbound_batch` with batches of 256, one connection at a time.
 pub async fn bench_batch_store() -> anyhow::Result<Vec<Row>> {
     let db = TestDatabase::create("bench_batch").await?;
-    let settings = inbox_config::PostgresSettings { url: db.url(), max_connections: 4 };
+    let settings = inbox_config::PostgresSettings { url: service_url(&db), max_connections: 4 };
     let pool = inbox_service::postgres::connect_and_migrate(&settings, &inbox_conversation::store::MIGRATOR).await?;
     let store = inbox_conversation::store::ConversationStore::new(pool);
     let tenant = Uuid::now_v7();
