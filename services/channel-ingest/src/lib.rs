@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod outbound;
 pub mod store;
+pub mod twilio;
 pub mod whatsapp;
 
 use inbox_proto::ingest::v1::channel_accounts_server::ChannelAccountsServer;
@@ -44,6 +45,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         store: store.clone(),
         bus: bus.clone(),
         archive: store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit),
+        twilio_public_base_url: settings.twilio.public_base_url.trim_end_matches('/').to_owned(),
     });
 
     let w = &settings.whatsapp;

@@ -41,6 +41,76 @@ enum Command {
     /// WhatsApp Cloud API numbers.
     #[command(subcommand)]
     Whatsapp(WhatsappCommand),
+    /// Twilio Programmable Voice numbers.
+    #[command(subcommand)]
+    Twilio(TwilioCommand),
+}
+
+#[derive(Subcommand)]
+enum TwilioCommand {
+    /// Connect a Twilio number to a tenant (or reconfigure it).
+    Add(TwilioAccountArgs),
+    /// List a tenant's Twilio numbers (auth tokens are never shown).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Process archived Twilio callbacks again (idempotent: nothing is stored twice). Name
+    /// payload ids, or a start time, or `--only-unpublished`.
+    Replay {
+        #[arg(long)]
+        tenant: String,
+        /// Archived payload id (repeatable).
+        #[arg(long = "payload")]
+        payloads: Vec<String>,
+        /// Payloads received at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// ...and before this one.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        only_unpublished: bool,
+    },
+}
+
+#[derive(Args)]
+struct TwilioAccountArgs {
+    #[arg(long)]
+    tenant: String,
+    /// Twilio Account SID (AC...).
+    #[arg(long)]
+    account_sid: String,
+    /// Auth token (checks X-Twilio-Signature).
+    #[arg(long, env = "INBOX_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: String,
+    /// The number customers call, E.164.
+    #[arg(long)]
+    phone_number: String,
+    /// An agent's number to ring, E.164 (repeatable; rung at once).
+    #[arg(long = "agent-number")]
+    agent_numbers: Vec<String>,
+    /// Queue callers in this Twilio queue instead of ringing numbers.
+    #[arg(long, default_value = "")]
+    queue: String,
+    /// Seconds to ring before voicemail.
+    #[arg(long, default_value_t = 20)]
+    ring_timeout: u32,
+    /// Said before the voicemail beep.
+    #[arg(long, default_value = "")]
+    greeting: String,
+    /// Do not offer voicemail when nobody answers.
+    #[arg(long)]
+    no_voicemail: bool,
+    /// Longest voicemail in seconds.
+    #[arg(long, default_value_t = 120)]
+    voicemail_max: u32,
+    /// Record answered calls.
+    #[arg(long)]
+    record_calls: bool,
+    /// Transcribe voicemails.
+    #[arg(long)]
+    transcribe: bool,
 }
 
 #[derive(Subcommand)]
@@ -378,6 +448,42 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
                 .await
         }
         Command::Whatsapp(WhatsappCommand::SendTestMessage { .. }) => unreachable!("handled above"),
+        Command::Twilio(TwilioCommand::Add(a)) => {
+            gateway
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/tenants/{}/channels/twilio", a.tenant),
+                    Some(json!({
+                        "account_sid": a.account_sid,
+                        "auth_token": a.auth_token,
+                        "phone_number": a.phone_number,
+                        "agent_numbers": a.agent_numbers,
+                        "queue_name": a.queue,
+                        "ring_timeout_seconds": a.ring_timeout,
+                        "voicemail": !a.no_voicemail,
+                        "voicemail_greeting": a.greeting,
+                        "voicemail_max_seconds": a.voicemail_max,
+                        "record_calls": a.record_calls,
+                        "transcribe": a.transcribe,
+                    })),
+                )
+                .await
+        }
+        Command::Twilio(TwilioCommand::List { tenant }) => {
+            gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/twilio"), None).await
+        }
+        Command::Twilio(TwilioCommand::Replay { tenant, payloads, since, until, only_unpublished }) => {
+            let mut body = json!({"raw_payload_ids": payloads, "only_unpublished": only_unpublished});
+            if let Some(since) = since {
+                body["received_from"] = json!(since);
+            }
+            if let Some(until) = until {
+                body["received_until"] = json!(until);
+            }
+            gateway
+                .call(Method::POST, &format!("/v1/admin/tenants/{tenant}/channels/twilio/replay"), Some(body))
+                .await
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::ingest::process_whatsapp_payload;
+use crate::ingest::{process_whatsapp_payload, publish_twilio_callback, twilio_from_archive};
 use crate::store::{IngestStore, StoreError};
 use crate::whatsapp::graph::{GraphClient, MediaError};
 use crate::whatsapp::payload::WebhookPayload;
@@ -128,22 +128,35 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             else {
                 continue;
             };
-            let parsed = match WebhookPayload::parse(&payload.body) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(raw_payload_id = %payload.id, error = %e, "archived payload no longer parses; skipped");
-                    continue;
-                }
+            let replay_failed = |e: &dyn std::fmt::Display| {
+                tracing::error!(error = %e, "replay failed");
+                Status::from(PublicError::unavailable("replay failed; retry"))
             };
-            let processed =
-                process_whatsapp_payload(&self.store, &self.bus, &account, payload.id, &parsed).await.map_err(|e| {
-                    tracing::error!(error = %e, "replay failed");
-                    Status::from(PublicError::unavailable("replay failed; retry"))
-                })?;
+            if account.channel == "telephony" {
+                let Some(callback) = twilio_from_archive(&payload.body) else {
+                    tracing::warn!(raw_payload_id = %payload.id, "archived twilio callback no longer parses; skipped");
+                    continue;
+                };
+                let items = publish_twilio_callback(&self.bus, &account, payload.id, &callback)
+                    .await
+                    .map_err(|e| replay_failed(&e))?;
+                answer.messages += u32::try_from(items).unwrap_or(u32::MAX);
+            } else {
+                let parsed = match WebhookPayload::parse(&payload.body) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(raw_payload_id = %payload.id, error = %e, "archived payload no longer parses; skipped");
+                        continue;
+                    }
+                };
+                let processed = process_whatsapp_payload(&self.store, &self.bus, &account, payload.id, &parsed)
+                    .await
+                    .map_err(|e| replay_failed(&e))?;
+                answer.messages += u32::try_from(processed.messages).unwrap_or(u32::MAX);
+                answer.statuses += u32::try_from(processed.statuses).unwrap_or(u32::MAX);
+            }
             self.store.mark_published(payload.id).await.map_err(store_error)?;
             answer.payloads += 1;
-            answer.messages += u32::try_from(processed.messages).unwrap_or(u32::MAX);
-            answer.statuses += u32::try_from(processed.statuses).unwrap_or(u32::MAX);
         }
         tracing::info!(payloads = answer.payloads, messages = answer.messages, "archived payloads replayed");
         Ok(Response::new(answer))

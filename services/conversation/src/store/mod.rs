@@ -3,6 +3,7 @@
 mod ai;
 mod assignment;
 mod batch;
+mod calls;
 mod bulk;
 mod cursor;
 mod customers;
@@ -19,6 +20,7 @@ mod templates;
 
 pub use ai::{AiMessage, SummaryView};
 pub use assignment::RoutedAssignment;
+pub use calls::AgentDisposition;
 pub use bulk::{BulkChange, BulkOutcome};
 pub use cursor::{Cursor, ListCursor};
 pub use customers::{ChannelIdentity, CustomerProfile, IntegrationCardRow, MAX_RELATED, UpdatedCustomer};
