@@ -122,15 +122,15 @@ fn ours(caller: &str) -> String {
     form_urlencoded::Serializer::new(String::new()).append_pair("number", OUR_NUMBER).append_pair("caller", caller).finish()
 }
 
-struct Inbox<'a> {
-    fleet: &'a Fleet,
+struct Inbox {
+    gateway: String,
     client: reqwest::Client,
     token: String,
 }
 
-impl Inbox<'_> {
+impl Inbox {
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.fleet.http_url("gateway"))
+        format!("{}{path}", self.gateway)
     }
 
     async fn conversation_of(&self, address: &str) -> anyhow::Result<Option<String>> {
@@ -224,7 +224,7 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
 
     let ingest = fleet.http_url("channel-ingest");
     let twilio = Twilio { client: reqwest::Client::new() };
-    let inbox = Inbox { fleet: &fleet, client: reqwest::Client::new(), token: token.clone() };
+    let inbox = Inbox { gateway: fleet.http_url("gateway"), client: reqwest::Client::new(), token: token.clone() };
 
     // 1. Ann's call is answered by an agent and lasts 42 s. Twilio retries two callbacks.
     let voice = twilio.post(&ingest, "/webhooks/twilio/voice", &call_params("CAann", ANN, "ringing")).await?;
