@@ -6,13 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::collections::HashSet;
 use anyhow::Context;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use inbox_e2e::Fleet;
 use inbox_e2e::support::{get_json, inboxctl, person_token, send_json, wait_until_settled};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 
 /// The URL Twilio is configured with (a proxy in front of channel-ingest): signatures cover it.
 const PUBLIC: &str = "https://voice.acme.test/inbox";
@@ -119,7 +119,10 @@ fn call_params<'a>(sid: &'a str, from: &'a str, status: &'a str) -> Vec<(&'a str
 
 /// The query our TwiML puts on the dial action, recording and transcription URLs.
 fn ours(caller: &str) -> String {
-    form_urlencoded::Serializer::new(String::new()).append_pair("number", OUR_NUMBER).append_pair("caller", caller).finish()
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("number", OUR_NUMBER)
+        .append_pair("caller", caller)
+        .finish()
 }
 
 struct Inbox {
@@ -229,8 +232,7 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     // 1. Ann's call is answered by an agent and lasts 42 s. Twilio retries two callbacks.
     let voice = twilio.post(&ingest, "/webhooks/twilio/voice", &call_params("CAann", ANN, "ringing")).await?;
     assert!(voice.content_type.starts_with("text/xml"), "{}", voice.content_type);
-    let dial_action =
-        format!("{PUBLIC}/webhooks/twilio/voice/dial?number=%2B14155550100&amp;caller=%2B4915111111111");
+    let dial_action = format!("{PUBLIC}/webhooks/twilio/voice/dial?number=%2B14155550100&amp;caller=%2B4915111111111");
     assert_eq!(
         voice.body,
         format!(
@@ -336,9 +338,9 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     let mut completed = call_params("CAdave", DAVE, "completed");
     completed.push(("CallDuration", "14"));
     dave.push(("/webhooks/twilio/voice/status".into(), completed));
-    let posts = dave.iter().flat_map(|(path, params)| {
-        replicas.iter().map(|base| twilio.post_signed_with(base, path, params, AUTH_TOKEN))
-    });
+    let posts = dave
+        .iter()
+        .flat_map(|(path, params)| replicas.iter().map(|base| twilio.post_signed_with(base, path, params, AUTH_TOKEN)));
     for answer in futures::future::join_all(posts).await {
         let answer = answer?;
         assert_eq!(answer.status, 200, "{}", answer.body);
@@ -437,10 +439,7 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["disposition"], "voicemail");
     assert_eq!(calls[0]["auto_disposition"], "voicemail");
-    assert_eq!(
-        calls[0]["recordings"][0]["url"],
-        "https://api.twilio.com/2010-04-01/Accounts/AC0123/Recordings/REbob"
-    );
+    assert_eq!(calls[0]["recordings"][0]["url"], "https://api.twilio.com/2010-04-01/Accounts/AC0123/Recordings/REbob");
     assert_eq!(calls[0]["transcripts"][0]["status"], "completed");
 
     // The busy call.
@@ -472,8 +471,7 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     assert_eq!(call["disposition"], "busy", "clearing goes back to the automatic disposition");
 
     // Replaying the archive stores nothing twice.
-    let replayed =
-        inboxctl(&fleet, &["twilio", "replay", "--tenant", &tenant_id, "--since", &started.to_rfc3339()])?;
+    let replayed = inboxctl(&fleet, &["twilio", "replay", "--tenant", &tenant_id, "--since", &started.to_rfc3339()])?;
     assert!(replayed["payloads"].as_u64().unwrap() >= 20, "{replayed}");
     wait_until_settled(&fleet).await?;
     assert_eq!(inbox.messages(&bob).await?.len(), 5);

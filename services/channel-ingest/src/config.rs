@@ -106,7 +106,8 @@ impl inbox_service::ServiceSettings for Settings {
         {
             return Err(SettingsError::Validation("whatsapp.graph_base_url must be an http(s) URL".into()));
         }
-        if !(self.twilio.public_base_url.starts_with("https://") || self.twilio.public_base_url.starts_with("http://")) {
+        if !(self.twilio.public_base_url.starts_with("https://") || self.twilio.public_base_url.starts_with("http://"))
+        {
             return Err(SettingsError::Validation("twilio.public_base_url must be an http(s) URL".into()));
         }
         if !self.whatsapp.graph_api_version.starts_with('v') {

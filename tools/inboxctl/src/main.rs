@@ -480,9 +480,7 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
             if let Some(until) = until {
                 body["received_until"] = json!(until);
             }
-            gateway
-                .call(Method::POST, &format!("/v1/admin/tenants/{tenant}/channels/twilio/replay"), Some(body))
-                .await
+            gateway.call(Method::POST, &format!("/v1/admin/tenants/{tenant}/channels/twilio/replay"), Some(body)).await
         }
     }
 }

@@ -124,7 +124,9 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
         let account_sid = r.account_sid.trim();
         let phone_number = r.phone_number.trim();
         if !is_account_sid(account_sid) {
-            return Err(PublicError::invalid_argument("account_sid must be a Twilio Account SID (AC + 32 hex digits)").into());
+            return Err(
+                PublicError::invalid_argument("account_sid must be a Twilio Account SID (AC + 32 hex digits)").into()
+            );
         }
         if !is_e164(phone_number) {
             return Err(PublicError::invalid_argument("phone_number must be in E.164 (+ and digits)").into());

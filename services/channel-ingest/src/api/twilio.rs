@@ -7,13 +7,13 @@
 //! its call item published and acked, and only then answered (TwiML), so Twilio retries
 //! anything we could not take.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_service::http_edge::{ApiError, WhenReady};
 

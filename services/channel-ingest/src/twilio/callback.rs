@@ -236,7 +236,9 @@ impl Callback {
 
     /// When Twilio says this happened (`Timestamp`, RFC 2822, on status callbacks), else now.
     pub fn occurred_at(&self) -> DateTime<Utc> {
-        DateTime::parse_from_rfc2822(self.param("Timestamp")).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now())
+        DateTime::parse_from_rfc2822(self.param("Timestamp"))
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now())
     }
 
     /// The call item as a customer message of the caller's conversation (tenant, account and

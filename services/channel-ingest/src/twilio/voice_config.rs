@@ -69,7 +69,8 @@ impl VoiceConfig {
         if agent_numbers.is_empty() && queue_name.is_empty() {
             return Err("name agent numbers to ring or a queue".into());
         }
-        let ring_timeout_seconds = if p.ring_timeout_seconds == 0 { DEFAULT_RING_TIMEOUT } else { p.ring_timeout_seconds };
+        let ring_timeout_seconds =
+            if p.ring_timeout_seconds == 0 { DEFAULT_RING_TIMEOUT } else { p.ring_timeout_seconds };
         if !(5..=600).contains(&ring_timeout_seconds) {
             return Err("ring_timeout_seconds must be between 5 and 600".into());
         }

@@ -14,7 +14,9 @@ use super::filters::{counts_to_proto, filter_from_proto, optional_uuid, sort_fro
 use crate::domain::calls::{CallSummary, disposition_from_name, disposition_name};
 use crate::domain::views::MAX_FILTER_IDS;
 use crate::domain::{PriorityRules, StatusRules, TenantSettings};
-use crate::store::{AgentDisposition, AiMessage, BulkChange, ConversationStore, Cursor, ListCursor, NewReply, StoreError, Viewer};
+use crate::store::{
+    AgentDisposition, AiMessage, BulkChange, ConversationStore, Cursor, ListCursor, NewReply, StoreError, Viewer,
+};
 
 pub struct ConversationsApi {
     pub store: ConversationStore,
@@ -403,7 +405,10 @@ impl pb::conversations_server::Conversations for ConversationsApi {
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
-    async fn list_calls(&self, request: Request<pb::ListCallsRequest>) -> Result<Response<pb::ListCallsResponse>, Status> {
+    async fn list_calls(
+        &self,
+        request: Request<pb::ListCallsRequest>,
+    ) -> Result<Response<pb::ListCallsResponse>, Status> {
         let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
         let calls = self
             .store

@@ -90,7 +90,8 @@ pub fn summarise_calls(items: &[(Uuid, DateTime<Utc>, CallContent)]) -> Vec<Call
     order
         .into_iter()
         .map(|sid| {
-            let mine: Vec<&(Uuid, DateTime<Utc>, CallContent)> = items.iter().filter(|(_, _, c)| c.call_sid == sid).collect();
+            let mine: Vec<&(Uuid, DateTime<Utc>, CallContent)> =
+                items.iter().filter(|(_, _, c)| c.call_sid == sid).collect();
             let first_with = |f: fn(&CallContent) -> &str| {
                 mine.iter().map(|(_, _, c)| f(c)).find(|s| !s.is_empty()).unwrap_or_default().to_owned()
             };

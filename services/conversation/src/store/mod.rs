@@ -3,8 +3,8 @@
 mod ai;
 mod assignment;
 mod batch;
-mod calls;
 mod bulk;
+mod calls;
 mod cursor;
 mod customers;
 mod export;
@@ -20,8 +20,8 @@ mod templates;
 
 pub use ai::{AiMessage, SummaryView};
 pub use assignment::RoutedAssignment;
-pub use calls::AgentDisposition;
 pub use bulk::{BulkChange, BulkOutcome};
+pub use calls::AgentDisposition;
 pub use cursor::{Cursor, ListCursor};
 pub use customers::{ChannelIdentity, CustomerProfile, IntegrationCardRow, MAX_RELATED, UpdatedCustomer};
 pub use export::ConversationHistory;
