@@ -107,6 +107,10 @@ TEAM=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$team
 "$CTL" --json team add-member --tenant "$TENANT" --team "$TEAM" --user "$AGENT_ID" >/dev/null
 INBOX_WHATSAPP_APP_SECRET="$DEMO_APP_SECRET" INBOX_WHATSAPP_VERIFY_TOKEN="$DEMO_VERIFY_TOKEN" \
   "$CTL" --json whatsapp add --tenant "$TENANT" --phone-number-id "$PHONE_NUMBER_ID" --display-phone-number "+1 555 000 0001" >/dev/null
+# A Twilio number ringing one agent, then voicemail with a transcript (docs/telephony.md).
+INBOX_TWILIO_AUTH_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" "$CTL" --json twilio add --tenant "$TENANT" \
+  --account-sid AC00000000000000000000000000000001 --phone-number +15550000002 --agent-number +15550000099 \
+  --greeting "Sorry, nobody can take your call. Please leave a message." --transcribe >/dev/null
 
 cat <<EOT
 
