@@ -58,6 +58,59 @@ fn the_test_signer_reproduces_twilios_documented_example() {
     );
 }
 
+/// A local Twilio REST API: `POST /2010-04-01/Accounts/{AccountSid}/Calls.json`, recording
+/// each request (authorization and form) and answering as Twilio documents.
+#[derive(Clone, Default)]
+struct FakeTwilioApi {
+    calls: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<(String, String)>)>>>,
+}
+
+impl FakeTwilioApi {
+    async fn start() -> anyhow::Result<(FakeTwilioApi, String)> {
+        use axum::extract::{Path, State};
+        use axum::http::HeaderMap;
+        async fn create_call(
+            State(fake): State<FakeTwilioApi>,
+            Path(account_sid): Path<String>,
+            headers: HeaderMap,
+            body: axum::body::Bytes,
+        ) -> (axum::http::StatusCode, axum::Json<Value>) {
+            let form: Vec<(String, String)> =
+                form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            let authorization =
+                headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let to = form.iter().find(|(k, _)| k == "To").map(|(_, v)| v.clone()).unwrap_or_default();
+            fake.calls.lock().unwrap().push((account_sid.clone(), authorization, form));
+            if to == "+15005550001" {
+                return (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    axum::Json(
+                        json!({"code": 21211, "message": "The 'To' number +15005550001 is not a valid phone number.", "status": 400}),
+                    ),
+                );
+            }
+            (
+                axum::http::StatusCode::CREATED,
+                axum::Json(json!({"sid": "CAclick1", "account_sid": account_sid, "status": "queued", "to": to})),
+            )
+        }
+        let fake = FakeTwilioApi::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let app = axum::Router::new()
+            .route("/2010-04-01/Accounts/{account_sid}/Calls.json", axum::routing::post(create_call))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok((fake, url))
+    }
+}
+
+fn form_value<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+}
+
 struct Answer {
     status: u16,
     content_type: String,
@@ -188,8 +241,15 @@ fn external_ids(messages: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result<()> {
-    let mut fleet =
-        Fleet::start_with(&[("channel-ingest", "INBOX__TWILIO__PUBLIC_BASE_URL", format!("{PUBLIC}/"))]).await?;
+    let (twilio_api, twilio_api_url) = FakeTwilioApi::start().await?;
+    let mut fleet = Fleet::start_with(&[
+        ("channel-ingest", "INBOX__TWILIO__PUBLIC_BASE_URL", format!("{PUBLIC}/")),
+        ("channel-ingest", "INBOX__TWILIO__API_BASE_URL", twilio_api_url),
+        // Small enough that an oversized body fits the socket buffers: the 413 is read, not
+        // cut off by the server closing while the client still writes.
+        ("channel-ingest", "INBOX__INGEST__MAX_BODY_BYTES", "8192".into()),
+    ])
+    .await?;
     let started = chrono::Utc::now() - chrono::Duration::seconds(5);
     let tenant = inboxctl(&fleet, &["tenant", "create", "--slug", "acme", "--name", "Acme", "--time-zone", "UTC"])?;
     let tenant_id = tenant["id"].as_str().unwrap().to_owned();
@@ -386,7 +446,7 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
         twilio.post_signed_with(&ingest, "/webhooks/twilio/voice", &other_account, AUTH_TOKEN).await?.status,
         404
     );
-    let huge = "x".repeat(2 * 1024 * 1024);
+    let huge = "x".repeat(16 * 1024);
     let mut too_large = nobody.clone();
     too_large.push(("Padding", &huge));
     assert_eq!(twilio.post_signed_with(&ingest, "/webhooks/twilio/voice", &too_large, AUTH_TOKEN).await?.status, 413);
@@ -477,5 +537,76 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     assert_eq!(inbox.messages(&bob).await?.len(), 5);
     assert_eq!(inbox.messages(&ann).await?.len(), 4);
     assert_eq!(inbox.calls(&bob).await?[0]["disposition"], "voicemail");
+
+    // Click-to-call: Sarah calls Ann back. Twilio rings Sarah's phone (the number's first agent
+    // number), then, once she answers, asks us how to connect: we dial Ann from our number.
+    let (status, placed) = send_json(
+        &inbox.client,
+        reqwest::Method::POST,
+        inbox.url(&format!("/v1/conversations/{ann}/calls")),
+        &token,
+        &json!({}),
+    )
+    .await?;
+    assert_eq!(status, 201, "{placed}");
+    assert_eq!(placed["call_sid"], "CAclick1");
+    let (account_sid, authorization, form) = twilio_api.calls.lock().unwrap()[0].clone();
+    assert_eq!(account_sid, ACCOUNT_SID);
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"));
+    assert_eq!(authorization, format!("Basic {credentials}"));
+    assert_eq!((form_value(&form, "From"), form_value(&form, "To")), (OUR_NUMBER, AGENT_1));
+    let connect_url = form_value(&form, "Url").to_owned();
+    let status_url = form_value(&form, "StatusCallback").to_owned();
+    assert_eq!(connect_url, format!("{PUBLIC}/webhooks/twilio/voice/connect?{}", ours(ANN)));
+    let click = |status: &'static str| {
+        vec![
+            ("AccountSid", ACCOUNT_SID),
+            ("CallSid", "CAclick1"),
+            ("CallStatus", status),
+            ("Direction", "outbound-api"),
+            ("From", OUR_NUMBER),
+            ("To", AGENT_1),
+        ]
+    };
+    let connect = twilio.post(&ingest, connect_url.strip_prefix(PUBLIC).unwrap(), &click("in-progress")).await?;
+    assert_eq!(
+        connect.body,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial callerId="{OUR_NUMBER}" timeout="25" action="{PUBLIC}/webhooks/twilio/voice/dial?number=%2B14155550100&amp;caller=%2B4915111111111" method="POST"><Number>{ANN}</Number></Dial></Response>"#
+        )
+    );
+    let mut dial = click("in-progress");
+    dial.extend([("DialCallStatus", "completed"), ("DialCallDuration", "28")]);
+    let hangup = twilio.post(&ingest, &format!("/webhooks/twilio/voice/dial?{}", ours(ANN)), &dial).await?;
+    assert!(hangup.body.contains("<Hangup/>"));
+    let mut completed = click("completed");
+    completed.push(("CallDuration", "31"));
+    twilio.post(&ingest, status_url.strip_prefix(PUBLIC).unwrap(), &completed).await?;
+    wait_until_settled(&fleet).await?;
+    let calls = inbox.calls(&ann).await?;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let back = calls.iter().find(|c| c["call_sid"] == "CAclick1").unwrap();
+    assert_eq!((back["from"].as_str(), back["to"].as_str()), (Some(OUR_NUMBER), Some(ANN)));
+    assert_eq!(back["disposition"], "answered");
+    assert_eq!(back["duration_seconds"], 31);
+    let (status, _) = send_json(
+        &inbox.client,
+        reqwest::Method::POST,
+        inbox.url(&format!("/v1/conversations/{ann}/calls")),
+        &ai_token,
+        &json!({}),
+    )
+    .await?;
+    assert_eq!(status, 403, "the AI places no calls");
+    let (status, refused) = send_json(
+        &inbox.client,
+        reqwest::Method::POST,
+        inbox.url(&format!("/v1/conversations/{ann}/calls")),
+        &token,
+        &json!({"agent_number": "+15005550001"}),
+    )
+    .await?;
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused.to_string().contains("21211"), "Twilio's reason is shown: {refused}");
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Twilio Programmable Voice callbacks: `POST /webhooks/twilio/voice` (an incoming call),
-//! `/voice/dial` (ringing ended), `/voice/status`, `/voice/recording`, `/voice/transcription`.
+//! `/voice/dial` (ringing ended), `/voice/connect` (click-to-call: the agent answered), `/voice/status`, `/voice/recording`, `/voice/transcription`.
 //!
 //! Each is parsed (400 if malformed, 413 if too large), its account found by our number and
 //! Twilio's `AccountSid` (404), its `X-Twilio-Signature` checked with the account's auth token
@@ -29,6 +29,7 @@ pub fn routes() -> Router<WhenReady<WebhookContext>> {
     Router::new()
         .route(twiml::VOICE_PATH, post(receive_twilio))
         .route(twiml::DIAL_PATH, post(receive_twilio))
+        .route(twiml::CONNECT_PATH, post(receive_twilio))
         .route(twiml::STATUS_PATH, post(receive_twilio))
         .route(twiml::RECORDING_PATH, post(receive_twilio))
         .route(twiml::TRANSCRIPTION_PATH, post(receive_twilio))
@@ -113,7 +114,13 @@ async fn receive_twilio(
     let urls = CallbackUrls::new(&ctx.twilio_public_base_url, callback.our_number(), callback.caller());
     let xml = match kind {
         CallbackKind::Voice => twiml::answer_call(&config.voice, &urls),
-        CallbackKind::Dial if callback.dial_unanswered() => twiml::voicemail(&config.voice, &urls),
+        CallbackKind::Connect => {
+            twiml::connect_customer(&config.voice, callback.our_number(), callback.caller(), &urls)
+        }
+        // Voicemail is for customers who called us, not for customers we called.
+        CallbackKind::Dial if callback.dial_unanswered() && !callback.outbound() => {
+            twiml::voicemail(&config.voice, &urls)
+        }
         CallbackKind::Dial => twiml::hangup(),
         CallbackKind::Status | CallbackKind::Recording | CallbackKind::Transcription => twiml::empty(),
     };

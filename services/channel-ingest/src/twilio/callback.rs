@@ -9,7 +9,7 @@ use inbox_proto::common::v1::{
 };
 use inbox_proto::ingest::v1::{InboundMessage, Sender};
 
-use super::twiml::{DIAL_PATH, RECORDING_PATH, STATUS_PATH, TRANSCRIPTION_PATH, VOICE_PATH};
+use super::twiml::{CONNECT_PATH, DIAL_PATH, RECORDING_PATH, STATUS_PATH, TRANSCRIPTION_PATH, VOICE_PATH};
 
 /// Which of our endpoints Twilio called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub enum CallbackKind {
     Voice,
     /// `<Dial>`/`<Enqueue>` finished (or `<Record>` did): answer with TwiML.
     Dial,
+    /// Click-to-call: the agent answered the call we placed; answer with TwiML.
+    Connect,
     /// The number's status callback.
     Status,
     Recording,
@@ -29,6 +31,7 @@ impl CallbackKind {
         Some(match path {
             VOICE_PATH => Self::Voice,
             DIAL_PATH => Self::Dial,
+            CONNECT_PATH => Self::Connect,
             STATUS_PATH => Self::Status,
             RECORDING_PATH => Self::Recording,
             TRANSCRIPTION_PATH => Self::Transcription,
@@ -39,7 +42,7 @@ impl CallbackKind {
     fn required(self) -> &'static [&'static str] {
         match self {
             Self::Voice => &["AccountSid", "CallSid", "From", "To"],
-            Self::Dial => &["AccountSid", "CallSid"],
+            Self::Dial | Self::Connect => &["AccountSid", "CallSid"],
             Self::Status => &["AccountSid", "CallSid", "CallStatus"],
             Self::Recording => &["AccountSid", "CallSid", "RecordingSid", "RecordingStatus"],
             Self::Transcription => &["AccountSid", "CallSid", "TranscriptionSid", "TranscriptionStatus"],
@@ -99,7 +102,8 @@ impl Callback {
         self.param("CallSid")
     }
 
-    fn outbound(&self) -> bool {
+    /// A call we placed (click-to-call), not one the customer made.
+    pub fn outbound(&self) -> bool {
         self.param("Direction").starts_with("outbound")
     }
 
@@ -143,28 +147,17 @@ impl Callback {
         let mut content = CallContent {
             call_sid: sid.to_owned(),
             direction: self.param("Direction").to_owned(),
-            from: self.param("From").to_owned(),
-            to: self.param("To").to_owned(),
             caller_name: self.param("CallerName").to_owned(),
             ..Default::default()
         };
-        if self.outbound() {
-            if content.from.is_empty() {
-                content.from = self.our_number().to_owned();
-            }
-            if content.to.is_empty() {
-                content.to = self.caller().to_owned();
-            }
-        } else {
-            if content.from.is_empty() {
-                content.from = self.caller().to_owned();
-            }
-            if content.to.is_empty() {
-                content.to = self.our_number().to_owned();
-            }
-        }
+        // The numbers as the inbox sees them: the customer and ours (Twilio's `To` of a
+        // click-to-call is the agent's phone).
+        let (from, to) =
+            if self.outbound() { (self.our_number(), self.caller()) } else { (self.caller(), self.our_number()) };
+        content.from = from.to_owned();
+        content.to = to.to_owned();
         let external_id = match self.kind {
-            CallbackKind::Voice => {
+            CallbackKind::Voice | CallbackKind::Connect => {
                 content.event = CallEvent::Started as i32;
                 content.provider_status = self.param("CallStatus").to_owned();
                 format!("call:{sid}:started")

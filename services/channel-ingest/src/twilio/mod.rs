@@ -2,6 +2,7 @@
 //! TwiML we answer with, and callbacks normalised into call items.
 
 pub mod callback;
+pub mod rest;
 pub mod signature;
 pub mod twiml;
 pub mod voice_config;

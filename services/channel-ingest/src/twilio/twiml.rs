@@ -5,6 +5,8 @@ use super::voice_config::VoiceConfig;
 /// Paths of our callbacks, below the public base URL.
 pub const VOICE_PATH: &str = "/webhooks/twilio/voice";
 pub const DIAL_PATH: &str = "/webhooks/twilio/voice/dial";
+/// Click-to-call: the agent answered; connect the customer.
+pub const CONNECT_PATH: &str = "/webhooks/twilio/voice/connect";
 pub const STATUS_PATH: &str = "/webhooks/twilio/voice/status";
 pub const RECORDING_PATH: &str = "/webhooks/twilio/voice/recording";
 pub const TRANSCRIPTION_PATH: &str = "/webhooks/twilio/voice/transcription";
@@ -55,6 +57,16 @@ impl CallbackUrls {
         format!("{}{RECORDING_PATH}?kind={kind}&{}", self.base, self.query)
     }
 
+    /// Where Twilio fetches the TwiML of a click-to-call once the agent answers.
+    pub fn connect(&self) -> String {
+        format!("{}{CONNECT_PATH}?{}", self.base, self.query)
+    }
+
+    /// The status callback of a call we place.
+    pub fn status(&self) -> String {
+        format!("{}{STATUS_PATH}?{}", self.base, self.query)
+    }
+
     pub fn transcription(&self) -> String {
         format!("{}{TRANSCRIPTION_PATH}?{}", self.base, self.query)
     }
@@ -85,6 +97,17 @@ pub fn answer_call(voice: &VoiceConfig, urls: &CallbackUrls) -> String {
     format!(
         r#"{HEAD}<Response><Dial timeout="{}" action="{action}" method="POST"{record}>{numbers}</Dial></Response>"#,
         voice.ring_timeout_seconds
+    )
+}
+
+/// Click-to-call, once the agent answered: ring the customer from our number.
+pub fn connect_customer(voice: &VoiceConfig, our_number: &str, customer: &str, urls: &CallbackUrls) -> String {
+    format!(
+        r#"{HEAD}<Response><Dial callerId="{}" timeout="{}" action="{}" method="POST"><Number>{}</Number></Dial></Response>"#,
+        escape(our_number),
+        voice.ring_timeout_seconds,
+        escape(&urls.dial_action()),
+        escape(customer),
     )
 }
 

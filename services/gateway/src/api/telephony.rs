@@ -26,7 +26,7 @@ fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
 
 pub fn routes() -> Router<WhenReady<AppState>> {
     Router::new()
-        .route("/v1/conversations/{id}/calls", get(list_calls))
+        .route("/v1/conversations/{id}/calls", get(list_calls).post(start_call))
         .route("/v1/conversations/{id}/calls/{call_sid}/disposition", put(set_disposition))
         .route("/v1/admin/tenants/{tenant_id}/channels/twilio", post(connect_twilio).get(list_twilio))
         .route("/v1/admin/tenants/{tenant_id}/channels/twilio/replay", post(super::whatsapp::replay))
@@ -135,6 +135,46 @@ async fn list_calls(
     let request = ctx.request(pb::ListCallsRequest { conversation_id: id }, &state.service_token)?;
     let calls = state.conversations.clone().list_calls(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(json!({"items": calls.calls.iter().map(call_json).collect::<Vec<_>>()})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCall {
+    /// The agent's phone (E.164); default: the number's first agent number.
+    #[serde(default)]
+    agent_number: String,
+}
+
+/// `POST /v1/conversations/{id}/calls`: click-to-call. Twilio rings the agent's phone, then
+/// calls the customer from the conversation's number; the call's items arrive like any call's.
+async fn start_call(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    new: JsonBody<NewCall>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    if !matches!(ctx.role, Role::Agent | Role::Supervisor | Role::Admin) {
+        return Err(PublicError::new(ErrorCode::PermissionDenied, "only the tenant's people place calls").into());
+    }
+    let new = body(new)?;
+    let request = ctx.request(pb::GetConversationRequest { conversation_id: id }, &state.service_token)?;
+    let conversation =
+        state.conversations.clone().get_conversation(request).await.map_err(upstream_failure)?.into_inner();
+    if conversation.channel != inbox_proto::common::v1::Channel::Telephony as i32 {
+        return Err(PublicError::invalid_argument("only telephony conversations can be called back").into());
+    }
+    let request = ctx.request(
+        ingest::StartCallRequest {
+            channel_account_id: conversation.channel_account_id,
+            customer_number: conversation.customer_address,
+            agent_number: new.agent_number,
+        },
+        &state.service_token,
+    )?;
+    let call = state.channel_deliveries.clone().start_call(request).await.map_err(upstream_failure)?.into_inner();
+    Ok((axum::http::StatusCode::CREATED, Json(json!({"call_sid": call.call_sid, "status": call.status}))))
 }
 
 #[derive(Debug, Deserialize)]
