@@ -60,9 +60,12 @@ fn the_test_signer_reproduces_twilios_documented_example() {
 
 /// A local Twilio REST API: `POST /2010-04-01/Accounts/{AccountSid}/Calls.json`, recording
 /// each request (authorization and form) and answering as Twilio documents.
+/// One `Calls.json` request: Account SID of the path, `Authorization`, the form.
+type PlacedCall = (String, String, Vec<(String, String)>);
+
 #[derive(Clone, Default)]
 struct FakeTwilioApi {
-    calls: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<(String, String)>)>>>,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<PlacedCall>>>,
 }
 
 impl FakeTwilioApi {
