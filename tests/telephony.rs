@@ -10,7 +10,9 @@ use anyhow::Context;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use inbox_e2e::Fleet;
-use inbox_e2e::support::{get_json, inboxctl, person_token, send_json, wait_until_settled};
+use inbox_e2e::support::{
+    connect_stream, get_json, inboxctl, next_frame_of_type, person_token, send_json, wait_until_settled,
+};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -516,8 +518,14 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     assert_eq!(messages.len(), 4, "{:?}", external_ids(&messages));
     assert_eq!(inbox.calls(&dave_conversation).await?[0]["disposition"], "answered");
 
-    // An agent sets Carol's call's disposition; the AI may not; wrong input is refused.
+    // An agent sets Carol's call's disposition (pushed live); the AI may not; wrong input is
+    // refused.
+    let mut socket = connect_stream(&fleet, &token).await?;
     let (status, call) = inbox.set_disposition(&token, &carol, "CAcarol", json!("answered")).await?;
+    let frame = next_frame_of_type(&mut socket, "call.disposition_changed").await?;
+    assert_eq!(frame["call"]["call_sid"], "CAcarol");
+    assert_eq!(frame["call"]["disposition"], "answered");
+    assert_eq!(frame["call"]["conversation_id"], carol.as_str());
     assert_eq!(status, 200, "{call}");
     assert_eq!((call["disposition"].as_str(), call["auto_disposition"].as_str()), (Some("answered"), Some("busy")));
     assert!(call["disposition_set_by"].as_str().unwrap().starts_with("user:"));

@@ -441,17 +441,37 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             return Err(PublicError::not_found("no such call in this conversation").into());
         }
         let name = disposition_name(disposition);
-        self.store
-            .set_call_disposition(ctx.tenant_id, id, &r.call_sid, (!name.is_empty()).then_some(name), &ctx.principal)
-            .await
-            .map_err(store_error)?;
-        tracing::info!(disposition = name, "call disposition set");
-        let calls = self.store.calls(ctx.tenant_id, id).await.map_err(store_error)?.unwrap_or_default();
-        let (call, agent) = calls
+        let (call, _) = calls
             .iter()
             .find(|(call, _)| call.call_sid == r.call_sid)
             .ok_or_else(|| PublicError::not_found("no such call in this conversation"))?;
-        Ok(Response::new(call_to_proto(id, call, agent.as_ref())))
+        let now = Utc::now();
+        let agent = (!name.is_empty()).then(|| AgentDisposition {
+            call_sid: r.call_sid.clone(),
+            disposition: name.to_owned(),
+            set_by: ctx.principal.clone(),
+            set_at: now,
+        });
+        let changed = call_to_proto(id, call, agent.as_ref());
+        let event = inbox_bus::new_envelope(
+            Uuid::now_v7().to_string(),
+            ctx.tenant_id.to_string(),
+            inbox_bus::Payload::CallDispositionChanged(changed.clone()),
+        );
+        self.store
+            .set_call_disposition(
+                ctx.tenant_id,
+                id,
+                &r.call_sid,
+                (!name.is_empty()).then_some(name),
+                &ctx.principal,
+                now,
+                &event,
+            )
+            .await
+            .map_err(store_error)?;
+        tracing::info!(disposition = name, "call disposition set");
+        Ok(Response::new(changed))
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, selected))]

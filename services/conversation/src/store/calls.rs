@@ -6,7 +6,13 @@ use inbox_proto::common::v1::{MessageContent, message_content::Kind};
 use prost::Message as _;
 use uuid::Uuid;
 
+use inbox_bus::{Envelope, subjects};
+
+use super::outbox::enqueue;
 use super::{ConversationStore, StoreError};
+
+/// The event kind of an agent's disposition change.
+pub const CALL_DISPOSITION_CHANGED: &str = "call.disposition_changed";
 use crate::domain::calls::{CallSummary, summarise_calls};
 
 /// The disposition an agent set on a call.
@@ -64,7 +70,8 @@ impl ConversationStore {
     }
 
     /// Records (or, with `None`, clears) the disposition an agent gives a call of the
-    /// conversation. The caller checks that the call belongs to the conversation.
+    /// conversation, with its `call.disposition_changed` event in the same transaction. The
+    /// caller checks that the call belongs to the conversation.
     pub async fn set_call_disposition(
         &self,
         tenant_id: Uuid,
@@ -72,21 +79,25 @@ impl ConversationStore {
         call_sid: &str,
         disposition: Option<&str>,
         actor: &str,
+        at: DateTime<Utc>,
+        event: &Envelope,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         match disposition {
             Some(disposition) => {
                 sqlx::query(
-                    "INSERT INTO call_dispositions (tenant_id, conversation_id, call_sid, disposition, set_by) \
-                     VALUES ($1, $2, $3, $4, $5) \
+                    "INSERT INTO call_dispositions (tenant_id, conversation_id, call_sid, disposition, set_by, set_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
                      ON CONFLICT (tenant_id, conversation_id, call_sid) DO UPDATE SET \
-                       disposition = EXCLUDED.disposition, set_by = EXCLUDED.set_by, set_at = now()",
+                       disposition = EXCLUDED.disposition, set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at",
                 )
                 .bind(tenant_id)
                 .bind(conversation_id)
                 .bind(call_sid)
                 .bind(disposition)
                 .bind(actor)
-                .execute(&self.pool)
+                .bind(at)
+                .execute(&mut *tx)
                 .await?;
             }
             None => {
@@ -96,10 +107,12 @@ impl ConversationStore {
                 .bind(tenant_id)
                 .bind(conversation_id)
                 .bind(call_sid)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
             }
         }
+        enqueue(&mut tx, &subjects::event(&tenant_id.to_string(), CALL_DISPOSITION_CHANGED), event).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

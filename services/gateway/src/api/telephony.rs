@@ -105,7 +105,7 @@ pub(crate) fn call_item_json(c: &CallContent) -> Value {
     })
 }
 
-fn call_json(c: &pb::Call) -> Value {
+pub(crate) fn call_json(c: &pb::Call) -> Value {
     json!({
         "call_sid": c.call_sid,
         "conversation_id": c.conversation_id,
