@@ -445,12 +445,11 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             .iter()
             .find(|(call, _)| call.call_sid == r.call_sid)
             .ok_or_else(|| PublicError::not_found("no such call in this conversation"))?;
-        let now = Utc::now();
         let agent = (!name.is_empty()).then(|| AgentDisposition {
             call_sid: r.call_sid.clone(),
             disposition: name.to_owned(),
             set_by: ctx.principal.clone(),
-            set_at: now,
+            set_at: Utc::now(),
         });
         let changed = call_to_proto(id, call, agent.as_ref());
         let event = inbox_bus::new_envelope(
@@ -459,15 +458,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             inbox_bus::Payload::CallDispositionChanged(changed.clone()),
         );
         self.store
-            .set_call_disposition(
-                ctx.tenant_id,
-                id,
-                &r.call_sid,
-                (!name.is_empty()).then_some(name),
-                &ctx.principal,
-                now,
-                &event,
-            )
+            .set_call_disposition(ctx.tenant_id, id, &r.call_sid, agent.as_ref(), &event)
             .await
             .map_err(store_error)?;
         tracing::info!(disposition = name, "call disposition set");

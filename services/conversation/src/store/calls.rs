@@ -77,14 +77,12 @@ impl ConversationStore {
         tenant_id: Uuid,
         conversation_id: Uuid,
         call_sid: &str,
-        disposition: Option<&str>,
-        actor: &str,
-        at: DateTime<Utc>,
+        agent: Option<&AgentDisposition>,
         event: &Envelope,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        match disposition {
-            Some(disposition) => {
+        match agent {
+            Some(agent) => {
                 sqlx::query(
                     "INSERT INTO call_dispositions (tenant_id, conversation_id, call_sid, disposition, set_by, set_at) \
                      VALUES ($1, $2, $3, $4, $5, $6) \
@@ -94,9 +92,9 @@ impl ConversationStore {
                 .bind(tenant_id)
                 .bind(conversation_id)
                 .bind(call_sid)
-                .bind(disposition)
-                .bind(actor)
-                .bind(at)
+                .bind(&agent.disposition)
+                .bind(&agent.set_by)
+                .bind(agent.set_at)
                 .execute(&mut *tx)
                 .await?;
             }
