@@ -619,5 +619,33 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     .await?;
     assert_eq!(status, 409, "{refused}");
     assert!(refused.to_string().contains("21211"), "Twilio's reason is shown: {refused}");
+
+    // inboxctl plays a whole voicemail call, signed as Twilio would.
+    let played = inboxctl(
+        &fleet,
+        &[
+            "twilio",
+            "send-test-voicemail",
+            "--ingest-url",
+            &ingest,
+            "--public-base-url",
+            PUBLIC,
+            "--account-sid",
+            ACCOUNT_SID,
+            "--auth-token",
+            AUTH_TOKEN,
+            "--to",
+            OUR_NUMBER,
+            "--from",
+            "+4915155555555",
+        ],
+    )?;
+    let call_sid = played["call_sid"].as_str().unwrap().to_owned();
+    wait_until_settled(&fleet).await?;
+    let eve = inbox.conversation_of("+4915155555555").await?.context("the played caller's conversation")?;
+    let calls = inbox.calls(&eve).await?;
+    assert_eq!(calls[0]["call_sid"], call_sid.as_str());
+    assert_eq!(calls[0]["disposition"], "voicemail");
+    assert_eq!(calls[0]["transcripts"][0]["text"], "Hi, this is Ana, please call me back about my order.");
     Ok(())
 }
