@@ -212,7 +212,8 @@ async fn set_disposition(
     Ok(Json(call_json(&call)))
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: it carries the auth token.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewTwilio {
     account_sid: String,
