@@ -107,6 +107,11 @@ TEAM=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$team
 "$CTL" --json team add-member --tenant "$TENANT" --team "$TEAM" --user "$AGENT_ID" >/dev/null
 INBOX_WHATSAPP_APP_SECRET="$DEMO_APP_SECRET" INBOX_WHATSAPP_VERIFY_TOKEN="$DEMO_VERIFY_TOKEN" \
   "$CTL" --json whatsapp add --tenant "$TENANT" --phone-number-id "$PHONE_NUMBER_ID" --display-phone-number "+1 555 000 0001" >/dev/null
+# A Twilio number ringing one agent, then voicemail with a transcript (docs/telephony.md).
+DEMO_TWILIO_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+INBOX_TWILIO_AUTH_TOKEN="$DEMO_TWILIO_TOKEN" "$CTL" --json twilio add --tenant "$TENANT" \
+  --account-sid AC00000000000000000000000000000001 --phone-number +15550000002 --agent-number +15550000099 \
+  --greeting "Sorry, nobody can take your call. Please leave a message." --transcribe >/dev/null
 
 cat <<EOT
 
@@ -120,6 +125,10 @@ The inbox fleet is up (logs: .data/logs/, Ctrl-C stops everything).
 Send a correctly signed WhatsApp webhook as Meta would:
 
   INBOX_WHATSAPP_APP_SECRET=$DEMO_APP_SECRET $CTL whatsapp send-test-message --phone-number-id $PHONE_NUMBER_ID --from 15551230001 --name "Ana" --text "Hello, my order has not arrived"
+
+Play a missed call that leaves a voicemail with a transcript, as Twilio would:
+
+  INBOX_TWILIO_AUTH_TOKEN=$DEMO_TWILIO_TOKEN $CTL twilio send-test-voicemail --account-sid AC00000000000000000000000000000001 --to +15550000002
 
 Watch it arrive live, and list it:
 

@@ -15,6 +15,20 @@ pub struct Settings {
     pub log: LogSettings,
     pub ingest: IngestSettings,
     pub whatsapp: WhatsAppSettings,
+    pub twilio: TwilioSettings,
+}
+
+/// Twilio Programmable Voice as channel-ingest answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TwilioSettings {
+    /// The public base URL Twilio calls us at (scheme, host, optional port, optional path
+    /// prefix; no trailing slash), exactly as configured in Twilio: `X-Twilio-Signature` covers
+    /// the full URL, and our TwiML names callback URLs below it.
+    pub public_base_url: String,
+    /// Twilio's REST API (`https://api.twilio.com`; a local server in tests), for click-to-call.
+    pub api_base_url: String,
+    /// Timeout of one REST API request.
+    pub request_timeout_ms: u64,
 }
 
 /// The Meta Graph API as channel-ingest calls it.
@@ -73,6 +87,10 @@ impl inbox_service::ServiceSettings for Settings {
         send_attempts = 4
         retry_base_ms = 500
         send_concurrency = 16
+        [twilio]
+        public_base_url = "http://127.0.0.1:8081"
+        api_base_url = "https://api.twilio.com"
+        request_timeout_ms = 10000
     "#;
 
     fn log(&self) -> &LogSettings {
@@ -93,6 +111,17 @@ impl inbox_service::ServiceSettings for Settings {
             || self.whatsapp.graph_base_url.starts_with("http://"))
         {
             return Err(SettingsError::Validation("whatsapp.graph_base_url must be an http(s) URL".into()));
+        }
+        if !(self.twilio.public_base_url.starts_with("https://") || self.twilio.public_base_url.starts_with("http://"))
+        {
+            return Err(SettingsError::Validation("twilio.public_base_url must be an http(s) URL".into()));
+        }
+        if !(self.twilio.api_base_url.starts_with("https://") || self.twilio.api_base_url.starts_with("http://"))
+            || self.twilio.request_timeout_ms == 0
+        {
+            return Err(SettingsError::Validation(
+                "twilio.api_base_url must be an http(s) URL and request_timeout_ms positive".into(),
+            ));
         }
         if !self.whatsapp.graph_api_version.starts_with('v') {
             return Err(SettingsError::Validation("whatsapp.graph_api_version must look like v23.0".into()));

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::store::{
     ChannelAccount, DeliveryFailure, DeliveryRow, DeliveryState, IngestStore, StatusRecord, StoreError,
 };
+use crate::twilio::callback::{Callback, CallbackKind};
 use crate::whatsapp::normalise::{inbound_messages, status_updates};
 use crate::whatsapp::payload::WebhookPayload;
 
@@ -136,4 +137,48 @@ pub async fn publish_whatsapp_messages(
     }
     bus.publish_all(&batch).await?;
     Ok(batch.len())
+}
+
+/// The archived form of a Twilio callback: the path and query Twilio called (they say which
+/// callback it is and, for recordings, whose call) and the form body, as received.
+pub fn twilio_archive_body(path_and_query: &str, form: &[u8]) -> Vec<u8> {
+    serde_json::json!({"uri": path_and_query, "form": String::from_utf8_lossy(form)}).to_string().into_bytes()
+}
+
+/// A Twilio callback back from the archive; `None` when it no longer parses.
+pub fn twilio_from_archive(body: &[u8]) -> Option<Callback> {
+    #[derive(serde::Deserialize)]
+    struct Archived {
+        uri: String,
+        form: String,
+    }
+    let archived: Archived = serde_json::from_slice(body).ok()?;
+    let uri: axum::http::Uri = archived.uri.parse().ok()?;
+    let kind = CallbackKind::of_path(uri.path())?;
+    Callback::parse(kind, uri.query(), archived.form.as_bytes()).ok()
+}
+
+/// Publishes the call item of a verified Twilio callback for `account` and waits for
+/// JetStream's ack; returns how many items (0 or 1). The event id derives from the item's
+/// deterministic external id (`call:<CallSid>:<event>`, `recording:<RecordingSid>`,
+/// `transcription:<TranscriptionSid>`), so a retried callback, a second replica or a replay
+/// publishes the same id; the conversation service stores it once per tenant.
+pub async fn publish_twilio_callback(
+    bus: &Bus,
+    account: &ChannelAccount,
+    raw_payload_id: Uuid,
+    callback: &Callback,
+) -> Result<usize, BusError> {
+    let Some(mut message) = callback.inbound_message() else { return Ok(0) };
+    let tenant = account.tenant_id.to_string();
+    message.tenant_id = tenant.clone();
+    message.channel_account_id = account.id.to_string();
+    message.raw_payload_id = raw_payload_id.to_string();
+    let event_id = format!("telephony:{}:{}", account.tenant_id, message.external_id);
+    bus.publish_all(&[(
+        subjects::ingest(Channel::Telephony, &tenant),
+        new_envelope(event_id, &tenant, Payload::InboundMessage(message)),
+    )])
+    .await?;
+    Ok(1)
 }

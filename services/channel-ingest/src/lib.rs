@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod outbound;
 pub mod store;
+pub mod twilio;
 pub mod whatsapp;
 
 use inbox_proto::ingest::v1::channel_accounts_server::ChannelAccountsServer;
@@ -44,6 +45,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         store: store.clone(),
         bus: bus.clone(),
         archive: store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit),
+        twilio_public_base_url: settings.twilio.public_base_url.trim_end_matches('/').to_owned(),
     });
 
     let w = &settings.whatsapp;
@@ -72,8 +74,21 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         api::accounts::ChannelAccountsApi { store: store.clone() },
         auth.clone(),
     );
-    let deliveries =
-        ChannelDeliveriesServer::with_interceptor(api::deliveries::ChannelDeliveriesApi { store, bus, graph }, auth);
+    let twilio = twilio::rest::TwilioRest::new(
+        &settings.twilio.api_base_url,
+        std::time::Duration::from_millis(settings.twilio.request_timeout_ms),
+    )
+    .map_err(|e| RunError::Other(format!("twilio api client: {e}")))?;
+    let deliveries = ChannelDeliveriesServer::with_interceptor(
+        api::deliveries::ChannelDeliveriesApi {
+            store,
+            bus,
+            graph,
+            twilio,
+            twilio_public_base_url: settings.twilio.public_base_url.trim_end_matches('/').to_owned(),
+        },
+        auth,
+    );
     let grpc = tokio::spawn(serve_grpc(
         listeners.grpc,
         router.add_service(accounts).add_service(deliveries),

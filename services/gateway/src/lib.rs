@@ -37,6 +37,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let state = WhenReady::default();
     let public = axum::Router::new()
         .merge(api::conversations::routes())
+        .merge(api::telephony::routes())
         .merge(api::views::routes())
         .merge(api::handling::routes())
         .merge(api::settings::routes())

@@ -80,6 +80,7 @@ pub fn fact_of(subject: &str, envelope: &Envelope) -> Option<ConversationFact> {
         Payload::RoutingAssignmentChanged(_)
         | Payload::AgentAvailabilityChanged(_)
         | Payload::DeliveryUpdated(_)
+        | Payload::CallDispositionChanged(_)
         | Payload::InboundMessage(_)
         | Payload::OutboundMessage(_) => return None,
     })

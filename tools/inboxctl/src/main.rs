@@ -41,6 +41,99 @@ enum Command {
     /// WhatsApp Cloud API numbers.
     #[command(subcommand)]
     Whatsapp(WhatsappCommand),
+    /// Twilio Programmable Voice numbers.
+    #[command(subcommand)]
+    Twilio(TwilioCommand),
+}
+
+#[derive(Subcommand)]
+enum TwilioCommand {
+    /// Connect a Twilio number to a tenant (or reconfigure it).
+    Add(TwilioAccountArgs),
+    /// List a tenant's Twilio numbers (auth tokens are never shown).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Play a missed call that leaves a voicemail with a transcript against channel-ingest,
+    /// every callback signed as Twilio signs it (voice, dial no-answer, recording,
+    /// transcription, completed).
+    SendTestVoicemail {
+        /// Base URL of channel-ingest.
+        #[arg(long, env = "INBOX_INGEST_URL", default_value = "http://127.0.0.1:8081")]
+        ingest_url: String,
+        /// The URL Twilio would call (INBOX__TWILIO__PUBLIC_BASE_URL); default: --ingest-url.
+        #[arg(long)]
+        public_base_url: Option<String>,
+        #[arg(long)]
+        account_sid: String,
+        #[arg(long, env = "INBOX_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+        auth_token: String,
+        /// The connected number that is called (E.164).
+        #[arg(long)]
+        to: String,
+        /// The caller (E.164).
+        #[arg(long, default_value = "+15551230002")]
+        from: String,
+        #[arg(long, default_value = "Hi, this is Ana, please call me back about my order.")]
+        text: String,
+    },
+    /// Process archived Twilio callbacks again (idempotent: nothing is stored twice). Name
+    /// payload ids, or a start time, or `--only-unpublished`.
+    Replay {
+        #[arg(long)]
+        tenant: String,
+        /// Archived payload id (repeatable).
+        #[arg(long = "payload")]
+        payloads: Vec<String>,
+        /// Payloads received at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// ...and before this one.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        only_unpublished: bool,
+    },
+}
+
+#[derive(Args)]
+struct TwilioAccountArgs {
+    #[arg(long)]
+    tenant: String,
+    /// Twilio Account SID (AC...).
+    #[arg(long)]
+    account_sid: String,
+    /// Auth token (checks X-Twilio-Signature).
+    #[arg(long, env = "INBOX_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: String,
+    /// The number customers call, E.164.
+    #[arg(long)]
+    phone_number: String,
+    /// An agent's number to ring, E.164 (repeatable; rung at once).
+    #[arg(long = "agent-number")]
+    agent_numbers: Vec<String>,
+    /// Queue callers in this Twilio queue instead of ringing numbers.
+    #[arg(long, default_value = "")]
+    queue: String,
+    /// Seconds to ring before voicemail.
+    #[arg(long, default_value_t = 20)]
+    ring_timeout: u32,
+    /// Said before the voicemail beep.
+    #[arg(long, default_value = "")]
+    greeting: String,
+    /// Do not offer voicemail when nobody answers.
+    #[arg(long)]
+    no_voicemail: bool,
+    /// Longest voicemail in seconds.
+    #[arg(long, default_value_t = 120)]
+    voicemail_max: u32,
+    /// Record answered calls.
+    #[arg(long)]
+    record_calls: bool,
+    /// Transcribe voicemails.
+    #[arg(long)]
+    transcribe: bool,
 }
 
 #[derive(Subcommand)]
@@ -280,6 +373,19 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
     {
         return send_test_message(ingest_url, phone_number_id, app_secret, from, name, text, wamid.clone()).await;
     }
+    if let Command::Twilio(TwilioCommand::SendTestVoicemail {
+        ingest_url,
+        public_base_url,
+        account_sid,
+        auth_token,
+        to,
+        from,
+        text,
+    }) = &cli.command
+    {
+        let public = public_base_url.as_deref().unwrap_or(ingest_url);
+        return send_test_voicemail(ingest_url, public, account_sid, auth_token, to, from, text).await;
+    }
     let token = cli.operator_token.clone().context("set INBOX_OPERATOR_TOKEN (or --operator-token)")?;
     let gateway = Gateway { http: reqwest::Client::new(), base: cli.gateway_url.clone(), token };
     use reqwest::Method;
@@ -378,6 +484,41 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
                 .await
         }
         Command::Whatsapp(WhatsappCommand::SendTestMessage { .. }) => unreachable!("handled above"),
+        Command::Twilio(TwilioCommand::Add(a)) => {
+            gateway
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/tenants/{}/channels/twilio", a.tenant),
+                    Some(json!({
+                        "account_sid": a.account_sid,
+                        "auth_token": a.auth_token,
+                        "phone_number": a.phone_number,
+                        "agent_numbers": a.agent_numbers,
+                        "queue_name": a.queue,
+                        "ring_timeout_seconds": a.ring_timeout,
+                        "voicemail": !a.no_voicemail,
+                        "voicemail_greeting": a.greeting,
+                        "voicemail_max_seconds": a.voicemail_max,
+                        "record_calls": a.record_calls,
+                        "transcribe": a.transcribe,
+                    })),
+                )
+                .await
+        }
+        Command::Twilio(TwilioCommand::SendTestVoicemail { .. }) => unreachable!("handled above"),
+        Command::Twilio(TwilioCommand::List { tenant }) => {
+            gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/twilio"), None).await
+        }
+        Command::Twilio(TwilioCommand::Replay { tenant, payloads, since, until, only_unpublished }) => {
+            let mut body = json!({"raw_payload_ids": payloads, "only_unpublished": only_unpublished});
+            if let Some(since) = since {
+                body["received_from"] = json!(since);
+            }
+            if let Some(until) = until {
+                body["received_until"] = json!(until);
+            }
+            gateway.call(Method::POST, &format!("/v1/admin/tenants/{tenant}/channels/twilio/replay"), Some(body)).await
+        }
     }
 }
 
@@ -440,4 +581,95 @@ fn print_text(value: &Value) {
         }
         other => println!("{other}"),
     }
+}
+
+/// Twilio's `X-Twilio-Signature`: base64 HMAC-SHA1 of the URL and the sorted parameters.
+fn twilio_signature(auth_token: &str, url: &str, params: &[(&str, &str)]) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).context("auth token")?;
+    mac.update(url.as_bytes());
+    for (name, value) in sorted {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+async fn send_test_voicemail(
+    ingest_url: &str,
+    public_base_url: &str,
+    account_sid: &str,
+    auth_token: &str,
+    to: &str,
+    from: &str,
+    text: &str,
+) -> anyhow::Result<Value> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let call_sid = format!("CA{id}");
+    let recording_sid = format!("RE{id}");
+    let transcription_sid = format!("TR{id}");
+    let recording_url = format!("https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}");
+    let ours =
+        form_urlencoded::Serializer::new(String::new()).append_pair("number", to).append_pair("caller", from).finish();
+    let call = |status: &'static str| -> Vec<(&str, &str)> {
+        vec![
+            ("AccountSid", account_sid),
+            ("CallSid", call_sid.as_str()),
+            ("CallStatus", status),
+            ("Direction", "inbound"),
+            ("From", from),
+            ("To", to),
+        ]
+    };
+    let mut dial = call("in-progress");
+    dial.extend([("DialCallStatus", "no-answer"), ("DialCallDuration", "0")]);
+    let recording = vec![
+        ("AccountSid", account_sid),
+        ("CallSid", call_sid.as_str()),
+        ("RecordingSid", recording_sid.as_str()),
+        ("RecordingUrl", recording_url.as_str()),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", "12"),
+    ];
+    let transcription = vec![
+        ("AccountSid", account_sid),
+        ("CallSid", call_sid.as_str()),
+        ("RecordingSid", recording_sid.as_str()),
+        ("TranscriptionSid", transcription_sid.as_str()),
+        ("TranscriptionStatus", "completed"),
+        ("TranscriptionText", text),
+    ];
+    let mut completed = call("completed");
+    completed.push(("CallDuration", "35"));
+    let steps: Vec<(String, Vec<(&str, &str)>)> = vec![
+        ("/webhooks/twilio/voice".into(), call("ringing")),
+        (format!("/webhooks/twilio/voice/dial?{ours}"), dial),
+        (format!("/webhooks/twilio/voice/recording?kind=voicemail&{ours}"), recording),
+        (format!("/webhooks/twilio/voice/transcription?{ours}"), transcription),
+        ("/webhooks/twilio/voice/status".into(), completed),
+    ];
+    let client = reqwest::Client::new();
+    let mut answered = Vec::new();
+    for (path, params) in &steps {
+        let signature =
+            twilio_signature(auth_token, &format!("{}{path}", public_base_url.trim_end_matches('/')), params)?;
+        let response = client
+            .post(format!("{}{path}", ingest_url.trim_end_matches('/')))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .body(form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish())
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach channel-ingest at {ingest_url}"))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("{path} answered {}: {body}", status.as_u16());
+        }
+        answered.push(json!({"path": path, "status": status.as_u16(), "twiml": body}));
+    }
+    Ok(json!({"call_sid": call_sid, "steps": answered}))
 }

@@ -6,7 +6,8 @@ use inbox_proto::ingest::v1 as pb;
 use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 
-use crate::store::{ChannelAccount, IngestStore, NewWhatsAppAccount, StoreError};
+use crate::store::{ChannelAccount, IngestStore, NewTwilioAccount, NewWhatsAppAccount, StoreError};
+use crate::twilio::voice_config::{TwilioConfig, VoiceConfig, is_account_sid, is_e164};
 
 pub struct ChannelAccountsApi {
     pub store: IngestStore,
@@ -20,6 +21,18 @@ fn to_proto(account: &ChannelAccount) -> pb::WhatsAppAccount {
         display_phone_number: account.display_name.clone(),
         has_app_secret: !account.app_secret.is_empty(),
         has_access_token: !account.access_token.is_empty(),
+    }
+}
+
+fn twilio_to_proto(account: &ChannelAccount) -> pb::TwilioAccount {
+    let config = TwilioConfig::of(&account.config);
+    pb::TwilioAccount {
+        id: account.id.to_string(),
+        tenant_id: account.tenant_id.to_string(),
+        account_sid: config.account_sid,
+        phone_number: account.external_id.clone(),
+        has_auth_token: !account.app_secret.is_empty(),
+        config: Some(config.voice.to_proto()),
     }
 }
 
@@ -97,5 +110,56 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
         require_admin(&ctx)?;
         let accounts = self.store.list_whatsapp_accounts(ctx.tenant_id).await.map_err(store_error)?;
         Ok(Response::new(pb::ListWhatsAppAccountsResponse { accounts: accounts.iter().map(to_proto).collect() }))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id))]
+    async fn create_twilio_account(
+        &self,
+        request: Request<pb::CreateTwilioAccountRequest>,
+    ) -> Result<Response<pb::TwilioAccount>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        require_admin(&ctx)?;
+        let r = request.get_ref();
+        let account_sid = r.account_sid.trim();
+        let phone_number = r.phone_number.trim();
+        if !is_account_sid(account_sid) {
+            return Err(
+                PublicError::invalid_argument("account_sid must be a Twilio Account SID (AC + 32 hex digits)").into()
+            );
+        }
+        if !is_e164(phone_number) {
+            return Err(PublicError::invalid_argument("phone_number must be in E.164 (+ and digits)").into());
+        }
+        if r.auth_token.trim().is_empty() {
+            return Err(PublicError::invalid_argument("required: auth_token").into());
+        }
+        let voice = VoiceConfig::from_proto(&r.config.clone().unwrap_or_default())
+            .map_err(|e| Status::from(PublicError::invalid_argument(e)))?;
+        let config = TwilioConfig { account_sid: account_sid.to_owned(), voice };
+        let config = serde_json::to_value(&config).map_err(|e| {
+            tracing::error!(error = %e, "twilio config does not serialise");
+            Status::from(PublicError::unavailable("ingest store unavailable"))
+        })?;
+        let account = self
+            .store
+            .upsert_twilio_account(
+                ctx.tenant_id,
+                &NewTwilioAccount { phone_number, auth_token: r.auth_token.trim(), config },
+            )
+            .await
+            .map_err(store_error)?;
+        tracing::info!(account_id = %account.id, phone_number = %account.external_id, "twilio account saved");
+        Ok(Response::new(twilio_to_proto(&account)))
+    }
+
+    async fn list_twilio_accounts(
+        &self,
+        request: Request<pb::ListTwilioAccountsRequest>,
+    ) -> Result<Response<pb::ListTwilioAccountsResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        require_admin(&ctx)?;
+        let accounts = self.store.list_twilio_accounts(ctx.tenant_id).await.map_err(store_error)?;
+        Ok(Response::new(pb::ListTwilioAccountsResponse { accounts: accounts.iter().map(twilio_to_proto).collect() }))
     }
 }

@@ -10,8 +10,11 @@ use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::ingest::process_whatsapp_payload;
+use crate::ingest::{process_whatsapp_payload, publish_twilio_callback, twilio_from_archive};
 use crate::store::{IngestStore, StoreError};
+use crate::twilio::rest::{NewCall, RestError, TwilioRest};
+use crate::twilio::twiml::CallbackUrls;
+use crate::twilio::voice_config::{TwilioConfig, is_e164};
 use crate::whatsapp::graph::{GraphClient, MediaError};
 use crate::whatsapp::payload::WebhookPayload;
 
@@ -19,6 +22,9 @@ pub struct ChannelDeliveriesApi {
     pub store: IngestStore,
     pub bus: inbox_bus::Bus,
     pub graph: GraphClient,
+    pub twilio: TwilioRest,
+    /// Our public base URL as Twilio calls it (no trailing slash).
+    pub twilio_public_base_url: String,
 }
 
 fn store_error(e: StoreError) -> Status {
@@ -128,24 +134,97 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             else {
                 continue;
             };
-            let parsed = match WebhookPayload::parse(&payload.body) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(raw_payload_id = %payload.id, error = %e, "archived payload no longer parses; skipped");
-                    continue;
-                }
+            let replay_failed = |e: &dyn std::fmt::Display| {
+                tracing::error!(error = %e, "replay failed");
+                Status::from(PublicError::unavailable("replay failed; retry"))
             };
-            let processed =
-                process_whatsapp_payload(&self.store, &self.bus, &account, payload.id, &parsed).await.map_err(|e| {
-                    tracing::error!(error = %e, "replay failed");
-                    Status::from(PublicError::unavailable("replay failed; retry"))
-                })?;
+            if account.channel == "telephony" {
+                let Some(callback) = twilio_from_archive(&payload.body) else {
+                    tracing::warn!(raw_payload_id = %payload.id, "archived twilio callback no longer parses; skipped");
+                    continue;
+                };
+                let items = publish_twilio_callback(&self.bus, &account, payload.id, &callback)
+                    .await
+                    .map_err(|e| replay_failed(&e))?;
+                answer.messages += u32::try_from(items).unwrap_or(u32::MAX);
+            } else {
+                let parsed = match WebhookPayload::parse(&payload.body) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(raw_payload_id = %payload.id, error = %e, "archived payload no longer parses; skipped");
+                        continue;
+                    }
+                };
+                let processed = process_whatsapp_payload(&self.store, &self.bus, &account, payload.id, &parsed)
+                    .await
+                    .map_err(|e| replay_failed(&e))?;
+                answer.messages += u32::try_from(processed.messages).unwrap_or(u32::MAX);
+                answer.statuses += u32::try_from(processed.statuses).unwrap_or(u32::MAX);
+            }
             self.store.mark_published(payload.id).await.map_err(store_error)?;
             answer.payloads += 1;
-            answer.messages += u32::try_from(processed.messages).unwrap_or(u32::MAX);
-            answer.statuses += u32::try_from(processed.statuses).unwrap_or(u32::MAX);
         }
         tracing::info!(payloads = answer.payloads, messages = answer.messages, "archived payloads replayed");
         Ok(Response::new(answer))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id))]
+    async fn start_call(
+        &self,
+        request: Request<pb::StartCallRequest>,
+    ) -> Result<Response<pb::StartCallResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        if !matches!(ctx.role, Role::Agent | Role::Supervisor | Role::Admin) {
+            return Err(PublicError::new(ErrorCode::PermissionDenied, "only the tenant's people place calls").into());
+        }
+        let r = request.get_ref();
+        let account_id = uuid(&r.channel_account_id, "channel_account_id")?;
+        let account = self
+            .store
+            .account_of_tenant(ctx.tenant_id, account_id)
+            .await
+            .map_err(store_error)?
+            .filter(|a| a.channel == "telephony")
+            .ok_or_else(|| PublicError::not_found("no such twilio number"))?;
+        let config = TwilioConfig::of(&account.config);
+        let agent = if r.agent_number.is_empty() {
+            config.voice.agent_numbers.first().cloned().unwrap_or_default()
+        } else {
+            r.agent_number.clone()
+        };
+        if !is_e164(&agent) {
+            return Err(PublicError::invalid_argument(
+                "agent_number must be in E.164 (the number has no agent numbers to default to)",
+            )
+            .into());
+        }
+        if !is_e164(&r.customer_number) {
+            return Err(
+                PublicError::invalid_argument("the customer's number is not in E.164; it cannot be called").into()
+            );
+        }
+        let urls = CallbackUrls::new(&self.twilio_public_base_url, &account.external_id, &r.customer_number);
+        let created = self
+            .twilio
+            .create_call(&NewCall {
+                account_sid: &config.account_sid,
+                auth_token: &account.app_secret,
+                from: &account.external_id,
+                to: &agent,
+                url: &urls.connect(),
+                status_callback: &urls.status(),
+                timeout: config.voice.ring_timeout_seconds,
+            })
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "click-to-call failed");
+                match e {
+                    RestError::Refused { .. } => Status::from(PublicError::new(ErrorCode::Conflict, e.to_string())),
+                    RestError::Unavailable(_) => Status::from(PublicError::unavailable(e.to_string())),
+                }
+            })?;
+        tracing::info!(call_sid = %created.sid, "click-to-call placed");
+        Ok(Response::new(pb::StartCallResponse { call_sid: created.sid, status: created.status }))
     }
 }

@@ -3,4 +3,5 @@
 
 pub mod accounts;
 pub mod deliveries;
+pub mod twilio;
 pub mod webhooks;

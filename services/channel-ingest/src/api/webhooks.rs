@@ -30,11 +30,14 @@ pub struct WebhookContext {
     pub bus: Bus,
     /// Group-commits the raw archive across concurrent webhooks.
     pub archive: ArchiveBatcher,
+    /// Our public base URL as Twilio calls it (no trailing slash): signatures cover it.
+    pub twilio_public_base_url: String,
 }
 
 pub fn routes(ctx: WhenReady<WebhookContext>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/webhooks/whatsapp", get(verify_subscription).post(receive_whatsapp))
+        .merge(super::twilio::routes())
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(ctx)
 }

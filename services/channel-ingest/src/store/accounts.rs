@@ -50,6 +50,8 @@ pub struct ChannelAccount {
     pub app_secret: String,
     pub verify_token: String,
     pub access_token: String,
+    /// Channel-specific settings (telephony: Account SID and how calls are answered).
+    pub config: serde_json::Value,
 }
 
 impl std::fmt::Debug for ChannelAccount {
@@ -73,7 +75,7 @@ pub struct NewWhatsAppAccount<'a> {
 }
 
 const ACCOUNT_COLUMNS: &str =
-    "id, tenant_id, channel, external_id, display_name, app_secret, verify_token, access_token";
+    "id, tenant_id, channel, external_id, display_name, app_secret, verify_token, access_token, config";
 
 impl IngestStore {
     /// Connects a WhatsApp number to `tenant_id`, or updates it if the tenant already has it.
@@ -168,6 +170,66 @@ impl IngestStore {
         .bind(tenant_id)
         .bind(id)
         .fetch_optional(&self.pool)
+        .await?)
+    }
+}
+
+const TELEPHONY: &str = "telephony";
+
+/// What connecting a Twilio number takes.
+pub struct NewTwilioAccount<'a> {
+    /// E.164.
+    pub phone_number: &'a str,
+    pub auth_token: &'a str,
+    /// `{"account_sid": ..., "voice": {...}}`.
+    pub config: serde_json::Value,
+}
+
+impl IngestStore {
+    /// Connects a Twilio number to `tenant_id`, or reconfigures it if the tenant already has it.
+    /// A number connected to another tenant is a conflict.
+    pub async fn upsert_twilio_account(
+        &self,
+        tenant_id: Uuid,
+        new: &NewTwilioAccount<'_>,
+    ) -> Result<ChannelAccount, StoreError> {
+        let row: Option<ChannelAccount> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO channel_accounts (id, tenant_id, channel, external_id, display_name, app_secret, config) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6) \
+             ON CONFLICT ON CONSTRAINT channel_accounts_external DO UPDATE SET \
+               app_secret = EXCLUDED.app_secret, config = EXCLUDED.config, updated_at = now() \
+             WHERE channel_accounts.tenant_id = EXCLUDED.tenant_id \
+             RETURNING {ACCOUNT_COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(tenant_id)
+        .bind(TELEPHONY)
+        .bind(new.phone_number)
+        .bind(new.auth_token)
+        .bind(&new.config)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or_else(|| StoreError::Conflict(format!("{} is connected to another tenant", new.phone_number)))
+    }
+
+    /// The Twilio account of a number (E.164), whichever tenant owns it.
+    pub async fn twilio_account(&self, phone_number: &str) -> Result<Option<ChannelAccount>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM channel_accounts WHERE channel = $1 AND external_id = $2"
+        )))
+        .bind(TELEPHONY)
+        .bind(phone_number)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn list_twilio_accounts(&self, tenant_id: Uuid) -> Result<Vec<ChannelAccount>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM channel_accounts WHERE tenant_id = $1 AND channel = $2 ORDER BY created_at"
+        )))
+        .bind(tenant_id)
+        .bind(TELEPHONY)
+        .fetch_all(&self.pool)
         .await?)
     }
 }

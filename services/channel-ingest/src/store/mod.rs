@@ -5,7 +5,7 @@ mod archive;
 mod archive_batch;
 mod deliveries;
 
-pub use accounts::{ChannelAccount, NewWhatsAppAccount};
+pub use accounts::{ChannelAccount, NewTwilioAccount, NewWhatsAppAccount};
 pub use archive::ArchivedPayload;
 pub use archive_batch::ArchiveBatcher;
 pub use deliveries::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, NewDelivery, StatusRecord};

@@ -73,7 +73,7 @@ pub fn request_body(to: &str, content: &MessageContent) -> Result<Value, String>
             "location",
             json!({"latitude": l.latitude, "longitude": l.longitude, "name": l.name, "address": l.address}),
         ),
-        Some(Kind::Contacts(_) | Kind::InteractiveReply(_) | Kind::Unsupported(_)) | None => {
+        Some(Kind::Contacts(_) | Kind::InteractiveReply(_) | Kind::Call(_) | Kind::Unsupported(_)) | None => {
             return Err("this kind of message cannot be sent on WhatsApp".into());
         }
     };

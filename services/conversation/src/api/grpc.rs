@@ -2,7 +2,7 @@
 
 use inbox_errors::ErrorCode;
 use inbox_errors::PublicError;
-use inbox_proto::common::v1::PageRequest;
+use inbox_proto::common::v1::{CallDisposition, PageRequest};
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
@@ -11,9 +11,12 @@ use uuid::Uuid;
 use chrono::Utc;
 
 use super::filters::{counts_to_proto, filter_from_proto, optional_uuid, sort_from_proto, user_of};
+use crate::domain::calls::{CallSummary, disposition_from_name, disposition_name};
 use crate::domain::views::MAX_FILTER_IDS;
 use crate::domain::{PriorityRules, StatusRules, TenantSettings};
-use crate::store::{AiMessage, BulkChange, ConversationStore, Cursor, ListCursor, NewReply, StoreError, Viewer};
+use crate::store::{
+    AgentDisposition, AiMessage, BulkChange, ConversationStore, Cursor, ListCursor, NewReply, StoreError, Viewer,
+};
 
 pub struct ConversationsApi {
     pub store: ConversationStore,
@@ -401,6 +404,67 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         Ok(Response::new(priority_rules_to_proto(&rules)))
     }
 
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn list_calls(
+        &self,
+        request: Request<pb::ListCallsRequest>,
+    ) -> Result<Response<pb::ListCallsResponse>, Status> {
+        let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
+        let calls = self
+            .store
+            .calls(ctx.tenant_id, id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        Ok(Response::new(pb::ListCallsResponse {
+            calls: calls.iter().map(|(call, agent)| call_to_proto(id, call, agent.as_ref())).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id, call_sid))]
+    async fn set_call_disposition(
+        &self,
+        request: Request<pb::SetCallDispositionRequest>,
+    ) -> Result<Response<pb::Call>, Status> {
+        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let r = request.get_ref();
+        tracing::Span::current().record("call_sid", r.call_sid.as_str());
+        let disposition = CallDisposition::try_from(r.disposition)
+            .map_err(|_| PublicError::invalid_argument("unknown call disposition"))?;
+        let calls = self
+            .store
+            .calls(ctx.tenant_id, id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        if !calls.iter().any(|(call, _)| call.call_sid == r.call_sid) {
+            return Err(PublicError::not_found("no such call in this conversation").into());
+        }
+        let name = disposition_name(disposition);
+        let (call, _) = calls
+            .iter()
+            .find(|(call, _)| call.call_sid == r.call_sid)
+            .ok_or_else(|| PublicError::not_found("no such call in this conversation"))?;
+        let agent = (!name.is_empty()).then(|| AgentDisposition {
+            call_sid: r.call_sid.clone(),
+            disposition: name.to_owned(),
+            set_by: ctx.principal.clone(),
+            set_at: Utc::now(),
+        });
+        let changed = call_to_proto(id, call, agent.as_ref());
+        let event = inbox_bus::new_envelope(
+            Uuid::now_v7().to_string(),
+            ctx.tenant_id.to_string(),
+            inbox_bus::Payload::CallDispositionChanged(changed.clone()),
+        );
+        self.store
+            .set_call_disposition(ctx.tenant_id, id, &r.call_sid, agent.as_ref(), &event)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(disposition = name, "call disposition set");
+        Ok(Response::new(changed))
+    }
+
     #[tracing::instrument(skip_all, fields(tenant_id, selected))]
     async fn bulk_action(
         &self,
@@ -566,5 +630,28 @@ fn rules_to_proto(rules: &StatusRules) -> pb::StatusRules {
         pending_timeout_seconds: u32::try_from(rules.pending_timeout.as_secs()).unwrap_or(u32::MAX),
         auto_archive_seconds: u32::try_from(rules.auto_archive.as_secs()).unwrap_or(u32::MAX),
         reopen_on_customer_message: rules.reopen_on_customer_message,
+    }
+}
+
+fn call_to_proto(conversation_id: Uuid, call: &CallSummary, agent: Option<&AgentDisposition>) -> pb::Call {
+    let agent_disposition =
+        agent.and_then(|a| disposition_from_name(&a.disposition)).unwrap_or(CallDisposition::Unspecified);
+    let disposition =
+        if agent_disposition == CallDisposition::Unspecified { call.auto_disposition } else { agent_disposition };
+    pb::Call {
+        call_sid: call.call_sid.clone(),
+        conversation_id: conversation_id.to_string(),
+        from: call.from.clone(),
+        to: call.to.clone(),
+        started_at: Some(inbox_proto::timestamp_from(call.started_at)),
+        duration_seconds: call.duration_seconds,
+        auto_disposition: call.auto_disposition as i32,
+        agent_disposition: agent_disposition as i32,
+        disposition: disposition as i32,
+        disposition_set_by: agent.map(|a| a.set_by.clone()).unwrap_or_default(),
+        disposition_set_at: agent.map(|a| inbox_proto::timestamp_from(a.set_at)),
+        recordings: call.recordings.clone(),
+        transcripts: call.transcripts.clone(),
+        message_ids: call.message_ids.iter().map(Uuid::to_string).collect(),
     }
 }

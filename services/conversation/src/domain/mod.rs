@@ -1,6 +1,7 @@
 //! Pure domain types and rules of conversations; no I/O.
 
 pub mod ai;
+pub mod calls;
 pub mod customer_service_window;
 pub mod customers;
 pub mod export;
@@ -182,6 +183,7 @@ fn channel_content_text(kind: &Kind) -> String {
             format!("[contact] {}", names.join(", "))
         }
         Kind::InteractiveReply(r) => r.title.clone(),
+        Kind::Call(c) => calls::call_item_text(c),
         Kind::Reaction(r) if r.emoji.is_empty() => "[reaction removed]".to_owned(),
         Kind::Reaction(r) => format!("[reaction] {}", r.emoji),
         Kind::WhatsappTemplate(t) => {

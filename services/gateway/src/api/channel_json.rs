@@ -68,6 +68,7 @@ pub(crate) fn content(kind: &Kind) -> Value {
             "footer": b.footer,
             "buttons": b.buttons.iter().map(|x| json!({"id": x.id, "title": x.title})).collect::<Vec<_>>(),
         }),
+        Kind::Call(c) => super::telephony::call_item_json(c),
         Kind::Text(_) | Kind::Media(_) | Kind::Unsupported(_) => json!({"type": "empty"}),
     }
 }

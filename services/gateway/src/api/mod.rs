@@ -10,6 +10,7 @@ pub mod handling;
 pub mod json;
 pub mod routing;
 pub mod settings;
+pub mod telephony;
 pub mod templates;
 pub mod views;
 pub mod whatsapp;

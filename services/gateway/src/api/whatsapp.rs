@@ -99,7 +99,7 @@ async fn media(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReplayRequest {
+pub(crate) struct ReplayRequest {
     #[serde(default)]
     raw_payload_ids: Vec<String>,
     /// RFC 3339.
@@ -113,7 +113,7 @@ struct ReplayRequest {
 
 /// `POST /v1/admin/tenants/{tenant_id}/channels/whatsapp/replay`: process archived webhooks
 /// again (idempotent).
-async fn replay(
+pub(crate) async fn replay(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,

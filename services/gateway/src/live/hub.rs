@@ -76,6 +76,7 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
             "availability": availability_name(e.availability),
         }),
         Payload::DeliveryUpdated(d) => json!({"delivery": crate::api::channel_json::delivery(d)}),
+        Payload::CallDispositionChanged(c) => json!({"call": crate::api::telephony::call_json(c)}),
         // The conversation service turns routing's assignments into `conversation.assigned`.
         Payload::RoutingAssignmentChanged(_) | Payload::InboundMessage(_) | Payload::OutboundMessage(_) => {
             return None;

@@ -1,0 +1,130 @@
+//! The Twilio REST API call channel-ingest makes: `POST
+//! /2010-04-01/Accounts/{AccountSid}/Calls.json` (click-to-call). The base URL is configurable
+//! (tests point it at a local server speaking the documented protocol).
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde::Deserialize;
+
+type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+/// A call Twilio accepted to place.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CallCreated {
+    pub sid: String,
+    #[serde(default)]
+    pub status: String,
+}
+
+/// Why placing a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    /// Twilio refused it (4xx with Twilio's error JSON): its code and message.
+    #[error("twilio refused the call ({code}): {message}")]
+    Refused { code: i64, message: String },
+    #[error("twilio could not be reached: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: i64,
+    #[serde(default)]
+    message: String,
+}
+
+/// What placing a call takes.
+pub struct NewCall<'a> {
+    pub account_sid: &'a str,
+    pub auth_token: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    /// Where Twilio fetches the TwiML once `to` answers.
+    pub url: &'a str,
+    pub status_callback: &'a str,
+    /// Seconds to ring `to`.
+    pub timeout: u32,
+}
+
+/// A Twilio REST client; cheap to clone.
+#[derive(Clone)]
+pub struct TwilioRest {
+    http: HttpsClient,
+    base_url: String,
+    timeout: Duration,
+}
+
+impl TwilioRest {
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, String> {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| e.to_string())?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https);
+        Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned(), timeout })
+    }
+
+    /// `POST /2010-04-01/Accounts/{AccountSid}/Calls.json`, authenticated with the Account SID
+    /// and auth token (HTTP basic; never logged). Not retried: a second request could ring
+    /// twice.
+    pub async fn create_call(&self, call: &NewCall<'_>) -> Result<CallCreated, RestError> {
+        let url = format!("{}/2010-04-01/Accounts/{}/Calls.json", self.base_url, call.account_sid);
+        let timeout = call.timeout.to_string();
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("To", call.to)
+            .append_pair("From", call.from)
+            .append_pair("Url", call.url)
+            .append_pair("Method", "POST")
+            .append_pair("StatusCallback", call.status_callback)
+            .append_pair("StatusCallbackMethod", "POST")
+            .append_pair("StatusCallbackEvent", "initiated")
+            .append_pair("StatusCallbackEvent", "ringing")
+            .append_pair("StatusCallbackEvent", "answered")
+            .append_pair("StatusCallbackEvent", "completed")
+            .append_pair("Timeout", &timeout)
+            .finish();
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", call.account_sid, call.auth_token));
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(&url)
+            .header(http::header::AUTHORIZATION, format!("Basic {credentials}"))
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::USER_AGENT, "inbox-channel-ingest")
+            .body(Full::new(Bytes::from(form)))
+            .map_err(|e| RestError::Unavailable(format!("bad request: {e}")))?;
+        let response = match tokio::time::timeout(self.timeout, self.http.request(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Err(RestError::Unavailable(e.to_string())),
+            Err(_) => return Err(RestError::Unavailable("timeout".into())),
+        };
+        let status = response.status();
+        let body = match tokio::time::timeout(self.timeout, response.into_body().collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) => return Err(RestError::Unavailable(e.to_string())),
+            Err(_) => return Err(RestError::Unavailable("timeout reading the answer".into())),
+        };
+        if status.is_success() {
+            return serde_json::from_slice(&body)
+                .map_err(|e| RestError::Unavailable(format!("unreadable answer from twilio: {e}")));
+        }
+        if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS {
+            let error: ErrorBody = serde_json::from_slice(&body)
+                .unwrap_or(ErrorBody { code: i64::from(status.as_u16()), message: status.to_string() });
+            return Err(RestError::Refused { code: error.code, message: error.message });
+        }
+        Err(RestError::Unavailable(format!("twilio answered {status}")))
+    }
+}

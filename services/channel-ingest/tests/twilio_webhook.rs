@@ -1,0 +1,189 @@
+//! channel-ingest's Twilio Voice edge, run in-process against real PostgreSQL and JetStream:
+//! refused callbacks store and publish nothing; valid ones are archived raw before their call
+//! item is published (once, however often Twilio retries), and the archive replays.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use inbox_bus::Bus;
+use inbox_channel_ingest::Settings;
+use inbox_channel_ingest::ingest::twilio_from_archive;
+use inbox_channel_ingest::store::{IngestStore, NewTwilioAccount};
+use inbox_channel_ingest::twilio::signature::sign;
+use inbox_service::Listeners;
+use inbox_testkit::{TestDatabase, TestNats, wait_until};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const PUBLIC: &str = "https://calls.example.test";
+const ACCOUNT_SID: &str = "AC00000000000000000000000000000abc";
+const TOKEN: &str = "twilio-auth-token-of-the-test";
+const NUMBER: &str = "+14155550100";
+
+struct Ingest {
+    base: String,
+    store: IngestStore,
+    bus: Bus,
+    shutdown: CancellationToken,
+    _db: TestDatabase,
+    _nats: TestNats,
+}
+
+async fn start() -> Ingest {
+    let db = TestDatabase::create("ingest").await.unwrap();
+    let nats = TestNats::start().await.unwrap();
+    let env: HashMap<String, String> = [
+        ("INBOX__POSTGRES__URL", db.url()),
+        ("INBOX__NATS__URL", nats.url()),
+        ("INBOX__AUTH__SERVICE_TOKEN", "service-token-for-tests".into()),
+        ("INBOX__LOG__LEVEL", "warn".into()),
+        ("INBOX__INGEST__MAX_BODY_BYTES", "4096".into()),
+        ("INBOX__TWILIO__PUBLIC_BASE_URL", PUBLIC.into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings: Settings =
+        inbox_config::load(<Settings as inbox_service::ServiceSettings>::DEFAULTS, None, &env).unwrap();
+    let listeners = Listeners::ephemeral().await.unwrap();
+    let base = format!("http://{}", listeners.http.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(inbox_channel_ingest::run(settings, listeners, shutdown.clone()));
+    let client = reqwest::Client::new();
+    wait_until(Duration::from_secs(20), || {
+        let req = client.get(format!("{base}/readyz"));
+        async move { req.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+    })
+    .await
+    .expect("channel-ingest became ready");
+
+    let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
+    let store = IngestStore::new(pool);
+    store
+        .upsert_twilio_account(
+            Uuid::new_v4(),
+            &NewTwilioAccount {
+                phone_number: NUMBER,
+                auth_token: TOKEN,
+                config: serde_json::json!({"account_sid": ACCOUNT_SID, "voice": {"agent_numbers": ["+14155550111"]}}),
+            },
+        )
+        .await
+        .unwrap();
+    let bus = Bus::connect(&nats.url(), "test").await.unwrap();
+    Ingest { base, store, bus, shutdown, _db: db, _nats: nats }
+}
+
+fn params(call_sid: &str, to: &str, account_sid: &str) -> Vec<(String, String)> {
+    [
+        ("AccountSid", account_sid),
+        ("CallSid", call_sid),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        ("From", "+4915112345678"),
+        ("To", to),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+impl Ingest {
+    async fn post(&self, path: &str, params: &[(String, String)], signature: Option<String>) -> (u16, String) {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish();
+        let mut req = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(sig) = signature {
+            req = req.header("X-Twilio-Signature", sig);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.text().await.unwrap_or_default())
+    }
+
+    async fn post_signed(&self, path: &str, params: &[(String, String)]) -> (u16, String) {
+        let signature = sign(TOKEN, &format!("{PUBLIC}{path}"), params);
+        self.post(path, params, Some(signature)).await
+    }
+
+    async fn ingest_messages(&self) -> u64 {
+        self.bus.jetstream().get_stream("INGEST").await.unwrap().info().await.unwrap().state.messages
+    }
+
+    async fn archived(&self) -> Vec<Vec<u8>> {
+        sqlx::query_scalar("SELECT body FROM raw_payloads ORDER BY received_at")
+            .fetch_all(self.store.pool())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn refused_callbacks_store_and_publish_nothing() {
+    let ingest = start().await;
+    let good = params("CA1", NUMBER, ACCOUNT_SID);
+    let path = "/webhooks/twilio/voice";
+
+    let (status, _) = ingest.post(path, &good, None).await;
+    assert_eq!(status, 401, "unsigned");
+    let (status, _) = ingest.post(path, &good, Some(sign("another-token", &format!("{PUBLIC}{path}"), &good))).await;
+    assert_eq!(status, 401, "signed with another token");
+    let (status, _) = ingest.post(path, &good, Some(sign(TOKEN, &format!("http://localhost{path}"), &good))).await;
+    assert_eq!(status, 401, "signed for another URL");
+    let (status, body) = ingest.post_signed(path, &good[1..]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("AccountSid"), "{body}");
+    let (status, _) = ingest.post_signed(path, &params("CA1", "+14155559999", ACCOUNT_SID)).await;
+    assert_eq!(status, 404, "unknown number");
+    let (status, _) = ingest.post_signed(path, &params("CA1", NUMBER, "AC99999999999999999999999999999999")).await;
+    assert_eq!(status, 404, "the number under another Twilio account");
+    let mut large = good.clone();
+    large.push(("Padding".into(), "x".repeat(8000)));
+    let (status, _) = ingest.post_signed(path, &large).await;
+    assert_eq!(status, 413);
+
+    assert!(ingest.archived().await.is_empty(), "nothing archived");
+    assert_eq!(ingest.ingest_messages().await, 0, "nothing published");
+    ingest.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_valid_callback_is_archived_then_published_once_and_replays() {
+    let ingest = start().await;
+    let path = "/webhooks/twilio/voice";
+    let call = params("CAvalid", NUMBER, ACCOUNT_SID);
+    let (status, twiml) = ingest.post_signed(path, &call).await;
+    assert_eq!(status, 200, "{twiml}");
+    assert!(twiml.contains("<Number>+14155550111</Number>"), "{twiml}");
+    let (status, _) = ingest.post_signed(path, &call).await;
+    assert_eq!(status, 200, "Twilio's retry");
+
+    let archived = ingest.archived().await;
+    assert_eq!(archived.len(), 2, "each verified request is archived raw");
+    assert_eq!(ingest.ingest_messages().await, 1, "the retry publishes the same event id: one item");
+    let replayed = twilio_from_archive(&archived[0]).expect("the archive parses back");
+    assert_eq!(replayed.call_sid(), "CAvalid");
+    let (external_id, _) = replayed.call_item().unwrap();
+    assert_eq!(external_id, "call:CAvalid:started");
+
+    // A recording that is not finished is archived (never dropped) but makes no item.
+    let recording: Vec<(String, String)> = [
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", "CAvalid"),
+        ("RecordingSid", "RE1"),
+        ("RecordingStatus", "in-progress"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let path = "/webhooks/twilio/voice/recording?kind=voicemail&number=%2B14155550100&caller=%2B4915112345678";
+    let (status, body) = ingest.post_signed(path, &recording).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ingest.archived().await.len(), 3);
+    assert_eq!(ingest.ingest_messages().await, 1);
+    ingest.shutdown.cancel();
+}
