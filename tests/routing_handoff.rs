@@ -203,5 +203,19 @@ async fn a_customer_the_ai_cannot_help_is_routed_to_an_available_agent_of_the_ri
     )
     .await?;
     assert_eq!((status, me["availability"].as_str()), (200, Some("online")), "{me}");
+
+    // Teams are deleted by admins, and only when nothing open is left in them: Sales holds the
+    // conversation now, Support nothing.
+    let delete = |team: &str| format!("{gateway}/v1/admin/tenants/{}/teams/{team}", tenant.id);
+    let (status, _) = send_json(&client, Method::DELETE, delete(&support_id), &lead, &json!(null)).await?;
+    assert_eq!(status, 403, "supervisors do not delete teams");
+    let refused = inboxctl(&fleet, &["team", "delete", "--tenant", &tenant.id, "--team", &sales_id]);
+    assert!(refused.is_err_and(|e| e.to_string().contains("1 open conversation")));
+    let deleted = inboxctl(&fleet, &["team", "delete", "--tenant", &tenant.id, "--team", &support_id])?;
+    assert_eq!(deleted["deleted"]["name"], "Support", "{deleted}");
+    let (_, teams) = get_json(&client, format!("{gateway}/v1/teams"), &lead).await?;
+    let names: Vec<&str> =
+        teams["items"].as_array().context("teams")?.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["Sales"], "{teams}");
     Ok(())
 }

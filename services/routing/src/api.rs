@@ -286,6 +286,21 @@ impl pb::routing_server::Routing for RoutingApi {
         Ok(Response::new(pb::ListTeamsResponse { teams: teams.iter().map(team_to_proto).collect() }))
     }
 
+    #[tracing::instrument(skip_all, fields(tenant_id, team_id))]
+    async fn delete_team(
+        &self,
+        request: Request<pb::DeleteTeamRequest>,
+    ) -> Result<Response<pb::DeleteTeamResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        require(&ctx, &[Role::Admin, Role::Operator], "deleting teams")?;
+        let team_id = parse_id(&request.get_ref().team_id, "team_id")?;
+        tracing::Span::current().record("team_id", tracing::field::display(team_id));
+        let team = self.store.delete_team(ctx.tenant_id, team_id).await.map_err(store_error)?;
+        tracing::info!(name = %team.name, "team deleted");
+        Ok(Response::new(pb::DeleteTeamResponse { team: Some(team_to_proto(&team)) }))
+    }
+
     #[tracing::instrument(skip_all, fields(tenant_id))]
     async fn set_membership(&self, request: Request<pb::SetMembershipRequest>) -> Result<Response<pb::Team>, Status> {
         let ctx = CallContext::of(&request)?.clone();

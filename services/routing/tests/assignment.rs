@@ -393,3 +393,36 @@ async fn a_take_over_assigns_the_agent_and_reopening_or_deleting_moves_the_load(
     assert_eq!(w.load(sarah).await, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_team_is_deleted_only_once_nothing_open_is_left_in_it() -> anyhow::Result<()> {
+    let w = world().await?;
+    let sarah = w.agent("Sarah", 5).await;
+    let support = w.team("Support", Policy::RoundRobin, &["whatsapp"], &[sarah]).await;
+    let sales = w.team("Sales", Policy::RoundRobin, &[], &[sarah]).await;
+
+    // A hand-off waits in Support (Sarah is offline): the team cannot go.
+    let conversation = Uuid::now_v7();
+    w.store.apply_facts(w.tenant, &[needs_human(conversation, 2)], &w.book).await?;
+    let refused = w.store.delete_team(w.tenant, support).await;
+    assert!(matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("1 open conversation")), "{refused:?}");
+    assert_eq!(w.store.list_teams(w.tenant).await?.len(), 2, "nothing changed");
+
+    // Once it is resolved, Support is deleted with its memberships; Sales stays.
+    w.store.apply_facts(w.tenant, &[resolved(conversation, 3)], &w.book).await?;
+    let deleted = w.store.delete_team(w.tenant, support).await?;
+    assert_eq!(deleted.name, "Support");
+    let teams = w.store.list_teams(w.tenant).await?;
+    assert_eq!(teams.iter().map(|t| t.id).collect::<Vec<_>>(), vec![sales]);
+    assert_eq!(w.store.teams_of(w.tenant, sarah).await?, vec![sales]);
+
+    // Deleting again, or assigning to it, finds no team; another tenant cannot delete Sales.
+    assert!(matches!(w.store.delete_team(w.tenant, support).await, Err(StoreError::NotFound(_))));
+    let to_support = AssignTarget { assignee_id: None, team_id: Some(support) };
+    let lead = format!("user:{}", Uuid::now_v7());
+    let assigned = w.store.assign(w.tenant, conversation, to_support, &lead, "", Reason::Manual, &w.book).await;
+    assert!(matches!(assigned, Err(StoreError::Invalid(_))), "{assigned:?}");
+    assert!(matches!(w.store.delete_team(Uuid::now_v7(), sales).await, Err(StoreError::NotFound(_))));
+    assert_eq!(w.store.list_teams(w.tenant).await?.len(), 1);
+    Ok(())
+}

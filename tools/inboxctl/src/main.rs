@@ -216,6 +216,13 @@ enum TeamCommand {
         #[arg(long)]
         user: String,
     },
+    /// Delete a team (refused while open conversations are assigned to it).
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        team: String,
+    },
     /// Remove an agent from a team.
     RemoveMember {
         #[arg(long)]
@@ -440,6 +447,9 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         }
         Command::Team(TeamCommand::AddMember { tenant, team, user }) => {
             gateway.call(Method::PUT, &format!("/v1/admin/tenants/{tenant}/teams/{team}/members/{user}"), None).await
+        }
+        Command::Team(TeamCommand::Delete { tenant, team }) => {
+            gateway.call(Method::DELETE, &format!("/v1/admin/tenants/{tenant}/teams/{team}"), None).await
         }
         Command::Team(TeamCommand::RemoveMember { tenant, team, user }) => {
             gateway.call(Method::DELETE, &format!("/v1/admin/tenants/{tenant}/teams/{team}/members/{user}"), None).await

@@ -5,11 +5,12 @@
 //!   and admins: `PUT /v1/agents/{id}/availability`
 //! - `GET /v1/conversations/{id}/assignment-history`
 //! - admins (or the operator): `POST|GET /v1/admin/tenants/{tenant_id}/teams` {name, policy?,
-//!   handoff_channels?}, `PUT|DELETE /v1/admin/tenants/{tenant_id}/teams/{team_id}/members/{user_id}`
+//!   handoff_channels?}, `DELETE /v1/admin/tenants/{tenant_id}/teams/{team_id}` (409 while it has
+//!   open conversations), `PUT|DELETE /v1/admin/tenants/{tenant_id}/teams/{team_id}/members/{user_id}`
 //!   (supervisors too), `PUT /v1/admin/tenants/{tenant_id}/agents/{user_id}` {capacity?, time_zone?}
 
 use axum::extract::{Path, State};
-use axum::routing::{get, put};
+use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_proto::routing::v1 as pb;
@@ -31,6 +32,7 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/agents/{id}/availability", put(set_agent_availability))
         .route("/v1/conversations/{id}/assignment-history", get(assignment_history))
         .route("/v1/admin/tenants/{tenant_id}/teams", get(admin_list_teams).post(upsert_team))
+        .route("/v1/admin/tenants/{tenant_id}/teams/{team_id}", delete(delete_team))
         .route("/v1/admin/tenants/{tenant_id}/teams/{team_id}/members/{user_id}", put(add_member).delete(remove_member))
         .route("/v1/admin/tenants/{tenant_id}/agents/{user_id}", put(update_agent_profile))
 }
@@ -257,6 +259,24 @@ async fn upsert_team(
         .map_err(upstream_failure)?
         .into_inner();
     Ok(Json(team_json(&team)))
+}
+
+async fn delete_team(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path((tenant_id, team_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.require_admin_of(tenant_path(&tenant_id)?)?;
+    let request = pb::DeleteTeamRequest { team_id };
+    let deleted = state
+        .routing
+        .clone()
+        .delete_team(ctx.request(request, &state.service_token)?)
+        .await
+        .map_err(upstream_failure)?
+        .into_inner();
+    Ok(Json(json!({"deleted": deleted.team.as_ref().map(team_json)})))
 }
 
 async fn set_membership(

@@ -600,10 +600,14 @@ impl RoutingStore {
         let mut states = lock_conversations(&mut tx, tenant_id, &conversation_ids).await?;
         let needs_handoff_teams = facts.iter().any(|f| f.needs_human);
         let handoff_teams: Vec<(Uuid, Vec<String>)> = if needs_handoff_teams {
-            sqlx::query_as("SELECT id, handoff_channels FROM teams WHERE tenant_id = $1 ORDER BY created_at, id")
-                .bind(tenant_id)
-                .fetch_all(&mut *tx)
-                .await?
+            // Locked like a manual assignment's team: a team being deleted is either waited for
+            // and then absent, or deleted after this batch and refused for what it now holds.
+            sqlx::query_as(
+                "SELECT id, handoff_channels FROM teams WHERE tenant_id = $1 ORDER BY created_at, id FOR SHARE",
+            )
+            .bind(tenant_id)
+            .fetch_all(&mut *tx)
+            .await?
         } else {
             Vec::new()
         };
@@ -789,13 +793,15 @@ impl RoutingStore {
         let mut state =
             states.remove(&conversation_id).ok_or_else(|| StoreError::NotFound("conversation not found".into()))?;
         if let Some(team) = target.team_id {
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM teams WHERE tenant_id = $1 AND id = $2)")
+            // Locked so that a concurrent delete of the team waits for this assignment (and then
+            // refuses: the team has an open conversation), or this one finds no team.
+            let exists: Option<Uuid> =
+                sqlx::query_scalar("SELECT id FROM teams WHERE tenant_id = $1 AND id = $2 FOR SHARE")
                     .bind(tenant_id)
                     .bind(team)
-                    .fetch_one(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-            if !exists {
+            if exists.is_none() {
                 return Err(StoreError::Invalid("team not found".into()));
             }
         }

@@ -184,6 +184,39 @@ impl RoutingStore {
             .await?)
     }
 
+    /// Deletes a team and its memberships. `Conflict` while open conversations are assigned to
+    /// it. The team row is locked first: an assignment to the team either committed before
+    /// (and is counted) or waits and then finds no team (assignments lock the team `FOR SHARE`).
+    pub async fn delete_team(&self, tenant_id: Uuid, team_id: Uuid) -> Result<TeamRow, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let locked: Option<String> =
+            sqlx::query_scalar("SELECT name FROM teams WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+                .bind(tenant_id)
+                .bind(team_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(name) = locked else { return Err(StoreError::NotFound("team not found".into())) };
+        let open: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM conversations WHERE tenant_id = $1 AND team_id = $2 AND open")
+                .bind(tenant_id)
+                .bind(team_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if open > 0 {
+            return Err(StoreError::Conflict(format!(
+                "team {name:?} has {open} open conversation(s): reassign or close them before deleting the team"
+            )));
+        }
+        let team = self.team(tenant_id, team_id).await?.ok_or_else(|| StoreError::NotFound("team not found".into()))?;
+        sqlx::query("DELETE FROM teams WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(team_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(team)
+    }
+
     /// Adds (or removes) an agent to (from) a team. `NotFound` when either is not the tenant's.
     pub async fn set_membership(
         &self,
