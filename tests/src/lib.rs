@@ -129,6 +129,10 @@ impl Fleet {
                         format!("http://127.0.0.1:{}", ports["conversation"].1),
                     ));
                 }
+                "channel-ingest" => {
+                    env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
+                    env.push(("INBOX__REDIS__KEY_PREFIX".into(), format!("{}ingest:", fleet._redis.key_prefix())));
+                }
                 "search" => {
                     env.push(("INBOX__SEARCH__INDEX_DIR".into(), fleet.search_dir.path().display().to_string()))
                 }

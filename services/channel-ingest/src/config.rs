@@ -1,7 +1,7 @@
 //! Settings of channel-ingest.
 
 use inbox_config::{
-    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, SettingsError,
+    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, RedisSettings, SettingsError,
 };
 use serde::Deserialize;
 
@@ -15,6 +15,21 @@ pub struct Settings {
     pub log: LogSettings,
     pub ingest: IngestSettings,
     pub whatsapp: WhatsAppSettings,
+    /// Web chat rate limits live in Redis, shared by every replica.
+    pub redis: RedisSettings,
+    pub webchat: WebchatSettings,
+}
+
+/// The web chat widget's visitor API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebchatSettings {
+    /// Messages one visitor may post per minute (fixed one-minute windows); more get 429.
+    pub visitor_messages_per_minute: u32,
+    /// Requests one client address may make to the visitor API per minute; more get 429.
+    pub address_requests_per_minute: u32,
+    /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
+    /// that sets it); otherwise the TCP peer address.
+    pub trust_forwarded_for: bool,
 }
 
 /// The Meta Graph API as channel-ingest calls it.
@@ -73,6 +88,13 @@ impl inbox_service::ServiceSettings for Settings {
         send_attempts = 4
         retry_base_ms = 500
         send_concurrency = 16
+        [redis]
+        url = "redis://127.0.0.1:6379"
+        key_prefix = "inbox:ingest:"
+        [webchat]
+        visitor_messages_per_minute = 30
+        address_requests_per_minute = 300
+        trust_forwarded_for = false
     "#;
 
     fn log(&self) -> &LogSettings {
@@ -101,6 +123,9 @@ impl inbox_service::ServiceSettings for Settings {
             return Err(SettingsError::Validation(
                 "whatsapp.send_attempts and request_timeout_ms must be positive".into(),
             ));
+        }
+        if self.webchat.visitor_messages_per_minute == 0 || self.webchat.address_requests_per_minute == 0 {
+            return Err(SettingsError::Validation("webchat rate limits must be positive".into()));
         }
         Ok(())
     }

@@ -9,10 +9,12 @@ pub mod ingest;
 pub mod metrics;
 pub mod outbound;
 pub mod store;
+pub mod webchat;
 pub mod whatsapp;
 
 use inbox_proto::ingest::v1::channel_accounts_server::ChannelAccountsServer;
 use inbox_proto::ingest::v1::channel_deliveries_server::ChannelDeliveriesServer;
+use inbox_proto::ingest::v1::webchat_visitors_server::WebchatVisitorsServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
 use inbox_service::ops::{routes, serve_http};
@@ -27,12 +29,14 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         service: "channel-ingest",
         postgres: Some((&settings.postgres, &store::MIGRATOR)),
         nats: &settings.nats,
-        redis: None,
+        redis: Some(&settings.redis),
     };
     let readiness = needs.readiness();
     let webhook_context = WhenReady::default();
-    let router =
-        routes(readiness.clone()).merge(api::webhooks::routes(webhook_context.clone(), settings.ingest.max_body_bytes));
+    let webchat_context = WhenReady::default();
+    let router = routes(readiness.clone())
+        .merge(api::webhooks::routes(webhook_context.clone(), settings.ingest.max_body_bytes))
+        .merge(webchat::api::routes(webchat_context.clone()));
     let http = tokio::spawn(serve_http(listeners.http, router, shutdown.clone()));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
@@ -40,11 +44,29 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
     let store = store::IngestStore::new(pool.clone());
     let bus = connected.bus;
+    let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
+    let archive = store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit);
     webhook_context.set(api::webhooks::WebhookContext {
         store: store.clone(),
         bus: bus.clone(),
-        archive: store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit),
+        archive: archive.clone(),
     });
+    let hub = std::sync::Arc::new(webchat::hub::VisitorHub::default());
+    webchat_context.set(std::sync::Arc::new(webchat::api::WebchatContext {
+        store: store.clone(),
+        bus: bus.clone(),
+        archive,
+        hub: hub.clone(),
+        limiter: webchat::rate_limit::RateLimiter::new(redis, settings.redis.key_prefix.clone()),
+        settings: settings.webchat.clone(),
+    }));
+    let visitor_relay =
+        tokio::spawn(webchat::hub::relay_visitor_frames(bus.clone(), store.clone(), hub, shutdown.clone()));
+    let webchat_deliverer = webchat::outbound::spawn_webchat_deliverer(
+        webchat::outbound::WebchatDeliverer { store: store.clone(), bus: bus.clone(), replica: uuid::Uuid::new_v4() },
+        bus.clone(),
+        shutdown.clone(),
+    );
 
     let w = &settings.whatsapp;
     let graph = whatsapp::graph::GraphClient::new(
@@ -72,16 +94,22 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         api::accounts::ChannelAccountsApi { store: store.clone() },
         auth.clone(),
     );
+    let visitors = WebchatVisitorsServer::with_interceptor(
+        api::accounts::WebchatVisitorsApi { store: store.clone() },
+        auth.clone(),
+    );
     let deliveries =
         ChannelDeliveriesServer::with_interceptor(api::deliveries::ChannelDeliveriesApi { store, bus, graph }, auth);
     let grpc = tokio::spawn(serve_grpc(
         listeners.grpc,
-        router.add_service(accounts).add_service(deliveries),
+        router.add_service(accounts).add_service(deliveries).add_service(visitors),
         shutdown.clone(),
     ));
     grpc.await??;
     http.await??;
     let _ = sender.await;
+    let _ = webchat_deliverer.await;
+    let _ = visitor_relay.await;
     pool.close().await;
     Ok(())
 }

@@ -81,7 +81,8 @@ pub fn fact_of(subject: &str, envelope: &Envelope) -> Option<ConversationFact> {
         | Payload::AgentAvailabilityChanged(_)
         | Payload::DeliveryUpdated(_)
         | Payload::InboundMessage(_)
-        | Payload::OutboundMessage(_) => return None,
+        | Payload::OutboundMessage(_)
+        | Payload::AgentTyping(_) => return None,
     })
 }
 

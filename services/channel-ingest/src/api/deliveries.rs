@@ -128,6 +128,10 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             else {
                 continue;
             };
+            // Web chat messages are stored before they are published; only webhooks replay.
+            if account.channel != "whatsapp" {
+                continue;
+            }
             let parsed = match WebhookPayload::parse(&payload.body) {
                 Ok(p) => p,
                 Err(e) => {

@@ -4,11 +4,13 @@ mod accounts;
 mod archive;
 mod archive_batch;
 mod deliveries;
+mod webchat;
 
 pub use accounts::{ChannelAccount, NewWhatsAppAccount};
 pub use archive::ArchivedPayload;
 pub use archive_batch::ArchiveBatcher;
 pub use deliveries::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, NewDelivery, StatusRecord};
+pub use webchat::{NewWidget, PageRecord, Visitor, VisitorUpdate, WebchatMessage, Widget};
 
 use sqlx::PgPool;
 

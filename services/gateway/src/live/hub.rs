@@ -77,7 +77,10 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
         }),
         Payload::DeliveryUpdated(d) => json!({"delivery": crate::api::channel_json::delivery(d)}),
         // The conversation service turns routing's assignments into `conversation.assigned`.
-        Payload::RoutingAssignmentChanged(_) | Payload::InboundMessage(_) | Payload::OutboundMessage(_) => {
+        Payload::RoutingAssignmentChanged(_)
+        | Payload::InboundMessage(_)
+        | Payload::OutboundMessage(_)
+        | Payload::AgentTyping(_) => {
             return None;
         }
     };
