@@ -343,9 +343,8 @@ async fn post_message(
     }
 
     let raw_id = ctx.archive.archive(&widget.account(), body.clone()).await.map_err(store_unavailable)?;
-    if let Some(page) = &input.page {
-        ctx.store.record_page_view(visitor.id, &page_record(page)).await.map_err(store_unavailable)?;
-    }
+    // The page travels with the message (page context); page views are recorded when pages
+    // load (session starts and `page-views`), so a resend adds nothing to the history.
     let (message, stored) = ctx
         .store
         .store_visitor_message(&visitor, &input.client_message_id, &input.text)
