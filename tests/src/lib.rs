@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod graph;
 pub mod support;
+pub mod webdriver;
 
 use anyhow::{Context, bail};
 use inbox_testkit::{TestDatabase, TestNats, TestRedis, free_port, wait_until};

@@ -191,7 +191,9 @@
   }
 
   function startSession(extra) {
-    var body = { locale: (navigator.language || "").slice(0, 35), page: page() };
+    var body = { locale: (navigator.language || "").slice(0, 35) };
+    // The page load is the page view; a later profile update is not another one.
+    if (!extra) body.page = page();
     if (state.token) body.visitor_token = state.token;
     Object.keys(extra || {}).forEach(function (k) { body[k] = extra[k]; });
     return request("POST", "/sessions", body).then(function (session) {
