@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what `just up` and `just test` need on a fresh Debian machine with Rust:
-# just, PostgreSQL, NATS server, Redis, Python's pip, Chromium and chromedriver. Installs only what is missing; quiet when
-# everything is there. Safe to run again.
+# Installs what `just up` and `just test` need on a fresh Debian machine with Rust: just,
+# PostgreSQL, NATS server, Redis, Python's pip, Chromium and chromedriver (the web chat browser
+# test). Installs only what is missing; quiet when everything is there. Safe to run again.
 set -euo pipefail
 
 need_apt=()

@@ -113,17 +113,15 @@ async fn widget_js(headers: HeaderMap) -> Response {
 
 /// The client's address: the TCP peer, or the first `X-Forwarded-For` hop when configured.
 fn client_address(settings: &WebchatSettings, request: &Request) -> String {
-    if settings.trust_forwarded_for {
-        if let Some(first) = request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
-            return first.to_owned();
-        }
+    let forwarded = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| settings.trust_forwarded_for && !v.is_empty());
+    if let Some(first) = forwarded {
+        return first.to_owned();
     }
     request
         .extensions()

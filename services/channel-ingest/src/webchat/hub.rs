@@ -23,10 +23,12 @@ use crate::store::{DeliveryState, IngestStore};
 const SOCKET_BUFFER: usize = 64;
 
 type VisitorKey = (Uuid, Uuid);
+/// A socket's id and the sender of its frames.
+type SocketSender = (u64, mpsc::Sender<String>);
 
 #[derive(Default)]
 pub struct VisitorHub {
-    sockets: Mutex<HashMap<VisitorKey, Vec<(u64, mpsc::Sender<String>)>>>,
+    sockets: Mutex<HashMap<VisitorKey, Vec<SocketSender>>>,
     next_id: AtomicU64,
 }
 
