@@ -1,6 +1,10 @@
 //! Web chat: widgets, visitors (identified by a bearer token of which only a hash is kept),
 //! the pages they looked at, and the messages of their chat as the widget shows them.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -8,6 +12,39 @@ use uuid::Uuid;
 use super::{ChannelAccount, DeliveryRow, DeliveryState, IngestStore, StoreError};
 
 const WEBCHAT: &str = "webchat";
+
+/// How long a replica trusts a widget it read; an unknown key is remembered for less, so a
+/// widget created through another replica works within seconds.
+const WIDGET_TTL: Duration = Duration::from_secs(30);
+const UNKNOWN_WIDGET_TTL: Duration = Duration::from_secs(5);
+const WIDGET_CACHE_MAX: usize = 100_000;
+
+/// Widgets by key (`None`: no such widget), with the time they were read: every visitor API
+/// request names its widget, and most cost no lookup this way.
+#[derive(Default)]
+pub(crate) struct WidgetCache {
+    entries: RwLock<HashMap<String, (Instant, Option<Arc<Widget>>)>>,
+}
+
+impl WidgetCache {
+    fn get(&self, key: &str) -> Option<Option<Arc<Widget>>> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let (at, widget) = entries.get(key)?;
+        let ttl = if widget.is_some() { WIDGET_TTL } else { UNKNOWN_WIDGET_TTL };
+        (at.elapsed() < ttl).then(|| widget.clone())
+    }
+
+    fn put(&self, key: &str, widget: Option<Arc<Widget>>) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= WIDGET_CACHE_MAX {
+            entries.retain(|_, (at, _)| at.elapsed() < UNKNOWN_WIDGET_TTL);
+            if entries.len() >= WIDGET_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(key.to_owned(), (Instant::now(), widget));
+    }
+}
 
 /// A widget: its channel account and its settings.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -158,6 +195,16 @@ impl IngestStore {
         .bind(widget_key)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Like `widget_by_key`, from this replica's short-lived cache when it can.
+    pub async fn widget_by_key_cached(&self, widget_key: &str) -> Result<Option<Arc<Widget>>, StoreError> {
+        if let Some(cached) = self.widgets.get(widget_key) {
+            return Ok(cached);
+        }
+        let widget = self.widget_by_key(widget_key).await?.map(Arc::new);
+        self.widgets.put(widget_key, widget.clone());
+        Ok(widget)
     }
 
     /// Creates a visitor of `widget` and returns it with its bearer token (shown once).

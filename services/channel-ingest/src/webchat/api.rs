@@ -150,7 +150,7 @@ async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -
     }
     let widget = ctx
         .store
-        .widget_by_key(&key)
+        .widget_by_key_cached(&key)
         .await
         .map_err(store_unavailable)?
         .ok_or_else(|| rejected("unknown_account", PublicError::not_found("no such widget")))?;
@@ -179,7 +179,7 @@ async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -
         })?;
     let mut response = match verdict {
         Verdict::Allowed => {
-            request.extensions_mut().insert(Arc::new(widget));
+            request.extensions_mut().insert(widget);
             next.run(request).await
         }
         Verdict::Limited { retry_after_secs } => too_many(retry_after_secs),
