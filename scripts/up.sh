@@ -107,6 +107,16 @@ TEAM=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$team
 "$CTL" --json team add-member --tenant "$TENANT" --team "$TEAM" --user "$AGENT_ID" >/dev/null
 INBOX_WHATSAPP_APP_SECRET="$DEMO_APP_SECRET" INBOX_WHATSAPP_VERIFY_TOKEN="$DEMO_VERIFY_TOKEN" \
   "$CTL" --json whatsapp add --tenant "$TENANT" --phone-number-id "$PHONE_NUMBER_ID" --display-phone-number "+1 555 000 0001" >/dev/null
+# A web chat widget for a demo page served on 127.0.0.1:8090 (python3 -m http.server).
+widget_json=$("$CTL" --json webchat add --tenant "$TENANT" --name "Demo Company" \
+  --allowed-origin http://127.0.0.1:8090 --allowed-origin http://localhost:8090 --greeting "Hi! How can we help?")
+WIDGET_KEY=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["widget_key"])' <<<"$widget_json")
+mkdir -p "$DATA/webchat-demo"
+cat >"$DATA/webchat-demo/index.html" <<EOHTML
+<!doctype html><html><head><meta charset="utf-8"><title>Demo shop</title></head>
+<body><h1>Demo shop</h1><p>The chat bubble is bottom right.</p>
+<script src="http://127.0.0.1:8081/webchat/widget.js" data-widget-key="$WIDGET_KEY" async></script></body></html>
+EOHTML
 
 cat <<EOT
 
@@ -125,6 +135,10 @@ Watch it arrive live, and list it:
 
   python3 scripts/watch.py ws://127.0.0.1:8080/v1/stream?access_token=$TOKEN
   curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/v1/conversations
+
+Chat from a website (widget key $WIDGET_KEY): serve the demo page, open it, click the bubble:
+
+  python3 -m http.server 8090 --bind 127.0.0.1 --directory $DATA/webchat-demo   # then http://127.0.0.1:8090/
 
 EOT
 wait
