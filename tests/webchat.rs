@@ -12,7 +12,8 @@ use anyhow::Context;
 use futures::StreamExt;
 use inbox_e2e::Fleet;
 use inbox_e2e::support::{
-    SHOP_ORIGIN, add_webchat_widget, conversation_with, get_json, send_json, set_up_tenant, wait_until_settled,
+    SHOP_ORIGIN, add_webchat_widget, connect_stream, conversation_with, get_json, next_frame_of_type, send_json,
+    set_up_tenant, wait_until_settled,
 };
 use inbox_testkit::wait_until;
 use serde_json::{Value, json};
@@ -166,13 +167,17 @@ async fn a_visitor_chats_with_an_agent_whichever_replica_serves_them() -> anyhow
     assert_eq!(v["pages"][0]["referrer"], "https://search.test/?q=shoes");
     assert!(v["pages"][0]["at"].is_string());
 
-    // The agent types, then replies: both tabs (both replicas) see it live.
+    // The agent types, then replies: both tabs (both replicas) see it live, and so do the
+    // tenant's agents in the inbox.
+    let mut inbox_stream = connect_stream(&fleet, &tenant.token).await?;
     let typing_url = format!("{gateway}/v1/conversations/{id}/typing");
     let (status, _) =
         send_json(&client, reqwest::Method::POST, typing_url, &tenant.token, &json!({"typing": true})).await?;
     assert_eq!(status, 202);
     assert_eq!(next_frame(&mut socket_a, "typing").await?["typing"], true);
     assert_eq!(next_frame(&mut socket_b, "typing").await?["typing"], true);
+    let seen = next_frame_of_type(&mut inbox_stream, "conversation.typing").await?;
+    assert_eq!((&seen["conversation_id"], &seen["typing"]), (&json!(id), &json!(true)));
     let reply = json!({"text": "Yes, in two days.", "idempotency_key": "r-1"});
     let (status, sent) = send_json(
         &client,

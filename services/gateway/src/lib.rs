@@ -66,6 +66,8 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let live = Arc::new(live::LiveHub::default());
     let hub_relay =
         tokio::spawn(live::relay_events_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
+    let typing_relay =
+        tokio::spawn(live::relay_typing_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
 
     state.set(api::AppState {
         inner: Arc::new(api::AppInner {
@@ -94,6 +96,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     grpc.await??;
     http.await??;
     hub_relay.await?;
+    typing_relay.await?;
     pool.close().await;
     Ok(())
 }

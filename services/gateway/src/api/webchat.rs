@@ -83,9 +83,10 @@ fn yes() -> bool {
     true
 }
 
-/// `POST /v1/conversations/{id}/typing` `{"typing": true|false}`: the agent is typing. In a
-/// web chat conversation the visitor's widget shows it live (202); other channels have no
-/// typing signal (204). Ephemeral: nothing is stored.
+/// `POST /v1/conversations/{id}/typing` `{"typing": true|false}`: the agent is typing (or
+/// stopped). The tenant's agents see `conversation.typing` on their live socket, whatever the
+/// channel; in a web chat conversation the visitor's widget shows it too. Ephemeral (core
+/// NATS, nothing stored): 202.
 async fn typing(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -102,9 +103,6 @@ async fn typing(
     let request = ctx.request(pb::GetConversationRequest { conversation_id: id }, &state.service_token)?;
     let conversation =
         state.conversations.clone().get_conversation(request).await.map_err(upstream_failure)?.into_inner();
-    if conversation.channel != Channel::Webchat as i32 {
-        return Ok(StatusCode::NO_CONTENT);
-    }
     let tenant = ctx.tenant_id.to_string();
     let envelope = new_envelope(
         format!("typing:{}:{}", conversation.id, uuid::Uuid::now_v7()),
@@ -117,11 +115,17 @@ async fn typing(
             typing,
         }),
     );
-    // The subject channel-ingest's replicas relay to the visitor's sockets.
-    let subject = format!("webchat.visitor.{tenant}.{}", conversation.customer_address);
-    state.nats.publish(subject, envelope.encode_to_vec().into()).await.map_err(|e| {
-        tracing::warn!(error = %e, "typing signal not sent");
-        ApiError(PublicError::unavailable("temporarily unavailable; retry"))
-    })?;
+    let payload: Vec<u8> = envelope.encode_to_vec();
+    let mut subjects = vec![crate::live::typing_subject(&tenant, &conversation.id)];
+    if conversation.channel == Channel::Webchat as i32 {
+        // The subject channel-ingest's replicas relay to the visitor's sockets.
+        subjects.push(format!("webchat.visitor.{tenant}.{}", conversation.customer_address));
+    }
+    for subject in subjects {
+        state.nats.publish(subject, payload.clone().into()).await.map_err(|e| {
+            tracing::warn!(error = %e, "typing signal not sent");
+            ApiError(PublicError::unavailable("temporarily unavailable; retry"))
+        })?;
+    }
     Ok(StatusCode::ACCEPTED)
 }
