@@ -421,7 +421,13 @@ async fn socket(
 }
 
 async fn serve_visitor_socket(ctx: Arc<WebchatContext>, visitor: Visitor, mut socket: WebSocket) {
-    let (id, mut frames) = ctx.hub.register(visitor.tenant_id, visitor.id);
+    let Some((id, mut frames)) = ctx.hub.register(visitor.tenant_id, visitor.id) else {
+        let _ = socket.send(WsMessage::Close(None)).await;
+        return;
+    };
+    // Pings keep proxies from closing an idle socket; a dead one is noticed within a minute.
+    let mut ping = tokio::time::interval(std::time::Duration::from_secs(25));
+    ping.tick().await;
     if socket.send(WsMessage::Text(json!({"type": "ready"}).to_string().into())).await.is_ok() {
         loop {
             tokio::select! {
@@ -429,6 +435,7 @@ async fn serve_visitor_socket(ctx: Arc<WebchatContext>, visitor: Visitor, mut so
                     Some(frame) => if socket.send(WsMessage::Text(frame.into())).await.is_err() { break },
                     None => break,
                 },
+                _ = ping.tick() => if socket.send(WsMessage::Ping(Default::default())).await.is_err() { break },
                 incoming = socket.recv() => match incoming {
                     Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
                     Some(Ok(_)) => {}

@@ -22,6 +22,9 @@ use crate::store::{DeliveryState, IngestStore};
 /// history when it reconnects, so a dropped frame is never a lost message).
 const SOCKET_BUFFER: usize = 64;
 
+/// Open sockets one visitor may hold on one replica (tabs); more are refused.
+pub const MAX_SOCKETS_PER_VISITOR: usize = 16;
+
 type VisitorKey = (Uuid, Uuid);
 /// A socket's id and the sender of its frames.
 type SocketSender = (u64, mpsc::Sender<String>);
@@ -33,13 +36,18 @@ pub struct VisitorHub {
 }
 
 impl VisitorHub {
-    /// Registers a socket of a visitor; frames for them arrive on the receiver.
-    pub fn register(&self, tenant_id: Uuid, visitor_id: Uuid) -> (u64, mpsc::Receiver<String>) {
+    /// Registers a socket of a visitor; frames for them arrive on the receiver. `None` when the
+    /// visitor already holds [`MAX_SOCKETS_PER_VISITOR`] sockets here.
+    pub fn register(&self, tenant_id: Uuid, visitor_id: Uuid) -> Option<(u64, mpsc::Receiver<String>)> {
         let (tx, rx) = mpsc::channel(SOCKET_BUFFER);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut sockets = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
-        sockets.entry((tenant_id, visitor_id)).or_default().push((id, tx));
-        (id, rx)
+        let list = sockets.entry((tenant_id, visitor_id)).or_default();
+        if list.len() >= MAX_SOCKETS_PER_VISITOR {
+            return None;
+        }
+        list.push((id, tx));
+        Some((id, rx))
     }
 
     pub fn unregister(&self, tenant_id: Uuid, visitor_id: Uuid, id: u64) {
@@ -59,6 +67,27 @@ impl VisitorHub {
             .get(&(tenant_id, visitor_id))
             .map(|list| list.iter().filter(|(_, tx)| tx.try_send(frame.to_owned()).is_ok()).count())
             .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_reach_only_the_sockets_of_their_visitor_and_sockets_are_capped() {
+        let hub = VisitorHub::default();
+        let (tenant, ana, bob) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (ana_id, mut ana_rx) = hub.register(tenant, ana).unwrap();
+        let (_, mut bob_rx) = hub.register(tenant, bob).unwrap();
+        assert_eq!(hub.push(tenant, ana, "for ana"), 1);
+        assert_eq!(ana_rx.try_recv().unwrap(), "for ana");
+        assert!(bob_rx.try_recv().is_err());
+        assert_eq!(hub.push(Uuid::new_v4(), ana, "other tenant"), 0);
+        hub.unregister(tenant, ana, ana_id);
+        assert_eq!(hub.push(tenant, ana, "gone"), 0);
+        let held: Vec<_> = (1..MAX_SOCKETS_PER_VISITOR).map(|_| hub.register(tenant, bob).unwrap()).collect();
+        assert!(hub.register(tenant, bob).is_none(), "{} sockets already", held.len() + 1);
     }
 }
 
