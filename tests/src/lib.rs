@@ -42,6 +42,7 @@ pub struct Fleet {
     search_dir: tempfile::TempDir,
     /// Extra processes of a service started with `start_replica`.
     replicas: Vec<Process>,
+    database_urls: HashMap<&'static str, String>,
 }
 
 /// Where the built binaries are.
@@ -87,6 +88,7 @@ impl Fleet {
             _base: base,
             search_dir,
             replicas: Vec::new(),
+            database_urls: databases.iter().map(|(name, db)| (*name, db.url())).collect(),
         };
         for name in SERVICES {
             let (http, grpc) = ports[name];
@@ -195,6 +197,11 @@ impl Fleet {
 
     pub fn http_url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}", self.processes[name].http)
+    }
+
+    /// The database of a service, for tests that check what it stored.
+    pub fn database_url(&self, name: &str) -> Option<&str> {
+        self.database_urls.get(name).map(String::as_str)
     }
 
     pub fn grpc_port(&self, name: &str) -> u16 {
