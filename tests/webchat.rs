@@ -295,6 +295,18 @@ async fn the_visitor_api_checks_origins_tokens_input_and_rates() -> anyhow::Resu
     assert_ne!(ana["visitor_id"], bob["visitor_id"]);
     assert_eq!(shop.post(ana_token, json!({"client_message_id": "a-1", "text": "Ana's secret"})).await.0, 201);
     assert_eq!(shop.post(bob_token, json!({"client_message_id": "b-1", "text": "Bob's question"})).await.0, 201);
+    // An anonymous visitor is told apart in the inbox; a name given later does not erase
+    // itself with an empty one.
+    let (_, anonymous) = shop.session(json!({})).await;
+    let anonymous_token = anonymous["visitor_token"].as_str().unwrap();
+    assert_eq!(shop.post(anonymous_token, json!({"client_message_id": "n-1", "text": "Anyone?"})).await.0, 201);
+    wait_until_settled(&fleet).await?;
+    let visitor_id = anonymous["visitor_id"].as_str().unwrap();
+    let conversation = conversation_with(&client, &fleet, &acme.token, visitor_id).await?;
+    assert_eq!(conversation["contact"]["display_name"], format!("Visitor {}", &visitor_id.replace('-', "")[24..]));
+    let (_, ana_again) = shop.session(json!({"visitor_token": ana_token, "name": "", "email": ""})).await;
+    assert_eq!(ana_again["name"], "Ana");
+
     // Valid messages are archived raw before they are processed.
     let ingest_db = sqlx::PgPool::connect(fleet.database_url("channel-ingest").unwrap()).await?;
     let archived = || async {
@@ -306,7 +318,7 @@ async fn the_visitor_api_checks_origins_tokens_input_and_rates() -> anyhow::Resu
         bodies.into_iter().map(|b| serde_json::from_slice::<Value>(&b).unwrap()).collect::<Vec<_>>()
     };
     let raw = archived().await;
-    assert_eq!(raw.len(), 2);
+    assert_eq!(raw.len(), 3);
     assert_eq!(raw[0]["text"], "Ana's secret");
     let (_, bob_history) = shop.history(bob_token).await;
     let texts: Vec<&str> =
@@ -341,7 +353,7 @@ async fn the_visitor_api_checks_origins_tokens_input_and_rates() -> anyhow::Resu
     assert_eq!(shop.session(json!({"email": "not-an-email"})).await.0, 400);
     let (_, ana_history) = shop.history(ana_token).await;
     assert_eq!(ana_history["items"].as_array().unwrap().len(), 1, "nothing written by bad input");
-    assert_eq!(archived().await.len(), 2, "nothing archived for bad input");
+    assert_eq!(archived().await.len(), 3, "nothing archived for bad input");
     let big = "x".repeat(40 * 1024);
     assert_eq!(shop.post(ana_token, json!({"client_message_id": "big", "text": big})).await.0, 413);
 
@@ -359,7 +371,7 @@ async fn the_visitor_api_checks_origins_tokens_input_and_rates() -> anyhow::Resu
         }
     }
     assert!(limited >= 2, "the per-visitor limit answered 429 {limited} times");
-    assert_eq!(archived().await.len(), 2 + 12 - limited, "nothing archived when limited");
+    assert_eq!(archived().await.len(), 3 + 12 - limited, "nothing archived when limited");
     // Per client address: 40 requests a minute, whatever the visitor.
     fresh_window().await?;
     let flood = w(SHOP_ORIGIN, "198.51.100.7");

@@ -239,8 +239,9 @@ async fn start_session(
     let body = body.map_err(|e| invalid(e.body_text()))?;
     let input: SessionInput =
         if body.is_empty() { SessionInput::default() } else { serde_json::from_slice(&body).map_err(invalid)? };
-    let name = input.name.as_deref().map(parse_name).transpose().map_err(invalid)?;
-    let email = input.email.as_deref().map(parse_email).transpose().map_err(invalid)?;
+    // Empty means "not given": a session never erases what the visitor said before.
+    let name = input.name.as_deref().map(parse_name).transpose().map_err(invalid)?.filter(|n| !n.is_empty());
+    let email = input.email.as_deref().map(parse_email).transpose().map_err(invalid)?.filter(|e| !e.is_empty());
     let locale = input.locale.as_deref().map(parse_locale).transpose().map_err(invalid)?.unwrap_or_default();
     if let Some(page) = &input.page {
         page.validate().map_err(invalid)?;
@@ -364,6 +365,16 @@ async fn post_message(
     Ok((status, Json(json!({"message": message_json(&message), "replayed": !stored}))).into_response())
 }
 
+/// The name the inbox shows: the one the visitor gave, else "Visitor" and the end of their
+/// id, so anonymous visitors can be told apart (a name given later renames the customer).
+fn display_name(visitor: &Visitor) -> String {
+    if visitor.name.is_empty() {
+        format!("Visitor {}", &visitor.id.simple().to_string()[24..])
+    } else {
+        visitor.name.clone()
+    }
+}
+
 fn inbound_message(
     widget: &Widget,
     visitor: &Visitor,
@@ -378,7 +389,7 @@ fn inbound_message(
         channel_account_id: widget.id.to_string(),
         external_id: message.id.to_string(),
         sent_at: Some(sent_at),
-        sender: Some(pb::Sender { address: visitor.id.to_string(), display_name: visitor.name.clone() }),
+        sender: Some(pb::Sender { address: visitor.id.to_string(), display_name: display_name(visitor) }),
         content: Some(MessageContent {
             kind: Some(Kind::Text(TextContent { body: message.body.clone() })),
             ..Default::default()
