@@ -163,5 +163,22 @@ async fn a_visitor_chats_from_a_website_in_a_real_browser() -> anyhow::Result<()
         .script("return Array.from(document.querySelectorAll('.inbox-webchat-msg[data-sender=visitor], .inbox-webchat-msg[data-sender=agent]')).map(m => m.textContent)")
         .await?;
     assert_eq!(texts, json!(["Do you ship to Lyon?", "Yes, in two days."]));
+
+    // The panel is closed after the reload: a new reply puts a dot on the bubble until opened.
+    let reply = json!({"text": "Anything else?", "idempotency_key": "r-2"});
+    let url = format!("{gateway}/v1/conversations/{id}/messages");
+    assert_eq!(send_json(&client, reqwest::Method::POST, url, &tenant.token, &reply).await?.0, 201);
+    browser
+        .wait_for(
+            "the unread dot",
+            WAIT,
+            "return document.getElementById('inbox-webchat').classList.contains('unread') && \
+             Array.from(document.querySelectorAll('.inbox-webchat-msg[data-sender=agent]')).some(m => m.textContent === 'Anything else?')",
+        )
+        .await?;
+    browser.click("#inbox-webchat-bubble").await?;
+    browser
+        .wait_for("the dot gone", WAIT, "return !document.getElementById('inbox-webchat').classList.contains('unread')")
+        .await?;
     Ok(())
 }

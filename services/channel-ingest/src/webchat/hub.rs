@@ -133,7 +133,7 @@ pub async fn relay_visitor_frames(
     hub: std::sync::Arc<VisitorHub>,
     shutdown: CancellationToken,
 ) {
-    let mut subscription = match bus.client().subscribe(super::VISITOR_SUBJECTS).await {
+    let mut subscription = match bus.client().subscribe(inbox_bus::subjects::WEBCHAT_VISITORS).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot subscribe to visitor frames; web chat sockets get no live frames");

@@ -7,12 +7,3 @@ pub mod hub;
 pub mod outbound;
 pub mod rate_limit;
 pub mod visitor_input;
-
-/// Core NATS subject of one visitor's live frames (agent replies and typing); every replica
-/// subscribes to `webchat.visitor.>` and pushes to the sockets it holds. Not on any stream.
-pub fn visitor_subject(tenant_id: &str, visitor_id: &str) -> String {
-    format!("webchat.visitor.{tenant_id}.{visitor_id}")
-}
-
-/// What every replica subscribes to.
-pub const VISITOR_SUBJECTS: &str = "webchat.visitor.>";

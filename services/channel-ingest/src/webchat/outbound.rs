@@ -12,7 +12,6 @@ use prost::Message;
 use uuid::Uuid;
 
 use super::hub::visitor_text;
-use super::visitor_subject;
 use crate::ingest::announce_deliveries;
 use crate::store::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, IngestStore, NewDelivery, StoreError};
 
@@ -97,7 +96,7 @@ impl MessageHandler for WebchatDeliverer {
 
         let tenant = tenant_id.to_string();
         let envelope = new_envelope(format!("webchat-reply:{message_id}"), &tenant, Payload::OutboundMessage(outbound));
-        let subject = visitor_subject(&tenant, &visitor.id.to_string());
+        let subject = inbox_bus::subjects::webchat_visitor(&tenant, &visitor.id.to_string());
         // Core NATS: a visitor with no open socket simply gets it from history next time.
         if let Err(e) = self.bus.client().publish(subject, envelope.encode_to_vec().into()).await {
             tracing::warn!(error = %e, %message_id, "reply stored but not pushed live");

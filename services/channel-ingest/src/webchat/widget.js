@@ -75,7 +75,8 @@
   var css =
     "#inbox-webchat{position:fixed;right:20px;bottom:20px;z-index:2147483000;font:14px/1.4 system-ui,sans-serif;color:#111}" +
     "#inbox-webchat *{box-sizing:border-box}" +
-    "#inbox-webchat-bubble{width:56px;height:56px;border-radius:50%;border:0;color:#fff;cursor:pointer;font-size:24px;box-shadow:0 4px 12px rgba(0,0,0,.2)}" +
+    "#inbox-webchat-bubble{position:relative;width:56px;height:56px;border-radius:50%;border:0;color:#fff;cursor:pointer;font-size:24px;box-shadow:0 4px 12px rgba(0,0,0,.2)}" +
+    "#inbox-webchat.unread #inbox-webchat-bubble::after{content:'';position:absolute;top:4px;right:4px;width:12px;height:12px;border-radius:50%;background:#dc2626;border:2px solid #fff}" +
     "#inbox-webchat-panel{display:none;position:absolute;right:0;bottom:68px;width:320px;max-height:480px;background:#fff;border-radius:12px;box-shadow:0 8px 24px rgba(0,0,0,.2);overflow:hidden;flex-direction:column}" +
     "#inbox-webchat.open #inbox-webchat-panel{display:flex}" +
     "#inbox-webchat-header{padding:12px 14px;color:#fff;font-weight:600}" +
@@ -177,7 +178,10 @@
         loadHistory().catch(function () { /* shown on the next reconnect */ });
       } else if (frame.type === "message" && frame.message) {
         showTyping(false);
+        var fresh = !state.shown[frame.message.id];
         render(frame.message, "agent");
+        // A reply while the panel is closed: a dot on the bubble until it is opened.
+        if (fresh && !root.classList.contains("open")) root.classList.add("unread");
       } else if (frame.type === "typing") {
         showTyping(frame.typing);
       }
@@ -265,7 +269,7 @@
   });
   bubble.addEventListener("click", function () {
     root.classList.toggle("open");
-    if (root.classList.contains("open")) { greet(); scrollDown(); input.focus(); }
+    if (root.classList.contains("open")) { root.classList.remove("unread"); greet(); scrollDown(); input.focus(); }
   });
 
   function mount() {

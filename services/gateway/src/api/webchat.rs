@@ -116,10 +116,10 @@ async fn typing(
         }),
     );
     let payload: Vec<u8> = envelope.encode_to_vec();
-    let mut subjects = vec![crate::live::typing_subject(&tenant, &conversation.id)];
+    let mut subjects = vec![inbox_bus::subjects::typing(&tenant, &conversation.id)];
     if conversation.channel == Channel::Webchat as i32 {
         // The subject channel-ingest's replicas relay to the visitor's sockets.
-        subjects.push(format!("webchat.visitor.{tenant}.{}", conversation.customer_address));
+        subjects.push(inbox_bus::subjects::webchat_visitor(&tenant, &conversation.customer_address));
     }
     for subject in subjects {
         state.nats.publish(subject, payload.clone().into()).await.map_err(|e| {

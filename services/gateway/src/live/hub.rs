@@ -100,11 +100,6 @@ fn availability_name(value: i32) -> &'static str {
     }
 }
 
-/// Core NATS subject of agent typing in one conversation (ephemeral: no stream stores it).
-pub fn typing_subject(tenant_id: &str, conversation_id: &str) -> String {
-    format!("typing.{tenant_id}.{conversation_id}")
-}
-
 /// The `conversation.typing` frame of an agent typing signal.
 fn typing_frame(envelope: &Envelope) -> Option<String> {
     let Payload::AgentTyping(t) = envelope.payload.as_ref()? else { return None };
@@ -117,7 +112,7 @@ fn typing_frame(envelope: &Envelope) -> Option<String> {
 
 /// Feeds the hub with agents' typing (`typing.>`) until `shutdown`.
 pub async fn relay_typing_to_hub(client: async_nats::Client, hub: Arc<LiveHub>, shutdown: CancellationToken) {
-    let mut subscription = match client.subscribe("typing.>").await {
+    let mut subscription = match client.subscribe(inbox_bus::subjects::TYPING).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot subscribe to typing; agents will not see each other type");

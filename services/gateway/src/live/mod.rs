@@ -4,5 +4,5 @@
 mod hub;
 mod socket;
 
-pub use hub::{LiveHub, relay_events_to_hub, relay_typing_to_hub, typing_subject};
+pub use hub::{LiveHub, relay_events_to_hub, relay_typing_to_hub};
 pub use socket::routes;
