@@ -142,6 +142,13 @@ async fn a_visitor_chats_with_an_agent_whichever_replica_serves_them() -> anyhow
         "resumed on the other replica"
     );
 
+    // A single-page site reports a page view without a load.
+    let view = json!({"url": "http://shop.test/shoes#reviews", "title": "Shoes reviews", "referrer": "http://shop.test/shoes"});
+    assert_eq!(a.call(reqwest::Method::POST, "/page-views", Some(&token), Some(&view.to_string())).await.0, 204);
+    assert_eq!(a.call(reqwest::Method::POST, "/page-views", None, Some(&view.to_string())).await.0, 401);
+    let bad = json!({"url": "ftp://shop.test/"});
+    assert_eq!(a.call(reqwest::Method::POST, "/page-views", Some(&token), Some(&bad.to_string())).await.0, 400);
+
     // Sockets on both replicas, as two open tabs would be.
     let mut socket_a = a.socket(&token).await?;
     let mut socket_b = b.socket(&token).await?;
@@ -172,9 +179,10 @@ async fn a_visitor_chats_with_an_agent_whichever_replica_serves_them() -> anyhow
     assert_eq!(v["browser"], "Chrome 131", "{detail}");
     assert_eq!(v["locale"], "fr-FR");
     assert_eq!(v["email"], "ana@example.com");
-    assert_eq!(v["current_page"]["url"], "http://shop.test/shoes");
+    assert_eq!(v["current_page"]["url"], "http://shop.test/shoes#reviews");
+    assert_eq!(v["current_page"]["title"], "Shoes reviews");
     let pages: Vec<&str> = v["pages"].as_array().unwrap().iter().map(|p| p["url"].as_str().unwrap()).collect();
-    assert_eq!(pages, ["http://shop.test/pricing", "http://shop.test/shoes"]);
+    assert_eq!(pages, ["http://shop.test/pricing", "http://shop.test/shoes", "http://shop.test/shoes#reviews"]);
     assert_eq!(v["pages"][0]["referrer"], "https://search.test/?q=shoes");
     assert!(v["pages"][0]["at"].is_string());
 

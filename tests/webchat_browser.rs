@@ -111,6 +111,19 @@ async fn a_visitor_chats_from_a_website_in_a_real_browser() -> anyhow::Result<()
     assert_eq!(pages.last(), Some(&format!("{shop}/shoes")), "{v}");
     assert_eq!(v["pages"].as_array().unwrap().last().unwrap()["referrer"], format!("{shop}/pricing"));
 
+    // A single-page navigation is a page view too.
+    browser.script("document.title = 'Checkout'; history.pushState({}, '', '/checkout'); return true").await?;
+    let checkout = format!("{shop}/checkout");
+    let url = format!("{gateway}/v1/conversations/{id}");
+    let seen = inbox_testkit::wait_until(WAIT, || async {
+        let (_, detail) = get_json(&client, url.clone(), &tenant.token).await.ok()?;
+        (detail["visitor"]["current_page"]["url"] == checkout.as_str()).then_some(detail)
+    })
+    .await
+    .expect("the single-page navigation reached the inbox");
+    assert_eq!(seen["visitor"]["current_page"]["title"], "Checkout");
+    assert_eq!(seen["visitor"]["current_page"]["referrer"], format!("{shop}/shoes"));
+
     // The agent types, then answers: the widget shows both, live.
     let (status, _) = send_json(
         &client,

@@ -272,6 +272,27 @@
     if (root.classList.contains("open")) { root.classList.remove("unread"); greet(); scrollDown(); input.focus(); }
   });
 
+  // Single-page sites change pages without loading: report those page views too, with the
+  // page they came from as referrer.
+  var lastUrl = window.location.href;
+  function reportPageView() {
+    if (window.location.href === lastUrl || !state.token) return;
+    var view = page();
+    view.referrer = lastUrl;
+    lastUrl = window.location.href;
+    request("POST", "/page-views", view).catch(function () { /* session history is best effort */ });
+  }
+  ["pushState", "replaceState"].forEach(function (name) {
+    var original = window.history[name];
+    if (typeof original !== "function") return;
+    window.history[name] = function () {
+      var result = original.apply(this, arguments);
+      reportPageView();
+      return result;
+    };
+  });
+  window.addEventListener("popstate", reportPageView);
+
   function mount() {
     document.body.appendChild(root);
     paint();
