@@ -23,8 +23,11 @@ const WIDGET_CACHE_MAX: usize = 100_000;
 /// request names its widget, and most cost no lookup this way.
 #[derive(Default)]
 pub(crate) struct WidgetCache {
-    entries: RwLock<HashMap<String, (Instant, Option<Arc<Widget>>)>>,
+    entries: RwLock<HashMap<String, CachedWidget>>,
 }
+
+/// When it was read, and the widget (`None`: the key is unknown).
+type CachedWidget = (Instant, Option<Arc<Widget>>);
 
 impl WidgetCache {
     fn get(&self, key: &str) -> Option<Option<Arc<Widget>>> {

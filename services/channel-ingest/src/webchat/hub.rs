@@ -70,27 +70,6 @@ impl VisitorHub {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_reach_only_the_sockets_of_their_visitor_and_sockets_are_capped() {
-        let hub = VisitorHub::default();
-        let (tenant, ana, bob) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let (ana_id, mut ana_rx) = hub.register(tenant, ana).unwrap();
-        let (_, mut bob_rx) = hub.register(tenant, bob).unwrap();
-        assert_eq!(hub.push(tenant, ana, "for ana"), 1);
-        assert_eq!(ana_rx.try_recv().unwrap(), "for ana");
-        assert!(bob_rx.try_recv().is_err());
-        assert_eq!(hub.push(Uuid::new_v4(), ana, "other tenant"), 0);
-        hub.unregister(tenant, ana, ana_id);
-        assert_eq!(hub.push(tenant, ana, "gone"), 0);
-        let held: Vec<_> = (1..MAX_SOCKETS_PER_VISITOR).map(|_| hub.register(tenant, bob).unwrap()).collect();
-        assert!(hub.register(tenant, bob).is_none(), "{} sockets already", held.len() + 1);
-    }
-}
-
 /// The text a visitor sees for a message's content; `None` for content web chat cannot show.
 pub fn visitor_text(kind: &Kind) -> Option<String> {
     match kind {
@@ -165,5 +144,64 @@ pub async fn relay_visitor_frames(
                 Err(e) => tracing::warn!(error = %e, %message_id, "delivered state not recorded"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_reach_only_the_sockets_of_their_visitor_and_sockets_are_capped() {
+        let hub = VisitorHub::default();
+        let (tenant, ana, bob) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (ana_id, mut ana_rx) = hub.register(tenant, ana).unwrap();
+        let (_, mut bob_rx) = hub.register(tenant, bob).unwrap();
+        assert_eq!(hub.push(tenant, ana, "for ana"), 1);
+        assert_eq!(ana_rx.try_recv().unwrap(), "for ana");
+        assert!(bob_rx.try_recv().is_err());
+        assert_eq!(hub.push(Uuid::new_v4(), ana, "other tenant"), 0);
+        hub.unregister(tenant, ana, ana_id);
+        assert_eq!(hub.push(tenant, ana, "gone"), 0);
+        let held: Vec<_> = (1..MAX_SOCKETS_PER_VISITOR).map(|_| hub.register(tenant, bob).unwrap()).collect();
+        assert!(hub.register(tenant, bob).is_none(), "{} sockets already", held.len() + 1);
+    }
+
+    #[test]
+    fn replies_and_typing_become_visitor_frames_and_nothing_else_does() {
+        use inbox_proto::common::v1::{MessageContent, TextContent};
+        use inbox_proto::conversation::v1::Message as ConversationMessage;
+        use inbox_proto::events::v1::{AgentTyping, OutboundMessage};
+        let id = Uuid::now_v7();
+        let reply = inbox_bus::new_envelope(
+            "r",
+            "t",
+            Payload::OutboundMessage(OutboundMessage {
+                message: Some(ConversationMessage {
+                    id: id.to_string(),
+                    content: Some(MessageContent {
+                        kind: Some(Kind::Text(TextContent { body: "Yes".into() })),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        );
+        let (frame, reply_id) = frame_of(&reply).unwrap();
+        let frame: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(
+            (&frame["type"], &frame["message"]["sender"], &frame["message"]["text"]),
+            (&json!("message"), &json!("agent"), &json!("Yes"))
+        );
+        assert_eq!(reply_id, Some(id));
+        let typing = inbox_bus::new_envelope(
+            "ty",
+            "t",
+            Payload::AgentTyping(AgentTyping { typing: true, ..Default::default() }),
+        );
+        assert_eq!(frame_of(&typing).unwrap(), (json!({"type": "typing", "typing": true}).to_string(), None));
+        let other = inbox_bus::new_envelope("o", "t", Payload::ConversationDeleted(Default::default()));
+        assert!(frame_of(&other).is_none());
     }
 }
