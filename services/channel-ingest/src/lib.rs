@@ -1,7 +1,9 @@
 //! channel-ingest: the fleet's gateway to the customer channels. Stateless (every replica is
 //! equal), it checks provider signatures, archives raw payloads, normalises them to protobuf
 //! and publishes them on `ingest.<channel>.<tenant>`. Channel accounts and their secrets live
-//! in its own database and are managed over gRPC (`inbox.ingest.v1.ChannelAccounts`).
+//! in its own database and are managed over gRPC (`inbox.ingest.v1.ChannelAccounts`). It also
+//! serves the web chat widget and its visitors (`webchat`): their API, their sockets, and the
+//! delivery of agents' replies and typing to them.
 
 pub mod api;
 pub mod config;
