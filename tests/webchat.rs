@@ -235,6 +235,22 @@ async fn a_visitor_chats_with_an_agent_whichever_replica_serves_them() -> anyhow
         .map(|m| (m["sender"].as_str().unwrap(), m["text"].as_str().unwrap()))
         .collect();
     assert_eq!(texts, [("visitor", "Do you ship to Lyon?"), ("agent", "Yes, in two days.")]);
+
+    // A replica told to stop closes its visitor sockets (their widgets reconnect elsewhere)
+    // and exits cleanly.
+    let status = fleet.terminate("channel-ingest").await?;
+    assert!(status.success(), "{status}");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket_a.next().await {
+                None | Some(Err(_) | Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .context("the stopping replica kept the visitor's socket open")?;
+    assert_eq!(b.history(&token).await.0, 200, "the other replica still serves the visitor");
     Ok(())
 }
 

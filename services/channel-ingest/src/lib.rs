@@ -61,6 +61,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         hub: hub.clone(),
         limiter: webchat::rate_limit::RateLimiter::new(redis, settings.redis.key_prefix.clone()),
         settings: settings.webchat.clone(),
+        shutdown: shutdown.clone(),
     }));
     let visitor_relay =
         tokio::spawn(webchat::hub::relay_visitor_frames(bus.clone(), store.clone(), hub, shutdown.clone()));

@@ -57,6 +57,8 @@ pub struct WebchatContext {
     pub hub: Arc<VisitorHub>,
     pub limiter: RateLimiter,
     pub settings: WebchatSettings,
+    /// Closes visitor sockets when the replica stops: their widgets reconnect to another.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 type Ctx = WhenReady<Arc<WebchatContext>>;
@@ -447,6 +449,10 @@ async fn serve_visitor_socket(ctx: Arc<WebchatContext>, visitor: Visitor, mut so
                     None => break,
                 },
                 _ = ping.tick() => if socket.send(WsMessage::Ping(Default::default())).await.is_err() { break },
+                () = ctx.shutdown.cancelled() => {
+                    let _ = socket.send(WsMessage::Close(None)).await;
+                    break;
+                }
                 incoming = socket.recv() => match incoming {
                     Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
                     Some(Ok(_)) => {}
