@@ -39,7 +39,7 @@ PORTS = {
 }
 SERVICES = list(PORTS)
 POSTGRES_SERVICES = {"gateway", "channel-ingest", "conversation", "routing", "notification", "metrics"}
-REDIS_SERVICES = {"gateway", "routing"}
+REDIS_SERVICES = {"gateway", "routing", "channel-ingest"}
 GATEWAY_SECRET_ENV = {
     "INBOX__GATEWAY__JWT_SECRET": "jwtSecret",
     "INBOX__GATEWAY__OPERATOR_TOKEN": "operatorToken",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what `just up` and `just test` need on a fresh Debian machine with Rust:
-# just, PostgreSQL, NATS server, Redis, Python's pip. Installs only what is missing; quiet when
-# everything is there. Safe to run again.
+# Installs what `just up` and `just test` need on a fresh Debian machine with Rust: just,
+# PostgreSQL, NATS server, Redis, Python's pip, Chromium and chromedriver (the web chat browser
+# test). Installs only what is missing; quiet when everything is there. Safe to run again.
 set -euo pipefail
 
 need_apt=()
@@ -10,6 +10,9 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+# The web chat widget's browser test drives a real headless Chromium through chromedriver.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 
 if ((${#need_apt[@]})); then
   sudo=""

@@ -76,7 +76,7 @@ for name in "${ORDER[@]}"; do
     gateway)
       env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL" "INBOX__GATEWAY__JWT_SECRET=$JWT_SECRET"
                  "INBOX__GATEWAY__OPERATOR_TOKEN=$OPERATOR_TOKEN") ;;
-    routing) env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL") ;;
+    routing | channel-ingest) env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL") ;;
     search) env_vars+=("INBOX__SEARCH__INDEX_DIR=$DATA/search") ;;
   esac
   env "${env_vars[@]}" "$BIN/inbox-$name" >>"$LOGS/$name.log" 2>&1 &
@@ -112,6 +112,16 @@ DEMO_TWILIO_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 INBOX_TWILIO_AUTH_TOKEN="$DEMO_TWILIO_TOKEN" "$CTL" --json twilio add --tenant "$TENANT" \
   --account-sid AC00000000000000000000000000000001 --phone-number +15550000002 --agent-number +15550000099 \
   --greeting "Sorry, nobody can take your call. Please leave a message." --transcribe >/dev/null
+# A web chat widget for a demo page served on 127.0.0.1:8090 (python3 -m http.server).
+widget_json=$("$CTL" --json webchat add --tenant "$TENANT" --name "Demo Company" \
+  --allowed-origin http://127.0.0.1:8090 --allowed-origin http://localhost:8090 --greeting "Hi! How can we help?")
+WIDGET_KEY=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["widget_key"])' <<<"$widget_json")
+mkdir -p "$DATA/webchat-demo"
+cat >"$DATA/webchat-demo/index.html" <<EOHTML
+<!doctype html><html><head><meta charset="utf-8"><title>Demo shop</title></head>
+<body><h1>Demo shop</h1><p>The chat bubble is bottom right.</p>
+<script src="http://127.0.0.1:8081/webchat/widget.js" data-widget-key="$WIDGET_KEY" async></script></body></html>
+EOHTML
 
 cat <<EOT
 
@@ -134,6 +144,10 @@ Watch it arrive live, and list it:
 
   python3 scripts/watch.py ws://127.0.0.1:8080/v1/stream?access_token=$TOKEN
   curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/v1/conversations
+
+Chat from a website (widget key $WIDGET_KEY): serve the demo page, open it, click the bubble:
+
+  python3 -m http.server 8090 --bind 127.0.0.1 --directory $DATA/webchat-demo   # then http://127.0.0.1:8090/
 
 EOT
 wait

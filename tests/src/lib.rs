@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod graph;
 pub mod support;
+pub mod webdriver;
 
 use anyhow::{Context, bail};
 use inbox_testkit::{TestDatabase, TestNats, TestRedis, free_port};
@@ -41,6 +42,7 @@ pub struct Fleet {
     search_dir: tempfile::TempDir,
     /// Extra processes of a service started with `start_replica`.
     replicas: Vec<Process>,
+    database_urls: HashMap<&'static str, String>,
 }
 
 /// Where the built binaries are.
@@ -106,6 +108,7 @@ impl Fleet {
             _base: base,
             search_dir,
             replicas: Vec::new(),
+            database_urls: databases.iter().map(|(name, db)| (*name, db.url())).collect(),
         };
         for name in SERVICES {
             let (http, grpc) = ports[name];
@@ -148,6 +151,10 @@ impl Fleet {
                         "INBOX__ROUTING__CONVERSATION_URL".into(),
                         format!("http://127.0.0.1:{}", ports["conversation"].1),
                     ));
+                }
+                "channel-ingest" => {
+                    env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
+                    env.push(("INBOX__REDIS__KEY_PREFIX".into(), format!("{}ingest:", fleet._redis.key_prefix())));
                 }
                 "search" => {
                     env.push(("INBOX__SEARCH__INDEX_DIR".into(), fleet.search_dir.path().display().to_string()))
@@ -211,6 +218,11 @@ impl Fleet {
 
     pub fn http_url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}", self.processes[name].http)
+    }
+
+    /// The database of a service, for tests that check what it stored.
+    pub fn database_url(&self, name: &str) -> Option<&str> {
+        self.database_urls.get(name).map(String::as_str)
     }
 
     pub fn grpc_port(&self, name: &str) -> u16 {

@@ -180,3 +180,36 @@ pub async fn next_frame_of_type(socket: &mut Socket, kind: &str) -> anyhow::Resu
     .await
     .with_context(|| format!("no {kind} frame"))?
 }
+
+/// The website the e2e tests embed the widget on.
+pub const SHOP_ORIGIN: &str = "http://shop.test";
+
+/// A web chat widget of `tenant` allowing `origins`; returns its public key.
+pub fn add_webchat_widget(fleet: &Fleet, tenant: &str, origins: &[&str]) -> anyhow::Result<String> {
+    let mut args =
+        vec!["webchat", "add", "--tenant", tenant, "--name", "Acme Help", "--greeting", "Hi! How can we help?"];
+    for origin in origins {
+        args.extend(["--allowed-origin", origin]);
+    }
+    let widget = inboxctl(fleet, &args)?;
+    Ok(widget["widget_key"].as_str().context("widget_key")?.to_owned())
+}
+
+/// The conversation whose customer address is `address`, once the inbox has it.
+pub async fn conversation_with(
+    client: &reqwest::Client,
+    fleet: &Fleet,
+    token: &str,
+    address: &str,
+) -> anyhow::Result<Value> {
+    let url = format!("{}/v1/conversations?limit=100", fleet.http_url("gateway"));
+    wait_until(Duration::from_secs(20), || {
+        let url = url.clone();
+        async move {
+            let (_, list) = get_json(client, url, token).await.ok()?;
+            list["items"].as_array()?.iter().find(|c| c["customer_address"] == address).cloned()
+        }
+    })
+    .await
+    .with_context(|| format!("no conversation with {address}"))
+}

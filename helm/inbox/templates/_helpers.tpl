@@ -16,7 +16,7 @@ gateway channel-ingest conversation routing notification metrics
 
 {{/* Services whose binary reads INBOX__REDIS__URL. */}}
 {{- define "inbox.redisServices" -}}
-gateway routing
+gateway routing channel-ingest
 {{- end -}}
 
 {{/* "true" when service .name (in context .) uses Postgres / Redis, else empty. */}}

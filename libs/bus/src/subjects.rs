@@ -38,6 +38,25 @@ pub fn outbound(channel: Channel, tenant_id: &str) -> String {
     format!("outbound.{}.{}", channel_token(channel), tenant_id)
 }
 
+/// `webchat.visitor.<tenant>.<visitor>` (core NATS, never on a stream): live frames for one
+/// web chat visitor (agent replies and typing); every channel-ingest replica subscribes to
+/// [`WEBCHAT_VISITORS`] and pushes them to the visitor's sockets it holds.
+pub fn webchat_visitor(tenant_id: &str, visitor_id: &str) -> String {
+    format!("webchat.visitor.{tenant_id}.{visitor_id}")
+}
+
+/// Every web chat visitor's live frames.
+pub const WEBCHAT_VISITORS: &str = "webchat.visitor.>";
+
+/// `typing.<tenant>.<conversation>` (core NATS, never on a stream): an agent typing; every
+/// gateway replica subscribes to [`TYPING`] and tells the tenant's agents.
+pub fn typing(tenant_id: &str, conversation_id: &str) -> String {
+    format!("typing.{tenant_id}.{conversation_id}")
+}
+
+/// Every agent typing signal.
+pub const TYPING: &str = "typing.>";
+
 /// `dlq.<stream>.<consumer>`: messages a consumer gave up on.
 pub fn dead_letter(stream: &str, consumer: &str) -> String {
     format!("dlq.{stream}.{consumer}")
@@ -53,6 +72,8 @@ mod tests {
         assert_eq!(event("t1", "message.created"), "events.t1.message.created");
         assert_eq!(outbound(Channel::Webchat, "t1"), "outbound.webchat.t1");
         assert_eq!(dead_letter("INGEST", "conversation"), "dlq.INGEST.conversation");
+        assert_eq!(webchat_visitor("t1", "v1"), "webchat.visitor.t1.v1");
+        assert_eq!(typing("t1", "c1"), "typing.t1.c1");
     }
 
     #[test]

@@ -130,7 +130,9 @@ pub async fn serve_http(
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);
     });
-    axum::serve(listener, router.layer(axum::middleware::from_fn(crate::http_edge::record_request)))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    // Connect info: edges that limit by client address (web chat) read the peer from it.
+    let app = router
+        .layer(axum::middleware::from_fn(crate::http_edge::record_request))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }

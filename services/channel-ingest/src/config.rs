@@ -1,7 +1,7 @@
 //! Settings of channel-ingest.
 
 use inbox_config::{
-    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, SettingsError,
+    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, RedisSettings, SettingsError,
 };
 use serde::Deserialize;
 
@@ -16,6 +16,9 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub whatsapp: WhatsAppSettings,
     pub twilio: TwilioSettings,
+    /// Web chat rate limits live in Redis, shared by every replica.
+    pub redis: RedisSettings,
+    pub webchat: WebchatSettings,
 }
 
 /// Twilio Programmable Voice as channel-ingest answers it.
@@ -29,6 +32,18 @@ pub struct TwilioSettings {
     pub api_base_url: String,
     /// Timeout of one REST API request.
     pub request_timeout_ms: u64,
+}
+
+/// The web chat widget's visitor API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebchatSettings {
+    /// Messages one visitor may post per minute (fixed one-minute windows); more get 429.
+    pub visitor_messages_per_minute: u32,
+    /// Requests one client address may make to the visitor API per minute; more get 429.
+    pub address_requests_per_minute: u32,
+    /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
+    /// that sets it); otherwise the TCP peer address.
+    pub trust_forwarded_for: bool,
 }
 
 /// The Meta Graph API as channel-ingest calls it.
@@ -91,6 +106,13 @@ impl inbox_service::ServiceSettings for Settings {
         public_base_url = "http://127.0.0.1:8081"
         api_base_url = "https://api.twilio.com"
         request_timeout_ms = 10000
+        [redis]
+        url = "redis://127.0.0.1:6379"
+        key_prefix = "inbox:ingest:"
+        [webchat]
+        visitor_messages_per_minute = 30
+        address_requests_per_minute = 300
+        trust_forwarded_for = false
     "#;
 
     fn log(&self) -> &LogSettings {
@@ -130,6 +152,9 @@ impl inbox_service::ServiceSettings for Settings {
             return Err(SettingsError::Validation(
                 "whatsapp.send_attempts and request_timeout_ms must be positive".into(),
             ));
+        }
+        if self.webchat.visitor_messages_per_minute == 0 || self.webchat.address_requests_per_minute == 0 {
+            return Err(SettingsError::Validation("webchat rate limits must be positive".into()));
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! channel-ingest: the fleet's gateway to the customer channels. Stateless (every replica is
 //! equal), it checks provider signatures, archives raw payloads, normalises them to protobuf
 //! and publishes them on `ingest.<channel>.<tenant>`. Channel accounts and their secrets live
-//! in its own database and are managed over gRPC (`inbox.ingest.v1.ChannelAccounts`).
+//! in its own database and are managed over gRPC (`inbox.ingest.v1.ChannelAccounts`). It also
+//! serves the web chat widget and its visitors (`webchat`): their API, their sockets, and the
+//! delivery of agents' replies and typing to them.
 
 pub mod api;
 pub mod config;
@@ -10,10 +12,12 @@ pub mod metrics;
 pub mod outbound;
 pub mod store;
 pub mod twilio;
+pub mod webchat;
 pub mod whatsapp;
 
 use inbox_proto::ingest::v1::channel_accounts_server::ChannelAccountsServer;
 use inbox_proto::ingest::v1::channel_deliveries_server::ChannelDeliveriesServer;
+use inbox_proto::ingest::v1::webchat_visitors_server::WebchatVisitorsServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
 use inbox_service::ops::{routes, serve_http};
@@ -28,12 +32,14 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         service: "channel-ingest",
         postgres: Some((&settings.postgres, &store::MIGRATOR)),
         nats: &settings.nats,
-        redis: None,
+        redis: Some(&settings.redis),
     };
     let readiness = needs.readiness();
     let webhook_context = WhenReady::default();
-    let router =
-        routes(readiness.clone()).merge(api::webhooks::routes(webhook_context.clone(), settings.ingest.max_body_bytes));
+    let webchat_context = WhenReady::default();
+    let router = routes(readiness.clone())
+        .merge(api::webhooks::routes(webhook_context.clone(), settings.ingest.max_body_bytes))
+        .merge(webchat::api::routes(webchat_context.clone()));
     let http = tokio::spawn(serve_http(listeners.http, router, shutdown.clone()));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
@@ -41,12 +47,31 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
     let store = store::IngestStore::new(pool.clone());
     let bus = connected.bus;
+    let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
+    let archive = store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit);
     webhook_context.set(api::webhooks::WebhookContext {
         store: store.clone(),
         bus: bus.clone(),
-        archive: store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit),
+        archive: archive.clone(),
         twilio_public_base_url: settings.twilio.public_base_url.trim_end_matches('/').to_owned(),
     });
+    let hub = std::sync::Arc::new(webchat::hub::VisitorHub::default());
+    webchat_context.set(std::sync::Arc::new(webchat::api::WebchatContext {
+        store: store.clone(),
+        bus: bus.clone(),
+        archive,
+        hub: hub.clone(),
+        limiter: webchat::rate_limit::RateLimiter::new(redis, settings.redis.key_prefix.clone()),
+        settings: settings.webchat.clone(),
+        shutdown: shutdown.clone(),
+    }));
+    let visitor_relay =
+        tokio::spawn(webchat::hub::relay_visitor_frames(bus.clone(), store.clone(), hub, shutdown.clone()));
+    let webchat_deliverer = webchat::outbound::spawn_webchat_deliverer(
+        webchat::outbound::WebchatDeliverer { store: store.clone(), bus: bus.clone(), replica: uuid::Uuid::new_v4() },
+        bus.clone(),
+        shutdown.clone(),
+    );
 
     let w = &settings.whatsapp;
     let graph = whatsapp::graph::GraphClient::new(
@@ -74,6 +99,10 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         api::accounts::ChannelAccountsApi { store: store.clone() },
         auth.clone(),
     );
+    let visitors = WebchatVisitorsServer::with_interceptor(
+        api::accounts::WebchatVisitorsApi { store: store.clone() },
+        auth.clone(),
+    );
     let twilio = twilio::rest::TwilioRest::new(
         &settings.twilio.api_base_url,
         std::time::Duration::from_millis(settings.twilio.request_timeout_ms),
@@ -91,12 +120,14 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     );
     let grpc = tokio::spawn(serve_grpc(
         listeners.grpc,
-        router.add_service(accounts).add_service(deliveries),
+        router.add_service(accounts).add_service(deliveries).add_service(visitors),
         shutdown.clone(),
     ));
     grpc.await??;
     http.await??;
     let _ = sender.await;
+    let _ = webchat_deliverer.await;
+    let _ = visitor_relay.await;
     pool.close().await;
     Ok(())
 }

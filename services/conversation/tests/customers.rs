@@ -28,6 +28,7 @@ fn inbound(tenant: Uuid, channel: Channel, address: &str, external_id: &str) -> 
         sender: Some(Sender { address: address.into(), display_name: "Ana".into() }),
         content: Some(text("hello")),
         raw_payload_id: String::new(),
+        visitor: None,
     }
 }
 

@@ -173,6 +173,7 @@ async fn sweepers_racing_on_several_replicas_move_each_conversation_once() {
             sender: Some(Sender { address: format!("1555{i:07}"), display_name: String::new() }),
             content: Some(text("hi")),
             raw_payload_id: String::new(),
+            visitor: None,
         };
         let Appended::Stored { conversation, .. } = store.append_inbound_message(tenant, &inbound).await.unwrap()
         else {

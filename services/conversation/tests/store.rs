@@ -28,6 +28,7 @@ fn whatsapp(tenant: Uuid, wamid: &str, from: &str, text: &str, minute: i64) -> I
         sender: Some(Sender { address: from.into(), display_name: "Ana".into() }),
         content: Some(MessageContent { kind: Some(Kind::Text(TextContent { body: text.into() })), reply_to: None }),
         raw_payload_id: String::new(),
+        visitor: None,
     }
 }
 

@@ -16,6 +16,7 @@ use inbox_proto::conversation::v1::exports_client::ExportsClient;
 use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
 use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
+use inbox_proto::ingest::v1::webchat_visitors_client::WebchatVisitorsClient;
 use inbox_proto::routing::v1::routing_client::RoutingClient;
 use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
@@ -48,6 +49,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         .merge(api::admin::routes())
         .merge(api::routing::routes())
         .merge(api::whatsapp::routes())
+        .merge(api::webchat::routes())
         .merge(live::routes())
         .with_state(state.clone());
     let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()).merge(public), shutdown.clone()));
@@ -65,6 +67,8 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let live = Arc::new(live::LiveHub::default());
     let hub_relay =
         tokio::spawn(live::relay_events_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
+    let typing_relay =
+        tokio::spawn(live::relay_typing_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
 
     state.set(api::AppState {
         inner: Arc::new(api::AppInner {
@@ -77,7 +81,9 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
                 .max_decoding_message_size(api::export::MAX_EXPORT_MESSAGE_BYTES),
             conversations: ConversationsClient::new(conversations),
             channel_accounts: ChannelAccountsClient::new(channel_ingest.clone()),
+            webchat_visitors: WebchatVisitorsClient::new(channel_ingest.clone()),
             channel_deliveries: ChannelDeliveriesClient::new(channel_ingest),
+            nats: connected.bus.client().clone(),
             routing: RoutingClient::new(routing),
             live,
             redis,
@@ -91,6 +97,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     grpc.await??;
     http.await??;
     hub_relay.await?;
+    typing_relay.await?;
     pool.close().await;
     Ok(())
 }

@@ -82,7 +82,8 @@ pub fn fact_of(subject: &str, envelope: &Envelope) -> Option<ConversationFact> {
         | Payload::DeliveryUpdated(_)
         | Payload::CallDispositionChanged(_)
         | Payload::InboundMessage(_)
-        | Payload::OutboundMessage(_) => return None,
+        | Payload::OutboundMessage(_)
+        | Payload::AgentTyping(_) => return None,
     })
 }
 

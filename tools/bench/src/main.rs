@@ -138,6 +138,7 @@ fn inbound(tenant: Uuid, i: usize, from: &str) -> InboundMessage {
             reply_to: None,
         }),
         raw_payload_id: String::new(),
+        visitor: None,
     }
 }
 

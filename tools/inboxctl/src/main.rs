@@ -44,6 +44,9 @@ enum Command {
     /// Twilio Programmable Voice numbers.
     #[command(subcommand)]
     Twilio(TwilioCommand),
+    /// Web chat widgets (the embeddable website chat).
+    #[command(subcommand)]
+    Webchat(WebchatCommand),
 }
 
 #[derive(Subcommand)]
@@ -134,6 +137,31 @@ struct TwilioAccountArgs {
     /// Transcribe voicemails.
     #[arg(long)]
     transcribe: bool,
+}
+
+#[derive(Subcommand)]
+enum WebchatCommand {
+    /// Create a widget; prints its public widget key for the script tag.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        /// Shown in the widget's header.
+        #[arg(long)]
+        name: String,
+        /// An origin allowed to embed the widget, e.g. https://shop.example.com; repeatable.
+        #[arg(long = "allowed-origin", required = true)]
+        allowed_origins: Vec<String>,
+        #[arg(long, default_value = "")]
+        greeting: String,
+        /// Accent colour, #rrggbb.
+        #[arg(long, default_value = "")]
+        color: String,
+    },
+    /// List a tenant's widgets.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -477,6 +505,20 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
                     })),
                 )
                 .await
+        }
+        Command::Webchat(WebchatCommand::Add { tenant, name, allowed_origins, greeting, color }) => {
+            gateway
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/tenants/{tenant}/channels/webchat"),
+                    Some(
+                        json!({"name": name, "allowed_origins": allowed_origins, "greeting": greeting, "color": color}),
+                    ),
+                )
+                .await
+        }
+        Command::Webchat(WebchatCommand::List { tenant }) => {
+            gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/webchat"), None).await
         }
         Command::Whatsapp(WhatsappCommand::List { tenant }) => {
             gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/whatsapp"), None).await

@@ -6,7 +6,7 @@ use inbox_proto::ingest::v1 as pb;
 use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 
-use crate::store::{ChannelAccount, IngestStore, NewTwilioAccount, NewWhatsAppAccount, StoreError};
+use crate::store::{ChannelAccount, IngestStore, NewTwilioAccount, NewWhatsAppAccount, NewWidget, StoreError, Widget};
 use crate::twilio::voice_config::{TwilioConfig, VoiceConfig, is_account_sid, is_e164};
 
 pub struct ChannelAccountsApi {
@@ -161,5 +161,139 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
         require_admin(&ctx)?;
         let accounts = self.store.list_twilio_accounts(ctx.tenant_id).await.map_err(store_error)?;
         Ok(Response::new(pb::ListTwilioAccountsResponse { accounts: accounts.iter().map(twilio_to_proto).collect() }))
+    }
+
+    async fn create_webchat_widget(
+        &self,
+        request: Request<pb::CreateWebchatWidgetRequest>,
+    ) -> Result<Response<pb::WebchatWidget>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        Ok(Response::new(self.create_widget(&ctx, request.get_ref()).await?))
+    }
+
+    async fn list_webchat_widgets(
+        &self,
+        request: Request<pb::ListWebchatWidgetsRequest>,
+    ) -> Result<Response<pb::ListWebchatWidgetsResponse>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        require_admin(&ctx)?;
+        let widgets = self.store.list_widgets(ctx.tenant_id).await.map_err(store_error)?;
+        Ok(Response::new(pb::ListWebchatWidgetsResponse { widgets: widgets.iter().map(widget_to_proto).collect() }))
+    }
+}
+
+fn widget_to_proto(widget: &Widget) -> pb::WebchatWidget {
+    pb::WebchatWidget {
+        id: widget.id.to_string(),
+        tenant_id: widget.tenant_id.to_string(),
+        name: widget.name.clone(),
+        widget_key: widget.widget_key.clone(),
+        allowed_origins: widget.allowed_origins.clone(),
+        greeting: widget.greeting.clone(),
+        color: widget.color.clone(),
+    }
+}
+
+/// `https://host[:port]` exactly as a browser sends it in `Origin` (lowercase, no path).
+fn parse_origin(origin: &str) -> Result<String, Status> {
+    let origin = origin.trim().to_ascii_lowercase();
+    let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    let valid = rest.is_some_and(|host| {
+        !host.is_empty()
+            && host.len() <= 253
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    });
+    if !valid {
+        return Err(PublicError::invalid_argument(format!(
+            "allowed origin {origin:?} must look like https://shop.example.com (scheme and host, optional port, no path)"
+        ))
+        .into());
+    }
+    Ok(origin)
+}
+
+impl ChannelAccountsApi {
+    pub(crate) async fn create_widget(
+        &self,
+        ctx: &CallContext,
+        r: &pb::CreateWebchatWidgetRequest,
+    ) -> Result<pb::WebchatWidget, Status> {
+        require_admin(ctx)?;
+        let name = r.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(PublicError::invalid_argument("name: 1 to 100 characters").into());
+        }
+        if r.allowed_origins.is_empty() || r.allowed_origins.len() > 50 {
+            return Err(PublicError::invalid_argument("allowed_origins: 1 to 50 origins").into());
+        }
+        let origins = r.allowed_origins.iter().map(|o| parse_origin(o)).collect::<Result<Vec<_>, _>>()?;
+        if r.greeting.chars().count() > 500 {
+            return Err(PublicError::invalid_argument("greeting: at most 500 characters").into());
+        }
+        let color = if r.color.is_empty() { "#2563eb" } else { r.color.as_str() };
+        if color.len() != 7 || !color.starts_with('#') || !color[1..].chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(PublicError::invalid_argument("color: #rrggbb").into());
+        }
+        let widget = self
+            .store
+            .create_widget(
+                ctx.tenant_id,
+                &NewWidget { name, allowed_origins: &origins, greeting: r.greeting.trim(), color },
+            )
+            .await
+            .map_err(store_error)?;
+        tracing::info!(account_id = %widget.id, "web chat widget created");
+        Ok(widget_to_proto(&widget))
+    }
+}
+
+/// `inbox.ingest.v1.WebchatVisitors`: what the inbox shows about a web chat visitor.
+pub struct WebchatVisitorsApi {
+    pub store: IngestStore,
+}
+
+#[tonic::async_trait]
+impl pb::webchat_visitors_server::WebchatVisitors for WebchatVisitorsApi {
+    #[tracing::instrument(skip_all, fields(tenant_id))]
+    async fn get_webchat_visitor(
+        &self,
+        request: Request<pb::GetWebchatVisitorRequest>,
+    ) -> Result<Response<pb::WebchatVisitor>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        let r = request.get_ref();
+        let parse = |s: &str, what: &str| {
+            uuid::Uuid::parse_str(s)
+                .map_err(|_| Status::from(PublicError::invalid_argument(format!("{what} must be a uuid"))))
+        };
+        let account_id = parse(&r.channel_account_id, "channel_account_id")?;
+        let visitor_id = parse(&r.visitor_id, "visitor_id")?;
+        let visitor = self
+            .store
+            .visitor_of_tenant(ctx.tenant_id, account_id, visitor_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Status::from(PublicError::not_found("no such visitor")))?;
+        let pages = self.store.page_views(visitor.id, crate::webchat::api::PAGES_LIMIT).await.map_err(store_error)?;
+        Ok(Response::new(pb::WebchatVisitor {
+            visitor_id: visitor.id.to_string(),
+            browser: crate::webchat::visitor_input::browser_of(&visitor.user_agent),
+            name: visitor.name,
+            email: visitor.email,
+            user_agent: visitor.user_agent,
+            locale: visitor.locale,
+            first_seen_at: Some(inbox_proto::timestamp_from(visitor.created_at)),
+            last_seen_at: Some(inbox_proto::timestamp_from(visitor.last_seen_at)),
+            pages: pages
+                .into_iter()
+                .map(|p| pb::PageView {
+                    url: p.url,
+                    title: p.title,
+                    referrer: p.referrer,
+                    at: Some(inbox_proto::timestamp_from(p.at)),
+                })
+                .collect(),
+        }))
     }
 }

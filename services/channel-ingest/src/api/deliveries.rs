@@ -134,6 +134,11 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             else {
                 continue;
             };
+            // Web chat messages are stored before they are published (the widget resends with
+            // the same key instead); only provider webhooks replay.
+            if account.channel == "webchat" {
+                continue;
+            }
             let replay_failed = |e: &dyn std::fmt::Display| {
                 tracing::error!(error = %e, "replay failed");
                 Status::from(PublicError::unavailable("replay failed; retry"))

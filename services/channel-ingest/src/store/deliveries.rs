@@ -95,7 +95,7 @@ pub struct DeliveryRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const DELIVERY_COLUMNS: &str = "tenant_id, message_id, conversation_id, account_id, channel, state, external_id, \
+pub(super) const DELIVERY_COLUMNS: &str = "tenant_id, message_id, conversation_id, account_id, channel, state, external_id, \
      error_code, error_title, error_details, attempts, lease_owner, lease_until, request_in_flight, updated_at";
 
 impl DeliveryRow {

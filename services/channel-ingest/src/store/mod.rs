@@ -4,11 +4,13 @@ mod accounts;
 mod archive;
 mod archive_batch;
 mod deliveries;
+mod webchat;
 
 pub use accounts::{ChannelAccount, NewTwilioAccount, NewWhatsAppAccount};
 pub use archive::ArchivedPayload;
 pub use archive_batch::ArchiveBatcher;
 pub use deliveries::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, NewDelivery, StatusRecord};
+pub use webchat::{NewWidget, PageRecord, Visitor, VisitorUpdate, WebchatMessage, Widget};
 
 use sqlx::PgPool;
 
@@ -29,11 +31,13 @@ pub struct IngestStore {
     pool: PgPool,
     /// WhatsApp accounts by phone_number_id, kept briefly so a webhook costs no lookup.
     accounts: std::sync::Arc<accounts::AccountCache>,
+    /// Web chat widgets by key, likewise.
+    widgets: std::sync::Arc<webchat::WidgetCache>,
 }
 
 impl IngestStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, accounts: std::sync::Arc::default() }
+        Self { pool, accounts: std::sync::Arc::default(), widgets: std::sync::Arc::default() }
     }
 
     pub fn pool(&self) -> &PgPool {

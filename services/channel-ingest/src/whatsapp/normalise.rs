@@ -49,6 +49,7 @@ pub fn inbound_messages(payload: &WebhookPayload) -> Vec<Normalised> {
                     sender: Some(Sender { address: header.from.clone(), display_name }),
                     content: Some(content_of(&header.kind, raw)),
                     raw_payload_id: String::new(),
+                    visitor: None,
                 },
             });
         }

@@ -33,6 +33,7 @@ pub fn whatsapp_now(tenant: Uuid, from: &str, wamid: &str, body: &str) -> Inboun
         sender: Some(Sender { address: from.into(), display_name: "Ana".into() }),
         content: Some(text(body)),
         raw_payload_id: String::new(),
+        visitor: None,
     }
 }
 

@@ -21,6 +21,7 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/admin/tenants/{tenant_id}/users", post(create_user))
         .route("/v1/admin/tenants/{tenant_id}/users/{user_id}/tokens", post(issue_token))
         .route("/v1/admin/tenants/{tenant_id}/channels/whatsapp", post(connect_whatsapp).get(list_whatsapp))
+        .route("/v1/admin/tenants/{tenant_id}/channels/webchat", post(create_webchat_widget).get(list_webchat_widgets))
 }
 
 /// Rejects a JSON body axum could not parse with our error shape.
@@ -250,4 +251,68 @@ async fn list_whatsapp(
     let accounts =
         state.channel_accounts.clone().list_whats_app_accounts(request).await.map_err(upstream_failure)?.into_inner();
     Ok(Json(json!({"items": accounts.accounts.iter().map(account_json).collect::<Vec<_>>()})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWebchatWidget {
+    name: String,
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    greeting: String,
+    #[serde(default)]
+    color: String,
+}
+
+fn widget_json(w: &ingest::WebchatWidget) -> Value {
+    json!({
+        "id": w.id,
+        "tenant_id": w.tenant_id,
+        "name": w.name,
+        "widget_key": w.widget_key,
+        "allowed_origins": w.allowed_origins,
+        "greeting": w.greeting,
+        "color": w.color,
+    })
+}
+
+/// `POST /v1/admin/tenants/{id}/channels/webchat`: a new widget with its public key.
+async fn create_webchat_widget(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(tenant_id): Path<String>,
+    new: JsonBody<NewWebchatWidget>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let state = state.get()?;
+    let tenant_id = tenant_path(&tenant_id)?;
+    let ctx = principal.require_admin_of(tenant_id)?;
+    let new = body(new)?;
+    if state.store.tenant(tenant_id).await.map_err(store_failure)?.is_none() {
+        return Err(PublicError::not_found("tenant not found").into());
+    }
+    let request = ctx.request(
+        ingest::CreateWebchatWidgetRequest {
+            name: new.name,
+            allowed_origins: new.allowed_origins,
+            greeting: new.greeting,
+            color: new.color,
+        },
+        &state.service_token,
+    )?;
+    let widget =
+        state.channel_accounts.clone().create_webchat_widget(request).await.map_err(upstream_failure)?.into_inner();
+    Ok((StatusCode::CREATED, Json(widget_json(&widget))))
+}
+
+async fn list_webchat_widgets(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.require_admin_of(tenant_path(&tenant_id)?)?;
+    let request = ctx.request(ingest::ListWebchatWidgetsRequest {}, &state.service_token)?;
+    let widgets =
+        state.channel_accounts.clone().list_webchat_widgets(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(json!({"items": widgets.widgets.iter().map(widget_json).collect::<Vec<_>>()})))
 }

@@ -53,7 +53,9 @@ async fn get_conversation(
     let request = ctx.request(pb::GetConversationRequest { conversation_id: id }, &state.service_token)?;
     let conversation =
         state.conversations.clone().get_conversation(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(ConversationJson::from(&conversation)))
+    let mut json = ConversationJson::from(&conversation);
+    json.visitor = super::webchat::visitor_of(state, &ctx, &conversation).await;
+    Ok(Json(json))
 }
 
 async fn list_messages(

@@ -127,6 +127,10 @@ pub struct ConversationJson {
     pub needs_human_reason: String,
     pub summary: String,
     pub last_customer_message_at: Option<String>,
+    /// Web chat only (on `GET /v1/conversations/{id}`): who the visitor is, the page they are
+    /// on and the pages they visited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<serde_json::Value>,
 }
 
 impl From<&pb::Conversation> for ConversationJson {
@@ -160,6 +164,7 @@ impl From<&pb::Conversation> for ConversationJson {
             needs_human_reason: c.needs_human_reason.clone(),
             summary: c.summary.clone(),
             last_customer_message_at: time(c.last_customer_message_at.as_ref()),
+            visitor: None,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod settings;
 pub mod telephony;
 pub mod templates;
 pub mod views;
+pub mod webchat;
 pub mod whatsapp;
 
 use inbox_config::Secret;
@@ -23,6 +24,7 @@ use inbox_proto::conversation::v1::exports_client::ExportsClient;
 use inbox_proto::conversation::v1::templates_client::TemplatesClient;
 use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
 use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
+use inbox_proto::ingest::v1::webchat_visitors_client::WebchatVisitorsClient;
 use inbox_proto::routing::v1::routing_client::RoutingClient;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
@@ -48,6 +50,9 @@ pub struct AppInner {
     pub channel_accounts: ChannelAccountsClient<Channel>,
     pub routing: RoutingClient<Channel>,
     pub channel_deliveries: ChannelDeliveriesClient<Channel>,
+    pub webchat_visitors: WebchatVisitorsClient<Channel>,
+    /// Core NATS, for ephemeral signals (agent typing to web chat visitors).
+    pub nats: async_nats::Client,
     pub live: std::sync::Arc<LiveHub>,
     pub redis: redis::aio::ConnectionManager,
     pub redis_prefix: String,

@@ -78,7 +78,10 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
         Payload::DeliveryUpdated(d) => json!({"delivery": crate::api::channel_json::delivery(d)}),
         Payload::CallDispositionChanged(c) => json!({"call": crate::api::telephony::call_json(c)}),
         // The conversation service turns routing's assignments into `conversation.assigned`.
-        Payload::RoutingAssignmentChanged(_) | Payload::InboundMessage(_) | Payload::OutboundMessage(_) => {
+        Payload::RoutingAssignmentChanged(_)
+        | Payload::InboundMessage(_)
+        | Payload::OutboundMessage(_)
+        | Payload::AgentTyping(_) => {
             return None;
         }
     };
@@ -96,6 +99,42 @@ fn availability_name(value: i32) -> &'static str {
         Ok(Availability::Away) => "away",
         _ => "offline",
     }
+}
+
+/// The `conversation.typing` frame of an agent typing signal.
+fn typing_frame(envelope: &Envelope) -> Option<String> {
+    let Payload::AgentTyping(t) = envelope.payload.as_ref()? else { return None };
+    Some(
+        json!({"type": "conversation.typing", "conversation_id": t.conversation_id, "agent_id": t.agent_id,
+            "typing": t.typing})
+        .to_string(),
+    )
+}
+
+/// Feeds the hub with agents' typing (`typing.>`) until `shutdown`.
+pub async fn relay_typing_to_hub(client: async_nats::Client, hub: Arc<LiveHub>, shutdown: CancellationToken) {
+    let mut subscription = match client.subscribe(inbox_bus::subjects::TYPING).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot subscribe to typing; agents will not see each other type");
+            return;
+        }
+    };
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            next = subscription.next() => match next {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        let Ok(envelope) = Envelope::decode(message.payload.clone()) else { continue };
+        let Ok(tenant_id) = Uuid::parse_str(&envelope.tenant_id) else { continue };
+        if let Some(frame) = typing_frame(&envelope) {
+            hub.publish(tenant_id, frame.into());
+        }
+    }
+    let _ = subscription.unsubscribe().await;
 }
 
 /// Feeds the hub from `events.>` until `shutdown`.
@@ -174,6 +213,29 @@ mod tests {
         assert_eq!(frame["delivery"]["state"], "failed");
         assert_eq!(frame["delivery"]["error"]["code"], 131047);
         assert_eq!(frame["delivery"]["conversation_id"], "c1");
+    }
+
+    #[test]
+    fn agent_typing_becomes_a_conversation_typing_frame_and_nothing_else_does() {
+        use inbox_proto::events::v1::AgentTyping;
+        let typing = inbox_bus::new_envelope(
+            "typing:c1:1",
+            "t",
+            Payload::AgentTyping(AgentTyping {
+                conversation_id: "c1".into(),
+                agent_id: "a1".into(),
+                typing: true,
+                ..Default::default()
+            }),
+        );
+        let frame: serde_json::Value = serde_json::from_str(&typing_frame(&typing).unwrap()).unwrap();
+        assert_eq!(
+            frame,
+            json!({"type": "conversation.typing", "conversation_id": "c1", "agent_id": "a1", "typing": true})
+        );
+        let other = inbox_bus::new_envelope("e", "t", Payload::ConversationDeleted(Default::default()));
+        assert!(typing_frame(&other).is_none());
+        assert!(frame_of("events.t.typing", &typing).is_none(), "typing never rides on events");
     }
 
     #[test]

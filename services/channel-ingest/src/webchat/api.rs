@@ -1,0 +1,464 @@
+//! `GET /webchat/widget.js` and the visitor API under `/webchat/v1/widgets/{key}/...`.
+//!
+//! Every visitor API request names its widget in the path, so one gate checks, before any
+//! handler runs: the widget exists (404), the `Origin` header is one of its allowed origins
+//! (403; CORS headers are only ever sent for allowed origins, preflights included), and the
+//! client address is within its rate limit (429). Handlers then check the visitor's bearer
+//! token (401), bound to one visitor of that widget of that tenant, and validate input (400)
+//! before writing anything.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use inbox_bus::{Bus, Payload, new_envelope, subjects};
+use inbox_errors::{ErrorCode, PublicError};
+use inbox_proto::common::v1::{Channel, MessageContent, TextContent, message_content::Kind};
+use inbox_proto::ingest::v1 as pb;
+use inbox_service::http_edge::{ApiError, WhenReady};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::hub::VisitorHub;
+use super::rate_limit::{RateLimiter, Verdict};
+use super::visitor_input::{
+    MessageInput, PageInput, SessionInput, browser_of, clip_user_agent, parse_email, parse_locale, parse_name,
+};
+use crate::config::WebchatSettings;
+use crate::metrics::WEBHOOKS;
+use crate::store::{
+    ArchiveBatcher, IngestStore, PageRecord, StoreError, Visitor, VisitorUpdate, WebchatMessage, Widget,
+};
+
+/// The widget script, served from the binary.
+const WIDGET_JS: &str = include_str!("widget.js");
+static WIDGET_ETAG: LazyLock<String> =
+    LazyLock::new(|| format!("\"{}\"", hex::encode(&Sha256::digest(WIDGET_JS.as_bytes())[..12])));
+/// Messages of history a widget loads.
+const HISTORY_LIMIT: i64 = 100;
+/// Page views of session history the inbox sees.
+pub const PAGES_LIMIT: i64 = 100;
+/// Largest visitor API body.
+const MAX_BODY_BYTES: usize = 32 * 1024;
+
+pub struct WebchatContext {
+    pub store: IngestStore,
+    pub bus: Bus,
+    pub archive: ArchiveBatcher,
+    pub hub: Arc<VisitorHub>,
+    pub limiter: RateLimiter,
+    pub settings: WebchatSettings,
+    /// Closes visitor sockets when the replica stops: their widgets reconnect to another.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+type Ctx = WhenReady<Arc<WebchatContext>>;
+
+pub fn routes(ctx: Ctx) -> Router {
+    let visitor_api = Router::new()
+        .route("/webchat/v1/widgets/{key}", get(widget_config))
+        .route("/webchat/v1/widgets/{key}/sessions", post(start_session))
+        .route("/webchat/v1/widgets/{key}/messages", get(history).post(post_message))
+        .route("/webchat/v1/widgets/{key}/page-views", post(page_view))
+        .route("/webchat/v1/widgets/{key}/socket", get(socket))
+        .layer(middleware::from_fn_with_state(ctx.clone(), widget_gate))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new().route("/webchat/widget.js", get(widget_js)).merge(visitor_api).with_state(ctx)
+}
+
+fn store_unavailable(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "web chat store failure");
+    PublicError::unavailable("temporarily unavailable; retry").into()
+}
+
+fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
+    WEBHOOKS.with_label_values(&["webchat", outcome]).inc();
+    error.into()
+}
+
+fn too_many(retry_after_secs: u64) -> Response {
+    let mut response =
+        ApiError(PublicError::new(ErrorCode::RateLimited, "too many requests; slow down")).into_response();
+    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    WEBHOOKS.with_label_values(&["webchat", "rate_limited"]).inc();
+    response
+}
+
+/// `GET /webchat/widget.js`: the script, cacheable for five minutes, revalidated by ETag.
+async fn widget_js(headers: HeaderMap) -> Response {
+    let etag = WIDGET_ETAG.as_str();
+    let mut response = if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, WIDGET_JS).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    response
+}
+
+/// The client's address: the TCP peer, or the first `X-Forwarded-For` hop when configured.
+fn client_address(settings: &WebchatSettings, request: &Request) -> String {
+    let forwarded = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| settings.trust_forwarded_for && !v.is_empty());
+    if let Some(first) = forwarded {
+        return first.to_owned();
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn cors(headers: &mut HeaderMap, origin: &HeaderValue) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+}
+
+/// Finds the widget, checks the origin and the client address's rate, answers preflights.
+async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let ctx = ctx.get()?.clone();
+    let key = request
+        .uri()
+        .path()
+        .strip_prefix("/webchat/v1/widgets/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+        .to_owned();
+    if key.is_empty() || key.len() > 64 || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(rejected("unknown_account", PublicError::not_found("no such widget")));
+    }
+    let widget = ctx
+        .store
+        .widget_by_key_cached(&key)
+        .await
+        .map_err(store_unavailable)?
+        .ok_or_else(|| rejected("unknown_account", PublicError::not_found("no such widget")))?;
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let allowed = origin.as_ref().and_then(|o| o.to_str().ok()).is_some_and(|o| widget.allows_origin(o));
+    let Some(origin) = origin.filter(|_| allowed) else {
+        return Err(rejected(
+            "origin_not_allowed",
+            PublicError::new(ErrorCode::PermissionDenied, "this origin may not use this widget"),
+        ));
+    };
+    if request.method() == Method::OPTIONS {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        let h = response.headers_mut();
+        cors(h, &origin);
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        return Ok(response);
+    }
+    let address = client_address(&ctx.settings, &request);
+    let verdict =
+        ctx.limiter.check("address", &address, ctx.settings.address_requests_per_minute).await.map_err(|e| {
+            tracing::error!(error = %e, "rate limiter unavailable");
+            ApiError(PublicError::unavailable("temporarily unavailable; retry"))
+        })?;
+    let mut response = match verdict {
+        Verdict::Allowed => {
+            request.extensions_mut().insert(widget);
+            next.run(request).await
+        }
+        Verdict::Limited { retry_after_secs } => too_many(retry_after_secs),
+    };
+    cors(response.headers_mut(), &origin);
+    Ok(response)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+async fn visitor_of(ctx: &WebchatContext, widget: &Widget, token: Option<&str>) -> Result<Visitor, ApiError> {
+    let unauthenticated =
+        || rejected("bad_token", PublicError::new(ErrorCode::Unauthenticated, "a valid visitor token is required"));
+    let token = token.filter(|t| !t.is_empty() && t.len() <= 128).ok_or_else(unauthenticated)?;
+    ctx.store.visitor_by_token(widget, token).await.map_err(store_unavailable)?.ok_or_else(unauthenticated)
+}
+
+fn widget_json(widget: &Widget) -> Value {
+    json!({"name": widget.name, "greeting": widget.greeting, "color": widget.color})
+}
+
+fn message_json(m: &WebchatMessage) -> Value {
+    json!({"id": m.id, "sender": m.sender, "client_message_id": m.client_message_id, "text": m.body,
+        "sent_at": m.sent_at.to_rfc3339()})
+}
+
+fn invalid(e: impl std::fmt::Display) -> ApiError {
+    rejected("malformed", PublicError::invalid_argument(e.to_string()))
+}
+
+/// `GET /webchat/v1/widgets/{key}`: what the widget shows before a session exists.
+async fn widget_config(Extension(widget): Extension<Arc<Widget>>) -> Json<Value> {
+    Json(widget_json(&widget))
+}
+
+fn page_record(page: &PageInput) -> PageRecord {
+    PageRecord {
+        url: page.url.clone(),
+        title: page.title.clone(),
+        referrer: page.referrer.clone(),
+        at: chrono::Utc::now(),
+    }
+}
+
+/// `POST .../sessions`: resumes the visitor of `visitor_token` (on this widget), or starts a
+/// new visitor; records name, email, browser, locale and the current page.
+#[tracing::instrument(skip_all, fields(tenant_id = %widget.tenant_id, visitor_id))]
+async fn start_session(
+    State(ctx): State<Ctx>,
+    Extension(widget): Extension<Arc<Widget>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let ctx = ctx.get()?;
+    let body = body.map_err(|e| invalid(e.body_text()))?;
+    let input: SessionInput =
+        if body.is_empty() { SessionInput::default() } else { serde_json::from_slice(&body).map_err(invalid)? };
+    // Empty means "not given": a session never erases what the visitor said before.
+    let name = input.name.as_deref().map(parse_name).transpose().map_err(invalid)?.filter(|n| !n.is_empty());
+    let email = input.email.as_deref().map(parse_email).transpose().map_err(invalid)?.filter(|e| !e.is_empty());
+    let locale = input.locale.as_deref().map(parse_locale).transpose().map_err(invalid)?.unwrap_or_default();
+    if let Some(page) = &input.page {
+        page.validate().map_err(invalid)?;
+    }
+    let user_agent = clip_user_agent(headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default());
+    let update =
+        VisitorUpdate { name: name.as_deref(), email: email.as_deref(), user_agent: &user_agent, locale: &locale };
+
+    let resumed = match input.visitor_token.as_deref() {
+        Some(token) if !token.is_empty() && token.len() <= 128 => {
+            ctx.store.visitor_by_token(&widget, token).await.map_err(store_unavailable)?
+        }
+        _ => None,
+    };
+    let (visitor, token, status) = match resumed {
+        Some(visitor) => {
+            let visitor = ctx.store.update_visitor(visitor.id, &update).await.map_err(store_unavailable)?;
+            (visitor, input.visitor_token.unwrap_or_default(), StatusCode::OK)
+        }
+        None => {
+            let (visitor, token) = ctx.store.create_visitor(&widget, &update).await.map_err(store_unavailable)?;
+            (visitor, token, StatusCode::CREATED)
+        }
+    };
+    tracing::Span::current().record("visitor_id", tracing::field::display(visitor.id));
+    if let Some(page) = &input.page {
+        ctx.store.record_page_view(visitor.id, &page_record(page)).await.map_err(store_unavailable)?;
+    }
+    let body = json!({
+        "visitor_id": visitor.id,
+        "visitor_token": token,
+        "resumed": status == StatusCode::OK,
+        "name": visitor.name,
+        "email": visitor.email,
+        "widget": widget_json(&widget),
+    });
+    Ok((status, Json(body)).into_response())
+}
+
+/// `POST .../page-views` `{url, title, referrer}`: the visitor opened a page.
+async fn page_view(
+    State(ctx): State<Ctx>,
+    Extension(widget): Extension<Arc<Widget>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let ctx = ctx.get()?;
+    let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
+    let body = body.map_err(|e| invalid(e.body_text()))?;
+    let page: PageInput = serde_json::from_slice(&body).map_err(invalid)?;
+    page.validate().map_err(invalid)?;
+    ctx.store.record_page_view(visitor.id, &page_record(&page)).await.map_err(store_unavailable)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET .../messages`: the visitor's chat, oldest first (the last 100 messages).
+async fn history(
+    State(ctx): State<Ctx>,
+    Extension(widget): Extension<Arc<Widget>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let ctx = ctx.get()?;
+    let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
+    let messages = ctx.store.visitor_history(visitor.id, HISTORY_LIMIT).await.map_err(store_unavailable)?;
+    Ok(Json(json!({"items": messages.iter().map(message_json).collect::<Vec<_>>()})))
+}
+
+/// `POST .../messages` `{client_message_id, text, page?}`: validated, rate limited, archived
+/// raw, stored once per `client_message_id`, published on `ingest.webchat.<tenant>`; 201 when
+/// stored, 200 with `replayed: true` for a resend. Answered only after JetStream acked.
+#[tracing::instrument(skip_all, fields(tenant_id = %widget.tenant_id, visitor_id))]
+async fn post_message(
+    State(ctx): State<Ctx>,
+    Extension(widget): Extension<Arc<Widget>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let ctx = ctx.get()?;
+    let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
+    tracing::Span::current().record("visitor_id", tracing::field::display(visitor.id));
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            rejected("too_large", PublicError::new(ErrorCode::PayloadTooLarge, "message body is too large"))
+        }
+        _ => invalid(rejection.body_text()),
+    })?;
+    let input: MessageInput = serde_json::from_slice(&body).map_err(invalid)?;
+    input.validate().map_err(invalid)?;
+    let verdict =
+        ctx.limiter.check("visitor", &visitor.id.to_string(), ctx.settings.visitor_messages_per_minute).await.map_err(
+            |e| {
+                tracing::error!(error = %e, "rate limiter unavailable");
+                ApiError(PublicError::unavailable("temporarily unavailable; retry"))
+            },
+        )?;
+    if let Verdict::Limited { retry_after_secs } = verdict {
+        return Ok(too_many(retry_after_secs));
+    }
+
+    let raw_id = ctx.archive.archive(&widget.account(), body.clone()).await.map_err(store_unavailable)?;
+    // The page travels with the message (page context); page views are recorded when pages
+    // load (session starts and `page-views`), so a resend adds nothing to the history.
+    let (message, stored) = ctx
+        .store
+        .store_visitor_message(&visitor, &input.client_message_id, &input.text)
+        .await
+        .map_err(store_unavailable)?;
+    let inbound = inbound_message(&widget, &visitor, &message, input.page.as_ref(), raw_id);
+    let tenant = widget.tenant_id.to_string();
+    let envelope = new_envelope(format!("webchat:{tenant}:{}", message.id), &tenant, Payload::InboundMessage(inbound));
+    // A resend publishes again: the event id is the message's, so the bus and the
+    // conversation service keep one copy, and a publish lost before a crash is repaired.
+    if let Err(e) = ctx.bus.publish_all(&[(subjects::ingest(Channel::Webchat, &tenant), envelope)]).await {
+        let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
+        tracing::error!(error = %e, "visitor message not published; the widget will resend");
+        return Err(PublicError::unavailable("temporarily unavailable; retry").into());
+    }
+    ctx.archive.mark_published(raw_id).await;
+    WEBHOOKS.with_label_values(&["webchat", "accepted"]).inc();
+    let status = if stored { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!({"message": message_json(&message), "replayed": !stored}))).into_response())
+}
+
+/// The name the inbox shows: the one the visitor gave, else "Visitor" and the end of their
+/// id, so anonymous visitors can be told apart (a name given later renames the customer).
+fn display_name(visitor: &Visitor) -> String {
+    if visitor.name.is_empty() {
+        format!("Visitor {}", &visitor.id.simple().to_string()[24..])
+    } else {
+        visitor.name.clone()
+    }
+}
+
+fn inbound_message(
+    widget: &Widget,
+    visitor: &Visitor,
+    message: &WebchatMessage,
+    page: Option<&PageInput>,
+    raw_id: uuid::Uuid,
+) -> pb::InboundMessage {
+    let sent_at = inbox_proto::timestamp_from(message.sent_at);
+    pb::InboundMessage {
+        tenant_id: widget.tenant_id.to_string(),
+        channel: Channel::Webchat as i32,
+        channel_account_id: widget.id.to_string(),
+        external_id: message.id.to_string(),
+        sent_at: Some(sent_at),
+        sender: Some(pb::Sender { address: visitor.id.to_string(), display_name: display_name(visitor) }),
+        content: Some(MessageContent {
+            kind: Some(Kind::Text(TextContent { body: message.body.clone() })),
+            ..Default::default()
+        }),
+        raw_payload_id: raw_id.to_string(),
+        visitor: Some(pb::WebVisitorContext {
+            visitor_id: visitor.id.to_string(),
+            name: visitor.name.clone(),
+            email: visitor.email.clone(),
+            user_agent: visitor.user_agent.clone(),
+            browser: browser_of(&visitor.user_agent),
+            locale: visitor.locale.clone(),
+            page: page.map(|p| pb::PageView {
+                url: p.url.clone(),
+                title: p.title.clone(),
+                referrer: p.referrer.clone(),
+                at: Some(sent_at),
+            }),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SocketQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// `GET .../socket?token=`: the visitor's live frames: `{"type":"ready"}`, then
+/// `{"type":"message","message":{...}}` for agent replies and `{"type":"typing","typing":bool}`.
+async fn socket(
+    State(ctx): State<Ctx>,
+    Extension(widget): Extension<Arc<Widget>>,
+    Query(query): Query<SocketQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let ctx = ctx.get()?.clone();
+    let visitor = visitor_of(&ctx, &widget, Some(&query.token)).await?;
+    Ok(upgrade.on_upgrade(move |socket| serve_visitor_socket(ctx, visitor, socket)))
+}
+
+async fn serve_visitor_socket(ctx: Arc<WebchatContext>, visitor: Visitor, mut socket: WebSocket) {
+    let Some((id, mut frames)) = ctx.hub.register(visitor.tenant_id, visitor.id) else {
+        let _ = socket.send(WsMessage::Close(None)).await;
+        return;
+    };
+    // Pings keep proxies from closing an idle socket; a dead one is noticed within a minute.
+    let mut ping = tokio::time::interval(std::time::Duration::from_secs(25));
+    ping.tick().await;
+    if socket.send(WsMessage::Text(json!({"type": "ready"}).to_string().into())).await.is_ok() {
+        loop {
+            tokio::select! {
+                frame = frames.recv() => match frame {
+                    Some(frame) => if socket.send(WsMessage::Text(frame.into())).await.is_err() { break },
+                    None => break,
+                },
+                _ = ping.tick() => if socket.send(WsMessage::Ping(Default::default())).await.is_err() { break },
+                () = ctx.shutdown.cancelled() => {
+                    let _ = socket.send(WsMessage::Close(None)).await;
+                    break;
+                }
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+    }
+    ctx.hub.unregister(visitor.tenant_id, visitor.id, id);
+}

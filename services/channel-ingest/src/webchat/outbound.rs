@@ -1,0 +1,123 @@
+//! Agents' replies to web chat visitors: consumes `outbound.webchat.>` (one durable consumer
+//! shared by the replicas), stores the reply in the visitor's history once per message id,
+//! marks the delivery accepted, then publishes it on the visitor's core NATS subject so the
+//! replica holding their socket pushes it (and marks it delivered).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inbox_bus::{Delivery, HandlerError, MessageHandler, Payload, new_envelope};
+use inbox_proto::events::v1::OutboundMessage;
+use prost::Message;
+use uuid::Uuid;
+
+use super::hub::visitor_text;
+use crate::ingest::announce_deliveries;
+use crate::store::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, IngestStore, NewDelivery, StoreError};
+
+/// The durable consumer replicas share.
+pub const CONSUMER: &str = "channel-ingest-webchat";
+/// How long a replica may hold a delivery: a few database writes and one publish.
+const LEASE: Duration = Duration::from_secs(30);
+
+pub struct WebchatDeliverer {
+    pub store: IngestStore,
+    pub bus: inbox_bus::Bus,
+    pub replica: Uuid,
+}
+
+fn retry(e: StoreError) -> HandlerError {
+    HandlerError::Retry(e.to_string())
+}
+
+impl WebchatDeliverer {
+    async fn announce(&self, row: Option<DeliveryRow>) -> Result<(), HandlerError> {
+        let Some(row) = row else { return Ok(()) };
+        announce_deliveries(&self.bus, &[row]).await.map_err(|e| HandlerError::Retry(e.to_string()))
+    }
+
+    async fn fail(&self, tenant_id: Uuid, message_id: Uuid, title: &str, details: &str) -> Result<(), HandlerError> {
+        tracing::warn!(%message_id, title, "web chat delivery failed");
+        let failure = DeliveryFailure { code: 0, title: title.to_owned(), details: details.to_owned() };
+        let row = self.store.record_failed(tenant_id, message_id, &failure).await.map_err(retry)?;
+        self.announce(row).await
+    }
+}
+
+impl MessageHandler for WebchatDeliverer {
+    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        let Some(Payload::OutboundMessage(outbound)) = delivery.envelope.payload.clone() else {
+            return Err(HandlerError::Permanent("not an outbound message".into()));
+        };
+        let OutboundMessage { message, channel_account_id, customer_address, .. } = outbound.clone();
+        let message = message.ok_or_else(|| HandlerError::Permanent("outbound message without its message".into()))?;
+        let parse = |s: &str, what: &str| {
+            Uuid::parse_str(s).map_err(|_| HandlerError::Permanent(format!("{what} {s:?} is not a uuid")))
+        };
+        let tenant_id = parse(&delivery.envelope.tenant_id, "tenant")?;
+        let message_id = parse(&message.id, "message id")?;
+        let conversation_id = parse(&message.conversation_id, "conversation id")?;
+        if message.internal_note {
+            return Ok(());
+        }
+        let account_id = Uuid::parse_str(&channel_account_id).ok();
+        let new = NewDelivery {
+            tenant_id,
+            message_id,
+            conversation_id,
+            account_id,
+            channel: "webchat",
+            recipient: &customer_address,
+        };
+        match self.store.claim_delivery(&new, self.replica, LEASE).await.map_err(retry)? {
+            Claim::Finished(row) | Claim::Interrupted(row) => return self.announce(Some(row)).await,
+            Claim::HeldElsewhere => return Err(HandlerError::Retry("another replica is delivering it".into())),
+            Claim::Granted(_) => {}
+        }
+        let visitor = match (account_id, Uuid::parse_str(&customer_address).ok()) {
+            (Some(account), Some(visitor)) => {
+                self.store.visitor_of_tenant(tenant_id, account, visitor).await.map_err(retry)?
+            }
+            _ => None,
+        };
+        let Some(visitor) = visitor else {
+            return self.fail(tenant_id, message_id, "visitor_missing", "the web chat visitor is unknown").await;
+        };
+        let Some(text) = message.content.as_ref().and_then(|c| c.kind.as_ref()).and_then(visitor_text) else {
+            return self
+                .fail(tenant_id, message_id, "unsupported_content", "web chat shows text (and media by URL) only")
+                .await;
+        };
+        let sent_at = message.sent_at.as_ref().and_then(inbox_proto::timestamp_to_utc);
+        self.store.store_agent_message(tenant_id, visitor.id, message_id, &text, sent_at).await.map_err(retry)?;
+        let row =
+            self.store.advance_webchat_delivery(tenant_id, message_id, DeliveryState::Accepted).await.map_err(retry)?;
+        self.announce(row).await?;
+
+        let tenant = tenant_id.to_string();
+        let envelope = new_envelope(format!("webchat-reply:{message_id}"), &tenant, Payload::OutboundMessage(outbound));
+        let subject = inbox_bus::subjects::webchat_visitor(&tenant, &visitor.id.to_string());
+        // Core NATS: a visitor with no open socket simply gets it from history next time.
+        if let Err(e) = self.bus.client().publish(subject, envelope.encode_to_vec().into()).await {
+            tracing::warn!(error = %e, %message_id, "reply stored but not pushed live");
+        }
+        tracing::info!(%message_id, %conversation_id, "web chat reply delivered to the visitor's history");
+        Ok(())
+    }
+}
+
+/// Starts the consumer of `outbound.webchat.>` until `shutdown`.
+pub fn spawn_webchat_deliverer(
+    deliverer: WebchatDeliverer,
+    bus: inbox_bus::Bus,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let mut spec = inbox_bus::ConsumerSpec::new(inbox_bus::Stream::Outbound, CONSUMER, "outbound.webchat.>");
+    spec.concurrency = 16;
+    spec.ack_wait = LEASE + Duration::from_secs(5);
+    tokio::spawn(async move {
+        if let Err(e) = inbox_bus::run_consumer(bus, spec, Arc::new(deliverer), shutdown).await {
+            tracing::error!(error = %e, "web chat deliverer stopped");
+        }
+    })
+}
