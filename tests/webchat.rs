@@ -413,3 +413,76 @@ async fn the_visitor_api_checks_origins_tokens_input_and_rates() -> anyhow::Resu
     assert_eq!(w(SHOP_ORIGIN, "198.51.100.8").call(reqwest::Method::GET, "", None, None).await.0, 200);
     Ok(())
 }
+
+/// The state a crash between storing a visitor's message and publishing it leaves behind: the
+/// payload archived, unpublished, the message in the visitor's history, and nothing in the inbox.
+/// `inboxctl webchat replay --only-unpublished` brings it in, once however often it runs.
+#[tokio::test]
+async fn a_visitor_message_stored_but_never_published_is_replayed_once() -> anyhow::Result<()> {
+    let fleet = Fleet::start().await?;
+    let tenant = set_up_tenant(&fleet, "acme", "106540352242922")?;
+    let key = add_webchat_widget(&fleet, &tenant.id, &[SHOP_ORIGIN])?;
+    let a = widget(fleet.http_url("channel-ingest"), &key);
+    let client = reqwest::Client::new();
+    let gateway = fleet.http_url("gateway");
+    let (status, session) =
+        a.session(json!({"name": "Ana", "page": {"url": "http://shop.test/", "title": "Shop"}})).await;
+    assert_eq!(status, 201, "{session}");
+    let token = session["visitor_token"].as_str().unwrap().to_owned();
+    let visitor: uuid::Uuid = session["visitor_id"].as_str().unwrap().parse()?;
+    assert_eq!(a.post(&token, json!({"client_message_id": "m-1", "text": "Hello?"})).await.0, 201);
+    wait_until_settled(&fleet).await?;
+
+    let ingest = sqlx::PgPool::connect(fleet.database_url("channel-ingest").unwrap()).await?;
+    let (account_id, tenant_id): (uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT account_id, tenant_id FROM webchat_visitors WHERE id = $1")
+            .bind(visitor)
+            .fetch_one(&ingest)
+            .await?;
+    let body = json!({"client_message_id": "m-2", "text": "Are you still there?",
+        "page": {"url": "http://shop.test/cart", "title": "Cart"}});
+    sqlx::query(
+        "INSERT INTO raw_payloads (id, tenant_id, account_id, channel, body) VALUES ($1, $2, $3, 'webchat', $4)",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(body.to_string().into_bytes())
+    .execute(&ingest)
+    .await?;
+    sqlx::query(
+        "INSERT INTO webchat_messages (id, tenant_id, visitor_id, sender, client_message_id, body) \
+         VALUES ($1, $2, $3, 'visitor', 'm-2', 'Are you still there?')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(tenant_id)
+    .bind(visitor)
+    .execute(&ingest)
+    .await?;
+
+    let texts = || async {
+        let conversation = conversation_with(&client, &fleet, &tenant.token, &visitor.to_string()).await?;
+        let id = conversation["id"].as_str().context("conversation id")?.to_owned();
+        let (_, page) = get_json(&client, format!("{gateway}/v1/conversations/{id}/messages"), &tenant.token).await?;
+        let items = page["items"].as_array().context("messages")?.clone();
+        anyhow::Ok(
+            items.iter().map(|m| m["content"]["text"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(texts().await?, ["Hello?"]);
+
+    let replayed =
+        inbox_e2e::support::inboxctl(&fleet, &["webchat", "replay", "--tenant", &tenant.id, "--only-unpublished"])?;
+    assert_eq!((replayed["payloads"].as_u64(), replayed["messages"].as_u64()), (Some(1), Some(1)), "{replayed}");
+    wait_until_settled(&fleet).await?;
+    assert_eq!(texts().await?, ["Hello?", "Are you still there?"]);
+
+    // Everything again, by time: published again, stored once.
+    let since = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let again =
+        inbox_e2e::support::inboxctl(&fleet, &["webchat", "replay", "--tenant", &tenant.id, "--since", &since])?;
+    assert_eq!(again["messages"].as_u64(), Some(2), "{again}");
+    wait_until_settled(&fleet).await?;
+    assert_eq!(texts().await?, ["Hello?", "Are you still there?"]);
+    Ok(())
+}

@@ -83,21 +83,7 @@ enum TwilioCommand {
     },
     /// Process archived Twilio callbacks again (idempotent: nothing is stored twice). Name
     /// payload ids, or a start time, or `--only-unpublished`.
-    Replay {
-        #[arg(long)]
-        tenant: String,
-        /// Archived payload id (repeatable).
-        #[arg(long = "payload")]
-        payloads: Vec<String>,
-        /// Payloads received at or after this RFC 3339 time.
-        #[arg(long)]
-        since: Option<String>,
-        /// ...and before this one.
-        #[arg(long)]
-        until: Option<String>,
-        #[arg(long)]
-        only_unpublished: bool,
-    },
+    Replay(ReplayArgs),
 }
 
 #[derive(Args)]
@@ -162,6 +148,42 @@ enum WebchatCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Publish archived visitor messages again (idempotent: nothing is stored twice). Name
+    /// payload ids, or a start time, or `--only-unpublished`.
+    Replay(ReplayArgs),
+}
+
+/// Which archived payloads to process again.
+#[derive(Args)]
+struct ReplayArgs {
+    #[arg(long)]
+    tenant: String,
+    /// Archived payload id (repeatable).
+    #[arg(long = "payload")]
+    payloads: Vec<String>,
+    /// Payloads received at or after this RFC 3339 time.
+    #[arg(long)]
+    since: Option<String>,
+    /// ...and before this one.
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long)]
+    only_unpublished: bool,
+}
+
+impl ReplayArgs {
+    /// `POST /v1/admin/tenants/{tenant}/channels/{channel}/replay`.
+    async fn send(self, gateway: &Gateway, channel: &str) -> anyhow::Result<Value> {
+        let mut body = json!({"raw_payload_ids": self.payloads, "only_unpublished": self.only_unpublished});
+        if let Some(since) = self.since {
+            body["received_from"] = json!(since);
+        }
+        if let Some(until) = self.until {
+            body["received_until"] = json!(until);
+        }
+        let path = format!("/v1/admin/tenants/{}/channels/{channel}/replay", self.tenant);
+        gateway.call(reqwest::Method::POST, &path, Some(body)).await
+    }
 }
 
 #[derive(Subcommand)]
@@ -307,21 +329,7 @@ enum WhatsappCommand {
     },
     /// Process archived raw webhooks again (idempotent: nothing is stored twice). Name payload
     /// ids, or a start time, or `--only-unpublished` (those never fully published).
-    Replay {
-        #[arg(long)]
-        tenant: String,
-        /// Archived payload id (repeatable).
-        #[arg(long = "payload")]
-        payloads: Vec<String>,
-        /// Payloads received at or after this RFC 3339 time.
-        #[arg(long)]
-        since: Option<String>,
-        /// ...and before this one.
-        #[arg(long)]
-        until: Option<String>,
-        #[arg(long)]
-        only_unpublished: bool,
-    },
+    Replay(ReplayArgs),
 }
 
 #[derive(Args)]
@@ -517,24 +525,14 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
                 )
                 .await
         }
+        Command::Webchat(WebchatCommand::Replay(args)) => args.send(&gateway, "webchat").await,
         Command::Webchat(WebchatCommand::List { tenant }) => {
             gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/webchat"), None).await
         }
         Command::Whatsapp(WhatsappCommand::List { tenant }) => {
             gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/whatsapp"), None).await
         }
-        Command::Whatsapp(WhatsappCommand::Replay { tenant, payloads, since, until, only_unpublished }) => {
-            let mut body = json!({"raw_payload_ids": payloads, "only_unpublished": only_unpublished});
-            if let Some(since) = since {
-                body["received_from"] = json!(since);
-            }
-            if let Some(until) = until {
-                body["received_until"] = json!(until);
-            }
-            gateway
-                .call(Method::POST, &format!("/v1/admin/tenants/{tenant}/channels/whatsapp/replay"), Some(body))
-                .await
-        }
+        Command::Whatsapp(WhatsappCommand::Replay(args)) => args.send(&gateway, "whatsapp").await,
         Command::Whatsapp(WhatsappCommand::SendTestMessage { .. }) => unreachable!("handled above"),
         Command::Twilio(TwilioCommand::Add(a)) => {
             gateway
@@ -561,16 +559,7 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         Command::Twilio(TwilioCommand::List { tenant }) => {
             gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/twilio"), None).await
         }
-        Command::Twilio(TwilioCommand::Replay { tenant, payloads, since, until, only_unpublished }) => {
-            let mut body = json!({"raw_payload_ids": payloads, "only_unpublished": only_unpublished});
-            if let Some(since) = since {
-                body["received_from"] = json!(since);
-            }
-            if let Some(until) = until {
-                body["received_until"] = json!(until);
-            }
-            gateway.call(Method::POST, &format!("/v1/admin/tenants/{tenant}/channels/twilio/replay"), Some(body)).await
-        }
+        Command::Twilio(TwilioCommand::Replay(args)) => args.send(&gateway, "twilio").await,
     }
 }
 

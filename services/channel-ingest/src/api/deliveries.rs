@@ -134,16 +134,22 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             else {
                 continue;
             };
-            // Web chat messages are stored before they are published (the widget resends with
-            // the same key instead); only provider webhooks replay.
-            if account.channel == "webchat" {
-                continue;
-            }
             let replay_failed = |e: &dyn std::fmt::Display| {
                 tracing::error!(error = %e, "replay failed");
                 Status::from(PublicError::unavailable("replay failed; retry"))
             };
-            if account.channel == "telephony" {
+            if account.channel == "webchat" {
+                let published = crate::webchat::api::republish_archived(
+                    &self.store,
+                    &self.bus,
+                    &account,
+                    payload.id,
+                    &payload.body,
+                )
+                .await
+                .map_err(|e| replay_failed(&e))?;
+                answer.messages += u32::try_from(published).unwrap_or(u32::MAX);
+            } else if account.channel == "telephony" {
                 let Some(callback) = twilio_from_archive(&payload.body) else {
                     tracing::warn!(raw_payload_id = %payload.id, "archived twilio callback no longer parses; skipped");
                     continue;

@@ -321,6 +321,35 @@ impl IngestStore {
             .await
     }
 
+    /// The visitor messages of widget `account_id` stored under the widget's idempotency key
+    /// `client_message_id`, with their visitors (for replay: keys are random, so one at most
+    /// in practice).
+    pub async fn visitor_messages_by_client_id(
+        &self,
+        tenant_id: Uuid,
+        account_id: Uuid,
+        client_message_id: &str,
+    ) -> Result<Vec<(Visitor, WebchatMessage)>, StoreError> {
+        let messages: Vec<(Uuid, Uuid, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT m.visitor_id, m.id, m.sender, m.client_message_id, m.body, m.sent_at \
+             FROM webchat_messages m JOIN webchat_visitors v ON v.id = m.visitor_id \
+             WHERE m.tenant_id = $1 AND m.sender = 'visitor' AND m.client_message_id = $3 AND v.account_id = $2 \
+             ORDER BY m.sent_at, m.id",
+        )
+        .bind(tenant_id)
+        .bind(account_id)
+        .bind(client_message_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut found = Vec::with_capacity(messages.len());
+        for (visitor_id, id, sender, client_message_id, body, sent_at) in messages {
+            if let Some(visitor) = self.visitor_of_tenant(tenant_id, account_id, visitor_id).await? {
+                found.push((visitor, WebchatMessage { id, sender, client_message_id, body, sent_at }));
+            }
+        }
+        Ok(found)
+    }
+
     /// Stores an agent's reply once per message id.
     pub async fn store_agent_message(
         &self,

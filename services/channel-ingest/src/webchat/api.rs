@@ -36,7 +36,7 @@ use super::visitor_input::{
 use crate::config::WebchatSettings;
 use crate::metrics::WEBHOOKS;
 use crate::store::{
-    ArchiveBatcher, IngestStore, PageRecord, StoreError, Visitor, VisitorUpdate, WebchatMessage, Widget,
+    ArchiveBatcher, ChannelAccount, IngestStore, PageRecord, StoreError, Visitor, VisitorUpdate, WebchatMessage, Widget,
 };
 
 /// The widget script, served from the binary.
@@ -351,7 +351,7 @@ async fn post_message(
         .store_visitor_message(&visitor, &input.client_message_id, &input.text)
         .await
         .map_err(store_unavailable)?;
-    let inbound = inbound_message(&widget, &visitor, &message, input.page.as_ref(), raw_id);
+    let inbound = inbound_message(widget.id, &visitor, &message, input.page.as_ref(), raw_id);
     let tenant = widget.tenant_id.to_string();
     let envelope = new_envelope(format!("webchat:{tenant}:{}", message.id), &tenant, Payload::InboundMessage(inbound));
     // A resend publishes again: the event id is the message's, so the bus and the
@@ -367,6 +367,39 @@ async fn post_message(
     Ok((status, Json(json!({"message": message_json(&message), "replayed": !stored}))).into_response())
 }
 
+/// Publishes again the visitor message an archived web chat payload carried (replay): found by
+/// the widget's idempotency key, published under its own event id, so the bus and the
+/// conversation service keep one copy. A payload whose message was never stored (the process
+/// stopped between archiving and storing; the widget resends it) publishes nothing. Returns
+/// the messages published.
+pub async fn republish_archived(
+    store: &IngestStore,
+    bus: &Bus,
+    account: &ChannelAccount,
+    raw_id: uuid::Uuid,
+    body: &[u8],
+) -> Result<usize, String> {
+    let input: MessageInput = serde_json::from_slice(body).map_err(|e| format!("archived message: {e}"))?;
+    let found = store
+        .visitor_messages_by_client_id(account.tenant_id, account.id, &input.client_message_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let tenant = account.tenant_id.to_string();
+    let batch: Vec<_> = found
+        .iter()
+        .map(|(visitor, message)| {
+            let inbound = inbound_message(account.id, visitor, message, input.page.as_ref(), raw_id);
+            let event_id = format!("webchat:{tenant}:{}", message.id);
+            (
+                subjects::ingest(Channel::Webchat, &tenant),
+                new_envelope(event_id, &tenant, Payload::InboundMessage(inbound)),
+            )
+        })
+        .collect();
+    bus.publish_all(&batch).await.map_err(|e| e.to_string())?;
+    Ok(batch.len())
+}
+
 /// The name the inbox shows: the one the visitor gave, else "Visitor" and the end of their
 /// id, so anonymous visitors can be told apart (a name given later renames the customer).
 fn display_name(visitor: &Visitor) -> String {
@@ -378,7 +411,7 @@ fn display_name(visitor: &Visitor) -> String {
 }
 
 fn inbound_message(
-    widget: &Widget,
+    account_id: uuid::Uuid,
     visitor: &Visitor,
     message: &WebchatMessage,
     page: Option<&PageInput>,
@@ -386,9 +419,9 @@ fn inbound_message(
 ) -> pb::InboundMessage {
     let sent_at = inbox_proto::timestamp_from(message.sent_at);
     pb::InboundMessage {
-        tenant_id: widget.tenant_id.to_string(),
+        tenant_id: visitor.tenant_id.to_string(),
         channel: Channel::Webchat as i32,
-        channel_account_id: widget.id.to_string(),
+        channel_account_id: account_id.to_string(),
         external_id: message.id.to_string(),
         sent_at: Some(sent_at),
         sender: Some(pb::Sender { address: visitor.id.to_string(), display_name: display_name(visitor) }),

@@ -22,6 +22,7 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/admin/tenants/{tenant_id}/users/{user_id}/tokens", post(issue_token))
         .route("/v1/admin/tenants/{tenant_id}/channels/whatsapp", post(connect_whatsapp).get(list_whatsapp))
         .route("/v1/admin/tenants/{tenant_id}/channels/webchat", post(create_webchat_widget).get(list_webchat_widgets))
+        .route("/v1/admin/tenants/{tenant_id}/channels/webchat/replay", post(super::whatsapp::replay))
 }
 
 /// Rejects a JSON body axum could not parse with our error shape.
