@@ -47,8 +47,8 @@ impl inbox_service::ServiceSettings for Settings {
         level = "info"
         format = "json"
         [conversation]
-        ingest_concurrency = 512
-        batch_workers = 2
+        ingest_concurrency = 1024
+        batch_workers = 3
         max_batch = 256
         outbox_batch = 500
         sweep_interval_seconds = 15

