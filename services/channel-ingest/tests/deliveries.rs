@@ -34,6 +34,7 @@ async fn fixture() -> Fixture {
                 app_secret: "s",
                 verify_token: "v",
                 access_token: "t",
+                business_account_id: "",
             },
         )
         .await

@@ -66,6 +66,7 @@ async fn start() -> Ingest {
                 app_secret: SECRET,
                 verify_token: "verify-me",
                 access_token: "EAAG-token",
+                business_account_id: "102290129340398",
             },
         )
         .await
@@ -190,5 +191,40 @@ async fn metas_verification_handshake_echoes_the_challenge_for_a_known_token_onl
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "1158201444");
     assert_eq!(reqwest::get(url("guess")).await.unwrap().status(), 403);
+    ingest.shutdown.cancel();
+}
+
+/// A template status update as Meta documents it: the entry names the WhatsApp Business
+/// Account, no phone number.
+fn template_status_update(business_account_id: &str) -> String {
+    serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": business_account_id, "time": 1749416383, "changes": [{
+            "field": "message_template_status_update",
+            "value": {"event": "APPROVED", "message_template_id": 1_234_567_890_u64,
+                      "message_template_name": "order_update", "message_template_language": "en_US", "reason": "NONE"}
+        }]}]
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn webhooks_of_other_fields_are_verified_by_business_account_archived_and_acknowledged() {
+    let ingest = start().await;
+    let body = template_status_update("102290129340398");
+    let (status, reply) = ingest.post(&body, Some(sign(b"another-apps-secret", body.as_bytes()))).await;
+    assert_eq!((status, reply["error"]["code"].as_str()), (401, Some("invalid_signature")), "{reply}");
+    let unknown = template_status_update("999999");
+    let (status, reply) = ingest.post(&unknown, Some(sign(SECRET.as_bytes(), unknown.as_bytes()))).await;
+    assert_eq!((status, reply["error"]["code"].as_str()), (404, Some("not_found")), "{reply}");
+    assert_eq!(ingest.archived().await, 0, "refusals change nothing");
+
+    let (status, reply) = ingest.post(&body, Some(sign(SECRET.as_bytes(), body.as_bytes()))).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["fields"], serde_json::json!(["message_template_status_update"]));
+    let (tenant, archived): (Uuid, Vec<u8>) =
+        sqlx::query_as("SELECT tenant_id, body FROM raw_payloads").fetch_one(ingest.store.pool()).await.unwrap();
+    assert_eq!((tenant, archived.as_slice()), (ingest.tenant, body.as_bytes()));
+    assert_eq!(ingest.ingest_messages().await, 0, "nothing for the conversation service");
     ingest.shutdown.cancel();
 }

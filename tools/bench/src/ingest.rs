@@ -90,7 +90,9 @@ pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
     Ok(vec![row(
         "inbound messages stored from JetStream",
         format!("{:.0} msg/s", MESSAGES as f64 / elapsed.as_secs_f64()),
-        format!("{MESSAGES} messages, {CUSTOMERS} customers, one service, batched; clock from service start (database migrated before)"),
+        format!(
+            "{MESSAGES} messages, {CUSTOMERS} customers, one service, batched; clock from service start (database migrated before)"
+        ),
     )])
 }
 

@@ -281,6 +281,7 @@ async fn bench_webhook_path() -> anyhow::Result<Vec<Row>> {
                 app_secret: secret,
                 verify_token: "v",
                 access_token: "",
+                business_account_id: "",
             },
         )
         .await?;

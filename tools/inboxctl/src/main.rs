@@ -350,6 +350,10 @@ struct WhatsappAccountArgs {
     /// Graph API access token for replies.
     #[arg(long, env = "INBOX_WHATSAPP_ACCESS_TOKEN", hide_env_values = true, default_value = "")]
     access_token: String,
+    /// Meta's WhatsApp Business Account id (webhooks of template status and account updates
+    /// name only it).
+    #[arg(long, default_value = "")]
+    business_account_id: String,
 }
 
 struct Gateway {
@@ -510,6 +514,7 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
                         "app_secret": a.app_secret,
                         "verify_token": a.verify_token,
                         "access_token": a.access_token,
+                        "business_account_id": a.business_account_id,
                     })),
                 )
                 .await

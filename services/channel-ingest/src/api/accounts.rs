@@ -21,6 +21,7 @@ fn to_proto(account: &ChannelAccount) -> pb::WhatsAppAccount {
         display_phone_number: account.display_name.clone(),
         has_app_secret: !account.app_secret.is_empty(),
         has_access_token: !account.access_token.is_empty(),
+        business_account_id: account.config["business_account_id"].as_str().unwrap_or_default().to_owned(),
     }
 }
 
@@ -84,6 +85,9 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
         if !r.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
             return Err(PublicError::invalid_argument("phone_number_id must be digits, as Meta issues it").into());
         }
+        if !r.business_account_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(PublicError::invalid_argument("business_account_id must be digits, as Meta issues it").into());
+        }
         let account = self
             .store
             .upsert_whatsapp_account(
@@ -94,6 +98,7 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
                     app_secret: &r.app_secret,
                     verify_token: &r.verify_token,
                     access_token: &r.access_token,
+                    business_account_id: &r.business_account_id,
                 },
             )
             .await

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::ingest::{Processed, process_whatsapp_payload};
 use crate::metrics::WEBHOOKS;
-use crate::store::{ArchiveBatcher, IngestStore, StoreError};
+use crate::store::{ArchiveBatcher, ChannelAccount, IngestStore, StoreError};
 use crate::whatsapp::payload::WebhookPayload;
 use crate::whatsapp::signature::{self, SIGNATURE_HEADER};
 
@@ -68,6 +68,41 @@ async fn verify_subscription(
     Ok((StatusCode::OK, param("hub.challenge").to_owned()).into_response())
 }
 
+/// The account whose app secret signed a payload that names only WhatsApp Business Accounts:
+/// 404 when none of their numbers is connected, 401 when no connected number's secret matches.
+async fn business_account(
+    ctx: &WebhookContext,
+    payload: &WebhookPayload,
+    body: &[u8],
+    signature_header: Option<&str>,
+) -> Result<ChannelAccount, ApiError> {
+    let mut known = false;
+    for business_account_id in payload.business_account_ids() {
+        let accounts = ctx.store.whatsapp_accounts_of_business(business_account_id).await.map_err(|e| {
+            WEBHOOKS.with_label_values(&["whatsapp", "unavailable"]).inc();
+            store_unavailable(e)
+        })?;
+        known |= !accounts.is_empty();
+        if let Some(account) =
+            accounts.into_iter().find(|a| signature::verify(a.app_secret.as_bytes(), body, signature_header).is_ok())
+        {
+            return Ok(account);
+        }
+    }
+    if known {
+        Err(rejected(
+            "bad_signature",
+            PublicError::new(ErrorCode::InvalidSignature, "X-Hub-Signature-256 does not match"),
+        ))
+    } else {
+        let ids = payload.business_account_ids().join(", ");
+        Err(rejected(
+            "unknown_account",
+            PublicError::not_found(format!("no channel account for business account {ids}")),
+        ))
+    }
+}
+
 fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
     WEBHOOKS.with_label_values(&["whatsapp", outcome]).inc();
     error.into()
@@ -110,6 +145,20 @@ async fn receive_whatsapp(
         signature::verify(account.app_secret.as_bytes(), &body, signature_header)
             .map_err(|e| rejected("bad_signature", PublicError::new(ErrorCode::InvalidSignature, e.to_string())))?;
         accounts.push(account);
+    }
+
+    if accounts.is_empty() {
+        // Only other fields than `messages`: verified with the app secret of the business
+        // account's numbers, archived, acknowledged (Meta would retry a refusal for days), and
+        // otherwise not processed.
+        let account = business_account(ctx, &payload, &body, signature_header).await?;
+        tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
+        let raw_id = ctx.archive.archive(&account, body.clone()).await.map_err(store_unavailable)?;
+        ctx.archive.mark_published(raw_id).await;
+        let fields = payload.other_fields();
+        WEBHOOKS.with_label_values(&["whatsapp", "acknowledged"]).inc();
+        tracing::info!(fields = ?fields, raw_payload_id = %raw_id, "whatsapp webhook of other fields acknowledged");
+        return Ok((StatusCode::OK, Json(json!({"status": "acknowledged", "fields": fields}))).into_response());
     }
 
     let mut total = Processed::default();

@@ -72,6 +72,8 @@ pub struct NewWhatsAppAccount<'a> {
     pub app_secret: &'a str,
     pub verify_token: &'a str,
     pub access_token: &'a str,
+    /// Meta's WhatsApp Business Account id; empty when not given.
+    pub business_account_id: &'a str,
 }
 
 const ACCOUNT_COLUMNS: &str =
@@ -86,11 +88,12 @@ impl IngestStore {
         new: &NewWhatsAppAccount<'_>,
     ) -> Result<ChannelAccount, StoreError> {
         let row: Option<ChannelAccount> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO channel_accounts (id, tenant_id, channel, external_id, display_name, app_secret, verify_token, access_token) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            "INSERT INTO channel_accounts (id, tenant_id, channel, external_id, display_name, app_secret, verify_token, access_token, config) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT ON CONSTRAINT channel_accounts_external DO UPDATE SET \
                display_name = EXCLUDED.display_name, app_secret = EXCLUDED.app_secret, \
-               verify_token = EXCLUDED.verify_token, access_token = EXCLUDED.access_token, updated_at = now() \
+               verify_token = EXCLUDED.verify_token, access_token = EXCLUDED.access_token, \
+               config = EXCLUDED.config, updated_at = now() \
              WHERE channel_accounts.tenant_id = EXCLUDED.tenant_id \
              RETURNING {ACCOUNT_COLUMNS}"
         )))
@@ -102,6 +105,11 @@ impl IngestStore {
         .bind(new.app_secret)
         .bind(new.verify_token)
         .bind(new.access_token)
+        .bind(if new.business_account_id.is_empty() {
+            serde_json::json!({})
+        } else {
+            serde_json::json!({"business_account_id": new.business_account_id})
+        })
         .fetch_optional(&self.pool)
         .await?;
         self.accounts.forget(new.phone_number_id);
@@ -118,6 +126,22 @@ impl IngestStore {
         .bind(WHATSAPP)
         .bind(phone_number_id)
         .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The WhatsApp accounts (numbers) registered under a WhatsApp Business Account id, whichever
+    /// tenant owns them: webhooks of fields other than `messages` name only the WABA.
+    pub async fn whatsapp_accounts_of_business(
+        &self,
+        business_account_id: &str,
+    ) -> Result<Vec<ChannelAccount>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM channel_accounts \
+             WHERE channel = $1 AND config->>'business_account_id' = $2 ORDER BY created_at, id"
+        )))
+        .bind(WHATSAPP)
+        .bind(business_account_id)
+        .fetch_all(&self.pool)
         .await?)
     }
 

@@ -128,7 +128,9 @@ pub enum PayloadError {
     BadMessage { entry: usize, change: usize, message: usize, reason: String },
     #[error("entry[{entry}].changes[{change}].value.statuses[{status}]: {reason}")]
     BadStatus { entry: usize, change: usize, status: usize, reason: String },
-    #[error("the payload names no phone_number_id, so no channel account can be identified")]
+    #[error(
+        "the payload names no phone_number_id nor WhatsApp Business Account id, so no channel account can be identified"
+    )]
     NoAccount,
 }
 
@@ -172,10 +174,37 @@ impl WebhookPayload {
                 }
             }
         }
-        if payload.phone_number_ids().is_empty() {
+        if payload.phone_number_ids().is_empty() && payload.business_account_ids().is_empty() {
             return Err(PayloadError::NoAccount);
         }
         Ok(payload)
+    }
+
+    /// The distinct WhatsApp Business Account ids (`entry[].id`) of entries with changes of
+    /// other fields than `messages` (template status, account or quality updates), which name
+    /// no phone number.
+    pub fn business_account_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for entry in &self.entry {
+            if !entry.id.is_empty()
+                && entry.changes.iter().any(|c| c.field != "messages")
+                && !ids.contains(&entry.id.as_str())
+            {
+                ids.push(&entry.id);
+            }
+        }
+        ids
+    }
+
+    /// The fields of the changes that are not `messages`, for the log.
+    pub fn other_fields(&self) -> Vec<&str> {
+        let mut fields: Vec<&str> = Vec::new();
+        for change in self.entry.iter().flat_map(|e| &e.changes) {
+            if change.field != "messages" && !fields.contains(&change.field.as_str()) {
+                fields.push(&change.field);
+            }
+        }
+        fields
     }
 
     /// The distinct `metadata.phone_number_id`s the payload is about, in order of appearance.

@@ -200,6 +200,9 @@ struct NewWhatsApp {
     verify_token: String,
     #[serde(default)]
     access_token: String,
+    /// Meta's WhatsApp Business Account id, so webhooks of other fields can be acknowledged.
+    #[serde(default)]
+    business_account_id: String,
 }
 
 fn account_json(a: &ingest::WhatsAppAccount) -> Value {
@@ -210,6 +213,7 @@ fn account_json(a: &ingest::WhatsAppAccount) -> Value {
         "display_phone_number": a.display_phone_number,
         "has_app_secret": a.has_app_secret,
         "has_access_token": a.has_access_token,
+        "business_account_id": a.business_account_id,
     })
 }
 
@@ -233,6 +237,7 @@ async fn connect_whatsapp(
             app_secret: new.app_secret,
             verify_token: new.verify_token,
             access_token: new.access_token,
+            business_account_id: new.business_account_id,
         },
         &state.service_token,
     )?;
