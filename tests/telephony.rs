@@ -86,12 +86,13 @@ impl FakeTwilioApi {
                 headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
             let to = form.iter().find(|(k, _)| k == "To").map(|(_, v)| v.clone()).unwrap_or_default();
             fake.calls.lock().unwrap().push((account_sid.clone(), authorization, form));
-            if to == "+15005550001" {
+            // The second agent's phone is one Twilio will not call (as its test number
+            // +15005550001 would be refused).
+            if to == AGENT_2 {
+                let message = format!("The 'To' number {to} is not a valid phone number.");
                 return (
                     axum::http::StatusCode::BAD_REQUEST,
-                    axum::Json(
-                        json!({"code": 21211, "message": "The 'To' number +15005550001 is not a valid phone number.", "status": 400}),
-                    ),
+                    axum::Json(json!({"code": 21211, "message": message, "status": 400})),
                 );
             }
             (
@@ -609,6 +610,7 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     )
     .await?;
     assert_eq!(status, 403, "the AI places no calls");
+    // Only the number's agent phones are rung: nobody dials an arbitrary line on the tenant's bill.
     let (status, refused) = send_json(
         &inbox.client,
         reqwest::Method::POST,
@@ -617,6 +619,19 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
         &json!({"agent_number": "+15005550001"}),
     )
     .await?;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains(AGENT_1), "the allowed numbers are named: {refused}");
+    let placed = twilio_api.calls.lock().unwrap().len();
+    let (status, refused) = send_json(
+        &inbox.client,
+        reqwest::Method::POST,
+        inbox.url(&format!("/v1/conversations/{ann}/calls")),
+        &token,
+        &json!({"agent_number": AGENT_2}),
+    )
+    .await?;
+    let now_placed = twilio_api.calls.lock().unwrap().len();
+    assert_eq!(now_placed, placed + 1, "the refused agent number never reached Twilio; this one did");
     assert_eq!(status, 409, "{refused}");
     assert!(refused.to_string().contains("21211"), "Twilio's reason is shown: {refused}");
 

@@ -41,8 +41,9 @@ pub struct WebchatSettings {
     pub visitor_messages_per_minute: u32,
     /// Requests one client address may make to the visitor API per minute; more get 429.
     pub address_requests_per_minute: u32,
-    /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
-    /// that sets it); otherwise the TCP peer address.
+    /// Take the client address from the last `X-Forwarded-For` entry, the one the proxy in
+    /// front of channel-ingest appended (only behind exactly one such proxy); otherwise the TCP
+    /// peer address.
     pub trust_forwarded_for: bool,
 }
 

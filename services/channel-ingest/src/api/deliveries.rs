@@ -204,11 +204,18 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
         } else {
             r.agent_number.clone()
         };
-        if !is_e164(&agent) {
-            return Err(PublicError::invalid_argument(
-                "agent_number must be in E.164 (the number has no agent numbers to default to)",
-            )
-            .into());
+        // Only the agents' phones configured on the number: the call is billed to the tenant and
+        // shows the company's number, so nobody dials an arbitrary line through it.
+        if !config.voice.agent_numbers.contains(&agent) {
+            let message = if config.voice.agent_numbers.is_empty() {
+                "this number has no agent numbers to ring; add one to its configuration".to_owned()
+            } else {
+                format!(
+                    "agent_number must be one of the number's agent numbers ({})",
+                    config.voice.agent_numbers.join(", ")
+                )
+            };
+            return Err(PublicError::invalid_argument(message).into());
         }
         if !is_e164(&r.customer_number) {
             return Err(

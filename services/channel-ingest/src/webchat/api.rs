@@ -113,13 +113,17 @@ async fn widget_js(headers: HeaderMap) -> Response {
     response
 }
 
-/// The client's address: the TCP peer, or the first `X-Forwarded-For` hop when configured.
+/// The client's address: the TCP peer, or, when configured, the last `X-Forwarded-For` entry:
+/// the one our own proxy appended (nginx, cloud load balancers append the peer they saw to
+/// whatever the client sent, so earlier entries are the client's to invent).
 fn client_address(settings: &WebchatSettings, request: &Request) -> String {
     let forwarded = request
         .headers()
-        .get("x-forwarded-for")
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.rsplit(',').next())
         .map(str::trim)
         .filter(|v| settings.trust_forwarded_for && !v.is_empty());
     if let Some(first) = forwarded {
@@ -463,17 +467,28 @@ async fn socket(
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?.clone();
     let visitor = visitor_of(&ctx, &widget, Some(&query.token)).await?;
+    // The socket only carries frames to the visitor: what comes back is control frames, so
+    // nothing large is ever buffered for an anonymous client (axum's default is 64 MiB).
+    let upgrade = upgrade.max_message_size(VISITOR_FRAME_LIMIT).max_frame_size(VISITOR_FRAME_LIMIT);
     Ok(upgrade.on_upgrade(move |socket| serve_visitor_socket(ctx, visitor, socket)))
 }
+
+/// Largest frame a visitor's socket accepts from the visitor.
+const VISITOR_FRAME_LIMIT: usize = 4 * 1024;
+/// A socket that has sent nothing (not even a pong) for this long is dead: closed, so it stops
+/// counting against the visitor's sockets.
+const VISITOR_SILENCE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn serve_visitor_socket(ctx: Arc<WebchatContext>, visitor: Visitor, mut socket: WebSocket) {
     let Some((id, mut frames)) = ctx.hub.register(visitor.tenant_id, visitor.id) else {
         let _ = socket.send(WsMessage::Close(None)).await;
         return;
     };
-    // Pings keep proxies from closing an idle socket; a dead one is noticed within a minute.
+    // Pings keep proxies from closing an idle socket; a dead one (no pong) is closed within
+    // VISITOR_SILENCE_LIMIT plus one ping interval.
     let mut ping = tokio::time::interval(std::time::Duration::from_secs(25));
     ping.tick().await;
+    let mut heard = tokio::time::Instant::now();
     if socket.send(WsMessage::Text(json!({"type": "ready"}).to_string().into())).await.is_ok() {
         loop {
             tokio::select! {
@@ -481,14 +496,25 @@ async fn serve_visitor_socket(ctx: Arc<WebchatContext>, visitor: Visitor, mut so
                     Some(frame) => if socket.send(WsMessage::Text(frame.into())).await.is_err() { break },
                     None => break,
                 },
-                _ = ping.tick() => if socket.send(WsMessage::Ping(Default::default())).await.is_err() { break },
+                _ = ping.tick() => {
+                    if heard.elapsed() > VISITOR_SILENCE_LIMIT
+                        || socket.send(WsMessage::Ping(Default::default())).await.is_err()
+                    {
+                        break;
+                    }
+                }
                 () = ctx.shutdown.cancelled() => {
                     let _ = socket.send(WsMessage::Close(None)).await;
                     break;
                 }
                 incoming = socket.recv() => match incoming {
                     Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
-                    Some(Ok(_)) => {}
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => heard = tokio::time::Instant::now(),
+                    // The protocol sends nothing to the server: a client that does is not the widget.
+                    Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_))) => {
+                        let _ = socket.send(WsMessage::Close(None)).await;
+                        break;
+                    }
                 },
             }
         }

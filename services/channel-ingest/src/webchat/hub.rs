@@ -18,8 +18,9 @@ use uuid::Uuid;
 use crate::ingest::announce_deliveries;
 use crate::store::{DeliveryState, IngestStore};
 
-/// Frames waiting for one slow socket before newer ones are dropped (the widget reloads
-/// history when it reconnects, so a dropped frame is never a lost message).
+/// Frames waiting for one slow socket. A socket that falls this far behind is let go: its
+/// frames end, the socket closes, and the widget reconnects and reloads the history, so a frame
+/// it could not take is never a lost message.
 const SOCKET_BUFFER: usize = 64;
 
 /// Open sockets one visitor may hold on one replica (tabs); more are refused.
@@ -60,13 +61,22 @@ impl VisitorHub {
         }
     }
 
-    /// Pushes `frame` to every socket of the visitor here; returns how many took it.
+    /// Pushes `frame` to every socket of the visitor here; returns how many took it. A socket
+    /// whose buffer is full is let go (see [`SOCKET_BUFFER`]).
     pub fn push(&self, tenant_id: Uuid, visitor_id: Uuid, frame: &str) -> usize {
-        let sockets = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
-        sockets
-            .get(&(tenant_id, visitor_id))
-            .map(|list| list.iter().filter(|(_, tx)| tx.try_send(frame.to_owned()).is_ok()).count())
-            .unwrap_or(0)
+        let mut sockets = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (tenant_id, visitor_id);
+        let Some(list) = sockets.get_mut(&key) else { return 0 };
+        let mut taken = 0;
+        list.retain(|(_, tx)| {
+            let ok = tx.try_send(frame.to_owned()).is_ok();
+            taken += usize::from(ok);
+            ok
+        });
+        if list.is_empty() {
+            sockets.remove(&key);
+        }
+        taken
     }
 }
 
@@ -165,6 +175,27 @@ mod tests {
         assert_eq!(hub.push(tenant, ana, "gone"), 0);
         let held: Vec<_> = (1..MAX_SOCKETS_PER_VISITOR).map(|_| hub.register(tenant, bob).unwrap()).collect();
         assert!(hub.register(tenant, bob).is_none(), "{} sockets already", held.len() + 1);
+    }
+
+    #[test]
+    fn a_socket_that_falls_behind_is_let_go_and_its_frames_end() {
+        let hub = VisitorHub::default();
+        let (tenant, ana) = (Uuid::new_v4(), Uuid::new_v4());
+        let (_, mut slow) = hub.register(tenant, ana).unwrap();
+        let (_, mut fast) = hub.register(tenant, ana).unwrap();
+        for i in 0..SOCKET_BUFFER {
+            assert_eq!(hub.push(tenant, ana, &format!("f{i}")), 2);
+            assert_eq!(fast.try_recv().unwrap(), format!("f{i}"));
+        }
+        // The slow socket's buffer is full: it is dropped, the fast one still gets frames.
+        assert_eq!(hub.push(tenant, ana, "one too many"), 1);
+        assert_eq!(fast.try_recv().unwrap(), "one too many");
+        let drained: Vec<String> = std::iter::from_fn(|| slow.try_recv().ok()).collect();
+        assert_eq!(drained.len(), SOCKET_BUFFER);
+        assert!(matches!(slow.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)), "its frames end");
+        // Its place is free again.
+        let held: Vec<_> = (1..MAX_SOCKETS_PER_VISITOR).map(|_| hub.register(tenant, ana).unwrap()).collect();
+        assert_eq!(held.len(), MAX_SOCKETS_PER_VISITOR - 1);
     }
 
     #[test]
