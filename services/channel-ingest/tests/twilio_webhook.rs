@@ -187,3 +187,26 @@ async fn a_valid_callback_is_archived_then_published_once_and_replays() {
     assert_eq!(ingest.ingest_messages().await, 1);
     ingest.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn a_caller_is_answered_even_when_the_bus_refuses_the_item_which_is_left_to_replay() {
+    let ingest = start().await;
+    // The INGEST stream is gone: every publish on ingest.> fails.
+    ingest.bus.jetstream().delete_stream("INGEST").await.unwrap();
+    let (status, twiml) = ingest.post_signed("/webhooks/twilio/voice", &params("CAnobus", NUMBER, ACCOUNT_SID)).await;
+    assert_eq!(status, 200, "{twiml}");
+    assert!(twiml.contains("<Dial"), "the call goes on: {twiml}");
+    let (published, error): (Option<chrono::DateTime<chrono::Utc>>, Option<String>) =
+        sqlx::query_as("SELECT published_at, error FROM raw_payloads").fetch_one(ingest.store.pool()).await.unwrap();
+    assert!(published.is_none() && error.is_some(), "archived, marked for replay");
+
+    // A status callback has no caller waiting: it says so, and Twilio's record stays archived.
+    let mut status_params = params("CAnobus", NUMBER, ACCOUNT_SID);
+    status_params.retain(|(k, _)| k != "CallStatus");
+    status_params
+        .extend([("CallStatus".to_owned(), "completed".to_owned()), ("CallDuration".to_owned(), "12".to_owned())]);
+    let (status, _) = ingest.post_signed("/webhooks/twilio/voice/status", &status_params).await;
+    assert_eq!(status, 503);
+    assert_eq!(ingest.archived().await.len(), 2);
+    ingest.shutdown.cancel();
+}

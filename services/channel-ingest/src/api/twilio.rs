@@ -103,13 +103,25 @@ async fn receive_twilio(
         .archive(&account, Bytes::from(twilio_archive_body(path_and_query, &body)))
         .await
         .map_err(unavailable)?;
-    if let Err(e) = publish_twilio_callback(&ctx.bus, &account, raw_id, &callback).await {
-        let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
-        return Err(unavailable(e));
+    match publish_twilio_callback(&ctx.bus, &account, raw_id, &callback).await {
+        Ok(_) => {
+            ctx.archive.mark_published(raw_id).await;
+            WEBHOOKS.with_label_values(&["telephony", "accepted"]).inc();
+            tracing::info!(call_sid = callback.call_sid(), "twilio callback accepted");
+        }
+        // A caller on the line: Twilio does not retry an answer it could not use, it plays its
+        // error message and the call is lost. The callback is archived, so the call goes on and
+        // its item is published by a replay (`--only-unpublished`) once the bus is back.
+        Err(e) if matches!(kind, CallbackKind::Voice | CallbackKind::Dial | CallbackKind::Connect) => {
+            let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
+            WEBHOOKS.with_label_values(&["telephony", "answered_unpublished"]).inc();
+            tracing::error!(error = %e, raw_payload_id = %raw_id, "call answered, its item not published: replay it");
+        }
+        Err(e) => {
+            let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
+            return Err(unavailable(e));
+        }
     }
-    ctx.archive.mark_published(raw_id).await;
-    WEBHOOKS.with_label_values(&["telephony", "accepted"]).inc();
-    tracing::info!(call_sid = callback.call_sid(), "twilio callback accepted");
 
     let urls = CallbackUrls::new(&ctx.twilio_public_base_url, callback.our_number(), callback.caller());
     let xml = match kind {
