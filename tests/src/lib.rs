@@ -196,24 +196,41 @@ impl Fleet {
     /// Starts one more process of `name` with the same settings on new ports (a second
     /// replica sharing the store and the bus); returns its HTTP base URL once ready.
     pub async fn start_replica(&mut self, name: &str) -> anyhow::Result<String> {
-        let (http, grpc) = (free_port(), free_port());
-        let mut env = self.processes[name].env.clone();
-        for (key, value) in &mut env {
-            match key.as_str() {
-                "INBOX__HTTP__ADDR" => *value = format!("127.0.0.1:{http}"),
-                "INBOX__GRPC__ADDR" => *value = format!("127.0.0.1:{grpc}"),
-                _ => {}
+        // Like a fleet's start, a replica can lose its ports to another process before it binds
+        // them; it then exits at once and is started again on new ones.
+        let mut attempt = 1;
+        loop {
+            let (http, grpc) = (free_port(), free_port());
+            let mut env = self.processes[name].env.clone();
+            for (key, value) in &mut env {
+                match key.as_str() {
+                    "INBOX__HTTP__ADDR" => *value = format!("127.0.0.1:{http}"),
+                    "INBOX__GRPC__ADDR" => *value = format!("127.0.0.1:{grpc}"),
+                    _ => {}
+                }
+            }
+            let log = self.logs.path().join(format!("{name}-replica-{}-{attempt}.log", self.replicas.len() + 2));
+            let child = self.spawn(name, &env, &log)?;
+            let mut process = Process { child, http, grpc, env, log: log.clone() };
+            let url = format!("http://127.0.0.1:{http}");
+            match wait_until_ready(&url, &mut process).await {
+                Ok(()) => {
+                    self.replicas.push(process);
+                    return Ok(url);
+                }
+                Err(e) => {
+                    let exited = matches!(process.child.try_wait(), Ok(Some(_)));
+                    let _ = process.child.kill();
+                    let _ = process.child.wait();
+                    if !exited || attempt == 3 {
+                        let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                        return Err(e.context(format!("replica of inbox-{name} did not become ready; log:\n{tail}")));
+                    }
+                    eprintln!("replica of inbox-{name} exited on start (attempt {attempt}), retrying on new ports");
+                    attempt += 1;
+                }
             }
         }
-        let log = self.logs.path().join(format!("{name}-replica-{}.log", self.replicas.len() + 2));
-        let child = self.spawn(name, &env, &log)?;
-        self.replicas.push(Process { child, http, grpc, env, log: log.clone() });
-        let url = format!("http://127.0.0.1:{http}");
-        let process = self.replicas.last_mut().context("replica just pushed")?;
-        wait_until_ready(&url, process)
-            .await
-            .with_context(|| format!("replica of inbox-{name} did not become ready"))?;
-        Ok(url)
     }
 
     pub fn http_url(&self, name: &str) -> String {

@@ -15,11 +15,31 @@ const MAX_USER_AGENT: usize = 512;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PageInput {
+    #[serde(deserialize_with = "clipped_url")]
     pub url: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "clipped_title")]
     pub title: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "clipped_url")]
     pub referrer: String,
+}
+
+/// Page context is clipped, never a reason to refuse a visitor's message: a site's long
+/// tracking URLs or titles are cut (at a character boundary), not rejected.
+fn clipped_url<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let mut url = String::deserialize(deserializer)?;
+    if url.len() > MAX_URL {
+        let mut end = MAX_URL;
+        while !url.is_char_boundary(end) {
+            end -= 1;
+        }
+        url.truncate(end);
+    }
+    Ok(url)
+}
+
+fn clipped_title<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let title = String::deserialize(deserializer)?;
+    Ok(title.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_TITLE).collect())
 }
 
 /// `POST .../sessions`.
@@ -204,6 +224,19 @@ mod tests {
         assert!(page("https://shop.example/shoes", "https://google.com/").validate().is_ok());
         assert_eq!(page("javascript:alert(1)", "").validate().unwrap_err().field, "page.url");
         assert_eq!(page("https://a", "ftp://b").validate().unwrap_err().field, "page.referrer");
+    }
+
+    #[test]
+    fn long_page_context_is_clipped_not_refused() {
+        let url = format!("https://shop.example/search?q={}", "é".repeat(3000));
+        let title = format!("Shoes\u{0007}{}", "🙂 ".repeat(400));
+        let json = serde_json::json!({"url": url, "title": title, "referrer": url});
+        let page: PageInput = serde_json::from_value(json).unwrap();
+        assert!(page.validate().is_ok(), "{:?}", page.validate());
+        assert!(page.url.len() <= MAX_URL && url.starts_with(&page.url));
+        assert_eq!(page.referrer, page.url);
+        assert_eq!(page.title.chars().count(), MAX_TITLE);
+        assert!(page.title.starts_with("Shoes 🙂"), "the control character became a space");
     }
 
     #[test]

@@ -10,6 +10,10 @@
   if (!script || window.__inboxWebchatLoaded) return;
   window.__inboxWebchatLoaded = true;
   var key = script.getAttribute("data-widget-key") || "";
+  function clip(text, max) {
+    var chars = Array.from(text || "");
+    return chars.length > max ? chars.slice(0, max).join("") : text || "";
+  }
   var base = new URL(script.src, window.location.href);
   var api = base.origin + "/webchat/v1/widgets/" + encodeURIComponent(key);
   var socketUrl = api.replace(/^http/, "ws") + "/socket?token=";
@@ -39,7 +43,13 @@
     return "m-" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
   function page() {
-    return { url: window.location.href, title: document.title.slice(0, 300), referrer: document.referrer || "" };
+    // Clipped by code point (slice() could split a surrogate pair into invalid JSON text); the
+    // server clips too, so a long tracking URL never costs the visitor their message.
+    return {
+      url: clip(window.location.href, 2048),
+      title: clip(document.title, 300),
+      referrer: clip(document.referrer || "", 2048),
+    };
   }
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
