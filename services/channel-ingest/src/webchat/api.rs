@@ -151,8 +151,21 @@ async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_default()
         .to_owned();
-    if key.is_empty() || key.len() > 64 || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    // Keys are `wk_` and 32 hex digits: anything else is not looked up.
+    let well_formed = key.len() == 35 && key.starts_with("wk_") && key[3..].chars().all(|c| c.is_ascii_hexdigit());
+    if !well_formed {
         return Err(rejected("unknown_account", PublicError::not_found("no such widget")));
+    }
+    // The address's rate first: made-up keys cost a lookup each, so they are counted too. A
+    // request refused here has no verified origin, so its 429 carries no CORS headers.
+    let address = client_address(&ctx.settings, &request);
+    let verdict =
+        ctx.limiter.check("address", &address, ctx.settings.address_requests_per_minute).await.map_err(|e| {
+            tracing::error!(error = %e, "rate limiter unavailable");
+            ApiError(PublicError::unavailable("temporarily unavailable; retry"))
+        })?;
+    if let Verdict::Limited { retry_after_secs } = verdict {
+        return Ok(too_many(retry_after_secs));
     }
     let widget = ctx
         .store
@@ -177,19 +190,8 @@ async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         return Ok(response);
     }
-    let address = client_address(&ctx.settings, &request);
-    let verdict =
-        ctx.limiter.check("address", &address, ctx.settings.address_requests_per_minute).await.map_err(|e| {
-            tracing::error!(error = %e, "rate limiter unavailable");
-            ApiError(PublicError::unavailable("temporarily unavailable; retry"))
-        })?;
-    let mut response = match verdict {
-        Verdict::Allowed => {
-            request.extensions_mut().insert(widget);
-            next.run(request).await
-        }
-        Verdict::Limited { retry_after_secs } => too_many(retry_after_secs),
-    };
+    request.extensions_mut().insert(widget);
+    let mut response = next.run(request).await;
     cors(response.headers_mut(), &origin);
     Ok(response)
 }
