@@ -72,8 +72,20 @@ impl Widget {
         self.call(reqwest::Method::GET, "/messages", Some(token), None).await
     }
 
+    /// A single-use socket ticket for the visitor of `token`.
+    async fn ticket(&self, token: &str) -> anyhow::Result<String> {
+        let (status, issued) = self.call(reqwest::Method::POST, "/socket-tickets", Some(token), Some("{}")).await;
+        anyhow::ensure!(status == 201, "no socket ticket: {status} {issued}");
+        Ok(issued["ticket"].as_str().context("ticket")?.to_owned())
+    }
+
     async fn socket(&self, token: &str) -> anyhow::Result<inbox_e2e::support::Socket> {
-        let url = format!("{}?token={token}", self.url("/socket")).replace("http://", "ws://");
+        let ticket = self.ticket(token).await?;
+        self.socket_with_ticket(&ticket).await
+    }
+
+    async fn socket_with_ticket(&self, ticket: &str) -> anyhow::Result<inbox_e2e::support::Socket> {
+        let url = format!("{}?ticket={ticket}", self.url("/socket")).replace("http://", "ws://");
         let mut request = url.into_client_request()?;
         request.headers_mut().insert("Origin", self.origin.parse()?);
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
@@ -359,6 +371,13 @@ async fn the_visitor_api_checks_origins_tokens_input_and_rates() -> anyhow::Resu
     assert_ne!(fresh["visitor_id"], ana["visitor_id"]);
     assert!(shop.socket("wv_forged").await.is_err(), "a socket needs a valid token");
     assert!(shop.socket(ana_token).await.is_ok());
+    // The socket URL carries a single-use ticket, never the token; a ticket is the widget's own.
+    assert!(shop.socket_with_ticket(ana_token).await.is_err(), "the token itself is no ticket");
+    let ticket = shop.ticket(ana_token).await?;
+    assert!(globex_widget.socket_with_ticket(&ticket).await.is_err(), "another widget's ticket");
+    let ticket = shop.ticket(ana_token).await?;
+    assert!(shop.socket_with_ticket(&ticket).await.is_ok());
+    assert!(shop.socket_with_ticket(&ticket).await.is_err(), "a ticket opens one socket");
     let evil = w("https://evil.test", "203.0.113.4");
     assert!(evil.socket(ana_token).await.is_err(), "a socket needs an allowed origin");
 

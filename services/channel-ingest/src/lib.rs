@@ -61,7 +61,8 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         bus: bus.clone(),
         archive,
         hub: hub.clone(),
-        limiter: webchat::rate_limit::RateLimiter::new(redis, settings.redis.key_prefix.clone()),
+        limiter: webchat::rate_limit::RateLimiter::new(redis.clone(), settings.redis.key_prefix.clone()),
+        tickets: webchat::tickets::SocketTickets::new(redis, settings.redis.key_prefix.clone()),
         settings: settings.webchat.clone(),
         shutdown: shutdown.clone(),
     }));

@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::hub::VisitorHub;
 use super::rate_limit::{RateLimiter, Verdict};
+use super::tickets::{SocketTickets, TICKET_TTL_SECS};
 use super::visitor_input::{
     MessageInput, PageInput, SessionInput, browser_of, clip_user_agent, parse_email, parse_locale, parse_name,
 };
@@ -56,6 +57,7 @@ pub struct WebchatContext {
     pub archive: ArchiveBatcher,
     pub hub: Arc<VisitorHub>,
     pub limiter: RateLimiter,
+    pub tickets: SocketTickets,
     pub settings: WebchatSettings,
     /// Closes visitor sockets when the replica stops: their widgets reconnect to another.
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -69,6 +71,7 @@ pub fn routes(ctx: Ctx) -> Router {
         .route("/webchat/v1/widgets/{key}/sessions", post(start_session))
         .route("/webchat/v1/widgets/{key}/messages", get(history).post(post_message))
         .route("/webchat/v1/widgets/{key}/page-views", post(page_view))
+        .route("/webchat/v1/widgets/{key}/socket-tickets", post(socket_ticket))
         .route("/webchat/v1/widgets/{key}/socket", get(socket))
         .layer(middleware::from_fn_with_state(ctx.clone(), widget_gate))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
@@ -453,14 +456,32 @@ fn inbound_message(
     }
 }
 
+/// `POST .../socket-tickets` (visitor token as bearer): `{"ticket", "expires_in"}`, a
+/// single-use ticket for `GET .../socket?ticket=` within a minute.
+async fn socket_ticket(
+    State(ctx): State<Ctx>,
+    Extension(widget): Extension<Arc<Widget>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ctx = ctx.get()?;
+    let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
+    let ticket = ctx.tickets.issue(widget.id, visitor.id).await.map_err(|e| {
+        tracing::error!(error = %e, "socket tickets unavailable");
+        ApiError(PublicError::unavailable("temporarily unavailable; retry"))
+    })?;
+    Ok((StatusCode::CREATED, Json(json!({"ticket": ticket, "expires_in": TICKET_TTL_SECS}))).into_response())
+}
+
 #[derive(Debug, Deserialize)]
 struct SocketQuery {
     #[serde(default)]
-    token: String,
+    ticket: String,
 }
 
-/// `GET .../socket?token=`: the visitor's live frames: `{"type":"ready"}`, then
+/// `GET .../socket?ticket=`: the visitor's live frames: `{"type":"ready"}`, then
 /// `{"type":"message","message":{...}}` for agent replies and `{"type":"typing","typing":bool}`.
+/// The ticket (from `POST .../socket-tickets`) stands in for the visitor token, which is never
+/// put in a URL.
 async fn socket(
     State(ctx): State<Ctx>,
     Extension(widget): Extension<Arc<Widget>>,
@@ -468,7 +489,23 @@ async fn socket(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?.clone();
-    let visitor = visitor_of(&ctx, &widget, Some(&query.token)).await?;
+    let unauthenticated =
+        || rejected("bad_token", PublicError::new(ErrorCode::Unauthenticated, "a valid socket ticket is required"));
+    let visitor_id = ctx
+        .tickets
+        .redeem(widget.id, &query.ticket)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "socket tickets unavailable");
+            ApiError(PublicError::unavailable("temporarily unavailable; retry"))
+        })?
+        .ok_or_else(unauthenticated)?;
+    let visitor = ctx
+        .store
+        .visitor_of_tenant(widget.tenant_id, widget.id, visitor_id)
+        .await
+        .map_err(store_unavailable)?
+        .ok_or_else(unauthenticated)?;
     // The socket only carries frames to the visitor: what comes back is control frames, so
     // nothing large is ever buffered for an anonymous client (axum's default is 64 MiB).
     let upgrade = upgrade.max_message_size(VISITOR_FRAME_LIMIT).max_frame_size(VISITOR_FRAME_LIMIT);

@@ -6,4 +6,5 @@ pub mod api;
 pub mod hub;
 pub mod outbound;
 pub mod rate_limit;
+pub mod tickets;
 pub mod visitor_input;

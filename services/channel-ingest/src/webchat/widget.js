@@ -16,7 +16,7 @@
   }
   var base = new URL(script.src, window.location.href);
   var api = base.origin + "/webchat/v1/widgets/" + encodeURIComponent(key);
-  var socketUrl = api.replace(/^http/, "ws") + "/socket?token=";
+  var socketUrl = api.replace(/^http/, "ws") + "/socket?ticket=";
   var storageKey = "inbox-webchat:" + key;
 
   var state = {
@@ -175,9 +175,22 @@
     });
   }
 
+  function retryConnect() {
+    setTimeout(connect, state.reconnectDelay);
+    state.reconnectDelay = Math.min(state.reconnectDelay * 2, 15000);
+  }
+
+  // The socket URL carries a one-minute, single-use ticket, never the visitor token (URLs end up
+  // in proxies' logs).
   function connect() {
     if (!state.token) return;
-    var socket = new WebSocket(socketUrl + encodeURIComponent(state.token));
+    request("POST", "/socket-tickets", {}).then(function (issued) {
+      openSocket(issued.ticket);
+    }).catch(retryConnect);
+  }
+
+  function openSocket(ticket) {
+    var socket = new WebSocket(socketUrl + encodeURIComponent(ticket));
     state.socket = socket;
     socket.onmessage = function (event) {
       var frame;
@@ -199,8 +212,7 @@
     socket.onclose = function () {
       root.removeAttribute("data-connected");
       if (state.socket !== socket) return;
-      setTimeout(connect, state.reconnectDelay);
-      state.reconnectDelay = Math.min(state.reconnectDelay * 2, 15000);
+      retryConnect();
     };
   }
 
