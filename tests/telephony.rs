@@ -30,6 +30,9 @@ const BOB: &str = "+4915122222222";
 const CAROL: &str = "+4915133333333";
 const DAVE: &str = "+4915144444444";
 const NOBODY: &str = "+4915199999999";
+const BOB_RECORDING: &str = "RE0123456789abcdef0123456789abcdef";
+/// What the local Twilio serves as Bob's voicemail.
+const RECORDING_BYTES: &[u8] = b"ID3\x04\0\0\0\0\0\0 bob's voicemail, as mp3";
 
 /// Twilio's algorithm, written here independently of channel-ingest's.
 fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
@@ -100,11 +103,32 @@ impl FakeTwilioApi {
                 axum::Json(json!({"sid": "CAclick1", "account_sid": account_sid, "status": "queued", "to": to})),
             )
         }
+        /// `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.mp3`, with HTTP basic
+        /// auth as Twilio requires when media authentication is on.
+        async fn recording(
+            Path((account_sid, file)): Path<(String, String)>,
+            headers: HeaderMap,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            use base64::Engine as _;
+            let expected = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))
+            );
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+                return axum::http::StatusCode::UNAUTHORIZED.into_response();
+            }
+            if account_sid != ACCOUNT_SID || file != format!("{BOB_RECORDING}.mp3") {
+                return axum::http::StatusCode::NOT_FOUND.into_response();
+            }
+            ([(axum::http::header::CONTENT_TYPE, "audio/mpeg")], RECORDING_BYTES).into_response()
+        }
         let fake = FakeTwilioApi::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let app = axum::Router::new()
             .route("/2010-04-01/Accounts/{account_sid}/Calls.json", axum::routing::post(create_call))
+            .route("/2010-04-01/Accounts/{account_sid}/Recordings/{file}", axum::routing::get(recording))
             .with_state(fake.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -325,8 +349,11 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     let recording = [
         ("AccountSid", ACCOUNT_SID),
         ("CallSid", "CAbob"),
-        ("RecordingSid", "REbob"),
-        ("RecordingUrl", "https://api.twilio.com/2010-04-01/Accounts/AC0123/Recordings/REbob"),
+        ("RecordingSid", "RE0123456789abcdef0123456789abcdef"),
+        (
+            "RecordingUrl",
+            "https://api.twilio.com/2010-04-01/Accounts/AC0123/Recordings/RE0123456789abcdef0123456789abcdef",
+        ),
         ("RecordingStatus", "completed"),
         ("RecordingDuration", "17"),
         ("RecordingChannels", "1"),
@@ -361,13 +388,19 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     );
     // After `<Record>` Twilio requests the action URL with the recording: we hang up.
     let mut after_record = call_params("CAbob", BOB, "in-progress");
-    after_record.extend([("RecordingUrl", "https://api.twilio.com/x/REbob"), ("RecordingDuration", "17")]);
+    after_record.extend([
+        ("RecordingUrl", "https://api.twilio.com/x/RE0123456789abcdef0123456789abcdef"),
+        ("RecordingDuration", "17"),
+    ]);
     assert!(twilio.post(&ingest, &dial_path, &after_record).await?.body.contains("<Hangup/>"));
     let transcription = [
         ("AccountSid", ACCOUNT_SID),
         ("CallSid", "CAbob"),
-        ("RecordingSid", "REbob"),
-        ("RecordingUrl", "https://api.twilio.com/2010-04-01/Accounts/AC0123/Recordings/REbob"),
+        ("RecordingSid", "RE0123456789abcdef0123456789abcdef"),
+        (
+            "RecordingUrl",
+            "https://api.twilio.com/2010-04-01/Accounts/AC0123/Recordings/RE0123456789abcdef0123456789abcdef",
+        ),
         ("TranscriptionSid", "TRbob"),
         ("TranscriptionStatus", "completed"),
         ("TranscriptionText", "Hi, it's Bob, please call me back about order 1042."),
@@ -496,7 +529,8 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     let bob = inbox.conversation_of(BOB).await?.context("Bob's conversation")?;
     let messages = inbox.messages(&bob).await?;
     assert_eq!(messages.len(), 5, "started, completed, recording, dial, transcript: {:?}", external_ids(&messages));
-    let voicemail = messages.iter().find(|m| m["external_id"] == "recording:REbob").unwrap();
+    let voicemail =
+        messages.iter().find(|m| m["external_id"] == "recording:RE0123456789abcdef0123456789abcdef").unwrap();
     assert_eq!(voicemail["content"]["recording"]["voicemail"], true);
     assert_eq!(voicemail["content"]["recording"]["duration_seconds"], 17);
     let transcript = messages.iter().find(|m| m["external_id"] == "transcription:TRbob").unwrap();
@@ -505,8 +539,30 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["disposition"], "voicemail");
     assert_eq!(calls[0]["auto_disposition"], "voicemail");
-    assert_eq!(calls[0]["recordings"][0]["url"], "https://api.twilio.com/2010-04-01/Accounts/AC0123/Recordings/REbob");
+    assert_eq!(
+        calls[0]["recordings"][0]["url"],
+        "https://api.twilio.com/2010-04-01/Accounts/AC0123/Recordings/RE0123456789abcdef0123456789abcdef"
+    );
     assert_eq!(calls[0]["transcripts"][0]["status"], "completed");
+    // Agents listen through the gateway: channel-ingest fetches it from Twilio's API with the
+    // number's credentials (the URL is built from the SID, never taken from the callback).
+    assert_eq!(calls[0]["recordings"][0]["recording_sid"], BOB_RECORDING);
+    let listened = inbox
+        .client
+        .get(inbox.url(&format!("/v1/conversations/{bob}/media/{BOB_RECORDING}")))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(listened.status(), 200);
+    assert_eq!(listened.headers()["content-type"], "audio/mpeg");
+    assert_eq!(listened.bytes().await?.as_ref(), RECORDING_BYTES);
+    let missing = inbox
+        .client
+        .get(inbox.url(&format!("/v1/conversations/{bob}/media/RE{}", "f".repeat(32))))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(missing.status(), 404);
 
     // The busy call.
     let carol = inbox.conversation_of(CAROL).await?.context("Carol's conversation")?;

@@ -41,6 +41,20 @@ const MAX_IDS: usize = 500;
 
 type MediaStream = Pin<Box<dyn Stream<Item = Result<pb::MediaChunk, Status>> + Send>>;
 
+/// A provider's download as chunks: the first carries the type and size, the rest the bytes.
+fn media_stream(mime_type: String, size_bytes: u64, body: hyper::body::Incoming) -> MediaStream {
+    let head = pb::MediaChunk { mime_type, size_bytes, data: Vec::new() };
+    let body = http_body_util::BodyStream::new(body).filter_map(|frame| async move {
+        match frame {
+            Ok(frame) => {
+                frame.into_data().ok().map(|data| Ok(pb::MediaChunk { data: data.to_vec(), ..Default::default() }))
+            }
+            Err(e) => Some(Err(PublicError::unavailable(format!("media download broke off: {e}")).into())),
+        }
+    });
+    Box::pin(futures::stream::once(async move { Ok(head) }).chain(body))
+}
+
 #[tonic::async_trait]
 impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
     async fn list_deliveries(
@@ -88,21 +102,22 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
                 MediaError::Unavailable(m) => PublicError::unavailable(m).into(),
             }
         };
+        if account.channel == "telephony" {
+            // A call recording, by its RecordingSid, with the number's Twilio credentials.
+            let config = TwilioConfig::of(&account.config);
+            let download = self
+                .twilio
+                .download_recording(&config.account_sid, &account.app_secret, &r.media_id)
+                .await
+                .map_err(media_error)?;
+            let mime_type = download.content_type.unwrap_or_else(|| "audio/mpeg".to_owned());
+            return Ok(Response::new(media_stream(mime_type, 0, download.body)));
+        }
         let info = self.graph.media_info(&r.media_id, &account.access_token).await.map_err(media_error)?;
         let download = self.graph.download(&info.url, &account.access_token).await.map_err(media_error)?;
         let mime_type =
             if info.mime_type.is_empty() { download.content_type.unwrap_or_default() } else { info.mime_type.clone() };
-        let head = pb::MediaChunk { mime_type, size_bytes: info.size(), data: Vec::new() };
-        let body = http_body_util::BodyStream::new(download.body).filter_map(|frame| async move {
-            match frame {
-                Ok(frame) => {
-                    frame.into_data().ok().map(|data| Ok(pb::MediaChunk { data: data.to_vec(), ..Default::default() }))
-                }
-                Err(e) => Some(Err(PublicError::unavailable(format!("media download broke off: {e}")).into())),
-            }
-        });
-        let stream = futures::stream::once(async move { Ok(head) }).chain(body);
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(media_stream(mime_type, info.size(), download.body)))
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id))]

@@ -1,6 +1,8 @@
-//! The Twilio REST API call channel-ingest makes: `POST
-//! /2010-04-01/Accounts/{AccountSid}/Calls.json` (click-to-call). The base URL is configurable
-//! (tests point it at a local server speaking the documented protocol).
+//! The Twilio REST API calls channel-ingest makes: `POST
+//! /2010-04-01/Accounts/{AccountSid}/Calls.json` (click-to-call) and `GET
+//! /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.mp3` (agents listen to a
+//! recording through the gateway). The base URL is configurable (tests point it at a local
+//! server speaking the documented protocol).
 
 use std::time::Duration;
 
@@ -8,6 +10,13 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
+
+use crate::whatsapp::graph::{Download, MediaError};
+
+/// `RE` and 32 hex digits, as Twilio issues recording SIDs.
+pub fn is_recording_sid(sid: &str) -> bool {
+    sid.len() == 34 && sid.starts_with("RE") && sid[2..].chars().all(|c| c.is_ascii_hexdigit())
+}
 
 type HttpsClient = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
@@ -73,6 +82,46 @@ impl TwilioRest {
             .pool_idle_timeout(Duration::from_secs(60))
             .build(https);
         Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned(), timeout })
+    }
+
+    /// `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.mp3` (HTTP basic auth,
+    /// which Twilio requires when the account enforces authentication on media URLs and accepts
+    /// otherwise). The URL is built from the SID, never taken from a callback, so nothing but
+    /// Twilio's API is ever fetched.
+    pub async fn download_recording(
+        &self,
+        account_sid: &str,
+        auth_token: &str,
+        recording_sid: &str,
+    ) -> Result<Download, MediaError> {
+        if !is_recording_sid(recording_sid) {
+            return Err(MediaError::NotFound("not a recording sid (RE and 32 hex digits)".into()));
+        }
+        let url = format!("{}/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}.mp3", self.base_url);
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{account_sid}:{auth_token}"));
+        let request = http::Request::builder()
+            .method(http::Method::GET)
+            .uri(&url)
+            .header(http::header::AUTHORIZATION, format!("Basic {credentials}"))
+            .header(http::header::USER_AGENT, "inbox-channel-ingest")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| MediaError::Unavailable(format!("bad request: {e}")))?;
+        let response = match tokio::time::timeout(self.timeout, self.http.request(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Err(MediaError::Unavailable(e.to_string())),
+            Err(_) => return Err(MediaError::Unavailable("timeout".into())),
+        };
+        let status = response.status();
+        match status.as_u16() {
+            200..=299 => {
+                let content_type =
+                    response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                Ok(Download { content_type, body: response.into_body() })
+            }
+            404 => Err(MediaError::NotFound("twilio has no such recording (it may have been deleted)".into())),
+            429 | 500.. => Err(MediaError::Unavailable(format!("twilio answered {status}"))),
+            _ => Err(MediaError::Refused(format!("twilio answered {status}"))),
+        }
     }
 
     /// `POST /2010-04-01/Accounts/{AccountSid}/Calls.json`, authenticated with the Account SID
