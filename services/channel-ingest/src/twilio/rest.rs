@@ -111,17 +111,7 @@ impl TwilioRest {
             Ok(Err(e)) => return Err(MediaError::Unavailable(e.to_string())),
             Err(_) => return Err(MediaError::Unavailable("timeout".into())),
         };
-        let status = response.status();
-        match status.as_u16() {
-            200..=299 => {
-                let content_type =
-                    response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                Ok(Download { content_type, body: response.into_body() })
-            }
-            404 => Err(MediaError::NotFound("twilio has no such recording (it may have been deleted)".into())),
-            429 | 500.. => Err(MediaError::Unavailable(format!("twilio answered {status}"))),
-            _ => Err(MediaError::Refused(format!("twilio answered {status}"))),
-        }
+        Download::of(response, "twilio has no such recording (it may have been deleted)")
     }
 
     /// `POST /2010-04-01/Accounts/{AccountSid}/Calls.json`, authenticated with the Account SID

@@ -83,6 +83,12 @@ fn store_unavailable(e: StoreError) -> ApiError {
     PublicError::unavailable("temporarily unavailable; retry").into()
 }
 
+/// Redis (rate limits, socket tickets) did not answer: 503, the cause logged.
+fn redis_unavailable(e: redis::RedisError) -> ApiError {
+    tracing::error!(error = %e, "web chat redis failure");
+    PublicError::unavailable("temporarily unavailable; retry").into()
+}
+
 fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
     WEBHOOKS.with_label_values(&["webchat", outcome]).inc();
     error.into()
@@ -162,11 +168,11 @@ async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -
     // The address's rate first: made-up keys cost a lookup each, so they are counted too. A
     // request refused here has no verified origin, so its 429 carries no CORS headers.
     let address = client_address(&ctx.settings, &request);
-    let verdict =
-        ctx.limiter.check("address", &address, ctx.settings.address_requests_per_minute).await.map_err(|e| {
-            tracing::error!(error = %e, "rate limiter unavailable");
-            ApiError(PublicError::unavailable("temporarily unavailable; retry"))
-        })?;
+    let verdict = ctx
+        .limiter
+        .check("address", &address, ctx.settings.address_requests_per_minute)
+        .await
+        .map_err(redis_unavailable)?;
     if let Verdict::Limited { retry_after_secs } = verdict {
         return Ok(too_many(retry_after_secs));
     }
@@ -341,13 +347,11 @@ async fn post_message(
     })?;
     let input: MessageInput = serde_json::from_slice(&body).map_err(invalid)?;
     input.validate().map_err(invalid)?;
-    let verdict =
-        ctx.limiter.check("visitor", &visitor.id.to_string(), ctx.settings.visitor_messages_per_minute).await.map_err(
-            |e| {
-                tracing::error!(error = %e, "rate limiter unavailable");
-                ApiError(PublicError::unavailable("temporarily unavailable; retry"))
-            },
-        )?;
+    let verdict = ctx
+        .limiter
+        .check("visitor", &visitor.id.to_string(), ctx.settings.visitor_messages_per_minute)
+        .await
+        .map_err(redis_unavailable)?;
     if let Verdict::Limited { retry_after_secs } = verdict {
         return Ok(too_many(retry_after_secs));
     }
@@ -465,10 +469,7 @@ async fn socket_ticket(
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
     let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
-    let ticket = ctx.tickets.issue(widget.id, visitor.id).await.map_err(|e| {
-        tracing::error!(error = %e, "socket tickets unavailable");
-        ApiError(PublicError::unavailable("temporarily unavailable; retry"))
-    })?;
+    let ticket = ctx.tickets.issue(widget.id, visitor.id).await.map_err(redis_unavailable)?;
     Ok((StatusCode::CREATED, Json(json!({"ticket": ticket, "expires_in": TICKET_TTL_SECS}))).into_response())
 }
 
@@ -491,15 +492,8 @@ async fn socket(
     let ctx = ctx.get()?.clone();
     let unauthenticated =
         || rejected("bad_token", PublicError::new(ErrorCode::Unauthenticated, "a valid socket ticket is required"));
-    let visitor_id = ctx
-        .tickets
-        .redeem(widget.id, &query.ticket)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "socket tickets unavailable");
-            ApiError(PublicError::unavailable("temporarily unavailable; retry"))
-        })?
-        .ok_or_else(unauthenticated)?;
+    let visitor_id =
+        ctx.tickets.redeem(widget.id, &query.ticket).await.map_err(redis_unavailable)?.ok_or_else(unauthenticated)?;
     let visitor = ctx
         .store
         .visitor_of_tenant(widget.tenant_id, widget.id, visitor_id)

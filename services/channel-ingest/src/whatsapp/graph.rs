@@ -247,6 +247,14 @@ impl GraphClient {
             .call(http::Method::GET, url, access_token, None)
             .await
             .map_err(|e| MediaError::Unavailable(e.reason))?;
+        Download::of(response, "the media URL expired")
+    }
+}
+
+impl Download {
+    /// A provider's answer to a file request: the download when 2xx, otherwise why not
+    /// (`gone` explains a 404).
+    pub fn of(response: http::Response<hyper::body::Incoming>, gone: &str) -> Result<Download, MediaError> {
         let status = response.status();
         match status.as_u16() {
             200..=299 => {
@@ -254,7 +262,7 @@ impl GraphClient {
                     response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 Ok(Download { content_type, body: response.into_body() })
             }
-            404 => Err(MediaError::NotFound("the media URL expired".into())),
+            404 => Err(MediaError::NotFound(gone.to_owned())),
             429 | 500.. => Err(MediaError::Unavailable(format!("download answered {status}"))),
             _ => Err(MediaError::Refused(format!("download answered {status}"))),
         }

@@ -32,8 +32,23 @@ fn body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| ApiError(PublicError::invalid_argument(e.body_text())))
 }
 
-fn tenant_path(text: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn tenant_path(text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text).map_err(|_| ApiError(PublicError::invalid_argument("tenant id must be a uuid")))
+}
+
+/// The call context of an admin (or the operator) acting in the tenant named by the path, which
+/// must exist: what connecting a channel account takes.
+pub(crate) async fn admin_of_existing_tenant(
+    state: &AppState,
+    principal: &Principal,
+    tenant: &str,
+) -> Result<inbox_service::CallContext, ApiError> {
+    let tenant_id = tenant_path(tenant)?;
+    let ctx = principal.require_admin_of(tenant_id)?;
+    if state.store.tenant(tenant_id).await.map_err(store_failure)?.is_none() {
+        return Err(PublicError::not_found("tenant not found").into());
+    }
+    Ok(ctx)
 }
 
 /// Gives the conversation service (owner of the settings) the new tenant's time zone and
@@ -224,12 +239,8 @@ async fn connect_whatsapp(
     new: JsonBody<NewWhatsApp>,
 ) -> Result<Json<Value>, ApiError> {
     let state = state.get()?;
-    let tenant_id = tenant_path(&tenant_id)?;
-    let ctx = principal.require_admin_of(tenant_id)?;
+    let ctx = admin_of_existing_tenant(state, &principal, &tenant_id).await?;
     let new = body(new)?;
-    if state.store.tenant(tenant_id).await.map_err(store_failure)?.is_none() {
-        return Err(PublicError::not_found("tenant not found").into());
-    }
     let request = ctx.request(
         ingest::CreateWhatsAppAccountRequest {
             phone_number_id: new.phone_number_id,
@@ -290,12 +301,8 @@ async fn create_webchat_widget(
     new: JsonBody<NewWebchatWidget>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let state = state.get()?;
-    let tenant_id = tenant_path(&tenant_id)?;
-    let ctx = principal.require_admin_of(tenant_id)?;
+    let ctx = admin_of_existing_tenant(state, &principal, &tenant_id).await?;
     let new = body(new)?;
-    if state.store.tenant(tenant_id).await.map_err(store_failure)?.is_none() {
-        return Err(PublicError::not_found("tenant not found").into());
-    }
     let request = ctx.request(
         ingest::CreateWebchatWidgetRequest {
             name: new.name,

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::admin::tenant_path;
 use super::conversations::{JsonBody, body};
 use super::{AppState, store_failure, upstream_failure};
 use crate::auth::Authenticated;
@@ -90,10 +91,6 @@ pub(crate) fn change_json(c: &pb::AssignmentChange) -> Value {
         "reason": c.reason,
         "changed_at": c.changed_at.as_ref().and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339()),
     })
-}
-
-fn tenant_path(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError(PublicError::invalid_argument("tenant id must be a uuid")))
 }
 
 async fn list_agents(

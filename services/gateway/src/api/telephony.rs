@@ -12,10 +12,9 @@ use inbox_service::Role;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::json::time;
-use super::{AppState, store_failure, upstream_failure};
+use super::{AppState, upstream_failure};
 use crate::auth::Authenticated;
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -260,10 +259,6 @@ fn twilio_json(a: &ingest::TwilioAccount) -> Value {
     })
 }
 
-fn tenant_path(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError(PublicError::invalid_argument("tenant id must be a uuid")))
-}
-
 /// `POST /v1/admin/tenants/{tenant_id}/channels/twilio`: connect or reconfigure a number.
 async fn connect_twilio(
     State(state): State<WhenReady<AppState>>,
@@ -272,12 +267,8 @@ async fn connect_twilio(
     new: JsonBody<NewTwilio>,
 ) -> Result<Json<Value>, ApiError> {
     let state = state.get()?;
-    let tenant_id = tenant_path(&tenant_id)?;
-    let ctx = principal.require_admin_of(tenant_id)?;
+    let ctx = super::admin::admin_of_existing_tenant(state, &principal, &tenant_id).await?;
     let new = body(new)?;
-    if state.store.tenant(tenant_id).await.map_err(store_failure)?.is_none() {
-        return Err(PublicError::not_found("tenant not found").into());
-    }
     let request = ctx.request(
         ingest::CreateTwilioAccountRequest {
             account_sid: new.account_sid,
@@ -308,7 +299,7 @@ async fn list_twilio(
     Path(tenant_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let state = state.get()?;
-    let ctx = principal.require_admin_of(tenant_path(&tenant_id)?)?;
+    let ctx = principal.require_admin_of(super::admin::tenant_path(&tenant_id)?)?;
     let request = ctx.request(ingest::ListTwilioAccountsRequest {}, &state.service_token)?;
     let accounts =
         state.channel_accounts.clone().list_twilio_accounts(request).await.map_err(upstream_failure)?.into_inner();
