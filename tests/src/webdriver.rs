@@ -43,7 +43,9 @@ impl Browser {
         let chromedriver = find_program(&["chromedriver"])
             .context("chromedriver is not installed: run scripts/bootstrap.sh (apt-get install chromium-driver)")?;
         let port = free_port();
-        let driver = Command::new(&chromedriver)
+        // Its own process group, which Chromium and its helpers inherit: dropping the browser
+        // kills the group, so no Chromium outlives the test (a session delete alone left them).
+        let driver = std::os::unix::process::CommandExt::process_group(&mut Command::new(&chromedriver), 0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -149,6 +151,8 @@ impl Drop for Browser {
             }
         })
         .join();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
