@@ -123,12 +123,40 @@ impl FakeTwilioApi {
             }
             ([(axum::http::header::CONTENT_TYPE, "audio/mpeg")], RECORDING_BYTES).into_response()
         }
+        /// `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json?PhoneNumber=`: the
+        /// account owns OUR_NUMBER only; wrong credentials get Twilio's 20003.
+        async fn incoming_numbers(
+            Path(account_sid): Path<String>,
+            axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+            headers: HeaderMap,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            use base64::Engine as _;
+            let expected = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))
+            );
+            if account_sid != ACCOUNT_SID
+                || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&expected)
+            {
+                let refusal = json!({"code": 20003, "message": "Authenticate", "status": 401});
+                return (axum::http::StatusCode::UNAUTHORIZED, axum::Json(refusal)).into_response();
+            }
+            let asked = query.get("PhoneNumber").cloned().unwrap_or_default();
+            let numbers: Vec<Value> = if asked == OUR_NUMBER {
+                vec![json!({"sid": "PN0123456789abcdef0123456789abcdef", "phone_number": OUR_NUMBER})]
+            } else {
+                Vec::new()
+            };
+            axum::Json(json!({"incoming_phone_numbers": numbers, "page": 0, "page_size": 50})).into_response()
+        }
         let fake = FakeTwilioApi::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let app = axum::Router::new()
             .route("/2010-04-01/Accounts/{account_sid}/Calls.json", axum::routing::post(create_call))
             .route("/2010-04-01/Accounts/{account_sid}/Recordings/{file}", axum::routing::get(recording))
+            .route("/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json", axum::routing::get(incoming_numbers))
             .with_state(fake.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -269,7 +297,9 @@ fn external_ids(messages: &[Value]) -> Vec<String> {
     messages.iter().map(|m| m["external_id"].as_str().unwrap_or_default().to_owned()).collect()
 }
 
-#[tokio::test]
+// Several threads: inboxctl runs as a blocking child process while the local Twilio API, a
+// task of this runtime, answers channel-ingest's questions about the number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result<()> {
     let (twilio_api, twilio_api_url) = FakeTwilioApi::start().await?;
     let mut fleet = Fleet::start_with(&[
@@ -285,6 +315,16 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
     let tenant_id = tenant["id"].as_str().unwrap().to_owned();
     let token = person_token(&fleet, &tenant_id, "sarah@acme.test", "Sarah", "agent")?;
     let ai_token = person_token(&fleet, &tenant_id, "bot@acme.test", "Bot", "ai")?;
+    // Twilio is asked first: a number the account does not own, or wrong credentials, are refused.
+    let base = ["twilio", "add", "--tenant", &tenant_id, "--account-sid", ACCOUNT_SID, "--agent-number", AGENT_1];
+    let not_ours =
+        inboxctl(&fleet, &[&base[..], &["--auth-token", AUTH_TOKEN, "--phone-number", "+14155550199"]].concat());
+    assert!(not_ours.is_err_and(|e| e.to_string().contains("has no number +14155550199")));
+    let wrong_token =
+        inboxctl(&fleet, &[&base[..], &["--auth-token", "not-the-token", "--phone-number", OUR_NUMBER]].concat());
+    assert!(wrong_token.is_err_and(|e| e.to_string().contains("20003")));
+    let listed = inboxctl(&fleet, &["twilio", "list", "--tenant", &tenant_id])?;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(0), "nothing connected: {listed}");
     let account = inboxctl(
         &fleet,
         &[

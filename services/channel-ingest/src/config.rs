@@ -32,6 +32,10 @@ pub struct TwilioSettings {
     pub api_base_url: String,
     /// Timeout of one REST API request.
     pub request_timeout_ms: u64,
+    /// Before connecting a number, ask Twilio that the Account SID and auth token are valid and
+    /// the account owns the number (`IncomingPhoneNumbers`), so no tenant claims another's
+    /// number. Off only where Twilio cannot be reached (the local demo).
+    pub verify_numbers: bool,
 }
 
 /// The web chat widget's visitor API.
@@ -107,6 +111,7 @@ impl inbox_service::ServiceSettings for Settings {
         public_base_url = "http://127.0.0.1:8081"
         api_base_url = "https://api.twilio.com"
         request_timeout_ms = 10000
+        verify_numbers = true
         [redis]
         url = "redis://127.0.0.1:6379"
         key_prefix = "inbox:ingest:"

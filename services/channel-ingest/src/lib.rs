@@ -96,10 +96,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
 
     let (_health, router) = router_with_standard_services();
     let auth = ServiceAuth::new(settings.auth.service_token.clone());
-    let accounts = ChannelAccountsServer::with_interceptor(
-        api::accounts::ChannelAccountsApi { store: store.clone() },
-        auth.clone(),
-    );
+
     let visitors = WebchatVisitorsServer::with_interceptor(
         api::accounts::WebchatVisitorsApi { store: store.clone() },
         auth.clone(),
@@ -109,6 +106,13 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         std::time::Duration::from_millis(settings.twilio.request_timeout_ms),
     )
     .map_err(|e| RunError::Other(format!("twilio api client: {e}")))?;
+    let accounts = ChannelAccountsServer::with_interceptor(
+        api::accounts::ChannelAccountsApi {
+            store: store.clone(),
+            twilio_verifier: settings.twilio.verify_numbers.then(|| twilio.clone()),
+        },
+        auth.clone(),
+    );
     let deliveries = ChannelDeliveriesServer::with_interceptor(
         api::deliveries::ChannelDeliveriesApi {
             store,

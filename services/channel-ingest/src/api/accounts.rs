@@ -7,10 +7,14 @@ use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 
 use crate::store::{ChannelAccount, IngestStore, NewTwilioAccount, NewWhatsAppAccount, NewWidget, StoreError, Widget};
+use crate::twilio::rest::{RestError, TwilioRest};
 use crate::twilio::voice_config::{TwilioConfig, VoiceConfig, is_account_sid, is_e164};
 
 pub struct ChannelAccountsApi {
     pub store: IngestStore,
+    /// Asks Twilio whether an account owns a number before it is connected; `None` when
+    /// `twilio.verify_numbers` is off.
+    pub twilio_verifier: Option<TwilioRest>,
 }
 
 fn to_proto(account: &ChannelAccount) -> pb::WhatsAppAccount {
@@ -141,6 +145,28 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
         }
         let voice = VoiceConfig::from_proto(&r.config.clone().unwrap_or_default())
             .map_err(|e| Status::from(PublicError::invalid_argument(e)))?;
+        if let Some(twilio) = &self.twilio_verifier {
+            // The first tenant to connect a number owns it here: only with proof from Twilio.
+            match twilio.owns_number(account_sid, r.auth_token.trim(), phone_number).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(PublicError::invalid_argument(format!(
+                        "Twilio account {account_sid} has no number {phone_number}"
+                    ))
+                    .into());
+                }
+                Err(RestError::Refused { code, message }) => {
+                    return Err(PublicError::invalid_argument(format!(
+                        "Twilio refused these credentials ({code}): {message}"
+                    ))
+                    .into());
+                }
+                Err(RestError::Unavailable(e)) => {
+                    tracing::warn!(error = %e, "twilio number check failed");
+                    return Err(PublicError::unavailable("Twilio could not be asked about the number; retry").into());
+                }
+            }
+        }
         let config = TwilioConfig { account_sid: account_sid.to_owned(), voice };
         let config = serde_json::to_value(&config).map_err(|e| {
             tracing::error!(error = %e, "twilio config does not serialise");

@@ -35,7 +35,7 @@ pub struct CallCreated {
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
     /// Twilio refused it (4xx with Twilio's error JSON): its code and message.
-    #[error("twilio refused the call ({code}): {message}")]
+    #[error("twilio refused the request ({code}): {message}")]
     Refused { code: i64, message: String },
     #[error("twilio could not be reached: {0}")]
     Unavailable(String),
@@ -114,6 +114,65 @@ impl TwilioRest {
         Download::of(response, "twilio has no such recording (it may have been deleted)")
     }
 
+    /// Whether the account owns `phone_number`: `GET /2010-04-01/Accounts/{AccountSid}/
+    /// IncomingPhoneNumbers.json?PhoneNumber=...` with the account's credentials. Wrong
+    /// credentials come back as Twilio's refusal (20003).
+    pub async fn owns_number(
+        &self,
+        account_sid: &str,
+        auth_token: &str,
+        phone_number: &str,
+    ) -> Result<bool, RestError> {
+        let query = form_urlencoded::Serializer::new(String::new()).append_pair("PhoneNumber", phone_number).finish();
+        let url = format!("{}/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json?{query}", self.base_url);
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{account_sid}:{auth_token}"));
+        let request = http::Request::builder()
+            .method(http::Method::GET)
+            .uri(&url)
+            .header(http::header::AUTHORIZATION, format!("Basic {credentials}"))
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::USER_AGENT, "inbox-channel-ingest")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| RestError::Unavailable(format!("bad request: {e}")))?;
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            incoming_phone_numbers: Vec<Number>,
+        }
+        #[derive(Deserialize)]
+        struct Number {
+            phone_number: String,
+        }
+        let page: Page = self.json(request).await?;
+        Ok(page.incoming_phone_numbers.iter().any(|n| n.phone_number == phone_number))
+    }
+
+    /// Sends `request` and reads Twilio's JSON answer: the body when 2xx, Twilio's refusal
+    /// (code and message) on other 4xx, unavailable on 429, 5xx and transport failures.
+    async fn json<T: serde::de::DeserializeOwned>(&self, request: http::Request<Full<Bytes>>) -> Result<T, RestError> {
+        let response = match tokio::time::timeout(self.timeout, self.http.request(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Err(RestError::Unavailable(e.to_string())),
+            Err(_) => return Err(RestError::Unavailable("timeout".into())),
+        };
+        let status = response.status();
+        let body = match tokio::time::timeout(self.timeout, response.into_body().collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) => return Err(RestError::Unavailable(e.to_string())),
+            Err(_) => return Err(RestError::Unavailable("timeout reading the answer".into())),
+        };
+        if status.is_success() {
+            return serde_json::from_slice(&body)
+                .map_err(|e| RestError::Unavailable(format!("unreadable answer from twilio: {e}")));
+        }
+        if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS {
+            let error: ErrorBody = serde_json::from_slice(&body)
+                .unwrap_or(ErrorBody { code: i64::from(status.as_u16()), message: status.to_string() });
+            return Err(RestError::Refused { code: error.code, message: error.message });
+        }
+        Err(RestError::Unavailable(format!("twilio answered {status}")))
+    }
+
     /// `POST /2010-04-01/Accounts/{AccountSid}/Calls.json`, authenticated with the Account SID
     /// and auth token (HTTP basic; never logged). Not retried: a second request could ring
     /// twice.
@@ -144,26 +203,6 @@ impl TwilioRest {
             .header(http::header::USER_AGENT, "inbox-channel-ingest")
             .body(Full::new(Bytes::from(form)))
             .map_err(|e| RestError::Unavailable(format!("bad request: {e}")))?;
-        let response = match tokio::time::timeout(self.timeout, self.http.request(request)).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => return Err(RestError::Unavailable(e.to_string())),
-            Err(_) => return Err(RestError::Unavailable("timeout".into())),
-        };
-        let status = response.status();
-        let body = match tokio::time::timeout(self.timeout, response.into_body().collect()).await {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e)) => return Err(RestError::Unavailable(e.to_string())),
-            Err(_) => return Err(RestError::Unavailable("timeout reading the answer".into())),
-        };
-        if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map_err(|e| RestError::Unavailable(format!("unreadable answer from twilio: {e}")));
-        }
-        if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS {
-            let error: ErrorBody = serde_json::from_slice(&body)
-                .unwrap_or(ErrorBody { code: i64::from(status.as_u16()), message: status.to_string() });
-            return Err(RestError::Refused { code: error.code, message: error.message });
-        }
-        Err(RestError::Unavailable(format!("twilio answered {status}")))
+        self.json(request).await
     }
 }
