@@ -14,8 +14,8 @@ use anyhow::Context;
 use futures::StreamExt;
 use inbox_e2e::Fleet;
 use inbox_e2e::support::{
-    SHOP_ORIGIN, add_webchat_widget, connect_stream, conversation_with, get_json, next_frame_of_type, send_json,
-    set_up_tenant, wait_until_settled,
+    SHOP_ORIGIN, add_webchat_widget, connect_stream, conversation_with, get_json, inboxctl, next_frame_of_type,
+    send_json, set_up_tenant, wait_until_settled,
 };
 use inbox_testkit::wait_until;
 use serde_json::{Value, json};
@@ -490,18 +490,51 @@ async fn a_visitor_message_stored_but_never_published_is_replayed_once() -> anyh
     };
     assert_eq!(texts().await?, ["Hello?"]);
 
-    let replayed =
-        inbox_e2e::support::inboxctl(&fleet, &["webchat", "replay", "--tenant", &tenant.id, "--only-unpublished"])?;
+    let replayed = inboxctl(&fleet, &["webchat", "replay", "--tenant", &tenant.id, "--only-unpublished"])?;
     assert_eq!((replayed["payloads"].as_u64(), replayed["messages"].as_u64()), (Some(1), Some(1)), "{replayed}");
     wait_until_settled(&fleet).await?;
     assert_eq!(texts().await?, ["Hello?", "Are you still there?"]);
 
     // Everything again, by time: published again, stored once.
     let since = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
-    let again =
-        inbox_e2e::support::inboxctl(&fleet, &["webchat", "replay", "--tenant", &tenant.id, "--since", &since])?;
+    let again = inboxctl(&fleet, &["webchat", "replay", "--tenant", &tenant.id, "--since", &since])?;
     assert_eq!(again["messages"].as_u64(), Some(2), "{again}");
     wait_until_settled(&fleet).await?;
     assert_eq!(texts().await?, ["Hello?", "Are you still there?"]);
+    Ok(())
+}
+
+/// Admins change a widget's allowed origins and look, and delete it; the key stays the same
+/// until it stops answering. Another tenant cannot touch it.
+#[tokio::test]
+async fn an_admin_updates_a_widgets_origins_and_deletes_it() -> anyhow::Result<()> {
+    let fleet = Fleet::start().await?;
+    let tenant = set_up_tenant(&fleet, "acme", "106540352242922")?;
+    let globex = set_up_tenant(&fleet, "globex", "106540352242923")?;
+    let key = add_webchat_widget(&fleet, &tenant.id, &[SHOP_ORIGIN])?;
+    let listed = inboxctl(&fleet, &["webchat", "list", "--tenant", &tenant.id])?;
+    let id = listed["items"][0]["id"].as_str().context("widget id")?.to_owned();
+    let shop = widget(fleet.http_url("channel-ingest"), &key);
+    let new_site = Widget { origin: "https://new.example".into(), ..widget(fleet.http_url("channel-ingest"), &key) };
+    assert_eq!(shop.call(reqwest::Method::GET, "", None, None).await.0, 200);
+    assert_eq!(new_site.call(reqwest::Method::GET, "", None, None).await.0, 403);
+
+    let update = |tenant: &str| {
+        let args = ["webchat", "update", "--tenant", tenant, "--widget", &id, "--name", "Acme Support"];
+        inboxctl(&fleet, &[&args[..], &["--allowed-origin", "https://new.example", "--color", "#112233"]].concat())
+    };
+    assert!(update(&globex.id).is_err_and(|e| e.to_string().contains("no such widget")), "another tenant's");
+    let updated = update(&tenant.id)?;
+    assert_eq!((updated["widget_key"].as_str(), updated["name"].as_str()), (Some(key.as_str()), Some("Acme Support")));
+    let (status, config) = new_site.call(reqwest::Method::GET, "", None, None).await;
+    assert_eq!((status, config["color"].as_str()), (200, Some("#112233")), "{config}");
+    assert_eq!(shop.call(reqwest::Method::GET, "", None, None).await.0, 403, "the old origin is no longer allowed");
+
+    let deleted = inboxctl(&fleet, &["webchat", "delete", "--tenant", &tenant.id, "--widget", &id])?;
+    assert_eq!(deleted["deleted"]["widget_key"], key.as_str());
+    assert_eq!(new_site.call(reqwest::Method::GET, "", None, None).await.0, 404);
+    let listed = inboxctl(&fleet, &["webchat", "list", "--tenant", &tenant.id])?;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(0));
+    assert!(inboxctl(&fleet, &["webchat", "delete", "--tenant", &tenant.id, "--widget", &id]).is_err(), "once");
     Ok(())
 }

@@ -128,29 +128,53 @@ struct TwilioAccountArgs {
 #[derive(Subcommand)]
 enum WebchatCommand {
     /// Create a widget; prints its public widget key for the script tag.
-    Add {
-        #[arg(long)]
-        tenant: String,
-        /// Shown in the widget's header.
-        #[arg(long)]
-        name: String,
-        /// An origin allowed to embed the widget, e.g. https://shop.example.com; repeatable.
-        #[arg(long = "allowed-origin", required = true)]
-        allowed_origins: Vec<String>,
-        #[arg(long, default_value = "")]
-        greeting: String,
-        /// Accent colour, #rrggbb.
-        #[arg(long, default_value = "")]
-        color: String,
-    },
+    Add(WidgetArgs),
     /// List a tenant's widgets.
     List {
         #[arg(long)]
         tenant: String,
     },
+    /// Replace a widget's name, allowed origins, greeting and colour (the key stays).
+    Update {
+        #[arg(long)]
+        widget: String,
+        #[command(flatten)]
+        settings: WidgetArgs,
+    },
+    /// Delete a widget: its key stops working; visitors and history are kept.
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        widget: String,
+    },
     /// Publish archived visitor messages again (idempotent: nothing is stored twice). Name
     /// payload ids, or a start time, or `--only-unpublished`.
     Replay(ReplayArgs),
+}
+
+/// A widget's settings.
+#[derive(Args)]
+struct WidgetArgs {
+    #[arg(long)]
+    tenant: String,
+    /// Shown in the widget's header.
+    #[arg(long)]
+    name: String,
+    /// An origin allowed to embed the widget, e.g. https://shop.example.com; repeatable.
+    #[arg(long = "allowed-origin", required = true)]
+    allowed_origins: Vec<String>,
+    #[arg(long, default_value = "")]
+    greeting: String,
+    /// Accent colour, #rrggbb.
+    #[arg(long, default_value = "")]
+    color: String,
+}
+
+impl WidgetArgs {
+    fn body(&self) -> Value {
+        json!({"name": self.name, "allowed_origins": self.allowed_origins, "greeting": self.greeting, "color": self.color})
+    }
 }
 
 /// Which archived payloads to process again.
@@ -519,16 +543,17 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
                 )
                 .await
         }
-        Command::Webchat(WebchatCommand::Add { tenant, name, allowed_origins, greeting, color }) => {
+        Command::Webchat(WebchatCommand::Add(w)) => {
             gateway
-                .call(
-                    Method::POST,
-                    &format!("/v1/admin/tenants/{tenant}/channels/webchat"),
-                    Some(
-                        json!({"name": name, "allowed_origins": allowed_origins, "greeting": greeting, "color": color}),
-                    ),
-                )
+                .call(Method::POST, &format!("/v1/admin/tenants/{}/channels/webchat", w.tenant), Some(w.body()))
                 .await
+        }
+        Command::Webchat(WebchatCommand::Update { widget, settings }) => {
+            let path = format!("/v1/admin/tenants/{}/channels/webchat/{widget}", settings.tenant);
+            gateway.call(Method::PUT, &path, Some(settings.body())).await
+        }
+        Command::Webchat(WebchatCommand::Delete { tenant, widget }) => {
+            gateway.call(Method::DELETE, &format!("/v1/admin/tenants/{tenant}/channels/webchat/{widget}"), None).await
         }
         Command::Webchat(WebchatCommand::Replay(args)) => args.send(&gateway, "webchat").await,
         Command::Webchat(WebchatCommand::List { tenant }) => {

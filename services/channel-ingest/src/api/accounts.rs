@@ -44,6 +44,7 @@ fn twilio_to_proto(account: &ChannelAccount) -> pb::TwilioAccount {
 fn store_error(e: StoreError) -> Status {
     match e {
         StoreError::Conflict(reason) => PublicError::new(ErrorCode::AlreadyExists, reason).into(),
+        StoreError::NotFound(reason) => PublicError::not_found(reason).into(),
         StoreError::Unavailable(e) => {
             tracing::error!(error = %e, "store failure");
             PublicError::unavailable("ingest store unavailable").into()
@@ -212,6 +213,32 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
         let widgets = self.store.list_widgets(ctx.tenant_id).await.map_err(store_error)?;
         Ok(Response::new(pb::ListWebchatWidgetsResponse { widgets: widgets.iter().map(widget_to_proto).collect() }))
     }
+
+    async fn update_webchat_widget(
+        &self,
+        request: Request<pb::UpdateWebchatWidgetRequest>,
+    ) -> Result<Response<pb::WebchatWidget>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        require_admin(&ctx)?;
+        let r = request.get_ref();
+        let id = widget_id(&r.widget_id)?;
+        let settings = WidgetSettings::of(&r.settings.clone().unwrap_or_default())?;
+        let widget = self.store.update_widget(ctx.tenant_id, id, &settings.as_new()).await.map_err(store_error)?;
+        tracing::info!(account_id = %widget.id, "web chat widget updated");
+        Ok(Response::new(widget_to_proto(&widget)))
+    }
+
+    async fn delete_webchat_widget(
+        &self,
+        request: Request<pb::DeleteWebchatWidgetRequest>,
+    ) -> Result<Response<pb::WebchatWidget>, Status> {
+        let ctx = CallContext::of(&request)?.clone();
+        require_admin(&ctx)?;
+        let id = widget_id(&request.get_ref().widget_id)?;
+        let widget = self.store.delete_widget(ctx.tenant_id, id).await.map_err(store_error)?;
+        tracing::info!(account_id = %widget.id, "web chat widget deleted");
+        Ok(Response::new(widget_to_proto(&widget)))
+    }
 }
 
 fn widget_to_proto(widget: &Widget) -> pb::WebchatWidget {
@@ -251,6 +278,23 @@ impl ChannelAccountsApi {
         r: &pb::CreateWebchatWidgetRequest,
     ) -> Result<pb::WebchatWidget, Status> {
         require_admin(ctx)?;
+        let settings = WidgetSettings::of(r)?;
+        let widget = self.store.create_widget(ctx.tenant_id, &settings.as_new()).await.map_err(store_error)?;
+        tracing::info!(account_id = %widget.id, "web chat widget created");
+        Ok(widget_to_proto(&widget))
+    }
+}
+
+/// A widget's settings, checked.
+struct WidgetSettings {
+    name: String,
+    origins: Vec<String>,
+    greeting: String,
+    color: String,
+}
+
+impl WidgetSettings {
+    fn of(r: &pb::CreateWebchatWidgetRequest) -> Result<Self, Status> {
         let name = r.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(PublicError::invalid_argument("name: 1 to 100 characters").into());
@@ -266,17 +310,16 @@ impl ChannelAccountsApi {
         if color.len() != 7 || !color.starts_with('#') || !color[1..].chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(PublicError::invalid_argument("color: #rrggbb").into());
         }
-        let widget = self
-            .store
-            .create_widget(
-                ctx.tenant_id,
-                &NewWidget { name, allowed_origins: &origins, greeting: r.greeting.trim(), color },
-            )
-            .await
-            .map_err(store_error)?;
-        tracing::info!(account_id = %widget.id, "web chat widget created");
-        Ok(widget_to_proto(&widget))
+        Ok(Self { name: name.to_owned(), origins, greeting: r.greeting.trim().to_owned(), color: color.to_owned() })
     }
+
+    fn as_new(&self) -> NewWidget<'_> {
+        NewWidget { name: &self.name, allowed_origins: &self.origins, greeting: &self.greeting, color: &self.color }
+    }
+}
+
+fn widget_id(text: &str) -> Result<uuid::Uuid, Status> {
+    uuid::Uuid::parse_str(text).map_err(|_| PublicError::invalid_argument("widget_id must be a uuid").into())
 }
 
 /// `inbox.ingest.v1.WebchatVisitors`: what the inbox shows about a web chat visitor.

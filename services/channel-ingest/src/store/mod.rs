@@ -22,6 +22,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
 }

@@ -37,6 +37,10 @@ impl WidgetCache {
         (at.elapsed() < ttl).then(|| widget.clone())
     }
 
+    fn forget(&self, key: &str) {
+        self.entries.write().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
     fn put(&self, key: &str, widget: Option<Arc<Widget>>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= WIDGET_CACHE_MAX {
@@ -178,10 +182,73 @@ impl IngestStore {
         })
     }
 
+    /// Replaces the settings of the tenant's widget `id`; `NotFound` for another tenant's, an
+    /// unknown or a deleted one. This replica forgets the cached widget at once.
+    pub async fn update_widget(&self, tenant_id: Uuid, id: Uuid, new: &NewWidget<'_>) -> Result<Widget, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE webchat_widgets SET allowed_origins = $3, greeting = $4, color = $5 \
+             WHERE tenant_id = $1 AND account_id = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .bind(new.allowed_origins)
+        .bind(new.greeting)
+        .bind(new.color)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("no such widget".into()));
+        }
+        sqlx::query(
+            "UPDATE channel_accounts SET display_name = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .bind(new.name)
+        .execute(&mut *tx)
+        .await?;
+        let widget = self.widget_of_tenant(&mut tx, tenant_id, id).await?;
+        tx.commit().await?;
+        self.widgets.forget(&widget.widget_key);
+        Ok(widget)
+    }
+
+    /// Deletes the tenant's widget `id` (kept, marked deleted) and returns it as it was.
+    pub async fn delete_widget(&self, tenant_id: Uuid, id: Uuid) -> Result<Widget, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let widget = self.widget_of_tenant(&mut tx, tenant_id, id).await?;
+        sqlx::query("UPDATE webchat_widgets SET deleted_at = now() WHERE tenant_id = $1 AND account_id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.widgets.forget(&widget.widget_key);
+        Ok(widget)
+    }
+
+    async fn widget_of_tenant(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<Widget, StoreError> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {WIDGET_COLUMNS} FROM channel_accounts a JOIN webchat_widgets w ON w.account_id = a.id \
+             WHERE a.tenant_id = $1 AND a.id = $2 AND w.deleted_at IS NULL FOR UPDATE OF w"
+        )))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("no such widget".into()))
+    }
+
     pub async fn list_widgets(&self, tenant_id: Uuid) -> Result<Vec<Widget>, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {WIDGET_COLUMNS} FROM channel_accounts a JOIN webchat_widgets w ON w.account_id = a.id \
-             WHERE a.tenant_id = $1 AND a.channel = $2 ORDER BY a.created_at"
+             WHERE a.tenant_id = $1 AND a.channel = $2 AND w.deleted_at IS NULL ORDER BY a.created_at"
         )))
         .bind(tenant_id)
         .bind(WEBCHAT)
@@ -193,7 +260,7 @@ impl IngestStore {
     pub async fn widget_by_key(&self, widget_key: &str) -> Result<Option<Widget>, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {WIDGET_COLUMNS} FROM channel_accounts a JOIN webchat_widgets w ON w.account_id = a.id \
-             WHERE a.channel = $1 AND a.external_id = $2"
+             WHERE a.channel = $1 AND a.external_id = $2 AND w.deleted_at IS NULL"
         )))
         .bind(WEBCHAT)
         .bind(widget_key)

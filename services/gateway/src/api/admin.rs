@@ -23,6 +23,10 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/admin/tenants/{tenant_id}/channels/whatsapp", post(connect_whatsapp).get(list_whatsapp))
         .route("/v1/admin/tenants/{tenant_id}/channels/webchat", post(create_webchat_widget).get(list_webchat_widgets))
         .route("/v1/admin/tenants/{tenant_id}/channels/webchat/replay", post(super::whatsapp::replay))
+        .route(
+            "/v1/admin/tenants/{tenant_id}/channels/webchat/{widget_id}",
+            axum::routing::put(update_webchat_widget).delete(delete_webchat_widget),
+        )
 }
 
 /// Rejects a JSON body axum could not parse with our error shape.
@@ -315,6 +319,44 @@ async fn create_webchat_widget(
     let widget =
         state.channel_accounts.clone().create_webchat_widget(request).await.map_err(upstream_failure)?.into_inner();
     Ok((StatusCode::CREATED, Json(widget_json(&widget))))
+}
+
+/// `PUT /v1/admin/tenants/{id}/channels/webchat/{widget_id}`: new name, allowed origins,
+/// greeting and colour (the key stays).
+async fn update_webchat_widget(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path((tenant_id, widget_id)): Path<(String, String)>,
+    new: JsonBody<NewWebchatWidget>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.require_admin_of(tenant_path(&tenant_id)?)?;
+    let new = body(new)?;
+    let settings = ingest::CreateWebchatWidgetRequest {
+        name: new.name,
+        allowed_origins: new.allowed_origins,
+        greeting: new.greeting,
+        color: new.color,
+    };
+    let request =
+        ctx.request(ingest::UpdateWebchatWidgetRequest { widget_id, settings: Some(settings) }, &state.service_token)?;
+    let widget =
+        state.channel_accounts.clone().update_webchat_widget(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(widget_json(&widget)))
+}
+
+/// `DELETE /v1/admin/tenants/{id}/channels/webchat/{widget_id}`: the widget stops answering.
+async fn delete_webchat_widget(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path((tenant_id, widget_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let state = state.get()?;
+    let ctx = principal.require_admin_of(tenant_path(&tenant_id)?)?;
+    let request = ctx.request(ingest::DeleteWebchatWidgetRequest { widget_id }, &state.service_token)?;
+    let widget =
+        state.channel_accounts.clone().delete_webchat_widget(request).await.map_err(upstream_failure)?.into_inner();
+    Ok(Json(json!({"deleted": widget_json(&widget)})))
 }
 
 async fn list_webchat_widgets(
