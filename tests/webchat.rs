@@ -237,6 +237,27 @@ async fn a_visitor_chats_with_an_agent_whichever_replica_serves_them() -> anyhow
     .await
     .context("the reply was not marked delivered")?;
 
+    // Read receipts: only the visitor whose chat it is can mark the reply read.
+    let reply_id = sent["message"]["id"].as_str().context("reply id")?.to_owned();
+    let read = json!({"message_ids": [reply_id]}).to_string();
+    let (_, stranger) = b.session(json!({"name": "Eve"})).await;
+    let stranger_token = stranger["visitor_token"].as_str().context("stranger token")?;
+    let (status, marked) = a.call(reqwest::Method::POST, "/read", Some(stranger_token), Some(&read)).await;
+    assert_eq!((status, &marked["read"]), (200, &json!(0)), "not Eve's chat: {marked}");
+    let (status, marked) = a.call(reqwest::Method::POST, "/read", Some(&token), Some(&read)).await;
+    assert_eq!((status, &marked["read"]), (200, &json!(1)), "{marked}");
+    let (status, _) = a.call(reqwest::Method::POST, "/read", Some(&token), Some(r#"{"message_ids": []}"#)).await;
+    assert_eq!(status, 400);
+    wait_until(Duration::from_secs(15), || {
+        let (client, url, token) = (&client, format!("{gateway}/v1/conversations/{id}/messages"), &tenant.token);
+        async move {
+            let (_, page) = get_json(client, url, token).await.ok()?;
+            page["items"].as_array()?.iter().any(|m| m["delivery"]["state"] == "read").then_some(())
+        }
+    })
+    .await
+    .context("the reply was not marked read")?;
+
     // History, from either replica: the visitor's message once, then the reply.
     let (status, history) = b.history(&token).await;
     assert_eq!(status, 200);

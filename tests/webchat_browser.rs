@@ -16,6 +16,7 @@ use inbox_e2e::support::{
     add_webchat_widget, conversation_with, get_json, send_json, set_up_tenant, wait_until_settled,
 };
 use inbox_e2e::webdriver::Browser;
+use inbox_testkit::wait_until;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -189,9 +190,26 @@ async fn a_visitor_chats_from_a_website_in_a_real_browser() -> anyhow::Result<()
              Array.from(document.querySelectorAll('.inbox-webchat-msg[data-sender=agent]')).some(m => m.textContent === 'Anything else?')",
         )
         .await?;
+    // Read receipts: the reply that came while the panel was open is read, the one that came
+    // while it was closed only delivered, until the visitor opens the panel.
+    let delivery_of = |text: &'static str| {
+        let (client, url, token) =
+            (client.clone(), format!("{gateway}/v1/conversations/{id}/messages"), tenant.token.clone());
+        async move {
+            let (_, page) = get_json(&client, url, &token).await.ok()?;
+            let message = page["items"].as_array()?.iter().find(|m| m["content"]["text"] == text)?.clone();
+            message["delivery"]["state"].as_str().map(str::to_owned)
+        }
+    };
+    let read = wait_until(WAIT, || async { (delivery_of("Yes, in two days.").await? == "read").then_some(()) }).await;
+    assert!(read.is_some(), "the reply seen in the open panel was not marked read");
+    let delivered = wait_until(WAIT, || async { (delivery_of("Anything else?").await? == "delivered").then_some(()) });
+    assert!(delivered.await.is_some(), "the reply to the closed panel should be delivered, not read");
     browser.click("#inbox-webchat-bubble").await?;
     browser
         .wait_for("the dot gone", WAIT, "return !document.getElementById('inbox-webchat').classList.contains('unread')")
         .await?;
+    let read = wait_until(WAIT, || async { (delivery_of("Anything else?").await? == "read").then_some(()) }).await;
+    assert!(read.is_some(), "opening the panel did not mark the reply read");
     Ok(())
 }

@@ -485,6 +485,18 @@ impl IngestStore {
 
     /// Moves a web chat delivery forward to `state` (never back, never out of failed); returns
     /// the row when it changed.
+    /// Which of `ids` are agent replies in the chat of `visitor_id` (a visitor only ever marks
+    /// their own chat read).
+    pub async fn agent_replies_of_visitor(&self, visitor_id: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM webchat_messages WHERE visitor_id = $1 AND sender = 'agent' AND id = ANY($2) ORDER BY id",
+        )
+        .bind(visitor_id)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn advance_webchat_delivery(
         &self,
         tenant_id: Uuid,

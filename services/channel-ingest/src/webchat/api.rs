@@ -35,9 +35,11 @@ use super::visitor_input::{
     MessageInput, PageInput, SessionInput, browser_of, clip_user_agent, parse_email, parse_locale, parse_name,
 };
 use crate::config::WebchatSettings;
+use crate::ingest::announce_deliveries;
 use crate::metrics::WEBHOOKS;
 use crate::store::{
-    ArchiveBatcher, ChannelAccount, IngestStore, PageRecord, StoreError, Visitor, VisitorUpdate, WebchatMessage, Widget,
+    ArchiveBatcher, ChannelAccount, DeliveryState, IngestStore, PageRecord, StoreError, Visitor, VisitorUpdate,
+    WebchatMessage, Widget,
 };
 
 /// The widget script, served from the binary.
@@ -71,6 +73,7 @@ pub fn routes(ctx: Ctx) -> Router {
         .route("/webchat/v1/widgets/{key}/sessions", post(start_session))
         .route("/webchat/v1/widgets/{key}/messages", get(history).post(post_message))
         .route("/webchat/v1/widgets/{key}/page-views", post(page_view))
+        .route("/webchat/v1/widgets/{key}/read", post(mark_read))
         .route("/webchat/v1/widgets/{key}/socket-tickets", post(socket_ticket))
         .route("/webchat/v1/widgets/{key}/socket", get(socket))
         .layer(middleware::from_fn_with_state(ctx.clone(), widget_gate))
@@ -458,6 +461,53 @@ fn inbound_message(
             }),
         }),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadInput {
+    message_ids: Vec<uuid::Uuid>,
+}
+
+/// `POST .../read` `{"message_ids": [...]}`: the visitor saw these agent replies (the widget
+/// says so while its panel is open). Each becomes `read` (forward only) and is announced like
+/// every delivery change; ids that are not agent replies of this visitor's chat are ignored.
+async fn mark_read(
+    State(ctx): State<Ctx>,
+    Extension(widget): Extension<Arc<Widget>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let ctx = ctx.get()?;
+    let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
+    let body = body.map_err(|e| invalid(e.body_text()))?;
+    let input: ReadInput = serde_json::from_slice(&body).map_err(invalid)?;
+    if input.message_ids.is_empty() || input.message_ids.len() > 100 {
+        return Err(invalid("message_ids: 1 to 100 message ids"));
+    }
+    let replies =
+        ctx.store.agent_replies_of_visitor(visitor.id, &input.message_ids).await.map_err(store_unavailable)?;
+    for id in &replies {
+        ctx.store
+            .advance_webchat_delivery(visitor.tenant_id, *id, DeliveryState::Read)
+            .await
+            .map_err(store_unavailable)?;
+    }
+    // Every read reply is announced as it stands, not only those this call moved: a retry after
+    // a lost announcement repairs it (event ids are per state, so nothing is doubled).
+    let read: Vec<_> = ctx
+        .store
+        .deliveries(visitor.tenant_id, &replies)
+        .await
+        .map_err(store_unavailable)?
+        .into_iter()
+        .filter(|row| row.state == DeliveryState::Read.as_str())
+        .collect();
+    if let Err(e) = announce_deliveries(&ctx.bus, &read).await {
+        tracing::warn!(error = %e, "read states not announced");
+        return Err(PublicError::unavailable("temporarily unavailable; retry").into());
+    }
+    Ok(Json(json!({"read": read.len()})).into_response())
 }
 
 /// `POST .../socket-tickets` (visitor token as bearer): `{"ticket", "expires_in"}`, a

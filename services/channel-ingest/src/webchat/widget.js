@@ -154,6 +154,22 @@
     return node;
   }
 
+  // Read receipts: agent replies shown while the panel is open are reported once each.
+  var reported = {};
+  function reportRead() {
+    if (!state.token || !root.classList.contains("open")) return;
+    var ids = [];
+    list.querySelectorAll('[data-sender="agent"][data-id]').forEach(function (node) {
+      var id = node.getAttribute("data-id");
+      if (!reported[id] && ids.length < 100) ids.push(id);
+    });
+    if (!ids.length) return;
+    ids.forEach(function (id) { reported[id] = true; });
+    request("POST", "/read", { message_ids: ids }).catch(function () {
+      ids.forEach(function (id) { delete reported[id]; });
+    });
+  }
+
   function showTyping(on) {
     clearTimeout(state.typingTimer);
     root.classList.toggle("typing", !!on);
@@ -172,6 +188,7 @@
         render(m, m.sender);
       });
       root.setAttribute("data-history-loaded", "true");
+      reportRead();
     });
   }
 
@@ -205,6 +222,7 @@
         render(frame.message, "agent");
         // A reply while the panel is closed: a dot on the bubble until it is opened.
         if (fresh && !root.classList.contains("open")) root.classList.add("unread");
+        reportRead();
       } else if (frame.type === "typing") {
         showTyping(frame.typing);
       }
@@ -291,7 +309,7 @@
   });
   bubble.addEventListener("click", function () {
     root.classList.toggle("open");
-    if (root.classList.contains("open")) { root.classList.remove("unread"); greet(); scrollDown(); input.focus(); }
+    if (root.classList.contains("open")) { root.classList.remove("unread"); greet(); scrollDown(); input.focus(); reportRead(); }
   });
 
   // Single-page sites change pages without loading: report those page views too, with the
