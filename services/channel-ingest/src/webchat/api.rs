@@ -367,12 +367,10 @@ async fn post_message(
         .store_visitor_message(&visitor, &input.client_message_id, &input.text)
         .await
         .map_err(store_unavailable)?;
-    let inbound = inbound_message(widget.id, &visitor, &message, input.page.as_ref(), raw_id);
-    let tenant = widget.tenant_id.to_string();
-    let envelope = new_envelope(format!("webchat:{tenant}:{}", message.id), &tenant, Payload::InboundMessage(inbound));
     // A resend publishes again: the event id is the message's, so the bus and the
     // conversation service keep one copy, and a publish lost before a crash is repaired.
-    if let Err(e) = ctx.bus.publish_all(&[(subjects::ingest(Channel::Webchat, &tenant), envelope)]).await {
+    let publication = publication(widget.id, &visitor, &message, input.page.as_ref(), raw_id);
+    if let Err(e) = ctx.bus.publish_all(&[publication]).await {
         let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
         tracing::error!(error = %e, "visitor message not published; the widget will resend");
         return Err(PublicError::unavailable("temporarily unavailable; retry").into());
@@ -400,17 +398,9 @@ pub async fn republish_archived(
         .visitor_messages_by_client_id(account.tenant_id, account.id, &input.client_message_id)
         .await
         .map_err(|e| e.to_string())?;
-    let tenant = account.tenant_id.to_string();
     let batch: Vec<_> = found
         .iter()
-        .map(|(visitor, message)| {
-            let inbound = inbound_message(account.id, visitor, message, input.page.as_ref(), raw_id);
-            let event_id = format!("webchat:{tenant}:{}", message.id);
-            (
-                subjects::ingest(Channel::Webchat, &tenant),
-                new_envelope(event_id, &tenant, Payload::InboundMessage(inbound)),
-            )
-        })
+        .map(|(visitor, message)| publication(account.id, visitor, message, input.page.as_ref(), raw_id))
         .collect();
     bus.publish_all(&batch).await.map_err(|e| e.to_string())?;
     Ok(batch.len())
@@ -424,6 +414,21 @@ fn display_name(visitor: &Visitor) -> String {
     } else {
         visitor.name.clone()
     }
+}
+
+/// A visitor message on `ingest.webchat.<tenant>` under the event id `webchat:<tenant>:<message>`,
+/// the same whenever it is published (first time, resend, replay), so it is stored once.
+fn publication(
+    account_id: uuid::Uuid,
+    visitor: &Visitor,
+    message: &WebchatMessage,
+    page: Option<&PageInput>,
+    raw_id: uuid::Uuid,
+) -> (String, inbox_bus::Envelope) {
+    let tenant = visitor.tenant_id.to_string();
+    let inbound = inbound_message(account_id, visitor, message, page, raw_id);
+    let envelope = new_envelope(format!("webchat:{tenant}:{}", message.id), &tenant, Payload::InboundMessage(inbound));
+    (subjects::ingest(Channel::Webchat, &tenant), envelope)
 }
 
 fn inbound_message(
