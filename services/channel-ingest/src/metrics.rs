@@ -24,3 +24,14 @@ pub static OUTBOUND_SENDS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+#[allow(clippy::expect_used)]
+pub static ARCHIVE_BATCH: LazyLock<prometheus::HistogramVec> = LazyLock::new(|| {
+    prometheus::register_histogram_vec!(
+        "inbox_ingest_archive_batch_payloads",
+        "Payloads per group-committed archive statement, by statement (insert, published).",
+        &["statement"],
+        vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]
+    )
+    .expect("metric registers once")
+});
