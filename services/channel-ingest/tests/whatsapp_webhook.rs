@@ -120,7 +120,7 @@ async fn a_signed_webhook_is_archived_then_published_for_the_accounts_tenant() {
     assert_eq!(archived_body, body.as_bytes(), "archived byte for byte");
     // Marked published shortly after (batched, off the answer's path).
     wait_until(Duration::from_secs(10), || async {
-        sqlx::query_scalar::<_, bool>("SELECT published_at IS NOT NULL FROM raw_payloads")
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM raw_payload_publications)")
             .fetch_one(ingest.store.pool())
             .await
             .ok()

@@ -126,11 +126,14 @@ pub async fn bench() -> anyhow::Result<Vec<Row>> {
     conversation_shutdown.cancel();
     let saturation = signed_requests(next..next + 60_000);
     next += saturation.len();
-    let before = archive_batches(&client, address).await?;
+    let before = archive_batches(&client, address, "insert").await?;
+    let marks_before = archive_batches(&client, address, "published").await?;
     let saturated = load::closed_loop(address, saturation.clone(), 128, 200).await?;
     eprintln!("webhooks accepted at saturation: {saturated:.0}/s");
-    let after = archive_batches(&client, address).await?;
+    let after = archive_batches(&client, address, "insert").await?;
     let per_insert = (after.0 - before.0) / (after.1 - before.1).max(1.0);
+    let marks_after = archive_batches(&client, address, "published").await?;
+    let per_mark = (marks_after.0 - marks_before.0) / (marks_after.1 - marks_before.1).max(1.0);
 
     // The load generator's own ceiling: the same requests against a route answering 200 at once.
     let echo = axum::Router::new()
@@ -167,7 +170,11 @@ pub async fn bench() -> anyhow::Result<Vec<Row>> {
             format!("{saturated:.0} /s"),
             "one channel-ingest alone; archive committed + JetStream ack before each 200",
         ),
-        row("  payloads per archive insert (mean)", format!("{per_insert:.1}"), "group commit at saturation"),
+        row(
+            "  payloads per archive insert / per published mark (mean)",
+            format!("{per_insert:.1} / {per_mark:.1}"),
+            "group commit at saturation",
+        ),
         row(
             "  load generator ceiling: a route answering 200 at once",
             format!("{ceiling:.0} /s"),
@@ -187,11 +194,15 @@ pub async fn bench() -> anyhow::Result<Vec<Row>> {
 }
 
 /// `(payloads, statements)` of the archive inserts so far, from channel-ingest's metrics.
-async fn archive_batches(client: &reqwest::Client, address: std::net::SocketAddr) -> anyhow::Result<(f64, f64)> {
+async fn archive_batches(
+    client: &reqwest::Client,
+    address: std::net::SocketAddr,
+    statement: &str,
+) -> anyhow::Result<(f64, f64)> {
     let text = client.get(format!("http://{address}/metrics")).send().await?.text().await?;
     let value = |name: &str| {
         text.lines()
-            .find(|l| l.starts_with(name) && l.contains(r#"statement="insert""#))
+            .find(|l| l.starts_with(name) && l.contains(&format!("statement=\"{statement}\"")))
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0)

@@ -19,12 +19,18 @@ impl IngestStore {
         Ok(id)
     }
 
-    /// Marks an archived payload as fully published to the bus.
+    /// Marks an archived payload as fully published to the bus, clearing an earlier failure.
     pub async fn mark_published(&self, id: Uuid) -> Result<(), StoreError> {
-        sqlx::query("UPDATE raw_payloads SET published_at = now(), error = NULL WHERE id = $1")
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO raw_payload_publications (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE raw_payloads SET error = NULL WHERE id = $1 AND error IS NOT NULL")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -66,7 +72,7 @@ impl IngestStore {
                AND (cardinality($2::uuid[]) = 0 OR id = ANY($2)) \
                AND ($3::timestamptz IS NULL OR received_at >= $3) \
                AND ($4::timestamptz IS NULL OR received_at < $4) \
-               AND (NOT $5 OR published_at IS NULL) \
+               AND (NOT $5 OR NOT EXISTS (SELECT 1 FROM raw_payload_publications p WHERE p.id = raw_payloads.id)) \
              ORDER BY received_at, id LIMIT $6",
         )
         .bind(tenant_id)

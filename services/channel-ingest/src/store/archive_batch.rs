@@ -1,12 +1,11 @@
 //! Group commit for the raw payload archive. Concurrent webhooks hand their payload to one
 //! writer, which inserts whatever has queued up in one statement and one commit, then answers
-//! each; marking payloads published is batched the same way, without anyone waiting. A
-//! webhook is still answered 200 only after its payload is committed and its messages acked.
-
-use std::sync::Arc;
+//! each. Marks of payloads published ride along in the same statement, without anyone waiting
+//! for them. A webhook is still answered 200 only after its payload is committed and its
+//! messages acked.
 
 use bytes::Bytes;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use sqlx::PgPool;
@@ -14,13 +13,8 @@ use sqlx::PgPool;
 use super::{ChannelAccount, IngestStore, StoreError};
 use crate::metrics::ARCHIVE_BATCH;
 
-/// Most payloads in one insert.
+/// Most payloads (and most published marks) in one statement.
 const MAX_BATCH: usize = 512;
-/// Inserts in flight at once: while one commits, the next batch fills up. More in flight made
-/// smaller batches, each paying a statement's fixed cost: `just bench webhook` took 10,000–16,000
-/// webhooks/s with four (about 7 payloads per insert), 16,500–17,500 with two and 19,000–20,000
-/// with one (about 24 per insert), at a lower latency too.
-const PARALLEL_FLUSHES: usize = 1;
 
 struct Pending {
     id: Uuid,
@@ -39,24 +33,25 @@ pub struct ArchiveBatcher {
 }
 
 impl ArchiveBatcher {
-    /// Starts the writers; they stop when every handle is dropped.
+    /// Starts the writer; it stops when every handle is dropped.
+    ///
+    /// One statement at a time: while it commits, the next batch fills up. Writing batches
+    /// in parallel made them smaller, each paying a statement's fixed cost: on two cores
+    /// `just bench webhook` took 10,000–16,000 webhooks/s with four in flight (about 7 payloads
+    /// per insert) and 19,000–20,000 with one (about 24), at a lower latency too.
     pub fn start(store: IngestStore, synchronous_commit: bool) -> Self {
         let (archive, rx) = mpsc::channel(8 * MAX_BATCH);
         let (published, published_rx) = mpsc::channel(8 * MAX_BATCH);
-        // Its own few connections, with `synchronous_commit` set once at connection start: an
-        // archive batch is then one statement, one round trip.
-        let options = (*store.pool().connect_options()).clone().options([
-            ("synchronous_commit", if synchronous_commit { "on" } else { "off" }),
-            // Plan each batch for the table as it is: a plan cached while the archive was
-            // small scans it whole to find a batch's ids, which grows with the archive.
-            ("plan_cache_mode", "force_custom_plan"),
-        ]);
+        // Its own connection, with `synchronous_commit` set once at connection start: a batch
+        // is then one statement, one round trip.
+        let options = (*store.pool().connect_options())
+            .clone()
+            .options([("synchronous_commit", if synchronous_commit { "on" } else { "off" })]);
         let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(u32::try_from(PARALLEL_FLUSHES + 1).unwrap_or(5))
+            .max_connections(1)
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_lazy_with(options);
-        tokio::spawn(write_archive(pool.clone(), rx));
-        tokio::spawn(write_published_marks(pool, published_rx));
+        tokio::spawn(write(pool, rx, published_rx));
         Self { archive, published }
     }
 
@@ -85,63 +80,59 @@ impl ArchiveBatcher {
     }
 }
 
-async fn write_archive(pool: PgPool, mut rx: mpsc::Receiver<Pending>) {
-    let flushes = Arc::new(Semaphore::new(PARALLEL_FLUSHES));
-    while let Some(first) = rx.recv().await {
-        let Ok(permit) = flushes.clone().acquire_owned().await else { return };
-        let mut batch = vec![first];
+async fn write(pool: PgPool, mut payloads: mpsc::Receiver<Pending>, mut published: mpsc::Receiver<Uuid>) {
+    let (mut batch, mut marks) = (Vec::new(), Vec::new());
+    loop {
+        tokio::select! {
+            biased;
+            Some(p) = payloads.recv() => batch.push(p),
+            Some(id) = published.recv() => marks.push(id),
+            else => return,
+        }
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
+            match payloads.try_recv() {
                 Ok(p) => batch.push(p),
                 Err(_) => break,
             }
         }
-        ARCHIVE_BATCH.with_label_values(&["insert"]).observe(batch.len() as f64);
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            let result = insert(&pool, &batch).await.map_err(|e| {
-                tracing::error!(error = %e, payloads = batch.len(), "archive insert failed");
-                e.to_string()
-            });
-            for p in batch {
-                let _ = p.done.send(result.clone());
+        while marks.len() < MAX_BATCH {
+            match published.try_recv() {
+                Ok(id) => marks.push(id),
+                Err(_) => break,
             }
-            drop(permit);
+        }
+        ARCHIVE_BATCH.with_label_values(&["insert"]).observe(batch.len() as f64);
+        ARCHIVE_BATCH.with_label_values(&["published"]).observe(marks.len() as f64);
+        let result = insert(&pool, &batch, &marks).await.map_err(|e| {
+            // Lost marks only make their payloads show as unpublished, which a replay would
+            // publish again: idempotent.
+            tracing::error!(error = %e, payloads = batch.len(), marks = marks.len(), "archive insert failed");
+            e.to_string()
         });
+        for p in batch.drain(..) {
+            let _ = p.done.send(result.clone());
+        }
+        marks.clear();
     }
 }
 
-async fn insert(pool: &PgPool, batch: &[Pending]) -> Result<(), StoreError> {
+/// Archives `batch` and records `marks` as published, in one statement.
+async fn insert(pool: &PgPool, batch: &[Pending], marks: &[Uuid]) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO raw_payloads (id, tenant_id, account_id, channel, body) \
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bytea[])",
+        "WITH archived AS ( \
+             INSERT INTO raw_payloads (id, tenant_id, account_id, channel, body) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bytea[])), \
+         marked AS ( \
+             INSERT INTO raw_payload_publications (id) SELECT UNNEST($6::uuid[]) ON CONFLICT (id) DO NOTHING) \
+         SELECT 1",
     )
     .bind(batch.iter().map(|p| p.id).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.tenant_id).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.account_id).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.channel.as_str()).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
+    .bind(marks)
     .execute(pool)
     .await?;
     Ok(())
-}
-
-async fn write_published_marks(pool: PgPool, mut rx: mpsc::Receiver<Uuid>) {
-    while let Some(first) = rx.recv().await {
-        let mut ids = vec![first];
-        while ids.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(id) => ids.push(id),
-                Err(_) => break,
-            }
-        }
-        ARCHIVE_BATCH.with_label_values(&["published"]).observe(ids.len() as f64);
-        let done = sqlx::query("UPDATE raw_payloads SET published_at = now(), error = NULL WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&pool)
-            .await;
-        if let Err(e) = done {
-            tracing::warn!(error = %e, payloads = ids.len(), "marking payloads published failed; they stay replayable");
-        }
-    }
 }
