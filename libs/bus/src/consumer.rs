@@ -18,6 +18,11 @@ use crate::metrics::{CONSUMED, DEAD_LETTERS, HANDLE_SECONDS};
 use crate::publisher::{Bus, BusError, Stream, trace_headers_of};
 use crate::subjects;
 
+/// How long one pull request waits at the server for messages.
+const PULL_EXPIRES: Duration = Duration::from_secs(10);
+/// The server's idle heartbeat on a waiting pull request; two missed start a fresh pull.
+const PULL_HEARTBEAT: Duration = Duration::from_secs(2);
+
 /// What a durable consumer reads and how hard it tries.
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
@@ -105,7 +110,16 @@ pub async fn run_consumer<H: MessageHandler>(
         })
         .await
         .map_err(|e| consumer_error(e.to_string()))?;
-    let messages = consumer.messages().await.map_err(|e| consumer_error(e.to_string()))?;
+    // Pull requests live 10 s with a 2 s idle heartbeat (the client's defaults are 30 s and
+    // 15 s). When the client's count of requested messages drifts from the server's, nothing
+    // arrives until a heartbeat is missed and the client pulls afresh: 4 s at most, not 30.
+    let messages = consumer
+        .stream()
+        .expires(PULL_EXPIRES)
+        .heartbeat(PULL_HEARTBEAT)
+        .messages()
+        .await
+        .map_err(|e| consumer_error(e.to_string()))?;
     tracing::info!(consumer = %spec.durable_name, filter = %spec.filter_subject, "consumer started");
 
     let spec = Arc::new(spec);

@@ -66,6 +66,10 @@ pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
     // Migrations are a deploy's one-time cost, not the service's throughput: applied before the
     // clock starts (the service then finds nothing to do).
     inbox_conversation::store::MIGRATOR.run(&pool).await?;
+    // `BENCH_INGEST_SQL="DROP INDEX ..."` tries a schema variant: run after migrating.
+    if let Ok(variant) = std::env::var("BENCH_INGEST_SQL") {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(variant)).execute(&pool).await.context("BENCH_INGEST_SQL")?;
+    }
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let service = tokio::spawn(inbox_conversation::run(settings, Listeners::ephemeral().await?, shutdown.clone()));
@@ -84,6 +88,12 @@ pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
     .context("the conversation service did not drain INGEST")?;
     let elapsed = started.elapsed();
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(&pool).await?;
+    // From the first batch's transaction to the last one's: the rate once the service runs.
+    let first_to_last: f64 =
+        sqlx::query_scalar("SELECT EXTRACT(EPOCH FROM max(created_at) - min(created_at))::float8 FROM messages")
+            .fetch_one(&pool)
+            .await?;
+    eprintln!("first to last batch: {first_to_last:.3} s of {:.3} s", elapsed.as_secs_f64());
     anyhow::ensure!(stored as usize == MESSAGES, "stored {stored} of {MESSAGES}");
     shutdown.cancel();
     let _ = service.await;

@@ -41,6 +41,13 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `BENCH_LOG=warn just bench ingest` shows what the in-process services log (to stderr).
+    if let Ok(filter) = std::env::var("BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // `just bench` runs everything; `just bench list` (or any names) runs those only.
     let only: Vec<String> = std::env::args().skip(1).collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use inbox_bus::{Envelope, Payload, new_envelope, subjects};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::events::v1::{ConversationCreated, ConversationUpdated, MessageCreated, StatusChanged};
@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::messages::upsert_contact;
 use super::outbox::enqueue_many;
 use super::priority::priority_rules_in;
-use super::rows::{CONVERSATION_ONLY_COLUMNS, ContactFields, MESSAGE_COLUMNS, StatusChangeRow};
+use super::rows::{CONVERSATION_ONLY_COLUMNS, ContactFields, StatusChangeRow};
 use super::status::{fill_contacts, status_rules_in};
 use super::{Appended, ConversationRow, ConversationStore, MessageRow, StoreError};
 use crate::domain::ai::{CUSTOMER_ASKED_REASON, Handler, asks_for_person};
@@ -57,6 +57,8 @@ fn check(tenant_id: Uuid, inbound: &InboundMessage) -> Result<Inbound, StoreErro
         .sent_at
         .as_ref()
         .and_then(inbox_proto::timestamp_to_utc)
+        // As PostgreSQL keeps it: the events carry what is stored.
+        .map(|t| t.trunc_subsecs(6))
         .ok_or_else(|| StoreError::Invalid("sent_at is required".into()))?;
     let content = inbound.content.clone().unwrap_or_default();
     Ok(Inbound {
@@ -71,6 +73,25 @@ fn check(tenant_id: Uuid, inbound: &InboundMessage) -> Result<Inbound, StoreErro
         content: content.encode_to_vec(),
         raw_payload_id: inbound.raw_payload_id.clone(),
     })
+}
+
+/// The row `messages` now holds for `m`, as inserted with `id` into `conversation`.
+fn stored_row(m: &Inbound, id: Uuid, conversation: Uuid, created_at: DateTime<Utc>) -> MessageRow {
+    MessageRow {
+        tenant_id: m.tenant_id,
+        id,
+        conversation_id: conversation,
+        channel: m.channel.to_owned(),
+        external_id: Some(m.external_id.clone()),
+        sender_kind: SenderKind::Customer.as_str().to_owned(),
+        sender_id: m.address.clone(),
+        content: m.content.clone(),
+        sent_at: m.sent_at,
+        created_at,
+        internal_note: false,
+        idempotency_key: None,
+        ai_confidence: None,
+    }
 }
 
 /// Opens a batch's transaction. Its statements take arrays of up to a batch's size; a cached
@@ -142,14 +163,15 @@ impl ConversationStore {
             .map(|(_, m)| conversation_of[&(m.tenant_id, m.channel.to_owned(), m.account.clone(), m.address.clone())])
             .collect();
         let message_ids: Vec<Uuid> = valid.iter().map(|_| Uuid::now_v7()).collect();
-        let inserted: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        // Only what the database decides comes back; the rest is what was just written.
+        let inserted: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
             "INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, sent_at, raw_payload_id) \
              SELECT t, i, c, ch, e, 'customer', a, co, b, s, NULLIF(r, '') \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[], \
                $9::timestamptz[], $10::text[]) AS u(t, i, c, ch, e, a, co, b, s, r) \
              ON CONFLICT (tenant_id, channel, external_id) WHERE external_id IS NOT NULL DO NOTHING \
-             RETURNING {MESSAGE_COLUMNS}"
-        )))
+             RETURNING id, created_at",
+        )
         .bind(valid.iter().map(|(_, m)| m.tenant_id).collect::<Vec<_>>())
         .bind(&message_ids)
         .bind(&conversation_ids)
@@ -163,7 +185,15 @@ impl ConversationStore {
         .fetch_all(&mut *tx)
         .await?;
         // Keyed by the id we gave each row: of two copies of a provider id, only one is inserted.
-        let mut stored: HashMap<Uuid, MessageRow> = inserted.into_iter().map(|m| (m.id, m)).collect();
+        let created_at: HashMap<Uuid, DateTime<Utc>> = inserted.into_iter().collect();
+        let mut stored: HashMap<Uuid, MessageRow> = valid
+            .iter()
+            .zip(&conversation_ids)
+            .zip(&message_ids)
+            .filter_map(|(((_, m), conversation), id)| {
+                created_at.get(id).map(|at| (*id, stored_row(m, *id, *conversation, *at)))
+            })
+            .collect();
 
         // Each touched conversation, with its new messages in sent order.
         let mut new_messages: BTreeMap<(Uuid, Uuid), Vec<NewMessage<'_>>> = BTreeMap::new();
@@ -335,22 +365,27 @@ async fn contacts_of(
         groups.entry((key.0, key.1)).or_default().push(key.2.as_str());
     }
     let mut contacts: HashMap<(Uuid, &'static str, String), Uuid> = HashMap::new();
+    // Known contacts whose provider name differs from the one just received.
+    let mut renamed: Vec<(Uuid, Uuid, &str)> = Vec::new();
     for ((tenant, channel), addresses) in groups {
-        let known: Vec<(String, Uuid)> = sqlx::query_as(
-            "SELECT address, contact_id FROM contact_identities \
-             WHERE tenant_id = $1 AND channel = $2 AND address = ANY($3)",
+        let known: Vec<(String, Uuid, String, String)> = sqlx::query_as(
+            "SELECT i.address, i.contact_id, k.display_name, k.display_name_source \
+             FROM contact_identities i JOIN contacts k ON k.tenant_id = i.tenant_id AND k.id = i.contact_id \
+             WHERE i.tenant_id = $1 AND i.channel = $2 AND i.address = ANY($3)",
         )
         .bind(tenant)
         .bind(channel)
         .bind(&addresses)
         .fetch_all(&mut **tx)
         .await?;
-        contacts.extend(known.into_iter().map(|(address, contact)| ((tenant, channel, address), contact)));
+        for (address, contact, current_name, source) in known {
+            let key = (tenant, channel, address);
+            if let Some(name) = names.get(&key).filter(|n| !n.is_empty() && **n != current_name && source != "person") {
+                renamed.push((tenant, contact, *name));
+            }
+            contacts.insert(key, contact);
+        }
     }
-    let renamed: Vec<(Uuid, Uuid, &str)> = contacts
-        .iter()
-        .filter_map(|(key, contact)| names.get(key).filter(|n| !n.is_empty()).map(|n| (key.0, *contact, *n)))
-        .collect();
     if !renamed.is_empty() {
         sqlx::query(
             "UPDATE contacts k SET display_name = u.n, updated_at = now() \
