@@ -3,7 +3,6 @@
 //! runs until every one is stored (contact, conversation, message and outbox rows written) and
 //! acked.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -14,7 +13,7 @@ use inbox_testkit::{TestDatabase, TestNats, wait_until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{Row, inbound, row};
+use crate::{Row, inbound, row, service_env};
 
 const MESSAGES: usize = 50_000;
 const CUSTOMERS: usize = 5_000;
@@ -49,17 +48,8 @@ pub async fn bench_ingest() -> anyhow::Result<Vec<Row>> {
         bus.publish_all(&batch).await?;
     }
 
-    let env: HashMap<String, String> = [
-        ("INBOX__POSTGRES__URL", service_url(&db)),
-        ("INBOX__NATS__URL", nats.url()),
-        ("INBOX__AUTH__SERVICE_TOKEN", "bench-service-token-0123".to_owned()),
-        ("INBOX__LOG__LEVEL", "error".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
     // `INBOX__CONVERSATION__BATCH_WORKERS=4 just bench ingest` tries other settings.
-    .chain(std::env::vars().filter(|(k, _)| k.starts_with("INBOX__CONVERSATION__")))
-    .collect();
+    let env = service_env(service_url(&db), nats.url(), &[], Some("INBOX__CONVERSATION__"));
     let settings: inbox_conversation::Settings =
         inbox_config::load(inbox_conversation::Settings::DEFAULTS, None, &env)?;
     let pool = sqlx::PgPool::connect(&db.url()).await?;

@@ -1,7 +1,6 @@
 //! The conversation list through gRPC over a tenant of 100,000 conversations and 1,000,000
 //! messages: filter by status, channel and assignee, most recent activity first, pages of 50.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -14,7 +13,7 @@ use inbox_testkit::{TestDatabase, TestNats, wait_until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{Row, ms, percentile, row};
+use crate::{BENCH_SERVICE_TOKEN, Row, ms, percentile, row, service_env};
 
 const CONVERSATIONS: i64 = 100_000;
 const MESSAGES_PER_CONVERSATION: i64 = 10;
@@ -24,16 +23,7 @@ const REQUESTS: usize = 3_000;
 pub async fn bench_list() -> anyhow::Result<Vec<Row>> {
     let nats = TestNats::start().await?;
     let db = TestDatabase::create("bench_list").await?;
-    let token = "bench-service-token-0123";
-    let env: HashMap<String, String> = [
-        ("INBOX__POSTGRES__URL", db.url()),
-        ("INBOX__NATS__URL", nats.url()),
-        ("INBOX__AUTH__SERVICE_TOKEN", token.to_owned()),
-        ("INBOX__LOG__LEVEL", "error".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let env = service_env(db.url(), nats.url(), &[], None);
     let settings: inbox_conversation::Settings =
         inbox_config::load(inbox_conversation::Settings::DEFAULTS, None, &env)?;
     let listeners = Listeners::ephemeral().await?;
@@ -57,7 +47,7 @@ pub async fn bench_list() -> anyhow::Result<Vec<Row>> {
     let seeded_in = seeding.elapsed();
 
     let mut api = ConversationsClient::new(inbox_service::grpc::client_channel(&grpc)?);
-    let secret = Secret::new(token);
+    let secret = Secret::new(BENCH_SERVICE_TOKEN);
     let mut latencies = Vec::with_capacity(REQUESTS);
     let mut returned = 0usize;
     for i in 0..REQUESTS {

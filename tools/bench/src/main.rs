@@ -7,6 +7,7 @@ mod load;
 mod routing;
 mod webhook;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -26,6 +27,31 @@ struct Row {
 fn row(what: impl Into<String>, value: impl Into<String>, note: impl Into<String>) -> Row {
     Row { what: what.into(), value: value.into(), note: note.into() }
 }
+
+/// The environment an in-process service under measurement is configured from: its database,
+/// the private NATS, the bench's service token, errors-only logs, then `extra`, then any
+/// `overrides` variables of the bench's own environment (e.g. `INBOX__ROUTING__`).
+fn service_env(
+    database_url: String,
+    nats_url: String,
+    extra: &[(&str, String)],
+    overrides: Option<&str>,
+) -> HashMap<String, String> {
+    [
+        ("INBOX__POSTGRES__URL", database_url),
+        ("INBOX__NATS__URL", nats_url),
+        ("INBOX__AUTH__SERVICE_TOKEN", BENCH_SERVICE_TOKEN.to_owned()),
+        ("INBOX__LOG__LEVEL", "error".to_owned()),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .map(|(k, v)| (k.to_owned(), v))
+    .chain(std::env::vars().filter(|(k, _)| overrides.is_some_and(|prefix| k.starts_with(prefix))))
+    .collect()
+}
+
+/// What the services under measurement accept as a peer service's token.
+const BENCH_SERVICE_TOKEN: &str = "bench-service-token-0123";
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -26,7 +26,7 @@ use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{Row, ms, percentile, row};
+use crate::{Row, ms, percentile, row, service_env};
 
 const AGENTS: usize = 50;
 const BURST: usize = 20_000;
@@ -71,19 +71,13 @@ pub async fn bench_routing() -> anyhow::Result<Vec<Row>> {
     let db = TestDatabase::create("bench_routing").await?;
     let bus = Bus::connect(&nats.url(), "bench").await?;
     bus.ensure_streams().await?;
-    let env: HashMap<String, String> = [
-        ("INBOX__POSTGRES__URL", db.url()),
-        ("INBOX__NATS__URL", nats.url()),
-        ("INBOX__REDIS__URL", redis.url().to_owned()),
-        ("INBOX__REDIS__KEY_PREFIX", redis.key_prefix().to_owned()),
-        ("INBOX__AUTH__SERVICE_TOKEN", "bench-service-token-0123".to_owned()),
-        ("INBOX__LOG__LEVEL", "error".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
     // `INBOX__ROUTING__MAX_BATCH=512 just bench routing` tries other settings.
-    .chain(std::env::vars().filter(|(k, _)| k.starts_with("INBOX__ROUTING__")))
-    .collect();
+    let env = service_env(
+        db.url(),
+        nats.url(),
+        &[("INBOX__REDIS__URL", redis.url().to_owned()), ("INBOX__REDIS__KEY_PREFIX", redis.key_prefix().to_owned())],
+        Some("INBOX__ROUTING__"),
+    );
     let settings: inbox_routing::Settings = inbox_config::load(inbox_routing::Settings::DEFAULTS, None, &env)?;
     let listeners = Listeners::ephemeral().await?;
     let http = listeners.http.local_addr()?;

@@ -1,7 +1,6 @@
 //! `just bench webhook`: signed WhatsApp webhooks into one channel-ingest, answered 200 only
 //! once the raw payload is archived and JetStream acked the message.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::load::{self, Connection};
-use crate::{Row, ms, percentile, row};
+use crate::{Row, ms, percentile, row, service_env};
 
 const SECRET: &str = "bench-app-secret";
 const PATH: &str = "/webhooks/whatsapp";
@@ -48,18 +47,7 @@ pub async fn bench() -> anyhow::Result<Vec<Row>> {
     let ingest_db = TestDatabase::create("bench_ingest").await?;
     let conversation_db = TestDatabase::create("bench_conv").await?;
     let shutdown = CancellationToken::new();
-    let common = |db: &TestDatabase| -> HashMap<String, String> {
-        [
-            ("INBOX__POSTGRES__URL", db.url()),
-            ("INBOX__NATS__URL", nats.url()),
-            ("INBOX__AUTH__SERVICE_TOKEN", "bench-service-token-0123".to_owned()),
-            ("INBOX__LOG__LEVEL", "error".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .chain(std::env::vars().filter(|(k, _)| k.starts_with("INBOX__INGEST__")))
-        .collect()
-    };
+    let common = |db: &TestDatabase| service_env(db.url(), nats.url(), &[], Some("INBOX__INGEST__"));
     let ingest_settings: inbox_channel_ingest::Settings =
         inbox_config::load(inbox_channel_ingest::Settings::DEFAULTS, None, &common(&ingest_db))?;
     let conversation_settings: inbox_conversation::Settings =
