@@ -110,3 +110,45 @@ async fn archiving_by_filter_priority_assignment_and_delete() {
         2
     );
 }
+
+/// Messages carry no foreign key to their conversation (migration 0010): locking keeps the
+/// invariant instead. Inbound batches lock each conversation before adding messages to it,
+/// and deleting locks the conversations before removing their messages, so whichever comes
+/// first, no message is left pointing at a conversation that is gone.
+#[tokio::test]
+async fn bulk_delete_racing_inbound_leaves_no_orphans() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::now_v7();
+    let customers: Vec<String> = (0..20).map(|i| format!("1555000{i:04}")).collect();
+    let round = |r: usize| -> Vec<(Uuid, inbox_proto::ingest::v1::InboundMessage)> {
+        customers
+            .iter()
+            .map(|from| (tenant, common::whatsapp_now(tenant, from, &format!("wamid.{r}.{from}"), "hello")))
+            .collect()
+    };
+    store.append_inbound_batch(&round(0)).await.unwrap();
+    let orphans = "SELECT count(*) FROM messages m WHERE m.tenant_id = $1 AND NOT EXISTS \
+                   (SELECT 1 FROM conversations c WHERE c.tenant_id = m.tenant_id AND c.id = m.conversation_id)";
+    for r in 1..=15 {
+        let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM conversations WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let batch = round(r);
+        let (stored, deleted) = tokio::join!(
+            store.append_inbound_batch(&batch),
+            store.bulk_change(tenant, &ids, &BulkChange::Delete, "user:admin")
+        );
+        let stored = stored.unwrap();
+        assert!(stored.iter().all(|o| matches!(o, Ok(inbox_conversation::store::Appended::Stored { .. }))));
+        assert!(deleted.unwrap().iter().all(|(_, o)| *o == BulkOutcome::Changed));
+        assert_eq!(count(&store, orphans, tenant).await, 0, "round {r}: a message outlived its conversation");
+    }
+    // Customers who write again after it all get a conversation again.
+    store.append_inbound_batch(&round(16)).await.unwrap();
+    assert_eq!(
+        count(&store, "SELECT count(DISTINCT customer_address) FROM conversations WHERE tenant_id = $1", tenant).await,
+        20
+    );
+}

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::events::v1::StatusChanged;
-use sqlx::{Postgres, Transaction};
+use sqlx::{FromRow, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::outbox::enqueue;
@@ -55,39 +55,42 @@ pub(crate) async fn lock_conversations(
         .bind(&ids)
         .fetch_all(&mut **tx)
         .await?;
-        fill_contacts(tx, tenant, &mut rows).await?;
+        fill_contacts(tx, &mut rows).await?;
         out.extend(rows.into_iter().map(|r| ((r.tenant_id, r.id), r)));
     }
     Ok(out)
 }
 
-/// Fills in the contact's fields of conversations of one tenant read with
-/// [`CONVERSATION_ONLY_COLUMNS`], in one primary-key lookup.
+/// Fills in the contact's fields of conversations read with [`CONVERSATION_ONLY_COLUMNS`], in
+/// one statement: each (tenant, contact) key is joined to its row (a join needs no estimate of
+/// a tenant's size; see `batch::find_threads`).
 pub(crate) async fn fill_contacts(
     tx: &mut Transaction<'_, Postgres>,
-    tenant_id: Uuid,
     rows: &mut [ConversationRow],
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut ids: Vec<Uuid> = rows.iter().map(|r| r.contact_id).collect();
-    ids.sort();
-    ids.dedup();
-    let contacts: HashMap<Uuid, ContactFields> = sqlx::query_as::<_, ContactFields>(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM contacts k WHERE k.tenant_id = $1 AND k.id = ANY($2)",
+    let mut keys: Vec<(Uuid, Uuid)> = rows.iter().map(|r| (r.tenant_id, r.contact_id)).collect();
+    keys.sort();
+    keys.dedup();
+    let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT u.t AS contact_tenant, {} FROM UNNEST($1::uuid[], $2::uuid[]) AS u(t, i) \
+         JOIN contacts k ON k.tenant_id = u.t AND k.id = u.i",
         ContactFields::COLUMNS
     )))
-    .bind(tenant_id)
-    .bind(&ids)
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
-    .await?
-    .into_iter()
-    .map(|k| (k.id, k))
-    .collect();
+    .await?;
+    let mut contacts: HashMap<(Uuid, Uuid), ContactFields> = HashMap::with_capacity(found.len());
+    for row in &found {
+        let contact = ContactFields::from_row(row)?;
+        contacts.insert((row.try_get("contact_tenant")?, contact.id), contact);
+    }
     for row in rows {
         // The foreign key guarantees the contact; a missing one would be a broken invariant.
-        let contact = contacts.get(&row.contact_id).ok_or_else(|| {
+        let contact = contacts.get(&(row.tenant_id, row.contact_id)).ok_or_else(|| {
             StoreError::Database(sqlx::Error::Protocol(format!("conversation {} has no contact", row.id)))
         })?;
         row.set_contact(contact);
