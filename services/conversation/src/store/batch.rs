@@ -628,7 +628,8 @@ async fn write_changes(
     let status_moved: Vec<bool> = changes.iter().map(|c| c.status.as_str() != c.before.status).collect();
     // Each row is reached by the address it was locked at, and no condition on the tenant alone
     // is offered to the planner: an index chosen on a stale estimate of the tenant's size read
-    // the whole tenant for every batch. The tenant and id still have to match.
+    // the whole tenant for every batch. The tenant and id still have to match. `ctid = ANY(...)`
+    // is what offers the planner a TID scan; `ctid = u.row` then pairs each row with its change.
     let updated: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE conversations c SET last_message_preview = u.preview, last_message_sender_kind = u.sender, \
            last_message_at = u.at, last_customer_message_at = u.customer_at, waiting_since = u.waiting, \
