@@ -139,8 +139,10 @@ async fn run_batch_worker(
                     if report.routed > 0 {
                         tracing::debug!(tenant_id = %tenant, routed = report.routed, events = facts.len(), "batch routed");
                     }
+                    // A copy delivered into the same batch is a repeat: only the first is new.
+                    let mut first_seen = report.first_seen;
                     for (fact, reply) in facts.iter().zip(replies) {
-                        let _ = reply.send(Ok(report.first_seen.contains(&fact.event_id)));
+                        let _ = reply.send(Ok(first_seen.remove(&fact.event_id)));
                     }
                 }
                 Err(e) => {

@@ -184,6 +184,21 @@ async fn least_loaded_never_exceeds_capacity_and_a_resolved_conversation_frees_r
 }
 
 #[tokio::test]
+async fn an_event_delivered_twice_into_one_batch_is_applied_once() -> anyhow::Result<()> {
+    let w = world().await?;
+    let sarah = w.agent("Sarah", 5).await;
+    w.team("Support", Policy::RoundRobin, &["whatsapp"], &[sarah]).await;
+    w.online(sarah).await;
+    let conversation = Uuid::now_v7();
+    let flagged = needs_human(conversation, 4);
+    let report = w.store.apply_facts(w.tenant, &[flagged.clone(), flagged], &w.book).await?;
+    assert_eq!((report.routed, report.first_seen.len()), (1, 1));
+    assert_eq!(w.load(sarah).await, 1);
+    assert_eq!(w.store.history(w.tenant, conversation).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_redelivered_or_stale_event_changes_nothing() -> anyhow::Result<()> {
     let w = world().await?;
     let sarah = w.agent("Sarah", 5).await;

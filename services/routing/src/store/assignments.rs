@@ -587,9 +587,13 @@ impl RoutingStore {
         .await?;
         let fresh: BTreeSet<String> = fresh.into_iter().collect();
         let mut by_conversation: BTreeMap<Uuid, Vec<&ConversationFact>> = BTreeMap::new();
-        // A nil conversation id: an event about no conversation, only remembered.
-        for fact in facts.iter().filter(|f| fresh.contains(&f.event_id) && !f.conversation_id.is_nil()) {
-            by_conversation.entry(fact.conversation_id).or_default().push(fact);
+        // A nil conversation id: an event about no conversation, only remembered. An event
+        // delivered twice into the same batch is applied once, at its first copy.
+        let mut unclaimed = fresh.clone();
+        for fact in facts {
+            if unclaimed.remove(&fact.event_id) && !fact.conversation_id.is_nil() {
+                by_conversation.entry(fact.conversation_id).or_default().push(fact);
+            }
         }
         let mut report = FactsReport { first_seen: fresh, routed: 0 };
         if by_conversation.is_empty() {
