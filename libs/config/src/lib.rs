@@ -151,12 +151,39 @@ pub struct AuthSettings {
 impl AuthSettings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.service_token.expose().len() < 16 {
-            return Err(SettingsError::Validation(
-                "auth.service_token must be set to at least 16 characters (INBOX__AUTH__SERVICE_TOKEN)".into(),
-            ));
+            return Err(refuse("auth.service_token", "must be set to at least 16 characters"));
         }
         Ok(())
     }
+}
+
+/// The variable that sets `key` (`conversation.max_batch` → `INBOX__CONVERSATION__MAX_BATCH`),
+/// so a refusal tells the operator exactly what to change.
+pub fn variable_of(key: &str) -> String {
+    format!("INBOX__{}", key.replace('.', "__").to_uppercase())
+}
+
+/// Refuses a setting: `<key> <problem> (<variable>)`.
+pub fn refuse(key: &str, problem: impl std::fmt::Display) -> SettingsError {
+    SettingsError::Validation(format!("{key} {problem} ({})", variable_of(key)))
+}
+
+/// Refuses `value` of `key` unless it lies within `range`, e.g.
+/// `in_range("conversation.max_batch", s.max_batch, 1..=10_000)?`.
+pub fn in_range<T>(key: &str, value: T, range: std::ops::RangeInclusive<T>) -> Result<(), SettingsError>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(refuse(key, format_args!("must be between {} and {}, not {value}", range.start(), range.end())))
+    }
+}
+
+/// Refuses an empty (or blank) value of `key`.
+pub fn not_blank(key: &str, value: &str) -> Result<(), SettingsError> {
+    if value.trim().is_empty() { Err(refuse(key, "must be set")) } else { Ok(()) }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -270,6 +297,17 @@ mod tests {
     fn a_short_service_token_is_refused() {
         let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__AUTH__SERVICE_TOKEN", "short")])).unwrap();
         assert!(s.auth.validate().is_err());
+    }
+
+    #[test]
+    fn a_value_out_of_range_is_refused_naming_its_variable() {
+        let err = in_range("conversation.max_batch", 0usize, 1..=10_000).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid settings: conversation.max_batch must be between 1 and 10000, not 0 (INBOX__CONVERSATION__MAX_BATCH)"
+        );
+        assert!(in_range("conversation.max_batch", 256usize, 1..=10_000).is_ok());
+        assert!(not_blank("search.index_dir", " ").unwrap_err().to_string().contains("INBOX__SEARCH__INDEX_DIR"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! service-to-service authentication, PostgreSQL set-up (create the database, migrate), and
 //! graceful shutdown.
 
+pub mod clock;
 pub mod grpc;
 pub mod http_edge;
 pub mod ledger;
@@ -12,6 +13,7 @@ pub mod postgres;
 pub mod shutdown;
 pub mod startup;
 
+pub use clock::Clock;
 pub use grpc::{CallContext, Role};
 pub use ops::{Readiness, ReadinessCheck};
 pub use shutdown::shutdown_on_signal;
@@ -19,12 +21,21 @@ pub use startup::{Connected, Needs, RunError, connect};
 
 use tokio::net::TcpListener;
 
-/// Every process that hosts a service allocates with mimalloc: on the webhook path glibc's
-/// malloc (with `malloc_consolidate` after each burst of frees) cost about a fifth of
+/// Declares mimalloc the process's allocator; written once in each binary that hosts services
+/// (a library must not choose for the tests and tools that link it). On the webhook path
+/// glibc's malloc (with `malloc_consolidate` after each burst of frees) cost about a fifth of
 /// channel-ingest's CPU, and `just bench webhook` accepted 13,000–16,000/s instead of
 /// 10,000–13,000/s with it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[macro_export]
+macro_rules! use_mimalloc {
+    () => {
+        #[global_allocator]
+        static ALLOCATOR: $crate::MiMalloc = $crate::MiMalloc;
+    };
+}
+
+#[doc(hidden)]
+pub use mimalloc::MiMalloc;
 
 /// Sockets a service serves on, bound by the caller so tests can use port 0.
 pub struct Listeners {

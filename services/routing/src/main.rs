@@ -1,3 +1,5 @@
+inbox_service::use_mimalloc!();
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     inbox_service::service_main::<inbox_routing::Settings, _, _, _>(inbox_routing::run).await

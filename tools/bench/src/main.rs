@@ -65,6 +65,8 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+inbox_service::use_mimalloc!();
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // `BENCH_LOG=warn just bench ingest` shows what the in-process services log (to stderr).
