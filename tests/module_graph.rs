@@ -86,7 +86,9 @@ fn cycles(src: &Path) -> Vec<Vec<String>> {
     strongly_connected(&edges)
         .into_iter()
         .filter(|ring| ring.len() > 1)
-        .map(|ring| ring.iter().map(|m| files[*m].strip_prefix(src).unwrap_or(&files[*m]).display().to_string()).collect())
+        .map(|ring| {
+            ring.iter().map(|m| files[*m].strip_prefix(src).unwrap_or(&files[*m]).display().to_string()).collect()
+        })
         .collect()
 }
 

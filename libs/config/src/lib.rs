@@ -81,10 +81,39 @@ pub struct HttpSettings {
     pub addr: String,
 }
 
+impl HttpSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        socket_address("http.addr", &self.addr)
+    }
+}
+
 /// Where a service listens for gRPC (its API plus `grpc.health.v1`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct GrpcSettings {
     pub addr: String,
+}
+
+impl GrpcSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        socket_address("grpc.addr", &self.addr)
+    }
+}
+
+/// Refuses a listen address that is not `ip:port`.
+pub fn socket_address(key: &str, value: &str) -> Result<(), SettingsError> {
+    value
+        .parse::<std::net::SocketAddr>()
+        .map(|_| ())
+        .map_err(|_| refuse(key, format_args!("must be an ip:port address such as 127.0.0.1:8080, not {value:?}")))
+}
+
+/// Refuses a URL of `key` that is blank or does not start with one of `schemes` (`"nats://"`).
+pub fn url_with_scheme(key: &str, value: &str, schemes: &[&str]) -> Result<(), SettingsError> {
+    if schemes.iter().any(|scheme| value.starts_with(scheme) && value.len() > scheme.len()) {
+        Ok(())
+    } else {
+        Err(refuse(key, format_args!("must be a URL starting with {}", schemes.join(" or "))))
+    }
 }
 
 /// The service's own PostgreSQL database.
@@ -100,6 +129,13 @@ fn default_max_connections() -> u32 {
     16
 }
 
+impl PostgresSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        url_with_scheme("postgres.url", &self.url, &["postgres://", "postgresql://"])?;
+        in_range("postgres.max_connections", self.max_connections, 1..=1_000)
+    }
+}
+
 impl std::fmt::Debug for PostgresSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresSettings")
@@ -112,6 +148,12 @@ impl std::fmt::Debug for PostgresSettings {
 #[derive(Clone, Deserialize)]
 pub struct NatsSettings {
     pub url: String,
+}
+
+impl NatsSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        url_with_scheme("nats.url", &self.url, &["nats://", "tls://"])
+    }
 }
 
 impl std::fmt::Debug for NatsSettings {
@@ -130,6 +172,12 @@ pub struct RedisSettings {
 
 fn default_key_prefix() -> String {
     "inbox:".to_owned()
+}
+
+impl RedisSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        url_with_scheme("redis.url", &self.url, &["redis://", "rediss://", "unix://"])
+    }
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -308,6 +356,20 @@ mod tests {
         );
         assert!(in_range("conversation.max_batch", 256usize, 1..=10_000).is_ok());
         assert!(not_blank("search.index_dir", " ").unwrap_err().to_string().contains("INBOX__SEARCH__INDEX_DIR"));
+    }
+
+    #[test]
+    fn listen_addresses_and_store_urls_are_checked() {
+        let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__HTTP__ADDR", "localhost")])).unwrap();
+        assert!(s.http.validate().unwrap_err().to_string().contains("INBOX__HTTP__ADDR"));
+        let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__POSTGRES__URL", "mysql://x/y")])).unwrap();
+        assert!(s.postgres.validate().unwrap_err().to_string().contains("INBOX__POSTGRES__URL"));
+        let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__POSTGRES__MAX_CONNECTIONS", "0")])).unwrap();
+        assert!(s.postgres.validate().unwrap_err().to_string().contains("INBOX__POSTGRES__MAX_CONNECTIONS"));
+        let s: Sample = load(DEFAULTS, None, &env(&[])).unwrap();
+        assert!(s.http.validate().is_ok() && s.postgres.validate().is_ok());
+        assert!(NatsSettings { url: "nats://127.0.0.1:4222".into() }.validate().is_ok());
+        assert!(NatsSettings { url: "127.0.0.1:4222".into() }.validate().is_err());
     }
 
     #[test]

@@ -43,6 +43,38 @@ impl inbox_service::ServiceSettings for Settings {
         &self.grpc.addr
     }
     fn validate(&self) -> Result<(), SettingsError> {
+        self.http.validate()?;
+        self.grpc.validate()?;
+        self.postgres.validate()?;
+        self.nats.validate()?;
         self.auth.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use inbox_service::ServiceSettings as _;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let mut env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.entry("INBOX__AUTH__SERVICE_TOKEN".into()).or_insert_with(|| "a-service-token-of-length".into());
+        inbox_config::load(Settings::DEFAULTS, None, &env).unwrap()
+    }
+
+    #[test]
+    fn the_defaults_with_a_service_token_are_valid() {
+        assert!(settings(&[]).validate().is_ok());
+    }
+
+    #[test]
+    fn nonsense_is_refused_at_start_naming_the_variable() {
+        let err = settings(&[("INBOX__GRPC__ADDR", "port 9000")]).validate().unwrap_err().to_string();
+        assert!(err.contains("INBOX__GRPC__ADDR"), "{err}");
+        let err = settings(&[("INBOX__NATS__URL", "")]).validate().unwrap_err().to_string();
+        assert!(err.contains("INBOX__NATS__URL"), "{err}");
     }
 }
