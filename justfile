@@ -10,11 +10,17 @@ default:
 up:
     scripts/up.sh
 
-# Every test: unit, integration (real PostgreSQL, NATS, Redis), end-to-end over the built binaries, Helm chart.
+# Every test: unit, integration (real PostgreSQL, NATS, Redis), end-to-end over the built binaries, Helm chart;
+# then the service and end-to-end tests again with the clock a year ahead.
 test:
     cargo build --workspace --bins
     cargo test --workspace
     just test-chart
+    just test-a-year-ahead
+
+# The built test binaries again under libfaketime (default +365d; `just test-a-year-ahead -p inbox-routing`).
+test-a-year-ahead *packages:
+    scripts/test-a-year-ahead.sh {{packages}}
 
 # Render, lint and validate the Helm chart offline.
 test-chart:

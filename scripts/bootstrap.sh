@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `just up` and `just test` need on a fresh Debian machine with Rust: just,
 # PostgreSQL, NATS server, Redis, Python's pip, Chromium and chromedriver (the web chat browser
-# test). Installs only what is missing; quiet when everything is there. Safe to run again.
+# test), faketime (the year-ahead test run). Installs only what is missing; quiet when everything is there. Safe to run again.
 set -euo pipefail
 
 need_apt=()
@@ -13,6 +13,8 @@ python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 # The web chat widget's browser test drives a real headless Chromium through chromedriver.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# The year-ahead test run moves the clock of the test binaries with libfaketime.
+command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
 
 if ((${#need_apt[@]})); then
   sudo=""
