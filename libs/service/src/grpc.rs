@@ -96,7 +96,12 @@ impl CallContext {
         put(metadata, "authorization", &bearer)?;
         put(metadata, TENANT_KEY, &self.tenant_id.to_string())?;
         put(metadata, PRINCIPAL_KEY, &self.principal)?;
-        put(metadata, ROLE_KEY, self.role.as_str())
+        put(metadata, ROLE_KEY, self.role.as_str())?;
+        // gRPC metadata are HTTP/2 headers: the callee continues this trace.
+        let mut headers = std::mem::take(metadata).into_headers();
+        crate::trace_context::inject_current(&mut headers);
+        *metadata = MetadataMap::from_headers(headers);
+        Ok(())
     }
 
     /// A request carrying `message` with this context.
@@ -159,9 +164,14 @@ pub fn client_channel(url: &str) -> Result<Channel, PublicError> {
     Ok(endpoint.connect_lazy())
 }
 
+/// The fleet's gRPC router: every call runs in a span continuing the caller's trace.
+pub type GrpcRouter = tonic::transport::server::Router<
+    tower::layer::util::Stack<crate::trace_context::GrpcTraceLayer, tower::layer::util::Identity>,
+>;
+
 /// A gRPC router with `grpc.health.v1` and server reflection over every inbox proto, plus
 /// the reporter to flip health to SERVING once the service is ready.
-pub fn router_with_standard_services() -> (tonic_health::server::HealthReporter, tonic::transport::server::Router) {
+pub fn router_with_standard_services() -> (tonic_health::server::HealthReporter, GrpcRouter) {
     let (health, health_service) = tonic_health::server::health_reporter();
     #[allow(clippy::expect_used)] // the descriptor sets are generated at build time from valid protos
     let reflection = tonic_reflection::server::Builder::configure()
@@ -169,14 +179,17 @@ pub fn router_with_standard_services() -> (tonic_health::server::HealthReporter,
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("embedded descriptor sets are valid");
-    let router = tonic::transport::Server::builder().add_service(health_service).add_service(reflection);
+    let router = tonic::transport::Server::builder()
+        .layer(crate::trace_context::grpc_server_layer())
+        .add_service(health_service)
+        .add_service(reflection);
     (health, router)
 }
 
 /// Serves `router` on `listener` until `shutdown`, finishing in-flight calls.
 pub async fn serve_grpc(
     listener: tokio::net::TcpListener,
-    router: tonic::transport::server::Router,
+    router: GrpcRouter,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     use tokio_stream::StreamExt as _;

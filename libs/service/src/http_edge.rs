@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use inbox_errors::PublicError;
 use prometheus::{HistogramVec, register_histogram_vec};
+use tracing::Instrument as _;
 
 #[allow(clippy::expect_used)] // registration fails only on a duplicate name: a bug here
 static REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -28,7 +29,8 @@ pub async fn record_request(request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_owned();
     let route =
         request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
-    let response = next.run(request).await;
+    let span = crate::trace_context::incoming_span("http", &method, &route, request.headers());
+    let response = next.run(request).instrument(span).await;
     REQUEST_SECONDS
         .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
         .observe(started.elapsed().as_secs_f64());

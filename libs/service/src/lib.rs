@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod postgres;
 pub mod shutdown;
 pub mod startup;
+pub mod trace_context;
 
 pub use clock::Clock;
 pub use grpc::{CallContext, Role};
