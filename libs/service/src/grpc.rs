@@ -149,7 +149,9 @@ impl ServiceAuth {
 impl Interceptor for ServiceAuth {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let context = self.context(request.metadata()).map_err(|e| e.to_status())?;
+        let visibility = crate::Visibility::read_from(request.metadata())?;
         request.extensions_mut().insert(context);
+        request.extensions_mut().insert(visibility);
         Ok(request)
     }
 }

@@ -13,12 +13,14 @@ pub mod postgres;
 pub mod shutdown;
 pub mod startup;
 pub mod trace_context;
+pub mod visibility;
 
 pub use clock::Clock;
 pub use grpc::{CallContext, Role};
 pub use ops::{Readiness, ReadinessCheck};
 pub use shutdown::shutdown_on_signal;
 pub use startup::{Connected, Needs, RunError, connect};
+pub use visibility::Visibility;
 
 use tokio::net::TcpListener;
 
