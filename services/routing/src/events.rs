@@ -77,13 +77,8 @@ pub fn fact_of(subject: &str, envelope: &Envelope) -> Option<ConversationFact> {
             deleted: true,
             taken_over_by: None,
         },
-        Payload::RoutingAssignmentChanged(_)
-        | Payload::AgentAvailabilityChanged(_)
-        | Payload::DeliveryUpdated(_)
-        | Payload::CallDispositionChanged(_)
-        | Payload::InboundMessage(_)
-        | Payload::OutboundMessage(_)
-        | Payload::AgentTyping(_) => return None,
+        // Routing's own events, channel and delivery payloads, and other services' events.
+        _ => return None,
     })
 }
 

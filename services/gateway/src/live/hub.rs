@@ -77,13 +77,10 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
         }),
         Payload::DeliveryUpdated(d) => json!({"delivery": crate::api::channel_json::delivery(d)}),
         Payload::CallDispositionChanged(c) => json!({"call": crate::api::telephony::call_json(c)}),
-        // The conversation service turns routing's assignments into `conversation.assigned`.
-        Payload::RoutingAssignmentChanged(_)
-        | Payload::InboundMessage(_)
-        | Payload::OutboundMessage(_)
-        | Payload::AgentTyping(_) => {
-            return None;
-        }
+        // The conversation service turns routing's assignments into `conversation.assigned`;
+        // ingest, outbound and typing payloads never ride on `events.>`; payloads of other
+        // services reach sockets only where a frame is written for them above.
+        _ => return None,
     };
     let mut frame = json!({"type": kind, "event_id": envelope.event_id});
     if let (Some(frame), Some(body)) = (frame.as_object_mut(), body.as_object()) {
