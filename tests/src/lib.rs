@@ -292,6 +292,11 @@ impl Fleet {
         }
     }
 
+    /// Everything a service (its first process) logged so far.
+    pub fn log_text(&self, name: &str) -> String {
+        std::fs::read_to_string(&self.processes[name].log).unwrap_or_default()
+    }
+
     /// The last lines a service logged.
     pub fn log_tail(&self, name: &str) -> String {
         let text = std::fs::read_to_string(&self.processes[name].log).unwrap_or_default();

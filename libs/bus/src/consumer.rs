@@ -170,6 +170,7 @@ async fn handle_one<H: MessageHandler>(bus: &Bus, spec: &ConsumerSpec, handler: 
             Err(e) => Err(HandlerError::Permanent(format!("not an Envelope: {e}"))),
         };
         HANDLE_SECONDS.with_label_values(&[spec.durable_name.as_str()]).observe(started.elapsed().as_secs_f64());
+        tracing::debug!(ok = outcome.is_ok(), elapsed_us = started.elapsed().as_micros() as u64, "event handled");
 
         let consumer = spec.durable_name.as_str();
         match outcome {
