@@ -21,13 +21,23 @@ use inbox_proto::routing::v1::routing_client::RoutingClient;
 use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
 use inbox_service::ops::{routes, serve_http};
-use inbox_service::{Listeners, Needs, RunError};
+use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
 pub use config::Settings;
 
-/// Runs the gateway until `shutdown`.
+/// Runs the gateway until `shutdown`, on the system clock.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
+    run_with_clock(settings, listeners, shutdown, Clock::system()).await
+}
+
+/// Runs the gateway until `shutdown`, issuing and checking tokens at the time `clock` tells.
+pub async fn run_with_clock(
+    settings: Settings,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    clock: Clock,
+) -> Result<(), RunError> {
     let needs = Needs {
         service: "gateway",
         postgres: Some((&settings.postgres, &store::MIGRATOR)),
@@ -36,22 +46,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     };
     let readiness = needs.readiness();
     let state = WhenReady::default();
-    let public = axum::Router::new()
-        .merge(api::conversations::routes())
-        .merge(api::telephony::routes())
-        .merge(api::views::routes())
-        .merge(api::handling::routes())
-        .merge(api::settings::routes())
-        .merge(api::bulk::routes())
-        .merge(api::templates::routes())
-        .merge(api::export::routes())
-        .merge(api::customers::routes())
-        .merge(api::admin::routes())
-        .merge(api::routing::routes())
-        .merge(api::whatsapp::routes())
-        .merge(api::webchat::routes())
-        .merge(live::routes())
-        .with_state(state.clone());
+    let public = api::routes().merge(live::routes()).with_state(state.clone());
     let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()).merge(public), shutdown.clone()));
 
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
@@ -74,6 +69,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         inner: Arc::new(api::AppInner {
             store: store::GatewayStore::new(pool.clone()),
             auth: auth::Authenticator::new(&settings.gateway.jwt_secret, settings.gateway.operator_token.clone()),
+            clock,
             service_token: settings.auth.service_token.clone(),
             customers: CustomersClient::new(conversations.clone()),
             templates: TemplatesClient::new(conversations.clone()),

@@ -15,14 +15,17 @@ use axum::routing::post;
 use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1 as pb;
-use inbox_service::http_edge::{ApiError, WhenReady};
+use inbox_proto::conversation::v1::bulk_action_request::Action as ConversationAction;
+use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::conversations::{JsonBody, body};
-use super::json::{priority_from_name, status_from_name};
-use super::views::FilterQuery;
-use super::{AppState, upstream_failure};
+use super::error::GatewayError;
+use super::names::{priority_named, status_named};
+use super::present::bulk::{action_outcome, assignment_outcome};
+use super::request::filter::FilterQuery;
+use super::request::{JsonBody, body};
+use super::state::AppState;
 use crate::auth::Authenticated;
 
 pub fn routes() -> Router<WhenReady<AppState>> {
@@ -66,7 +69,7 @@ async fn bulk_action(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<BulkRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -78,59 +81,30 @@ async fn bulk_action(
         None => pb::ConversationFilter::default(),
     };
     filter.ids = new.ids;
-    if let Action::Assign { assignee_id, team_id, note } = new.action {
-        // Routing owns assignment: it selects (or resolves the filter) and reports each.
-        let request = ctx.request(
-            inbox_proto::routing::v1::BulkAssignRequest {
-                filter: Some(filter),
-                assignee_id: assignee_id.unwrap_or_default(),
-                team_id: team_id.unwrap_or_default(),
-                note,
-            },
-            &state.service_token,
-        )?;
-        let response = state.routing.clone().bulk_assign(request).await.map_err(upstream_failure)?.into_inner();
-        return Ok(Json(json!({
-            "changed": response.changed,
-            "unchanged": response.unchanged,
-            "failed": response.failed,
-            "results": response.results.iter().map(|r| json!({
-                "conversation_id": r.conversation_id,
-                "outcome": r.outcome,
-                "error": (!r.error.is_empty()).then_some(&r.error),
-            })).collect::<Vec<_>>(),
-        })));
-    }
-    use pb::bulk_action_request::Action as A;
     let action = match new.action {
-        // Handled above, by routing.
-        Action::Assign { .. } => return Err(PublicError::internal().into()),
-        Action::Status { status } => A::Status(
-            status_from_name(&status)
-                .ok_or_else(|| PublicError::invalid_argument("status must be active, pending, resolved or archived"))?
-                as i32,
-        ),
-        Action::Priority { priority } => A::Priority(
-            priority_from_name(&priority)
-                .ok_or_else(|| PublicError::invalid_argument("priority must be urgent, high, normal or low"))?
-                as i32,
-        ),
-        Action::Archive => A::Archive(true),
-        Action::Delete => A::Delete(true),
+        Action::Assign { assignee_id, team_id, note } => {
+            // Routing owns assignment: it selects (or resolves the filter) and reports each.
+            let request = ctx.request(
+                inbox_proto::routing::v1::BulkAssignRequest {
+                    filter: Some(filter),
+                    assignee_id: assignee_id.unwrap_or_default(),
+                    team_id: team_id.unwrap_or_default(),
+                    note,
+                },
+                &state.service_token,
+            )?;
+            let response = state.routing.clone().bulk_assign(request).await?.into_inner();
+            return Ok(Json(assignment_outcome(&response)));
+        }
+        Action::Status { status } => ConversationAction::Status(status_named(&status)? as i32),
+        Action::Priority { priority } => ConversationAction::Priority(priority_named(&priority)? as i32),
+        Action::Archive => ConversationAction::Archive(true),
+        Action::Delete => ConversationAction::Delete(true),
     };
     let request = ctx.request(
         pb::BulkActionRequest { filter: Some(filter), action: Some(action), reason: new.reason },
         &state.service_token,
     )?;
-    let response = state.conversations.clone().bulk_action(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(json!({
-        "changed": response.changed,
-        "unchanged": response.unchanged,
-        "failed": response.failed,
-        "results": response.results.iter().map(|r| json!({
-            "conversation_id": r.conversation_id,
-            "outcome": r.outcome,
-            "error": (!r.error.is_empty()).then_some(&r.error),
-        })).collect::<Vec<_>>(),
-    })))
+    let response = state.conversations.clone().bulk_action(request).await?.into_inner();
+    Ok(Json(action_outcome(&response)))
 }

@@ -9,13 +9,17 @@ use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1 as pb;
-use inbox_service::http_edge::{ApiError, WhenReady};
-use serde::{Deserialize, Serialize};
+use inbox_service::http_edge::WhenReady;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::conversations::{JsonBody, PageQuery, body};
-use super::json::{ConversationJson, Page, channel, time};
-use super::{AppState, upstream_failure};
+use super::error::GatewayError;
+use super::names::channel_from_name;
+use super::present::conversation::ConversationJson;
+use super::present::customer::{CardFieldJson, CardJson, CustomerJson, customer_update};
+use super::present::{Page, items};
+use super::request::{JsonBody, PageQuery, body};
+use super::state::AppState;
 use crate::auth::Authenticated;
 
 pub fn routes() -> Router<WhenReady<AppState>> {
@@ -26,101 +30,15 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/conversations/{id}/related", get(list_related_conversations))
 }
 
-#[derive(Debug, Serialize)]
-pub struct ChannelIdentityJson {
-    pub channel: &'static str,
-    pub address: String,
-    pub created_at: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ChannelPreferencesJson {
-    /// `null` for no preference.
-    pub preferred: Option<&'static str>,
-    pub opted_out: Vec<&'static str>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CardFieldJson {
-    pub key: String,
-    pub value: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CardJson {
-    pub source: String,
-    pub title: String,
-    pub fields: Vec<CardFieldJson>,
-    pub updated_at: Option<String>,
-}
-
-impl From<&pb::IntegrationCard> for CardJson {
-    fn from(c: &pb::IntegrationCard) -> Self {
-        Self {
-            source: c.source.clone(),
-            title: c.title.clone(),
-            fields: c.fields.iter().map(|f| CardFieldJson { key: f.key.clone(), value: f.value.clone() }).collect(),
-            updated_at: time(c.updated_at.as_ref()),
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct CustomerJson {
-    pub id: String,
-    pub display_name: String,
-    pub phones: Vec<String>,
-    pub emails: Vec<String>,
-    pub identities: Vec<ChannelIdentityJson>,
-    pub channel_preferences: ChannelPreferencesJson,
-    pub segment: String,
-    pub attributes: BTreeMap<String, String>,
-    pub cards: Vec<CardJson>,
-    pub total_conversations: i64,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
-}
-
-impl From<&pb::Customer> for CustomerJson {
-    fn from(c: &pb::Customer) -> Self {
-        let prefs = c.channel_preferences.clone().unwrap_or_default();
-        Self {
-            id: c.id.clone(),
-            display_name: c.display_name.clone(),
-            phones: c.phones.clone(),
-            emails: c.emails.clone(),
-            identities: c
-                .identities
-                .iter()
-                .map(|i| ChannelIdentityJson {
-                    channel: channel(i.channel),
-                    address: i.address.clone(),
-                    created_at: time(i.created_at.as_ref()),
-                })
-                .collect(),
-            channel_preferences: ChannelPreferencesJson {
-                preferred: (prefs.preferred != Channel::Unspecified as i32).then(|| channel(prefs.preferred)),
-                opted_out: prefs.opted_out.iter().map(|c| channel(*c)).collect(),
-            },
-            segment: c.segment.clone(),
-            attributes: c.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            cards: c.cards.iter().map(CardJson::from).collect(),
-            total_conversations: c.total_conversations,
-            created_at: time(c.created_at.as_ref()),
-            updated_at: time(c.updated_at.as_ref()),
-        }
-    }
-}
-
 async fn get_customer(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<CustomerJson>, ApiError> {
+) -> Result<Json<CustomerJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetCustomerRequest { customer_id: id }, &state.service_token)?;
-    let customer = state.customers.clone().get_customer(request).await.map_err(upstream_failure)?.into_inner();
+    let customer = state.customers.clone().get_customer(request).await?.into_inner();
     Ok(Json(CustomerJson::from(&customer)))
 }
 
@@ -152,7 +70,7 @@ struct CustomerChanges {
 }
 
 fn channel_named(name: &str, field: &str) -> Result<Channel, PublicError> {
-    inbox_bus::subjects::channel_from_token(name).ok_or_else(|| {
+    channel_from_name(name).ok_or_else(|| {
         PublicError::invalid_argument(format!("{field}: '{name}' is not whatsapp, telephony or webchat"))
     })
 }
@@ -162,7 +80,7 @@ async fn update_customer(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     changes: JsonBody<CustomerChanges>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let changes = body(changes)?;
@@ -192,11 +110,8 @@ async fn update_customer(
         },
         &state.service_token,
     )?;
-    let updated = state.customers.clone().update_customer(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(json!({
-        "customer": updated.customer.as_ref().map(CustomerJson::from),
-        "merged_customer_ids": updated.merged_customer_ids,
-    })))
+    let updated = state.customers.clone().update_customer(request).await?.into_inner();
+    Ok(Json(customer_update(&updated)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,7 +128,7 @@ async fn upsert_card(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     new: JsonBody<NewCard>,
-) -> Result<Json<CardJson>, ApiError> {
+) -> Result<Json<CardJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -229,7 +144,7 @@ async fn upsert_card(
         },
         &state.service_token,
     )?;
-    let card = state.customers.clone().upsert_integration_card(request).await.map_err(upstream_failure)?.into_inner();
+    let card = state.customers.clone().upsert_integration_card(request).await?.into_inner();
     Ok(Json(CardJson::from(&card)))
 }
 
@@ -246,15 +161,14 @@ async fn delete_card(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     Query(card): Query<CardQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(
         pb::DeleteIntegrationCardRequest { customer_id: id, source: card.source, title: card.title },
         &state.service_token,
     )?;
-    let deleted =
-        state.customers.clone().delete_integration_card(request).await.map_err(upstream_failure)?.into_inner();
+    let deleted = state.customers.clone().delete_integration_card(request).await?.into_inner();
     Ok(Json(json!({"deleted": deleted.deleted})))
 }
 
@@ -263,15 +177,14 @@ async fn list_customer_conversations(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
-) -> Result<Json<Page<ConversationJson>>, ApiError> {
+) -> Result<Json<Page<ConversationJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(
         pb::ListCustomerConversationsRequest { customer_id: id, page: Some(page.to_proto()) },
         &state.service_token,
     )?;
-    let response =
-        state.customers.clone().list_customer_conversations(request).await.map_err(upstream_failure)?.into_inner();
+    let response = state.customers.clone().list_customer_conversations(request).await?.into_inner();
     Ok(Json(Page::new(response.conversations.iter().map(ConversationJson::from).collect(), response.next_cursor)))
 }
 
@@ -279,12 +192,10 @@ async fn list_related_conversations(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::ListRelatedConversationsRequest { conversation_id: id }, &state.service_token)?;
-    let response =
-        state.customers.clone().list_related_conversations(request).await.map_err(upstream_failure)?.into_inner();
-    let items: Vec<ConversationJson> = response.conversations.iter().map(ConversationJson::from).collect();
-    Ok(Json(json!({"items": items})))
+    let response = state.customers.clone().list_related_conversations(request).await?.into_inner();
+    Ok(Json(items(response.conversations.iter().map(ConversationJson::from))))
 }

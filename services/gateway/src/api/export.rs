@@ -10,11 +10,13 @@ use axum::{Router, extract::Path};
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::CallContext;
-use inbox_service::http_edge::{ApiError, WhenReady};
+use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
 
-use super::conversations::{JsonBody, body};
-use super::{AppState, store_failure, upstream_failure};
+use super::error::GatewayError;
+use super::request::filter::FilterQuery;
+use super::request::{JsonBody, body};
+use super::state::AppState;
 use crate::auth::Authenticated;
 
 /// Largest export answer the gateway accepts from the conversation service: its 64 MiB file
@@ -27,12 +29,12 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/conversations/export", post(export_many))
 }
 
-fn format_from_name(name: &str) -> Result<pb::ExportFormat, ApiError> {
+fn format_from_name(name: &str) -> Result<pb::ExportFormat, PublicError> {
     match name {
         "json" => Ok(pb::ExportFormat::Json),
         "csv" => Ok(pb::ExportFormat::Csv),
         "text" => Ok(pb::ExportFormat::Text),
-        _ => Err(PublicError::invalid_argument("format must be json, csv or text").into()),
+        _ => Err(PublicError::invalid_argument("format must be json, csv or text")),
     }
 }
 
@@ -47,7 +49,7 @@ async fn export_one(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     Query(query): Query<FormatQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let format = format_from_name(query.format.as_deref().unwrap_or("json"))?;
@@ -62,7 +64,7 @@ struct BulkExport {
     ids: Vec<String>,
     /// every conversation matching the list's filter (at most 1,000).
     #[serde(default)]
-    filter: Option<super::views::FilterQuery>,
+    filter: Option<FilterQuery>,
     format: String,
 }
 
@@ -73,7 +75,7 @@ async fn export_many(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     bulk: JsonBody<BulkExport>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let bulk = body(bulk)?;
@@ -94,7 +96,7 @@ async fn matching_ids(
     state: &AppState,
     ctx: &CallContext,
     filter: pb::ConversationFilter,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, GatewayError> {
     let mut ids = Vec::new();
     let mut cursor = String::new();
     loop {
@@ -107,8 +109,7 @@ async fn matching_ids(
             .conversations
             .clone()
             .list_conversations(ctx.request(request, &state.service_token)?)
-            .await
-            .map_err(upstream_failure)?
+            .await?
             .into_inner();
         ids.extend(page.conversations.into_iter().map(|c| c.id));
         if ids.len() > MAX_EXPORTED {
@@ -130,13 +131,13 @@ async fn export(
     ctx: &CallContext,
     conversation_ids: Vec<String>,
     format: pb::ExportFormat,
-) -> Result<Response, ApiError> {
-    let sender_names = state.store.user_names(ctx.tenant_id).await.map_err(store_failure)?;
+) -> Result<Response, GatewayError> {
+    let sender_names = state.store.user_names(ctx.tenant_id).await?;
     let request = ctx.request(
         pb::ExportConversationsRequest { conversation_ids, format: format as i32, sender_names },
         &state.service_token,
     )?;
-    let file = state.exports.clone().export_conversations(request).await.map_err(upstream_failure)?.into_inner();
+    let file = state.exports.clone().export_conversations(request).await?.into_inner();
     // The service makes the name from ids and dates; anything else is replaced so the header
     // stays valid whatever it sends.
     let filename: String = file

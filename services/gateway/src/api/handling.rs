@@ -14,14 +14,17 @@ use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_proto::common::v1::{MessageContent, TextContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
-use inbox_service::http_edge::{ApiError, WhenReady};
+use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::conversations::{JsonBody, body, idempotency_key};
-use super::json::{ConversationJson, sent_reply};
-use super::{AppState, store_failure, upstream_failure};
-use crate::auth::{Authenticated, Principal};
+use super::error::GatewayError;
+use super::present::conversation::{ConversationJson, summary};
+use super::present::message::sent_reply;
+use super::present::routing::assignment_decision;
+use super::request::{JsonBody, body, idempotency_key};
+use super::state::AppState;
+use crate::auth::Authenticated;
 
 pub fn routes() -> Router<WhenReady<AppState>> {
     Router::new()
@@ -51,7 +54,7 @@ async fn set_assignment(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     new: JsonBody<NewAssignment>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -64,15 +67,8 @@ async fn set_assignment(
         },
         &state.service_token,
     )?;
-    let decided = state.routing.clone().assign(request).await.map_err(upstream_failure)?.into_inner();
-    let opt = |s: String| (!s.is_empty()).then_some(s);
-    Ok(Json(json!({
-        "conversation_id": id,
-        "outcome": decided.outcome,
-        "assignee_id": opt(decided.assignee_id),
-        "team_id": opt(decided.team_id),
-        "sequence": decided.sequence,
-    })))
+    let decided = state.routing.clone().assign(request).await?.into_inner();
+    Ok(Json(assignment_decision(&id, &decided)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,7 +90,7 @@ async fn post_ai_message(
     Path(id): Path<String>,
     headers: HeaderMap,
     new: JsonBody<NewAiMessage>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Value>), GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -113,7 +109,7 @@ async fn post_ai_message(
         },
         &state.service_token,
     )?;
-    let sent = state.conversations.clone().post_ai_message(request).await.map_err(upstream_failure)?.into_inner();
+    let sent = state.conversations.clone().post_ai_message(request).await?.into_inner();
     Ok(sent_reply(&sent))
 }
 
@@ -121,18 +117,13 @@ async fn take_over(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<ConversationJson>, ApiError> {
+) -> Result<Json<ConversationJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     // The hand-off message names the agent as the team knows them.
-    let agent_name = match &principal {
-        Principal::User { tenant_id, user_id, .. } => {
-            state.store.user(*tenant_id, *user_id).await.map_err(store_failure)?.map(|u| u.name).unwrap_or_default()
-        }
-        Principal::Operator => String::new(),
-    };
+    let agent_name = state.name_of(&principal).await?;
     let request = ctx.request(pb::TakeOverRequest { conversation_id: id, agent_name }, &state.service_token)?;
-    let conversation = state.conversations.clone().take_over(request).await.map_err(upstream_failure)?.into_inner();
+    let conversation = state.conversations.clone().take_over(request).await?.into_inner();
     Ok(Json(ConversationJson::from(&conversation)))
 }
 
@@ -140,11 +131,11 @@ async fn release_to_ai(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<ConversationJson>, ApiError> {
+) -> Result<Json<ConversationJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::ReleaseToAiRequest { conversation_id: id }, &state.service_token)?;
-    let conversation = state.conversations.clone().release_to_ai(request).await.map_err(upstream_failure)?.into_inner();
+    let conversation = state.conversations.clone().release_to_ai(request).await?.into_inner();
     Ok(Json(ConversationJson::from(&conversation)))
 }
 
@@ -152,20 +143,12 @@ async fn get_summary(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetSummaryRequest { conversation_id: id }, &state.service_token)?;
-    let summary = state.conversations.clone().get_summary(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(summary_json(&summary)))
-}
-
-fn summary_json(summary: &pb::Summary) -> Value {
-    json!({
-        "text": summary.text,
-        "source": summary.source,
-        "updated_at": summary.updated_at.as_ref().and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339()),
-    })
+    let current = state.conversations.clone().get_summary(request).await?.into_inner();
+    Ok(Json(summary(&current)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,12 +162,12 @@ async fn set_summary(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     new: JsonBody<NewSummary>,
-) -> Result<Json<ConversationJson>, ApiError> {
+) -> Result<Json<ConversationJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
     let request =
         ctx.request(pb::SetSummaryRequest { conversation_id: id, summary: new.summary }, &state.service_token)?;
-    let conversation = state.conversations.clone().set_summary(request).await.map_err(upstream_failure)?.into_inner();
+    let conversation = state.conversations.clone().set_summary(request).await?.into_inner();
     Ok(Json(ConversationJson::from(&conversation)))
 }

@@ -1,44 +1,38 @@
 //! Tenant-wide settings: `GET|PUT /v1/settings/tenant` (time zone, company name, AI
-//! confidence threshold, hand-off message) and `GET|PUT /v1/settings/priority-rules`.
-//! Everyone of the tenant reads them; changing them needs the admin role.
+//! confidence threshold, hand-off message), `GET|PUT /v1/settings/priority-rules` and
+//! `GET|PUT /v1/settings/status-rules`. Everyone of the tenant reads them; changing them needs
+//! the admin role.
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use inbox_proto::conversation::v1 as pb;
-use inbox_service::http_edge::{ApiError, WhenReady};
+use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::conversations::{JsonBody, body};
-use super::{AppState, upstream_failure};
+use super::error::GatewayError;
+use super::present::settings::{priority_rules, status_rules, tenant_settings};
+use super::request::{JsonBody, body};
+use super::state::AppState;
 use crate::auth::Authenticated;
 
 pub fn routes() -> Router<WhenReady<AppState>> {
     Router::new()
         .route("/v1/settings/tenant", get(get_tenant_settings).put(set_tenant_settings))
         .route("/v1/settings/priority-rules", get(get_priority_rules).put(set_priority_rules))
-}
-
-fn settings_json(s: &pb::TenantSettings) -> Value {
-    json!({
-        "time_zone": s.time_zone,
-        "company_name": s.company_name,
-        "ai_confidence_threshold": s.ai_confidence_threshold,
-        "handoff_message": s.handoff_message,
-    })
+        .route("/v1/settings/status-rules", get(get_status_rules).put(set_status_rules))
 }
 
 async fn get_tenant_settings(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetTenantSettingsRequest {}, &state.service_token)?;
-    let settings =
-        state.conversations.clone().get_tenant_settings(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(settings_json(&settings)))
+    let settings = state.conversations.clone().get_tenant_settings(request).await?.into_inner();
+    Ok(Json(tenant_settings(&settings)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,7 +49,7 @@ async fn set_tenant_settings(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<NewTenantSettings>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -70,28 +64,19 @@ async fn set_tenant_settings(
         },
         &state.service_token,
     )?;
-    let settings =
-        state.conversations.clone().set_tenant_settings(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(settings_json(&settings)))
-}
-
-fn rules_json(r: &pb::PriorityRules) -> Value {
-    json!({
-        "urgent_keywords": r.urgent_keywords,
-        "urgent_segments": r.urgent_segments,
-        "first_response_target_seconds": r.first_response_target_seconds,
-    })
+    let settings = state.conversations.clone().set_tenant_settings(request).await?.into_inner();
+    Ok(Json(tenant_settings(&settings)))
 }
 
 async fn get_priority_rules(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetPriorityRulesRequest {}, &state.service_token)?;
-    let rules = state.conversations.clone().get_priority_rules(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(rules_json(&rules)))
+    let rules = state.conversations.clone().get_priority_rules(request).await?.into_inner();
+    Ok(Json(priority_rules(&rules)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,7 +92,7 @@ async fn set_priority_rules(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<NewPriorityRules>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -121,6 +106,47 @@ async fn set_priority_rules(
         },
         &state.service_token,
     )?;
-    let rules = state.conversations.clone().set_priority_rules(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(rules_json(&rules)))
+    let rules = state.conversations.clone().set_priority_rules(request).await?.into_inner();
+    Ok(Json(priority_rules(&rules)))
+}
+
+async fn get_status_rules(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+) -> Result<Json<Value>, GatewayError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let request = ctx.request(pb::GetStatusRulesRequest {}, &state.service_token)?;
+    let rules = state.conversations.clone().get_status_rules(request).await?.into_inner();
+    Ok(Json(status_rules(&rules)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStatusRules {
+    pending_timeout_seconds: u32,
+    auto_archive_seconds: u32,
+    reopen_on_customer_message: bool,
+}
+
+async fn set_status_rules(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    new: JsonBody<NewStatusRules>,
+) -> Result<Json<Value>, GatewayError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let new = body(new)?;
+    let request = ctx.request(
+        pb::SetStatusRulesRequest {
+            rules: Some(pb::StatusRules {
+                pending_timeout_seconds: new.pending_timeout_seconds,
+                auto_archive_seconds: new.auto_archive_seconds,
+                reopen_on_customer_message: new.reopen_on_customer_message,
+            }),
+        },
+        &state.service_token,
+    )?;
+    let rules = state.conversations.clone().set_status_rules(request).await?.into_inner();
+    Ok(Json(status_rules(&rules)))
 }

@@ -9,14 +9,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1 as pb;
-use inbox_service::http_edge::{ApiError, WhenReady};
-use serde::{Deserialize, Serialize};
+use inbox_service::http_edge::WhenReady;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::conversations::{JsonBody, body, idempotency_key};
-use super::json::sent_reply;
-use super::{AppState, store_failure, upstream_failure};
-use crate::auth::{Authenticated, Principal};
+use super::error::GatewayError;
+use super::present::items;
+use super::present::message::sent_reply;
+use super::present::template::TemplateJson;
+use super::request::{JsonBody, body, idempotency_key};
+use super::state::AppState;
+use crate::auth::Authenticated;
 
 pub fn routes() -> Router<WhenReady<AppState>> {
     Router::new()
@@ -24,50 +27,6 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/templates/{id}", get(get_template).patch(update_template).delete(delete_template))
         .route("/v1/templates/{id}/render", post(render_template))
         .route("/v1/conversations/{id}/template-messages", post(send_template_message))
-}
-
-#[derive(Debug, Serialize)]
-pub struct TemplateJson {
-    pub id: String,
-    pub name: String,
-    pub body: String,
-    /// Every variable the body uses, so a client can ask for the values.
-    pub variables: Vec<String>,
-    pub created_by: String,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
-}
-
-impl From<&pb::Template> for TemplateJson {
-    fn from(t: &pb::Template) -> Self {
-        let time = |ts: Option<&prost_types::Timestamp>| {
-            ts.and_then(inbox_proto::timestamp_to_utc).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        };
-        Self {
-            id: t.id.clone(),
-            name: t.name.clone(),
-            body: t.body.clone(),
-            variables: t.variables.clone(),
-            created_by: t.created_by.clone(),
-            created_at: time(t.created_at.as_ref()),
-            updated_at: time(t.updated_at.as_ref()),
-        }
-    }
-}
-
-/// The calling user's name, for `{{agent_name}}`; empty when unknown, which the conversation
-/// service reports as a missing value.
-async fn acting_user_name(state: &AppState, principal: &Principal) -> Result<String, ApiError> {
-    match principal {
-        Principal::User { tenant_id, user_id, .. } => Ok(state
-            .store
-            .user(*tenant_id, *user_id)
-            .await
-            .map_err(store_failure)?
-            .map(|user| user.name)
-            .unwrap_or_default()),
-        Principal::Operator => Ok(String::new()),
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,15 +41,15 @@ async fn list_templates(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Query(search): Query<SearchQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(
         pb::ListTemplatesRequest { query: search.q, limit: search.limit.unwrap_or(0) },
         &state.service_token,
     )?;
-    let listed = state.templates.clone().list_templates(request).await.map_err(upstream_failure)?.into_inner();
-    Ok(Json(json!({"items": listed.templates.iter().map(TemplateJson::from).collect::<Vec<_>>()})))
+    let listed = state.templates.clone().list_templates(request).await?.into_inner();
+    Ok(Json(items(listed.templates.iter().map(TemplateJson::from))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,12 +64,12 @@ async fn create_template(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<NewTemplate>,
-) -> Result<(StatusCode, Json<TemplateJson>), ApiError> {
+) -> Result<(StatusCode, Json<TemplateJson>), GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
     let request = ctx.request(pb::CreateTemplateRequest { name: new.name, body: new.body }, &state.service_token)?;
-    let created = state.templates.clone().create_template(request).await.map_err(upstream_failure)?.into_inner();
+    let created = state.templates.clone().create_template(request).await?.into_inner();
     let template = created.template.as_ref().ok_or_else(PublicError::internal)?;
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(TemplateJson::from(template))))
@@ -120,11 +79,11 @@ async fn get_template(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<TemplateJson>, ApiError> {
+) -> Result<Json<TemplateJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetTemplateRequest { template_id: id }, &state.service_token)?;
-    let template = state.templates.clone().get_template(request).await.map_err(upstream_failure)?.into_inner();
+    let template = state.templates.clone().get_template(request).await?.into_inner();
     Ok(Json(TemplateJson::from(&template)))
 }
 
@@ -142,7 +101,7 @@ async fn update_template(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     change: JsonBody<TemplateChange>,
-) -> Result<Json<TemplateJson>, ApiError> {
+) -> Result<Json<TemplateJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let change = body(change)?;
@@ -150,7 +109,7 @@ async fn update_template(
         pb::UpdateTemplateRequest { template_id: id, name: change.name, body: change.body },
         &state.service_token,
     )?;
-    let template = state.templates.clone().update_template(request).await.map_err(upstream_failure)?.into_inner();
+    let template = state.templates.clone().update_template(request).await?.into_inner();
     Ok(Json(TemplateJson::from(&template)))
 }
 
@@ -159,11 +118,11 @@ async fn delete_template(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::DeleteTemplateRequest { template_id: id }, &state.service_token)?;
-    state.templates.clone().delete_template(request).await.map_err(upstream_failure)?;
+    state.templates.clone().delete_template(request).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -180,11 +139,11 @@ async fn render_template(
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     input: JsonBody<RenderInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let input = body(input)?;
-    let agent_name = acting_user_name(state, &principal).await?;
+    let agent_name = state.name_of(&principal).await?;
     let request = ctx.request(
         pb::RenderTemplateRequest {
             template_id: id,
@@ -194,7 +153,7 @@ async fn render_template(
         },
         &state.service_token,
     )?;
-    let rendered = state.templates.clone().render_template(request).await.map_err(upstream_failure)?.into_inner();
+    let rendered = state.templates.clone().render_template(request).await?.into_inner();
     Ok(Json(json!({"text": rendered.text})))
 }
 
@@ -216,12 +175,12 @@ async fn send_template_message(
     Path(id): Path<String>,
     headers: HeaderMap,
     new: JsonBody<NewTemplateMessage>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Value>), GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
     let key = idempotency_key(new.idempotency_key, &headers)?;
-    let agent_name = acting_user_name(state, &principal).await?;
+    let agent_name = state.name_of(&principal).await?;
     let request = ctx.request(
         pb::SendTemplateMessageRequest {
             template_id: new.template_id,
@@ -232,6 +191,6 @@ async fn send_template_message(
         },
         &state.service_token,
     )?;
-    let sent = state.templates.clone().send_template_message(request).await.map_err(upstream_failure)?.into_inner();
+    let sent = state.templates.clone().send_template_message(request).await?.into_inner();
     Ok(sent_reply(&sent))
 }

@@ -14,7 +14,10 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::api::json::{ConversationJson, MessageJson, StatusChangeJson};
+use crate::api::names::availability_name;
+use crate::api::present::call::call;
+use crate::api::present::conversation::{ConversationJson, StatusChangeJson};
+use crate::api::present::message::{MessageJson, delivery};
 
 /// Frames buffered per tenant before a slow socket is told to resync.
 const TENANT_BUFFER: usize = 1024;
@@ -75,8 +78,8 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
             "agent_id": e.agent_id,
             "availability": availability_name(e.availability),
         }),
-        Payload::DeliveryUpdated(d) => json!({"delivery": crate::api::channel_json::delivery(d)}),
-        Payload::CallDispositionChanged(c) => json!({"call": crate::api::telephony::call_json(c)}),
+        Payload::DeliveryUpdated(d) => json!({"delivery": delivery(d)}),
+        Payload::CallDispositionChanged(c) => json!({"call": call(c)}),
         // The conversation service turns routing's assignments into `conversation.assigned`;
         // ingest, outbound and typing payloads never ride on `events.>`; payloads of other
         // services reach sockets only where a frame is written for them above.
@@ -87,15 +90,6 @@ pub fn frame_of(subject: &str, envelope: &Envelope) -> Option<String> {
         frame.extend(body.clone());
     }
     Some(frame.to_string())
-}
-
-fn availability_name(value: i32) -> &'static str {
-    use inbox_proto::routing::v1::Availability;
-    match Availability::try_from(value) {
-        Ok(Availability::Online) => "online",
-        Ok(Availability::Away) => "away",
-        _ => "offline",
-    }
 }
 
 /// The `conversation.typing` frame of an agent typing signal.
@@ -110,36 +104,30 @@ fn typing_frame(envelope: &Envelope) -> Option<String> {
 
 /// Feeds the hub with agents' typing (`typing.>`) until `shutdown`.
 pub async fn relay_typing_to_hub(client: async_nats::Client, hub: Arc<LiveHub>, shutdown: CancellationToken) {
-    let mut subscription = match client.subscribe(inbox_bus::subjects::TYPING).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot subscribe to typing; agents will not see each other type");
-            return;
-        }
-    };
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            next = subscription.next() => match next {
-                Some(m) => m,
-                None => break,
-            },
-        };
-        let Ok(envelope) = Envelope::decode(message.payload.clone()) else { continue };
-        let Ok(tenant_id) = Uuid::parse_str(&envelope.tenant_id) else { continue };
-        if let Some(frame) = typing_frame(&envelope) {
-            hub.publish(tenant_id, frame.into());
-        }
-    }
-    let _ = subscription.unsubscribe().await;
+    let frame = |_: &str, envelope: &Envelope| typing_frame(envelope);
+    relay_to_hub(&client, &hub, &shutdown, inbox_bus::subjects::TYPING, "agents will not see each other type", frame)
+        .await;
 }
 
 /// Feeds the hub from `events.>` until `shutdown`.
 pub async fn relay_events_to_hub(client: async_nats::Client, hub: Arc<LiveHub>, shutdown: CancellationToken) {
-    let mut subscription = match client.subscribe("events.>").await {
+    relay_to_hub(&client, &hub, &shutdown, "events.>", "live push is off", frame_of).await;
+}
+
+/// Sends each tenant's sockets the frame `frame` makes of every envelope on `subject` (core
+/// NATS), until `shutdown`. `lost` says what goes missing if the subscription fails.
+async fn relay_to_hub(
+    client: &async_nats::Client,
+    hub: &LiveHub,
+    shutdown: &CancellationToken,
+    subject: &'static str,
+    lost: &'static str,
+    frame: impl Fn(&str, &Envelope) -> Option<String>,
+) {
+    let mut subscription = match client.subscribe(subject).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(error = %e, "cannot subscribe to events; live push is off");
+            tracing::error!(error = %e, subject, lost, "cannot subscribe to live signals");
             return;
         }
     };
@@ -152,11 +140,11 @@ pub async fn relay_events_to_hub(client: async_nats::Client, hub: Arc<LiveHub>, 
             },
         };
         let Ok(envelope) = Envelope::decode(message.payload.clone()) else {
-            tracing::warn!(subject = %message.subject, "undecodable event skipped by live push");
+            tracing::warn!(subject = %message.subject, "undecodable envelope skipped by live push");
             continue;
         };
         let Ok(tenant_id) = Uuid::parse_str(&envelope.tenant_id) else { continue };
-        if let Some(frame) = frame_of(message.subject.as_str(), &envelope) {
+        if let Some(frame) = frame(message.subject.as_str(), &envelope) {
             hub.publish(tenant_id, frame.into());
         }
     }

@@ -18,7 +18,8 @@ use inbox_service::{CallContext, Role};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use crate::api::AppState;
+use crate::api::names::availability_from_name;
+use crate::api::state::AppState;
 use crate::auth::{Authenticated, Principal};
 
 const PRESENCE_TTL_SECONDS: u64 = 90;
@@ -114,12 +115,7 @@ fn presence_frame(text: &str) -> Option<routing::Availability> {
     if frame["type"] != "presence" {
         return None;
     }
-    match frame["availability"].as_str()? {
-        "online" => Some(routing::Availability::Online),
-        "away" => Some(routing::Availability::Away),
-        "offline" => Some(routing::Availability::Offline),
-        _ => None,
-    }
+    availability_from_name(frame["availability"].as_str()?)
 }
 
 /// Tells routing the person's availability, holding for the presence TTL unless refreshed.

@@ -1,0 +1,335 @@
+//! A message with its content (every kind a channel carries), the delivery of an outbound
+//! message, and the answer to a send.
+
+use axum::Json;
+use axum::http::StatusCode;
+use inbox_proto::common::v1::{MessageContent, message_content::Kind};
+use inbox_proto::conversation::v1 as pb;
+use inbox_proto::ingest::v1 as ingest;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::call::call_item;
+use super::conversation::ConversationJson;
+use super::time;
+use crate::api::names::{channel_name, delivery_state_name, media_kind_name, sender_kind_name};
+
+#[derive(Debug, Serialize)]
+pub struct MessageJson {
+    pub id: String,
+    pub conversation_id: String,
+    pub channel: &'static str,
+    pub external_id: String,
+    pub sender_kind: &'static str,
+    pub sender_id: String,
+    pub content: Value,
+    pub sent_at: Option<String>,
+    pub created_at: Option<String>,
+    pub internal_note: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_confidence: Option<f32>,
+    /// Outbound messages: where the delivery to the customer stands (set by the messages list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Value>,
+}
+
+impl From<&pb::Message> for MessageJson {
+    fn from(m: &pb::Message) -> Self {
+        Self {
+            id: m.id.clone(),
+            conversation_id: m.conversation_id.clone(),
+            channel: channel_name(m.channel),
+            external_id: m.external_id.clone(),
+            sender_kind: sender_kind_name(m.sender_kind),
+            sender_id: m.sender_id.clone(),
+            content: content(m.content.as_ref()),
+            sent_at: time(m.sent_at.as_ref()),
+            created_at: time(m.created_at.as_ref()),
+            internal_note: m.internal_note,
+            ai_confidence: m.ai_confidence,
+            delivery: None,
+        }
+    }
+}
+
+impl MessageJson {
+    /// Whether the message went out to the customer, so it has a delivery to show.
+    pub fn is_outbound(&self) -> bool {
+        matches!(self.sender_kind, "agent" | "ai") && !self.internal_note
+    }
+}
+
+/// A message's content, typed by `type`, with what it replies to (or was forwarded from).
+pub fn content(content: Option<&MessageContent>) -> Value {
+    let mut value = content_kind(content.and_then(|c| c.kind.as_ref()));
+    if let (Some(context), Some(object)) = (content.and_then(|c| c.reply_to.as_ref()), value.as_object_mut()) {
+        object.insert(
+            "reply_to".into(),
+            json!({
+                "external_id": context.external_id,
+                "from": context.from,
+                "forwarded": context.forwarded,
+                "frequently_forwarded": context.frequently_forwarded,
+            }),
+        );
+    }
+    value
+}
+
+fn content_kind(kind: Option<&Kind>) -> Value {
+    let Some(kind) = kind else { return json!({"type": "empty"}) };
+    match kind {
+        Kind::Text(t) => json!({"type": "text", "text": t.body}),
+        Kind::Media(m) => json!({
+            "type": "media",
+            "kind": media_kind_name(m.kind, m.voice),
+            "media_id": m.media_id,
+            "mime_type": m.mime_type,
+            "sha256": m.sha256,
+            "caption": m.caption,
+            "filename": m.filename,
+            "size_bytes": m.size_bytes,
+        }),
+        Kind::Unsupported(u) => {
+            json!({"type": "unsupported", "provider_type": u.provider_type, "description": u.description})
+        }
+        Kind::Location(l) => json!({
+            "type": "location",
+            "latitude": l.latitude,
+            "longitude": l.longitude,
+            "name": l.name,
+            "address": l.address,
+            "url": l.url,
+        }),
+        Kind::Contacts(c) => json!({
+            "type": "contacts",
+            "contacts": c.contacts.iter().map(|k| json!({
+                "formatted_name": k.formatted_name,
+                "first_name": k.first_name,
+                "last_name": k.last_name,
+                "phones": k.phones.iter().map(|p| json!({"phone": p.phone, "type": p.r#type, "wa_id": p.wa_id})).collect::<Vec<_>>(),
+                "emails": k.emails.iter().map(|e| json!({"email": e.email, "type": e.r#type})).collect::<Vec<_>>(),
+                "company": k.company,
+                "urls": k.urls,
+                "birthday": k.birthday,
+            })).collect::<Vec<_>>(),
+        }),
+        Kind::InteractiveReply(r) => json!({
+            "type": "interactive_reply",
+            "reply_type": r.reply_type,
+            "id": r.id,
+            "title": r.title,
+            "description": r.description,
+        }),
+        Kind::Reaction(r) => json!({"type": "reaction", "external_id": r.external_id, "emoji": r.emoji}),
+        Kind::WhatsappTemplate(t) => json!({
+            "type": "whatsapp_template",
+            "name": t.name,
+            "language": t.language_code,
+            "components": t.components.iter().map(|c| json!({
+                "type": c.r#type,
+                "sub_type": c.sub_type,
+                "index": c.index,
+                "parameters": c.parameters.iter().map(|p| json!({
+                    "type": p.r#type,
+                    "text": p.text,
+                    "payload": p.payload,
+                    "media_id": p.media.as_ref().map(|m| m.media_id.clone()),
+                    "link": p.media.as_ref().map(|m| m.url.clone()),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }),
+        Kind::InteractiveButtons(b) => json!({
+            "type": "interactive_buttons",
+            "body": b.body,
+            "header": b.header,
+            "footer": b.footer,
+            "buttons": b.buttons.iter().map(|x| json!({"id": x.id, "title": x.title})).collect::<Vec<_>>(),
+        }),
+        Kind::Call(c) => call_item(c),
+    }
+}
+
+/// A message's delivery as clients see it, with the provider's error when it failed.
+pub fn delivery(d: &ingest::Delivery) -> Value {
+    json!({
+        "message_id": d.message_id,
+        "conversation_id": d.conversation_id,
+        "state": delivery_state_name(d.state),
+        "external_id": d.external_id,
+        "error": d.error.as_ref().map(|e| json!({"code": e.code, "title": e.title, "details": e.details})),
+        "attempts": d.attempts,
+        "updated_at": time(d.updated_at.as_ref()),
+    })
+}
+
+/// The answer to a send (reply, AI message, template): 201 when stored now, 200 with
+/// `"replayed": true` when the idempotency key was seen before.
+pub fn sent_reply(sent: &pb::SendMessageResponse) -> (StatusCode, Json<Value>) {
+    let status = if sent.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    let body = json!({
+        "message": sent.message.as_ref().map(MessageJson::from),
+        "conversation": sent.conversation.as_ref().map(ConversationJson::from),
+        "replayed": sent.replayed,
+    });
+    (status, Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use inbox_proto::common::v1 as common;
+
+    use super::*;
+
+    fn content_of(kind: Kind) -> Value {
+        content(Some(&MessageContent { kind: Some(kind), reply_to: None }))
+    }
+
+    #[test]
+    fn a_message_names_its_sender_and_channel_and_shows_no_delivery_until_one_is_attached() {
+        let m = pb::Message {
+            id: "m1".into(),
+            conversation_id: "c1".into(),
+            channel: common::Channel::Webchat as i32,
+            sender_kind: pb::SenderKind::Ai as i32,
+            ai_confidence: Some(0.5),
+            content: Some(MessageContent {
+                kind: Some(Kind::Text(common::TextContent { body: "Hi".into() })),
+                reply_to: None,
+            }),
+            ..Default::default()
+        };
+        let message = MessageJson::from(&m);
+        assert!(message.is_outbound());
+        let json = serde_json::to_value(&message).unwrap();
+        assert_eq!((&json["channel"], &json["sender_kind"]), (&json!("webchat"), &json!("ai")));
+        assert_eq!(json["content"], json!({"type": "text", "text": "Hi"}));
+        assert_eq!(json["ai_confidence"], 0.5);
+        assert!(json.get("delivery").is_none());
+        let note = pb::Message { sender_kind: pb::SenderKind::Agent as i32, internal_note: true, ..Default::default() };
+        assert!(!MessageJson::from(&note).is_outbound(), "internal notes never reach the customer");
+        assert!(serde_json::to_value(MessageJson::from(&note)).unwrap().get("ai_confidence").is_none());
+    }
+
+    #[test]
+    fn text_media_and_unsupported_contents_are_typed() {
+        let voice = content_of(Kind::Media(common::MediaContent {
+            kind: common::MediaKind::Audio as i32,
+            voice: true,
+            media_id: "m1".into(),
+            mime_type: "audio/ogg".into(),
+            size_bytes: 2048,
+            ..Default::default()
+        }));
+        assert_eq!(voice["type"], "media");
+        assert_eq!(voice["kind"], "voice");
+        assert_eq!(voice["size_bytes"], 2048);
+        let unsupported = content_of(Kind::Unsupported(common::UnsupportedContent {
+            provider_type: "order".into(),
+            description: "an order".into(),
+        }));
+        assert_eq!(unsupported, json!({"type": "unsupported", "provider_type": "order", "description": "an order"}));
+        assert_eq!(content(None), json!({"type": "empty"}));
+        assert_eq!(content(Some(&MessageContent::default())), json!({"type": "empty"}));
+    }
+
+    #[test]
+    fn whatsapp_contents_are_typed_with_their_fields() {
+        let location = content_of(Kind::Location(common::LocationContent {
+            latitude: 52.5,
+            longitude: 13.4,
+            name: "Shop".into(),
+            ..Default::default()
+        }));
+        assert_eq!((&location["type"], &location["latitude"]), (&json!("location"), &json!(52.5)));
+
+        let contacts = content_of(Kind::Contacts(common::ContactsContent {
+            contacts: vec![common::SharedContact {
+                formatted_name: "Ana Lima".into(),
+                phones: vec![common::SharedPhone { phone: "+1555".into(), ..Default::default() }],
+                ..Default::default()
+            }],
+        }));
+        assert_eq!(contacts["type"], "contacts");
+        assert_eq!(contacts["contacts"][0]["phones"][0]["phone"], "+1555");
+
+        let reply = content_of(Kind::InteractiveReply(common::InteractiveReplyContent {
+            reply_type: "button_reply".into(),
+            id: "yes".into(),
+            title: "Yes".into(),
+            ..Default::default()
+        }));
+        assert_eq!((&reply["type"], &reply["id"]), (&json!("interactive_reply"), &json!("yes")));
+
+        let reaction =
+            content_of(Kind::Reaction(common::ReactionContent { external_id: "wamid.1".into(), emoji: "👍".into() }));
+        assert_eq!(reaction, json!({"type": "reaction", "external_id": "wamid.1", "emoji": "👍"}));
+
+        let template = content_of(Kind::WhatsappTemplate(common::WhatsAppTemplateContent {
+            name: "order_update".into(),
+            language_code: "en_US".into(),
+            components: vec![common::TemplateComponent {
+                r#type: "header".into(),
+                parameters: vec![common::TemplateParameter {
+                    r#type: "image".into(),
+                    media: Some(common::MediaContent { url: "https://x/a.png".into(), ..Default::default() }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }));
+        assert_eq!((&template["type"], &template["language"]), (&json!("whatsapp_template"), &json!("en_US")));
+        assert_eq!(template["components"][0]["parameters"][0]["link"], "https://x/a.png");
+
+        let buttons = content_of(Kind::InteractiveButtons(common::InteractiveButtonsContent {
+            body: "Pick".into(),
+            buttons: vec![common::ReplyButton { id: "a".into(), title: "Yes".into() }],
+            ..Default::default()
+        }));
+        assert_eq!(buttons["type"], "interactive_buttons");
+        assert_eq!(buttons["buttons"], json!([{"id": "a", "title": "Yes"}]));
+
+        let call = content_of(Kind::Call(common::CallContent { call_sid: "CA1".into(), ..Default::default() }));
+        assert_eq!((&call["type"], &call["call_sid"]), (&json!("call"), &json!("CA1")));
+    }
+
+    #[test]
+    fn a_reply_carries_what_it_replies_to() {
+        let replying = MessageContent {
+            kind: Some(Kind::Text(common::TextContent { body: "yes".into() })),
+            reply_to: Some(common::ReplyContext {
+                external_id: "wamid.0".into(),
+                forwarded: true,
+                ..Default::default()
+            }),
+        };
+        let json = content(Some(&replying));
+        assert_eq!(json["reply_to"]["external_id"], "wamid.0");
+        assert_eq!(json["reply_to"]["forwarded"], true);
+    }
+
+    #[test]
+    fn a_failed_delivery_shows_the_providers_error_and_a_send_answers_201_then_200() {
+        let d = ingest::Delivery {
+            message_id: "m1".into(),
+            state: ingest::DeliveryState::Failed as i32,
+            error: Some(ingest::DeliveryError {
+                code: 131047,
+                title: "Re-engagement message".into(),
+                details: String::new(),
+            }),
+            attempts: 2,
+            ..Default::default()
+        };
+        let json = delivery(&d);
+        assert_eq!(
+            (&json["state"], &json["error"]["code"], &json["attempts"]),
+            (&json!("failed"), &json!(131047), &json!(2))
+        );
+
+        let sent = pb::SendMessageResponse { message: None, conversation: None, replayed: false };
+        assert_eq!(sent_reply(&sent).0, StatusCode::CREATED);
+        let (status, Json(body)) = sent_reply(&pb::SendMessageResponse { replayed: true, ..sent });
+        assert_eq!((status, &body["replayed"]), (StatusCode::OK, &json!(true)));
+    }
+}

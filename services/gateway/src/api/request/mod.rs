@@ -1,0 +1,93 @@
+//! What a request carries, read and checked before a handler acts on it: JSON bodies and query
+//! strings (refused with our error shape), the idempotency key, pages, ids in paths, the
+//! conversation list's filter and the content of a new message.
+
+pub mod content;
+pub mod filter;
+
+use axum::Json;
+use axum::extract::Query;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::HeaderMap;
+use inbox_errors::PublicError;
+use inbox_proto::common::v1::PageRequest;
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// A JSON body as axum parsed it; [`body`] refuses a bad one with our error shape.
+pub type JsonBody<T> = Result<Json<T>, JsonRejection>;
+
+/// The body, or `invalid_argument` saying what is wrong with it.
+pub fn body<T>(body: JsonBody<T>) -> Result<T, PublicError> {
+    body.map(|Json(b)| b).map_err(|e| PublicError::invalid_argument(e.body_text()))
+}
+
+/// A query string as axum parsed it; [`query`] refuses a bad one with our error shape.
+pub type QueryParams<T> = Result<Query<T>, QueryRejection>;
+
+/// The query parameters, or `invalid_argument` saying what is wrong with them.
+pub fn query<T>(query: QueryParams<T>) -> Result<T, PublicError> {
+    query.map(|Query(q)| q).map_err(|e| PublicError::invalid_argument(e.body_text()))
+}
+
+/// The client's idempotency key: the body's, or the `Idempotency-Key` header.
+pub fn idempotency_key(from_body: Option<String>, headers: &HeaderMap) -> Result<String, PublicError> {
+    from_body.or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned)).ok_or_else(
+        || {
+            PublicError::invalid_argument(
+                "an idempotency key is required (body idempotency_key or Idempotency-Key header)",
+            )
+        },
+    )
+}
+
+/// The id of a gateway record (`tenant`, `user`) named in a path.
+pub fn uuid_in_path(text: &str, what: &str) -> Result<Uuid, PublicError> {
+    Uuid::parse_str(text).map_err(|_| PublicError::invalid_argument(format!("{what} id must be a uuid")))
+}
+
+/// `?limit=&cursor=` of a paged list; the service applies its default and maximum limit.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn to_proto(&self) -> PageRequest {
+        PageRequest { limit: self.limit.unwrap_or(0), cursor: self.cursor.clone().unwrap_or_default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use inbox_errors::ErrorCode;
+
+    use super::*;
+
+    #[test]
+    fn the_idempotency_key_comes_from_the_body_before_the_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert("idempotency-key", "from-header".parse().unwrap());
+        assert_eq!(idempotency_key(Some("from-body".into()), &headers).unwrap(), "from-body");
+        assert_eq!(idempotency_key(None, &headers).unwrap(), "from-header");
+        assert_eq!(idempotency_key(None, &HeaderMap::new()).unwrap_err().code, ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn an_id_that_is_not_a_uuid_is_refused_naming_what_it_should_identify() {
+        let id = Uuid::new_v4();
+        assert_eq!(uuid_in_path(&id.to_string(), "tenant").unwrap(), id);
+        assert_eq!(uuid_in_path("acme", "tenant").unwrap_err().message, "tenant id must be a uuid");
+        assert_eq!(uuid_in_path("", "user").unwrap_err().message, "user id must be a uuid");
+    }
+
+    #[test]
+    fn a_page_without_parameters_leaves_the_limit_to_the_service() {
+        assert_eq!(PageQuery::default().to_proto(), PageRequest { limit: 0, cursor: String::new() });
+        let page = PageQuery { limit: Some(20), cursor: Some("c2".into()) };
+        assert_eq!(page.to_proto(), PageRequest { limit: 20, cursor: "c2".into() });
+    }
+}
