@@ -10,6 +10,7 @@ pub mod config;
 pub mod ingest;
 pub mod metrics;
 pub mod outbound;
+pub mod replay;
 pub mod store;
 pub mod twilio;
 pub mod webchat;
@@ -38,8 +39,8 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let webhook_context = WhenReady::default();
     let webchat_context = WhenReady::default();
     let router = routes(readiness.clone())
-        .merge(api::webhooks::routes(webhook_context.clone(), settings.ingest.max_body_bytes))
-        .merge(webchat::api::routes(webchat_context.clone()));
+        .merge(api::webhook_routes(webhook_context.clone(), settings.ingest.max_body_bytes))
+        .merge(api::webchat::routes(webchat_context.clone()));
     let http = tokio::spawn(serve_http(listeners.http, router, shutdown.clone()));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
@@ -49,14 +50,14 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let bus = connected.bus;
     let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
     let archive = store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit);
-    webhook_context.set(api::webhooks::WebhookContext {
+    webhook_context.set(api::WebhookContext {
         store: store.clone(),
         bus: bus.clone(),
         archive: archive.clone(),
         twilio_public_base_url: settings.twilio.public_base_url.trim_end_matches('/').to_owned(),
     });
     let hub = std::sync::Arc::new(webchat::hub::VisitorHub::default());
-    webchat_context.set(std::sync::Arc::new(webchat::api::WebchatContext {
+    webchat_context.set(std::sync::Arc::new(api::webchat::WebchatContext {
         store: store.clone(),
         bus: bus.clone(),
         archive,
@@ -98,7 +99,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let auth = ServiceAuth::new(settings.auth.service_token.clone());
 
     let visitors = WebchatVisitorsServer::with_interceptor(
-        api::accounts::WebchatVisitorsApi { store: store.clone() },
+        api::visitors::WebchatVisitorsApi { store: store.clone() },
         auth.clone(),
     );
     let twilio = twilio::rest::TwilioRest::new(

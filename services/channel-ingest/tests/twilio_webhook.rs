@@ -4,66 +4,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::collections::HashMap;
-use std::time::Duration;
+mod common;
 
-use inbox_bus::Bus;
-use inbox_channel_ingest::Settings;
+use common::Ingest;
 use inbox_channel_ingest::ingest::twilio_from_archive;
-use inbox_channel_ingest::store::{IngestStore, NewTwilioAccount};
+use inbox_channel_ingest::store::NewTwilioAccount;
 use inbox_channel_ingest::twilio::signature::sign;
-use inbox_service::Listeners;
-use inbox_testkit::{TestDatabase, TestNats, wait_until};
-use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 const PUBLIC: &str = "https://calls.example.test";
 const ACCOUNT_SID: &str = "AC00000000000000000000000000000abc";
 const TOKEN: &str = "twilio-auth-token-of-the-test";
 const NUMBER: &str = "+14155550100";
 
-struct Ingest {
-    base: String,
-    store: IngestStore,
-    bus: Bus,
-    shutdown: CancellationToken,
-    _db: TestDatabase,
-    _nats: TestNats,
-}
-
 async fn start() -> Ingest {
-    let db = TestDatabase::create("ingest").await.unwrap();
-    let nats = TestNats::start().await.unwrap();
-    let env: HashMap<String, String> = [
-        ("INBOX__POSTGRES__URL", db.url()),
-        ("INBOX__NATS__URL", nats.url()),
-        ("INBOX__AUTH__SERVICE_TOKEN", "service-token-for-tests".into()),
-        ("INBOX__LOG__LEVEL", "warn".into()),
-        ("INBOX__INGEST__MAX_BODY_BYTES", "4096".into()),
-        ("INBOX__TWILIO__PUBLIC_BASE_URL", PUBLIC.into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let settings: Settings =
-        inbox_config::load(<Settings as inbox_service::ServiceSettings>::DEFAULTS, None, &env).unwrap();
-    let listeners = Listeners::ephemeral().await.unwrap();
-    let base = format!("http://{}", listeners.http.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(inbox_channel_ingest::run(settings, listeners, shutdown.clone()));
-    let client = reqwest::Client::new();
-    wait_until(Duration::from_secs(20), || {
-        let req = client.get(format!("{base}/readyz"));
-        async move { req.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-    })
-    .await
-    .expect("channel-ingest became ready");
-
-    let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
-    let store = IngestStore::new(pool);
-    store
+    let ingest =
+        common::start(&[("INBOX__INGEST__MAX_BODY_BYTES", "4096"), ("INBOX__TWILIO__PUBLIC_BASE_URL", PUBLIC)]).await;
+    ingest
+        .store
         .upsert_twilio_account(
-            Uuid::new_v4(),
+            ingest.tenant,
             &NewTwilioAccount {
                 phone_number: NUMBER,
                 auth_token: TOKEN,
@@ -72,8 +31,7 @@ async fn start() -> Ingest {
         )
         .await
         .unwrap();
-    let bus = Bus::connect(&nats.url(), "test").await.unwrap();
-    Ingest { base, store, bus, shutdown, _db: db, _nats: nats }
+    ingest
 }
 
 fn params(call_sid: &str, to: &str, account_sid: &str) -> Vec<(String, String)> {
@@ -108,10 +66,6 @@ impl Ingest {
     async fn post_signed(&self, path: &str, params: &[(String, String)]) -> (u16, String) {
         let signature = sign(TOKEN, &format!("{PUBLIC}{path}"), params);
         self.post(path, params, Some(signature)).await
-    }
-
-    async fn ingest_messages(&self) -> u64 {
-        self.bus.jetstream().get_stream("INGEST").await.unwrap().info().await.unwrap().state.messages
     }
 
     async fn archived(&self) -> Vec<Vec<u8>> {

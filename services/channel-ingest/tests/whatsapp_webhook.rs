@@ -2,64 +2,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::collections::HashMap;
-use std::time::Duration;
+mod common;
 
-use inbox_bus::Bus;
-use inbox_channel_ingest::Settings;
-use inbox_channel_ingest::store::{IngestStore, NewWhatsAppAccount};
+use common::Ingest;
+use inbox_channel_ingest::store::NewWhatsAppAccount;
 use inbox_channel_ingest::whatsapp::signature::sign;
-use inbox_service::Listeners;
-use inbox_testkit::{TestDatabase, TestNats, wait_until};
+use inbox_testkit::wait_until;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use std::time::Duration;
 use uuid::Uuid;
 
 const SECRET: &str = "app-secret-of-the-test";
 
-struct Ingest {
-    base: String,
-    store: IngestStore,
-    bus: Bus,
-    tenant: Uuid,
-    shutdown: CancellationToken,
-    _db: TestDatabase,
-    _nats: TestNats,
-}
-
 async fn start() -> Ingest {
-    let db = TestDatabase::create("ingest").await.unwrap();
-    let nats = TestNats::start().await.unwrap();
-    let env: HashMap<String, String> = [
-        ("INBOX__POSTGRES__URL", db.url()),
-        ("INBOX__NATS__URL", nats.url()),
-        ("INBOX__AUTH__SERVICE_TOKEN", "service-token-for-tests".into()),
-        ("INBOX__LOG__LEVEL", "warn".into()),
-        ("INBOX__INGEST__MAX_BODY_BYTES", "65536".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let settings: Settings =
-        inbox_config::load(<Settings as inbox_service::ServiceSettings>::DEFAULTS, None, &env).unwrap();
-    let listeners = Listeners::ephemeral().await.unwrap();
-    let base = format!("http://{}", listeners.http.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(inbox_channel_ingest::run(settings, listeners, shutdown.clone()));
-    let client = reqwest::Client::new();
-    wait_until(Duration::from_secs(20), || {
-        let req = client.get(format!("{base}/readyz"));
-        async move { req.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-    })
-    .await
-    .expect("channel-ingest became ready");
-
-    let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
-    let store = IngestStore::new(pool);
-    let tenant = Uuid::new_v4();
-    store
+    let ingest = common::start(&[("INBOX__INGEST__MAX_BODY_BYTES", "65536")]).await;
+    ingest
+        .store
         .upsert_whatsapp_account(
-            tenant,
+            ingest.tenant,
             &NewWhatsAppAccount {
                 phone_number_id: "106540352242922",
                 display_phone_number: "15550783881",
@@ -71,8 +31,7 @@ async fn start() -> Ingest {
         )
         .await
         .unwrap();
-    let bus = Bus::connect(&nats.url(), "test").await.unwrap();
-    Ingest { base, store, bus, tenant, shutdown, _db: db, _nats: nats }
+    ingest
 }
 
 fn webhook(wamid: &str, phone_number_id: &str) -> String {
@@ -97,10 +56,6 @@ impl Ingest {
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn ingest_messages(&self) -> u64 {
-        self.bus.jetstream().get_stream("INGEST").await.unwrap().info().await.unwrap().state.messages
     }
 
     async fn archived(&self) -> i64 {

@@ -10,13 +10,12 @@ use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::ingest::{process_whatsapp_payload, publish_twilio_callback, twilio_from_archive};
+use crate::replay::replay_archived;
 use crate::store::{IngestStore, StoreError};
 use crate::twilio::rest::{NewCall, RestError, TwilioRest};
 use crate::twilio::twiml::CallbackUrls;
 use crate::twilio::voice_config::{TwilioConfig, is_e164};
 use crate::whatsapp::graph::{GraphClient, MediaError};
-use crate::whatsapp::payload::WebhookPayload;
 
 pub struct ChannelDeliveriesApi {
     pub store: IngestStore,
@@ -149,44 +148,13 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             else {
                 continue;
             };
-            let replay_failed = |e: &dyn std::fmt::Display| {
-                tracing::error!(error = %e, "replay failed");
+            let replayed = replay_archived(&self.store, &self.bus, &account, &payload).await.map_err(|e| {
+                tracing::error!(error = %e, raw_payload_id = %payload.id, "replay failed");
                 Status::from(PublicError::unavailable("replay failed; retry"))
-            };
-            if account.channel == "webchat" {
-                let published = crate::webchat::api::republish_archived(
-                    &self.store,
-                    &self.bus,
-                    &account,
-                    payload.id,
-                    &payload.body,
-                )
-                .await
-                .map_err(|e| replay_failed(&e))?;
-                answer.messages += u32::try_from(published).unwrap_or(u32::MAX);
-            } else if account.channel == "telephony" {
-                let Some(callback) = twilio_from_archive(&payload.body) else {
-                    tracing::warn!(raw_payload_id = %payload.id, "archived twilio callback no longer parses; skipped");
-                    continue;
-                };
-                let items = publish_twilio_callback(&self.bus, &account, payload.id, &callback)
-                    .await
-                    .map_err(|e| replay_failed(&e))?;
-                answer.messages += u32::try_from(items).unwrap_or(u32::MAX);
-            } else {
-                let parsed = match WebhookPayload::parse(&payload.body) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::warn!(raw_payload_id = %payload.id, error = %e, "archived payload no longer parses; skipped");
-                        continue;
-                    }
-                };
-                let processed = process_whatsapp_payload(&self.store, &self.bus, &account, payload.id, &parsed)
-                    .await
-                    .map_err(|e| replay_failed(&e))?;
-                answer.messages += u32::try_from(processed.messages).unwrap_or(u32::MAX);
-                answer.statuses += u32::try_from(processed.statuses).unwrap_or(u32::MAX);
-            }
+            })?;
+            let Some(replayed) = replayed else { continue };
+            answer.messages += u32::try_from(replayed.messages).unwrap_or(u32::MAX);
+            answer.statuses += u32::try_from(replayed.statuses).unwrap_or(u32::MAX);
             self.store.mark_published(payload.id).await.map_err(store_error)?;
             answer.payloads += 1;
         }

@@ -1,4 +1,4 @@
-//! Twilio Programmable Voice callbacks: `POST /webhooks/twilio/voice` (an incoming call),
+//! The Twilio edge: Programmable Voice callbacks, `POST /webhooks/twilio/voice` (an incoming call),
 //! `/voice/dial` (ringing ended), `/voice/connect` (click-to-call: the agent answered), `/voice/status`, `/voice/recording`, `/voice/transcription`.
 //!
 //! Each is parsed (400 if malformed, 413 if too large), its account found by our number and
@@ -17,7 +17,7 @@ use axum::routing::post;
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_service::http_edge::{ApiError, WhenReady};
 
-use super::webhooks::WebhookContext;
+use super::request::{WebhookContext, body_of, not_taken};
 use crate::ingest::{publish_twilio_callback, twilio_archive_body};
 use crate::metrics::WEBHOOKS;
 use crate::twilio::callback::{Callback, CallbackKind};
@@ -35,15 +35,14 @@ pub fn routes() -> Router<WhenReady<WebhookContext>> {
         .route(twiml::TRANSCRIPTION_PATH, post(receive_twilio))
 }
 
+const CHANNEL: &str = "telephony";
+
 fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
-    WEBHOOKS.with_label_values(&["telephony", outcome]).inc();
-    error.into()
+    super::request::rejected(CHANNEL, outcome, error)
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    WEBHOOKS.with_label_values(&["telephony", "unavailable"]).inc();
-    tracing::error!(error = %e, "twilio callback could not be taken; twilio will retry");
-    PublicError::unavailable("temporarily unavailable; retry").into()
+    not_taken(CHANNEL, e)
 }
 
 fn twiml_response(xml: String) -> Response {
@@ -58,12 +57,7 @@ async fn receive_twilio(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            rejected("too_large", PublicError::new(ErrorCode::PayloadTooLarge, "callback body is too large"))
-        }
-        _ => rejected("malformed", PublicError::invalid_argument(rejection.body_text())),
-    })?;
+    let body = body_of(CHANNEL, body)?;
     let kind = CallbackKind::of_path(uri.path())
         .ok_or_else(|| rejected("malformed", PublicError::not_found("no such twilio callback")))?;
     let form = headers
@@ -106,7 +100,7 @@ async fn receive_twilio(
     match publish_twilio_callback(&ctx.bus, &account, raw_id, &callback).await {
         Ok(_) => {
             ctx.archive.mark_published(raw_id).await;
-            WEBHOOKS.with_label_values(&["telephony", "accepted"]).inc();
+            WEBHOOKS.with_label_values(&[CHANNEL, "accepted"]).inc();
             tracing::info!(call_sid = callback.call_sid(), "twilio callback accepted");
         }
         // A caller on the line: Twilio does not retry an answer it could not use, it plays its
@@ -114,7 +108,7 @@ async fn receive_twilio(
         // its item is published by a replay (`--only-unpublished`) once the bus is back.
         Err(e) if matches!(kind, CallbackKind::Voice | CallbackKind::Dial | CallbackKind::Connect) => {
             let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
-            WEBHOOKS.with_label_values(&["telephony", "answered_unpublished"]).inc();
+            WEBHOOKS.with_label_values(&[CHANNEL, "answered_unpublished"]).inc();
             tracing::error!(error = %e, raw_payload_id = %raw_id, "call answered, its item not published: replay it");
         }
         Err(e) => {

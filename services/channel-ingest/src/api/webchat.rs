@@ -1,4 +1,5 @@
-//! `GET /webchat/widget.js` and the visitor API under `/webchat/v1/widgets/{key}/...`.
+//! The web chat edge: `GET /webchat/widget.js` and the visitor API under
+//! `/webchat/v1/widgets/{key}/...`.
 //!
 //! Every visitor API request names its widget in the path, so one gate checks, before any
 //! handler runs: the widget exists (404), the `Origin` header is one of its allowed origins
@@ -19,37 +20,36 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use inbox_bus::{Bus, Payload, new_envelope, subjects};
+use inbox_bus::Bus;
 use inbox_errors::{ErrorCode, PublicError};
-use inbox_proto::common::v1::{Channel, MessageContent, TextContent, message_content::Kind};
-use inbox_proto::ingest::v1 as pb;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::hub::VisitorHub;
-use super::rate_limit::{RateLimiter, Verdict};
-use super::tickets::{SocketTickets, TICKET_TTL_SECS};
-use super::visitor_input::{
-    MessageInput, PageInput, SessionInput, browser_of, clip_user_agent, parse_email, parse_locale, parse_name,
-};
+use super::request::{body_of, not_taken};
 use crate::config::WebchatSettings;
 use crate::ingest::announce_deliveries;
 use crate::metrics::WEBHOOKS;
 use crate::store::{
-    ArchiveBatcher, ChannelAccount, DeliveryState, IngestStore, PageRecord, StoreError, Visitor, VisitorUpdate,
-    WebchatMessage, Widget,
+    ArchiveBatcher, DeliveryState, IngestStore, PageRecord, StoreError, Visitor, VisitorUpdate, WebchatMessage, Widget,
+};
+use crate::webchat::hub::VisitorHub;
+use crate::webchat::publication::publication;
+use crate::webchat::rate_limit::{RateLimiter, Verdict};
+use crate::webchat::tickets::{SocketTickets, TICKET_TTL_SECS};
+use crate::webchat::visitor_input::{
+    MessageInput, PageInput, SessionInput, clip_user_agent, parse_email, parse_locale, parse_name,
 };
 
+const CHANNEL: &str = "webchat";
+
 /// The widget script, served from the binary.
-const WIDGET_JS: &str = include_str!("widget.js");
+const WIDGET_JS: &str = include_str!("../webchat/widget.js");
 static WIDGET_ETAG: LazyLock<String> =
     LazyLock::new(|| format!("\"{}\"", hex::encode(&Sha256::digest(WIDGET_JS.as_bytes())[..12])));
 /// Messages of history a widget loads.
 const HISTORY_LIMIT: i64 = 100;
-/// Page views of session history the inbox sees.
-pub const PAGES_LIMIT: i64 = 100;
 /// Largest visitor API body.
 const MAX_BODY_BYTES: usize = 32 * 1024;
 
@@ -93,8 +93,7 @@ fn redis_unavailable(e: redis::RedisError) -> ApiError {
 }
 
 fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
-    WEBHOOKS.with_label_values(&["webchat", outcome]).inc();
-    error.into()
+    super::request::rejected(CHANNEL, outcome, error)
 }
 
 fn too_many(retry_after_secs: u64) -> Response {
@@ -103,7 +102,7 @@ fn too_many(retry_after_secs: u64) -> Response {
     if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    WEBHOOKS.with_label_values(&["webchat", "rate_limited"]).inc();
+    WEBHOOKS.with_label_values(&[CHANNEL, "rate_limited"]).inc();
     response
 }
 
@@ -342,12 +341,7 @@ async fn post_message(
     let ctx = ctx.get()?;
     let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
     tracing::Span::current().record("visitor_id", tracing::field::display(visitor.id));
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            rejected("too_large", PublicError::new(ErrorCode::PayloadTooLarge, "message body is too large"))
-        }
-        _ => invalid(rejection.body_text()),
-    })?;
+    let body = body_of(CHANNEL, body)?;
     let input: MessageInput = serde_json::from_slice(&body).map_err(invalid)?;
     input.validate().map_err(invalid)?;
     let verdict = ctx
@@ -372,100 +366,12 @@ async fn post_message(
     let publication = publication(widget.id, &visitor, &message, input.page.as_ref(), raw_id);
     if let Err(e) = ctx.bus.publish_all(&[publication]).await {
         let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
-        tracing::error!(error = %e, "visitor message not published; the widget will resend");
-        return Err(PublicError::unavailable("temporarily unavailable; retry").into());
+        return Err(not_taken(CHANNEL, e));
     }
     ctx.archive.mark_published(raw_id).await;
-    WEBHOOKS.with_label_values(&["webchat", "accepted"]).inc();
+    WEBHOOKS.with_label_values(&[CHANNEL, "accepted"]).inc();
     let status = if stored { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(json!({"message": message_json(&message), "replayed": !stored}))).into_response())
-}
-
-/// Publishes again the visitor message an archived web chat payload carried (replay): found by
-/// the widget's idempotency key, published under its own event id, so the bus and the
-/// conversation service keep one copy. A payload whose message was never stored (the process
-/// stopped between archiving and storing; the widget resends it) publishes nothing. Returns
-/// the messages published.
-pub async fn republish_archived(
-    store: &IngestStore,
-    bus: &Bus,
-    account: &ChannelAccount,
-    raw_id: uuid::Uuid,
-    body: &[u8],
-) -> Result<usize, String> {
-    let input: MessageInput = serde_json::from_slice(body).map_err(|e| format!("archived message: {e}"))?;
-    let found = store
-        .visitor_messages_by_client_id(account.tenant_id, account.id, &input.client_message_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let batch: Vec<_> = found
-        .iter()
-        .map(|(visitor, message)| publication(account.id, visitor, message, input.page.as_ref(), raw_id))
-        .collect();
-    bus.publish_all(&batch).await.map_err(|e| e.to_string())?;
-    Ok(batch.len())
-}
-
-/// The name the inbox shows: the one the visitor gave, else "Visitor" and the end of their
-/// id, so anonymous visitors can be told apart (a name given later renames the customer).
-fn display_name(visitor: &Visitor) -> String {
-    if visitor.name.is_empty() {
-        format!("Visitor {}", &visitor.id.simple().to_string()[24..])
-    } else {
-        visitor.name.clone()
-    }
-}
-
-/// A visitor message on `ingest.webchat.<tenant>` under the event id `webchat:<tenant>:<message>`,
-/// the same whenever it is published (first time, resend, replay), so it is stored once.
-fn publication(
-    account_id: uuid::Uuid,
-    visitor: &Visitor,
-    message: &WebchatMessage,
-    page: Option<&PageInput>,
-    raw_id: uuid::Uuid,
-) -> (String, inbox_bus::Envelope) {
-    let tenant = visitor.tenant_id.to_string();
-    let inbound = inbound_message(account_id, visitor, message, page, raw_id);
-    let envelope = new_envelope(format!("webchat:{tenant}:{}", message.id), &tenant, Payload::InboundMessage(inbound));
-    (subjects::ingest(Channel::Webchat, &tenant), envelope)
-}
-
-fn inbound_message(
-    account_id: uuid::Uuid,
-    visitor: &Visitor,
-    message: &WebchatMessage,
-    page: Option<&PageInput>,
-    raw_id: uuid::Uuid,
-) -> pb::InboundMessage {
-    let sent_at = inbox_proto::timestamp_from(message.sent_at);
-    pb::InboundMessage {
-        tenant_id: visitor.tenant_id.to_string(),
-        channel: Channel::Webchat as i32,
-        channel_account_id: account_id.to_string(),
-        external_id: message.id.to_string(),
-        sent_at: Some(sent_at),
-        sender: Some(pb::Sender { address: visitor.id.to_string(), display_name: display_name(visitor) }),
-        content: Some(MessageContent {
-            kind: Some(Kind::Text(TextContent { body: message.body.clone() })),
-            ..Default::default()
-        }),
-        raw_payload_id: raw_id.to_string(),
-        visitor: Some(pb::WebVisitorContext {
-            visitor_id: visitor.id.to_string(),
-            name: visitor.name.clone(),
-            email: visitor.email.clone(),
-            user_agent: visitor.user_agent.clone(),
-            browser: browser_of(&visitor.user_agent),
-            locale: visitor.locale.clone(),
-            page: page.map(|p| pb::PageView {
-                url: p.url.clone(),
-                title: p.title.clone(),
-                referrer: p.referrer.clone(),
-                at: Some(sent_at),
-            }),
-        }),
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,4 +1,5 @@
-//! `GET /webhooks/whatsapp` (Meta's verification handshake) and `POST /webhooks/whatsapp`.
+//! The WhatsApp edge: `GET /webhooks/whatsapp` (Meta's verification handshake) and
+//! `POST /webhooks/whatsapp`.
 //!
 //! A POST is parsed (400 if malformed), its accounts looked up by `metadata.phone_number_id`
 //! (404 if unknown), its `X-Hub-Signature-256` checked with each account's app secret (401),
@@ -9,46 +10,34 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use inbox_bus::Bus;
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_service::http_edge::{ApiError, WhenReady};
 use serde_json::json;
 
+use super::request::{WebhookContext, body_of, not_taken};
 use crate::ingest::{Processed, process_whatsapp_payload};
 use crate::metrics::WEBHOOKS;
-use crate::store::{ArchiveBatcher, ChannelAccount, IngestStore, StoreError};
+use crate::store::ChannelAccount;
 use crate::whatsapp::payload::WebhookPayload;
 use crate::whatsapp::signature::{self, SIGNATURE_HEADER};
 
-pub struct WebhookContext {
-    pub store: IngestStore,
-    pub bus: Bus,
-    /// Group-commits the raw archive across concurrent webhooks.
-    pub archive: ArchiveBatcher,
-    /// Our public base URL as Twilio calls it (no trailing slash): signatures cover it.
-    pub twilio_public_base_url: String,
+const CHANNEL: &str = "whatsapp";
+
+pub fn routes() -> Router<WhenReady<WebhookContext>> {
+    Router::new().route("/webhooks/whatsapp", get(verify_subscription).post(receive_whatsapp))
 }
 
-pub fn routes(ctx: WhenReady<WebhookContext>, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route("/webhooks/whatsapp", get(verify_subscription).post(receive_whatsapp))
-        .merge(super::twilio::routes())
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(ctx)
+fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
+    super::request::rejected(CHANNEL, outcome, error)
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "webhook could not be taken; the provider will retry");
-    PublicError::unavailable("temporarily unavailable; retry").into()
-}
-
-fn store_unavailable(e: StoreError) -> ApiError {
-    unavailable(e)
+    not_taken(CHANNEL, e)
 }
 
 /// Meta's handshake: `hub.mode=subscribe`, `hub.verify_token`, `hub.challenge`; answer the
@@ -62,7 +51,7 @@ async fn verify_subscription(
     if param("hub.mode") != "subscribe" || param("hub.challenge").is_empty() {
         return Err(PublicError::invalid_argument("expected hub.mode=subscribe with hub.challenge").into());
     }
-    if !ctx.store.whatsapp_verify_token_exists(param("hub.verify_token")).await.map_err(store_unavailable)? {
+    if !ctx.store.whatsapp_verify_token_exists(param("hub.verify_token")).await.map_err(unavailable)? {
         return Err(PublicError::new(ErrorCode::PermissionDenied, "unknown verify token").into());
     }
     Ok((StatusCode::OK, param("hub.challenge").to_owned()).into_response())
@@ -78,10 +67,7 @@ async fn business_account(
 ) -> Result<ChannelAccount, ApiError> {
     let mut known = false;
     for business_account_id in payload.business_account_ids() {
-        let accounts = ctx.store.whatsapp_accounts_of_business(business_account_id).await.map_err(|e| {
-            WEBHOOKS.with_label_values(&["whatsapp", "unavailable"]).inc();
-            store_unavailable(e)
-        })?;
+        let accounts = ctx.store.whatsapp_accounts_of_business(business_account_id).await.map_err(unavailable)?;
         known |= !accounts.is_empty();
         if let Some(account) =
             accounts.into_iter().find(|a| signature::verify(a.app_secret.as_bytes(), body, signature_header).is_ok())
@@ -103,11 +89,6 @@ async fn business_account(
     }
 }
 
-fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
-    WEBHOOKS.with_label_values(&["whatsapp", outcome]).inc();
-    error.into()
-}
-
 #[tracing::instrument(skip_all, fields(tenant_id, messages, statuses))]
 async fn receive_whatsapp(
     State(ctx): State<WhenReady<WebhookContext>>,
@@ -115,12 +96,7 @@ async fn receive_whatsapp(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            rejected("too_large", PublicError::new(ErrorCode::PayloadTooLarge, "webhook body is too large"))
-        }
-        _ => rejected("malformed", PublicError::invalid_argument(rejection.body_text())),
-    })?;
+    let body = body_of(CHANNEL, body)?;
     let payload = WebhookPayload::parse(&body)
         .map_err(|e| rejected("malformed", PublicError::invalid_argument(e.to_string())))?;
     let signature_header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
@@ -128,15 +104,8 @@ async fn receive_whatsapp(
     // Look up and verify every account before archiving anything: a bad signature changes nothing.
     let mut accounts = Vec::new();
     for phone_number_id in payload.phone_number_ids() {
-        let account = ctx
-            .store
-            .whatsapp_account_cached(phone_number_id)
-            .await
-            .map_err(|e| {
-                WEBHOOKS.with_label_values(&["whatsapp", "unavailable"]).inc();
-                store_unavailable(e)
-            })?
-            .ok_or_else(|| {
+        let account =
+            ctx.store.whatsapp_account_cached(phone_number_id).await.map_err(unavailable)?.ok_or_else(|| {
                 rejected(
                     "unknown_account",
                     PublicError::not_found(format!("no channel account for phone_number_id {phone_number_id}")),
@@ -153,10 +122,10 @@ async fn receive_whatsapp(
         // otherwise not processed.
         let account = business_account(ctx, &payload, &body, signature_header).await?;
         tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
-        let raw_id = ctx.archive.archive(&account, body.clone()).await.map_err(store_unavailable)?;
+        let raw_id = ctx.archive.archive(&account, body.clone()).await.map_err(unavailable)?;
         ctx.archive.mark_published(raw_id).await;
         let fields = payload.other_fields();
-        WEBHOOKS.with_label_values(&["whatsapp", "acknowledged"]).inc();
+        WEBHOOKS.with_label_values(&[CHANNEL, "acknowledged"]).inc();
         tracing::info!(fields = ?fields, raw_payload_id = %raw_id, "whatsapp webhook of other fields acknowledged");
         return Ok((StatusCode::OK, Json(json!({"status": "acknowledged", "fields": fields}))).into_response());
     }
@@ -164,7 +133,7 @@ async fn receive_whatsapp(
     let mut total = Processed::default();
     for account in &accounts {
         tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
-        let raw_id = ctx.archive.archive(account, body.clone()).await.map_err(store_unavailable)?;
+        let raw_id = ctx.archive.archive(account, body.clone()).await.map_err(unavailable)?;
         match process_whatsapp_payload(&ctx.store, &ctx.bus, account, raw_id, &payload).await {
             Ok(processed) => {
                 total.messages += processed.messages;
@@ -173,12 +142,11 @@ async fn receive_whatsapp(
             }
             Err(e) => {
                 let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
-                WEBHOOKS.with_label_values(&["whatsapp", "unavailable"]).inc();
                 return Err(unavailable(e));
             }
         }
     }
-    WEBHOOKS.with_label_values(&["whatsapp", "accepted"]).inc();
+    WEBHOOKS.with_label_values(&[CHANNEL, "accepted"]).inc();
     let span = tracing::Span::current();
     span.record("messages", total.messages);
     span.record("statuses", total.statuses);

@@ -1,0 +1,76 @@
+//! channel-ingest run in-process against real PostgreSQL and JetStream, as each edge's tests
+//! start it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use inbox_bus::Bus;
+use inbox_channel_ingest::Settings;
+use inbox_channel_ingest::store::IngestStore;
+use inbox_service::Listeners;
+use inbox_testkit::{TestDatabase, TestNats, wait_until};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The service token the tests' gRPC calls present.
+pub const SERVICE_TOKEN: &str = "service-token-for-tests";
+
+pub struct Ingest {
+    /// `http://127.0.0.1:<port>` of the webhooks and the web chat visitor API.
+    pub base: String,
+    /// The gRPC API (not every test binary calls it).
+    #[allow(dead_code)]
+    pub grpc: SocketAddr,
+    /// The service's database, opened by the test.
+    pub store: IngestStore,
+    pub bus: Bus,
+    /// The tenant the test connects its accounts to.
+    pub tenant: Uuid,
+    pub shutdown: CancellationToken,
+    _db: TestDatabase,
+    _nats: TestNats,
+}
+
+/// Starts channel-ingest with a fresh database and JetStream, the defaults overridden by `env`
+/// (`INBOX__...` pairs), and waits until it is ready.
+pub async fn start(env: &[(&str, &str)]) -> Ingest {
+    let db = TestDatabase::create("ingest").await.unwrap();
+    let nats = TestNats::start().await.unwrap();
+    let mut vars: HashMap<String, String> = [
+        ("INBOX__POSTGRES__URL", db.url()),
+        ("INBOX__NATS__URL", nats.url()),
+        ("INBOX__AUTH__SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
+        ("INBOX__LOG__LEVEL", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let settings: Settings =
+        inbox_config::load(<Settings as inbox_service::ServiceSettings>::DEFAULTS, None, &vars).unwrap();
+    let listeners = Listeners::ephemeral().await.unwrap();
+    let base = format!("http://{}", listeners.http.local_addr().unwrap());
+    let grpc = listeners.grpc.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(inbox_channel_ingest::run(settings, listeners, shutdown.clone()));
+    let client = reqwest::Client::new();
+    wait_until(Duration::from_secs(20), || {
+        let req = client.get(format!("{base}/readyz"));
+        async move { req.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+    })
+    .await
+    .expect("channel-ingest became ready");
+    let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
+    let bus = Bus::connect(&nats.url(), "test").await.unwrap();
+    Ingest { base, grpc, store: IngestStore::new(pool), bus, tenant: Uuid::new_v4(), shutdown, _db: db, _nats: nats }
+}
+
+impl Ingest {
+    /// Messages the INGEST stream holds.
+    pub async fn ingest_messages(&self) -> u64 {
+        self.bus.jetstream().get_stream("INGEST").await.unwrap().info().await.unwrap().state.messages
+    }
+}

@@ -1,0 +1,185 @@
+//! Replay of the raw archive, one path for every channel: a WhatsApp webhook, a Twilio
+//! callback and a web chat visitor message archived while the bus was down are published by
+//! one `ReplayRawPayloads` call, once however often it runs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use common::{Ingest, SERVICE_TOKEN};
+use inbox_config::Secret;
+use inbox_proto::ingest::v1 as pb;
+use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
+use inbox_service::{CallContext, Role};
+use serde_json::{Value, json};
+
+const PUBLIC: &str = "https://calls.example.test";
+const ACCOUNT_SID: &str = "AC00000000000000000000000000000abc";
+const TWILIO_TOKEN: &str = "twilio-auth-token-of-the-test";
+const NUMBER: &str = "+14155550100";
+const APP_SECRET: &str = "app-secret-of-the-test";
+const PHONE_NUMBER_ID: &str = "106540352242922";
+const ORIGIN: &str = "https://shop.test";
+
+async fn connect_accounts(ingest: &Ingest) -> String {
+    use inbox_channel_ingest::store::{NewTwilioAccount, NewWhatsAppAccount, NewWidget};
+    ingest
+        .store
+        .upsert_whatsapp_account(
+            ingest.tenant,
+            &NewWhatsAppAccount {
+                phone_number_id: PHONE_NUMBER_ID,
+                display_phone_number: "15550783881",
+                app_secret: APP_SECRET,
+                verify_token: "verify-me",
+                access_token: "EAAG-token",
+                business_account_id: "",
+            },
+        )
+        .await
+        .unwrap();
+    ingest
+        .store
+        .upsert_twilio_account(
+            ingest.tenant,
+            &NewTwilioAccount {
+                phone_number: NUMBER,
+                auth_token: TWILIO_TOKEN,
+                config: json!({"account_sid": ACCOUNT_SID, "voice": {"agent_numbers": ["+14155550111"]}}),
+            },
+        )
+        .await
+        .unwrap();
+    let origins = vec![ORIGIN.to_owned()];
+    let widget = ingest
+        .store
+        .create_widget(
+            ingest.tenant,
+            &NewWidget { name: "Shop", allowed_origins: &origins, greeting: "", color: "#112233" },
+        )
+        .await
+        .unwrap();
+    widget.widget_key
+}
+
+async fn post_whatsapp(ingest: &Ingest) -> u16 {
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}],
+            "messages": [{"from": "16505551234", "id": "wamid.R", "timestamp": "1749416383", "type": "text", "text": {"body": "Hi"}}]
+        }}]}]
+    })
+    .to_string();
+    let signature = inbox_channel_ingest::whatsapp::signature::sign(APP_SECRET.as_bytes(), body.as_bytes());
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/whatsapp", ingest.base))
+        .header("X-Hub-Signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+async fn post_twilio_call(ingest: &Ingest) -> u16 {
+    let path = "/webhooks/twilio/voice";
+    let params: Vec<(String, String)> = [
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", "CAreplay"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        ("From", "+4915112345678"),
+        ("To", NUMBER),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let signature = inbox_channel_ingest::twilio::signature::sign(TWILIO_TOKEN, &format!("{PUBLIC}{path}"), &params);
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish();
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", ingest.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+async fn post_visitor_message(ingest: &Ingest, widget_key: &str) -> u16 {
+    let client = reqwest::Client::new();
+    let widget = format!("{}/webchat/v1/widgets/{widget_key}", ingest.base);
+    let session: Value = client
+        .post(format!("{widget}/sessions"))
+        .header("origin", ORIGIN)
+        .json(&json!({"name": "Ana"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["visitor_token"].as_str().expect("a visitor token");
+    let response = client
+        .post(format!("{widget}/messages"))
+        .header("origin", ORIGIN)
+        .bearer_auth(token)
+        .json(&json!({"client_message_id": "m-replay", "text": "Is it in stock?"}))
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+async fn replay(ingest: &Ingest, request: pb::ReplayRawPayloadsRequest) -> pb::ReplayRawPayloadsResponse {
+    let mut client = ChannelDeliveriesClient::connect(format!("http://{}", ingest.grpc)).await.unwrap();
+    let admin = CallContext { tenant_id: ingest.tenant, principal: "operator".into(), role: Role::Admin };
+    client.replay_raw_payloads(admin.request(request, &Secret::new(SERVICE_TOKEN)).unwrap()).await.unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn payloads_of_every_channel_archived_while_the_bus_was_down_are_replayed_once() {
+    let ingest = common::start(&[("INBOX__TWILIO__PUBLIC_BASE_URL", PUBLIC)]).await;
+    let widget_key = connect_accounts(&ingest).await;
+    // The INGEST stream is gone: every publish on ingest.> fails.
+    ingest.bus.jetstream().delete_stream("INGEST").await.unwrap();
+    assert_eq!(post_whatsapp(&ingest).await, 503, "meta retries");
+    assert_eq!(post_twilio_call(&ingest).await, 200, "the caller is answered");
+    assert_eq!(post_visitor_message(&ingest, &widget_key).await, 503, "the widget resends");
+    let unpublished: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM raw_payloads r WHERE NOT EXISTS (SELECT 1 FROM raw_payload_publications p WHERE p.id = r.id)",
+    )
+    .fetch_one(ingest.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(unpublished, 3, "each archived, none published");
+
+    ingest.bus.ensure_streams().await.unwrap();
+    let only_unpublished = pb::ReplayRawPayloadsRequest { only_unpublished: true, ..Default::default() };
+    let replayed = replay(&ingest, only_unpublished.clone()).await;
+    assert_eq!((replayed.payloads, replayed.messages), (3, 3), "{replayed:?}");
+    assert_eq!(ingest.ingest_messages().await, 3, "one message of each channel");
+    let subjects: Vec<String> = ["whatsapp", "telephony", "webchat"]
+        .into_iter()
+        .map(|channel| format!("ingest.{channel}.{}", ingest.tenant))
+        .collect();
+    let stream = ingest.bus.jetstream().get_stream("INGEST").await.unwrap();
+    for subject in &subjects {
+        assert!(stream.get_last_raw_message_by_subject(subject).await.is_ok(), "nothing published on {subject}");
+    }
+
+    let again = replay(&ingest, only_unpublished).await;
+    assert_eq!(again.payloads, 0, "all marked published");
+    let everything = pb::ReplayRawPayloadsRequest {
+        received_from: Some(inbox_proto::timestamp_from(chrono::DateTime::UNIX_EPOCH)),
+        ..Default::default()
+    };
+    let all = replay(&ingest, everything).await;
+    assert_eq!((all.payloads, all.messages), (3, 3), "{all:?}");
+    assert_eq!(ingest.ingest_messages().await, 3, "the same event ids: nothing twice");
+    ingest.shutdown.cancel();
+}
