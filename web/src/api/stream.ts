@@ -1,0 +1,129 @@
+// The live stream `GET /v1/stream?access_token=`: frames in, presence out, reconnects with
+// backoff, and a catch-up after each reconnect (the gateway access issue adds sequence numbers
+// and replay from `?after=`; until then a reconnect refetches what is on screen).
+
+import { Backoff } from './backoff';
+import type { StreamFrame } from './types';
+
+export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface StreamOptions {
+  url: (lastSeq: number | null) => string | null;
+  onFrame: (frame: StreamFrame) => void;
+  onState: (state: StreamState) => void;
+  /** After a reconnect (not the first open): what was missed must be fetched again. */
+  onReconnected: () => void;
+  /** The server refused the socket (likely an expired token): refresh before the next try. */
+  onAuthProblem?: () => Promise<void>;
+  backoff?: Backoff;
+  now?: () => number;
+  WebSocketImpl?: typeof WebSocket;
+}
+
+export class LiveStream {
+  private socket: WebSocket | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+  private everOpened = false;
+  private lastSeq: number | null = null;
+  private readonly backoff: Backoff;
+  private readonly now: () => number;
+  private presence: string | null = null;
+
+  constructor(private readonly options: StreamOptions) {
+    this.backoff = options.backoff ?? new Backoff();
+    this.now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.socket?.close(1000);
+    this.socket = null;
+    this.options.onState('closed');
+  }
+
+  /** Tells the gateway the agent's availability (`online`, `away`), kept across reconnects. */
+  setPresence(availability: 'online' | 'away' | 'offline'): void {
+    this.presence = availability;
+    this.send({ type: 'presence', availability });
+  }
+
+  /** Reconnect at once (the browser came back online). */
+  reconnectNow(): void {
+    if (this.stopped || this.socket?.readyState === 1) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.connect();
+  }
+
+  private send(frame: unknown): void {
+    if (this.socket?.readyState === 1) this.socket.send(JSON.stringify(frame));
+  }
+
+  private connect(): void {
+    const url = this.options.url(this.lastSeq);
+    if (!url) {
+      this.options.onState('closed');
+      return;
+    }
+    this.options.onState(this.everOpened ? 'reconnecting' : 'connecting');
+    const Impl = this.options.WebSocketImpl ?? WebSocket;
+    const socket = new Impl(url);
+    this.socket = socket;
+    let opened = false;
+    socket.onopen = () => {
+      opened = true;
+      this.backoff.opened(this.now());
+    };
+    socket.onmessage = (event) => {
+      let frame: StreamFrame;
+      try {
+        frame = JSON.parse(String(event.data)) as StreamFrame;
+      } catch {
+        return;
+      }
+      const seq = (frame as { seq?: number }).seq;
+      if (typeof seq === 'number') {
+        // A frame seen already (a replay overlapping what arrived before the drop) is skipped.
+        if (this.lastSeq !== null && seq <= this.lastSeq) return;
+        this.lastSeq = seq;
+      }
+      if (frame.type === 'ready') {
+        const reconnected = this.everOpened;
+        this.everOpened = true;
+        this.options.onState('open');
+        if (this.presence && this.presence !== 'online') this.send({ type: 'presence', availability: this.presence });
+        if (reconnected) this.options.onReconnected();
+      }
+      this.options.onFrame(frame);
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.stopped) return;
+      this.options.onState(this.everOpened ? 'reconnecting' : 'connecting');
+      const delay = this.backoff.next(this.now());
+      const retry = async () => {
+        if (!opened && this.options.onAuthProblem) await this.options.onAuthProblem();
+        if (!this.stopped) this.connect();
+      };
+      this.timer = setTimeout(() => void retry(), delay);
+    };
+    socket.onerror = () => {
+      // onclose follows.
+    };
+  }
+}
+
+export function streamUrl(token: string, lastSeq: number | null, loc: Location = window.location): string {
+  const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  const after = lastSeq === null ? '' : `&after=${lastSeq}`;
+  return `${scheme}//${loc.host}/v1/stream?access_token=${encodeURIComponent(token)}${after}`;
+}

@@ -1,0 +1,252 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import * as api from '../api/client';
+import { messageOf } from '../api/errors';
+import { keys } from '../api/keys';
+import type { PriorityRules, StatusRules, Template, TenantSettings } from '../api/types';
+import { useInbox } from '../app/context';
+import { Button, common } from './common';
+import s from './Settings.module.css';
+
+const NOTIFY_KEY = 'inbox.notification-preferences';
+const NOTIFY_ROWS = [
+  { id: 'new_conversation', label: 'New conversations', default: 'sound_visual' },
+  { id: 'assigned_to_me', label: 'Assigned to me', default: 'all' },
+  { id: 'customer_reply', label: 'Customer reply', default: 'visual' },
+  { id: 'status_change', label: 'Status changes', default: 'none' },
+] as const;
+const NOTIFY_OPTIONS = [
+  { value: 'all', label: 'All alerts' },
+  { value: 'sound_visual', label: 'Sound + Visual' },
+  { value: 'visual', label: 'Visual only' },
+  { value: 'none', label: 'None' },
+];
+
+function Notifications() {
+  const [prefs, setPrefs] = useState<Record<string, string>>(() => {
+    try {
+      return JSON.parse(localStorage.getItem(NOTIFY_KEY) ?? '{}') as Record<string, string>;
+    } catch {
+      return {};
+    }
+  });
+  const [permission, setPermission] = useState(typeof Notification === 'undefined' ? 'unsupported' : Notification.permission);
+  const save = (next: Record<string, string>) => {
+    setPrefs(next);
+    localStorage.setItem(NOTIFY_KEY, JSON.stringify(next));
+  };
+  return (
+    <section className={s.section} aria-labelledby="notif-h">
+      <h2 id="notif-h">Notifications › Inbox</h2>
+      <p className={common.hint}>Your choices are kept in this browser; alerts are delivered once the notification service serves them.</p>
+      <table className={s.table}>
+        <tbody>
+          {NOTIFY_ROWS.map((r) => (
+            <tr key={r.id}>
+              <th scope="row">{r.label}</th>
+              <td>
+                <select aria-label={r.label} className={common.input} value={prefs[r.id] ?? r.default} onChange={(e) => save({ ...prefs, [r.id]: e.target.value })}>
+                  {NOTIFY_OPTIONS.map((o) => (
+                    <option key={o.value} value={o.value}>
+                      {o.label}
+                    </option>
+                  ))}
+                </select>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p>
+        Browser notifications: <strong>{permission}</strong>{' '}
+        {permission === 'default' ? <Button onClick={() => void Notification.requestPermission().then(setPermission)}>Enable</Button> : null}
+      </p>
+    </section>
+  );
+}
+
+function Form<T extends object>({ title, load, save, fields, admin }: {
+  title: string;
+  load: () => Promise<T>;
+  save: (v: T) => Promise<T>;
+  fields: { key: keyof T; label: string; type: 'text' | 'number' | 'bool' | 'list' | 'textarea' }[];
+  admin: boolean;
+}) {
+  const q = useQuery({ queryKey: ['settings-form', title], queryFn: load });
+  const [draft, setDraft] = useState<T | null>(null);
+  const [msg, setMsg] = useState<string | null>(null);
+  const v = draft ?? q.data;
+  if (q.isError) return <p className={common.error}>{title}: {messageOf(q.error)}</p>;
+  if (!v) return <p className={common.hint}>Loading {title.toLowerCase()}…</p>;
+  const set = (k: keyof T, value: unknown) => setDraft({ ...v, [k]: value } as T);
+  return (
+    <section className={s.section} aria-label={title}>
+      <h2>{title}</h2>
+      {fields.map((f) => {
+        const id = `${title}-${String(f.key)}`;
+        const value = v[f.key] as unknown;
+        return (
+          <div key={String(f.key)} className={common.field}>
+            <label htmlFor={id}>{f.label}</label>
+            {f.type === 'bool' ? (
+              <input id={id} type="checkbox" disabled={!admin} checked={!!value} onChange={(e) => set(f.key, e.target.checked)} style={{ alignSelf: 'flex-start' }} />
+            ) : f.type === 'textarea' ? (
+              <textarea id={id} className={common.input} disabled={!admin} rows={2} value={String(value ?? '')} onChange={(e) => set(f.key, e.target.value)} />
+            ) : (
+              <input
+                id={id}
+                className={common.input}
+                disabled={!admin}
+                type={f.type === 'number' ? 'number' : 'text'}
+                value={f.type === 'list' ? (value as string[]).join(', ') : String(value ?? '')}
+                onChange={(e) =>
+                  set(f.key, f.type === 'number' ? Number(e.target.value) : f.type === 'list' ? e.target.value.split(',').map((x) => x.trim()).filter(Boolean) : e.target.value)
+                }
+              />
+            )}
+          </div>
+        );
+      })}
+      {admin ? (
+        <Button
+          variant="primary"
+          disabled={!draft}
+          onClick={async () => {
+            try {
+              await save(v);
+              setDraft(null);
+              void q.refetch();
+              setMsg('Saved.');
+            } catch (e) {
+              setMsg(messageOf(e));
+            }
+          }}
+        >
+          Save
+        </Button>
+      ) : (
+        <p className={common.hint}>Only admins change these.</p>
+      )}
+      {msg ? <span className={s.msg} role="status">{msg}</span> : null}
+    </section>
+  );
+}
+
+function Templates({ manage }: { manage: boolean }) {
+  const qc = useQueryClient();
+  const q = useQuery({ queryKey: keys.templates('settings'), queryFn: () => api.listTemplates('', 200) });
+  const [editing, setEditing] = useState<Partial<Template> | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <section className={s.section} aria-labelledby="tpl-h">
+      <h2 id="tpl-h">Templates</h2>
+      {manage ? <Button onClick={() => setEditing({ name: '', body: '' })}>New template</Button> : <p className={common.hint}>Supervisors and admins manage templates.</p>}
+      {editing ? (
+        <form
+          className={s.tplForm}
+          onSubmit={async (e) => {
+            e.preventDefault();
+            try {
+              if (editing.id) await api.updateTemplate(editing.id, { name: editing.name, body: editing.body });
+              else await api.createTemplate(editing.name ?? '', editing.body ?? '');
+              setEditing(null);
+              setError(null);
+              void qc.invalidateQueries({ queryKey: ['templates'] });
+            } catch (err) {
+              setError(messageOf(err));
+            }
+          }}
+        >
+          <div className={common.field}>
+            <label htmlFor="tpl-name">Name</label>
+            <input id="tpl-name" className={common.input} value={editing.name ?? ''} onChange={(e) => setEditing({ ...editing, name: e.target.value })} />
+          </div>
+          <div className={common.field}>
+            <label htmlFor="tpl-body">Message (variables as {'{{customer_name}}'}, {'{{agent_name}}'}, {'{{company_name}}'}, {'{{date}}'}, {'{{time}}'} or your own)</label>
+            <textarea id="tpl-body" className={common.input} rows={3} value={editing.body ?? ''} onChange={(e) => setEditing({ ...editing, body: e.target.value })} />
+          </div>
+          {error ? <p className={common.error}>{error}</p> : null}
+          <Button variant="primary" type="submit">
+            Save
+          </Button>{' '}
+          <Button onClick={() => setEditing(null)}>Cancel</Button>
+        </form>
+      ) : null}
+      <ul className={s.tplList}>
+        {q.data?.items.map((t) => (
+          <li key={t.id}>
+            <div>
+              <strong>/{t.name}</strong>
+              <p>{t.body}</p>
+            </div>
+            {manage ? (
+              <span className={s.tplActions}>
+                <Button onClick={() => setEditing(t)}>Edit</Button>
+                <Button
+                  variant="danger"
+                  onClick={async () => {
+                    await api.deleteTemplate(t.id).catch((e) => setError(messageOf(e)));
+                    void qc.invalidateQueries({ queryKey: ['templates'] });
+                  }}
+                >
+                  Delete
+                </Button>
+              </span>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+export default function Settings({ onClose }: { onClose: () => void }) {
+  const { me } = useInbox();
+  const admin = me.role === 'admin';
+  const manage = admin || me.role === 'supervisor';
+  return (
+    <div className={s.page}>
+      <div className={s.head}>
+        <h1>Settings</h1>
+        <Button onClick={onClose}>Back to the inbox</Button>
+      </div>
+      <Notifications />
+      <Templates manage={manage} />
+      <Form<TenantSettings>
+        title="Company"
+        admin={admin}
+        load={api.getTenantSettings}
+        save={api.setTenantSettings}
+        fields={[
+          { key: 'company_name', label: 'Company name', type: 'text' },
+          { key: 'time_zone', label: 'Time zone', type: 'text' },
+          { key: 'ai_confidence_threshold', label: 'AI confidence threshold', type: 'number' },
+          { key: 'handoff_message', label: 'Hand-off message', type: 'textarea' },
+        ]}
+      />
+      <Form<StatusRules>
+        title="Conversations › Auto-Status"
+        admin={admin}
+        load={api.getStatusRules}
+        save={api.setStatusRules}
+        fields={[
+          { key: 'pending_timeout_seconds', label: 'Pending timeout (seconds)', type: 'number' },
+          { key: 'auto_archive_seconds', label: 'Resolved auto-archive (seconds)', type: 'number' },
+          { key: 'reopen_on_customer_message', label: 'Re-open on new message', type: 'bool' },
+        ]}
+      />
+      <Form<PriorityRules>
+        title="Priority rules"
+        admin={admin}
+        load={api.getPriorityRules}
+        save={api.setPriorityRules}
+        fields={[
+          { key: 'urgent_keywords', label: 'Urgent keywords (comma-separated)', type: 'list' },
+          { key: 'urgent_segments', label: 'Urgent segments', type: 'list' },
+          { key: 'first_response_target_seconds', label: 'First response target (seconds, 0 = off)', type: 'number' },
+        ]}
+      />
+      <p className={common.hint}>Teams and agents are managed with inboxctl or the admin API until their pages land.</p>
+    </div>
+  );
+}
