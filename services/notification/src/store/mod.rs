@@ -1,3 +1,1 @@
-//! The notification service's PostgreSQL store.
-
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
