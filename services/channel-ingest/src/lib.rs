@@ -7,6 +7,8 @@
 
 pub mod api;
 pub mod config;
+pub mod error;
+pub mod ids;
 pub mod ingest;
 pub mod metrics;
 pub mod outbound;

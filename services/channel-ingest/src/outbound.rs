@@ -14,9 +14,10 @@ use inbox_proto::events::v1::OutboundMessage;
 use uuid::Uuid;
 
 use crate::config::WhatsAppSettings;
+use crate::ids::parse_id;
 use crate::ingest::announce_deliveries;
 use crate::metrics::OUTBOUND_SENDS;
-use crate::store::{ChannelAccount, Claim, DeliveryFailure, DeliveryRow, IngestStore, NewDelivery, StoreError};
+use crate::store::{ChannelAccount, Claim, DeliveryFailure, DeliveryRow, IngestStore, NewDelivery};
 use crate::whatsapp::graph::{GraphClient, SendOutcome};
 use crate::whatsapp::outbound::{request_body, within_customer_service_window};
 
@@ -55,13 +56,9 @@ impl WhatsAppSender {
 
     async fn fail(&self, tenant_id: Uuid, message_id: Uuid, failure: DeliveryFailure) -> Result<(), HandlerError> {
         tracing::warn!(%message_id, code = failure.code, title = %failure.title, "whatsapp delivery failed");
-        let row = self.store.record_failed(tenant_id, message_id, &failure).await.map_err(retry)?;
+        let row = self.store.record_failed(tenant_id, message_id, &failure).await?;
         self.announce(row).await
     }
-}
-
-fn retry(e: StoreError) -> HandlerError {
-    HandlerError::Retry(e.to_string())
 }
 
 fn refusal(title: &str, details: impl Into<String>) -> DeliveryFailure {
@@ -75,17 +72,14 @@ impl MessageHandler for WhatsAppSender {
         };
         let OutboundMessage { message, channel_account_id, customer_address, last_customer_message_at } = outbound;
         let message = message.ok_or_else(|| HandlerError::Permanent("outbound message without its message".into()))?;
-        let parse = |s: &str, what: &str| {
-            Uuid::parse_str(s).map_err(|_| HandlerError::Permanent(format!("{what} {s:?} is not a uuid")))
-        };
-        let tenant_id = parse(&delivery.envelope.tenant_id, "tenant")?;
-        let message_id = parse(&message.id, "message id")?;
-        let conversation_id = parse(&message.conversation_id, "conversation id")?;
+        let tenant_id = parse_id("tenant", &delivery.envelope.tenant_id)?;
+        let message_id = parse_id("message id", &message.id)?;
+        let conversation_id = parse_id("conversation id", &message.conversation_id)?;
         if message.internal_note {
             return Ok(());
         }
-        let account: Option<ChannelAccount> = match Uuid::parse_str(&channel_account_id) {
-            Ok(id) => self.store.account_of_tenant(tenant_id, id).await.map_err(retry)?,
+        let account: Option<ChannelAccount> = match parse_id("channel account id", &channel_account_id) {
+            Ok(id) => self.store.account_of_tenant(tenant_id, id).await?,
             Err(_) => None,
         };
         let new = NewDelivery {
@@ -97,7 +91,7 @@ impl MessageHandler for WhatsAppSender {
             recipient: &customer_address,
         };
         let lease = Self::lease(&self.settings);
-        match self.store.claim_delivery(&new, self.replica, lease).await.map_err(retry)? {
+        match self.store.claim_delivery(&new, self.replica, lease).await? {
             // Handled before: announce its state again (a lost announcement is repaired here).
             Claim::Finished(row) => return self.announce(Some(row)).await,
             Claim::Interrupted(row) => {
@@ -139,13 +133,13 @@ impl MessageHandler for WhatsAppSender {
 
         let attempts = self.settings.send_attempts;
         for attempt in 1..=attempts {
-            if !self.store.begin_provider_request(tenant_id, message_id, self.replica, lease).await.map_err(retry)? {
+            if !self.store.begin_provider_request(tenant_id, message_id, self.replica, lease).await? {
                 return Err(HandlerError::Retry("lost the send lease".into()));
             }
             match self.graph.send_message(&account.external_id, &account.access_token, &body).await {
                 SendOutcome::Accepted { external_id } => {
                     tracing::info!(%message_id, wamid = %external_id, attempt, "whatsapp message accepted");
-                    let row = self.store.record_accepted(tenant_id, message_id, &external_id).await.map_err(retry)?;
+                    let row = self.store.record_accepted(tenant_id, message_id, &external_id).await?;
                     return self.announce(row).await;
                 }
                 SendOutcome::Permanent(failure) => return self.fail(tenant_id, message_id, failure).await,
@@ -162,16 +156,12 @@ impl MessageHandler for WhatsAppSender {
                     if last_attempt && delivery.delivered >= self.max_deliver {
                         let details = format!("gave up after {} deliveries: {}", delivery.delivered, failure.details);
                         let failure = DeliveryFailure { details, ..failure };
-                        self.store
-                            .end_provider_request(tenant_id, message_id, self.replica, &failure, true)
-                            .await
-                            .map_err(retry)?;
+                        self.store.end_provider_request(tenant_id, message_id, self.replica, &failure, true).await?;
                         return self.fail(tenant_id, message_id, failure).await;
                     }
                     self.store
                         .end_provider_request(tenant_id, message_id, self.replica, &failure, last_attempt)
-                        .await
-                        .map_err(retry)?;
+                        .await?;
                     if last_attempt {
                         return Err(HandlerError::Retry(format!("provider busy: {} {}", failure.code, failure.title)));
                     }

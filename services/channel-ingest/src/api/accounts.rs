@@ -6,7 +6,8 @@ use inbox_proto::ingest::v1 as pb;
 use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 
-use crate::store::{ChannelAccount, IngestStore, NewTwilioAccount, NewWhatsAppAccount, NewWidget, StoreError, Widget};
+use crate::ids::parse_id;
+use crate::store::{ChannelAccount, IngestStore, NewTwilioAccount, NewWhatsAppAccount, NewWidget, Widget};
 use crate::twilio::rest::{RestError, TwilioRest};
 use crate::twilio::voice_config::{TwilioConfig, VoiceConfig, is_account_sid, is_e164};
 
@@ -38,21 +39,6 @@ fn twilio_to_proto(account: &ChannelAccount) -> pb::TwilioAccount {
         phone_number: account.external_id.clone(),
         has_auth_token: !account.app_secret.is_empty(),
         config: Some(config.voice.to_proto()),
-    }
-}
-
-pub(crate) fn store_error(e: StoreError) -> Status {
-    match e {
-        StoreError::Conflict(reason) => PublicError::new(ErrorCode::AlreadyExists, reason).into(),
-        StoreError::NotFound(reason) => PublicError::not_found(reason).into(),
-        StoreError::Unavailable(e) => {
-            tracing::error!(error = %e, "store failure");
-            PublicError::unavailable("ingest store unavailable").into()
-        }
-        StoreError::Database(e) => {
-            tracing::error!(error = %e, "store failure");
-            PublicError::unavailable("ingest store unavailable").into()
-        }
     }
 }
 
@@ -106,8 +92,7 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
                     business_account_id: &r.business_account_id,
                 },
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
         tracing::info!(account_id = %account.id, phone_number_id = %account.external_id, "whatsapp account saved");
         Ok(Response::new(to_proto(&account)))
     }
@@ -118,7 +103,7 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
     ) -> Result<Response<pb::ListWhatsAppAccountsResponse>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         require_admin(&ctx)?;
-        let accounts = self.store.list_whatsapp_accounts(ctx.tenant_id).await.map_err(store_error)?;
+        let accounts = self.store.list_whatsapp_accounts(ctx.tenant_id).await?;
         Ok(Response::new(pb::ListWhatsAppAccountsResponse { accounts: accounts.iter().map(to_proto).collect() }))
     }
 
@@ -171,7 +156,7 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
         let config = TwilioConfig { account_sid: account_sid.to_owned(), voice };
         let config = serde_json::to_value(&config).map_err(|e| {
             tracing::error!(error = %e, "twilio config does not serialise");
-            Status::from(PublicError::unavailable("ingest store unavailable"))
+            Status::from(PublicError::internal())
         })?;
         let account = self
             .store
@@ -179,8 +164,7 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
                 ctx.tenant_id,
                 &NewTwilioAccount { phone_number, auth_token: r.auth_token.trim(), config },
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
         tracing::info!(account_id = %account.id, phone_number = %account.external_id, "twilio account saved");
         Ok(Response::new(twilio_to_proto(&account)))
     }
@@ -191,7 +175,7 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
     ) -> Result<Response<pb::ListTwilioAccountsResponse>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         require_admin(&ctx)?;
-        let accounts = self.store.list_twilio_accounts(ctx.tenant_id).await.map_err(store_error)?;
+        let accounts = self.store.list_twilio_accounts(ctx.tenant_id).await?;
         Ok(Response::new(pb::ListTwilioAccountsResponse { accounts: accounts.iter().map(twilio_to_proto).collect() }))
     }
 
@@ -210,7 +194,7 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
     ) -> Result<Response<pb::ListWebchatWidgetsResponse>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         require_admin(&ctx)?;
-        let widgets = self.store.list_widgets(ctx.tenant_id).await.map_err(store_error)?;
+        let widgets = self.store.list_widgets(ctx.tenant_id).await?;
         Ok(Response::new(pb::ListWebchatWidgetsResponse { widgets: widgets.iter().map(widget_to_proto).collect() }))
     }
 
@@ -221,9 +205,9 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
         let ctx = CallContext::of(&request)?.clone();
         require_admin(&ctx)?;
         let r = request.get_ref();
-        let id = widget_id(&r.widget_id)?;
+        let id = parse_id("widget_id", &r.widget_id)?;
         let settings = WidgetSettings::of(&r.settings.clone().unwrap_or_default())?;
-        let widget = self.store.update_widget(ctx.tenant_id, id, &settings.as_new()).await.map_err(store_error)?;
+        let widget = self.store.update_widget(ctx.tenant_id, id, &settings.as_new()).await?;
         tracing::info!(account_id = %widget.id, "web chat widget updated");
         Ok(Response::new(widget_to_proto(&widget)))
     }
@@ -234,8 +218,8 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
     ) -> Result<Response<pb::WebchatWidget>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         require_admin(&ctx)?;
-        let id = widget_id(&request.get_ref().widget_id)?;
-        let widget = self.store.delete_widget(ctx.tenant_id, id).await.map_err(store_error)?;
+        let id = parse_id("widget_id", &request.get_ref().widget_id)?;
+        let widget = self.store.delete_widget(ctx.tenant_id, id).await?;
         tracing::info!(account_id = %widget.id, "web chat widget deleted");
         Ok(Response::new(widget_to_proto(&widget)))
     }
@@ -279,7 +263,7 @@ impl ChannelAccountsApi {
     ) -> Result<pb::WebchatWidget, Status> {
         require_admin(ctx)?;
         let settings = WidgetSettings::of(r)?;
-        let widget = self.store.create_widget(ctx.tenant_id, &settings.as_new()).await.map_err(store_error)?;
+        let widget = self.store.create_widget(ctx.tenant_id, &settings.as_new()).await?;
         tracing::info!(account_id = %widget.id, "web chat widget created");
         Ok(widget_to_proto(&widget))
     }
@@ -316,8 +300,4 @@ impl WidgetSettings {
     fn as_new(&self) -> NewWidget<'_> {
         NewWidget { name: &self.name, allowed_origins: &self.origins, greeting: &self.greeting, color: &self.color }
     }
-}
-
-fn widget_id(text: &str) -> Result<uuid::Uuid, Status> {
-    uuid::Uuid::parse_str(text).map_err(|_| PublicError::invalid_argument("widget_id must be a uuid").into())
 }

@@ -10,8 +10,9 @@ use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::ids::parse_id;
 use crate::replay::replay_archived;
-use crate::store::{IngestStore, StoreError};
+use crate::store::IngestStore;
 use crate::twilio::rest::{NewCall, RestError, TwilioRest};
 use crate::twilio::twiml::CallbackUrls;
 use crate::twilio::voice_config::{TwilioConfig, is_e164};
@@ -24,15 +25,6 @@ pub struct ChannelDeliveriesApi {
     pub twilio: TwilioRest,
     /// Our public base URL as Twilio calls it (no trailing slash).
     pub twilio_public_base_url: String,
-}
-
-fn store_error(e: StoreError) -> Status {
-    tracing::error!(error = %e, "store failure");
-    PublicError::unavailable("ingest store unavailable").into()
-}
-
-fn uuid(s: &str, what: &str) -> Result<Uuid, Status> {
-    Uuid::parse_str(s).map_err(|_| PublicError::invalid_argument(format!("{what} must be a uuid")).into())
 }
 
 /// At most this many message ids per call (a page of messages).
@@ -65,8 +57,9 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
         if ids.len() > MAX_IDS {
             return Err(PublicError::invalid_argument(format!("at most {MAX_IDS} message ids")).into());
         }
-        let ids: Vec<Uuid> = ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect();
-        let rows = self.store.deliveries(ctx.tenant_id, &ids).await.map_err(store_error)?;
+        // Ids that are not ids name no delivery: left out like unknown ones.
+        let ids: Vec<Uuid> = ids.iter().filter_map(|id| parse_id("message_ids", id).ok()).collect();
+        let rows = self.store.deliveries(ctx.tenant_id, &ids).await?;
         Ok(Response::new(pb::ListDeliveriesResponse { deliveries: rows.iter().map(|r| r.to_proto()).collect() }))
     }
 
@@ -80,7 +73,7 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
         let ctx = CallContext::of(&request)?.clone();
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
         let r = request.get_ref();
-        let account_id = uuid(&r.channel_account_id, "channel_account_id")?;
+        let account_id = parse_id("channel_account_id", &r.channel_account_id)?;
         if r.media_id.is_empty()
             || r.media_id.len() > 200
             || !r.media_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
@@ -90,8 +83,7 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
         let account = self
             .store
             .account_of_tenant(ctx.tenant_id, account_id)
-            .await
-            .map_err(store_error)?
+            .await?
             .ok_or_else(|| PublicError::not_found("no such channel account"))?;
         let media_error = |e: MediaError| -> Status {
             tracing::warn!(error = %e, "media fetch failed");
@@ -130,32 +122,26 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             return Err(PublicError::new(ErrorCode::PermissionDenied, "replaying payloads needs the admin role").into());
         }
         let r = request.get_ref();
-        let ids = r.raw_payload_ids.iter().map(|id| uuid(id, "raw_payload_ids")).collect::<Result<Vec<_>, _>>()?;
+        let ids = r.raw_payload_ids.iter().map(|id| parse_id("raw_payload_ids", id)).collect::<Result<Vec<_>, _>>()?;
         let from = r.received_from.as_ref().and_then(inbox_proto::timestamp_to_utc);
         let until = r.received_until.as_ref().and_then(inbox_proto::timestamp_to_utc);
         if ids.is_empty() && from.is_none() && !r.only_unpublished {
             return Err(PublicError::invalid_argument("name payload ids, a start time, or only_unpublished").into());
         }
-        let archived = self
-            .store
-            .archived_payloads(ctx.tenant_id, &ids, from, until, r.only_unpublished)
-            .await
-            .map_err(store_error)?;
+        let archived = self.store.archived_payloads(ctx.tenant_id, &ids, from, until, r.only_unpublished).await?;
         let mut answer = pb::ReplayRawPayloadsResponse::default();
         for payload in archived {
-            let Some(account) =
-                self.store.account_of_tenant(ctx.tenant_id, payload.account_id).await.map_err(store_error)?
-            else {
+            let Some(account) = self.store.account_of_tenant(ctx.tenant_id, payload.account_id).await? else {
                 continue;
             };
             let replayed = replay_archived(&self.store, &self.bus, &account, &payload).await.map_err(|e| {
-                tracing::error!(error = %e, raw_payload_id = %payload.id, "replay failed");
-                Status::from(PublicError::unavailable("replay failed; retry"))
+                tracing::warn!(raw_payload_id = %payload.id, "replay stopped at this payload");
+                Status::from(PublicError::from(e))
             })?;
             let Some(replayed) = replayed else { continue };
             answer.messages += u32::try_from(replayed.messages).unwrap_or(u32::MAX);
             answer.statuses += u32::try_from(replayed.statuses).unwrap_or(u32::MAX);
-            self.store.mark_published(payload.id).await.map_err(store_error)?;
+            self.store.mark_published(payload.id).await?;
             answer.payloads += 1;
         }
         tracing::info!(payloads = answer.payloads, messages = answer.messages, "archived payloads replayed");
@@ -173,12 +159,11 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             return Err(PublicError::new(ErrorCode::PermissionDenied, "only the tenant's people place calls").into());
         }
         let r = request.get_ref();
-        let account_id = uuid(&r.channel_account_id, "channel_account_id")?;
+        let account_id = parse_id("channel_account_id", &r.channel_account_id)?;
         let account = self
             .store
             .account_of_tenant(ctx.tenant_id, account_id)
-            .await
-            .map_err(store_error)?
+            .await?
             .filter(|a| a.channel == "telephony")
             .ok_or_else(|| PublicError::not_found("no such twilio number"))?;
         let config = TwilioConfig::of(&account.config);

@@ -1,7 +1,7 @@
 //! What every HTTP edge (WhatsApp and Twilio webhooks, the web chat visitor API) does with a
 //! request before its own work: take the body (413 when too large, 400 when unreadable), count
-//! each refusal by channel and outcome, and answer 503 when the request could not be taken, so
-//! the provider or the widget retries. The edges build on this module; it knows none of them.
+//! each refusal by channel and outcome, and count a request that could not be taken, answered
+//! as `crate::error` says (503 for what a retry can fix), so the provider or the widget retries. The edges build on this module; it knows none of them.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -30,12 +30,12 @@ pub fn rejected(channel: &'static str, outcome: &'static str, error: PublicError
     error.into()
 }
 
-/// A request of `channel` that could not be taken (the store or the bus failed): logged,
-/// counted as `unavailable`, answered 503 so it is retried.
-pub fn not_taken(channel: &'static str, e: impl std::fmt::Display) -> ApiError {
+/// A request of `channel` that could not be taken (the store or the bus failed), counted as
+/// `unavailable` and answered as `error` says (503 for what a retry can fix), so the provider
+/// or the widget retries it.
+pub fn not_taken(channel: &'static str, error: impl Into<PublicError>) -> ApiError {
     WEBHOOKS.with_label_values(&[channel, "unavailable"]).inc();
-    tracing::error!(channel, error = %e, "request could not be taken; the sender will retry");
-    PublicError::unavailable("temporarily unavailable; retry").into()
+    ApiError(error.into())
 }
 
 /// The request body of `channel`, or its refusal: 413 past the route's limit, else 400.

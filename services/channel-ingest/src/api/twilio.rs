@@ -17,7 +17,7 @@ use axum::routing::post;
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_service::http_edge::{ApiError, WhenReady};
 
-use super::request::{WebhookContext, body_of, not_taken};
+use super::request::{WebhookContext, body_of};
 use crate::ingest::{publish_twilio_callback, twilio_archive_body};
 use crate::metrics::WEBHOOKS;
 use crate::twilio::callback::{Callback, CallbackKind};
@@ -41,8 +41,8 @@ fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
     super::request::rejected(CHANNEL, outcome, error)
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    not_taken(CHANNEL, e)
+fn not_taken(error: impl Into<PublicError>) -> ApiError {
+    super::request::not_taken(CHANNEL, error)
 }
 
 fn twiml_response(xml: String) -> Response {
@@ -74,7 +74,7 @@ async fn receive_twilio(
         .map_err(|e| rejected("malformed", PublicError::invalid_argument(e)))?;
     tracing::Span::current().record("call_sid", callback.call_sid());
 
-    let account = ctx.store.twilio_account(callback.our_number()).await.map_err(unavailable)?;
+    let account = ctx.store.twilio_account(callback.our_number()).await.map_err(not_taken)?;
     let config = account.as_ref().map(|a| TwilioConfig::of(&a.config));
     let (Some(account), Some(config)) = (account, config) else {
         return Err(rejected("unknown_account", PublicError::not_found("no twilio account for this number")));
@@ -96,7 +96,7 @@ async fn receive_twilio(
         .archive
         .archive(&account, Bytes::from(twilio_archive_body(path_and_query, &body)))
         .await
-        .map_err(unavailable)?;
+        .map_err(not_taken)?;
     match publish_twilio_callback(&ctx.bus, &account, raw_id, &callback).await {
         Ok(_) => {
             ctx.archive.mark_published(raw_id).await;
@@ -113,7 +113,7 @@ async fn receive_twilio(
         }
         Err(e) => {
             let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
-            return Err(unavailable(e));
+            return Err(not_taken(crate::error::unavailable("bus", &e)));
         }
     }
 

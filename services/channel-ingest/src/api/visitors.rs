@@ -6,7 +6,7 @@ use inbox_proto::ingest::v1 as pb;
 use inbox_service::CallContext;
 use tonic::{Request, Response, Status};
 
-use super::accounts::store_error;
+use crate::ids::parse_id;
 use crate::store::IngestStore;
 
 /// Page views of a visitor's session history the inbox sees.
@@ -27,19 +27,14 @@ impl pb::webchat_visitors_server::WebchatVisitors for WebchatVisitorsApi {
         let ctx = CallContext::of(&request)?.clone();
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
         let r = request.get_ref();
-        let parse = |s: &str, what: &str| {
-            uuid::Uuid::parse_str(s)
-                .map_err(|_| Status::from(PublicError::invalid_argument(format!("{what} must be a uuid"))))
-        };
-        let account_id = parse(&r.channel_account_id, "channel_account_id")?;
-        let visitor_id = parse(&r.visitor_id, "visitor_id")?;
+        let account_id = parse_id("channel_account_id", &r.channel_account_id)?;
+        let visitor_id = parse_id("visitor_id", &r.visitor_id)?;
         let visitor = self
             .store
             .visitor_of_tenant(ctx.tenant_id, account_id, visitor_id)
-            .await
-            .map_err(store_error)?
+            .await?
             .ok_or_else(|| Status::from(PublicError::not_found("no such visitor")))?;
-        let pages = self.store.page_views(visitor.id, PAGES_LIMIT).await.map_err(store_error)?;
+        let pages = self.store.page_views(visitor.id, PAGES_LIMIT).await?;
         Ok(Response::new(pb::WebchatVisitor {
             visitor_id: visitor.id.to_string(),
             browser: crate::webchat::visitor_input::browser_of(&visitor.user_agent),

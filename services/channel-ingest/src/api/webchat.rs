@@ -29,10 +29,11 @@ use sha2::{Digest, Sha256};
 
 use super::request::{body_of, not_taken};
 use crate::config::WebchatSettings;
+use crate::error::unavailable;
 use crate::ingest::announce_deliveries;
 use crate::metrics::WEBHOOKS;
 use crate::store::{
-    ArchiveBatcher, DeliveryState, IngestStore, PageRecord, StoreError, Visitor, VisitorUpdate, WebchatMessage, Widget,
+    ArchiveBatcher, DeliveryState, IngestStore, PageRecord, Visitor, VisitorUpdate, WebchatMessage, Widget,
 };
 use crate::webchat::hub::VisitorHub;
 use crate::webchat::publication::publication;
@@ -81,15 +82,9 @@ pub fn routes(ctx: Ctx) -> Router {
     Router::new().route("/webchat/widget.js", get(widget_js)).merge(visitor_api).with_state(ctx)
 }
 
-fn store_unavailable(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "web chat store failure");
-    PublicError::unavailable("temporarily unavailable; retry").into()
-}
-
 /// Redis (rate limits, socket tickets) did not answer: 503, the cause logged.
 fn redis_unavailable(e: redis::RedisError) -> ApiError {
-    tracing::error!(error = %e, "web chat redis failure");
-    PublicError::unavailable("temporarily unavailable; retry").into()
+    ApiError(unavailable("redis", &e))
 }
 
 fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
@@ -181,8 +176,7 @@ async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -
     let widget = ctx
         .store
         .widget_by_key_cached(&key)
-        .await
-        .map_err(store_unavailable)?
+        .await?
         .ok_or_else(|| rejected("unknown_account", PublicError::not_found("no such widget")))?;
     let origin = request.headers().get(header::ORIGIN).cloned();
     let allowed = origin.as_ref().and_then(|o| o.to_str().ok()).is_some_and(|o| widget.allows_origin(o));
@@ -215,7 +209,7 @@ async fn visitor_of(ctx: &WebchatContext, widget: &Widget, token: Option<&str>) 
     let unauthenticated =
         || rejected("bad_token", PublicError::new(ErrorCode::Unauthenticated, "a valid visitor token is required"));
     let token = token.filter(|t| !t.is_empty() && t.len() <= 128).ok_or_else(unauthenticated)?;
-    ctx.store.visitor_by_token(widget, token).await.map_err(store_unavailable)?.ok_or_else(unauthenticated)
+    ctx.store.visitor_by_token(widget, token).await?.ok_or_else(unauthenticated)
 }
 
 fn widget_json(widget: &Widget) -> Value {
@@ -270,24 +264,22 @@ async fn start_session(
         VisitorUpdate { name: name.as_deref(), email: email.as_deref(), user_agent: &user_agent, locale: &locale };
 
     let resumed = match input.visitor_token.as_deref() {
-        Some(token) if !token.is_empty() && token.len() <= 128 => {
-            ctx.store.visitor_by_token(&widget, token).await.map_err(store_unavailable)?
-        }
+        Some(token) if !token.is_empty() && token.len() <= 128 => ctx.store.visitor_by_token(&widget, token).await?,
         _ => None,
     };
     let (visitor, token, status) = match resumed {
         Some(visitor) => {
-            let visitor = ctx.store.update_visitor(visitor.id, &update).await.map_err(store_unavailable)?;
+            let visitor = ctx.store.update_visitor(visitor.id, &update).await?;
             (visitor, input.visitor_token.unwrap_or_default(), StatusCode::OK)
         }
         None => {
-            let (visitor, token) = ctx.store.create_visitor(&widget, &update).await.map_err(store_unavailable)?;
+            let (visitor, token) = ctx.store.create_visitor(&widget, &update).await?;
             (visitor, token, StatusCode::CREATED)
         }
     };
     tracing::Span::current().record("visitor_id", tracing::field::display(visitor.id));
     if let Some(page) = &input.page {
-        ctx.store.record_page_view(visitor.id, &page_record(page)).await.map_err(store_unavailable)?;
+        ctx.store.record_page_view(visitor.id, &page_record(page)).await?;
     }
     let body = json!({
         "visitor_id": visitor.id,
@@ -312,7 +304,7 @@ async fn page_view(
     let body = body.map_err(|e| invalid(e.body_text()))?;
     let page: PageInput = serde_json::from_slice(&body).map_err(invalid)?;
     page.validate().map_err(invalid)?;
-    ctx.store.record_page_view(visitor.id, &page_record(&page)).await.map_err(store_unavailable)?;
+    ctx.store.record_page_view(visitor.id, &page_record(&page)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -324,7 +316,7 @@ async fn history(
 ) -> Result<Json<Value>, ApiError> {
     let ctx = ctx.get()?;
     let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
-    let messages = ctx.store.visitor_history(visitor.id, HISTORY_LIMIT).await.map_err(store_unavailable)?;
+    let messages = ctx.store.visitor_history(visitor.id, HISTORY_LIMIT).await?;
     Ok(Json(json!({"items": messages.iter().map(message_json).collect::<Vec<_>>()})))
 }
 
@@ -353,20 +345,16 @@ async fn post_message(
         return Ok(too_many(retry_after_secs));
     }
 
-    let raw_id = ctx.archive.archive(&widget.account(), body.clone()).await.map_err(store_unavailable)?;
+    let raw_id = ctx.archive.archive(&widget.account(), body.clone()).await?;
     // The page travels with the message (page context); page views are recorded when pages
     // load (session starts and `page-views`), so a resend adds nothing to the history.
-    let (message, stored) = ctx
-        .store
-        .store_visitor_message(&visitor, &input.client_message_id, &input.text)
-        .await
-        .map_err(store_unavailable)?;
+    let (message, stored) = ctx.store.store_visitor_message(&visitor, &input.client_message_id, &input.text).await?;
     // A resend publishes again: the event id is the message's, so the bus and the
     // conversation service keep one copy, and a publish lost before a crash is repaired.
     let publication = publication(widget.id, &visitor, &message, input.page.as_ref(), raw_id);
     if let Err(e) = ctx.bus.publish_all(&[publication]).await {
         let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
-        return Err(not_taken(CHANNEL, e));
+        return Err(not_taken(CHANNEL, unavailable("bus", &e)));
     }
     ctx.archive.mark_published(raw_id).await;
     WEBHOOKS.with_label_values(&[CHANNEL, "accepted"]).inc();
@@ -396,27 +384,21 @@ async fn mark_read(
     if input.message_ids.is_empty() || input.message_ids.len() > 100 {
         return Err(invalid("message_ids: 1 to 100 message ids"));
     }
-    let replies =
-        ctx.store.agent_replies_of_visitor(visitor.id, &input.message_ids).await.map_err(store_unavailable)?;
+    let replies = ctx.store.agent_replies_of_visitor(visitor.id, &input.message_ids).await?;
     for id in &replies {
-        ctx.store
-            .advance_webchat_delivery(visitor.tenant_id, *id, DeliveryState::Read)
-            .await
-            .map_err(store_unavailable)?;
+        ctx.store.advance_webchat_delivery(visitor.tenant_id, *id, DeliveryState::Read).await?;
     }
     // Every read reply is announced as it stands, not only those this call moved: a retry after
     // a lost announcement repairs it (event ids are per state, so nothing is doubled).
     let read: Vec<_> = ctx
         .store
         .deliveries(visitor.tenant_id, &replies)
-        .await
-        .map_err(store_unavailable)?
+        .await?
         .into_iter()
         .filter(|row| row.state == DeliveryState::Read.as_str())
         .collect();
     if let Err(e) = announce_deliveries(&ctx.bus, &read).await {
-        tracing::warn!(error = %e, "read states not announced");
-        return Err(PublicError::unavailable("temporarily unavailable; retry").into());
+        return Err(ApiError(unavailable("bus", &e)));
     }
     Ok(Json(json!({"read": read.len()})).into_response())
 }
@@ -455,12 +437,8 @@ async fn socket(
         || rejected("bad_token", PublicError::new(ErrorCode::Unauthenticated, "a valid socket ticket is required"));
     let visitor_id =
         ctx.tickets.redeem(widget.id, &query.ticket).await.map_err(redis_unavailable)?.ok_or_else(unauthenticated)?;
-    let visitor = ctx
-        .store
-        .visitor_of_tenant(widget.tenant_id, widget.id, visitor_id)
-        .await
-        .map_err(store_unavailable)?
-        .ok_or_else(unauthenticated)?;
+    let visitor =
+        ctx.store.visitor_of_tenant(widget.tenant_id, widget.id, visitor_id).await?.ok_or_else(unauthenticated)?;
     // The socket only carries frames to the visitor: what comes back is control frames, so
     // nothing large is ever buffered for an anonymous client (axum's default is 64 MiB).
     let upgrade = upgrade.max_message_size(VISITOR_FRAME_LIMIT).max_frame_size(VISITOR_FRAME_LIMIT);

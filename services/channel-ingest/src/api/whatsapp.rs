@@ -19,7 +19,7 @@ use inbox_errors::{ErrorCode, PublicError};
 use inbox_service::http_edge::{ApiError, WhenReady};
 use serde_json::json;
 
-use super::request::{WebhookContext, body_of, not_taken};
+use super::request::{WebhookContext, body_of};
 use crate::ingest::{Processed, process_whatsapp_payload};
 use crate::metrics::WEBHOOKS;
 use crate::store::ChannelAccount;
@@ -36,8 +36,8 @@ fn rejected(outcome: &'static str, error: PublicError) -> ApiError {
     super::request::rejected(CHANNEL, outcome, error)
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    not_taken(CHANNEL, e)
+fn not_taken(error: impl Into<PublicError>) -> ApiError {
+    super::request::not_taken(CHANNEL, error)
 }
 
 /// Meta's handshake: `hub.mode=subscribe`, `hub.verify_token`, `hub.challenge`; answer the
@@ -51,7 +51,7 @@ async fn verify_subscription(
     if param("hub.mode") != "subscribe" || param("hub.challenge").is_empty() {
         return Err(PublicError::invalid_argument("expected hub.mode=subscribe with hub.challenge").into());
     }
-    if !ctx.store.whatsapp_verify_token_exists(param("hub.verify_token")).await.map_err(unavailable)? {
+    if !ctx.store.whatsapp_verify_token_exists(param("hub.verify_token")).await.map_err(not_taken)? {
         return Err(PublicError::new(ErrorCode::PermissionDenied, "unknown verify token").into());
     }
     Ok((StatusCode::OK, param("hub.challenge").to_owned()).into_response())
@@ -67,7 +67,7 @@ async fn business_account(
 ) -> Result<ChannelAccount, ApiError> {
     let mut known = false;
     for business_account_id in payload.business_account_ids() {
-        let accounts = ctx.store.whatsapp_accounts_of_business(business_account_id).await.map_err(unavailable)?;
+        let accounts = ctx.store.whatsapp_accounts_of_business(business_account_id).await.map_err(not_taken)?;
         known |= !accounts.is_empty();
         if let Some(account) =
             accounts.into_iter().find(|a| signature::verify(a.app_secret.as_bytes(), body, signature_header).is_ok())
@@ -105,7 +105,7 @@ async fn receive_whatsapp(
     let mut accounts = Vec::new();
     for phone_number_id in payload.phone_number_ids() {
         let account =
-            ctx.store.whatsapp_account_cached(phone_number_id).await.map_err(unavailable)?.ok_or_else(|| {
+            ctx.store.whatsapp_account_cached(phone_number_id).await.map_err(not_taken)?.ok_or_else(|| {
                 rejected(
                     "unknown_account",
                     PublicError::not_found(format!("no channel account for phone_number_id {phone_number_id}")),
@@ -122,7 +122,7 @@ async fn receive_whatsapp(
         // otherwise not processed.
         let account = business_account(ctx, &payload, &body, signature_header).await?;
         tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
-        let raw_id = ctx.archive.archive(&account, body.clone()).await.map_err(unavailable)?;
+        let raw_id = ctx.archive.archive(&account, body.clone()).await.map_err(not_taken)?;
         ctx.archive.mark_published(raw_id).await;
         let fields = payload.other_fields();
         WEBHOOKS.with_label_values(&[CHANNEL, "acknowledged"]).inc();
@@ -133,7 +133,7 @@ async fn receive_whatsapp(
     let mut total = Processed::default();
     for account in &accounts {
         tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
-        let raw_id = ctx.archive.archive(account, body.clone()).await.map_err(unavailable)?;
+        let raw_id = ctx.archive.archive(account, body.clone()).await.map_err(not_taken)?;
         match process_whatsapp_payload(&ctx.store, &ctx.bus, account, raw_id, &payload).await {
             Ok(processed) => {
                 total.messages += processed.messages;
@@ -142,7 +142,7 @@ async fn receive_whatsapp(
             }
             Err(e) => {
                 let _ = ctx.store.mark_failed(raw_id, &e.to_string()).await;
-                return Err(unavailable(e));
+                return Err(not_taken(e));
             }
         }
     }

@@ -114,7 +114,7 @@ impl IngestStore {
         .await?;
         self.accounts.forget(new.phone_number_id);
         row.ok_or_else(|| {
-            StoreError::Conflict(format!("phone_number_id {} is connected to another tenant", new.phone_number_id))
+            StoreError::AlreadyExists(format!("phone_number_id {} is connected to another tenant", new.phone_number_id))
         })
     }
 
@@ -233,7 +233,7 @@ impl IngestStore {
         .bind(&new.config)
         .fetch_optional(&self.pool)
         .await?;
-        row.ok_or_else(|| StoreError::Conflict(format!("{} is connected to another tenant", new.phone_number)))
+        row.ok_or_else(|| StoreError::AlreadyExists(format!("{} is connected to another tenant", new.phone_number)))
     }
 
     /// The Twilio account of a number (E.164), whichever tenant owns it.

@@ -16,14 +16,18 @@ use sqlx::PgPool;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// What a store call can fail with; `crate::error` says what each means to a caller.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The account exists already, connected to another tenant.
     #[error("{0}")]
-    Conflict(String),
+    AlreadyExists(String),
+    /// The thing asked for does not exist (or is another tenant's).
     #[error("{0}")]
     NotFound(String),
+    /// The store cannot take the work now (the archive writer stopped or failed); retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
 }

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::ids::parse_id;
 use crate::ingest::announce_deliveries;
 use crate::store::{DeliveryState, IngestStore};
 
@@ -106,7 +107,7 @@ fn frame_of(envelope: &Envelope) -> Option<(String, Option<Uuid>)> {
                 .to_rfc3339();
             let frame = json!({"type": "message", "message": {
                 "id": message.id, "sender": "agent", "text": text, "sent_at": sent_at}});
-            Some((frame.to_string(), Uuid::parse_str(&message.id).ok()))
+            Some((frame.to_string(), parse_id("message id", &message.id).ok()))
         }
         Payload::AgentTyping(typing) => Some((json!({"type": "typing", "typing": typing.typing}).to_string(), None)),
         _ => None,
@@ -136,7 +137,9 @@ pub async fn relay_visitor_frames(
         };
         let mut parts = message.subject.as_str().splitn(4, '.').skip(2);
         let (Some(tenant), Some(visitor)) = (parts.next(), parts.next()) else { continue };
-        let (Ok(tenant_id), Ok(visitor_id)) = (Uuid::parse_str(tenant), Uuid::parse_str(visitor)) else { continue };
+        let (Ok(tenant_id), Ok(visitor_id)) = (parse_id("tenant", tenant), parse_id("visitor", visitor)) else {
+            continue;
+        };
         let Ok(envelope) = Envelope::decode(message.payload.as_ref()) else {
             tracing::warn!(subject = %message.subject, "undecodable visitor frame dropped");
             continue;

@@ -12,8 +12,9 @@ use prost::Message;
 use uuid::Uuid;
 
 use super::hub::visitor_text;
+use crate::ids::parse_id;
 use crate::ingest::announce_deliveries;
-use crate::store::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, IngestStore, NewDelivery, StoreError};
+use crate::store::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, IngestStore, NewDelivery};
 
 /// The durable consumer replicas share.
 pub const CONSUMER: &str = "channel-ingest-webchat";
@@ -26,10 +27,6 @@ pub struct WebchatDeliverer {
     pub replica: Uuid,
 }
 
-fn retry(e: StoreError) -> HandlerError {
-    HandlerError::Retry(e.to_string())
-}
-
 impl WebchatDeliverer {
     async fn announce(&self, row: Option<DeliveryRow>) -> Result<(), HandlerError> {
         let Some(row) = row else { return Ok(()) };
@@ -39,7 +36,7 @@ impl WebchatDeliverer {
     async fn fail(&self, tenant_id: Uuid, message_id: Uuid, title: &str, details: &str) -> Result<(), HandlerError> {
         tracing::warn!(%message_id, title, "web chat delivery failed");
         let failure = DeliveryFailure { code: 0, title: title.to_owned(), details: details.to_owned() };
-        let row = self.store.record_failed(tenant_id, message_id, &failure).await.map_err(retry)?;
+        let row = self.store.record_failed(tenant_id, message_id, &failure).await?;
         self.announce(row).await
     }
 }
@@ -51,16 +48,13 @@ impl MessageHandler for WebchatDeliverer {
         };
         let OutboundMessage { message, channel_account_id, customer_address, .. } = outbound.clone();
         let message = message.ok_or_else(|| HandlerError::Permanent("outbound message without its message".into()))?;
-        let parse = |s: &str, what: &str| {
-            Uuid::parse_str(s).map_err(|_| HandlerError::Permanent(format!("{what} {s:?} is not a uuid")))
-        };
-        let tenant_id = parse(&delivery.envelope.tenant_id, "tenant")?;
-        let message_id = parse(&message.id, "message id")?;
-        let conversation_id = parse(&message.conversation_id, "conversation id")?;
+        let tenant_id = parse_id("tenant", &delivery.envelope.tenant_id)?;
+        let message_id = parse_id("message id", &message.id)?;
+        let conversation_id = parse_id("conversation id", &message.conversation_id)?;
         if message.internal_note {
             return Ok(());
         }
-        let account_id = Uuid::parse_str(&channel_account_id).ok();
+        let account_id = parse_id("channel account id", &channel_account_id).ok();
         let new = NewDelivery {
             tenant_id,
             message_id,
@@ -69,15 +63,13 @@ impl MessageHandler for WebchatDeliverer {
             channel: "webchat",
             recipient: &customer_address,
         };
-        match self.store.claim_delivery(&new, self.replica, LEASE).await.map_err(retry)? {
+        match self.store.claim_delivery(&new, self.replica, LEASE).await? {
             Claim::Finished(row) | Claim::Interrupted(row) => return self.announce(Some(row)).await,
             Claim::HeldElsewhere => return Err(HandlerError::Retry("another replica is delivering it".into())),
             Claim::Granted(_) => {}
         }
-        let visitor = match (account_id, Uuid::parse_str(&customer_address).ok()) {
-            (Some(account), Some(visitor)) => {
-                self.store.visitor_of_tenant(tenant_id, account, visitor).await.map_err(retry)?
-            }
+        let visitor = match (account_id, parse_id("customer address", &customer_address).ok()) {
+            (Some(account), Some(visitor)) => self.store.visitor_of_tenant(tenant_id, account, visitor).await?,
             _ => None,
         };
         let Some(visitor) = visitor else {
@@ -89,9 +81,8 @@ impl MessageHandler for WebchatDeliverer {
                 .await;
         };
         let sent_at = message.sent_at.as_ref().and_then(inbox_proto::timestamp_to_utc);
-        self.store.store_agent_message(tenant_id, visitor.id, message_id, &text, sent_at).await.map_err(retry)?;
-        let row =
-            self.store.advance_webchat_delivery(tenant_id, message_id, DeliveryState::Accepted).await.map_err(retry)?;
+        self.store.store_agent_message(tenant_id, visitor.id, message_id, &text, sent_at).await?;
+        let row = self.store.advance_webchat_delivery(tenant_id, message_id, DeliveryState::Accepted).await?;
         self.announce(row).await?;
 
         let tenant = tenant_id.to_string();

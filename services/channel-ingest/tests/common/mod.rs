@@ -2,6 +2,7 @@
 //! start it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+#![allow(dead_code)] // each test binary uses its part
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,8 +22,6 @@ pub const SERVICE_TOKEN: &str = "service-token-for-tests";
 pub struct Ingest {
     /// `http://127.0.0.1:<port>` of the webhooks and the web chat visitor API.
     pub base: String,
-    /// The gRPC API (not every test binary calls it).
-    #[allow(dead_code)]
     pub grpc: SocketAddr,
     /// The service's database, opened by the test.
     pub store: IngestStore,
