@@ -33,6 +33,13 @@ describe('URL ↔ filter state', () => {
     expect(s.assigned).toBe('all');
   });
 
+  it('opens a shared conversation on a phone too, and writes the panel only when it differs', () => {
+    expect(parseUrlState('?conversation=c1').panel).toBe('conversation');
+    expect(formatUrlState(parseUrlState('?conversation=c1&panel=conversation'))).toBe('?conversation=c1');
+    expect(formatUrlState(parseUrlState('?conversation=c1&panel=customer'))).toBe('?conversation=c1&panel=customer');
+    expect(parseUrlState('?panel=customer').panel).toBe('customer');
+  });
+
   it('keeps list values in a stable order so equal states give equal URLs', () => {
     expect(formatUrlState(parseUrlState('?status=pending,active'))).toBe('?status=active%2Cpending');
   });

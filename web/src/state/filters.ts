@@ -125,7 +125,8 @@ export function parseUrlState(search: string): InboxUrlState {
     to: q.get('to') ?? '',
     sort: oneOf(q.get('sort'), SORTS.map((s) => s.value), 'recent'),
     conversation: q.get('conversation') || null,
-    panel: oneOf(q.get('panel'), ['list', 'conversation', 'customer'] as const, 'list'),
+    // A shared link to a conversation opens it, on a phone too.
+    panel: oneOf(q.get('panel'), ['list', 'conversation', 'customer'] as const, q.get('conversation') ? 'conversation' : 'list'),
   };
 }
 
@@ -145,7 +146,7 @@ export function formatUrlState(state: InboxUrlState): string {
   if (state.time === 'range' && state.to) q.set('to', state.to);
   if (state.sort !== 'recent') q.set('sort', state.sort);
   if (state.conversation) q.set('conversation', state.conversation);
-  if (state.panel !== 'list') q.set('panel', state.panel);
+  if (state.panel !== (state.conversation ? 'conversation' : 'list')) q.set('panel', state.panel);
   const s = q.toString();
   return s ? `?${s}` : '';
 }

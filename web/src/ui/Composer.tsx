@@ -48,6 +48,7 @@ export const Composer = forwardRef<ComposerHandle, { conversation: Conversation;
   const area = useRef<HTMLTextAreaElement>(null);
   const typingSent = useRef(0);
   const recognition = useRef<SpeechRecognitionLike | null>(null);
+  const fillRef = useRef<HTMLDivElement>(null);
 
   useImperativeHandle(ref, () => ({ focus: () => area.current?.focus() }));
 
@@ -58,6 +59,13 @@ export const Composer = forwardRef<ComposerHandle, { conversation: Conversation;
     setError(null);
     setNote(false);
   }, [c.id]);
+
+  // A chosen template takes the focus to its first empty variable (or its first field).
+  useEffect(() => {
+    if (!template) return;
+    const inputs = Array.from(fillRef.current?.querySelectorAll<HTMLInputElement>('input') ?? []);
+    (inputs.find((i) => !i.value.trim()) ?? inputs[0] ?? fillRef.current)?.focus();
+  }, [template]);
 
   const win = customerServiceWindow(c, now);
   const templateOnly = win.kind === 'closed' && !note;
@@ -205,7 +213,7 @@ export const Composer = forwardRef<ComposerHandle, { conversation: Conversation;
       ) : null}
 
       {template ? (
-        <div className={s.fill} aria-label={`Template ${template.name}`}>
+        <div className={s.fill} aria-label={`Template ${template.name}`} ref={fillRef} tabIndex={-1} onKeyDown={onKeyDown}>
           <div className={s.fillHead}>
             <strong>/{template.name}</strong>
             <button type="button" className={s.inlineBtn} onClick={() => setTemplate(null)}>
@@ -232,7 +240,6 @@ export const Composer = forwardRef<ComposerHandle, { conversation: Conversation;
                   className={common.input}
                   value={values[v] ?? ''}
                   onChange={(e) => setValues({ ...values, [v]: e.target.value })}
-                  onKeyDown={onKeyDown}
                   aria-invalid={!values[v]?.trim()}
                 />
               </label>
@@ -240,7 +247,7 @@ export const Composer = forwardRef<ComposerHandle, { conversation: Conversation;
             {templateOnly ? (
               <label className={s.var}>
                 <span>language</span>
-                <input className={common.input} value={language} onChange={(e) => setLanguage(e.target.value)} onKeyDown={onKeyDown} />
+                <input className={common.input} value={language} onChange={(e) => setLanguage(e.target.value)} />
               </label>
             ) : null}
           </div>

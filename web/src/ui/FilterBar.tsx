@@ -63,7 +63,10 @@ export function FilterBar({
   const chip = (id: NonNullable<typeof open>, label: string, on: boolean, body: React.ReactNode) => (
     <div className={s.chipWrap}>
       <button type="button" className={`${s.chip} ${on ? s.chipOn : ''}`} aria-expanded={open === id} aria-haspopup="true" onClick={() => setOpen(open === id ? null : id)}>
-        {label} <span aria-hidden="true">▾</span>
+        {label}
+        <span className={s.caret} aria-hidden="true">
+          ▼
+        </span>
       </button>
       {open === id ? (
         <Menu onClose={() => setOpen(null)}>
@@ -107,7 +110,7 @@ export function FilterBar({
         )}
         {chip(
           'assigned',
-          state.assigned === 'all' ? 'Assignment' : ASSIGNED.find((a) => a.value === state.assigned)!.label,
+          state.assigned === 'all' ? 'Assigned' : ASSIGNED.find((a) => a.value === state.assigned)!.label,
           state.assigned !== 'all',
           ASSIGNED.map((a) => <Radio key={a.value} name="assigned" checked={state.assigned === a.value} label={a.label} onChange={() => patch({ assigned: a.value })} />),
         )}

@@ -1,0 +1,280 @@
+// The issue's "Done when" scenarios, against a running fleet (see lib.mjs for the environment).
+import { readFileSync } from 'node:fs';
+import { api, check, env, jwtSubject, openInbox, PHONE, randomPhone, sendWhatsApp, shot } from './lib.mjs';
+
+const MOD = process.platform === 'darwin' ? 'Meta' : 'Control';
+
+async function newWhatsAppConversation(name, text) {
+  const from = randomPhone();
+  await sendWhatsApp({ from, name, text });
+  for (let i = 0; i < 100; i++) {
+    const page = await api('GET', `/v1/conversations?channel=whatsapp&limit=50`);
+    const c = page.items.find((x) => x.customer_address === from);
+    if (c) return { ...c, from };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`conversation of ${name} not stored`);
+}
+
+async function ensureTemplate(name, body) {
+  const found = (await api('GET', `/v1/templates?q=${encodeURIComponent(name)}`)).items.find((t) => t.name === name);
+  return found ?? api('POST', '/v1/templates', { body: { name, body } });
+}
+
+function heading(page, name) {
+  return page.locator('[data-region="conversation"]').getByRole('heading', { name });
+}
+
+function messagesOf(page) {
+  return page.getByRole('list', { name: 'Messages' });
+}
+
+function row(page, id) {
+  return page.locator(`[data-conversation-id="${id}"]`);
+}
+
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export const scenarios = {
+  /** Signs in, sees a WhatsApp message arrive live in the list and in the open conversation. */
+  async 'live-whatsapp'(browser) {
+    const { page, context } = await openInbox(browser);
+    await shot(page, 'live-whatsapp', 'signed-in');
+    const name = `Live ${Date.now() % 100000}`;
+    const from = randomPhone();
+    await page.mouse.move(1200, 400); // away from the list: nothing holds it
+    await sendWhatsApp({ from, name, text: 'Hello, is my parcel on its way?' });
+    const newRow = page.getByRole('option', { name: new RegExp(name) });
+    await newRow.waitFor({ timeout: 10_000 });
+    await shot(page, 'live-whatsapp', 'arrived-in-list');
+    await newRow.click();
+    await heading(page, name).waitFor();
+    // While the agent reads it, the customer writes again: it appears in the conversation.
+    const t0 = Date.now();
+    await sendWhatsApp({ from, name, text: 'Order 7781, sent last Monday' });
+    await messagesOf(page).getByText('Order 7781, sent last Monday').waitFor({ timeout: 10_000 });
+    console.log(`  webhook to screen: ${Date.now() - t0} ms`);
+    await shot(page, 'live-whatsapp', 'arrived-in-conversation');
+    // Webhook → visible latency over several messages (the issue asks for 100 in the closing note).
+    const n = Number(process.env.E2E_LATENCY_MESSAGES ?? 20);
+    const times = [];
+    for (let i = 0; i < n; i++) {
+      const text = `latency probe ${i} ${Date.now()}`;
+      const start = Date.now();
+      await sendWhatsApp({ from, name, text });
+      await messagesOf(page).getByText(text, { exact: true }).waitFor({ timeout: 10_000 });
+      times.push(Date.now() - start);
+    }
+    if (n) console.log(`  webhook→screen over ${n}: p50 ${percentile(times, 50)} ms, p99 ${percentile(times, 99)} ms`);
+    await context.close();
+  },
+
+  /** Replies with a template through "/": search, insert, fill the variables, refuse an unfilled one. */
+  async 'template-reply'(browser) {
+    await ensureTemplate('greeting', 'Hi {{customer_name}}! Thanks for reaching out to {{company_name}}. How can I help you today?');
+    await ensureTemplate('refund_started', 'Hi {{customer_name}}, I started the refund for order {{order_number}}. It takes 3 to 5 days.');
+    const settings = await api('GET', '/v1/settings/tenant');
+    if (!settings.company_name) await api('PUT', '/v1/settings/tenant', { body: { ...settings, company_name: 'Demo Company' } });
+    const c = await newWhatsAppConversation('Template Tess', 'Hi, can you help me?');
+    const { page, context } = await openInbox(browser, { search: `?conversation=${c.id}` });
+    const box = page.getByRole('textbox', { name: 'Reply to the customer' });
+    await box.click();
+    await box.pressSequentially('/refund');
+    await page.getByRole('option', { name: /refund_started/ }).waitFor();
+    await page.keyboard.press('Enter');
+    // An unfilled variable is refused.
+    await page.keyboard.press(`${MOD}+Enter`);
+    await page.getByRole('alert').filter({ hasText: 'Fill in {{order_number}} first.' }).waitFor();
+    await shot(page, 'template-reply', 'unfilled-refused');
+    await page.getByRole('button', { name: 'Cancel' }).first().click();
+    await box.click();
+    await box.pressSequentially('/greet');
+    await page.getByRole('option', { name: /greeting/ }).waitFor();
+    await shot(page, 'template-reply', 'picker');
+    await page.keyboard.press('Enter');
+    await page.getByText('Template Tess', { exact: false }).first().waitFor();
+    await shot(page, 'template-reply', 'variables');
+    await page.keyboard.press(`${MOD}+Enter`); // insert
+    await check((await box.inputValue()).startsWith('Hi Template Tess! Thanks for reaching out to'), `inserted text: ${await box.inputValue()}`);
+    await box.press('Control+End');
+    await box.pressSequentially(' (Sarah here)');
+    await box.press(`${MOD}+Enter`); // send
+    await page.locator('[data-message-id]').filter({ hasText: 'How can I help you today? (Sarah here)' }).last().waitFor({ timeout: 10_000 });
+    await shot(page, 'template-reply', 'sent');
+    const messages = await api('GET', `/v1/conversations/${c.id}/messages`);
+    check(messages.items.some((m) => m.sender_kind === 'agent' && m.content.text?.includes('Thanks for reaching out')), 'the reply is stored');
+    await context.close();
+  },
+
+  /** The AI asks for help; the agent takes over and can hand it back. */
+  async 'take-over'(browser) {
+    const c = await newWhatsAppConversation('Handoff Hugo', 'My card was charged twice');
+    if (env.aiToken) {
+      await api('POST', `/v1/conversations/${c.id}/ai-messages`, {
+        token: env.aiToken,
+        body: { text: 'Let me check that for you.', confidence: 0.31, idempotency_key: `e2e-ai-${c.id}` },
+      });
+    }
+    const { page, context } = await openInbox(browser, { search: `?conversation=${c.id}` });
+    if (env.aiToken) await page.getByText('Needs a person:').waitFor();
+    await shot(page, 'take-over', 'ai-handling');
+    await page.getByRole('toolbar', { name: 'Conversation actions' }).getByRole('button', { name: 'Take over' }).click();
+    await page.getByRole('button', { name: 'Release to AI' }).waitFor();
+    await page.getByText('A person is handling it').waitFor();
+    await page.locator('[data-message-id]').filter({ hasText: /connect you with/ }).first().waitFor({ timeout: 10_000 });
+    await shot(page, 'take-over', 'taken-over');
+    const after = await api('GET', `/v1/conversations/${c.id}`);
+    check(after.handled_by === 'human' && after.assignee_id === jwtSubject(env.token), 'the agent holds it');
+    await context.close();
+  },
+
+  /** Assigns to a teammate (with a note), who sees it arrive in My Conversations. */
+  async 'assign-teammate'(browser) {
+    if (!env.teammateToken) throw new Error('set INBOX_TEAMMATE_TOKEN');
+    const teammateId = jwtSubject(env.teammateToken);
+    const teammate = (await api('GET', '/v1/agents')).items.find((a) => a.id === teammateId);
+    check(teammate, 'the teammate is an agent of the tenant');
+    const c = await newWhatsAppConversation('Assign Ada', 'I would like to change my delivery address');
+    const other = await openInbox(browser, { token: env.teammateToken, search: '?view=mine' });
+    await other.page.mouse.move(1200, 500);
+    const { page, context } = await openInbox(browser, { search: `?conversation=${c.id}` });
+    await heading(page, 'Assign Ada').waitFor();
+    await page.locator('[data-region="conversation"] h2').click();
+    await page.keyboard.press('a');
+    const dialog = page.getByRole('dialog', { name: /Assign|Transfer/ });
+    await dialog.waitFor();
+    await dialog.getByLabel('Find a teammate or team').fill(teammate.name);
+    await dialog.getByRole('radio').first().check();
+    await dialog.getByLabel(/Note for the assignee/).fill('Customer wants a new delivery address, order 5520');
+    await shot(page, 'assign-teammate', 'dialog');
+    await dialog.getByRole('button', { name: 'Assign' }).click();
+    await page.getByText(`Assigned: ${teammate.name}`).waitFor({ timeout: 10_000 }).catch(async () => {
+      await page.locator('[data-region="conversation"]').getByText(teammate.name).first().waitFor({ timeout: 10_000 });
+    });
+    await shot(page, 'assign-teammate', 'assigned');
+    await row(other.page, c.id).waitFor({ timeout: 10_000 });
+    await shot(other.page, 'assign-teammate', 'teammate-sees-it');
+    await other.context.close();
+    await context.close();
+  },
+
+  /** Status with Ctrl/Cmd+1..4 and priority from the keyboard, from the list to the conversation. */
+  async 'keyboard-status-priority'(browser) {
+    const c = await newWhatsAppConversation('Keys Kim', 'Where is my invoice?');
+    const { page, context } = await openInbox(browser);
+    await page.mouse.move(1200, 300);
+    const list = page.getByRole('listbox', { name: /conversations/ });
+    await row(page, c.id).waitFor();
+    await list.focus();
+    // Walk the list with ↓ until the cursor is on the new conversation, then open it.
+    for (let i = 0; i < 50 && (await page.locator('[data-active="yes"]').getAttribute('data-conversation-id')) !== c.id; i++) {
+      await page.keyboard.press('ArrowDown');
+    }
+    await page.keyboard.press('Enter');
+    await heading(page, 'Keys Kim').waitFor();
+    await page.keyboard.press(`${MOD}+2`);
+    await page.locator('[data-region="conversation"]').getByRole('button', { name: /Status: Pending/ }).waitFor();
+    await shot(page, 'keyboard-status-priority', 'pending');
+    await page.keyboard.press(`${MOD}+3`);
+    await page.locator('[data-region="conversation"]').getByRole('button', { name: /Status: Resolved/ }).waitFor();
+    await page.keyboard.press(`${MOD}+1`);
+    await page.locator('[data-region="conversation"]').getByRole('button', { name: /Status: Active/ }).waitFor();
+    // Priority: focus the indicator, Enter, arrows, a reason, Enter.
+    await page.locator('[data-region="conversation"]').getByRole('button', { name: /Priority: .*Change priority/ }).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Priority' });
+    await dialog.waitFor();
+    await dialog.getByRole('radio', { name: 'Urgent' }).focus();
+    await page.keyboard.press('Space');
+    await dialog.getByLabel('Reason (optional)').focus();
+    await page.keyboard.type('VIP customer');
+    await shot(page, 'keyboard-status-priority', 'priority-dialog');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-region="conversation"]').getByRole('button', { name: /Priority: Urgent/ }).waitFor();
+    await shot(page, 'keyboard-status-priority', 'urgent');
+    const after = await api('GET', `/v1/conversations/${c.id}`);
+    check(after.status === 'active' && after.priority === 'urgent' && after.priority_reason.includes('VIP'), JSON.stringify(after));
+    // The help sheet lists every shortcut.
+    await page.keyboard.press(`${MOD}+/`);
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+    await shot(page, 'keyboard-status-priority', 'help-sheet');
+    await page.keyboard.press('Escape');
+    await context.close();
+  },
+
+  /** Selects by filter (resolved) and archives: a result for every conversation. */
+  async 'bulk-archive'(browser) {
+    const made = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await newWhatsAppConversation(`Bulk ${i} ${Date.now() % 10000}`, `bulk ${i}`);
+      await api('POST', `/v1/conversations/${c.id}/status`, { body: { status: 'resolved' } });
+      made.push(c.id);
+    }
+    const { page, context } = await openInbox(browser, { search: '?status=resolved' });
+    for (const id of made) await row(page, id).waitFor();
+    await shot(page, 'bulk-archive', 'filtered');
+    await page.getByRole('checkbox', { name: /Select all/ }).check();
+    await page.getByRole('button', { name: 'Select all matching filter' }).click();
+    await shot(page, 'bulk-archive', 'selected-by-filter');
+    await page.getByRole('toolbar', { name: 'Selection' }).getByRole('button', { name: 'Archive' }).click();
+    const result = page.getByRole('dialog', { name: /Archive: result/ });
+    await result.waitFor({ timeout: 15_000 });
+    await shot(page, 'bulk-archive', 'result');
+    const summary = await result.getByRole('status').textContent();
+    check(/\d+ changed/.test(summary ?? ''), summary);
+    for (const id of made) check((await api('GET', `/v1/conversations/${id}`)).status === 'archived', `${id} archived`);
+    await context.close();
+  },
+
+  /** Downloads the plain-text transcript with D. */
+  async 'download-transcript'(browser) {
+    const c = await newWhatsAppConversation('Download Dora', 'Please send me the whole conversation');
+    const { page, context } = await openInbox(browser, { search: `?conversation=${c.id}` });
+    await heading(page, 'Download Dora').waitFor();
+    await page.locator('[data-region="conversation"] h2').click();
+    await page.keyboard.press('d');
+    const download = page.waitForEvent('download');
+    await page.getByRole('menuitem', { name: 'Transcript (text)' }).click();
+    const file = await download;
+    const path = await file.path();
+    const text = readFileSync(path, 'utf8');
+    check(text.includes('Please send me the whole conversation'), `transcript: ${text.slice(0, 200)}`);
+    console.log(`  downloaded ${file.suggestedFilename()} (${text.length} bytes)`);
+    await shot(page, 'download-transcript', 'downloaded');
+    await context.close();
+  },
+
+  /** 375 × 812: one panel at a time, back control, bottom bar, touch targets. */
+  async 'phone-layout'(browser) {
+    const c = await newWhatsAppConversation('Phone Pia', 'Writing from my phone');
+    const { page, context } = await openInbox(browser, { viewport: PHONE });
+    await shot(page, 'phone-layout', 'list');
+    const bar = page.getByRole('navigation', { name: 'Views' });
+    check(await bar.isVisible(), 'bottom bar visible');
+    for (const b of await bar.getByRole('button').all()) {
+      const box = await b.boundingBox();
+      check(box && box.height >= 44 && box.width >= 44, `bottom bar target ${JSON.stringify(box)}`);
+    }
+    await row(page, c.id).click();
+    await heading(page, 'Phone Pia').waitFor();
+    check(!(await page.getByRole('listbox', { name: /conversations/ }).isVisible()), 'the list is hidden while reading');
+    const back = page.getByRole('button', { name: 'Back to the list' });
+    const box = await back.boundingBox();
+    check(box && box.height >= 44 && box.width >= 44, 'back target');
+    await shot(page, 'phone-layout', 'conversation');
+    await page.getByRole('button', { name: 'Profile' }).click();
+    await page.getByRole('complementary', { name: 'Customer' }).waitFor();
+    await shot(page, 'phone-layout', 'customer');
+    await page.getByRole('button', { name: 'Back to the conversation' }).click();
+    await back.click();
+    await page.getByRole('listbox', { name: /conversations/ }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    check(!overflow, 'nothing overflows the phone width');
+    await context.close();
+  },
+};
