@@ -1,7 +1,8 @@
 //! Settings of the routing service.
 
 use inbox_config::{
-    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, RedisSettings, SettingsError,
+    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, RedisSettings,
+    SettingsError, in_range, not_blank,
 };
 use serde::Deserialize;
 
@@ -75,11 +76,80 @@ impl inbox_service::ServiceSettings for Settings {
     }
     fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
-        if self.routing.max_batch == 0 || self.routing.batch_workers == 0 {
-            return Err(SettingsError::Validation(
-                "routing.max_batch and routing.batch_workers must be positive".into(),
-            ));
-        }
+        self.routing.validate()
+    }
+}
+
+impl RoutingSettings {
+    /// Refuses values the service cannot work with, naming the variable to change.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        not_blank("routing.conversation_url", &self.conversation_url)?;
+        in_range("routing.event_concurrency", self.event_concurrency, 1..=100_000)?;
+        in_range("routing.batch_workers", self.batch_workers, 1..=256)?;
+        in_range("routing.max_batch", self.max_batch, 1..=10_000)?;
+        in_range("routing.outbox_batch", self.outbox_batch, 1..=100_000)?;
+        in_range("routing.sweep_interval_seconds", self.sweep_interval_seconds, 1..=86_400)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use inbox_service::ServiceSettings;
+
+    use super::*;
+
+    fn settings(overrides: &[(&str, &str)]) -> Settings {
+        let mut env = HashMap::from([("INBOX__AUTH__SERVICE_TOKEN".to_owned(), "a-token-of-some-length".to_owned())]);
+        env.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        inbox_config::load(Settings::DEFAULTS, None, &env).unwrap()
+    }
+
+    fn refusal(variable: &str, value: &str) -> String {
+        settings(&[(variable, value)]).validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        settings(&[]).validate().unwrap();
+    }
+
+    #[test]
+    fn every_number_of_the_routing_section_is_refused_outside_its_range_naming_the_variable() {
+        for (variable, nonsense) in [
+            ("INBOX__ROUTING__EVENT_CONCURRENCY", "0"),
+            ("INBOX__ROUTING__BATCH_WORKERS", "0"),
+            ("INBOX__ROUTING__BATCH_WORKERS", "10000"),
+            ("INBOX__ROUTING__MAX_BATCH", "0"),
+            ("INBOX__ROUTING__MAX_BATCH", "1000000"),
+            ("INBOX__ROUTING__OUTBOX_BATCH", "0"),
+            ("INBOX__ROUTING__OUTBOX_BATCH", "-5"),
+            ("INBOX__ROUTING__SWEEP_INTERVAL_SECONDS", "0"),
+            ("INBOX__ROUTING__SWEEP_INTERVAL_SECONDS", "604800"),
+        ] {
+            let message = refusal(variable, nonsense);
+            assert!(message.contains(variable), "{variable}={nonsense}: {message}");
+            assert!(message.contains(&format!("not {nonsense}")), "{variable}={nonsense}: {message}");
+        }
+    }
+
+    #[test]
+    fn values_at_the_edges_of_the_ranges_are_accepted() {
+        settings(&[
+            ("INBOX__ROUTING__EVENT_CONCURRENCY", "1"),
+            ("INBOX__ROUTING__BATCH_WORKERS", "256"),
+            ("INBOX__ROUTING__MAX_BATCH", "10000"),
+            ("INBOX__ROUTING__OUTBOX_BATCH", "1"),
+            ("INBOX__ROUTING__SWEEP_INTERVAL_SECONDS", "86400"),
+        ])
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_blank_conversation_address_is_refused() {
+        assert!(refusal("INBOX__ROUTING__CONVERSATION_URL", " ").contains("INBOX__ROUTING__CONVERSATION_URL"));
     }
 }
