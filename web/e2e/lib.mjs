@@ -70,7 +70,7 @@ export async function openInbox(browser, { viewport = DESKTOP, token = env.token
     if (!token) throw new Error('set INBOX_AGENT_TOKEN (or INBOX_AGENT_EMAIL and INBOX_AGENT_PASSWORD)');
     await page.goto(`${env.web}/${search}#access_token=${token}`);
   }
-  await page.getByRole('listbox', { name: /conversations/ }).waitFor();
+  await page.locator('[data-region="list"]:visible, [data-region="conversation"]:visible').first().waitFor();
   return { context, page };
 }
 

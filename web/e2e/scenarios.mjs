@@ -1,7 +1,9 @@
 // The issue's "Done when" scenarios, against a running fleet (see lib.mjs for the environment).
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { api, check, env, jwtSubject, openInbox, PHONE, randomPhone, sendWhatsApp, shot } from './lib.mjs';
 
+const require = createRequire(import.meta.url);
 const MOD = process.platform === 'darwin' ? 'Meta' : 'Control';
 
 async function newWhatsAppConversation(name, text) {
@@ -276,5 +278,73 @@ export const scenarios = {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
     check(!overflow, 'nothing overflows the phone width');
     await context.close();
+  },
+
+  /** Offline: the composer queues, the banner counts, and each message goes out once when back. */
+  async 'offline-queue'(browser) {
+    const c = await newWhatsAppConversation('Offline Olga', 'Are you there?');
+    const { page, context } = await openInbox(browser, { search: `?conversation=${c.id}` });
+    await heading(page, 'Offline Olga').waitFor();
+    await context.setOffline(true);
+    const box = page.getByRole('textbox', { name: 'Reply to the customer' });
+    for (const text of ['First while offline', 'Second while offline']) {
+      await box.fill(text);
+      await box.press(`${MOD}+Enter`);
+    }
+    await page.getByText('You are offline. 2 messages queued').waitFor();
+    await shot(page, 'offline-queue', 'queued');
+    await context.setOffline(false);
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    for (const text of ['First while offline', 'Second while offline']) {
+      await messagesOf(page).locator('[data-message-id]').filter({ hasText: text }).waitFor({ timeout: 15_000 });
+    }
+    await shot(page, 'offline-queue', 'sent-when-back');
+    const sent = (await api('GET', `/v1/conversations/${c.id}/messages`)).items.filter((m) => m.sender_kind === 'agent');
+    check(sent.length === 2, `each queued message stored once, got ${sent.length}`);
+    await context.close();
+  },
+
+  /** A live arrival never moves the row under the pointer: the list holds and says "N new". */
+  async 'hold-list'(browser) {
+    const { page, context } = await openInbox(browser);
+    const list = page.getByRole('listbox', { name: /conversations/ });
+    const first = list.getByRole('option').first();
+    const before = await first.getAttribute('data-conversation-id');
+    const box = await first.boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const name = `Held Henry ${Date.now() % 100000}`;
+    await sendWhatsApp({ from: randomPhone(), name, text: 'I arrive while you point' });
+    await page.getByRole('button', { name: /1 new/ }).waitFor({ timeout: 10_000 });
+    check((await list.getByRole('option').first().getAttribute('data-conversation-id')) === before, 'the row under the pointer stayed');
+    await shot(page, 'hold-list', 'one-new');
+    await page.getByRole('button', { name: /1 new/ }).click();
+    await list.getByRole('option', { name: new RegExp(name) }).waitFor();
+    await shot(page, 'hold-list', 'released');
+    await context.close();
+  },
+
+  /** axe-core finds no serious or critical violation on the main screens. */
+  async accessibility(browser) {
+    const axe = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+    const c = await newWhatsAppConversation('Axe Alma', 'Checking accessibility');
+    const problems = [];
+    for (const [name, viewport, search] of [
+      ['desktop', undefined, `?conversation=${c.id}`],
+      ['phone-list', PHONE, ''],
+      ['phone-conversation', PHONE, `?conversation=${c.id}`],
+    ]) {
+      const { page, context } = await openInbox(browser, { viewport, search });
+      await page.waitForTimeout(800);
+      await page.addScriptTag({ content: axe });
+      const result = await page.evaluate(async () => {
+        // eslint-disable-next-line no-undef
+        const r = await axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+      });
+      for (const v of result) console.log(`  ${name}: ${v.impact} ${v.id} — ${v.help} ${JSON.stringify(v.nodes)}`);
+      problems.push(...result.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${name}: ${v.id}`));
+      await context.close();
+    }
+    check(!problems.length, `serious accessibility violations: ${problems.join(', ')}`);
   },
 };

@@ -268,7 +268,8 @@ export function Inbox({ session }: { session: Session }) {
           Skip to the conversation list
         </a>
         <Banners online={online} connection={connection} />
-        <div className={s.grid}>
+        <main className={s.grid} aria-label="Inbox">
+          <h1 className="sr-only">Inbox</h1>
           <ViewsRail
             view={url.view}
             onView={(view) => setUrl({ view, panel: 'list' })}
@@ -277,11 +278,11 @@ export function Inbox({ session }: { session: Session }) {
             onSignOut={() => void signOut()}
           />
           {onSettings ? (
-            <main className={s.settings} aria-label="Settings">
+            <section className={s.settings} aria-label="Settings">
               <Suspense fallback={<div className={common.state}>Loading settings…</div>}>
                 <Settings onClose={() => navigate('/')} />
               </Suspense>
-            </main>
+            </section>
           ) : (
             <>
               <ListPanel
@@ -305,7 +306,7 @@ export function Inbox({ session }: { session: Session }) {
               <CustomerPanel id={current} onBack={() => setUrl({ panel: 'conversation' })} onOpenConversation={(id) => open(id)} actions={actions} />
             </>
           )}
-        </div>
+        </main>
         <BottomBar view={url.view} onView={(view) => setUrl({ view, panel: 'list', conversation: null })} onSearch={() => setSearch(true)} />
         {help ? <HelpSheet onClose={() => setHelp(false)} /> : null}
         {search ? (

@@ -128,25 +128,25 @@ export const ConversationPanel = forwardRef<
 
   if (!id) {
     return (
-      <main className={s.panel} data-region="conversation" data-panel aria-label="Conversation">
+      <section className={s.panel} data-region="conversation" data-panel aria-label="Conversation">
         <div className={s.empty}>
           <p>Select a conversation to read it.</p>
           <p className={s.muted}>
             <kbd>↑</kbd> <kbd>↓</kbd> to move, <kbd>Enter</kbd> to open, <kbd>{displayKeys('Mod+/')}</kbd> for every shortcut.
           </p>
         </div>
-      </main>
+      </section>
     );
   }
 
   if (conversation.isError) {
     return (
-      <main className={s.panel} data-region="conversation" data-panel aria-label="Conversation">
+      <section className={s.panel} data-region="conversation" data-panel aria-label="Conversation">
         <div className={common.state} role="alert">
           <p>This conversation could not be loaded: {messageOf(conversation.error)}</p>
           <Button onClick={() => void conversation.refetch()}>Retry</Button> <Button onClick={onBack}>Back to the list</Button>
         </div>
-      </main>
+      </section>
     );
   }
 
@@ -166,7 +166,7 @@ export const ConversationPanel = forwardRef<
   const threshold = settings?.ai_confidence_threshold ?? 0.6;
 
   return (
-    <main className={s.panel} data-region="conversation" data-panel aria-label="Conversation" aria-busy={conversation.isPending}>
+    <section className={s.panel} data-region="conversation" data-panel aria-label="Conversation" aria-busy={conversation.isPending}>
       <header className={s.head}>
         <div className={s.titleRow}>
           <button type="button" className={s.back} onClick={onBack} aria-label="Back to the list">
@@ -331,7 +331,7 @@ export const ConversationPanel = forwardRef<
       ) : null}
       {dialog === 'priority' && c ? <PriorityDialog c={c} onClose={() => setDialog(null)} onSave={(p, reason) => actions.setPriority(c.id, p, reason)} /> : null}
       {dialog === 'summary' && c ? <SummaryDialog c={c} text={summary.data?.text ?? c.summary} onClose={() => setDialog(null)} /> : null}
-    </main>
+    </section>
   );
 });
 

@@ -80,7 +80,7 @@ export function FilterBar({
   return (
     <div className={s.filters}>
       <div className={s.toolbar}>
-        <button type="button" className={s.searchBox} onClick={onSearch} aria-label="Search conversations" aria-keyshortcuts="Control+K Meta+K">
+        <button type="button" className={s.searchBox} onClick={onSearch} aria-keyshortcuts="Control+K Meta+K">
           <Icon name="search" size={15} />
           <span>Search</span>
           <kbd>{displayKeys('Mod+K')}</kbd>

@@ -10,6 +10,7 @@ import { useInbox } from '../app/context';
 import { useNow } from '../hooks/useNow';
 import { activeFilterCount, clearFilters, toListParams, viewLabel, type InboxUrlState } from '../state/filters';
 import { customerLabel, listTime, PRIORITY_META, shortDuration, waiting } from '../state/format';
+import { heldRows, type Held } from '../state/hold';
 import { isUnread, useSeen } from '../state/seen';
 import { BulkBar, type Selection } from './BulkBar';
 import { Button, PriorityBadge, Skeleton, StatusBadge, common } from './common';
@@ -70,7 +71,7 @@ export function ListPanel({
   const [focusIn, setFocusIn] = useState(false);
   const [scrolled, setScrolled] = useState(false);
   const holding = pointerIn || focusIn || scrolled;
-  const [held, setHeld] = useState<{ ids: string[]; since: number } | null>(null);
+  const [held, setHeld] = useState<Held | null>(null);
   const lastKnown = useRef(new Map<string, Conversation>());
   for (const c of live) lastKnown.current.set(c.id, c);
 
@@ -84,30 +85,7 @@ export function ListPanel({
     lastKnown.current = new Map();
   }, [params]);
 
-  const { rows, newCount } = useMemo(() => {
-    if (!held) return { rows: live, newCount: 0 };
-    const heldSet = new Set(held.ids);
-    const liveIndex = new Map(live.map((c, i) => [c.id, i]));
-    const lastHeldLiveIndex = Math.max(-1, ...held.ids.map((id) => liveIndex.get(id) ?? -1));
-    const appended: string[] = [];
-    let fresh = 0;
-    live.forEach((c, i) => {
-      if (heldSet.has(c.id)) return;
-      // Beyond everything held: a page that loaded while scrolling, not a live arrival.
-      if (i > lastHeldLiveIndex) appended.push(c.id);
-      else fresh += 1;
-    });
-    const ids = [...held.ids, ...appended];
-    const moved = held.ids.filter((id, i) => {
-      const c = lastKnown.current.get(id);
-      const li = liveIndex.get(id);
-      return c && li !== undefined && li < i && Date.parse(c.updated_at ?? '') > held.since;
-    }).length;
-    return {
-      rows: ids.map((id) => lastKnown.current.get(id)).filter((c): c is Conversation => !!c),
-      newCount: fresh + moved,
-    };
-  }, [held, live]);
+  const { rows, newCount } = useMemo(() => heldRows(live, held, lastKnown.current), [held, live]);
 
   displayedRef.current = rows.map((c) => c.id);
 
@@ -155,7 +133,7 @@ export function ListPanel({
   return (
     <section className={s.panel} aria-label="Conversations" data-region="list">
       <header className={s.head}>
-        <h1 className={s.title}>{title}</h1>
+        <h2 className={s.title}>{title}</h2>
         <FilterBar state={state} set={setState} onSearch={onSearch} />
       </header>
       <BulkBar
@@ -171,6 +149,9 @@ export function ListPanel({
         }}
         selectedCount={selectedCount}
       />
+      <p id="list-help" className="sr-only">
+        Arrow keys move, Enter opens, Space selects for bulk actions.
+      </p>
       {newCount > 0 ? (
         <button type="button" className={s.newPill} onClick={showNew}>
           ↑ {newCount} new
@@ -184,6 +165,7 @@ export function ListPanel({
         aria-label={`${title}: ${rows.length}${query.hasNextPage ? '+' : ''} conversations`}
         aria-activedescendant={activeId && activeIndex >= 0 ? `row-${activeId}` : undefined}
         aria-multiselectable="true"
+        aria-describedby="list-help"
         tabIndex={0}
         data-list
         onPointerEnter={() => setPointerIn(true)}
@@ -236,7 +218,8 @@ export function ListPanel({
                   key={c.id}
                   id={`row-${c.id}`}
                   role="option"
-                  aria-selected={selected}
+                  aria-selected={checked}
+                  aria-current={selected ? 'true' : undefined}
                   data-active={c.id === activeId ? 'yes' : undefined}
                   data-conversation-id={c.id}
                   className={`${s.row} ${selected ? s.selected : ''} ${c.id === activeId && focusIn ? s.cursor : ''} ${unread ? s.unread : ''}`}
@@ -246,15 +229,17 @@ export function ListPanel({
                     onOpen(c.id);
                   }}
                 >
-                  <label className={s.checkCell} onClick={(e) => e.stopPropagation()}>
-                    <input
-                      type="checkbox"
-                      checked={checked}
-                      onChange={() => toggleSelected(c.id)}
-                      aria-label={`Select ${customerLabel(c)}`}
-                      tabIndex={-1}
-                    />
-                  </label>
+                  <span
+                    className={s.checkCell}
+                    data-checkbox
+                    aria-hidden="true"
+                    onClick={(e) => {
+                      e.stopPropagation();
+                      toggleSelected(c.id);
+                    }}
+                  >
+                    <span className={`${s.box} ${checked ? s.boxOn : ''}`} />
+                  </span>
                   <div className={s.body}>
                     <div className={s.line1}>
                       {unread ? <span className={s.dot} aria-label="Unread" role="img" /> : null}
