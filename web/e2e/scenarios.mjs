@@ -347,4 +347,68 @@ export const scenarios = {
     }
     check(!problems.length, `serious accessibility violations: ${problems.join(', ')}`);
   },
+
+  /**
+   * 10,000 conversations: time from navigation to the list painted, then a scroll through all of
+   * them (pages load as it goes) with the frame times and the number of rows in the DOM.
+   * Seed first with `node e2e/seed.mjs 10000`; skipped (and said so) with fewer.
+   */
+  async 'ten-thousand'(browser) {
+    const counts = await api('GET', '/v1/views');
+    const total = Object.values(counts.by_channel).reduce((a, b) => a + b, 0);
+    if (total < 10_000) {
+      console.log(`  skipped: ${total} open conversations (seed with node e2e/seed.mjs 10000)`);
+      return;
+    }
+    const { page, context } = await openInbox(browser, { search: '?view=channel.whatsapp' });
+    const painted = await page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0];
+      return new Promise((resolve) => {
+        const check = () => (document.querySelector('[role="option"]') ? resolve(performance.now() - (nav?.startTime ?? 0)) : requestAnimationFrame(check));
+        check();
+      });
+    });
+    console.log(`  navigation to list painted: ${Math.round(painted)} ms`);
+    await shot(page, 'ten-thousand', 'top');
+    const result = await page.evaluate(async () => {
+      const el = document.querySelector('[data-list]');
+      const frames = [];
+      let maxRows = 0;
+      let last = performance.now();
+      const started = last;
+      // Scroll like a fast flick, 2,000 px per frame, until the last row is loaded and shown.
+      for (;;) {
+        await new Promise((r) => requestAnimationFrame(r));
+        const now = performance.now();
+        frames.push(now - last);
+        last = now;
+        maxRows = Math.max(maxRows, el.querySelectorAll('[role="option"]').length);
+        const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 2;
+        const loading = !!el.querySelector('[class*="more"]');
+        if (atEnd && !loading) {
+          await new Promise((r) => setTimeout(r, 600));
+          if (el.scrollTop + el.clientHeight >= el.scrollHeight - 2 && !el.querySelector('[class*="more"]')) break;
+        }
+        el.scrollTop += 2000;
+        if (now - started > 180_000) break;
+      }
+      const sorted = [...frames].sort((a, b) => a - b);
+      return {
+        seconds: (performance.now() - started) / 1000,
+        frames: frames.length,
+        p50: sorted[Math.floor(sorted.length * 0.5)],
+        p95: sorted[Math.floor(sorted.length * 0.95)],
+        max: sorted[sorted.length - 1],
+        maxRows,
+        rowsLoaded: Math.round(el.scrollHeight / 78),
+      };
+    });
+    console.log(
+      `  scrolled ${result.rowsLoaded} rows in ${result.seconds.toFixed(1)} s: frame p50 ${result.p50.toFixed(1)} ms, p95 ${result.p95.toFixed(1)} ms, max ${result.max.toFixed(0)} ms; at most ${result.maxRows} rows in the DOM`,
+    );
+    await shot(page, 'ten-thousand', 'bottom');
+    check(result.rowsLoaded >= 10_000, `all rows reachable (${result.rowsLoaded})`);
+    check(result.maxRows < 80, `virtualised (${result.maxRows} rows in the DOM)`);
+    await context.close();
+  },
 };

@@ -5,11 +5,12 @@ import { applyFrame } from '../api/cache';
 import { messageOf } from '../api/errors';
 import { keys } from '../api/keys';
 import { LiveStream, streamUrl, type StreamState } from '../api/stream';
-import type { Conversation, Status } from '../api/types';
+import type { Conversation, Status, StreamFrame } from '../api/types';
 import { getToken, refreshSession, signOut, type Session } from '../auth/session';
 import { useOnline } from '../hooks/useOnline';
 import { navigate, usePath, useUrlState } from '../hooks/useUrlState';
 import { startOfTodayIn, type MatchContext } from '../state/match';
+import { chime, noticeFor, readPreferences } from '../state/notify';
 import { Outbox, type OutboxItem } from '../state/outbox';
 import { isTextField, shortcutFor } from '../state/shortcuts';
 import { Banners } from '../ui/Banners';
@@ -88,6 +89,22 @@ export function Inbox({ session }: { session: Session }) {
     return () => window.removeEventListener('online', onOnline);
   }, [outbox]);
 
+  // Notifications by the agent's preferences (Settings › Notifications › Inbox).
+  const notify = useRef<(f: StreamFrame) => void>(() => undefined);
+  notify.current = (frame) => {
+    const n = noticeFor(frame, me.id, readPreferences(typeof localStorage === 'undefined' ? null : localStorage), url.conversation);
+    if (!n) return;
+    toast(`${n.title}: ${n.body}`);
+    if (n.level === 'all' || n.level === 'sound_visual') chime();
+    if (n.level === 'all' && document.visibilityState === 'hidden' && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
+      const shown = new Notification(n.title, { body: n.body, tag: n.conversationId });
+      shown.onclick = () => {
+        window.focus();
+        open(n.conversationId);
+      };
+    }
+  };
+
   // The live stream: frames into the cache, counts recounted at most once a second.
   useEffect(() => {
     let viewsTimer: ReturnType<typeof setTimeout> | null = null;
@@ -104,6 +121,7 @@ export function Inbox({ session }: { session: Session }) {
       },
       onFrame: (frame) => {
         const effects = applyFrame(qc, frame, matchCtx.current());
+        notify.current(frame);
         if (effects.resync) void qc.invalidateQueries();
         else if (effects.views) recount();
       },

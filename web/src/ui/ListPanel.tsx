@@ -19,7 +19,7 @@ import { ChannelIcon, Icon } from './icons';
 import s from './ListPanel.module.css';
 
 export const ROW_HEIGHT = 78;
-const PAGE = 100;
+const PAGE = 200;
 
 export function ListPanel({
   state,

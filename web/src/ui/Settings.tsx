@@ -5,10 +5,10 @@ import { messageOf } from '../api/errors';
 import { keys } from '../api/keys';
 import type { PriorityRules, StatusRules, Template, TenantSettings } from '../api/types';
 import { useInbox } from '../app/context';
+import { NOTIFY_KEY } from '../state/notify';
 import { Button, common } from './common';
 import s from './Settings.module.css';
 
-const NOTIFY_KEY = 'inbox.notification-preferences';
 const NOTIFY_ROWS = [
   { id: 'new_conversation', label: 'New conversations', default: 'sound_visual' },
   { id: 'assigned_to_me', label: 'Assigned to me', default: 'all' },
