@@ -1,7 +1,7 @@
 //! Settings of the conversation service.
 
 use inbox_config::{
-    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, SettingsError,
+    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, SettingsError, in_range,
 };
 use serde::Deserialize;
 
@@ -64,6 +64,69 @@ impl inbox_service::ServiceSettings for Settings {
         &self.grpc.addr
     }
     fn validate(&self) -> Result<(), SettingsError> {
-        self.auth.validate()
+        self.auth.validate()?;
+        self.conversation.validate()
+    }
+}
+
+impl ConversationSettings {
+    /// Refuses values the service cannot run with (a batch of nothing, no worker, a sweep
+    /// every zero seconds) and ones far beyond what a replica can hold.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        in_range("conversation.ingest_concurrency", self.ingest_concurrency, 1..=100_000)?;
+        in_range("conversation.batch_workers", self.batch_workers, 1..=256)?;
+        in_range("conversation.max_batch", self.max_batch, 1..=10_000)?;
+        in_range("conversation.outbox_batch", self.outbox_batch, 1..=100_000)?;
+        in_range("conversation.sweep_interval_seconds", self.sweep_interval_seconds, 1..=86_400)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use inbox_service::ServiceSettings;
+
+    use super::*;
+
+    /// The settings as the service would load them with `env` as its environment.
+    fn load(env: &[(&str, &str)]) -> Settings {
+        let mut env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.entry("INBOX__AUTH__SERVICE_TOKEN".into()).or_insert_with(|| "a-long-enough-service-token".into());
+        inbox_config::load(Settings::DEFAULTS, None, &env).unwrap()
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert!(load(&[]).validate().is_ok());
+    }
+
+    #[test]
+    fn a_batch_of_nothing_is_refused_naming_its_variable() {
+        let err = load(&[("INBOX__CONVERSATION__MAX_BATCH", "0")]).validate().unwrap_err().to_string();
+        assert!(err.contains("INBOX__CONVERSATION__MAX_BATCH"), "{err}");
+    }
+
+    #[test]
+    fn every_numeric_setting_is_checked() {
+        for (variable, nonsense) in [
+            ("INBOX__CONVERSATION__INGEST_CONCURRENCY", "0"),
+            ("INBOX__CONVERSATION__BATCH_WORKERS", "0"),
+            ("INBOX__CONVERSATION__BATCH_WORKERS", "100000"),
+            ("INBOX__CONVERSATION__MAX_BATCH", "1000000"),
+            ("INBOX__CONVERSATION__OUTBOX_BATCH", "0"),
+            ("INBOX__CONVERSATION__OUTBOX_BATCH", "-5"),
+            ("INBOX__CONVERSATION__SWEEP_INTERVAL_SECONDS", "0"),
+        ] {
+            let err = load(&[(variable, nonsense)]).validate().unwrap_err().to_string();
+            assert!(err.contains(variable), "{variable}={nonsense}: {err}");
+        }
+        let sensible = load(&[("INBOX__CONVERSATION__MAX_BATCH", "64"), ("INBOX__CONVERSATION__BATCH_WORKERS", "2")]);
+        assert!(sensible.validate().is_ok());
+    }
+
+    #[test]
+    fn a_short_service_token_is_still_refused() {
+        assert!(load(&[("INBOX__AUTH__SERVICE_TOKEN", "short")]).validate().is_err());
     }
 }
