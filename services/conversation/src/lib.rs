@@ -20,13 +20,23 @@ use inbox_proto::conversation::v1::exports_server::ExportsServer;
 use inbox_proto::conversation::v1::templates_server::TemplatesServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_http};
-use inbox_service::{Listeners, Needs, RunError};
+use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
 pub use config::Settings;
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
+    run_with_clock(settings, listeners, shutdown, Clock::system()).await
+}
+
+/// [`run`] with "now" taken from `clock` by every rule and timestamp of the service.
+pub async fn run_with_clock(
+    settings: Settings,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    clock: Clock,
+) -> Result<(), RunError> {
     let needs = Needs {
         service: "conversation",
         postgres: Some((&settings.postgres, &store::MIGRATOR)),
@@ -40,7 +50,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     };
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
     let bus = connected.bus;
-    let store = store::ConversationStore::new(pool.clone());
+    let store = store::ConversationStore::with_clock(pool.clone(), clock);
 
     let (_health, router) = router_with_standard_services();
     let api = ConversationsServer::with_interceptor(

@@ -159,13 +159,8 @@ async fn a_customer_kept_waiting_past_the_response_target_becomes_high() {
     let manual = customer_writes(&store, tenant, "3", "w3", "hello").await.id;
     store.set_priority(tenant, manual, Priority::Low, "not important").await.unwrap();
     ai_says(&store, tenant, answered, "hi!", 0.9, "a1").await.unwrap();
-    sqlx::query("UPDATE conversations SET waiting_since = waiting_since - interval '20 minutes' WHERE tenant_id = $1")
-        .bind(tenant)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let now = chrono::Utc::now();
-    assert_eq!(store.apply_response_targets(now, 100).await.unwrap(), 1);
+    store.clock().advance(chrono::Duration::minutes(20));
+    assert_eq!(store.apply_response_targets(100).await.unwrap(), 1);
     let raised = store.get_conversation(tenant, waiting).await.unwrap().unwrap();
     assert_eq!(
         (raised.priority.as_str(), raised.priority_reason.as_str()),
@@ -173,5 +168,5 @@ async fn a_customer_kept_waiting_past_the_response_target_becomes_high() {
     );
     assert_eq!(store.get_conversation(tenant, manual).await.unwrap().unwrap().priority, "low");
     assert_eq!(store.get_conversation(tenant, answered).await.unwrap().unwrap().priority, "normal");
-    assert_eq!(store.apply_response_targets(now, 100).await.unwrap(), 0, "raised once");
+    assert_eq!(store.apply_response_targets(100).await.unwrap(), 0, "raised once");
 }

@@ -26,14 +26,14 @@ async fn a_batch_stores_each_new_message_once_and_applies_every_rule() {
     for i in 0..40 {
         batch.push((
             tenant,
-            whatsapp_now(tenant, &format!("1555{:03}", i % 4), &format!("b-{i}"), &format!("message {i}")),
+            whatsapp_now(&store, tenant, &format!("1555{:03}", i % 4), &format!("b-{i}"), &format!("message {i}")),
         ));
     }
-    batch.push((tenant, whatsapp_now(tenant, "1555000", "old-1", "thanks, bye"))); // stored before
-    batch.push((tenant, whatsapp_now(tenant, "1555001", "b-3", "message 3"))); // twice in this batch
-    batch.push((tenant, whatsapp_now(tenant, "1555000", "b-urgent", "the app is down"))); // reopens, urgent
-    batch.push((tenant, whatsapp_now(tenant, "1555002", "b-person", "I want a real person"))); // needs human
-    let mut invalid = whatsapp_now(tenant, "1555009", "b-bad", "x");
+    batch.push((tenant, whatsapp_now(&store, tenant, "1555000", "old-1", "thanks, bye"))); // stored before
+    batch.push((tenant, whatsapp_now(&store, tenant, "1555001", "b-3", "message 3"))); // twice in this batch
+    batch.push((tenant, whatsapp_now(&store, tenant, "1555000", "b-urgent", "the app is down"))); // reopens, urgent
+    batch.push((tenant, whatsapp_now(&store, tenant, "1555002", "b-person", "I want a real person"))); // needs human
+    let mut invalid = whatsapp_now(&store, tenant, "1555009", "b-bad", "x");
     invalid.sent_at = None;
     batch.push((tenant, invalid));
 
@@ -80,7 +80,7 @@ async fn racing_batches_of_the_same_messages_store_each_once() {
     let (_db, store) = store().await;
     let tenant = Uuid::now_v7();
     let batch: Vec<(Uuid, InboundMessage)> = (0..300)
-        .map(|i| (tenant, whatsapp_now(tenant, &format!("1777{:03}", i % 30), &format!("r-{i}"), "hello")))
+        .map(|i| (tenant, whatsapp_now(&store, tenant, &format!("1777{:03}", i % 30), &format!("r-{i}"), "hello")))
         .collect();
     let mut reversed = batch.clone();
     reversed.reverse();
@@ -121,15 +121,15 @@ async fn first_messages_from_one_phone_on_two_channels_in_one_batch_make_one_cus
     let tenant = Uuid::now_v7();
     let known = customer_writes(&store, tenant, "15550009999", "k-1", "hi").await;
     let on_phone = |address: &str, id: &str| {
-        let mut m = whatsapp_now(tenant, address, id, "calling about my order");
+        let mut m = whatsapp_now(&store, tenant, address, id, "calling about my order");
         m.channel = inbox_proto::common::v1::Channel::Telephony as i32;
         m
     };
     let batch = vec![
-        (tenant, whatsapp_now(tenant, "15551112222", "w-new", "hello")),
+        (tenant, whatsapp_now(&store, tenant, "15551112222", "w-new", "hello")),
         (tenant, on_phone("+15551112222", "call-new")),
         (tenant, on_phone("+15550009999", "call-known")),
-        (tenant, whatsapp_now(tenant, "15553334444", "w-alone", "hello")),
+        (tenant, whatsapp_now(&store, tenant, "15553334444", "w-alone", "hello")),
     ];
     let outcomes = store.append_inbound_batch(&batch).await.unwrap();
     assert!(outcomes.iter().all(stored));

@@ -123,7 +123,7 @@ async fn bulk_delete_racing_inbound_leaves_no_orphans() {
     let round = |r: usize| -> Vec<(Uuid, inbox_proto::ingest::v1::InboundMessage)> {
         customers
             .iter()
-            .map(|from| (tenant, common::whatsapp_now(tenant, from, &format!("wamid.{r}.{from}"), "hello")))
+            .map(|from| (tenant, common::whatsapp_now(&store, tenant, from, &format!("wamid.{r}.{from}"), "hello")))
             .collect()
     };
     store.append_inbound_batch(&round(0)).await.unwrap();

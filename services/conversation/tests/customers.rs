@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use inbox_conversation::api::CustomersApi;
 use inbox_conversation::domain::customers::{EmailAddress, IntegrationCard, PhoneNumber, ProfileUpdate};
 use inbox_conversation::store::{Appended, ConversationRow, ConversationStore};
@@ -17,14 +17,14 @@ use uuid::Uuid;
 mod common;
 use common::{customer_writes, store, text};
 
-/// A message from `address` on `channel`, sent now.
-fn inbound(tenant: Uuid, channel: Channel, address: &str, external_id: &str) -> InboundMessage {
+/// A message from `address` on `channel`, sent at `sent_at`.
+fn inbound(tenant: Uuid, channel: Channel, address: &str, external_id: &str, sent_at: DateTime<Utc>) -> InboundMessage {
     InboundMessage {
         tenant_id: tenant.to_string(),
         channel: channel as i32,
         channel_account_id: "acc".into(),
         external_id: external_id.into(),
-        sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
+        sent_at: Some(inbox_proto::timestamp_from(sent_at)),
         sender: Some(Sender { address: address.into(), display_name: "Ana".into() }),
         content: Some(text("hello")),
         raw_payload_id: String::new(),
@@ -32,6 +32,7 @@ fn inbound(tenant: Uuid, channel: Channel, address: &str, external_id: &str) -> 
     }
 }
 
+/// The customer writes from `address` on `channel`, a second after whatever happened before.
 async fn writes_on(
     store: &ConversationStore,
     tenant: Uuid,
@@ -39,7 +40,8 @@ async fn writes_on(
     address: &str,
     id: &str,
 ) -> ConversationRow {
-    match store.append_inbound_message(tenant, &inbound(tenant, channel, address, id)).await.unwrap() {
+    store.clock().advance(chrono::Duration::seconds(1));
+    match store.append_inbound_message(tenant, &inbound(tenant, channel, address, id, store.now())).await.unwrap() {
         Appended::Stored { conversation, .. } => conversation,
         Appended::Duplicate => panic!("unexpected duplicate"),
     }
@@ -169,8 +171,8 @@ async fn two_first_messages_from_one_phone_on_two_channels_at_once_make_one_cust
     let tenant = Uuid::new_v4();
     for i in 0..25 {
         let wa_id = format!("1555987{i:04}");
-        let chat = inbound(tenant, Channel::Whatsapp, &wa_id, &format!("wamid.{i}"));
-        let call = inbound(tenant, Channel::Telephony, &format!("+{wa_id}"), &format!("CA{i}"));
+        let chat = inbound(tenant, Channel::Whatsapp, &wa_id, &format!("wamid.{i}"), store.now());
+        let call = inbound(tenant, Channel::Telephony, &format!("+{wa_id}"), &format!("CA{i}"), store.now());
         let (a, b) =
             tokio::join!(store.append_inbound_message(tenant, &chat), store.append_inbound_message(tenant, &call));
         let (Appended::Stored { conversation: a, .. }, Appended::Stored { conversation: b, .. }) =
@@ -273,9 +275,9 @@ async fn a_customers_conversations_page_most_recent_first() {
     let tenant = Uuid::new_v4();
     let mut ids = Vec::new();
     for (i, account) in ["a1", "a2", "a3"].iter().enumerate() {
-        let mut message = inbound(tenant, Channel::Whatsapp, "15551230001", &format!("wamid.{i}"));
+        let sent_at = store.now() + chrono::Duration::seconds(i as i64);
+        let mut message = inbound(tenant, Channel::Whatsapp, "15551230001", &format!("wamid.{i}"), sent_at);
         message.channel_account_id = (*account).into();
-        message.sent_at = Some(inbox_proto::timestamp_from(Utc::now() + chrono::Duration::seconds(i as i64)));
         let Appended::Stored { conversation, .. } = store.append_inbound_message(tenant, &message).await.unwrap()
         else {
             panic!("new");

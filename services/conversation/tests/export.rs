@@ -4,18 +4,19 @@
 
 use std::collections::HashMap;
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use inbox_conversation::api::ExportsApi;
 use inbox_conversation::domain::TenantSettings;
 use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, NewReply};
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::conversation::v1::exports_server::Exports;
 use inbox_service::{CallContext, Role};
+use inbox_testkit::TestDatabase;
 use tonic::{Code, Request};
 use uuid::Uuid;
 
 mod common;
-use common::{store, text, whatsapp_now};
+use common::{text, whatsapp_at};
 
 fn as_role<T>(tenant: Uuid, role: Role, message: T) -> Request<T> {
     let mut request = Request::new(message);
@@ -23,10 +24,20 @@ fn as_role<T>(tenant: Uuid, role: Role, message: T) -> Request<T> {
     request
 }
 
-/// Ana writes at 13:05 UTC on 24 November 2026 (14:05 in Paris).
+/// When Ana writes: 13:05 UTC on 24 November 2026 (14:05 in Paris).
+fn ana_writes_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 13, 5, 0).unwrap()
+}
+
+/// A store whose clock stands a quarter of an hour after Ana wrote: the agents answer within
+/// WhatsApp's 24-hour window whatever the date the test runs.
+async fn store() -> (TestDatabase, ConversationStore) {
+    common::store_at(ana_writes_at() + Duration::minutes(15)).await
+}
+
+/// Ana writes at [`ana_writes_at`].
 async fn ana_writes(store: &ConversationStore, tenant: Uuid, from: &str, wamid: &str, body: &str) -> ConversationRow {
-    let mut inbound = whatsapp_now(tenant, from, wamid, body);
-    inbound.sent_at = Some(inbox_proto::timestamp_from(Utc.with_ymd_and_hms(2026, 11, 24, 13, 5, 0).unwrap()));
+    let inbound = whatsapp_at(tenant, from, wamid, body, ana_writes_at());
     match store.append_inbound_message(tenant, &inbound).await.unwrap() {
         Appended::Stored { conversation, .. } => conversation,
         Appended::Duplicate => panic!("unexpected duplicate"),

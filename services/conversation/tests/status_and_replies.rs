@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use inbox_conversation::domain::{Status, StatusRules};
 use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, NewReply};
 use inbox_proto::common::v1::Channel;
@@ -131,9 +131,11 @@ async fn no_customer_reply_for_an_hour_after_an_agent_reply_makes_it_pending_the
     let waiting = customer_writes(&store, tenant, "w1", "hi").await;
     reply(&store, tenant, waiting.id, "Could you send your order number?", "k1", false).await;
 
-    let soon = store.apply_status_rules(Utc::now() + Duration::minutes(59), 100).await.unwrap();
+    store.clock().advance(Duration::minutes(59));
+    let soon = store.apply_status_rules(100).await.unwrap();
     assert_eq!(soon.to_pending, 0);
-    let later = store.apply_status_rules(Utc::now() + Duration::minutes(61), 100).await.unwrap();
+    store.clock().advance(Duration::minutes(2));
+    let later = store.apply_status_rules(100).await.unwrap();
     assert_eq!(later.to_pending, 1);
     let pending = store.get_conversation(tenant, waiting.id).await.unwrap().unwrap();
     assert_eq!(pending.status, "pending");
@@ -143,7 +145,8 @@ async fn no_customer_reply_for_an_hour_after_an_agent_reply_makes_it_pending_the
     // The customer answers: Active again; an agent resolves it; a week later it is archived.
     customer_writes(&store, tenant, "w2", "It's 1234").await;
     store.set_status(tenant, waiting.id, Status::Resolved, "user:sarah", "").await.unwrap();
-    let report = store.apply_status_rules(Utc::now() + Duration::days(7) + Duration::minutes(1), 100).await.unwrap();
+    store.clock().advance(Duration::days(7) + Duration::minutes(1));
+    let report = store.apply_status_rules(100).await.unwrap();
     assert_eq!((report.to_pending, report.to_archived), (0, 1));
     assert_eq!(store.get_conversation(tenant, waiting.id).await.unwrap().unwrap().status, "archived");
 }
@@ -153,7 +156,8 @@ async fn a_conversation_where_the_customer_spoke_last_never_goes_pending() {
     let (_db, store) = store().await;
     let tenant = Uuid::new_v4();
     let conversation = customer_writes(&store, tenant, "w1", "hello?").await;
-    store.apply_status_rules(Utc::now() + Duration::days(3), 100).await.unwrap();
+    store.clock().advance(Duration::days(3));
+    store.apply_status_rules(100).await.unwrap();
     assert_eq!(store.get_conversation(tenant, conversation.id).await.unwrap().unwrap().status, "active");
 }
 
@@ -169,7 +173,7 @@ async fn sweepers_racing_on_several_replicas_move_each_conversation_once() {
             channel: Channel::Whatsapp as i32,
             channel_account_id: "acc".into(),
             external_id: format!("w{i}"),
-            sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
+            sent_at: Some(inbox_proto::timestamp_from(store.now())),
             sender: Some(Sender { address: format!("1555{i:07}"), display_name: String::new() }),
             content: Some(text("hi")),
             raw_payload_id: String::new(),
@@ -182,11 +186,11 @@ async fn sweepers_racing_on_several_replicas_move_each_conversation_once() {
         reply(&store, tenant, conversation.id, "Anything else?", &format!("k{i}"), false).await;
         ids.push(conversation.id);
     }
-    let later = Utc::now() + Duration::minutes(2);
+    store.clock().advance(Duration::minutes(2));
     let sweeps: Vec<_> = (0..4)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.apply_status_rules(later, 7).await.unwrap() })
+            tokio::spawn(async move { store.apply_status_rules(7).await.unwrap() })
         })
         .collect();
     let mut moved = 0;
@@ -194,7 +198,7 @@ async fn sweepers_racing_on_several_replicas_move_each_conversation_once() {
         moved += s.await.unwrap().to_pending;
     }
     // Whatever the first round left, later rounds finish.
-    while store.apply_status_rules(later, 7).await.unwrap().to_pending > 0 {}
+    while store.apply_status_rules(7).await.unwrap().to_pending > 0 {}
     let changes: i64 = sqlx::query_scalar("SELECT count(*) FROM status_changes WHERE to_status = 'pending'")
         .fetch_one(store.pool())
         .await

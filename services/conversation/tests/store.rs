@@ -2,23 +2,30 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use inbox_config::PostgresSettings;
 use inbox_conversation::store::{Appended, ConversationStore, MIGRATOR};
 use inbox_proto::common::v1::{Channel, MessageContent, TextContent, message_content::Kind};
 use inbox_proto::ingest::v1::{InboundMessage, Sender};
+use inbox_service::Clock;
 use inbox_testkit::TestDatabase;
 use uuid::Uuid;
 
+/// The morning the tests' customers write, from 09:00 UTC on.
+fn morning() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
+}
+
+/// A store whose clock stands at noon of that morning.
 async fn store() -> (TestDatabase, ConversationStore) {
     let db = TestDatabase::create("conv").await.unwrap();
     let settings = PostgresSettings { url: db.url(), max_connections: 8 };
     let pool = inbox_service::postgres::connect_and_migrate(&settings, &MIGRATOR).await.unwrap();
-    (db, ConversationStore::new(pool))
+    (db, ConversationStore::with_clock(pool, Clock::manual(morning() + Duration::hours(3))))
 }
 
 fn whatsapp(tenant: Uuid, wamid: &str, from: &str, text: &str, minute: i64) -> InboundMessage {
-    let sent = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap() + Duration::minutes(minute);
+    let sent = morning() + Duration::minutes(minute);
     InboundMessage {
         tenant_id: tenant.to_string(),
         channel: Channel::Whatsapp as i32,

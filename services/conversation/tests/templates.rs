@@ -260,7 +260,9 @@ async fn renaming_a_template_to_a_taken_name_is_refused_and_changes_nothing() {
     let after = store.get_template(tenant, closing).await.unwrap().unwrap();
     assert_eq!((after.name.as_str(), after.body.as_str()), ("closing", "Bye!"));
 
-    // An edit that changes nothing leaves the template as it was, timestamps included.
+    // A minute later, an edit that changes nothing leaves the template as it was, timestamps
+    // included.
+    store.clock().advance(chrono::Duration::minutes(1));
     let UpdatedTemplate::Updated(same) =
         store.update_template(tenant, closing, None, Some(&body("Bye!"))).await.unwrap()
     else {

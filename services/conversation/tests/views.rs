@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use common::{customer_writes, seed_conversations, store, text, viewer};
 use inbox_conversation::domain::views::{Assignment, ConversationFilter, SortOrder, TimeWindow, View};
 use inbox_conversation::domain::{Priority, Status, TenantSettings};
@@ -78,8 +78,9 @@ async fn each_view_lists_exactly_what_it_counts() {
     store.set_status(tenant, resolved_now, Status::Resolved, "user:x", "").await.unwrap();
     let resolved_long_ago = customer_writes(&store, tenant, "8", "w8", "ok").await.id;
     store.set_status(tenant, resolved_long_ago, Status::Resolved, "user:x", "").await.unwrap();
-    sqlx::query("UPDATE conversations SET status_changed_at = now() - interval '3 days' WHERE id = $1")
+    sqlx::query("UPDATE conversations SET status_changed_at = $2 WHERE id = $1")
         .bind(resolved_long_ago)
+        .bind(store.now() - Duration::days(3))
         .execute(store.pool())
         .await
         .unwrap();
@@ -116,7 +117,7 @@ async fn resolved_today_starts_at_midnight_in_the_tenant_zone() {
     // UTC+14: "today" there is rarely today in UTC.
     let settings = TenantSettings::parse("Pacific/Kiritimati", "Acme", 0.6, "x").unwrap();
     store.set_tenant_settings(tenant, &settings).await.unwrap();
-    let midnight = settings.start_of_today(Utc::now());
+    let midnight = settings.start_of_today(store.now());
     let before = customer_writes(&store, tenant, "1", "w1", "a").await.id;
     let after = customer_writes(&store, tenant, "2", "w2", "b").await.id;
     for (id, at) in [(before, midnight - Duration::seconds(1)), (after, midnight + Duration::seconds(1))] {
@@ -145,8 +146,9 @@ async fn filters_combine() {
     store.set_assignment(tenant, normal_mine, Some(me), None, "user:x", "").await.unwrap();
     let old_urgent_mine = customer_writes(&store, tenant, "4", "w4", "emergency").await.id;
     store.set_assignment(tenant, old_urgent_mine, Some(me), None, "user:x", "").await.unwrap();
-    sqlx::query("UPDATE conversations SET last_message_at = now() - interval '2 hours' WHERE id = $1")
+    sqlx::query("UPDATE conversations SET last_message_at = $2 WHERE id = $1")
         .bind(old_urgent_mine)
+        .bind(store.now() - Duration::hours(2))
         .execute(store.pool())
         .await
         .unwrap();
@@ -231,6 +233,6 @@ async fn a_cursor_from_another_sort_is_refused_and_me_needs_a_user() {
         .unwrap_err();
     assert!(err.to_string().contains("another sort"));
     let mine = ConversationFilter { assignment: Assignment::Me, ..Default::default() };
-    let nobody = inbox_conversation::store::Viewer { user_id: None, now: Utc::now() };
+    let nobody = inbox_conversation::store::Viewer { user_id: None };
     assert!(store.list_conversations_filtered(tenant, &mine, nobody, SortOrder::Recent, 1, None).await.is_err());
 }

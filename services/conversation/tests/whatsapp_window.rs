@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{customer_writes, store, text};
+use chrono::{Duration, TimeZone, Utc};
+use common::{customer_writes, store, store_at, text};
 use inbox_conversation::store::{NewReply, StoreError};
 use inbox_proto::common::v1::{MessageContent, WhatsAppTemplateContent, message_content::Kind};
 use inbox_proto::events::v1::Envelope;
@@ -35,8 +36,9 @@ async fn free_form_replies_stop_24_hours_after_the_customer_wrote_and_templates_
     };
     assert!(outbound.last_customer_message_at.is_some());
 
-    sqlx::query("UPDATE conversations SET last_customer_message_at = now() - interval '25 hours' WHERE tenant_id = $1")
+    sqlx::query("UPDATE conversations SET last_customer_message_at = $2 WHERE tenant_id = $1")
         .bind(tenant)
+        .bind(store.now() - Duration::hours(25))
         .execute(store.pool())
         .await
         .unwrap();
@@ -57,4 +59,26 @@ async fn free_form_replies_stop_24_hours_after_the_customer_wrote_and_templates_
     let sent = store.send_reply(tenant, &reply(conversation, &template, false, "k3")).await.unwrap().unwrap();
     assert_eq!(sent.to_proto().message.unwrap().content.unwrap(), template, "stored and returned as sent");
     assert!(store.send_reply(tenant, &reply(conversation, &late, true, "k4")).await.unwrap().is_some(), "a note");
+}
+
+#[tokio::test]
+async fn the_window_opens_and_closes_by_the_stores_clock_not_by_the_date() {
+    // Years before the machine's date: only the store's clock says how long ago the customer wrote.
+    let (_db, store) = store_at(Utc.with_ymd_and_hms(2019, 6, 1, 8, 0, 0).unwrap()).await;
+    let tenant = Uuid::new_v4();
+    let conversation = customer_writes(&store, tenant, "16505551234", "wamid.W1", "Hello?").await.id;
+    let answer = text("Here is the answer");
+
+    store.clock().advance(Duration::hours(23) + Duration::minutes(59));
+    assert!(store.send_reply(tenant, &reply(conversation, &answer, false, "k1")).await.unwrap().is_some());
+
+    store.clock().advance(Duration::minutes(2));
+    let refused = store.send_reply(tenant, &reply(conversation, &answer, false, "k2")).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused:?}");
+
+    // The customer writes again: the window opens again from that moment.
+    customer_writes(&store, tenant, "16505551234", "wamid.W2", "Still there?").await;
+    assert!(store.send_reply(tenant, &reply(conversation, &answer, false, "k2")).await.unwrap().is_some());
+    store.clock().advance(Duration::hours(24));
+    assert!(store.send_reply(tenant, &reply(conversation, &answer, false, "k3")).await.is_err());
 }

@@ -8,7 +8,8 @@ use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::grpc::{page_of, parse_id, require_person, store_error};
+use super::error::conversation_not_found;
+use super::request::{page_of, parse_id, require_person};
 use crate::domain::customers::{
     ChannelPreferences, IntegrationCard, ProfileUpdate, parse_attributes, parse_card_source, parse_card_title,
     parse_emails, parse_name, parse_phones, parse_segment,
@@ -19,8 +20,8 @@ pub struct CustomersApi {
     pub store: ConversationStore,
 }
 
-fn customer_not_found() -> Status {
-    PublicError::not_found("customer not found").into()
+fn customer_not_found() -> PublicError {
+    PublicError::not_found("customer not found")
 }
 
 /// The acting person and the customer the call is about, recorded on the current span.
@@ -39,8 +40,8 @@ impl pb::customers_server::Customers for CustomersApi {
     #[tracing::instrument(skip_all, fields(tenant_id, customer_id))]
     async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Result<Response<pb::Customer>, Status> {
         let (ctx, id) = person_on_customer(&request, &request.get_ref().customer_id)?;
-        let profile = self.store.get_customer(ctx.tenant_id, id).await.map_err(store_error)?;
-        profile.map(|p| Response::new(customer_to_proto(&p))).ok_or_else(customer_not_found)
+        let profile = self.store.get_customer(ctx.tenant_id, id).await?;
+        Ok(profile.map(|p| Response::new(customer_to_proto(&p))).ok_or_else(customer_not_found)?)
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, customer_id))]
@@ -59,12 +60,7 @@ impl pb::customers_server::Customers for CustomersApi {
             .into());
         }
         let update = profile_update(r).map_err(PublicError::invalid_argument)?;
-        let updated = self
-            .store
-            .update_customer(ctx.tenant_id, id, &update)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(customer_not_found)?;
+        let updated = self.store.update_customer(ctx.tenant_id, id, &update).await?.ok_or_else(customer_not_found)?;
         if !updated.merged.is_empty() {
             tracing::info!(merged = ?updated.merged, "customers merged");
         }
@@ -87,12 +83,8 @@ impl pb::customers_server::Customers for CustomersApi {
             given.fields.iter().map(|f| (f.key.clone(), f.value.clone())).collect(),
         )
         .map_err(PublicError::invalid_argument)?;
-        let stored = self
-            .store
-            .upsert_integration_card(ctx.tenant_id, id, &card)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(customer_not_found)?;
+        let stored =
+            self.store.upsert_integration_card(ctx.tenant_id, id, &card).await?.ok_or_else(customer_not_found)?;
         Ok(Response::new(card_to_proto(&stored)))
     }
 
@@ -108,8 +100,7 @@ impl pb::customers_server::Customers for CustomersApi {
         let deleted = self
             .store
             .delete_integration_card(ctx.tenant_id, id, &source, &title)
-            .await
-            .map_err(store_error)?
+            .await?
             .ok_or_else(customer_not_found)?;
         Ok(Response::new(pb::DeleteIntegrationCardResponse { deleted }))
     }
@@ -124,8 +115,7 @@ impl pb::customers_server::Customers for CustomersApi {
         let (rows, next) = self
             .store
             .list_customer_conversations(ctx.tenant_id, id, limit, cursor)
-            .await
-            .map_err(store_error)?
+            .await?
             .ok_or_else(customer_not_found)?;
         Ok(Response::new(pb::ListCustomerConversationsResponse {
             conversations: rows.iter().map(|r| r.to_proto()).collect(),
@@ -144,12 +134,8 @@ impl pb::customers_server::Customers for CustomersApi {
         span.record("tenant_id", tracing::field::display(ctx.tenant_id));
         span.record("conversation_id", tracing::field::display(id));
         require_person(&ctx)?;
-        let rows = self
-            .store
-            .list_related_conversations(ctx.tenant_id, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let rows =
+            self.store.list_related_conversations(ctx.tenant_id, id).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(pb::ListRelatedConversationsResponse {
             conversations: rows.iter().map(|r| r.to_proto()).collect(),
         }))

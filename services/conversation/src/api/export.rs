@@ -1,13 +1,12 @@
 //! `inbox.conversation.v1.Exports`.
 
-use chrono::Utc;
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::grpc::{require_person, store_error};
+use super::request::{parse_id, require_person};
 use crate::domain::export::{
     ExportFormat, ExportedConversation, MAX_EXPORT_BYTES, MAX_EXPORT_CONVERSATIONS, filename, write_export,
 };
@@ -39,8 +38,7 @@ fn conversation_ids(given: &[String]) -> Result<Vec<Uuid>, Status> {
     }
     let mut ids: Vec<Uuid> = Vec::with_capacity(given.len());
     for (i, text) in given.iter().enumerate() {
-        let id = Uuid::parse_str(text.trim())
-            .map_err(|_| PublicError::invalid_argument(format!("conversation_ids[{i}] must be a uuid")))?;
+        let id = parse_id(text.trim(), &format!("conversation_ids[{i}]"))?;
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -77,11 +75,11 @@ impl pb::exports_server::Exports for ExportsApi {
         span.record("conversations", ids.len());
         require_exporter_of(&ctx, ids.len())?;
 
-        let histories = self.store.conversation_histories(ctx.tenant_id, &ids).await.map_err(store_error)?;
+        let histories = self.store.conversation_histories(ctx.tenant_id, &ids).await?;
         if let Some(missing) = ids.iter().find(|id| !histories.iter().any(|h| h.conversation.id == **id)) {
             return Err(PublicError::not_found(format!("conversation {missing} not found")).into());
         }
-        let settings = self.store.tenant_settings(ctx.tenant_id).await.map_err(store_error)?;
+        let settings = self.store.tenant_settings(ctx.tenant_id).await?;
         let conversations: Vec<ExportedConversation> =
             histories.iter().map(|h| ExportedConversation::from_rows(&h.conversation, &h.messages)).collect();
         let content = write_export(&conversations, format, &settings, &r.sender_names).map_err(|e| {
@@ -101,7 +99,7 @@ impl pb::exports_server::Exports for ExportsApi {
         Ok(Response::new(pb::ExportConversationsResponse {
             content,
             content_type: format.content_type().to_owned(),
-            filename: filename(&conversations, format, &settings, Utc::now()),
+            filename: filename(&conversations, format, &settings, self.store.now()),
         }))
     }
 }

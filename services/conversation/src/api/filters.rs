@@ -4,18 +4,11 @@ use inbox_errors::PublicError;
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::timestamp_to_utc;
-use uuid::Uuid;
 
+use super::request::{optional_id, parse_id};
 use crate::domain::views::{Assignment, ConversationFilter, MAX_FILTER_IDS, SortOrder, TimeField, TimeWindow, View};
 use crate::domain::{Priority, Status};
 use crate::store::ViewCounts;
-
-fn uuid_field(text: &str, field: &str) -> Result<Option<Uuid>, PublicError> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    Uuid::parse_str(text).map(Some).map_err(|_| PublicError::invalid_argument(format!("{field} must be a uuid")))
-}
 
 pub fn filter_from_proto(f: Option<&pb::ConversationFilter>) -> Result<ConversationFilter, PublicError> {
     let Some(f) = f else { return Ok(ConversationFilter::default()) };
@@ -101,17 +94,14 @@ pub fn filter_from_proto(f: Option<&pb::ConversationFilter>) -> Result<Conversat
     if f.ids.len() > MAX_FILTER_IDS {
         return Err(PublicError::invalid_argument(format!("ids: at most {MAX_FILTER_IDS}")));
     }
-    let ids = f
-        .ids
-        .iter()
-        .map(|id| Uuid::parse_str(id).map_err(|_| PublicError::invalid_argument(format!("ids: {id:?} is not a uuid"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids =
+        f.ids.iter().enumerate().map(|(i, id)| parse_id(id, &format!("ids[{i}]"))).collect::<Result<Vec<_>, _>>()?;
     Ok(ConversationFilter {
         statuses,
         channels,
         priorities,
         assignment,
-        team_id: uuid_field(&f.team_id, "team_id")?,
+        team_id: optional_id(&f.team_id, "team_id")?,
         time_field,
         window,
         view,
@@ -149,13 +139,4 @@ pub fn counts_to_proto(c: &ViewCounts) -> pb::ViewCounts {
             .map(|(channel, open)| pb::ChannelCount { channel: *channel as i32, open: n(*open) })
             .collect(),
     }
-}
-
-/// The user id in a `user:<uuid>` principal.
-pub fn user_of(principal: &str) -> Option<Uuid> {
-    principal.strip_prefix("user:").and_then(|id| Uuid::parse_str(id).ok())
-}
-
-pub fn optional_uuid(text: &str, field: &str) -> Result<Option<Uuid>, PublicError> {
-    uuid_field(text, field)
 }

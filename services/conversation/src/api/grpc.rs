@@ -2,59 +2,24 @@
 
 use inbox_errors::ErrorCode;
 use inbox_errors::PublicError;
-use inbox_proto::common::v1::{CallDisposition, PageRequest};
+use inbox_proto::common::v1::CallDisposition;
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use chrono::Utc;
-
-use super::filters::{counts_to_proto, filter_from_proto, optional_uuid, sort_from_proto, user_of};
+use super::error::conversation_not_found;
+use super::filters::{counts_to_proto, filter_from_proto, sort_from_proto};
+use super::request::{
+    bounded, idempotency_key, optional_id, page_of, parse_id, require_admin, require_person, user_of,
+};
 use crate::domain::calls::{CallSummary, disposition_from_name, disposition_name};
 use crate::domain::views::MAX_FILTER_IDS;
 use crate::domain::{PriorityRules, StatusRules, TenantSettings};
-use crate::store::{
-    AgentDisposition, AiMessage, BulkChange, ConversationStore, Cursor, ListCursor, NewReply, StoreError, Viewer,
-};
+use crate::store::{AgentDisposition, AiMessage, BulkChange, ConversationStore, Cursor, ListCursor, NewReply, Viewer};
 
 pub struct ConversationsApi {
     pub store: ConversationStore,
-}
-
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
-
-/// A page request's limit (default 50, at most 200) and decoded cursor.
-pub(super) fn page_of<C>(
-    page: Option<&PageRequest>,
-    decode: impl Fn(&str) -> Option<C>,
-) -> Result<(i64, Option<C>), Status> {
-    let limit = page.map_or(0, |p| p.limit);
-    let limit = if limit == 0 { DEFAULT_PAGE } else { limit };
-    if limit > MAX_PAGE {
-        return Err(PublicError::invalid_argument(format!("page limit must be at most {MAX_PAGE}")).into());
-    }
-    let cursor = match page.map(|p| p.cursor.as_str()).unwrap_or_default() {
-        "" => None,
-        text => Some(decode(text).ok_or_else(|| PublicError::invalid_argument("invalid cursor"))?),
-    };
-    Ok((i64::from(limit), cursor))
-}
-
-pub(super) fn parse_id(text: &str, what: &str) -> Result<Uuid, Status> {
-    Uuid::parse_str(text).map_err(|_| PublicError::invalid_argument(format!("{what} must be a uuid")).into())
-}
-
-pub(super) fn store_error(e: StoreError) -> Status {
-    match e {
-        StoreError::Invalid(reason) => PublicError::invalid_argument(reason).into(),
-        StoreError::Conflict(reason) => PublicError::new(ErrorCode::Conflict, reason).into(),
-        StoreError::Database(e) => {
-            tracing::error!(error = %e, "store failure");
-            PublicError::unavailable("conversation store unavailable").into()
-        }
-    }
 }
 
 #[tonic::async_trait]
@@ -70,12 +35,9 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let filter = filter_from_proto(r.filter.as_ref())?;
         let sort = sort_from_proto(r.sort)?;
         let (limit, cursor) = page_of(r.page.as_ref(), ListCursor::decode)?;
-        let viewer = Viewer { user_id: user_of(&ctx.principal), now: Utc::now() };
-        let (rows, next) = self
-            .store
-            .list_conversations_filtered(ctx.tenant_id, &filter, viewer, sort, limit, cursor)
-            .await
-            .map_err(store_error)?;
+        let viewer = Viewer { user_id: user_of(&ctx.principal) };
+        let (rows, next) =
+            self.store.list_conversations_filtered(ctx.tenant_id, &filter, viewer, sort, limit, cursor).await?;
         Ok(Response::new(pb::ListConversationsResponse {
             conversations: rows.iter().map(|r| r.to_proto()).collect(),
             next_cursor: next.map(|c| c.encode()).unwrap_or_default(),
@@ -91,8 +53,8 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let id = parse_id(&request.get_ref().conversation_id, "conversation_id")?;
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
         tracing::Span::current().record("conversation_id", tracing::field::display(id));
-        let row = self.store.get_conversation(ctx.tenant_id, id).await.map_err(store_error)?;
-        row.map(|r| Response::new(r.to_proto())).ok_or_else(|| PublicError::not_found("conversation not found").into())
+        let row = self.store.get_conversation(ctx.tenant_id, id).await?;
+        Ok(row.map(|r| Response::new(r.to_proto())).ok_or_else(conversation_not_found)?)
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
@@ -106,10 +68,10 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         tracing::Span::current().record("conversation_id", tracing::field::display(id));
         let (limit, cursor) = page_of(request.get_ref().page.as_ref(), Cursor::decode)?;
         // A conversation of another tenant is "not found", never an empty list.
-        if self.store.get_conversation(ctx.tenant_id, id).await.map_err(store_error)?.is_none() {
-            return Err(PublicError::not_found("conversation not found").into());
+        if self.store.get_conversation(ctx.tenant_id, id).await?.is_none() {
+            return Err(conversation_not_found().into());
         }
-        let (rows, next) = self.store.list_messages(ctx.tenant_id, id, limit, cursor).await.map_err(store_error)?;
+        let (rows, next) = self.store.list_messages(ctx.tenant_id, id, limit, cursor).await?;
         Ok(Response::new(pb::ListMessagesResponse {
             messages: rows.iter().map(|r| r.to_proto()).collect(),
             next_cursor: next.map(|c| c.encode()).unwrap_or_default(),
@@ -132,12 +94,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             internal_note: r.internal_note,
             idempotency_key: key,
         };
-        let sent = self
-            .store
-            .send_reply(ctx.tenant_id, &reply)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let sent = self.store.send_reply(ctx.tenant_id, &reply).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(sent.to_proto()))
     }
 
@@ -156,9 +113,8 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let (conversation, _) = self
             .store
             .set_status(ctx.tenant_id, id, to, &ctx.principal, reason)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+            .await?
+            .ok_or_else(conversation_not_found)?;
         Ok(Response::new(conversation.to_proto()))
     }
 
@@ -177,12 +133,8 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         if reason.len() > 500 {
             return Err(PublicError::invalid_argument("reason must be at most 500 characters").into());
         }
-        let conversation = self
-            .store
-            .set_priority(ctx.tenant_id, id, priority, reason)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let conversation =
+            self.store.set_priority(ctx.tenant_id, id, priority, reason).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(conversation.to_proto()))
     }
 
@@ -192,10 +144,10 @@ impl pb::conversations_server::Conversations for ConversationsApi {
     ) -> Result<Response<pb::ListStatusChangesResponse>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         let id = parse_id(&request.get_ref().conversation_id, "conversation_id")?;
-        if self.store.get_conversation(ctx.tenant_id, id).await.map_err(store_error)?.is_none() {
-            return Err(PublicError::not_found("conversation not found").into());
+        if self.store.get_conversation(ctx.tenant_id, id).await?.is_none() {
+            return Err(conversation_not_found().into());
         }
-        let changes = self.store.list_status_changes(ctx.tenant_id, id).await.map_err(store_error)?;
+        let changes = self.store.list_status_changes(ctx.tenant_id, id).await?;
         Ok(Response::new(pb::ListStatusChangesResponse { changes: changes.iter().map(|c| c.to_proto()).collect() }))
     }
 
@@ -204,7 +156,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         request: Request<pb::GetStatusRulesRequest>,
     ) -> Result<Response<pb::StatusRules>, Status> {
         let ctx = CallContext::of(&request)?.clone();
-        let rules = self.store.status_rules(ctx.tenant_id).await.map_err(store_error)?;
+        let rules = self.store.status_rules(ctx.tenant_id).await?;
         Ok(Response::new(rules_to_proto(&rules)))
     }
 
@@ -225,7 +177,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             given.reopen_on_customer_message,
         )
         .map_err(PublicError::invalid_argument)?;
-        self.store.set_status_rules(ctx.tenant_id, &rules).await.map_err(store_error)?;
+        self.store.set_status_rules(ctx.tenant_id, &rules).await?;
         Ok(Response::new(rules_to_proto(&rules)))
     }
 
@@ -233,9 +185,9 @@ impl pb::conversations_server::Conversations for ConversationsApi {
     async fn count_views(&self, request: Request<pb::CountViewsRequest>) -> Result<Response<pb::ViewCounts>, Status> {
         let ctx = CallContext::of(&request)?.clone();
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
-        let team = optional_uuid(&request.get_ref().team_id, "team_id")?;
-        let viewer = Viewer { user_id: user_of(&ctx.principal), now: Utc::now() };
-        let counts = self.store.count_views(ctx.tenant_id, viewer, team).await.map_err(store_error)?;
+        let team = optional_id(&request.get_ref().team_id, "team_id")?;
+        let viewer = Viewer { user_id: user_of(&ctx.principal) };
+        let counts = self.store.count_views(ctx.tenant_id, viewer, team).await?;
         Ok(Response::new(counts_to_proto(&counts)))
     }
 
@@ -246,15 +198,14 @@ impl pb::conversations_server::Conversations for ConversationsApi {
     ) -> Result<Response<pb::Conversation>, Status> {
         let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
         let r = request.get_ref();
-        let assignee = optional_uuid(&r.assignee_id, "assignee_id")?;
-        let team = optional_uuid(&r.team_id, "team_id")?;
+        let assignee = optional_id(&r.assignee_id, "assignee_id")?;
+        let team = optional_id(&r.team_id, "team_id")?;
         let note = bounded(&r.note, "note", 1000)?;
         let (conversation, _) = self
             .store
             .set_assignment(ctx.tenant_id, id, assignee, team, &ctx.principal, note)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+            .await?
+            .ok_or_else(conversation_not_found)?;
         Ok(Response::new(conversation.to_proto()))
     }
 
@@ -279,12 +230,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             complex_reason: bounded(&r.complex_reason, "complex_reason", 500)?,
             idempotency_key: key,
         };
-        let sent = self
-            .store
-            .post_ai_message(ctx.tenant_id, &message)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let sent = self.store.post_ai_message(ctx.tenant_id, &message).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(sent.to_proto()))
     }
 
@@ -293,12 +239,8 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
         let agent = user_of(&ctx.principal).ok_or_else(|| PublicError::invalid_argument("taking over needs a user"))?;
         let name = bounded(&request.get_ref().agent_name, "agent_name", 200)?;
-        let conversation = self
-            .store
-            .take_over(ctx.tenant_id, id, agent, name)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let conversation =
+            self.store.take_over(ctx.tenant_id, id, agent, name).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(conversation.to_proto()))
     }
 
@@ -310,12 +252,8 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
         let agent = user_of(&ctx.principal).ok_or_else(|| PublicError::invalid_argument("releasing needs a user"))?;
         let any_owner = matches!(ctx.role, Role::Supervisor | Role::Admin);
-        let conversation = self
-            .store
-            .release_to_ai(ctx.tenant_id, id, agent, any_owner)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let conversation =
+            self.store.release_to_ai(ctx.tenant_id, id, agent, any_owner).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(conversation.to_proto()))
     }
 
@@ -328,23 +266,14 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             );
         }
         let summary = bounded(&request.get_ref().summary, "summary", 4000)?;
-        let conversation = self
-            .store
-            .set_summary(ctx.tenant_id, id, summary)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let conversation =
+            self.store.set_summary(ctx.tenant_id, id, summary).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(conversation.to_proto()))
     }
 
     async fn get_summary(&self, request: Request<pb::GetSummaryRequest>) -> Result<Response<pb::Summary>, Status> {
         let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
-        let summary = self
-            .store
-            .summary(ctx.tenant_id, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let summary = self.store.summary(ctx.tenant_id, id).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(pb::Summary {
             text: summary.text,
             source: summary.source.into(),
@@ -357,7 +286,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         request: Request<pb::GetTenantSettingsRequest>,
     ) -> Result<Response<pb::TenantSettings>, Status> {
         let ctx = CallContext::of(&request)?.clone();
-        let settings = self.store.tenant_settings(ctx.tenant_id).await.map_err(store_error)?;
+        let settings = self.store.tenant_settings(ctx.tenant_id).await?;
         Ok(Response::new(settings_to_proto(&settings)))
     }
 
@@ -376,7 +305,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             &given.handoff_message,
         )
         .map_err(PublicError::invalid_argument)?;
-        self.store.set_tenant_settings(ctx.tenant_id, &settings).await.map_err(store_error)?;
+        self.store.set_tenant_settings(ctx.tenant_id, &settings).await?;
         Ok(Response::new(settings_to_proto(&settings)))
     }
 
@@ -385,7 +314,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         request: Request<pb::GetPriorityRulesRequest>,
     ) -> Result<Response<pb::PriorityRules>, Status> {
         let ctx = CallContext::of(&request)?.clone();
-        let rules = self.store.priority_rules(ctx.tenant_id).await.map_err(store_error)?;
+        let rules = self.store.priority_rules(ctx.tenant_id).await?;
         Ok(Response::new(priority_rules_to_proto(&rules)))
     }
 
@@ -400,7 +329,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let rules =
             PriorityRules::parse(&given.urgent_keywords, &given.urgent_segments, given.first_response_target_seconds)
                 .map_err(PublicError::invalid_argument)?;
-        self.store.set_priority_rules(ctx.tenant_id, &rules).await.map_err(store_error)?;
+        self.store.set_priority_rules(ctx.tenant_id, &rules).await?;
         Ok(Response::new(priority_rules_to_proto(&rules)))
     }
 
@@ -410,12 +339,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         request: Request<pb::ListCallsRequest>,
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
         let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
-        let calls = self
-            .store
-            .calls(ctx.tenant_id, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let calls = self.store.calls(ctx.tenant_id, id).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(pb::ListCallsResponse {
             calls: calls.iter().map(|(call, agent)| call_to_proto(id, call, agent.as_ref())).collect(),
         }))
@@ -431,15 +355,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         tracing::Span::current().record("call_sid", r.call_sid.as_str());
         let disposition = CallDisposition::try_from(r.disposition)
             .map_err(|_| PublicError::invalid_argument("unknown call disposition"))?;
-        let calls = self
-            .store
-            .calls(ctx.tenant_id, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
-        if !calls.iter().any(|(call, _)| call.call_sid == r.call_sid) {
-            return Err(PublicError::not_found("no such call in this conversation").into());
-        }
+        let calls = self.store.calls(ctx.tenant_id, id).await?.ok_or_else(conversation_not_found)?;
         let name = disposition_name(disposition);
         let (call, _) = calls
             .iter()
@@ -449,7 +365,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             call_sid: r.call_sid.clone(),
             disposition: name.to_owned(),
             set_by: ctx.principal.clone(),
-            set_at: Utc::now(),
+            set_at: self.store.now(),
         });
         let changed = call_to_proto(id, call, agent.as_ref());
         let event = inbox_bus::new_envelope(
@@ -457,10 +373,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             ctx.tenant_id.to_string(),
             inbox_bus::Payload::CallDispositionChanged(changed.clone()),
         );
-        self.store
-            .set_call_disposition(ctx.tenant_id, id, &r.call_sid, agent.as_ref(), &event)
-            .await
-            .map_err(store_error)?;
+        self.store.set_call_disposition(ctx.tenant_id, id, &r.call_sid, agent.as_ref(), &event).await?;
         tracing::info!(disposition = name, "call disposition set");
         Ok(Response::new(changed))
     }
@@ -487,8 +400,8 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let reason = bounded(&r.reason, "reason", 500)?.to_owned();
         let change = match r.action.as_ref() {
             Some(pb::bulk_action_request::Action::Assign(a)) => BulkChange::Assign {
-                assignee_id: optional_uuid(&a.assignee_id, "assign.assignee_id")?,
-                team_id: optional_uuid(&a.team_id, "assign.team_id")?,
+                assignee_id: optional_id(&a.assignee_id, "assign.assignee_id")?,
+                team_id: optional_id(&a.team_id, "assign.team_id")?,
                 note: bounded(&a.note, "assign.note", 1000)?.to_owned(),
             },
             Some(pb::bulk_action_request::Action::Status(s)) => BulkChange::Status {
@@ -513,21 +426,17 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             }
             _ => return Err(PublicError::invalid_argument("an action is required").into()),
         };
-        let viewer = Viewer { user_id: user_of(&ctx.principal), now: Utc::now() };
+        let viewer = Viewer { user_id: user_of(&ctx.principal) };
         // Ids given: each is reported, found or not. A filter: what matches, up to the cap.
         let ids = if !filter.ids.is_empty()
             && filter == (crate::domain::views::ConversationFilter { ids: filter.ids.clone(), ..Default::default() })
         {
             filter.ids.clone()
         } else {
-            self.store
-                .select_conversation_ids(ctx.tenant_id, &filter, viewer, MAX_FILTER_IDS as i64)
-                .await
-                .map_err(store_error)?
+            self.store.select_conversation_ids(ctx.tenant_id, &filter, viewer, MAX_FILTER_IDS as i64).await?
         };
         tracing::Span::current().record("selected", ids.len());
-        let outcomes =
-            self.store.bulk_change(ctx.tenant_id, &ids, &change, &ctx.principal).await.map_err(store_error)?;
+        let outcomes = self.store.bulk_change(ctx.tenant_id, &ids, &change, &ctx.principal).await?;
         let mut response = pb::BulkActionResponse::default();
         for (id, outcome) in outcomes {
             match outcome {
@@ -571,31 +480,6 @@ fn on_conversation<T>(request: &Request<T>, conversation_id: &str) -> Result<(Ca
     Ok((ctx, id))
 }
 
-fn require_admin(ctx: &CallContext, what: &str) -> Result<(), Status> {
-    if matches!(ctx.role, Role::Admin | Role::Operator) {
-        Ok(())
-    } else {
-        Err(PublicError::new(ErrorCode::PermissionDenied, format!("{what} needs the admin role")).into())
-    }
-}
-
-/// A trimmed free-text field of at most `max` characters.
-fn bounded<'a>(text: &'a str, field: &str, max: usize) -> Result<&'a str, Status> {
-    let text = text.trim();
-    if text.chars().count() > max {
-        return Err(PublicError::invalid_argument(format!("{field} must be at most {max} characters")).into());
-    }
-    Ok(text)
-}
-
-fn idempotency_key(key: &str) -> Result<&str, Status> {
-    let key = key.trim();
-    if key.is_empty() || key.len() > 200 {
-        return Err(PublicError::invalid_argument("idempotency_key is required (at most 200 characters)").into());
-    }
-    Ok(key)
-}
-
 fn settings_to_proto(s: &TenantSettings) -> pb::TenantSettings {
     pb::TenantSettings {
         time_zone: s.time_zone.name().into(),
@@ -612,16 +496,6 @@ fn priority_rules_to_proto(r: &PriorityRules) -> pb::PriorityRules {
         first_response_target_seconds: r
             .first_response_target
             .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)),
-    }
-}
-
-/// Replies and status changes are made by people (agents, supervisors, admins), who are named
-/// in the history; the operator administers tenants but does not work conversations.
-pub(super) fn require_person(ctx: &CallContext) -> Result<(), Status> {
-    if matches!(ctx.role, Role::Agent | Role::Supervisor | Role::Admin) {
-        Ok(())
-    } else {
-        Err(PublicError::new(ErrorCode::PermissionDenied, "only the tenant's people work conversations").into())
     }
 }
 

@@ -1,9 +1,11 @@
 //! The gRPC API: translation between protobuf and the store, nothing more.
 
 mod customers;
+mod error;
 mod export;
 mod filters;
 mod grpc;
+mod request;
 mod templates;
 
 pub use customers::CustomersApi;

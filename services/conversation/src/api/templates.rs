@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_proto::common::v1::{MessageContent, TextContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
@@ -10,7 +9,8 @@ use inbox_service::{CallContext, Role};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::grpc::{parse_id, require_person, store_error};
+use super::error::conversation_not_found;
+use super::request::{idempotency_key, parse_id, require_person};
 use crate::domain::templates::{self, BuiltIns, TemplateBody, TemplateName};
 use crate::store::{ConversationStore, CreatedTemplate, MAX_TEMPLATES_LISTED, NewReply, UpdatedTemplate};
 
@@ -42,12 +42,12 @@ fn require_template_editor(ctx: &CallContext) -> Result<(), Status> {
     }
 }
 
-fn name_taken(name: &TemplateName) -> Status {
-    PublicError::new(ErrorCode::AlreadyExists, format!("a template named '{}' already exists", name.as_str())).into()
+fn name_taken(name: &TemplateName) -> PublicError {
+    PublicError::new(ErrorCode::AlreadyExists, format!("a template named '{}' already exists", name.as_str()))
 }
 
-fn template_not_found() -> Status {
-    PublicError::not_found("template not found").into()
+fn template_not_found() -> PublicError {
+    PublicError::not_found("template not found")
 }
 
 impl TemplatesApi {
@@ -68,19 +68,10 @@ impl TemplatesApi {
             .into());
         }
         templates::check_given_values(given).map_err(PublicError::invalid_argument)?;
-        let template = self
-            .store
-            .get_template(ctx.tenant_id, template_id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(template_not_found)?;
-        let conversation = self
-            .store
-            .get_conversation(ctx.tenant_id, conversation_id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
-        let settings = self.store.tenant_settings(ctx.tenant_id).await.map_err(store_error)?;
+        let template = self.store.get_template(ctx.tenant_id, template_id).await?.ok_or_else(template_not_found)?;
+        let conversation =
+            self.store.get_conversation(ctx.tenant_id, conversation_id).await?.ok_or_else(conversation_not_found)?;
+        let settings = self.store.tenant_settings(ctx.tenant_id).await?;
         let (name, body) = template.parsed().map_err(|e| {
             tracing::error!(error = %e, template_id = %template.id, "a stored template does not parse");
             Status::from(PublicError::internal())
@@ -94,7 +85,7 @@ impl TemplatesApi {
             customer_name,
             agent_name,
             company_name: &settings.company_name,
-            now: Utc::now(),
+            now: self.store.now(),
             time_zone: settings.time_zone,
         };
         templates::render(&name, &body, &built_ins, given)
@@ -114,12 +105,11 @@ impl pb::templates_server::Templates for TemplatesApi {
         let r = request.get_ref();
         let name = TemplateName::parse(&r.name).map_err(PublicError::invalid_argument)?;
         let body = TemplateBody::parse(&r.body).map_err(PublicError::invalid_argument)?;
-        let (row, created) =
-            match self.store.create_template(ctx.tenant_id, &name, &body, &ctx.principal).await.map_err(store_error)? {
-                CreatedTemplate::Created(row) => (row, true),
-                CreatedTemplate::Existing(row) => (row, false),
-                CreatedTemplate::NameTaken => return Err(name_taken(&name)),
-            };
+        let (row, created) = match self.store.create_template(ctx.tenant_id, &name, &body, &ctx.principal).await? {
+            CreatedTemplate::Created(row) => (row, true),
+            CreatedTemplate::Existing(row) => (row, false),
+            CreatedTemplate::NameTaken => return Err(name_taken(&name).into()),
+        };
         Ok(Response::new(pb::CreateTemplateResponse { template: Some(row.to_proto()), created }))
     }
 
@@ -127,8 +117,7 @@ impl pb::templates_server::Templates for TemplatesApi {
     async fn get_template(&self, request: Request<pb::GetTemplateRequest>) -> Result<Response<pb::Template>, Status> {
         let ctx = person(&request)?;
         let id = parse_id(&request.get_ref().template_id, "template_id")?;
-        let row =
-            self.store.get_template(ctx.tenant_id, id).await.map_err(store_error)?.ok_or_else(template_not_found)?;
+        let row = self.store.get_template(ctx.tenant_id, id).await?.ok_or_else(template_not_found)?;
         Ok(Response::new(row.to_proto()))
     }
 
@@ -146,11 +135,11 @@ impl pb::templates_server::Templates for TemplatesApi {
         }
         let name = r.name.as_deref().map(TemplateName::parse).transpose().map_err(PublicError::invalid_argument)?;
         let body = r.body.as_deref().map(TemplateBody::parse).transpose().map_err(PublicError::invalid_argument)?;
-        match self.store.update_template(ctx.tenant_id, id, name.as_ref(), body.as_ref()).await.map_err(store_error)? {
+        match self.store.update_template(ctx.tenant_id, id, name.as_ref(), body.as_ref()).await? {
             UpdatedTemplate::Updated(row) => Ok(Response::new(row.to_proto())),
-            UpdatedTemplate::NotFound => Err(template_not_found()),
+            UpdatedTemplate::NotFound => Err(template_not_found().into()),
             // Only a new name can conflict.
-            UpdatedTemplate::NameTaken => Err(name.as_ref().map_or_else(template_not_found, name_taken)),
+            UpdatedTemplate::NameTaken => Err(name.as_ref().map_or_else(template_not_found, name_taken).into()),
         }
     }
 
@@ -162,7 +151,7 @@ impl pb::templates_server::Templates for TemplatesApi {
         let ctx = person(&request)?;
         require_template_editor(&ctx)?;
         let id = parse_id(&request.get_ref().template_id, "template_id")?;
-        let deleted = self.store.delete_template(ctx.tenant_id, id).await.map_err(store_error)?;
+        let deleted = self.store.delete_template(ctx.tenant_id, id).await?;
         Ok(Response::new(pb::DeleteTemplateResponse { deleted }))
     }
 
@@ -185,7 +174,7 @@ impl pb::templates_server::Templates for TemplatesApi {
             ))
             .into());
         }
-        let rows = self.store.list_templates(ctx.tenant_id, &query, limit).await.map_err(store_error)?;
+        let rows = self.store.list_templates(ctx.tenant_id, &query, limit).await?;
         Ok(Response::new(pb::ListTemplatesResponse { templates: rows.iter().map(|t| t.to_proto()).collect() }))
     }
 
@@ -211,10 +200,7 @@ impl pb::templates_server::Templates for TemplatesApi {
         let r = request.get_ref();
         let conversation_id = parse_id(&r.conversation_id, "conversation_id")?;
         tracing::Span::current().record("conversation_id", tracing::field::display(conversation_id));
-        let key = r.idempotency_key.trim();
-        if key.is_empty() || key.len() > 200 {
-            return Err(PublicError::invalid_argument("idempotency_key is required (at most 200 characters)").into());
-        }
+        let key = idempotency_key(&r.idempotency_key)?;
         // Rendered before anything is stored: an unfilled variable leaves no trace.
         let text = self.render_for(&ctx, &r.template_id, conversation_id, &r.agent_name, &r.variables).await?;
         let content = MessageContent { kind: Some(Kind::Text(TextContent { body: text })), reply_to: None };
@@ -225,12 +211,7 @@ impl pb::templates_server::Templates for TemplatesApi {
             internal_note: false,
             idempotency_key: key,
         };
-        let sent = self
-            .store
-            .send_reply(ctx.tenant_id, &reply)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| PublicError::not_found("conversation not found"))?;
+        let sent = self.store.send_reply(ctx.tenant_id, &reply).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(sent.to_proto()))
     }
 }

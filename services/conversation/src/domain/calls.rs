@@ -99,7 +99,8 @@ pub fn summarise_calls(items: &[(Uuid, DateTime<Utc>, CallContent)]) -> Vec<Call
                 call_sid: sid.to_owned(),
                 from: first_with(|c| &c.from),
                 to: first_with(|c| &c.to),
-                started_at: mine.iter().map(|(_, at, _)| *at).min().unwrap_or_else(Utc::now),
+                // Every call has at least one item: its sid came from one.
+                started_at: mine.iter().map(|(_, at, _)| *at).min().unwrap_or_default(),
                 duration_seconds: mine
                     .iter()
                     .filter(|(_, _, c)| c.event == CallEvent::Ended as i32)

@@ -5,9 +5,9 @@
 //! announced as `conversation.assigned`, which the gateway pushes to WebSockets.
 
 use inbox_bus::{Delivery, HandlerError, MessageHandler, Payload};
-use uuid::Uuid;
 
-use crate::store::{ConversationStore, RoutedAssignment, StoreError};
+use super::{optional_uuid, tenant_of};
+use crate::store::{ConversationStore, RoutedAssignment};
 
 /// The subject filter of routing's assignment changes, for every tenant.
 pub const ROUTING_ASSIGNMENTS: &str = "events.*.routing.assignment_changed";
@@ -22,21 +22,13 @@ impl FollowRoutingAssignments {
     }
 }
 
-fn optional_uuid(text: &str, what: &str) -> Result<Option<Uuid>, HandlerError> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    Uuid::parse_str(text).map(Some).map_err(|_| HandlerError::Permanent(format!("{what} {text:?} is not a uuid")))
-}
-
 impl MessageHandler for FollowRoutingAssignments {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         let envelope = delivery.envelope;
+        let tenant_id = tenant_of(&envelope)?;
         let Some(Payload::RoutingAssignmentChanged(change)) = envelope.payload else {
             return Err(HandlerError::Permanent("routing event without an AssignmentChange".into()));
         };
-        let tenant_id = Uuid::parse_str(&envelope.tenant_id)
-            .map_err(|_| HandlerError::Permanent(format!("tenant id {:?} is not a uuid", envelope.tenant_id)))?;
         let conversation_id = optional_uuid(&change.conversation_id, "conversation id")?
             .ok_or_else(|| HandlerError::Permanent("assignment change without a conversation".into()))?;
         let assignee = optional_uuid(&change.assignee_id, "assignee id")?;
@@ -52,11 +44,7 @@ impl MessageHandler for FollowRoutingAssignments {
                 &change.actor,
                 &change.note,
             )
-            .await
-            .map_err(|e| match e {
-                StoreError::Invalid(reason) | StoreError::Conflict(reason) => HandlerError::Permanent(reason),
-                StoreError::Database(e) => HandlerError::Retry(e.to_string()),
-            })?;
+            .await?;
         match outcome {
             RoutedAssignment::Applied => {
                 tracing::debug!(%conversation_id, sequence = change.sequence, "routing assignment applied")

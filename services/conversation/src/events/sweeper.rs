@@ -1,11 +1,11 @@
 //! The status sweeper: applies the tenants' automatic rules (Active → Pending after the
 //! pending timeout, Resolved → Archived after the archive delay) and the response-time targets
 //! of prioritisation (a customer kept waiting is raised to high) every few seconds. Every
-//! replica runs one; the store's row locking keeps them from moving a conversation twice.
+//! replica runs one; the store's row locking keeps them from moving a conversation twice. "Now"
+//! is the store's clock.
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::ConversationStore;
@@ -15,7 +15,7 @@ const BATCH: i64 = 500;
 
 pub async fn run_status_sweeper(store: ConversationStore, interval: Duration, shutdown: CancellationToken) {
     loop {
-        let raised = match store.apply_response_targets(Utc::now(), BATCH).await {
+        let raised = match store.apply_response_targets(BATCH).await {
             Ok(raised) => {
                 if raised > 0 {
                     tracing::info!(raised, "response targets missed; priorities raised");
@@ -27,7 +27,7 @@ pub async fn run_status_sweeper(store: ConversationStore, interval: Duration, sh
                 0
             }
         };
-        match store.apply_status_rules(Utc::now(), BATCH).await {
+        match store.apply_status_rules(BATCH).await {
             Ok(report) => {
                 if report.to_pending > 0 || report.to_archived > 0 {
                     tracing::info!(

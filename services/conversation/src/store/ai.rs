@@ -12,13 +12,13 @@ use uuid::Uuid;
 use super::assignment::assign_in;
 use super::messages::touch_conversation;
 use super::outbox::{enqueue, enqueue_message_created};
-use super::replies::{enqueue_outbound, ensure_customer_service_window, message_by_key};
+use super::replies::{enqueue_outbound, ensure_customer_service_window, message_by_key, record_answer};
 use super::rows::MESSAGE_COLUMNS;
 use super::settings::tenant_settings_in;
-use super::status::{change_status, lock_conversation, reread_conversation, status_rules_in};
+use super::status::{lock_conversation, reread_conversation};
 use super::{ConversationRow, ConversationStore, MessageRow, SentReply, StoreError};
 use crate::domain::ai::{Handler, fallback_summary, needs_human_after_ai_message, render_handoff};
-use crate::domain::{SenderKind, Status, plain_text, preview};
+use crate::domain::{SenderKind, plain_text, preview};
 
 /// An AI agent's message to store.
 pub struct AiMessage<'a> {
@@ -41,23 +41,25 @@ pub struct SummaryView {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Flags a conversation (locked by the caller) "needs human" with `reason` and announces
-/// `conversation.needs_human`. No-op when a person handles it already or it is flagged.
+/// Flags a conversation (locked by the caller) "needs human" with `reason` at `now` and
+/// announces `conversation.needs_human`. No-op when a person handles it already or it is flagged.
 pub(crate) async fn flag_needs_human(
     tx: &mut Transaction<'_, Postgres>,
     conversation: &ConversationRow,
     reason: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<ConversationRow>, StoreError> {
     if conversation.needs_human || conversation.handled_by == Handler::Human.as_str() {
         return Ok(None);
     }
     sqlx::query(
-        "UPDATE conversations SET needs_human = true, needs_human_reason = $3, updated_at = now(), version = version + 1 \
+        "UPDATE conversations SET needs_human = true, needs_human_reason = $3, updated_at = $4, version = version + 1 \
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(conversation.tenant_id)
     .bind(conversation.id)
     .bind(reason)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     let updated = reread_conversation(tx, conversation.tenant_id, conversation.id).await?;
@@ -111,6 +113,7 @@ impl ConversationStore {
         if !(0.0..=1.0).contains(&ai.confidence) {
             return Err(StoreError::Invalid("confidence must be between 0 and 1".into()));
         }
+        let now = self.now();
         let mut tx = self.pool.begin().await?;
         let Some(conversation) = lock_conversation(&mut tx, tenant_id, ai.conversation_id).await? else {
             return Ok(None);
@@ -124,11 +127,11 @@ impl ConversationStore {
                 "a person has taken over this conversation; the AI must not answer".into(),
             ));
         }
-        ensure_customer_service_window(&conversation, ai.content)?;
+        ensure_customer_service_window(&conversation, ai.content, now)?;
         let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at, \
-               idempotency_key, ai_confidence) \
-             VALUES ($1, $2, $3, $4, 'ai', $5, $6, $7, now(), $8, $9) RETURNING {MESSAGE_COLUMNS}"
+               idempotency_key, ai_confidence, created_at) \
+             VALUES ($1, $2, $3, $4, 'ai', $5, $6, $7, $10, $8, $9, $10) RETURNING {MESSAGE_COLUMNS}"
         )))
         .bind(tenant_id)
         .bind(Uuid::now_v7())
@@ -139,28 +142,17 @@ impl ConversationStore {
         .bind(&text)
         .bind(ai.idempotency_key)
         .bind(ai.confidence)
+        .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        let touched =
-            touch_conversation(&mut tx, tenant_id, conversation.id, message.sent_at, &preview(&text), SenderKind::Ai)
-                .await?;
-        let rules = status_rules_in(&mut *tx, tenant_id).await?;
-        let current = Status::parse(&touched.status).unwrap_or(Status::Active);
-        let mut conversation =
-            match change_status(&mut tx, &touched, rules.after_agent_reply(current), ai.author, "the AI replied")
-                .await?
-            {
-                Some((updated, _)) => updated,
-                None => touched,
-            };
-        enqueue_outbound(&mut tx, &message, &conversation).await?;
+        let mut conversation = record_answer(&mut tx, &message, &text, SenderKind::Ai, "the AI replied", now).await?;
         let settings = tenant_settings_in(&mut *tx, tenant_id).await?;
         if let Some(reason) = needs_human_after_ai_message(
             ai.confidence,
             settings.ai_confidence_threshold,
             ai.complex_issue,
             ai.complex_reason,
-        ) && let Some(flagged) = flag_needs_human(&mut tx, &conversation, &reason).await?
+        ) && let Some(flagged) = flag_needs_human(&mut tx, &conversation, &reason, now).await?
         {
             conversation = flagged;
         }
@@ -180,6 +172,7 @@ impl ConversationStore {
         agent_id: Uuid,
         agent_name: &str,
     ) -> Result<Option<ConversationRow>, StoreError> {
+        let now = self.now();
         let mut tx = self.pool.begin().await?;
         let Some(conversation) = lock_conversation(&mut tx, tenant_id, id).await? else {
             return Ok(None);
@@ -195,23 +188,26 @@ impl ConversationStore {
         }
         sqlx::query(
             "UPDATE conversations SET handled_by = 'human', needs_human = false, needs_human_reason = '', \
-               updated_at = now(), version = version + 1 WHERE tenant_id = $1 AND id = $2",
+               updated_at = $3, version = version + 1 WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant_id)
         .bind(id)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         let handed = reread_conversation(&mut tx, tenant_id, id).await?;
-        let handed = assign_in(&mut tx, &handed, Some(agent_id), conversation.team_id, &actor, "took over from the AI")
-            .await?
-            .unwrap_or(handed);
+        let handed =
+            assign_in(&mut tx, &handed, Some(agent_id), conversation.team_id, &actor, "took over from the AI", now)
+                .await?
+                .unwrap_or(handed);
 
         let settings = tenant_settings_in(&mut *tx, tenant_id).await?;
         let text = render_handoff(&settings.handoff_message, agent_name);
         let content = MessageContent { kind: Some(Kind::Text(TextContent { body: text.clone() })), reply_to: None };
         let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at) \
-             VALUES ($1, $2, $3, $4, 'system', 'handoff', $5, $6, now()) RETURNING {MESSAGE_COLUMNS}"
+            "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at, \
+               created_at) \
+             VALUES ($1, $2, $3, $4, 'system', 'handoff', $5, $6, $7, $7) RETURNING {MESSAGE_COLUMNS}"
         )))
         .bind(tenant_id)
         .bind(Uuid::now_v7())
@@ -219,10 +215,12 @@ impl ConversationStore {
         .bind(&handed.channel)
         .bind(content.encode_to_vec())
         .bind(&text)
+        .bind(now)
         .fetch_one(&mut *tx)
         .await?;
         let handed =
-            touch_conversation(&mut tx, tenant_id, id, message.sent_at, &preview(&text), SenderKind::System).await?;
+            touch_conversation(&mut tx, tenant_id, id, message.sent_at, &preview(&text), SenderKind::System, now)
+                .await?;
         enqueue_outbound(&mut tx, &message, &handed).await?;
         enqueue_message_created(&mut tx, &message, &handed).await?;
         announce_handoff(&mut tx, &handed, &actor, "conversation.taken_over").await?;
@@ -240,6 +238,7 @@ impl ConversationStore {
         agent_id: Uuid,
         any_owner: bool,
     ) -> Result<Option<ConversationRow>, StoreError> {
+        let now = self.now();
         let mut tx = self.pool.begin().await?;
         let Some(conversation) = lock_conversation(&mut tx, tenant_id, id).await? else {
             return Ok(None);
@@ -253,14 +252,15 @@ impl ConversationStore {
         let actor = format!("user:{agent_id}");
         sqlx::query(
             "UPDATE conversations SET handled_by = 'ai', needs_human = false, needs_human_reason = '', \
-               updated_at = now(), version = version + 1 WHERE tenant_id = $1 AND id = $2",
+               updated_at = $3, version = version + 1 WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant_id)
         .bind(id)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         let released = reread_conversation(&mut tx, tenant_id, id).await?;
-        let released = assign_in(&mut tx, &released, None, conversation.team_id, &actor, "released to the AI")
+        let released = assign_in(&mut tx, &released, None, conversation.team_id, &actor, "released to the AI", now)
             .await?
             .unwrap_or(released);
         announce_handoff(&mut tx, &released, &actor, "conversation.released_to_ai").await?;
@@ -284,12 +284,13 @@ impl ConversationStore {
             return Ok(Some(conversation));
         }
         sqlx::query(
-            "UPDATE conversations SET summary = $3, summary_updated_at = now(), updated_at = now(), version = version + 1 \
+            "UPDATE conversations SET summary = $3, summary_updated_at = $4, updated_at = $4, version = version + 1 \
              WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant_id)
         .bind(id)
         .bind(summary)
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
         let updated = reread_conversation(&mut tx, tenant_id, id).await?;

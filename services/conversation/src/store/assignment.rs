@@ -1,6 +1,7 @@
 //! The assignment read model: who works a conversation and for which team. Routing owns
 //! assignment and feeds this through its events; the API can also set it directly.
 
+use chrono::{DateTime, Utc};
 use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::events::v1::AssignmentChanged;
 use sqlx::{Postgres, Transaction};
@@ -10,8 +11,8 @@ use super::outbox::enqueue;
 use super::status::{lock_conversation, reread_conversation};
 use super::{ConversationRow, ConversationStore, StoreError};
 
-/// Sets assignee and team on a conversation locked by the caller's transaction and announces
-/// `conversation.assigned`. `None` when nothing changed.
+/// Sets assignee and team at `now` on a conversation locked by the caller's transaction and
+/// announces `conversation.assigned`. `None` when nothing changed.
 pub(crate) async fn assign_in(
     tx: &mut Transaction<'_, Postgres>,
     conversation: &ConversationRow,
@@ -19,20 +20,22 @@ pub(crate) async fn assign_in(
     team_id: Option<Uuid>,
     actor: &str,
     note: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<ConversationRow>, StoreError> {
     if conversation.assignee_id == assignee_id && conversation.team_id == team_id {
         return Ok(None);
     }
     sqlx::query(
         "UPDATE conversations SET assignee_id = $3, team_id = $4, \
-           assigned_at = CASE WHEN $3 IS NULL THEN NULL WHEN assignee_id IS DISTINCT FROM $3 THEN now() ELSE assigned_at END, \
-           updated_at = now(), version = version + 1 \
+           assigned_at = CASE WHEN $3 IS NULL THEN NULL WHEN assignee_id IS DISTINCT FROM $3 THEN $5 ELSE assigned_at END, \
+           updated_at = $5, version = version + 1 \
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(conversation.tenant_id)
     .bind(conversation.id)
     .bind(assignee_id)
     .bind(team_id)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     let updated = reread_conversation(tx, conversation.tenant_id, conversation.id).await?;
@@ -77,7 +80,7 @@ impl ConversationStore {
         let Some(conversation) = lock_conversation(&mut tx, tenant_id, id).await? else {
             return Ok(None);
         };
-        let changed = assign_in(&mut tx, &conversation, assignee_id, team_id, actor, note).await?;
+        let changed = assign_in(&mut tx, &conversation, assignee_id, team_id, actor, note, self.now()).await?;
         tx.commit().await?;
         Ok(Some(match changed {
             Some(updated) => (updated, true),
@@ -125,7 +128,7 @@ impl ConversationStore {
         if sequence <= applied {
             return Ok(RoutedAssignment::Stale);
         }
-        assign_in(&mut tx, &conversation, assignee_id, team_id, actor, note).await?;
+        assign_in(&mut tx, &conversation, assignee_id, team_id, actor, note, self.now()).await?;
         sqlx::query("UPDATE conversations SET routing_sequence = $3 WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(id)

@@ -150,8 +150,9 @@ impl ConversationStore {
             return Ok(outcomes.into_iter().map(|o| o.unwrap_or(Ok(Appended::Duplicate))).collect());
         }
 
+        let now = self.now();
         let mut tx = self.pool.begin_with(BATCH_BEGIN).await?;
-        let contacts = contacts_of(&mut tx, &valid).await?;
+        let contacts = contacts_of(&mut tx, &valid, now).await?;
 
         // Conversations, in key order: opened or reused (and locked).
         // Each thread's customer and earliest message (a new conversation starts with it).
@@ -163,7 +164,7 @@ impl ConversationStore {
                 .or_insert((contact, m.sent_at));
             thread.1 = thread.1.min(m.sent_at);
         }
-        let (mut open, created) = lock_threads(&mut tx, &threads).await?;
+        let (mut open, created) = lock_threads(&mut tx, &threads, now).await?;
         let conversation_of: HashMap<(Uuid, String, String, String), Uuid> =
             open.iter().map(|(key, l)| ((key.0, key.1.to_owned(), key.2.clone(), key.3.clone()), l.row.id)).collect();
 
@@ -175,8 +176,8 @@ impl ConversationStore {
         let message_ids: Vec<Uuid> = valid.iter().map(|_| Uuid::now_v7()).collect();
         // Only what the database decides comes back; the rest is what was just written.
         let inserted: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
-            "INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, sent_at, raw_payload_id) \
-             SELECT t, i, c, ch, e, 'customer', a, co, b, s, NULLIF(r, '') \
+            "INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, sent_at, raw_payload_id, created_at) \
+             SELECT t, i, c, ch, e, 'customer', a, co, b, s, NULLIF(r, ''), $11 \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[], \
                $9::timestamptz[], $10::text[]) AS u(t, i, c, ch, e, a, co, b, s, r) \
              ON CONFLICT (tenant_id, channel, external_id) WHERE external_id IS NOT NULL DO NOTHING \
@@ -192,6 +193,7 @@ impl ConversationStore {
         .bind(valid.iter().map(|(_, m)| m.body.as_str()).collect::<Vec<_>>())
         .bind(valid.iter().map(|(_, m)| m.sent_at).collect::<Vec<_>>())
         .bind(valid.iter().map(|(_, m)| m.raw_payload_id.as_str()).collect::<Vec<_>>())
+        .bind(now)
         .fetch_all(&mut *tx)
         .await?;
         // Keyed by the id we gave each row: of two copies of a provider id, only one is inserted.
@@ -234,7 +236,7 @@ impl ConversationStore {
                 Some(change_for(locked, &new_messages[key], status_rules, priority_rules))
             })
             .collect();
-        let after = write_changes(&mut tx, &changes).await?;
+        let after = write_changes(&mut tx, &changes, now).await?;
 
         // Events: created, one message.created per message, status, priority, needs human.
         let mut events: Vec<(String, Envelope)> = Vec::new();
@@ -291,6 +293,7 @@ impl ConversationStore {
 async fn lock_threads(
     tx: &mut Transaction<'_, Postgres>,
     threads: &BTreeMap<ThreadKey, (Uuid, DateTime<Utc>)>,
+    now: DateTime<Utc>,
 ) -> Result<(HashMap<ThreadKey, Locked>, HashSet<Uuid>), StoreError> {
     let mut found = find_threads(tx, threads.keys()).await?;
     let missing: Vec<(&ThreadKey, &(Uuid, DateTime<Utc>))> =
@@ -298,8 +301,10 @@ async fn lock_threads(
     let mut created = HashSet::new();
     if !missing.is_empty() {
         let opened: Vec<Uuid> = sqlx::query_scalar(
-            "INSERT INTO conversations (tenant_id, id, contact_id, channel, channel_account_id, customer_address, last_message_at) \
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) \
+            "INSERT INTO conversations (tenant_id, id, contact_id, channel, channel_account_id, customer_address, last_message_at, \
+               created_at, updated_at, status_changed_at) \
+             SELECT *, $8::timestamptz, $8::timestamptz, $8::timestamptz \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) \
              ON CONFLICT ON CONSTRAINT conversations_thread DO NOTHING RETURNING id",
         )
         .bind(missing.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
@@ -309,6 +314,7 @@ async fn lock_threads(
         .bind(missing.iter().map(|(k, _)| k.2.as_str()).collect::<Vec<_>>())
         .bind(missing.iter().map(|(k, _)| k.3.as_str()).collect::<Vec<_>>())
         .bind(missing.iter().map(|(_, t)| t.1).collect::<Vec<_>>())
+        .bind(now)
         .fetch_all(&mut **tx)
         .await?;
         created.extend(opened);
@@ -318,7 +324,7 @@ async fn lock_threads(
     if let Some((key, _)) = threads.iter().find(|(key, _)| !found.contains_key(*key)) {
         // Not expected (the insert waits for a racing opener's outcome); retried on redelivery.
         let reason = format!("conversation of {} on {} could not be opened", key.3, key.1);
-        return Err(StoreError::Database(sqlx::Error::Protocol(reason)));
+        return Err(StoreError::Retryable(reason));
     }
     Ok((found, created))
 }
@@ -375,6 +381,7 @@ async fn find_threads<'k>(
 async fn contacts_of(
     tx: &mut Transaction<'_, Postgres>,
     valid: &[(usize, &Inbound)],
+    now: DateTime<Utc>,
 ) -> Result<HashMap<(Uuid, &'static str, String), Uuid>, StoreError> {
     let mut names: BTreeMap<(Uuid, &'static str, String), &str> = BTreeMap::new();
     for (_, m) in valid {
@@ -409,7 +416,7 @@ async fn contacts_of(
     }
     if !renamed.is_empty() {
         sqlx::query(
-            "UPDATE contacts k SET display_name = u.n, updated_at = now() \
+            "UPDATE contacts k SET display_name = u.n, updated_at = $4 \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS u(t, i, n) \
              WHERE k.tenant_id = u.t AND k.id = u.i AND k.display_name IS DISTINCT FROM u.n \
                AND k.display_name_source <> 'person'",
@@ -417,6 +424,7 @@ async fn contacts_of(
         .bind(renamed.iter().map(|r| r.0).collect::<Vec<_>>())
         .bind(renamed.iter().map(|r| r.1).collect::<Vec<_>>())
         .bind(renamed.iter().map(|r| r.2).collect::<Vec<_>>())
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     }
@@ -427,7 +435,7 @@ async fn contacts_of(
         }
     }
     for (tenant, identities) in new_by_tenant {
-        for ((channel, address), contact) in create_identities(tx, tenant, &identities).await? {
+        for ((channel, address), contact) in create_identities(tx, tenant, &identities, now).await? {
             contacts.insert((tenant, channel, address), contact);
         }
     }
@@ -443,6 +451,7 @@ async fn create_identities(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     identities: &[(&'static str, &str, &str)],
+    now: DateTime<Utc>,
 ) -> Result<Vec<((&'static str, String), Uuid)>, StoreError> {
     // Each identity's intended customer: its phone's holder, or a new customer.
     let phones: Vec<Option<PhoneNumber>> = identities
@@ -459,8 +468,8 @@ async fn create_identities(
         HashMap::new()
     } else {
         sqlx::query_as::<_, (String, Uuid)>(
-            "INSERT INTO contact_keys (tenant_id, kind, value, contact_id) \
-             SELECT $1, $2, v, c FROM UNNEST($3::text[], $4::uuid[]) AS u(v, c) ORDER BY v \
+            "INSERT INTO contact_keys (tenant_id, kind, value, contact_id, created_at) \
+             SELECT $1, $2, v, c, $5 FROM UNNEST($3::text[], $4::uuid[]) AS u(v, c) ORDER BY v \
              ON CONFLICT (tenant_id, kind, value) DO UPDATE SET value = EXCLUDED.value \
              RETURNING value, contact_id",
         )
@@ -468,6 +477,7 @@ async fn create_identities(
         .bind(KeyKind::Phone.as_str())
         .bind(claim.keys().copied().collect::<Vec<_>>())
         .bind(claim.values().copied().collect::<Vec<_>>())
+        .bind(now)
         .fetch_all(&mut **tx)
         .await?
         .into_iter()
@@ -478,14 +488,15 @@ async fn create_identities(
         .map(|p| p.as_ref().and_then(|p| claimed.get(p.as_str()).copied()).unwrap_or_else(Uuid::now_v7))
         .collect();
     let inserted: Vec<(String, String, Uuid)> = sqlx::query_as(
-        "INSERT INTO contact_identities (tenant_id, channel, address, contact_id) \
-         SELECT $1, ch, a, c FROM UNNEST($2::text[], $3::text[], $4::uuid[]) AS u(ch, a, c) ORDER BY ch, a \
+        "INSERT INTO contact_identities (tenant_id, channel, address, contact_id, created_at) \
+         SELECT $1, ch, a, c, $5 FROM UNNEST($2::text[], $3::text[], $4::uuid[]) AS u(ch, a, c) ORDER BY ch, a \
          ON CONFLICT (tenant_id, channel, address) DO NOTHING RETURNING channel, address, contact_id",
     )
     .bind(tenant_id)
     .bind(identities.iter().map(|i| i.0).collect::<Vec<_>>())
     .bind(identities.iter().map(|i| i.1).collect::<Vec<_>>())
     .bind(&intended)
+    .bind(now)
     .fetch_all(&mut **tx)
     .await?;
     let inserted: std::collections::HashSet<(String, String)> =
@@ -517,18 +528,22 @@ async fn create_identities(
         }
     }
     if !created.is_empty() {
-        sqlx::query("INSERT INTO contacts (tenant_id, id, display_name) SELECT $1, i, n FROM UNNEST($2::uuid[], $3::text[]) AS u(i, n)")
-            .bind(tenant_id)
-            .bind(created.keys().copied().collect::<Vec<_>>())
-            .bind(created.values().copied().collect::<Vec<_>>())
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO contacts (tenant_id, id, display_name, created_at, updated_at) \
+             SELECT $1, i, n, $4, $4 FROM UNNEST($2::uuid[], $3::text[]) AS u(i, n)",
+        )
+        .bind(tenant_id)
+        .bind(created.keys().copied().collect::<Vec<_>>())
+        .bind(created.values().copied().collect::<Vec<_>>())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     }
     if !joined.is_empty() {
         // A customer reached on a new channel: the provider's name is the latest, unless a
         // person set one.
         sqlx::query(
-            "UPDATE contacts k SET display_name = u.n, updated_at = now() \
+            "UPDATE contacts k SET display_name = u.n, updated_at = $4 \
              FROM UNNEST($2::uuid[], $3::text[]) AS u(i, n) \
              WHERE k.tenant_id = $1 AND k.id = u.i AND k.display_name IS DISTINCT FROM u.n \
                AND k.display_name_source <> 'person'",
@@ -536,13 +551,14 @@ async fn create_identities(
         .bind(tenant_id)
         .bind(joined.keys().copied().collect::<Vec<_>>())
         .bind(joined.values().copied().collect::<Vec<_>>())
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     }
     // Phones we claimed for a customer that ended up with no identity (every identity of the
     // phone raced): hand the key to the customer the racing identity belongs to.
     for (channel, address, name) in raced {
-        let contact = upsert_contact(tx, tenant_id, channel, address, name).await?;
+        let contact = upsert_contact(tx, tenant_id, channel, address, name, now).await?;
         out.push(((channel, address.to_owned()), contact));
     }
     let orphaned: Vec<&str> = claim
@@ -621,6 +637,7 @@ fn change_for(
 async fn write_changes(
     tx: &mut Transaction<'_, Postgres>,
     changes: &[Change],
+    now: DateTime<Utc>,
 ) -> Result<Vec<(ConversationRow, Option<StatusChangeRow>)>, StoreError> {
     if changes.is_empty() {
         return Ok(Vec::new());
@@ -633,13 +650,13 @@ async fn write_changes(
     let updated: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE conversations c SET last_message_preview = u.preview, last_message_sender_kind = u.sender, \
            last_message_at = u.at, last_customer_message_at = u.customer_at, waiting_since = u.waiting, \
-           status = u.status, status_changed_at = CASE WHEN u.moved THEN now() ELSE c.status_changed_at END, \
+           status = u.status, status_changed_at = CASE WHEN u.moved THEN $16 ELSE c.status_changed_at END, \
            priority = COALESCE(u.priority, c.priority), \
            priority_source = CASE WHEN u.priority IS NULL THEN c.priority_source ELSE 'auto' END, \
            priority_reason = COALESCE(u.priority_reason, c.priority_reason), \
            needs_human = c.needs_human OR u.needs_human, \
            needs_human_reason = CASE WHEN u.needs_human THEN $13 ELSE c.needs_human_reason END, \
-           version = c.version + u.bump, updated_at = now() \
+           version = c.version + u.bump, updated_at = $16 \
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], \
            $6::timestamptz[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::bool[], $12::bigint[], \
            $14::uuid[], $15::text[]::tid[]) \
@@ -663,34 +680,39 @@ async fn write_changes(
     .bind(CUSTOMER_ASKED_REASON)
     .bind(changes.iter().map(|c| c.before.tenant_id).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.ctid.as_str()).collect::<Vec<_>>())
+    .bind(now)
     .fetch_all(&mut **tx)
     .await?;
     // The contact is as it was read under the lock this transaction holds.
     let contacts: HashMap<Uuid, ContactFields> = changes.iter().map(|c| (c.before.id, c.before.contact())).collect();
-    let mut now: HashMap<Uuid, ConversationRow> = HashMap::with_capacity(changes.len());
+    let mut current: HashMap<Uuid, ConversationRow> = HashMap::with_capacity(changes.len());
     for mut row in updated {
         if let Some(contact) = contacts.get(&row.id) {
             row.set_contact(contact);
         }
-        now.insert(row.id, row);
+        current.insert(row.id, row);
     }
     let moved: Vec<&Change> = changes.iter().zip(&status_moved).filter(|(_, m)| **m).map(|(c, _)| c).collect();
     let history: Vec<StatusChangeRow> = if moved.is_empty() {
         Vec::new()
     } else {
         sqlx::query_as(
-            "INSERT INTO status_changes (tenant_id, conversation_id, from_status, to_status, actor, reason) \
-             SELECT t, i, f, s, 'customer', 'the customer wrote' FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) \
-               AS u(t, i, f, s) \
+            "INSERT INTO status_changes (tenant_id, conversation_id, from_status, to_status, actor, reason, changed_at) \
+             SELECT t, i, f, s, 'customer', 'the customer wrote', $5 \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS u(t, i, f, s) \
              RETURNING conversation_id, from_status, to_status, actor, reason, changed_at",
         )
         .bind(moved.iter().map(|c| c.before.tenant_id).collect::<Vec<_>>())
         .bind(moved.iter().map(|c| c.before.id).collect::<Vec<_>>())
         .bind(moved.iter().map(|c| c.before.status.as_str()).collect::<Vec<_>>())
         .bind(moved.iter().map(|c| c.status.as_str()).collect::<Vec<_>>())
+        .bind(now)
         .fetch_all(&mut **tx)
         .await?
     };
     let mut history: HashMap<Uuid, StatusChangeRow> = history.into_iter().map(|h| (h.conversation_id, h)).collect();
-    Ok(changes.iter().filter_map(|c| now.remove(&c.before.id).map(|row| (row, history.remove(&c.before.id)))).collect())
+    Ok(changes
+        .iter()
+        .filter_map(|c| current.remove(&c.before.id).map(|row| (row, history.remove(&c.before.id))))
+        .collect())
 }

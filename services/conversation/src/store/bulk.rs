@@ -91,12 +91,12 @@ impl ConversationStore {
             match self.bulk_change_chunk(tenant_id, chunk, change, actor).await {
                 Ok(outcomes) => results
                     .extend(chunk.iter().map(|id| (*id, outcomes.get(id).cloned().unwrap_or(BulkOutcome::NotFound)))),
-                Err(StoreError::Database(e)) => {
+                Err(refused @ (StoreError::Invalid(_) | StoreError::Conflict(_))) => return Err(refused),
+                Err(e) => {
                     tracing::error!(error = %e, %tenant_id, "bulk change chunk failed");
                     results
                         .extend(chunk.iter().map(|id| (*id, BulkOutcome::Failed("store unavailable; retry".into()))));
                 }
-                Err(other) => return Err(other),
             }
         }
         Ok(results)
@@ -109,6 +109,7 @@ impl ConversationStore {
         change: &BulkChange,
         actor: &str,
     ) -> Result<HashMap<Uuid, BulkOutcome>, StoreError> {
+        let now = self.now();
         let mut tx = self.pool.begin().await?;
         let before: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
@@ -140,18 +141,19 @@ impl ConversationStore {
         match change {
             BulkChange::Status { to, reason } => {
                 sqlx::query(
-                    "UPDATE conversations SET status = $3, status_changed_at = now(), updated_at = now(), \
+                    "UPDATE conversations SET status = $3, status_changed_at = $4, updated_at = $4, \
                        version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
                 )
                 .bind(tenant_id)
                 .bind(&changed_ids)
                 .bind(to.as_str())
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
                 let froms: Vec<String> = changing.iter().map(|r| r.status.clone()).collect();
                 let changes: Vec<StatusChangeRow> = sqlx::query_as(
-                    "INSERT INTO status_changes (tenant_id, conversation_id, from_status, to_status, actor, reason) \
-                     SELECT $1, t.id, t.from_status, $4, $5, $6 FROM UNNEST($2::uuid[], $3::text[]) AS t(id, from_status) \
+                    "INSERT INTO status_changes (tenant_id, conversation_id, from_status, to_status, actor, reason, changed_at) \
+                     SELECT $1, t.id, t.from_status, $4, $5, $6, $7 FROM UNNEST($2::uuid[], $3::text[]) AS t(id, from_status) \
                      RETURNING conversation_id, from_status, to_status, actor, reason, changed_at",
                 )
                 .bind(tenant_id)
@@ -160,6 +162,7 @@ impl ConversationStore {
                 .bind(to.as_str())
                 .bind(actor)
                 .bind(reason)
+                .bind(now)
                 .fetch_all(&mut *tx)
                 .await?;
                 let after = reread(&mut tx, tenant_id, &changed_ids).await?;
@@ -177,12 +180,13 @@ impl ConversationStore {
             BulkChange::Priority { to, reason } => {
                 sqlx::query(
                     "UPDATE conversations SET priority = $3, priority_source = 'manual', priority_reason = $4, \
-                       updated_at = now(), version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
+                       updated_at = $5, version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
                 )
                 .bind(tenant_id)
                 .bind(&changed_ids)
                 .bind(to.as_str())
                 .bind(reason)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
                 let after = reread(&mut tx, tenant_id, &changed_ids).await?;
@@ -197,14 +201,15 @@ impl ConversationStore {
             BulkChange::Assign { assignee_id, team_id, note } => {
                 sqlx::query(
                     "UPDATE conversations SET assignee_id = $3, team_id = $4, \
-                       assigned_at = CASE WHEN $3 IS NULL THEN NULL WHEN assignee_id IS DISTINCT FROM $3 THEN now() \
+                       assigned_at = CASE WHEN $3 IS NULL THEN NULL WHEN assignee_id IS DISTINCT FROM $3 THEN $5 \
                          ELSE assigned_at END, \
-                       updated_at = now(), version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
+                       updated_at = $5, version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
                 )
                 .bind(tenant_id)
                 .bind(&changed_ids)
                 .bind(assignee_id)
                 .bind(team_id)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
                 let after = reread(&mut tx, tenant_id, &changed_ids).await?;

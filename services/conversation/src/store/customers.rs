@@ -232,18 +232,19 @@ async fn write_fields(
     Ok(())
 }
 
-/// Claims `value` as a key of `contact_id` unless another customer of the tenant holds it;
-/// returns the holder. The unique key decides between concurrent claims: a second claimer waits
-/// for the first to commit and then sees its holder.
+/// Claims `value` as a key of `contact_id` (dated `now` if new) unless another customer of the
+/// tenant holds it; returns the holder. The unique key decides between concurrent claims: a
+/// second claimer waits for the first to commit and then sees its holder.
 pub(crate) async fn claim_key(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     kind: KeyKind,
     value: &str,
     contact_id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<Uuid, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO contact_keys (tenant_id, kind, value, contact_id) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO contact_keys (tenant_id, kind, value, contact_id, created_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (tenant_id, kind, value) DO UPDATE SET value = EXCLUDED.value \
          RETURNING contact_id",
     )
@@ -251,6 +252,7 @@ pub(crate) async fn claim_key(
     .bind(kind.as_str())
     .bind(value)
     .bind(contact_id)
+    .bind(now)
     .fetch_one(&mut **tx)
     .await?)
 }
@@ -263,13 +265,14 @@ async fn merge_into(
     tenant_id: Uuid,
     into: Uuid,
     other: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let Some(absorbed) = contact_row(tx, tenant_id, other, Lock::Delete).await? else {
         return Ok(false);
     };
     let kept = contact_row(tx, tenant_id, into, Lock::Edit)
         .await?
-        .ok_or_else(|| StoreError::Invalid(format!("customer {into} vanished inside its transaction")))?;
+        .ok_or_else(|| StoreError::Internal(format!("customer {into} vanished inside its transaction")))?;
     let mut fields = kept.fields();
     fields.absorb(absorbed.fields());
     write_fields(tx, tenant_id, into, &fields).await?;
@@ -282,8 +285,6 @@ async fn merge_into(
     for statement in [
         "UPDATE contact_identities SET contact_id = $2 WHERE tenant_id = $1 AND contact_id = $3",
         "UPDATE contact_keys SET contact_id = $2 WHERE tenant_id = $1 AND contact_id = $3",
-        "UPDATE conversations SET contact_id = $2, version = version + 1, updated_at = now() \
-         WHERE tenant_id = $1 AND contact_id = $3",
         "INSERT INTO integration_cards (tenant_id, contact_id, source, title, fields, updated_at) \
          SELECT tenant_id, $2, source, title, fields, updated_at FROM integration_cards \
          WHERE tenant_id = $1 AND contact_id = $3 \
@@ -291,6 +292,16 @@ async fn merge_into(
     ] {
         sqlx::query(statement).bind(tenant_id).bind(into).bind(other).execute(&mut **tx).await?;
     }
+    sqlx::query(
+        "UPDATE conversations SET contact_id = $2, version = version + 1, updated_at = $4 \
+         WHERE tenant_id = $1 AND contact_id = $3",
+    )
+    .bind(tenant_id)
+    .bind(into)
+    .bind(other)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     for statement in [
         "DELETE FROM integration_cards WHERE tenant_id = $1 AND contact_id = $2",
         "DELETE FROM contacts WHERE tenant_id = $1 AND id = $2",
@@ -381,6 +392,7 @@ impl ConversationStore {
         id: Uuid,
         update: &ProfileUpdate,
     ) -> Result<Option<UpdatedCustomer>, StoreError> {
+        let now = self.now();
         let mut tx = self.pool.begin().await?;
         let Some(before) = read_profile(&mut tx, tenant_id, id, Lock::Edit).await? else {
             return Ok(None);
@@ -391,8 +403,8 @@ impl ConversationStore {
         let mut merged = Vec::new();
         for (kind, values) in &given {
             for value in values.iter().flatten() {
-                let holder = claim_key(&mut tx, tenant_id, *kind, value, id).await?;
-                if holder != id && !merged.contains(&holder) && merge_into(&mut tx, tenant_id, id, holder).await? {
+                let holder = claim_key(&mut tx, tenant_id, *kind, value, id, now).await?;
+                if holder != id && !merged.contains(&holder) && merge_into(&mut tx, tenant_id, id, holder, now).await? {
                     merged.push(holder);
                 }
             }
@@ -402,7 +414,7 @@ impl ConversationStore {
         // and a retry (which merges nothing) finds nothing to change.
         let current = contact_row(&mut tx, tenant_id, id, Lock::None)
             .await?
-            .ok_or_else(|| StoreError::Invalid(format!("customer {id} vanished inside its transaction")))?
+            .ok_or_else(|| StoreError::Internal(format!("customer {id} vanished inside its transaction")))?
             .fields();
         let mut fields = current.clone();
         if let Some(name) = &update.display_name {
@@ -441,13 +453,14 @@ impl ConversationStore {
 
         let mut after = read_profile(&mut tx, tenant_id, id, Lock::None)
             .await?
-            .ok_or_else(|| StoreError::Invalid(format!("customer {id} vanished inside its transaction")))?;
+            .ok_or_else(|| StoreError::Internal(format!("customer {id} vanished inside its transaction")))?;
         if after != before {
             after.updated_at = sqlx::query_scalar(
-                "UPDATE contacts SET updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING updated_at",
+                "UPDATE contacts SET updated_at = $3 WHERE tenant_id = $1 AND id = $2 RETURNING updated_at",
             )
             .bind(tenant_id)
             .bind(id)
+            .bind(now)
             .fetch_one(&mut *tx)
             .await?;
             announce_customer_updated(&mut tx, tenant_id, id).await?;
@@ -472,9 +485,10 @@ impl ConversationStore {
             return Ok(None);
         }
         sqlx::query(
-            "INSERT INTO integration_cards (tenant_id, contact_id, source, title, fields) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO integration_cards (tenant_id, contact_id, source, title, fields, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (tenant_id, contact_id, source, title) DO UPDATE \
-             SET fields = EXCLUDED.fields, updated_at = now() \
+             SET fields = EXCLUDED.fields, updated_at = EXCLUDED.updated_at \
              WHERE integration_cards.fields IS DISTINCT FROM EXCLUDED.fields",
         )
         .bind(tenant_id)
@@ -482,6 +496,7 @@ impl ConversationStore {
         .bind(&card.source)
         .bind(&card.title)
         .bind(Json(&fields))
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
         let row: CardRow = sqlx::query_as(

@@ -11,12 +11,11 @@ use super::settings::tenant_settings_in;
 use super::{ConversationRow, ConversationStore, ListCursor, StoreError};
 use crate::domain::views::{Assignment, ConversationFilter, SortOrder, TimeField, View, channel_rank, priority_rank};
 
-/// Who is looking, and when: "me", "today" and time windows depend on it.
+/// Who is looking: "me" depends on it ("today" and time windows on the store's clock).
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {
     /// The calling user; `None` for callers that are not a person.
     pub user_id: Option<Uuid>,
-    pub now: DateTime<Utc>,
 }
 
 /// The counts of every view (see `domain::views`).
@@ -102,6 +101,7 @@ async fn push_filter(
     if !filter.ids.is_empty() {
         qb.push(" AND c.id = ANY(").push_bind(filter.ids.clone()).push(")");
     }
+    let now = store.now();
     let needs_settings = filter.window.is_some() || filter.view == Some(View::AllResolvedToday);
     if needs_settings {
         let settings = tenant_settings_in(store.pool(), tenant_id).await?;
@@ -110,7 +110,7 @@ async fn push_filter(
                 TimeField::LastActivity => "c.last_message_at",
                 TimeField::Created => "c.created_at",
             };
-            let (from, to) = window.resolve(&settings, viewer.now);
+            let (from, to) = window.resolve(&settings, now);
             if let Some(from) = from {
                 qb.push(format!(" AND {column} >= ")).push_bind(from);
             }
@@ -120,12 +120,12 @@ async fn push_filter(
         }
         if let Some(view) = filter.view {
             qb.push(" AND (");
-            push_view(qb, view, viewer.user_id, settings.start_of_today(viewer.now));
+            push_view(qb, view, viewer.user_id, settings.start_of_today(now));
             qb.push(")");
         }
     } else if let Some(view) = filter.view {
         qb.push(" AND (");
-        push_view(qb, view, viewer.user_id, viewer.now);
+        push_view(qb, view, viewer.user_id, now);
         qb.push(")");
     }
     Ok(())
@@ -229,7 +229,7 @@ impl ConversationStore {
         team_id: Option<Uuid>,
     ) -> Result<ViewCounts, StoreError> {
         let settings = tenant_settings_in(&self.pool, tenant_id).await?;
-        let today = settings.start_of_today(viewer.now);
+        let today = settings.start_of_today(self.now());
         let mut qb = QueryBuilder::new("SELECT ");
         let views = [
             ("all_active", View::AllActive),

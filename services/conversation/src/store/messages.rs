@@ -117,22 +117,23 @@ fn page<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> Cursor) -> (V
 /// becomes a key of its customer. The unique phone key is claimed before the identity, so two
 /// replicas storing the first messages of one phone on two channels at once end with one
 /// customer: the second waits on the key and joins the first's customer. A provider's name
-/// updates a known contact's name unless a person set it.
+/// updates a known contact's name unless a person set it. What is new is dated `now`.
 pub(crate) async fn upsert_contact(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     channel: &str,
     address: &str,
     display_name: &str,
+    now: DateTime<Utc>,
 ) -> Result<Uuid, StoreError> {
     let candidate = Uuid::now_v7();
     let phone = subjects::channel_from_token(channel).and_then(|c| PhoneNumber::of_address(c, address));
     let phone_holder = match &phone {
-        Some(phone) => Some(claim_key(tx, tenant_id, KeyKind::Phone, phone.as_str(), candidate).await?),
+        Some(phone) => Some(claim_key(tx, tenant_id, KeyKind::Phone, phone.as_str(), candidate, now).await?),
         None => None,
     };
     let contact_id: Uuid = sqlx::query_scalar(
-        "INSERT INTO contact_identities (tenant_id, channel, address, contact_id) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO contact_identities (tenant_id, channel, address, contact_id, created_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (tenant_id, channel, address) DO UPDATE SET address = EXCLUDED.address \
          RETURNING contact_id",
     )
@@ -140,6 +141,7 @@ pub(crate) async fn upsert_contact(
     .bind(channel)
     .bind(address)
     .bind(phone_holder.unwrap_or(candidate))
+    .bind(now)
     .fetch_one(&mut **tx)
     .await?;
     if let Some(phone) = phone.filter(|_| phone_holder == Some(candidate) && contact_id != candidate) {
@@ -153,28 +155,32 @@ pub(crate) async fn upsert_contact(
             .await?;
     }
     if contact_id == candidate {
-        sqlx::query("INSERT INTO contacts (tenant_id, id, display_name) VALUES ($1, $2, $3)")
-            .bind(tenant_id)
-            .bind(contact_id)
-            .bind(display_name)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO contacts (tenant_id, id, display_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(tenant_id)
+        .bind(contact_id)
+        .bind(display_name)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     } else if !display_name.is_empty() {
         sqlx::query(
-            "UPDATE contacts SET display_name = $3, updated_at = now() \
+            "UPDATE contacts SET display_name = $3, updated_at = $4 \
              WHERE tenant_id = $1 AND id = $2 AND display_name_source = 'provider' AND display_name IS DISTINCT FROM $3",
         )
         .bind(tenant_id)
         .bind(contact_id)
         .bind(display_name)
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     }
     Ok(contact_id)
 }
 
-/// Records a new message on its conversation: the newest by sent time sets the preview and who
-/// spoke last; every message bumps the version.
+/// Records a new message on its conversation at `now`: the newest by sent time sets the
+/// preview and who spoke last; every message bumps the version.
 pub(crate) async fn touch_conversation(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
@@ -182,6 +188,7 @@ pub(crate) async fn touch_conversation(
     sent_at: DateTime<Utc>,
     preview: &str,
     sender: SenderKind,
+    now: DateTime<Utc>,
 ) -> Result<ConversationRow, StoreError> {
     // Every SET expression sees the row as it was before this UPDATE.
     sqlx::query(
@@ -192,7 +199,7 @@ pub(crate) async fn touch_conversation(
            last_customer_message_at = CASE WHEN $5 = 'customer' THEN GREATEST(last_customer_message_at, $3) \
              ELSE last_customer_message_at END, \
            waiting_since = CASE WHEN $5 = 'customer' THEN COALESCE(waiting_since, $3) ELSE NULL END, \
-           version = version + 1, updated_at = now() \
+           version = version + 1, updated_at = $6 \
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id)
@@ -200,6 +207,7 @@ pub(crate) async fn touch_conversation(
     .bind(sent_at)
     .bind(preview)
     .bind(sender.as_str())
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     reread_conversation(tx, tenant_id, id).await

@@ -33,6 +33,8 @@ pub use rows::{ConversationRow, MessageRow, StatusChangeRow};
 pub use status::SweepReport;
 pub use templates::{CreatedTemplate, MAX_TEMPLATES_LISTED, TemplateRow, UpdatedTemplate};
 
+use chrono::{DateTime, SubsecRound, Utc};
+use inbox_service::Clock;
 use sqlx::PgPool;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -47,20 +49,82 @@ pub enum StoreError {
     /// person took over).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Nothing is wrong with the request, but it could not be done now (a race lost, a row not
+    /// yet visible); the same request later may succeed.
+    #[error("retry later: {0}")]
+    Retryable(String),
+    /// A broken invariant (a row locked by this transaction vanished): a bug, never the
+    /// caller's fault.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// Whether the same request may succeed later: a retryable failure, or a database that is
+    /// unreachable, overloaded, or chose this transaction as a deadlock or serialization victim.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Retryable(_) => true,
+            StoreError::Database(e) => is_transient(e),
+            StoreError::Invalid(_) | StoreError::Conflict(_) | StoreError::Internal(_) => false,
+        }
+    }
+}
+
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // 40001 serialization failure, 40P01 deadlock, 08* connection exceptions, 53*
+        // insufficient resources, 57P0* the server shutting down or restarting.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code == "40001"
+                || code == "40P01"
+                || code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P0")
+        }),
+        _ => false,
+    }
 }
 
 /// Customers, conversations and messages of every tenant; every method takes the tenant.
+///
+/// Every rule that depends on the time ("now" for the 24-hour window, the status timers,
+/// response targets, "today") and every timestamp the store writes take the time from the
+/// store's [`Clock`], never from PostgreSQL's `now()`: one clock, or the rules disagree with
+/// the rows they read.
 #[derive(Clone)]
 pub struct ConversationStore {
     pool: PgPool,
+    clock: Clock,
 }
 
 impl ConversationStore {
+    /// A store on the system clock.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self::with_clock(pool, Clock::system())
+    }
+
+    /// A store whose "now" is `clock`'s (a manual clock in tests).
+    pub fn with_clock(pool: PgPool, clock: Clock) -> Self {
+        Self { pool, clock }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The store's "now", to the microsecond as PostgreSQL keeps it, so what is written and
+    /// what is announced are the same instant.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
     }
 }

@@ -11,18 +11,19 @@ use super::status::{lock_conversation, reread_conversation};
 use super::{ConversationRow, ConversationStore, StoreError};
 use crate::domain::{Priority, PriorityRules, PrioritySource};
 
-/// Writes a new priority on a conversation locked by the caller's transaction and announces
-/// `conversation.priority_changed`.
+/// Writes a new priority at `now` on a conversation locked by the caller's transaction and
+/// announces `conversation.priority_changed`.
 async fn write_priority(
     tx: &mut Transaction<'_, Postgres>,
     conversation: &ConversationRow,
     priority: Priority,
     source: PrioritySource,
     reason: &str,
+    now: DateTime<Utc>,
 ) -> Result<ConversationRow, StoreError> {
     sqlx::query(
         "UPDATE conversations SET priority = $3, priority_source = $4, priority_reason = $5, \
-           updated_at = now(), version = version + 1 \
+           updated_at = $6, version = version + 1 \
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(conversation.tenant_id)
@@ -30,6 +31,7 @@ async fn write_priority(
     .bind(priority.as_str())
     .bind(source.as_str())
     .bind(reason)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     let updated = reread_conversation(tx, conversation.tenant_id, conversation.id).await?;
@@ -57,7 +59,8 @@ impl ConversationStore {
         let Some(conversation) = lock_conversation(&mut tx, tenant_id, id).await? else {
             return Ok(None);
         };
-        let updated = write_priority(&mut tx, &conversation, priority, PrioritySource::Manual, reason).await?;
+        let updated =
+            write_priority(&mut tx, &conversation, priority, PrioritySource::Manual, reason, self.now()).await?;
         tx.commit().await?;
         Ok(Some(updated))
     }
@@ -83,10 +86,11 @@ impl ConversationStore {
         Ok(())
     }
 
-    /// Raises to high, as of `now`, the open conversations whose customer has waited longer
-    /// than the tenant's response target (at most `batch`). Locked with SKIP LOCKED and
-    /// re-checked under the lock, so replicas never raise one twice. Returns how many.
-    pub async fn apply_response_targets(&self, now: DateTime<Utc>, batch: i64) -> Result<usize, StoreError> {
+    /// Raises to high, as of the store's "now", the open conversations whose customer has
+    /// waited longer than the tenant's response target (at most `batch`). Locked with SKIP
+    /// LOCKED and re-checked under the lock, so replicas never raise one twice. Returns how many.
+    pub async fn apply_response_targets(&self, batch: i64) -> Result<usize, StoreError> {
+        let now = self.now();
         let mut tx = self.pool.begin().await?;
         let due: Vec<(Uuid, Uuid)> = sqlx::query_as(
             "SELECT c.tenant_id, c.id FROM conversations c JOIN priority_rules r ON r.tenant_id = c.tenant_id \
@@ -109,7 +113,7 @@ impl ConversationStore {
             let current = Priority::parse(&conversation.priority).unwrap_or(Priority::Normal);
             let source = PrioritySource::parse(&conversation.priority_source).unwrap_or(PrioritySource::Default);
             if PriorityRules::may_raise(current, source, proposed) {
-                write_priority(&mut tx, &conversation, proposed, PrioritySource::Auto, &reason).await?;
+                write_priority(&mut tx, &conversation, proposed, PrioritySource::Auto, &reason, now).await?;
                 raised += 1;
             }
         }
@@ -124,13 +128,13 @@ impl ConversationStore {
         contact_id: Uuid,
         segment: &str,
     ) -> Result<bool, StoreError> {
-        let updated =
-            sqlx::query("UPDATE contacts SET segment = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(contact_id)
-                .bind(segment.trim().to_lowercase())
-                .execute(&self.pool)
-                .await?;
+        let updated = sqlx::query("UPDATE contacts SET segment = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(contact_id)
+            .bind(segment.trim().to_lowercase())
+            .bind(self.now())
+            .execute(&self.pool)
+            .await?;
         Ok(updated.rows_affected() == 1)
     }
 }

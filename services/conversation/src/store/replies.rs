@@ -1,6 +1,6 @@
 //! Agents' replies and internal notes, stored once per client idempotency key.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::common::v1::{Channel, MessageContent};
 use inbox_proto::events::v1::OutboundMessage;
@@ -55,19 +55,45 @@ pub(crate) async fn enqueue_outbound(
     enqueue(tx, &subjects::outbound(channel, &tenant), &outbound).await
 }
 
-/// Refuses a free-form WhatsApp message outside the 24-hour customer service window
-/// (`Conflict`, with the sentence the agent sees).
+/// Refuses a free-form WhatsApp message sent at `now` outside the 24-hour customer service
+/// window (`Conflict`, with the sentence the agent sees).
 pub(crate) fn ensure_customer_service_window(
     conversation: &ConversationRow,
     content: &MessageContent,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     crate::domain::customer_service_window::check_reply_allowed(
         &conversation.channel,
         content,
         conversation.last_customer_message_at,
-        Utc::now(),
+        now,
     )
     .map_err(StoreError::Conflict)
+}
+
+/// Records our answer to the customer (an agent's reply or the AI's, already inserted as
+/// `message`) on its conversation at `now`: the preview and who spoke last, the status an answer
+/// leads to (changed by the message's author, for `reason`), and the message queued for
+/// delivery. Returns the conversation as it is now.
+pub(crate) async fn record_answer(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    message: &MessageRow,
+    text: &str,
+    sender: SenderKind,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<ConversationRow, StoreError> {
+    let (tenant_id, id) = (message.tenant_id, message.conversation_id);
+    let touched = touch_conversation(tx, tenant_id, id, message.sent_at, &preview(text), sender, now).await?;
+    let rules = status_rules_in(&mut **tx, tenant_id).await?;
+    let current = Status::parse(&touched.status).unwrap_or(Status::Active);
+    let conversation =
+        match change_status(tx, &touched, rules.after_agent_reply(current), &message.sender_id, reason, now).await? {
+            Some((updated, _)) => updated,
+            None => touched,
+        };
+    enqueue_outbound(tx, message, &conversation).await?;
+    Ok(conversation)
 }
 
 impl SentReply {
@@ -106,6 +132,7 @@ impl ConversationStore {
         if text.trim().is_empty() {
             return Err(StoreError::Invalid("a message needs text".into()));
         }
+        let now = self.now();
         let mut tx = self.pool.begin().await?;
         let Some(conversation) = lock_conversation(&mut tx, tenant_id, reply.conversation_id).await? else {
             return Ok(None);
@@ -116,12 +143,12 @@ impl ConversationStore {
             return Ok(Some(SentReply { message, conversation, replayed: true }));
         }
         if !reply.internal_note {
-            ensure_customer_service_window(&conversation, reply.content)?;
+            ensure_customer_service_window(&conversation, reply.content, now)?;
         }
         let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at, \
-               internal_note, idempotency_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {MESSAGE_COLUMNS}"
+               internal_note, idempotency_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9) RETURNING {MESSAGE_COLUMNS}"
         )))
         .bind(tenant_id)
         .bind(Uuid::now_v7())
@@ -131,7 +158,7 @@ impl ConversationStore {
         .bind(reply.author)
         .bind(reply.content.encode_to_vec())
         .bind(&text)
-        .bind(Utc::now())
+        .bind(now)
         .bind(reply.internal_note)
         .bind(reply.idempotency_key)
         .fetch_one(&mut *tx)
@@ -141,31 +168,7 @@ impl ConversationStore {
             // A note is not part of the exchange with the customer: no preview, no status timer.
             conversation
         } else {
-            let touched = touch_conversation(
-                &mut tx,
-                tenant_id,
-                conversation.id,
-                message.sent_at,
-                &preview(&text),
-                SenderKind::Agent,
-            )
-            .await?;
-            let rules = status_rules_in(&mut *tx, tenant_id).await?;
-            let current = Status::parse(&touched.status).unwrap_or(Status::Active);
-            let touched = match change_status(
-                &mut tx,
-                &touched,
-                rules.after_agent_reply(current),
-                reply.author,
-                "an agent replied",
-            )
-            .await?
-            {
-                Some((updated, _)) => updated,
-                None => touched,
-            };
-            enqueue_outbound(&mut tx, &message, &touched).await?;
-            touched
+            record_answer(&mut tx, &message, &text, SenderKind::Agent, "an agent replied", now).await?
         };
         enqueue_message_created(&mut tx, &message, &conversation).await?;
         tx.commit().await?;

@@ -90,9 +90,9 @@ pub(crate) async fn fill_contacts(
     }
     for row in rows {
         // The foreign key guarantees the contact; a missing one would be a broken invariant.
-        let contact = contacts.get(&(row.tenant_id, row.contact_id)).ok_or_else(|| {
-            StoreError::Database(sqlx::Error::Protocol(format!("conversation {} has no contact", row.id)))
-        })?;
+        let contact = contacts
+            .get(&(row.tenant_id, row.contact_id))
+            .ok_or_else(|| StoreError::Internal(format!("conversation {} has no contact", row.id)))?;
         row.set_contact(contact);
     }
     Ok(())
@@ -106,34 +106,37 @@ pub(crate) async fn reread_conversation(
 ) -> Result<ConversationRow, StoreError> {
     lock_conversation(tx, tenant_id, id)
         .await?
-        .ok_or_else(|| StoreError::Invalid(format!("conversation {id} vanished inside its transaction")))
+        .ok_or_else(|| StoreError::Internal(format!("conversation {id} vanished inside its transaction")))
 }
 
-/// Moves `conversation` (locked by the caller's transaction) to `to`, records the change and
-/// writes `conversation.status_changed` to the outbox. No-op (`None`) when already there.
+/// Moves `conversation` (locked by the caller's transaction) to `to` at `now`, records the
+/// change and writes `conversation.status_changed` to the outbox. No-op (`None`) when already
+/// there.
 pub(crate) async fn change_status(
     tx: &mut Transaction<'_, Postgres>,
     conversation: &ConversationRow,
     to: Status,
     actor: &str,
     reason: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<(ConversationRow, StatusChangeRow)>, StoreError> {
     let from = conversation.status.as_str();
     if from == to.as_str() {
         return Ok(None);
     }
     sqlx::query(
-        "UPDATE conversations SET status = $3, status_changed_at = now(), updated_at = now(), version = version + 1 \
+        "UPDATE conversations SET status = $3, status_changed_at = $4, updated_at = $4, version = version + 1 \
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(conversation.tenant_id)
     .bind(conversation.id)
     .bind(to.as_str())
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     let change: StatusChangeRow = sqlx::query_as(
-        "INSERT INTO status_changes (tenant_id, conversation_id, from_status, to_status, actor, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+        "INSERT INTO status_changes (tenant_id, conversation_id, from_status, to_status, actor, reason, changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
          RETURNING conversation_id, from_status, to_status, actor, reason, changed_at",
     )
     .bind(conversation.tenant_id)
@@ -142,6 +145,7 @@ pub(crate) async fn change_status(
     .bind(to.as_str())
     .bind(actor)
     .bind(reason)
+    .bind(now)
     .fetch_one(&mut **tx)
     .await?;
     let updated = reread_conversation(tx, conversation.tenant_id, conversation.id).await?;
@@ -180,7 +184,7 @@ impl ConversationStore {
         let Some(conversation) = lock_conversation(&mut tx, tenant_id, id).await? else {
             return Ok(None);
         };
-        let changed = change_status(&mut tx, &conversation, to, actor, reason).await?;
+        let changed = change_status(&mut tx, &conversation, to, actor, reason, self.now()).await?;
         tx.commit().await?;
         Ok(Some(match changed {
             Some((updated, change)) => (updated, Some(change)),
@@ -221,10 +225,11 @@ impl ConversationStore {
         Ok(())
     }
 
-    /// One round of the automatic rules as of `now`, at most `batch` conversations per rule.
-    /// Candidates are locked with SKIP LOCKED and re-checked under the lock, so replicas running
-    /// rounds at the same time never move a conversation twice.
-    pub async fn apply_status_rules(&self, now: DateTime<Utc>, batch: i64) -> Result<SweepReport, StoreError> {
+    /// One round of the automatic rules as of the store's "now", at most `batch` conversations
+    /// per rule. Candidates are locked with SKIP LOCKED and re-checked under the lock, so
+    /// replicas running rounds at the same time never move a conversation twice.
+    pub async fn apply_status_rules(&self, batch: i64) -> Result<SweepReport, StoreError> {
+        let now = self.now();
         let defaults = StatusRules::default();
         let mut tx = self.pool.begin().await?;
         let due_pending: Vec<(Uuid, Uuid)> = sqlx::query_as(
@@ -254,14 +259,14 @@ impl ConversationStore {
         for (tenant_id, id) in due_pending {
             let conversation = reread_conversation(&mut tx, tenant_id, id).await?;
             let (actor, reason) = PENDING_RULE;
-            if change_status(&mut tx, &conversation, Status::Pending, actor, reason).await?.is_some() {
+            if change_status(&mut tx, &conversation, Status::Pending, actor, reason, now).await?.is_some() {
                 report.to_pending += 1;
             }
         }
         for (tenant_id, id) in due_archive {
             let conversation = reread_conversation(&mut tx, tenant_id, id).await?;
             let (actor, reason) = ARCHIVE_RULE;
-            if change_status(&mut tx, &conversation, Status::Archived, actor, reason).await?.is_some() {
+            if change_status(&mut tx, &conversation, Status::Archived, actor, reason, now).await?.is_some() {
                 report.to_archived += 1;
             }
         }

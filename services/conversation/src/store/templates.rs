@@ -78,9 +78,11 @@ impl ConversationStore {
     ) -> Result<CreatedTemplate, StoreError> {
         // A concurrent delete can remove the conflicting row between the insert and the read:
         // then the insert is tried again.
+        let now = self.now();
         for _ in 0..3 {
             let inserted: Option<TemplateRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO templates (tenant_id, id, name, body, created_by) VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO templates (tenant_id, id, name, body, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) \
                  ON CONFLICT ON CONSTRAINT templates_name DO NOTHING RETURNING {TEMPLATE_COLUMNS}"
             )))
             .bind(tenant_id)
@@ -88,6 +90,7 @@ impl ConversationStore {
             .bind(name.as_str())
             .bind(body.as_str())
             .bind(created_by)
+            .bind(now)
             .fetch_optional(&self.pool)
             .await?;
             if let Some(row) = inserted {
@@ -132,13 +135,14 @@ impl ConversationStore {
         let updated: Result<Option<TemplateRow>, sqlx::Error> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE templates SET name = COALESCE($3, name), body = COALESCE($4, body), \
                updated_at = CASE WHEN (name, body) IS DISTINCT FROM (COALESCE($3, name), COALESCE($4, body)) \
-                                 THEN now() ELSE updated_at END \
+                                 THEN $5 ELSE updated_at END \
              WHERE tenant_id = $1 AND id = $2 RETURNING {TEMPLATE_COLUMNS}"
         )))
         .bind(tenant_id)
         .bind(id)
         .bind(name.map(TemplateName::as_str))
         .bind(body.map(TemplateBody::as_str))
+        .bind(self.now())
         .fetch_optional(&self.pool)
         .await;
         match updated {

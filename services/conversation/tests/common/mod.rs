@@ -1,35 +1,54 @@
-//! What the conversation store's tests share: a migrated store on a fresh database, and a
-//! customer writing on WhatsApp.
+//! What the conversation store's tests share: a migrated store on a fresh database with a
+//! manual clock, and a customer writing on WhatsApp. Nothing here reads the machine's clock:
+//! a test runs the same on any date.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test file uses a part
 
-use chrono::Utc;
+use chrono::{DateTime, TimeZone, Utc};
 use inbox_config::PostgresSettings;
 use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, MIGRATOR};
 use inbox_proto::common::v1::{Channel, MessageContent, TextContent, message_content::Kind};
 use inbox_proto::ingest::v1::{InboundMessage, Sender};
+use inbox_service::Clock;
 use inbox_testkit::TestDatabase;
 use uuid::Uuid;
 
+/// When the tests' clock starts: a weekday afternoon, away from midnight in every zone the
+/// tests use.
+pub fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2031, 3, 4, 12, 30, 0).unwrap()
+}
+
+/// A store whose clock stands at [`start`] until the test moves it (`store.clock()`).
 pub async fn store() -> (TestDatabase, ConversationStore) {
+    store_at(start()).await
+}
+
+/// A store whose clock stands at `at` until the test moves it.
+pub async fn store_at(at: DateTime<Utc>) -> (TestDatabase, ConversationStore) {
     let db = TestDatabase::create("conv").await.unwrap();
     let settings = PostgresSettings { url: db.url(), max_connections: 8 };
     let pool = inbox_service::postgres::connect_and_migrate(&settings, &MIGRATOR).await.unwrap();
-    (db, ConversationStore::new(pool))
+    (db, ConversationStore::with_clock(pool, Clock::manual(at)))
 }
 
 pub fn text(body: &str) -> MessageContent {
     MessageContent { kind: Some(Kind::Text(TextContent { body: body.into() })), reply_to: None }
 }
 
-/// A WhatsApp message from `from`, sent now.
-pub fn whatsapp_now(tenant: Uuid, from: &str, wamid: &str, body: &str) -> InboundMessage {
+/// A WhatsApp message from `from`, sent now by the store's clock.
+pub fn whatsapp_now(store: &ConversationStore, tenant: Uuid, from: &str, wamid: &str, body: &str) -> InboundMessage {
+    whatsapp_at(tenant, from, wamid, body, store.now())
+}
+
+/// A WhatsApp message from `from`, sent at `sent_at`.
+pub fn whatsapp_at(tenant: Uuid, from: &str, wamid: &str, body: &str, sent_at: DateTime<Utc>) -> InboundMessage {
     InboundMessage {
         tenant_id: tenant.to_string(),
         channel: Channel::Whatsapp as i32,
         channel_account_id: "acc".into(),
         external_id: wamid.into(),
-        sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
+        sent_at: Some(inbox_proto::timestamp_from(sent_at)),
         sender: Some(Sender { address: from.into(), display_name: "Ana".into() }),
         content: Some(text(body)),
         raw_payload_id: String::new(),
@@ -45,37 +64,42 @@ pub async fn customer_writes(
     wamid: &str,
     body: &str,
 ) -> ConversationRow {
-    match store.append_inbound_message(tenant, &whatsapp_now(tenant, from, wamid, body)).await.unwrap() {
+    match store.append_inbound_message(tenant, &whatsapp_now(store, tenant, from, wamid, body)).await.unwrap() {
         Appended::Stored { conversation, .. } => conversation,
         Appended::Duplicate => panic!("unexpected duplicate"),
     }
 }
 
 /// Seeds `n` conversations (each with its contact and one customer message) straight in SQL,
-/// fast enough for bulk tests; activity one second apart, newest last.
+/// fast enough for bulk tests; activity one second apart, the newest now by the store's clock.
 pub async fn seed_conversations(store: &ConversationStore, tenant: Uuid, n: i64) -> Vec<Uuid> {
     let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
     sqlx::query(
         "WITH s AS (SELECT i, ids[i] AS id, gen_random_uuid() AS contact FROM \
            (SELECT $2::uuid[] AS ids) a, generate_series(1, $3) AS i), \
-         k AS (INSERT INTO contacts (tenant_id, id, display_name) SELECT $1, contact, 'Customer ' || i FROM s), \
+         k AS (INSERT INTO contacts (tenant_id, id, display_name, created_at, updated_at) \
+               SELECT $1, contact, 'Customer ' || i, $4, $4 FROM s), \
          c AS (INSERT INTO conversations (tenant_id, id, contact_id, channel, channel_account_id, customer_address, \
-                 last_message_at, last_message_preview, last_customer_message_at, waiting_since) \
+                 last_message_at, last_message_preview, last_customer_message_at, waiting_since, \
+                 created_at, updated_at, status_changed_at) \
                SELECT $1, id, contact, 'whatsapp', 'acc', '1555' || lpad(i::text, 7, '0'), \
-                 now() - make_interval(secs => $3 - i), 'hello', now() - make_interval(secs => $3 - i), NULL FROM s) \
-         INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, sent_at) \
-         SELECT $1, gen_random_uuid(), id, 'whatsapp', 'seed-' || id, 'customer', 'x', ''::bytea, 'hello', now() FROM s",
+                 $4 - make_interval(secs => $3 - i), 'hello', $4 - make_interval(secs => $3 - i), NULL, $4, $4, $4 \
+               FROM s) \
+         INSERT INTO messages (tenant_id, id, conversation_id, channel, external_id, sender_kind, sender_id, content, body, \
+           sent_at, created_at) \
+         SELECT $1, gen_random_uuid(), id, 'whatsapp', 'seed-' || id, 'customer', 'x', ''::bytea, 'hello', $4, $4 FROM s",
     )
     .bind(tenant)
     .bind(&ids)
     .bind(n)
+    .bind(store.now())
     .execute(store.pool())
     .await
     .unwrap();
     ids
 }
 
-/// A viewer who is the user `me`, now.
+/// A viewer who is the user `me`.
 pub fn viewer(me: Uuid) -> inbox_conversation::store::Viewer {
-    inbox_conversation::store::Viewer { user_id: Some(me), now: Utc::now() }
+    inbox_conversation::store::Viewer { user_id: Some(me) }
 }
