@@ -201,6 +201,12 @@ export const scenarios = {
     await shot(page, 'keyboard-status-priority', 'urgent');
     const after = await api('GET', `/v1/conversations/${c.id}`);
     check(after.status === 'active' && after.priority === 'urgent' && after.priority_reason.includes('VIP'), JSON.stringify(after));
+    // Ctrl/Cmd+] and [ open the next and the previous conversation of the list.
+    await page.locator('[data-region="conversation"] h2').click();
+    await page.keyboard.press(`${MOD}+]`);
+    await page.waitForFunction((id) => !location.search.includes(id), c.id);
+    await page.keyboard.press(`${MOD}+[`);
+    await page.waitForFunction((id) => location.search.includes(id), c.id);
     // The help sheet lists every shortcut.
     await page.keyboard.press(`${MOD}+/`);
     await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();

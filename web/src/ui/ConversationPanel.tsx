@@ -98,6 +98,11 @@ export const ConversationPanel = forwardRef<
   useEffect(() => {
     if (messages.hasNextPage && !messages.isFetchingNextPage) void messages.fetchNextPage();
   }, [messages]);
+  const calls = useQuery({
+    queryKey: keys.calls(id ?? ''),
+    queryFn: () => api.listCalls(id!),
+    enabled: !!id && conversation.data?.channel === 'telephony',
+  });
   const summary = useQuery({ queryKey: keys.summary(id ?? ''), queryFn: () => api.getSummary(id!), enabled: !!id });
   const typing = useQuery<TypingState>({ queryKey: keys.typing(id ?? ''), queryFn: () => ({}), enabled: false, initialData: {} });
   const outboxVersion = useSyncExternalStore(
@@ -298,7 +303,17 @@ export const ConversationPanel = forwardRef<
           {entries.map((e) =>
             e.kind === 'call' ? (
               <li key={e.items[0].id} className={s.callItem}>
-                <CallCard items={e.items} />
+                <CallCard
+                  items={e.items}
+                  call={calls.data?.items.find((x) => e.items[0].content.type === 'call' && x.call_sid === e.items[0].content.call_sid)}
+                  onDisposition={(d) =>
+                    void run('Disposition saved', async () => {
+                      const sid = e.items[0].content.type === 'call' ? e.items[0].content.call_sid : '';
+                      await api.setCallDisposition(e.items[0].conversation_id, sid, d);
+                      await calls.refetch();
+                    })
+                  }
+                />
               </li>
             ) : e.kind === 'message' ? (
               <MessageRow key={e.m.id} m={e.m} reactions={e.reactions} quoted={e.m.content.reply_to ? byExternal.get(e.m.content.reply_to.external_id) : null} who={senderLabel(e.m, agentName)} threshold={threshold} />

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import * as api from '../api/client';
 import { messageOf } from '../api/errors';
-import type { Message, MessageContent } from '../api/types';
+import type { Call, Disposition, Message, MessageContent } from '../api/types';
 import { duration, fullTime, messageTime } from '../state/format';
 import { ChannelIcon, Icon } from './icons';
 import s from './Conversation.module.css';
@@ -186,10 +186,11 @@ export function DeliveryTicks({ m }: { m: Message }) {
 const DISPOSITION: Record<string, string> = { answered: 'Answered', missed: 'Missed', voicemail: 'Voicemail', busy: 'Busy', failed: 'Failed' };
 
 /** Every item of one call as one card: outcome, length, recordings and voicemail, transcripts folded. */
-export function CallCard({ items }: { items: Message[] }) {
+export function CallCard({ items, call, onDisposition }: { items: Message[]; call?: Call; onDisposition?: (d: Disposition | null) => void }) {
   const calls = items.map((m) => m.content as CallContent);
   const first = calls[0];
-  const disposition = [...calls].reverse().find((c) => c.disposition)?.disposition ?? null;
+  // The call's own disposition (agent's, else automatic from all its items) when known.
+  const disposition = call ? call.disposition : ([...calls].reverse().find((c) => c.disposition)?.disposition ?? null);
   const seconds = Math.max(0, ...calls.map((c) => c.duration_seconds || 0));
   const recordings = calls.filter((c) => c.recording).map((c) => c.recording!);
   const transcripts = calls.filter((c) => c.transcript?.text).map((c) => c.transcript!);
@@ -208,7 +209,25 @@ export function CallCard({ items }: { items: Message[] }) {
       <div className={s.muted}>
         {first.caller_name ? `${first.caller_name} · ` : ''}
         {first.from} → {first.to}
+        {call?.agent_disposition ? ' · set by an agent' : ''}
       </div>
+      {call && onDisposition ? (
+        <label className={s.dispositionEdit}>
+          Disposition{' '}
+          <select
+            value={call.agent_disposition ?? ''}
+            onChange={(e) => onDisposition((e.target.value || null) as Disposition | null)}
+            aria-label="Call disposition"
+          >
+            <option value="">Automatic ({call.auto_disposition ? DISPOSITION[call.auto_disposition] : 'none yet'})</option>
+            {Object.entries(DISPOSITION).map(([v, label]) => (
+              <option key={v} value={v}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : null}
       {recordings.map((r) => (
         <div key={r.recording_sid} className={s.recording}>
           <span>{r.voicemail ? 'Voicemail' : 'Recording'} ({duration(r.duration_seconds)})</span>
