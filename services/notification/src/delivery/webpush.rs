@@ -150,7 +150,8 @@ impl VapidKey {
 
     /// From base64url of the 32-byte private scalar (as configured).
     pub fn from_base64(text: &str) -> Result<VapidKey, PushCryptoError> {
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim().trim_end_matches('=')).map_err(|_| PushCryptoError::BadVapidKey)?;
+        let bytes =
+            URL_SAFE_NO_PAD.decode(text.trim().trim_end_matches('=')).map_err(|_| PushCryptoError::BadVapidKey)?;
         Self::from_bytes(&bytes)
     }
 
@@ -167,7 +168,12 @@ impl VapidKey {
     /// `Authorization: vapid t=<JWT>, k=<public key>` for a message to `endpoint`: an ES256
     /// JWT for the endpoint's origin, expiring at `expires` (at most 24 h ahead, RFC 8292 §2),
     /// naming `subject` (a `mailto:` or `https:` contact).
-    pub fn authorization(&self, endpoint: &str, subject: &str, expires: DateTime<Utc>) -> Result<String, PushCryptoError> {
+    pub fn authorization(
+        &self,
+        endpoint: &str,
+        subject: &str,
+        expires: DateTime<Utc>,
+    ) -> Result<String, PushCryptoError> {
         let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ES256"}"#);
         let claims = serde_json::json!({"aud": audience(endpoint)?, "exp": expires.timestamp(), "sub": subject});
         let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
@@ -214,7 +220,10 @@ mod tests {
 
     #[test]
     fn bad_subscription_keys_and_oversized_payloads_are_refused() {
-        assert_eq!(SubscriberKeys::parse("not-a-key", "BTBZMqHH6r4Tts7J_aSIgg").unwrap_err(), PushCryptoError::BadPublicKey);
+        assert_eq!(
+            SubscriberKeys::parse("not-a-key", "BTBZMqHH6r4Tts7J_aSIgg").unwrap_err(),
+            PushCryptoError::BadPublicKey
+        );
         let p256dh = VapidKey::generate().public_key();
         assert_eq!(SubscriberKeys::parse(&p256dh, "c2hvcnQ").unwrap_err(), PushCryptoError::BadAuth);
         let to = SubscriberKeys::parse(&p256dh, "BTBZMqHH6r4Tts7J_aSIgg").unwrap();
@@ -226,7 +235,8 @@ mod tests {
     fn the_vapid_header_carries_an_es256_jwt_for_the_endpoints_origin() {
         let key = VapidKey::generate();
         let expires = chrono::TimeZone::with_ymd_and_hms(&Utc, 2031, 1, 6, 12, 0, 0).unwrap();
-        let header = key.authorization("https://push.example.net:8443/send/abc?x=1", "mailto:ops@example.com", expires).unwrap();
+        let header =
+            key.authorization("https://push.example.net:8443/send/abc?x=1", "mailto:ops@example.com", expires).unwrap();
         let (t, k) = header.strip_prefix("vapid t=").unwrap().split_once(", k=").unwrap();
         assert_eq!(k, key.public_key());
         let parts: Vec<&str> = t.split('.').collect();

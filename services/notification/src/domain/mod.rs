@@ -2,6 +2,7 @@
 //! `docs/webhooks.md` state them for people.
 
 pub mod address;
+pub mod facts;
 pub mod kinds;
 pub mod preferences;
 pub mod recipients;

@@ -34,7 +34,11 @@ impl QuietHours {
     }
 
     pub fn contains(&self, local: NaiveTime) -> bool {
-        if self.start < self.end { self.start <= local && local < self.end } else { local >= self.start || local < self.end }
+        if self.start < self.end {
+            self.start <= local && local < self.end
+        } else {
+            local >= self.start || local < self.end
+        }
     }
 }
 

@@ -114,9 +114,7 @@ impl Directory {
                 to
             }
             Kind::Assigned | Kind::StatusChanged => at.assignee_id.into_iter().collect(),
-            Kind::WebhookDisabled => {
-                self.people.iter().filter(|p| p.role == PersonRole::Admin).map(|p| p.id).collect()
-            }
+            Kind::WebhookDisabled => self.people.iter().filter(|p| p.role == PersonRole::Admin).map(|p| p.id).collect(),
         };
         if let Some(actor) = actor {
             to.remove(&actor);
@@ -142,7 +140,8 @@ mod tests {
 
     fn tenant() -> Tenant {
         let (support, sales) = (Uuid::new_v4(), Uuid::new_v4());
-        let (ana, ben, sue, sam, alice) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (ana, ben, sue, sam, alice) =
+            (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let person = |id, role, teams: &[Uuid]| Person { id, role, team_ids: teams.to_vec(), time_zone: Tz::UTC };
         let dir = Directory {
             people: vec![

@@ -401,7 +401,10 @@ mod tests {
         let s = office();
         // Monday 30 March 2031, the day after Paris moved to summer time: 09:00 is 07:00 UTC.
         let monday = Utc.with_ymd_and_hms(2031, 3, 31, 7, 0, 0).unwrap();
-        assert_eq!(s.add_business_seconds(Utc.with_ymd_and_hms(2031, 3, 29, 12, 0, 0).unwrap(), 1), Some(monday + Duration::seconds(1)));
+        assert_eq!(
+            s.add_business_seconds(Utc.with_ymd_and_hms(2031, 3, 29, 12, 0, 0).unwrap(), 1),
+            Some(monday + Duration::seconds(1))
+        );
     }
 
     #[test]
