@@ -97,7 +97,7 @@ export async function api(method, path, { token = env.token, body } = {}) {
 }
 
 /** A signed Cloud API text webhook, as Meta sends it (docs/whatsapp.md). */
-export async function sendWhatsApp({ from, name, text, wamid = `wamid.e2e.${randomUUID()}` }) {
+export async function sendWhatsApp({ from, name, text, wamid = `wamid.e2e.${randomUUID()}`, at = Date.now() }) {
   if (!env.appSecret) throw new Error('set INBOX_WHATSAPP_APP_SECRET');
   const body = JSON.stringify({
     object: 'whatsapp_business_account',
@@ -111,7 +111,7 @@ export async function sendWhatsApp({ from, name, text, wamid = `wamid.e2e.${rand
               messaging_product: 'whatsapp',
               metadata: { display_phone_number: '15550000001', phone_number_id: env.phoneNumberId },
               contacts: [{ profile: { name }, wa_id: from }],
-              messages: [{ from, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
+              messages: [{ from, id: wamid, timestamp: String(Math.floor(at / 1000)), type: 'text', text: { body: text } }],
             },
           },
         ],

@@ -6,11 +6,12 @@ import { api, check, env, jwtSubject, openInbox, PHONE, randomPhone, sendWhatsAp
 const require = createRequire(import.meta.url);
 const MOD = process.platform === 'darwin' ? 'Meta' : 'Control';
 
-async function newWhatsAppConversation(name, text) {
+async function newWhatsAppConversation(name, text, at = Date.now()) {
   const from = randomPhone();
-  await sendWhatsApp({ from, name, text });
+  await sendWhatsApp({ from, name, text, at });
   for (let i = 0; i < 100; i++) {
-    const page = await api('GET', `/v1/conversations?channel=whatsapp&limit=50`);
+    const window = `from=${encodeURIComponent(new Date(at - 120_000).toISOString())}&to=${encodeURIComponent(new Date(at + 120_000).toISOString())}`;
+    const page = await api('GET', `/v1/conversations?channel=whatsapp&time=range&${window}&limit=200`);
     const c = page.items.find((x) => x.customer_address === from);
     if (c) return { ...c, from };
     await new Promise((r) => setTimeout(r, 100));
@@ -415,6 +416,57 @@ export const scenarios = {
     await shot(page, 'ten-thousand', 'bottom');
     check(result.rowsLoaded >= 10_000, `all rows reachable (${result.rowsLoaded})`);
     check(result.maxRows < 80, `virtualised (${result.maxRows} rows in the DOM)`);
+    await context.close();
+  },
+
+  /** Outside WhatsApp's 24-hour window only a template goes out: the composer says so and sends one. */
+  async 'template-only-window'(browser) {
+    await ensureTemplate('greeting', 'Hi {{customer_name}}! Thanks for reaching out to {{company_name}}. How can I help you today?');
+    const c = await newWhatsAppConversation('Window Wim', 'Hello from two days ago', Date.now() - 48 * 3_600_000);
+    const { page, context } = await openInbox(browser, { search: `?conversation=${c.id}` });
+    await page.getByText('24-hour window closed: templates only').waitFor();
+    const picker = page.getByRole('listbox', { name: 'Templates' });
+    await picker.waitFor();
+    await shot(page, 'template-only-window', 'templates-only');
+    await picker.getByRole('option', { name: /greeting/ }).click();
+    await page.getByLabel('language').waitFor();
+    await shot(page, 'template-only-window', 'template-variables');
+    await page.getByRole('button', { name: 'Send template' }).click();
+    await messagesOf(page).locator('[data-message-id]').filter({ hasText: 'Template greeting' }).waitFor({ timeout: 10_000 });
+    await shot(page, 'template-only-window', 'template-sent');
+    const sent = (await api('GET', `/v1/conversations/${c.id}/messages`)).items.find((m) => m.sender_kind === 'agent');
+    check(sent?.content.type === 'whatsapp_template' && sent.content.name === 'greeting', JSON.stringify(sent?.content));
+    // A note is still possible.
+    await page.getByRole('tab', { name: 'Internal note' }).click();
+    const note = page.getByRole('textbox', { name: 'Internal note' });
+    await note.fill('Customer came back after two days; reply once they write.');
+    await note.press(`${MOD}+Enter`);
+    await messagesOf(page).locator('[data-message-id]').filter({ hasText: 'only your team sees this' }).waitFor({ timeout: 10_000 });
+    await shot(page, 'template-only-window', 'note');
+    await context.close();
+  },
+
+  /** View, filters, sort and the open conversation survive a reload and a shared link. */
+  async 'url-state'(browser) {
+    const c = await newWhatsAppConversation('Url Uma', 'Bookmark me');
+    const { page, context } = await openInbox(browser, { search: `?view=team.unassigned&conversation=${c.id}` });
+    await heading(page, 'Url Uma').waitFor();
+    await page.getByRole('button', { name: /^Channel/ }).click();
+    await page.getByRole('checkbox', { name: 'WhatsApp only' }).check();
+    await page.keyboard.press('Escape');
+    await page.getByRole('combobox', { name: 'Sort conversations' }).selectOption('priority');
+    await page.waitForFunction(() => location.search.includes('sort=priority') && location.search.includes('channel=whatsapp'));
+    const url = page.url();
+    await page.reload();
+    await heading(page, 'Url Uma').waitFor();
+    check((await page.getByRole('combobox', { name: 'Sort conversations' }).inputValue()) === 'priority', 'sort kept');
+    check(await page.getByRole('group', { name: 'Quick filters' }).getByRole('button', { name: 'WhatsApp' }).isVisible(), 'channel filter kept');
+    check((await page.locator('[aria-current="page"]').filter({ hasText: 'Unassigned' }).count()) === 1, 'view kept');
+    await shot(page, 'url-state', 'after-reload');
+    // The same link in another browser (a teammate it was shared with) shows the same screen.
+    const other = await openInbox(browser, { token: env.teammateToken || env.token, search: new URL(url).search });
+    await heading(other.page, 'Url Uma').waitFor();
+    await other.context.close();
     await context.close();
   },
 };

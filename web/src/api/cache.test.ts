@@ -1,4 +1,4 @@
-import { QueryClient } from '@tanstack/react-query';
+import { InfiniteQueryObserver, QueryClient } from '@tanstack/react-query';
 import { describe, expect, it } from 'vitest';
 import { conv, msg } from '../test/fixtures';
 import { applyFrame } from './cache';
@@ -111,5 +111,32 @@ describe('live frames update the cache', () => {
     expect(qc.getQueryData<{ items: { availability: string }[] }>(keys.agents)!.items[0].availability).toBe('online');
 
     expect(applyFrame(qc, { type: 'resync' }, ctx).resync).toBe(true);
+  });
+});
+
+describe('a frame during the first load', () => {
+  it('fetches the list again, so the change is not lost', async () => {
+    const qc = client();
+    let calls = 0;
+    let release: () => void = () => {};
+    const first = new Promise<void>((r) => (release = r));
+    const params: ListParams = { sort: 'recent' };
+    const observer = new InfiniteQueryObserver(qc, {
+      queryKey: keys.list(params),
+      queryFn: async () => {
+        calls += 1;
+        if (calls === 1) await first;
+        return { items: [] as Conversation[], next_cursor: null };
+      },
+      initialPageParam: null as string | null,
+      getNextPageParam: () => undefined,
+    });
+    const unsubscribe = observer.subscribe(() => {});
+    await new Promise((r) => setTimeout(r, 0));
+    applyFrame(qc, { type: 'conversation.created', conversation: conv() }, ctx);
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toBe(2);
+    unsubscribe();
   });
 });

@@ -53,7 +53,30 @@ export function placeInList(
   return { ...data, pages };
 }
 
+/**
+ * A frame that arrives while a query's first answer is on its way would be lost (the answer was
+ * read before the change): such queries are fetched again.
+ */
+const pendingRefetch = new Set<string>();
+
+function refetchInFlight(qc: QueryClient, queryKey: readonly unknown[], exact = false): void {
+  const cache = qc.getQueryCache();
+  for (const q of cache.findAll({ queryKey, exact })) {
+    if (q.state.data !== undefined || q.state.fetchStatus !== 'fetching' || pendingRefetch.has(q.queryHash)) continue;
+    // The fetch on its way cannot be cancelled usefully before it has data: fetch again once it lands.
+    pendingRefetch.add(q.queryHash);
+    const unsubscribe = cache.subscribe((event) => {
+      if (event.query.queryHash !== q.queryHash || event.query.state.fetchStatus !== 'idle') return;
+      unsubscribe();
+      pendingRefetch.delete(q.queryHash);
+      void qc.refetchQueries({ queryKey: q.queryKey, exact: true }).catch(() => undefined);
+    });
+  }
+}
+
 export function upsertConversation(qc: QueryClient, c: Conversation, ctx: MatchContext): void {
+  refetchInFlight(qc, keys.lists);
+  refetchInFlight(qc, keys.conversation(c.id), true);
   const held = qc.getQueryData<Conversation>(keys.conversation(c.id));
   if (held && newer(c, held)) {
     // Keep what only the single-conversation answer has (the web chat visitor).
@@ -81,6 +104,7 @@ export function removeConversation(qc: QueryClient, id: string): void {
 
 /** Appends a message to the conversation's loaded history (once, whatever the frame count). */
 export function appendMessage(qc: QueryClient, m: Message): void {
+  refetchInFlight(qc, keys.messages(m.conversation_id), true);
   qc.setQueryData<Pages<Message>>(keys.messages(m.conversation_id), (data) => {
     if (!data) return data;
     const pages = data.pages.map((p) => ({ ...p, items: p.items.filter((x) => x.id !== m.id) }));

@@ -271,7 +271,12 @@ export function Inbox({ session }: { session: Session }) {
       connection,
       setPresence: (a) => streamRef.current?.setPresence(a),
       toast,
-      agentName: (id) => (id ? (agents.find((a) => a.id === id)?.name ?? 'Someone') : ''),
+      // Message senders are `user:<id>`; assignees are plain ids.
+      agentName: (id) => {
+        if (!id) return '';
+        const key = id.startsWith('user:') ? id.slice(5) : id;
+        return agents.find((a) => a.id === key)?.name ?? (key === me.id ? me.name || 'You' : 'A teammate');
+      },
       teamName: (id) => (id ? (teams.find((t) => t.id === id)?.name ?? 'A team') : ''),
     }),
     [me, agents, teams, settingsQ.data, outbox, connection, toast],

@@ -69,7 +69,8 @@ export const Composer = forwardRef<ComposerHandle, { conversation: Conversation;
 
   const win = customerServiceWindow(c, now);
   const templateOnly = win.kind === 'closed' && !note;
-  const q = template ? null : templateQuery(text);
+  // Outside the window whatever is typed searches the templates; inside, `/` starts a search.
+  const q = template ? null : templateOnly ? text.replace(/^\//, '').trim() : templateQuery(text);
   const picking = q !== null || (templateOnly && !template);
   const templates = useQuery({
     queryKey: ['templates', q ?? ''],
@@ -182,7 +183,7 @@ export const Composer = forwardRef<ComposerHandle, { conversation: Conversation;
           <span className={`${s.window} ${win.closingSoon ? s.windowSoon : ''}`} title="WhatsApp allows free-form replies for 24 hours after the customer's last message">
             <Icon name="clock" size={12} /> Window closes in {formatRemaining(win.remainingMs)}
           </span>
-        ) : win.kind === 'closed' ? (
+        ) : win.kind === 'closed' && !note ? (
           <span className={`${s.window} ${s.windowClosed}`}>
             <Icon name="clock" size={12} /> 24-hour window closed: templates only
           </span>
@@ -191,7 +192,7 @@ export const Composer = forwardRef<ComposerHandle, { conversation: Conversation;
 
       {picking ? (
         <div className={s.picker} role="listbox" aria-label="Templates">
-          {templateOnly && !q ? <div className={s.pickerHead}>The customer last wrote over 24 hours ago: WhatsApp only accepts an approved template. Type to search.</div> : null}
+          {templateOnly ? <div className={s.pickerHead}>The customer last wrote over 24 hours ago: WhatsApp only accepts an approved template until they write again.</div> : null}
           {templates.isPending ? <div className={s.pickerEmpty}>Loading templates…</div> : null}
           {templates.isError ? <div className={s.pickerEmpty}>{messageOf(templates.error)}</div> : null}
           {templates.isSuccess && !options.length ? <div className={s.pickerEmpty}>No template matches “{q}”.</div> : null}
@@ -260,7 +261,7 @@ export const Composer = forwardRef<ComposerHandle, { conversation: Conversation;
           className={s.input}
           rows={3}
           value={text}
-          placeholder={templateOnly ? 'Type / to search the templates' : note ? 'Write a note for your team…' : 'Reply…  (/ for templates)'}
+          placeholder={templateOnly ? 'Search the templates' : note ? 'Write a note for your team…' : 'Reply…  (/ for templates)'}
           aria-label={note ? 'Internal note' : 'Reply to the customer'}
           aria-keyshortcuts="Control+Enter Meta+Enter"
           onChange={(e) => {

@@ -350,8 +350,37 @@ export const ConversationPanel = forwardRef<
   );
 });
 
+/** Who changed the status and the assignment, and why (fetched when the details are opened). */
+function History({ c }: { c: Conversation }) {
+  const { agentName, teamName } = useInbox();
+  const statuses = useQuery({ queryKey: ['status-history', c.id, c.version], queryFn: () => api.statusHistory(c.id) });
+  const assignments = useQuery({ queryKey: ['assignment-history', c.id, c.version], queryFn: () => api.assignmentHistory(c.id) });
+  const actor = (a: string) => (a.startsWith('user:') ? agentName(a) : a === 'customer' ? 'the customer' : a.replace(/^system:|^service:/, 'automatic: '));
+  const items = [
+    ...(statuses.data?.items ?? []).map((x) => ({
+      at: x.changed_at,
+      text: `${STATUS_META[x.to]?.label ?? x.to} by ${actor(x.actor)}${x.reason ? ` (${x.reason})` : ''}`,
+    })),
+    ...(assignments.data?.items ?? []).map((x) => ({
+      at: x.changed_at,
+      text: `${x.assignee_id ? `Assigned to ${agentName(x.assignee_id)}` : x.team_id ? `Waiting in ${teamName(x.team_id)}` : 'Unassigned'} by ${actor(x.actor)}${x.note ? `: “${x.note}”` : ''}`,
+    })),
+  ].sort((a, b) => Date.parse(a.at ?? '') - Date.parse(b.at ?? ''));
+  if (statuses.isPending || assignments.isPending) return <Skeleton width="60%" />;
+  return (
+    <ol className={s.history} aria-label="History">
+      {items.map((x, i) => (
+        <li key={i}>
+          <time>{messageTime(x.at)}</time> {x.text}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
 function Context({ c, summary, summarySource }: { c: Conversation; summary: string; summarySource?: string }) {
   const v = c.visitor;
+  const [open, setOpen] = useState(false);
   return (
     <section className={s.context} aria-label="Summary and details">
       {summary ? (
@@ -359,8 +388,8 @@ function Context({ c, summary, summarySource }: { c: Conversation; summary: stri
           <strong>{summarySource === 'ai' ? 'AI summary' : 'Summary'}:</strong> {summary}
         </p>
       ) : null}
-      <details className={s.metadata}>
-        <summary>Details</summary>
+      <details className={s.metadata} onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+        <summary>Details and history</summary>
         <dl>
           <dt>Conversation</dt>
           <dd className={s.mono}>{c.id}</dd>
@@ -382,6 +411,7 @@ function Context({ c, summary, summarySource }: { c: Conversation; summary: stri
           <dt>Customer last wrote</dt>
           <dd>{fullTime(c.last_customer_message_at) || '—'}</dd>
         </dl>
+        {open ? <History c={c} /> : null}
       </details>
       {v ? (
         <div className={s.visitor} aria-label="Web chat visitor">
@@ -435,7 +465,7 @@ function MessageRow({ m, reactions, quoted, who, threshold }: { m: Message; reac
         </div>
         <Content m={m} quoted={quoted} />
         <div className={s.stamp}>
-          <ChannelIcon channel={m.channel} size={11} />
+          {m.internal_note ? null : <ChannelIcon channel={m.channel} size={11} />}
           <time dateTime={m.sent_at ?? undefined} title={fullTime(m.sent_at)}>
             {messageTime(m.sent_at)}
           </time>

@@ -1,4 +1,4 @@
-import { useInfiniteQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef, useState, type MutableRefObject } from 'react';
 import * as api from '../api/client';
@@ -44,6 +44,11 @@ export function ListPanel({
   const now = useNow(30_000);
   const seen = useSeen(me.id);
   const params = useMemo(() => toListParams(state), [state]);
+  // The waiting clock turns red at the tenant's first-response target (amber at three quarters
+  // of it); without a target, amber after 15 minutes and red after an hour.
+  const rules = useQuery({ queryKey: ['settings', 'priority-rules'], queryFn: api.getPriorityRules, staleTime: 300_000 });
+  const targetMs = (rules.data?.first_response_target_seconds ?? 0) * 1000;
+  const [warnMs, lateMs] = targetMs ? [targetMs * 0.75, targetMs] : [15 * 60_000, 60 * 60_000];
   const query = useInfiniteQuery({
     queryKey: keys.list(params),
     queryFn: ({ pageParam, signal }) => api.listConversations(params, pageParam, PAGE, signal),
@@ -212,7 +217,7 @@ export function ListPanel({
               const selected = c.id === state.conversation;
               const checked = selection.mode === 'filter' || selection.ids.has(c.id);
               const unread = isUnread(c, seen);
-              const wait = waiting(c, now);
+              const wait = waiting(c, now, warnMs, lateMs);
               return (
                 <div
                   key={c.id}
