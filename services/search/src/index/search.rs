@@ -1,0 +1,893 @@
+//! Running a [`Plan`] against the index.
+//!
+//! Every query carries the caller's tenant as a mandatory term, and every candidate document
+//! is tested, inside the scan, against the current state of its conversation: same tenant, not
+//! deleted, visible to the caller (team scoping), passing the filters. Identity operators
+//! (`name:`, `phone:`, `email:`, `id:`) and excluded words are looked up first, as sets of
+//! conversations and customers. Words match within one document: a message (stemmed text,
+//! folded phrases and prefixes) or the conversation itself (customer name and phone).
+//! Results are grouped by conversation, each keeping its best document; the top-k of groups is
+//! exact (a group's value is its best document's).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use inbox_service::Visibility;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::{DocAddress, DocId, Score, Searcher, TantivyDocument, Term};
+use uuid::Uuid;
+
+use super::schema::{DocKind, Fields, TextSource};
+use super::state::{ConversationState, KeyMap, Tables};
+use super::{IndexError, SearchIndex};
+use crate::documents::CustomerProfile;
+use crate::domain::dates::TimeRange;
+use crate::domain::highlight::{Fragment, Matcher, highlight};
+use crate::domain::plan::{Identity, Plan, StateFilter, TextMatch};
+use crate::domain::query::EmailValue;
+use crate::domain::questions::FirstMessage;
+
+/// Terms a typed prefix expands to at most (the most frequent ones).
+const PREFIX_EXPANSIONS: usize = 50;
+/// Deepest result reachable by paging.
+pub const MAX_RESULTS: usize = 1_000;
+/// First customer messages read for frequent questions at most (the newest of the period).
+pub const MAX_QUESTIONS_CONSIDERED: usize = 5_000;
+
+/// Who searches.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: Uuid,
+    pub visibility: Visibility,
+    /// Internal notes are searched (people yes, the AI account no).
+    pub notes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Relevance,
+    Recent,
+}
+
+/// One page of a conversation search.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub offset: usize,
+    pub limit: usize,
+    pub order: Order,
+    pub facets: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BestMessage {
+    pub id: String,
+    pub sender: u64,
+    pub sent_at: i64,
+    pub note: bool,
+    pub source: TextSource,
+    pub fragment: Fragment,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationHit {
+    /// The conversation's protobuf as last indexed.
+    pub conversation: Vec<u8>,
+    pub best_message: Option<BestMessage>,
+    /// The customer's name, when the conversation itself matched.
+    pub name_highlight: Option<Fragment>,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facets {
+    pub total: u64,
+    pub by_status: BTreeMap<u8, u64>,
+    pub by_channel: BTreeMap<u8, u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationResults {
+    pub hits: Vec<ConversationHit>,
+    /// More results follow this page.
+    pub more: bool,
+    pub facets: Option<Facets>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerHit {
+    pub profile: CustomerProfile,
+    pub name_highlight: Fragment,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerResults {
+    pub hits: Vec<CustomerHit>,
+    pub more: bool,
+}
+
+/// Conversations (by key) and customers a lookup found.
+#[derive(Debug, Default)]
+struct Found {
+    conversations: HashSet<u64>,
+    customers: HashSet<Uuid>,
+}
+
+impl Found {
+    fn holds(&self, key: u64, state: &ConversationState) -> bool {
+        self.conversations.contains(&key) || state.contact.is_some_and(|c| self.customers.contains(&c))
+    }
+}
+
+/// The best groups seen so far, by value (higher is better).
+struct TopGroups {
+    capacity: usize,
+    best: HashMap<u64, (f64, DocAddress)>,
+    /// Min-heap of ranks; entries whose value is no longer the key's best are stale.
+    heap: BinaryHeap<Reverse<Rank>>,
+}
+
+/// A group's rank: higher value first, then lower key (so that ties order the same way on
+/// every page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank(OrderedValue, Reverse<u64>);
+
+impl Rank {
+    fn of(value: f64, key: u64) -> Self {
+        Rank(OrderedValue(value), Reverse(key))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrderedValue(f64);
+
+impl Eq for OrderedValue {}
+
+impl PartialOrd for OrderedValue {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrderedValue {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl TopGroups {
+    fn new(capacity: usize) -> Self {
+        Self { capacity: capacity.max(1), best: HashMap::new(), heap: BinaryHeap::new() }
+    }
+
+    /// The lowest rank kept, when full: a document must rank above it to change the top.
+    fn lowest(&mut self) -> Option<Rank> {
+        if self.best.len() < self.capacity {
+            return None;
+        }
+        self.clean();
+        self.heap.peek().map(|Reverse(rank)| *rank)
+    }
+
+    /// The value below which nothing changes the top (ties with it still may, by key).
+    fn threshold(&mut self) -> Option<f64> {
+        self.lowest().map(|Rank(v, _)| v.0)
+    }
+
+    /// Drops stale entries from the heap's top.
+    fn clean(&mut self) {
+        while let Some(Reverse(Rank(v, Reverse(key)))) = self.heap.peek() {
+            if self.best.get(key).is_some_and(|(best, _)| *best == v.0) {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
+    fn offer(&mut self, key: u64, value: f64, address: DocAddress) {
+        match self.best.get_mut(&key) {
+            Some((best, at)) => {
+                if value > *best {
+                    *best = value;
+                    *at = address;
+                    self.heap.push(Reverse(Rank::of(value, key)));
+                }
+            }
+            None => {
+                if let Some(lowest) = self.lowest() {
+                    if Rank::of(value, key) <= lowest {
+                        return;
+                    }
+                    if let Some(Reverse(Rank(_, Reverse(evicted)))) = self.heap.pop() {
+                        self.best.remove(&evicted);
+                    }
+                }
+                self.best.insert(key, (value, address));
+                self.heap.push(Reverse(Rank::of(value, key)));
+            }
+        }
+    }
+
+    /// Best first; ties by key so that pages are stable.
+    fn into_sorted(self) -> Vec<(u64, f64, DocAddress)> {
+        let mut all: Vec<(u64, f64, DocAddress)> = self.best.into_iter().map(|(k, (v, a))| (k, v, a)).collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        all
+    }
+}
+
+fn tenant_term(f: &Fields, tenant: Uuid) -> Term {
+    Term::from_field_text(f.tenant, &tenant.to_string())
+}
+
+fn term_query(term: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
+}
+
+fn text_term(field: Field, text: &str) -> Term {
+    Term::from_field_text(field, text)
+}
+
+fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    if queries.len() == 1 {
+        return queries.into_iter().next().unwrap_or_else(|| Box::new(tantivy::query::EmptyQuery));
+    }
+    Box::new(BooleanQuery::new(queries.into_iter().map(|q| (Occur::Should, q)).collect()))
+}
+
+fn phrase(field: Field, words: &[String]) -> Box<dyn Query> {
+    if words.len() == 1 {
+        return term_query(text_term(field, &words[0]));
+    }
+    Box::new(PhraseQuery::new(words.iter().map(|w| text_term(field, w)).collect()))
+}
+
+fn time_query(f: &Fields, time: &TimeRange) -> Option<Box<dyn Query>> {
+    if time.is_unbounded() {
+        return None;
+    }
+    let bound = |at: Option<DateTime<Utc>>, inclusive: bool| match at {
+        None => Bound::Unbounded,
+        Some(at) => {
+            let term = Term::from_field_i64(f.at, at.timestamp_micros());
+            if inclusive { Bound::Included(term) } else { Bound::Excluded(term) }
+        }
+    };
+    Some(Box::new(RangeQuery::new(bound(time.from, true), bound(time.to, false))))
+}
+
+/// The most frequent terms of `field` starting with `prefix`.
+fn expand_prefix(searcher: &Searcher, field: Field, prefix: &str) -> Result<Vec<Term>, IndexError> {
+    let mut frequency: HashMap<Vec<u8>, u64> = HashMap::new();
+    let upper = format!("{prefix}\u{10FFFF}");
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(field)?;
+        let mut stream = inverted.terms().range().ge(prefix.as_bytes()).lt(upper.as_bytes()).into_stream()?;
+        while stream.advance() {
+            *frequency.entry(stream.key().to_vec()).or_default() += u64::from(stream.value().doc_freq);
+            if frequency.len() > 20 * PREFIX_EXPANSIONS {
+                break;
+            }
+        }
+    }
+    let mut terms: Vec<(Vec<u8>, u64)> = frequency.into_iter().collect();
+    terms.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(terms
+        .into_iter()
+        .take(PREFIX_EXPANSIONS)
+        .filter_map(|(bytes, _)| String::from_utf8(bytes).ok())
+        .map(|t| text_term(field, &t))
+        .collect())
+}
+
+/// Which documents the query runs over.
+enum Target {
+    Messages,
+    Conversations,
+    Customers,
+}
+
+fn text_query(searcher: &Searcher, f: &Fields, m: &TextMatch, target: &Target) -> Result<Box<dyn Query>, IndexError> {
+    Ok(match (m, target) {
+        (TextMatch::Word { stem, folded, prefix, .. }, Target::Messages) => {
+            let mut options = vec![term_query(text_term(f.body, stem))];
+            if *prefix {
+                options.extend(expand_prefix(searcher, f.body_exact, folded)?.into_iter().map(term_query));
+            }
+            any_of(options)
+        }
+        (TextMatch::Word { folded, prefix, digits, stem }, Target::Conversations | Target::Customers) => {
+            let mut options = vec![term_query(text_term(f.name, folded))];
+            if *prefix {
+                options.extend(expand_prefix(searcher, f.name, folded)?.into_iter().map(term_query));
+            }
+            if let Some(digits) = digits {
+                options.push(term_query(text_term(f.phone, digits)));
+                options.push(term_query(text_term(f.phone_suffix, digits)));
+            }
+            if matches!(target, Target::Customers) {
+                options.push(term_query(text_term(f.attributes, stem)));
+            }
+            any_of(options)
+        }
+        (TextMatch::Phrase(words), Target::Messages) => phrase(f.body_exact, words),
+        (TextMatch::Phrase(words), Target::Conversations | Target::Customers) => phrase(f.name, words),
+    })
+}
+
+/// Whether a conversation's state passes the caller's visibility and the plan's filters.
+fn passes(state: &ConversationState, tenant: Uuid, visibility: &Visibility, filter: &StateFilter) -> bool {
+    state.tenant == tenant
+        && !state.deleted
+        && visibility.allows(state.team, state.assignee)
+        && filter.status.allows(&state.status)
+        && filter.channel.allows(&state.channel)
+        && filter.priority.allows(&state.priority)
+        && filter.assignee.allows(&state.assignee)
+        && filter.team.allows(&state.team)
+}
+
+impl SearchIndex {
+    /// One page of the conversations matching `plan`, for `caller`.
+    pub fn search_conversations(
+        &self,
+        caller: &Caller,
+        plan: &Plan,
+        page: Page,
+    ) -> Result<ConversationResults, IndexError> {
+        if plan.is_contradiction() {
+            return Ok(ConversationResults { facets: page.facets.then(Facets::default), ..Default::default() });
+        }
+        let searcher = self.searcher();
+        let f = self.fields();
+        let tables = self.tables();
+        let tenant = caller.tenant;
+
+        // Identity operators and excluded words, looked up first.
+        let required: Vec<Found> = plan
+            .identities
+            .iter()
+            .map(|group| self.lookup_identities(&searcher, tenant, group))
+            .collect::<Result<_, _>>()?;
+        let mut excluded = self.lookup_identities(&searcher, tenant, &plan.excluded_identities)?;
+        for m in &plan.excluded_texts {
+            for target in [Target::Messages, Target::Conversations] {
+                let query = self.scoped(
+                    &searcher,
+                    caller,
+                    vec![text_query(&searcher, f, m, &target)?],
+                    &target,
+                    &TimeRange::default(),
+                );
+                self.collect_keys(&searcher, query.as_ref(), &mut excluded.conversations)?;
+            }
+        }
+        let accept = |key: u64| -> bool {
+            tables.conversations.get(&key).is_some_and(|state| {
+                passes(state, tenant, &caller.visibility, &plan.filter)
+                    && required.iter().all(|found| found.holds(key, state))
+                    && !excluded.holds(key, state)
+            })
+        };
+
+        let queries = self.candidate_queries(&searcher, caller, plan, &required, &tables)?;
+        let scored = page.order == Order::Relevance && !plan.texts.is_empty();
+        let capacity = (page.offset + page.limit + 1).min(MAX_RESULTS + 1);
+        let mut top = TopGroups::new(capacity);
+        for query in &queries {
+            self.collect_top(&searcher, query.as_ref(), scored, &accept, &mut top)?;
+        }
+        let facets = if page.facets {
+            let mut keys = HashSet::new();
+            for query in &queries {
+                let mut seen = HashSet::new();
+                self.collect_keys(&searcher, query.as_ref(), &mut seen)?;
+                keys.extend(seen.into_iter().filter(|k| accept(*k)));
+            }
+            let mut facets = Facets { total: keys.len() as u64, ..Default::default() };
+            for key in keys {
+                if let Some(state) = tables.conversations.get(&key) {
+                    *facets.by_status.entry(state.status).or_default() += 1;
+                    *facets.by_channel.entry(state.channel).or_default() += 1;
+                }
+            }
+            Some(facets)
+        } else {
+            None
+        };
+
+        let groups = top.into_sorted();
+        let more = groups.len() > page.offset + page.limit;
+        let matcher = matcher_of(plan);
+        let mut hits = Vec::new();
+        for (key, value, address) in groups.into_iter().skip(page.offset).take(page.limit) {
+            let Some(state) = tables.conversations.get(&key) else { continue };
+            let Some(conversation) = self.stored_proto(&searcher, &format!("c:{}", state.id))? else { continue };
+            let best: TantivyDocument = searcher.doc(address)?;
+            let is_message = best.get_first(f.msg_id).is_some();
+            let (best_message, name_highlight) = match is_message {
+                true => (Some(best_message_of(f, &best, &matcher)), None),
+                _ if !plan.texts.is_empty() => {
+                    let name = self.stored_name(&conversation);
+                    (None, Some(highlight(&name, &matcher)).filter(|h| !h.ranges.is_empty()))
+                }
+                _ => (None, None),
+            };
+            hits.push(ConversationHit {
+                conversation,
+                best_message,
+                name_highlight,
+                score: if scored { value as f32 } else { 0.0 },
+            });
+        }
+        Ok(ConversationResults { hits, more, facets })
+    }
+
+    /// The queries whose matches are candidates (before the state test).
+    fn candidate_queries(
+        &self,
+        searcher: &Searcher,
+        caller: &Caller,
+        plan: &Plan,
+        required: &[Found],
+        tables: &Tables,
+    ) -> Result<Vec<Box<dyn Query>>, IndexError> {
+        let f = self.fields();
+        if !plan.texts.is_empty() {
+            let mut queries = Vec::new();
+            for target in [Target::Messages, Target::Conversations] {
+                let clauses =
+                    plan.texts.iter().map(|m| text_query(searcher, f, m, &target)).collect::<Result<Vec<_>, _>>()?;
+                queries.push(self.scoped(searcher, caller, clauses, &target, &plan.time));
+            }
+            return Ok(queries);
+        }
+        if !plan.time.is_unbounded() {
+            // No words, a date: conversations with a message in the range.
+            return Ok(vec![self.scoped(searcher, caller, vec![], &Target::Messages, &plan.time)]);
+        }
+        // No words: the conversations themselves, narrowed by what the index holds of them.
+        let mut clauses: Vec<Box<dyn Query>> = Vec::new();
+        let codes = |field: Field, any: &Option<Vec<u8>>| {
+            any.as_ref().map(|values| {
+                Box::new(TermSetQuery::new(values.iter().map(|v| Term::from_field_u64(field, u64::from(*v)))))
+                    as Box<dyn Query>
+            })
+        };
+        clauses.extend(codes(f.status, &plan.filter.status.any_of));
+        clauses.extend(codes(f.channel, &plan.filter.channel.any_of));
+        clauses.extend(codes(f.priority, &plan.filter.priority.any_of));
+        // A small identity set names its conversations outright.
+        if let Some(found) = required.iter().min_by_key(|f| f.conversations.len() + f.customers.len())
+            && found.conversations.len() + found.customers.len() <= 10_000
+        {
+            let mut terms: Vec<Term> = found
+                .conversations
+                .iter()
+                .filter_map(|k| tables.conversations.get(k))
+                .map(|s| text_term(f.conv_id, &s.id.to_string()))
+                .collect();
+            terms.extend(found.customers.iter().map(|c| text_term(f.contact, &c.to_string())));
+            clauses.push(Box::new(TermSetQuery::new(terms)));
+        }
+        Ok(vec![self.scoped(searcher, caller, clauses, &Target::Conversations, &plan.time)])
+    }
+
+    /// `clauses` within the tenant, on one kind of document, within `time`.
+    fn scoped(
+        &self,
+        _searcher: &Searcher,
+        caller: &Caller,
+        clauses: Vec<Box<dyn Query>>,
+        target: &Target,
+        time: &TimeRange,
+    ) -> Box<dyn Query> {
+        let f = self.fields();
+        let mut all: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(TermQuery::new(tenant_term(f, caller.tenant), IndexRecordOption::Basic)))];
+        let kind = match target {
+            Target::Messages => DocKind::Message,
+            Target::Conversations => DocKind::Conversation,
+            Target::Customers => DocKind::Customer,
+        };
+        // Text fields exist on one kind only; without text the kind must be named.
+        if clauses.is_empty() || !matches!(target, Target::Messages) {
+            all.push((
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_u64(f.kind, kind.code()), IndexRecordOption::Basic)),
+            ));
+        }
+        all.extend(clauses.into_iter().map(|c| (Occur::Must, c)));
+        if matches!(target, Target::Messages) && !caller.notes {
+            all.push((
+                Occur::MustNot,
+                Box::new(TermQuery::new(Term::from_field_u64(f.note, 1), IndexRecordOption::Basic)),
+            ));
+        }
+        if let Some(time) = time_query(f, time) {
+            all.push((Occur::Must, time));
+        }
+        Box::new(BooleanQuery::new(all))
+    }
+
+    /// Feeds every accepted match of `query` into `top`: by score, or by time.
+    fn collect_top(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        scored: bool,
+        accept: &dyn Fn(u64) -> bool,
+        top: &mut TopGroups,
+    ) -> Result<(), IndexError> {
+        let enable = if scored {
+            EnableScoring::enabled_from_searcher(searcher)
+        } else {
+            EnableScoring::disabled_from_searcher(searcher)
+        };
+        let weight = query.weight(enable)?;
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let ord = ord as u32;
+            let conv_key = segment.fast_fields().u64("conv_key")?;
+            let alive = segment.alive_bitset();
+            if scored {
+                // Tantivy passes only documents scoring above the threshold; one step below the
+                // lowest kept score lets ties through, for the key to decide.
+                let pruning = |top: &mut TopGroups| top.threshold().map_or(Score::MIN, |t| (t as Score).next_down());
+                let mut threshold = pruning(top);
+                weight.for_each_pruning(threshold, segment, &mut |doc: DocId, score: Score| {
+                    if alive.is_some_and(|a| a.is_deleted(doc)) {
+                        return threshold;
+                    }
+                    if let Some(key) = conv_key.first(doc)
+                        && accept(key)
+                    {
+                        top.offer(key, f64::from(score), DocAddress::new(ord, doc));
+                        threshold = pruning(top);
+                    }
+                    threshold
+                })?;
+            } else {
+                let at = segment.fast_fields().i64("at")?;
+                weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
+                    for &doc in docs {
+                        if alive.is_some_and(|a| a.is_deleted(doc)) {
+                            continue;
+                        }
+                        let Some(when) = at.first(doc) else { continue };
+                        let value = when as f64;
+                        if top.threshold().is_some_and(|t| value < t) {
+                            continue;
+                        }
+                        if let Some(key) = conv_key.first(doc)
+                            && accept(key)
+                        {
+                            top.offer(key, value, DocAddress::new(ord, doc));
+                        }
+                    }
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The conversation keys of every match of `query`.
+    fn collect_keys(&self, searcher: &Searcher, query: &dyn Query, keys: &mut HashSet<u64>) -> Result<(), IndexError> {
+        let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+        for segment in searcher.segment_readers() {
+            let conv_key = segment.fast_fields().u64("conv_key")?;
+            let alive = segment.alive_bitset();
+            weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
+                for &doc in docs {
+                    if alive.is_some_and(|a| a.is_deleted(doc)) {
+                        continue;
+                    }
+                    if let Some(key) = conv_key.first(doc) {
+                        keys.insert(key);
+                    }
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Conversations and customers matching any of `identities` within the tenant.
+    fn lookup_identities(
+        &self,
+        searcher: &Searcher,
+        tenant: Uuid,
+        identities: &[Identity],
+    ) -> Result<Found, IndexError> {
+        let f = self.fields();
+        let mut found = Found::default();
+        if identities.is_empty() {
+            return Ok(found);
+        }
+        let options: Vec<Box<dyn Query>> = identities.iter().map(|i| identity_query(f, i)).collect();
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(TermQuery::new(tenant_term(f, tenant), IndexRecordOption::Basic)) as Box<dyn Query>),
+            (Occur::Must, any_of(options)),
+        ]);
+        let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+        for segment in searcher.segment_readers() {
+            let ff = segment.fast_fields();
+            let kind = ff.u64("kind")?;
+            let conv_key = ff.u64("conv_key")?;
+            let contact = ff.str("contact")?;
+            let alive = segment.alive_bitset();
+            let mut text = String::new();
+            weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
+                for &doc in docs {
+                    if alive.is_some_and(|a| a.is_deleted(doc)) {
+                        continue;
+                    }
+                    match kind.first(doc).and_then(DocKind::from_code) {
+                        Some(DocKind::Conversation | DocKind::Message) => {
+                            if let Some(key) = conv_key.first(doc) {
+                                found.conversations.insert(key);
+                            }
+                        }
+                        Some(DocKind::Customer) => {
+                            let Some(column) = &contact else { continue };
+                            let Some(ord) = column.term_ords(doc).next() else { continue };
+                            text.clear();
+                            if column.ord_to_str(ord, &mut text).unwrap_or(false)
+                                && let Ok(id) = Uuid::parse_str(&text)
+                            {
+                                found.customers.insert(id);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            })?;
+        }
+        Ok(found)
+    }
+
+    /// The stored protobuf of the document with `key`.
+    fn stored_proto(&self, searcher: &Searcher, key: &str) -> Result<Option<Vec<u8>>, IndexError> {
+        let f = self.fields();
+        let query = TermQuery::new(text_term(f.key, key), IndexRecordOption::Basic);
+        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, address)) = hits.first() else { return Ok(None) };
+        let doc: TantivyDocument = searcher.doc(*address)?;
+        Ok(doc.get_first(f.proto).and_then(|v| v.as_bytes()).map(<[u8]>::to_vec))
+    }
+
+    fn stored_name(&self, conversation: &[u8]) -> String {
+        use prost::Message as _;
+        inbox_proto::conversation::v1::Conversation::decode(conversation)
+            .ok()
+            .and_then(|c| c.contact)
+            .map(|c| c.display_name)
+            .unwrap_or_default()
+    }
+
+    /// One page of the tenant's customers matching `plan` (words, phrases, identities).
+    pub fn search_customers(
+        &self,
+        tenant: Uuid,
+        plan: &Plan,
+        offset: usize,
+        limit: usize,
+    ) -> Result<CustomerResults, IndexError> {
+        let searcher = self.searcher();
+        let f = self.fields();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, Box::new(TermQuery::new(tenant_term(f, tenant), IndexRecordOption::Basic))),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.kind, DocKind::Customer.code()),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ];
+        for m in &plan.texts {
+            clauses.push((Occur::Must, text_query(&searcher, f, m, &Target::Customers)?));
+        }
+        for group in &plan.identities {
+            clauses.push((Occur::Must, any_of(group.iter().map(|i| identity_query(f, i)).collect())));
+        }
+        for m in &plan.excluded_texts {
+            clauses.push((Occur::MustNot, text_query(&searcher, f, m, &Target::Customers)?));
+        }
+        for i in &plan.excluded_identities {
+            clauses.push((Occur::MustNot, identity_query(f, i)));
+        }
+        let query = BooleanQuery::new(clauses);
+        let wanted = (offset + limit + 1).min(MAX_RESULTS + 1);
+        let scored = !plan.texts.is_empty();
+        let addresses: Vec<(f32, DocAddress)> = if scored {
+            searcher.search(&query, &TopDocs::with_limit(wanted).order_by_score())?
+        } else {
+            searcher
+                .search(&query, &TopDocs::with_limit(wanted).order_by_fast_field::<i64>("at", tantivy::Order::Desc))?
+                .into_iter()
+                .map(|(_, address)| (0.0, address))
+                .collect()
+        };
+        let more = addresses.len() > offset + limit;
+        let matcher = matcher_of(plan);
+        let mut hits = Vec::new();
+        for (score, address) in addresses.into_iter().skip(offset).take(limit) {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let Some(bytes) = doc.get_first(f.proto).and_then(|v| v.as_bytes()) else { continue };
+            let Ok(profile) = CustomerProfile::decode(bytes) else { continue };
+            let name_highlight = highlight(&profile.name, &matcher);
+            hits.push(CustomerHit { profile, name_highlight, score });
+        }
+        Ok(CustomerResults { hits, more })
+    }
+
+    /// The first customer message of each conversation of the tenant whose customer first
+    /// wrote in `[from, to)`, newest first, at most [`MAX_QUESTIONS_CONSIDERED`].
+    pub fn first_customer_messages(
+        &self,
+        caller: &Caller,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<FirstMessage>, IndexError> {
+        let searcher = self.searcher();
+        let f = self.fields();
+        let tables = self.tables();
+        let (from_micros, to_micros) = (from.timestamp_micros(), to.timestamp_micros());
+        let time = TimeRange { from: Some(from), to: Some(to) };
+        let query = self.scoped(&searcher, caller, vec![], &Target::Messages, &time);
+        let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        let customer = u64::from(crate::domain::conversation::Sender::Customer.code());
+        let mut candidates: KeyMap<(i64, DocAddress)> = KeyMap::default();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let ff = segment.fast_fields();
+            let (conv_key, at, sender) = (ff.u64("conv_key")?, ff.i64("at")?, ff.u64("sender")?);
+            let alive = segment.alive_bitset();
+            weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
+                for &doc in docs {
+                    if alive.is_some_and(|a| a.is_deleted(doc)) || sender.first(doc) != Some(customer) {
+                        continue;
+                    }
+                    let (Some(key), Some(sent)) = (conv_key.first(doc), at.first(doc)) else { continue };
+                    let Some(state) = tables.conversations.get(&key) else { continue };
+                    let first = state.first_customer_at;
+                    if sent == first
+                        && (from_micros..to_micros).contains(&first)
+                        && passes(state, caller.tenant, &caller.visibility, &StateFilter::default())
+                    {
+                        candidates.insert(key, (sent, DocAddress::new(ord as u32, doc)));
+                    }
+                }
+            })?;
+        }
+        let mut newest: Vec<(i64, DocAddress)> = candidates.into_values().collect();
+        newest.sort_by(|a, b| b.0.cmp(&a.0));
+        newest.truncate(MAX_QUESTIONS_CONSIDERED);
+        let mut out = Vec::with_capacity(newest.len());
+        for (sent, address) in newest {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = doc.get_first(f.text).and_then(|v| v.as_str()).unwrap_or_default();
+            if text.trim().is_empty() {
+                continue;
+            }
+            out.push(FirstMessage {
+                conversation_id: doc.get_first(f.conv_id).and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+                message_id: doc.get_first(f.msg_id).and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+                text: text.to_owned(),
+                sent_at: DateTime::from_timestamp_micros(sent).unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn identity_query(f: &Fields, identity: &Identity) -> Box<dyn Query> {
+    match identity {
+        Identity::Name(words) => {
+            // Every word of the name, in any order, on a conversation or a customer.
+            Box::new(BooleanQuery::new(words.iter().map(|w| (Occur::Must, term_query(text_term(f.name, w)))).collect()))
+        }
+        Identity::Phone { digits, national } => {
+            let mut terms = vec![text_term(f.phone, digits), text_term(f.phone_suffix, digits)];
+            if let Some(national) = national {
+                terms.push(text_term(f.phone_suffix, national));
+                terms.push(text_term(f.phone, national));
+            }
+            Box::new(TermSetQuery::new(terms))
+        }
+        Identity::Email(EmailValue::Address(a)) => term_query(text_term(f.email, a)),
+        Identity::Email(EmailValue::Domain(d)) => term_query(text_term(f.email, &format!("@{d}"))),
+        Identity::Id(id) => {
+            let lower = id.to_lowercase();
+            let mut terms =
+                vec![text_term(f.external_id, id), text_term(f.conv_id, &lower), text_term(f.msg_id, &lower)];
+            if Uuid::parse_str(id).is_ok() {
+                terms.push(text_term(f.contact, &lower));
+            }
+            Box::new(TermSetQuery::new(terms))
+        }
+    }
+}
+
+/// What to highlight for a plan's words.
+pub fn matcher_of(plan: &Plan) -> Matcher {
+    let mut m = Matcher::default();
+    for t in &plan.texts {
+        match t {
+            TextMatch::Word { stem, folded, prefix, .. } => {
+                m.stems.insert(stem.clone());
+                m.exact.insert(folded.clone());
+                if *prefix {
+                    m.prefixes.push(folded.clone());
+                }
+            }
+            TextMatch::Phrase(words) if words.len() == 1 => {
+                m.exact.insert(words[0].clone());
+            }
+            TextMatch::Phrase(words) => m.phrases.push(words.clone()),
+        }
+    }
+    m
+}
+
+fn best_message_of(f: &Fields, doc: &TantivyDocument, matcher: &Matcher) -> BestMessage {
+    let text = doc.get_first(f.text).and_then(|v| v.as_str()).unwrap_or_default();
+    BestMessage {
+        id: doc.get_first(f.msg_id).and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+        sender: doc.get_first(f.sender).and_then(|v| v.as_u64()).unwrap_or(0),
+        sent_at: doc.get_first(f.at).and_then(|v| v.as_i64()).unwrap_or(0),
+        note: doc.get_first(f.note).and_then(|v| v.as_u64()) == Some(1),
+        source: TextSource::from_code(doc.get_first(f.text_source).and_then(|v| v.as_u64()).unwrap_or(0)),
+        fragment: highlight(text, matcher),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_groups_keep_each_groups_best_and_the_k_best_groups() {
+        let mut top = TopGroups::new(2);
+        let at = |d: u32| DocAddress::new(0, d);
+        top.offer(1, 1.0, at(1));
+        top.offer(2, 2.0, at(2));
+        top.offer(1, 5.0, at(3)); // group 1 improves
+        top.offer(3, 1.5, at(4)); // below the threshold (2.0): ignored
+        assert_eq!(top.threshold(), Some(2.0));
+        top.offer(3, 3.0, at(5)); // evicts group 2
+        top.offer(2, 2.5, at(6)); // group 2 comes back too low
+        let sorted = top.into_sorted();
+        assert_eq!(sorted, vec![(1, 5.0, at(3)), (3, 3.0, at(5))]);
+    }
+
+    #[test]
+    fn top_groups_match_a_brute_force_ranking() {
+        let mut seed: u64 = 42;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..200 {
+            let k = (next() % 5 + 1) as usize;
+            let mut top = TopGroups::new(k);
+            let mut best: HashMap<u64, f64> = HashMap::new();
+            for doc in 0..60u32 {
+                let key = next() % 12;
+                let value = (next() % 1000) as f64;
+                top.offer(key, value, DocAddress::new(0, doc));
+                let entry = best.entry(key).or_insert(f64::MIN);
+                *entry = entry.max(value);
+            }
+            let mut expected: Vec<(u64, f64)> = best.into_iter().collect();
+            expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let got: Vec<f64> = top.into_sorted().into_iter().map(|(_, v, _)| v).collect();
+            let want: Vec<f64> = expected.into_iter().take(k).map(|(_, v)| v).collect();
+            assert_eq!(got, want);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! What the index knows of every conversation and customer, in memory: the newest version
+//! indexed (for the version checks that make event order irrelevant), and each conversation's
+//! filterable state (tenant, status, priority, channel, team, assignee, customer), which
+//! queries test for every candidate document. Rebuilt from the index's fast fields on start;
+//! about 150 bytes per conversation and 40 per customer.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use uuid::Uuid;
+
+/// A conversation's 64-bit key in the index: the two halves of its id xor-ed. Ids are random
+/// in at least 62 bits, so two conversations share a key with odds of about n²/2⁶⁵.
+pub fn conv_key(id: &Uuid) -> u64 {
+    let (hi, lo) = id.as_u64_pair();
+    hi ^ lo
+}
+
+/// Hashes keys that are already random by taking them as they are.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+pub type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+
+/// A conversation as the index holds it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationState {
+    pub id: Uuid,
+    pub tenant: Uuid,
+    /// `i64::MAX` once deleted.
+    pub version: i64,
+    pub deleted: bool,
+    /// Codes as in the index (0 = unknown).
+    pub status: u8,
+    pub priority: u8,
+    pub channel: u8,
+    pub team: Option<Uuid>,
+    pub assignee: Option<Uuid>,
+    pub contact: Option<Uuid>,
+    /// Micros: the newest message.
+    pub last_message_at: i64,
+    /// Micros: the customer's first message; `i64::MAX` before any.
+    pub first_customer_at: i64,
+}
+
+impl ConversationState {
+    /// A conversation only known from a message so far.
+    pub fn unknown(id: Uuid, tenant: Uuid) -> Self {
+        Self {
+            id,
+            tenant,
+            version: i64::MIN,
+            deleted: false,
+            status: 0,
+            priority: 0,
+            channel: 0,
+            team: None,
+            assignee: None,
+            contact: None,
+            last_message_at: 0,
+            first_customer_at: i64::MAX,
+        }
+    }
+}
+
+/// A customer as the index holds it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerState {
+    /// Micros of the profile's last change; `i64::MAX` once merged away.
+    pub version: i64,
+    /// Hash of the name and phones indexed.
+    pub fingerprint: u64,
+    /// The whole profile was indexed (emails, attributes), not only what conversations show.
+    pub profile: bool,
+    pub deleted: bool,
+}
+
+/// Every conversation and customer of the index.
+#[derive(Debug, Default)]
+pub struct Tables {
+    pub conversations: KeyMap<ConversationState>,
+    pub customers: HashMap<Uuid, CustomerState>,
+    /// Every tenant with a conversation in the index.
+    pub tenants: HashSet<Uuid>,
+}
+
+impl Tables {
+    pub fn conversation(&self, id: &Uuid) -> Option<&ConversationState> {
+        self.conversations.get(&conv_key(id)).filter(|c| c.id == *id)
+    }
+
+    /// The tenants with at least one conversation, in id order.
+    pub fn tenant_list(&self) -> Vec<Uuid> {
+        let mut tenants: Vec<Uuid> = self.tenants.iter().copied().collect();
+        tenants.sort_unstable();
+        tenants
+    }
+
+    pub fn live_conversations(&self) -> usize {
+        self.conversations.values().filter(|c| !c.deleted).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_spread_like_the_ids_they_come_from() {
+        let keys: std::collections::HashSet<u64> = (0..100_000).map(|_| conv_key(&Uuid::now_v7())).collect();
+        assert_eq!(keys.len(), 100_000);
+        let keys: std::collections::HashSet<u64> = (0..100_000).map(|_| conv_key(&Uuid::new_v4())).collect();
+        assert_eq!(keys.len(), 100_000);
+    }
+
+    #[test]
+    fn a_lookup_by_id_refuses_another_conversation_on_the_same_key() {
+        let mut tables = Tables::default();
+        let id = Uuid::now_v7();
+        let tenant = Uuid::now_v7();
+        tables.conversations.insert(conv_key(&id), ConversationState::unknown(id, tenant));
+        assert!(tables.conversation(&id).is_some());
+        let stranger = Uuid::now_v7();
+        tables.conversations.insert(conv_key(&stranger), ConversationState::unknown(id, tenant));
+        assert!(tables.conversation(&stranger).is_none());
+    }
+}
