@@ -316,7 +316,6 @@ export function Inbox({ session }: { session: Session }) {
                 onOpen={(id) => open(id)}
                 onSearch={() => setSearch(true)}
                 displayedRef={displayed}
-                actions={actions}
               />
               <ConversationPanel
                 ref={panelRef}
@@ -326,7 +325,7 @@ export function Inbox({ session }: { session: Session }) {
                 onProfile={() => setUrl({ panel: 'customer' })}
                 onOpenConversation={(id) => open(id)}
               />
-              <CustomerPanel id={current} onBack={() => setUrl({ panel: 'conversation' })} onOpenConversation={(id) => open(id)} actions={actions} />
+              <CustomerPanel id={current} onBack={() => setUrl({ panel: 'conversation' })} onOpenConversation={(id) => open(id)} />
             </>
           )}
         </main>

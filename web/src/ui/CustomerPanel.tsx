@@ -4,7 +4,6 @@ import * as api from '../api/client';
 import { messageOf } from '../api/errors';
 import { keys } from '../api/keys';
 import { CHANNELS, type Channel, type Customer } from '../api/types';
-import type { Actions } from '../app/actions';
 import { useInbox } from '../app/context';
 import { CHANNEL_LABEL, customerLabel, listTime } from '../state/format';
 import { Button, PriorityBadge, Skeleton, StatusBadge, common } from './common';
@@ -99,7 +98,7 @@ function EditCustomer({ customer, onClose }: { customer: Customer; onClose: () =
   );
 }
 
-export function CustomerPanel({ id, onBack, onOpenConversation }: { id: string | null; onBack: () => void; onOpenConversation: (id: string) => void; actions: Actions }) {
+export function CustomerPanel({ id, onBack, onOpenConversation }: { id: string | null; onBack: () => void; onOpenConversation: (id: string) => void }) {
   const { agentName, teamName } = useInbox();
   const [editing, setEditing] = useState(false);
   const conversation = useQuery({ queryKey: keys.conversation(id ?? ''), queryFn: () => api.getConversation(id!), enabled: !!id });

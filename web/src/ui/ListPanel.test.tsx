@@ -4,7 +4,6 @@ import { createRoot } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { applyFrame } from '../api/cache';
 import type { Conversation } from '../api/types';
-import { makeActions } from '../app/actions';
 import { InboxContext, type InboxContextValue } from '../app/context';
 import { parseUrlState } from '../state/filters';
 import { Outbox } from '../state/outbox';
@@ -75,7 +74,6 @@ describe('the conversation list', () => {
               onOpen={(id) => opened.push(id)}
               onSearch={() => {}}
               displayedRef={createRef() as { current: string[] }}
-              actions={makeActions(qc, () => ({ me: 'me', now: 0, startOfToday: 0 }))}
             />
           </InboxContext.Provider>
         </QueryClientProvider>,

@@ -5,7 +5,6 @@ import * as api from '../api/client';
 import { messageOf } from '../api/errors';
 import { keys } from '../api/keys';
 import type { Conversation } from '../api/types';
-import type { Actions } from '../app/actions';
 import { useInbox } from '../app/context';
 import { useNow } from '../hooks/useNow';
 import { activeFilterCount, clearFilters, toListParams, viewLabel, type InboxUrlState } from '../state/filters';
@@ -29,7 +28,6 @@ export function ListPanel({
   onOpen,
   onSearch,
   displayedRef,
-  actions: _actions,
 }: {
   state: InboxUrlState;
   setState: (p: Partial<InboxUrlState>, replace?: boolean) => void;
@@ -38,7 +36,6 @@ export function ListPanel({
   onOpen: (id: string) => void;
   onSearch: () => void;
   displayedRef: MutableRefObject<string[]>;
-  actions: Actions;
 }) {
   const { agentName, teamName, me } = useInbox();
   const now = useNow(30_000);
