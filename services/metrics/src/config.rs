@@ -1,7 +1,8 @@
 //! Settings of the metrics service.
 
 use inbox_config::{
-    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, SettingsError,
+    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, SettingsError, in_range,
+    url_with_scheme,
 };
 use serde::Deserialize;
 
@@ -13,6 +14,25 @@ pub struct Settings {
     pub nats: NatsSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// gRPC address of the conversation service (tenants' time zones, CSAT surveys, rebuilds).
+    pub conversation_url: String,
+    /// Events in flight at once in one replica (pulled, waiting for their batch).
+    pub event_concurrency: usize,
+    /// Transactions folding batches at once in one replica.
+    pub batch_workers: usize,
+    /// Most events folded in one transaction.
+    pub max_batch: usize,
+    /// How long a tenant's time zone is cached before it is asked again.
+    pub zone_ttl_seconds: u64,
+    /// Milliseconds between two looks at the survey queue.
+    pub survey_interval_ms: u64,
+    /// Conversations whose history a rebuild reads at once.
+    pub rebuild_concurrency: usize,
 }
 
 impl inbox_service::ServiceSettings for Settings {
@@ -31,6 +51,14 @@ impl inbox_service::ServiceSettings for Settings {
         [log]
         level = "info"
         format = "json"
+        [metrics]
+        conversation_url = "http://127.0.0.1:9082"
+        event_concurrency = 1024
+        batch_workers = 2
+        max_batch = 1000
+        zone_ttl_seconds = 300
+        survey_interval_ms = 1000
+        rebuild_concurrency = 4
     "#;
 
     fn log(&self) -> &LogSettings {
@@ -47,7 +75,15 @@ impl inbox_service::ServiceSettings for Settings {
         self.grpc.validate()?;
         self.postgres.validate()?;
         self.nats.validate()?;
-        self.auth.validate()
+        self.auth.validate()?;
+        let m = &self.metrics;
+        url_with_scheme("metrics.conversation_url", &m.conversation_url, &["http://", "https://"])?;
+        in_range("metrics.event_concurrency", m.event_concurrency, 1..=100_000)?;
+        in_range("metrics.batch_workers", m.batch_workers, 1..=64)?;
+        in_range("metrics.max_batch", m.max_batch, 1..=10_000)?;
+        in_range("metrics.zone_ttl_seconds", m.zone_ttl_seconds, 1..=86_400)?;
+        in_range("metrics.survey_interval_ms", m.survey_interval_ms, 10..=3_600_000)?;
+        in_range("metrics.rebuild_concurrency", m.rebuild_concurrency, 1..=64)
     }
 }
 
@@ -76,5 +112,10 @@ mod tests {
         assert!(err.contains("INBOX__GRPC__ADDR"), "{err}");
         let err = settings(&[("INBOX__NATS__URL", "")]).validate().unwrap_err().to_string();
         assert!(err.contains("INBOX__NATS__URL"), "{err}");
+        let err = settings(&[("INBOX__METRICS__MAX_BATCH", "0")]).validate().unwrap_err().to_string();
+        assert!(err.contains("INBOX__METRICS__MAX_BATCH"), "{err}");
+        let err =
+            settings(&[("INBOX__METRICS__CONVERSATION_URL", "localhost:9082")]).validate().unwrap_err().to_string();
+        assert!(err.contains("INBOX__METRICS__CONVERSATION_URL"), "{err}");
     }
 }

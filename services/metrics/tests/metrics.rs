@@ -1,80 +1,269 @@
-//! The metrics service in-process, on its own database and JetStream server.
+//! The metrics service in-process beside the real conversation service, on their own
+//! databases and one JetStream server: a WhatsApp customer writes, an agent answers and
+//! resolves, and the figures move; a redelivered event changes nothing; agents see their own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::Utc;
 use inbox_bus::{Bus, Payload, new_envelope, subjects};
-use inbox_metrics::Settings;
-use inbox_service::{Listeners, ServiceSettings};
-use inbox_testkit::service::{ServingStatus, get, grpc_health, sample};
+use inbox_config::Secret;
+use inbox_metrics::proto as pb;
+use inbox_metrics::proto::metrics_client::MetricsClient;
+use inbox_proto::common::v1::{Channel, MessageContent, TextContent, message_content::Kind};
+use inbox_proto::conversation::v1 as conv;
+use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_proto::ingest::v1::{InboundMessage, Sender};
+use inbox_service::{CallContext, Listeners, Role, ServiceSettings};
+use inbox_testkit::service::{get, sample};
 use inbox_testkit::{TestDatabase, TestNats, wait_until};
-use prost::Message as _;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel as GrpcChannel;
 use uuid::Uuid;
 
-#[tokio::test]
-async fn a_redelivered_event_is_recorded_once() -> anyhow::Result<()> {
-    let db = TestDatabase::create("metrics").await?;
-    let nats = TestNats::start().await?;
-    let env = HashMap::from([
+const TOKEN: &str = "metrics-test-service-token";
+
+fn env(db: &TestDatabase, nats: &TestNats, extra: &[(&str, String)]) -> HashMap<String, String> {
+    let mut env = HashMap::from([
         ("INBOX__POSTGRES__URL".to_owned(), db.url()),
+        ("INBOX__POSTGRES__MAX_CONNECTIONS".to_owned(), "4".to_owned()),
         ("INBOX__NATS__URL".to_owned(), nats.url()),
-        ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), "metrics-test-service-token".to_owned()),
+        ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), TOKEN.to_owned()),
         ("INBOX__LOG__LEVEL".to_owned(), "warn".to_owned()),
         ("INBOX__LOG__FORMAT".to_owned(), "json".to_owned()),
     ]);
-    let settings: Settings = inbox_config::load(Settings::DEFAULTS, None, &env)?;
-    settings.validate()?;
-    let listeners = Listeners::ephemeral().await?;
-    let (http_addr, grpc_addr) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
-    let shutdown = CancellationToken::new();
-    let service = tokio::spawn(inbox_metrics::run(settings, listeners, shutdown.clone()));
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    env
+}
 
-    // It becomes ready once Postgres (migrated) and NATS answer.
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    let base = format!("http://{http_addr}");
+async fn ready(http: &reqwest::Client, addr: std::net::SocketAddr) {
     let ready = wait_until(Duration::from_secs(30), || async {
-        get(&http, format!("{base}/readyz")).await.filter(|(status, _)| *status == 200)
+        get(http, format!("http://{addr}/readyz")).await.filter(|(status, _)| *status == 200)
     })
     .await;
-    assert!(ready.is_some(), "/readyz did not answer 200 within 30 s");
-    assert_eq!(get(&http, format!("{base}/healthz")).await.map(|(status, _)| status), Some(200), "/healthz");
-    assert_eq!(grpc_health(grpc_addr).await?, ServingStatus::Serving);
+    assert!(ready.is_some(), "{addr}/readyz did not answer 200 within 30 s");
+}
 
-    // The same event arrives twice: once published, once more after the duplicate window.
+fn ctx(tenant: Uuid, principal: &str, role: Role) -> CallContext {
+    CallContext { tenant_id: tenant, principal: principal.into(), role }
+}
+
+fn text(body: &str) -> Option<MessageContent> {
+    Some(MessageContent { kind: Some(Kind::Text(TextContent { body: body.into() })), reply_to: None })
+}
+
+async fn report(
+    metrics: &MetricsClient<GrpcChannel>,
+    who: &CallContext,
+    group_by: pb::Grouping,
+) -> Result<pb::Report, tonic::Status> {
+    let now = Utc::now();
+    let request = pb::ReportRequest {
+        from: Some(inbox_proto::timestamp_from(now - chrono::Duration::days(2))),
+        to: Some(inbox_proto::timestamp_from(now + chrono::Duration::days(2))),
+        bucket: pb::Bucket::Day as i32,
+        group_by: group_by as i32,
+        group_ids: vec![],
+        totals_only: true,
+    };
+    Ok(metrics.clone().get_report(who.request(request, &Secret::new(TOKEN))?).await?.into_inner())
+}
+
+fn total(report: &pb::Report) -> pb::Figures {
+    report.series.first().and_then(|s| s.total.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_whatsapp_conversation_answered_and_resolved_moves_the_figures_once() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let (conversation_db, metrics_db) = (TestDatabase::create("conv").await?, TestDatabase::create("metrics").await?);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let shutdown = CancellationToken::new();
+
+    let conversation_listeners = Listeners::ephemeral().await?;
+    let (conversation_http, conversation_grpc) =
+        (conversation_listeners.http.local_addr()?, conversation_listeners.grpc.local_addr()?);
+    let settings: inbox_conversation::Settings = inbox_config::load(
+        inbox_conversation::Settings::DEFAULTS,
+        None,
+        &env(&conversation_db, &nats, &[("INBOX__CONVERSATION__SWEEP_INTERVAL_SECONDS", "3600".into())]),
+    )?;
+    let conversation_service =
+        tokio::spawn(inbox_conversation::run(settings, conversation_listeners, shutdown.clone()));
+
+    let listeners = Listeners::ephemeral().await?;
+    let (metrics_http, metrics_grpc) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
+    let settings: inbox_metrics::Settings = inbox_config::load(
+        inbox_metrics::Settings::DEFAULTS,
+        None,
+        &env(
+            &metrics_db,
+            &nats,
+            &[
+                ("INBOX__METRICS__CONVERSATION_URL", format!("http://{conversation_grpc}")),
+                ("INBOX__METRICS__SURVEY_INTERVAL_MS", "100".into()),
+            ],
+        ),
+    )?;
+    settings.validate()?;
+    let metrics_service = tokio::spawn(inbox_metrics::run(settings, listeners, shutdown.clone()));
+    ready(&http, conversation_http).await;
+    ready(&http, metrics_http).await;
+
+    let token = Secret::new(TOKEN);
+    let conversations = ConversationsClient::connect(format!("http://{conversation_grpc}")).await?;
+    let metrics = MetricsClient::connect(format!("http://{metrics_grpc}")).await?;
+    let tenant = Uuid::now_v7();
+    let (sarah, tom) = (Uuid::now_v7(), Uuid::now_v7());
+    let admin = ctx(tenant, &format!("user:{}", Uuid::now_v7()), Role::Admin);
+    let as_sarah = ctx(tenant, &format!("user:{sarah}"), Role::Agent);
+    let as_tom = ctx(tenant, &format!("user:{tom}"), Role::Agent);
+
+    // The tenant works from Paris and surveys its customers.
+    let current = conversations
+        .clone()
+        .get_tenant_settings(admin.request(conv::GetTenantSettingsRequest {}, &token)?)
+        .await?
+        .into_inner();
+    let paris = conv::TenantSettings { time_zone: "Europe/Paris".into(), ..current };
+    conversations
+        .clone()
+        .set_tenant_settings(admin.request(conv::SetTenantSettingsRequest { settings: Some(paris) }, &token)?)
+        .await?;
+    let surveying = pb::CsatSettings { enabled: true, survey_text: "How did we do? 1 to 5".into() };
+    metrics
+        .clone()
+        .set_csat_settings(admin.request(pb::SetCsatSettingsRequest { settings: Some(surveying) }, &token)?)
+        .await?;
+    let refused = metrics
+        .clone()
+        .set_csat_settings(as_sarah.request(pb::SetCsatSettingsRequest { settings: None }, &token)?)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+
+    // The customer writes on WhatsApp.
     let bus = Bus::connect(&nats.url(), "metrics-test").await?;
-    let tenant = Uuid::new_v4().to_string();
-    let event_id = Uuid::now_v7().to_string();
-    let envelope = new_envelope(&event_id, &tenant, Payload::MessageCreated(Default::default()));
-    let subject = subjects::event(&tenant, "message.created");
-    bus.publish(&subject, &envelope).await?;
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", format!("{event_id}-redelivered").as_str());
-    bus.jetstream().publish_with_headers(subject.clone(), headers, envelope.encode_to_vec().into()).await?.await?;
+    let inbound = InboundMessage {
+        tenant_id: tenant.to_string(),
+        channel: Channel::Whatsapp as i32,
+        channel_account_id: "acc".into(),
+        external_id: "wamid.METRICS.1".into(),
+        sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
+        sender: Some(Sender { address: "16505550100".into(), display_name: "Ana".into() }),
+        content: text("Where is my order?"),
+        raw_payload_id: String::new(),
+        visitor: None,
+    };
+    let envelope = new_envelope("ingest-metrics-1", tenant.to_string(), Payload::InboundMessage(inbound));
+    bus.publish(&subjects::ingest(Channel::Whatsapp, &tenant.to_string()), &envelope).await?;
+    let (conversations, admin_ref, token_ref) = (&conversations, &admin, &token);
+    let id = wait_until(Duration::from_secs(20), || async move {
+        let request = admin_ref.request(conv::ListConversationsRequest::default(), token_ref).ok()?;
+        let listed = conversations.clone().list_conversations(request).await.ok()?.into_inner();
+        listed.conversations.first().map(|c| c.id.clone())
+    })
+    .await
+    .context("the conversation was not stored")?;
 
-    let pool = sqlx::PgPool::connect(&db.url()).await?;
-    let (http, pool, event_id) = (&http, &pool, event_id.as_str());
-    let handled = wait_until(Duration::from_secs(10), move || async move {
-        let metrics = get(http, format!("http://{http_addr}/metrics")).await?.1;
-        let acked = sample(&metrics, "inbox_bus_consumed_total", &[r#"consumer="metrics""#, r#"outcome="acked""#])?;
-        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events WHERE event_id = $1")
-            .bind(event_id)
-            .fetch_one(pool)
-            .await
-            .ok()?;
-        let counted = |first_seen: &str| {
-            sample(&metrics, "inbox_metrics_events_total", &[r#"kind="message.created""#, first_seen]).unwrap_or(0.0)
-        };
-        (acked >= 2.0).then(|| (rows, counted(r#"first_seen="true""#), counted(r#"first_seen="false""#)))
+    // Sarah answers, then resolves.
+    let reply = conv::SendMessageRequest {
+        conversation_id: id.clone(),
+        content: text("It ships today."),
+        internal_note: false,
+        idempotency_key: "reply-1".into(),
+    };
+    conversations.clone().send_message(as_sarah.request(reply, &token)?).await?;
+    let resolve = conv::SetStatusRequest {
+        conversation_id: id.clone(),
+        status: conv::ConversationStatus::Resolved as i32,
+        reason: String::new(),
+    };
+    conversations.clone().set_status(as_sarah.request(resolve, &token)?).await?;
+
+    let metrics_ref = &metrics;
+    let figures = wait_until(Duration::from_secs(20), || async move {
+        let f = total(&report(metrics_ref, admin_ref, pb::Grouping::Tenant).await.ok()?);
+        (f.resolutions == 1).then_some(f)
+    })
+    .await
+    .context("the resolution did not reach the figures")?;
+    assert_eq!((figures.new_conversations, figures.customer_messages, figures.agent_messages), (1, 1, 1));
+    let first = figures.first_response.unwrap();
+    assert_eq!(first.count, 1);
+    assert!(first.mean >= 0.0 && first.mean < 60.0, "{first:?}");
+    assert_eq!(figures.resolution.unwrap().count, 1);
+    assert_eq!(figures.conversations_handled, 1);
+
+    // Agents see their own figures, whatever they ask for.
+    let hers = report(&metrics, &as_sarah, pb::Grouping::Tenant).await?;
+    assert_eq!(hers.series.len(), 1);
+    assert_eq!(hers.series[0].group_id, sarah.to_string());
+    assert_eq!(hers.time_zone, "Europe/Paris");
+    let her_total = total(&hers);
+    assert_eq!((her_total.resolutions, her_total.conversations_resolved, her_total.resolution_rate), (1, 1, 1.0));
+    assert_eq!(total(&report(&metrics, &as_tom, pb::Grouping::Tenant).await?).resolutions, 0);
+    let by_channel = report(&metrics, &admin, pb::Grouping::Channel).await?;
+    assert_eq!(by_channel.series.iter().map(|s| s.group_id.as_str()).collect::<Vec<_>>(), ["whatsapp"]);
+
+    // Live: nothing open; one new and one resolved today in Paris.
+    let live = metrics
+        .clone()
+        .get_live(admin.request(pb::LiveRequest { group_by: pb::Grouping::Tenant as i32, group_ids: vec![] }, &token)?)
+        .await?
+        .into_inner();
+    let today = &live.groups[0];
+    assert_eq!((today.active, today.pending, today.backlog, today.new_today, today.resolved_today), (0, 0, 0, 1, 1));
+
+    // The resolution event delivered again: recognised, nothing moves.
+    let status_subject = subjects::event(&tenant.to_string(), "conversation.status_changed");
+    let events = bus.jetstream().get_stream("EVENTS").await?;
+    let stored = events.get_last_raw_message_by_subject(&status_subject).await?;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "status-changed-again");
+    bus.jetstream().publish_with_headers(status_subject, headers, stored.payload).await?.await?;
+    let repeated = wait_until(Duration::from_secs(10), || async {
+        let text = get(&http, format!("http://{metrics_http}/metrics")).await?.1;
+        sample(&text, "inbox_metrics_events_total", &[r#"kind="conversation.status_changed""#, r#"outcome="repeat""#])
+            .filter(|n| *n >= 1.0)
     })
     .await;
-    assert_eq!(handled, Some((1, 1.0, 1.0)), "one ledger row; one first sighting, one repeat");
+    assert!(repeated.is_some(), "the copy was not recognised as a repeat");
+    assert_eq!(total(&report(&metrics, &admin, pb::Grouping::Tenant).await?).resolutions, 1);
+
+    // The CSAT survey was attempted through the conversation service. That service accepts
+    // replies from people only today (docs/metrics.md, "Needed from the conversation service"):
+    // the survey is either sent and stored in the conversation, or refused for the role.
+    let pool = sqlx::PgPool::connect(&metrics_db.url()).await?;
+    let pool_ref = &pool;
+    let (state, outcome): (String, String) = wait_until(Duration::from_secs(20), || async move {
+        let row: (String, String) = sqlx::query_as("SELECT state, outcome FROM csat_surveys WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(pool_ref)
+            .await
+            .ok()??;
+        (row.0 != "pending").then_some(row)
+    })
+    .await
+    .context("the survey was never attempted")?;
+    match state.as_str() {
+        "sent" => {
+            let request =
+                admin.request(conv::ListMessagesRequest { conversation_id: id.clone(), page: None }, &token)?;
+            let messages = conversations.clone().list_messages(request).await?.into_inner().messages;
+            assert!(messages.iter().any(|m| m.idempotency_key.starts_with("csat-survey:")), "{messages:?}");
+        }
+        "failed" => assert!(outcome.starts_with("PermissionDenied"), "{outcome}"),
+        other => panic!("survey {other}: {outcome}"),
+    }
     pool.close().await;
 
     shutdown.cancel();
-    let stopped =
-        tokio::time::timeout(Duration::from_secs(10), service).await.context("run did not return within 10 s")?;
-    stopped??;
+    for service in [metrics_service, conversation_service] {
+        tokio::time::timeout(Duration::from_secs(10), service).await.context("a service did not stop")???;
+    }
     Ok(())
 }

@@ -1,3 +1,0 @@
-//! The metrics service's PostgreSQL store.
-
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
