@@ -96,6 +96,28 @@ pub(crate) async fn lock_open_conversations(
     .await?)
 }
 
+/// Holds, until the transaction ends, a lock per conversation of the batch, taken in one
+/// order: two batches about one conversation (even one not stored yet, which has no row to
+/// lock) run one after the other, each seeing what the other wrote.
+async fn serialize_conversations(conn: &mut PgConnection, keys: &[(Uuid, Uuid)]) -> Result<(), StoreError> {
+    let mut locks: Vec<i64> = keys
+        .iter()
+        .map(|(tenant, id)| {
+            let (t, c) = (tenant.as_u64_pair().1, id.as_u64_pair().1);
+            (t ^ c) as i64
+        })
+        .collect();
+    locks.sort_unstable();
+    locks.dedup();
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM UNNEST($1::bigint[]) AS k ORDER BY k) AS ordered",
+    )
+    .bind(&locks)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 async fn lock_conversations(
     conn: &mut PgConnection,
     keys: &[(Uuid, Uuid)],
@@ -184,6 +206,7 @@ impl NotificationStore {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        serialize_conversations(&mut tx, &keys).await?;
         let mut states = lock_conversations(&mut tx, &keys).await?;
         let mut clocks = lock_timers(&mut tx, &keys).await?;
         let tenants: Vec<Uuid> = keys.iter().map(|k| k.0).collect::<BTreeSet<_>>().into_iter().collect();
