@@ -2,8 +2,8 @@
 // the environment, the gateway's REST API for setting up and checking, screenshots.
 //
 // Environment:
-//   INBOX_WEB_URL          where the app is served (default http://127.0.0.1:4173, `vite preview`
-//                          with its /v1 proxy; or the gateway itself once it serves web/dist)
+//   INBOX_WEB_URL          where the app is served (the gateway once it serves web/dist, or
+//                          `vite preview` with its /v1 proxy); unset, run.mjs serves dist/ itself
 //   INBOX_GATEWAY_URL      the gateway, for setup calls (default: INBOX_WEB_URL)
 //   INBOX_AGENT_TOKEN      an agent's (admin's) JWT, used through #access_token= ...
 //   INBOX_AGENT_EMAIL / INBOX_AGENT_PASSWORD   ... or a password sign-in (gateway access issue)
@@ -21,7 +21,9 @@ process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
 const { chromium } = await import('playwright-core');
 
 export const env = {
-  web: process.env.INBOX_WEB_URL ?? 'http://127.0.0.1:4173',
+  get web() {
+    return process.env.INBOX_WEB_URL ?? 'http://127.0.0.1:4173';
+  },
   get gateway() {
     return process.env.INBOX_GATEWAY_URL ?? this.web;
   },

@@ -195,8 +195,6 @@ export const scenarios = {
     await dialog.getByLabel('Reason (optional)').focus();
     await page.keyboard.type('VIP customer');
     await shot(page, 'keyboard-status-priority', 'priority-dialog');
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.locator('[data-region="conversation"]').getByRole('button', { name: /Priority: Urgent/ }).waitFor();
     await shot(page, 'keyboard-status-priority', 'urgent');

@@ -284,6 +284,13 @@ export function Inbox({ session }: { session: Session }) {
 
   const onSettings = path.startsWith('/settings');
 
+  // The tab says how many of my conversations wait for me.
+  const counts = useQuery({ queryKey: keys.views(url.team), queryFn: () => api.getViews(url.team || undefined), refetchInterval: 60_000 });
+  const waitingForMe = counts.data?.mine.needs_attention ?? 0;
+  useEffect(() => {
+    document.title = waitingForMe ? `(${waitingForMe}) Inbox` : 'Inbox';
+  }, [waitingForMe]);
+
   return (
     <InboxContext.Provider value={ctx}>
       <div className={s.app} data-panel-shown={url.panel} data-has-conversation={current ? 'yes' : 'no'}>
@@ -295,6 +302,7 @@ export function Inbox({ session }: { session: Session }) {
           <h1 className="sr-only">Inbox</h1>
           <ViewsRail
             view={url.view}
+            team={url.team}
             onView={(view) => setUrl({ view, panel: 'list' })}
             onHelp={() => setHelp(true)}
             onSettings={() => navigate(onSettings ? '/' : '/settings')}
@@ -329,7 +337,7 @@ export function Inbox({ session }: { session: Session }) {
             </>
           )}
         </main>
-        <BottomBar view={url.view} onView={(view) => setUrl({ view, panel: 'list', conversation: null })} onSearch={() => setSearch(true)} />
+        <BottomBar view={url.view} team={url.team} onView={(view) => setUrl({ view, panel: 'list', conversation: null })} onSearch={() => setSearch(true)} />
         {help ? <HelpSheet onClose={() => setHelp(false)} /> : null}
         {search ? (
           <SearchPalette

@@ -73,10 +73,11 @@ export function AssignDialog({
     <Dialog
       title={title}
       onClose={onClose}
+      onSubmit={() => void submit()}
       footer={
         <>
           <Button onClick={onClose}>Cancel</Button>
-          <Button variant="primary" disabled={!choice || busy} onClick={() => void submit()}>
+          <Button variant="primary" type="submit" disabled={!choice || busy}>
             {busy ? 'Assigning…' : 'Assign'}
           </Button>
         </>

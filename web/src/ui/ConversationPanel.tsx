@@ -519,24 +519,23 @@ function PriorityDialog({ c, onClose, onSave }: { c: Conversation; onClose: () =
   const [p, setP] = useState<Priority>(c.priority);
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);
+  const save = async () => {
+    try {
+      await onSave(p, reason);
+      onClose();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
   return (
     <Dialog
       title="Priority"
       onClose={onClose}
+      onSubmit={() => void save()}
       footer={
         <>
           <Button onClick={onClose}>Cancel</Button>
-          <Button
-            variant="primary"
-            onClick={async () => {
-              try {
-                await onSave(p, reason);
-                onClose();
-              } catch (e) {
-                setError(messageOf(e));
-              }
-            }}
-          >
+          <Button variant="primary" type="submit">
             Save
           </Button>
         </>

@@ -17,25 +17,28 @@ function count(counts: ViewCounts | undefined, view: string): number | undefined
   return g ? g[part ?? 'total'] : undefined;
 }
 
-export function useViewCounts() {
-  return useQuery({ queryKey: keys.views(), queryFn: () => api.getViews(), refetchInterval: 60_000 });
+/** The counts; Team Inbox counts one team's conversations when the list is filtered to a team. */
+export function useViewCounts(team?: string) {
+  return useQuery({ queryKey: keys.views(team), queryFn: () => api.getViews(team || undefined), refetchInterval: 60_000 });
 }
 
 export function ViewsRail({
   view,
+  team,
   onView,
   onHelp,
   onSettings,
   onSignOut,
 }: {
   view: string;
+  team?: string;
   onView: (v: string) => void;
   onHelp: () => void;
   onSettings: () => void;
   onSignOut: () => void;
 }) {
   const { me, setPresence, agents } = useInbox();
-  const counts = useViewCounts();
+  const counts = useViewCounts(team);
   const myAvailability = agents.find((a) => a.id === me.id)?.availability ?? 'online';
   const [away, setAway] = useState(false);
   const item = (id: string, label: string, sub: boolean, icon?: React.ReactNode) => {
@@ -117,8 +120,8 @@ export function ViewsRail({
 }
 
 /** Phone width: the views as a bar at the bottom. */
-export function BottomBar({ view, onView, onSearch }: { view: string; onView: (v: string) => void; onSearch: () => void }) {
-  const counts = useViewCounts();
+export function BottomBar({ view, team, onView, onSearch }: { view: string; team?: string; onView: (v: string) => void; onSearch: () => void }) {
+  const counts = useViewCounts(team);
   const [channels, setChannels] = useState(false);
   const tab = (id: string, label: string) => (
     <button

@@ -96,12 +96,15 @@ export function Dialog({
   children,
   footer,
   wide,
+  onSubmit,
 }: {
   title: string;
   onClose: () => void;
   children: ReactNode;
   footer?: ReactNode;
   wide?: boolean;
+  /** Enter in a field submits (the footer's `type="submit"` button). */
+  onSubmit?: () => void;
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const titleId = useId();
@@ -137,8 +140,23 @@ export function Dialog({
             ✕
           </Button>
         </div>
-        <div className={s.dialogBody}>{children}</div>
-        {footer ? <div className={s.dialogFoot}>{footer}</div> : null}
+        {onSubmit ? (
+          <form
+            className={s.dialogForm}
+            onSubmit={(e) => {
+              e.preventDefault();
+              onSubmit();
+            }}
+          >
+            <div className={s.dialogBody}>{children}</div>
+            {footer ? <div className={s.dialogFoot}>{footer}</div> : null}
+          </form>
+        ) : (
+          <>
+            <div className={s.dialogBody}>{children}</div>
+            {footer ? <div className={s.dialogFoot}>{footer}</div> : null}
+          </>
+        )}
       </div>
     </div>
   );
