@@ -277,7 +277,7 @@ mod tests {
     }
 
     fn envelope(tenant: Uuid, payload: Payload) -> Envelope {
-        inbox_bus::new_envelope(Uuid::now_v7().to_string(), &tenant.to_string(), payload)
+        inbox_bus::new_envelope(Uuid::now_v7().to_string(), tenant.to_string(), payload)
     }
 
     #[test]

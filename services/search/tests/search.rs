@@ -1,6 +1,8 @@
 //! The search service in-process, on its own JetStream server and index directory, fed with
 //! the events the conversation service publishes, and asked over gRPC.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;

@@ -763,7 +763,7 @@ impl SearchIndex {
             })?;
         }
         let mut newest: Vec<(i64, DocAddress)> = candidates.into_values().collect();
-        newest.sort_by(|a, b| b.0.cmp(&a.0));
+        newest.sort_by_key(|(sent, _)| std::cmp::Reverse(*sent));
         newest.truncate(MAX_QUESTIONS_CONSIDERED);
         let mut out = Vec::with_capacity(newest.len());
         for (sent, address) in newest {
