@@ -110,6 +110,9 @@ describe('live frames update the cache', () => {
     applyFrame(qc, { type: 'routing.availability_changed', agent_id: 'a2', availability: 'online' }, ctx);
     expect(qc.getQueryData<{ items: { availability: string }[] }>(keys.agents)!.items[0].availability).toBe('online');
 
+    applyFrame(qc, { type: 'conversation.viewers', conversation_id: 'c-x', viewers: [{ agent_id: 'a2' }] }, ctx);
+    expect(qc.getQueryData(keys.viewers('c-x'))).toEqual(['a2']);
+
     expect(applyFrame(qc, { type: 'resync' }, ctx).resync).toBe(true);
   });
 });

@@ -202,6 +202,9 @@ export function applyFrame(qc: QueryClient, frame: StreamFrame, ctx: MatchContex
     case 'conversation.typing':
       applyTyping(qc, frame.conversation_id, frame.agent_id, frame.typing, ctx.now);
       break;
+    case 'conversation.viewers':
+      qc.setQueryData(keys.viewers(frame.conversation_id), frame.viewers.map((v) => v.agent_id));
+      break;
     case 'call.disposition_changed':
       void qc.invalidateQueries({ queryKey: keys.calls(frame.call.conversation_id) });
       break;

@@ -9,6 +9,7 @@ export const keys = {
   agents: ['agents'] as const,
   teams: ['teams'] as const,
   typing: (id: string) => ['typing', id] as const,
+  viewers: (id: string) => ['viewers', id] as const,
   calls: (id: string) => ['calls', id] as const,
   customer: (id: string) => ['customer', id] as const,
   related: (id: string) => ['related', id] as const,

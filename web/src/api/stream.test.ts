@@ -52,7 +52,8 @@ describe('live stream client', () => {
     first.open();
     first.frame({ type: 'ready' });
     stream.setPresence('away');
-    expect(first.sent).toEqual([JSON.stringify({ type: 'presence', availability: 'away' })]);
+    stream.setViewing('c1');
+    expect(first.sent).toEqual([JSON.stringify({ type: 'presence', availability: 'away' }), JSON.stringify({ type: 'viewing', conversation_id: 'c1' })]);
     first.frame({ type: 'message.created', seq: 7, message: null, conversation: null });
     first.close();
     expect(states.at(-1)).toBe('reconnecting');
@@ -64,7 +65,7 @@ describe('live stream client', () => {
     second.open();
     second.frame({ type: 'ready' });
     expect(reconnects).toBe(1);
-    expect(second.sent).toEqual([JSON.stringify({ type: 'presence', availability: 'away' })]);
+    expect(second.sent).toEqual([JSON.stringify({ type: 'presence', availability: 'away' }), JSON.stringify({ type: 'viewing', conversation_id: 'c1' })]);
     second.frame({ type: 'message.created', seq: 7, message: null, conversation: null });
     second.frame({ type: 'message.created', seq: 8, message: null, conversation: null });
     expect(frames.filter((f) => f.type === 'message.created').length).toBe(2);

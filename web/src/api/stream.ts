@@ -29,6 +29,7 @@ export class LiveStream {
   private readonly backoff: Backoff;
   private readonly now: () => number;
   private presence: string | null = null;
+  private viewing: string | null = null;
 
   constructor(private readonly options: StreamOptions) {
     this.backoff = options.backoff ?? new Backoff();
@@ -53,6 +54,16 @@ export class LiveStream {
   setPresence(availability: 'online' | 'away' | 'offline'): void {
     this.presence = availability;
     this.send({ type: 'presence', availability });
+  }
+
+  /**
+   * Tells the gateway which conversation the agent has open (`null`: none), for "who is
+   * viewing"; kept across reconnects. A gateway without presence ignores the frame.
+   */
+  setViewing(conversationId: string | null): void {
+    if (this.viewing === conversationId) return;
+    this.viewing = conversationId;
+    this.send({ type: 'viewing', conversation_id: conversationId });
   }
 
   /** Reconnect at once (the browser came back online). */
@@ -100,6 +111,7 @@ export class LiveStream {
         this.everOpened = true;
         this.options.onState('open');
         if (this.presence && this.presence !== 'online') this.send({ type: 'presence', availability: this.presence });
+        if (this.viewing) this.send({ type: 'viewing', conversation_id: this.viewing });
         if (reconnected) this.options.onReconnected();
       }
       this.options.onFrame(frame);

@@ -383,4 +383,6 @@ export type StreamFrame =
   | { type: 'routing.availability_changed'; event_id?: string; seq?: number; agent_id: string; availability: Availability }
   | { type: 'message.delivery_updated'; event_id?: string; seq?: number; delivery: Delivery }
   | { type: 'conversation.typing'; conversation_id: string; agent_id: string; typing: boolean }
-  | { type: 'call.disposition_changed'; event_id?: string; seq?: number; call: Call };
+  | { type: 'call.disposition_changed'; event_id?: string; seq?: number; call: Call }
+  /** Presence (gateway access issue): who has the conversation open. */
+  | { type: 'conversation.viewers'; conversation_id: string; viewers: { agent_id: string; since?: string }[] };

@@ -59,10 +59,17 @@ export function Inbox({ session }: { session: Session }) {
   const settingsQ = useQuery({ queryKey: keys.settings, queryFn: api.getTenantSettings, staleTime: 300_000 });
   const agents = agentsQ.data?.items ?? [];
   const teams = teamsQ.data?.items ?? [];
+  // Who I am: the sign-in answer, else `GET /v1/me` (gateway access issue; `null` while it is
+  // missing), else the token's claims with my name from the agents list.
+  const meQ = useQuery({ queryKey: ['me'], queryFn: api.getMe, staleTime: Infinity, retry: false });
   const meAgent = agents.find((a) => a.id === session.user.id);
   const me = useMemo(
-    () => ({ ...session.user, name: session.user.name || meAgent?.name || '', email: session.user.email || meAgent?.email || '' }),
-    [session.user, meAgent],
+    () => ({
+      ...session.user,
+      name: session.user.name || meQ.data?.name || meAgent?.name || '',
+      email: session.user.email || meQ.data?.email || meAgent?.email || '',
+    }),
+    [session.user, meQ.data, meAgent],
   );
 
   const tz = settingsQ.data?.time_zone || 'UTC';
@@ -167,6 +174,9 @@ export function Inbox({ session }: { session: Session }) {
   );
 
   const current = url.conversation;
+  useEffect(() => {
+    streamRef.current?.setViewing(current);
+  }, [current, connection]);
   const changeStatus = useCallback(
     async (status: Status) => {
       const id = current ?? activeId;

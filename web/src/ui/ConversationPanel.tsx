@@ -104,6 +104,7 @@ export const ConversationPanel = forwardRef<
     enabled: !!id && conversation.data?.channel === 'telephony',
   });
   const summary = useQuery({ queryKey: keys.summary(id ?? ''), queryFn: () => api.getSummary(id!), enabled: !!id });
+  const viewers = useQuery<string[]>({ queryKey: keys.viewers(id ?? ''), queryFn: () => [], enabled: false, initialData: [] });
   const typing = useQuery<TypingState>({ queryKey: keys.typing(id ?? ''), queryFn: () => ({}), enabled: false, initialData: {} });
   const outboxVersion = useSyncExternalStore(
     (l) => outbox.subscribe(l),
@@ -212,6 +213,11 @@ export const ConversationPanel = forwardRef<
             <span className={s.metaItem}>
               <Icon name="robot" size={14} /> {c.handled_by === 'ai' ? 'AI is handling it' : 'A person is handling it'}
             </span>
+            {(viewers.data ?? []).filter((v) => v !== me.id).length ? (
+              <span className={`${s.metaItem} ${s.viewers}`} role="status">
+                <Icon name="eye" size={14} /> {(viewers.data ?? []).filter((v) => v !== me.id).map((v) => agentName(v)).join(', ')} viewing
+              </span>
+            ) : null}
           </div>
         ) : null}
         {c ? (
