@@ -2,7 +2,7 @@
 //! `ingest.<channel>.<tenant>`, status updates applied to the delivery log and announced on
 //! `events.<tenant>.message.delivery_updated`. Used by the webhook and by replay alike.
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use inbox_bus::{Bus, BusError, Payload, new_envelope, subjects};
 use inbox_proto::common::v1::Channel;
 use uuid::Uuid;
@@ -32,16 +32,18 @@ pub struct Processed {
     pub statuses: usize,
 }
 
-/// Publishes the payload's customer messages for `account` and applies its status updates;
-/// returns once JetStream acked everything. Safe to repeat at any delay: event ids derive from
-/// provider ids, the conversation service stores a provider message once, a status is
-/// remembered once and only moves a delivery forward.
+/// Publishes the payload's customer messages for `account` and applies its status updates
+/// (a status Meta did not date is dated `received_at`, when the payload arrived); returns once
+/// JetStream acked everything. Safe to repeat at any delay: event ids derive from provider ids,
+/// the conversation service stores a provider message once, a status is remembered once and
+/// only moves a delivery forward.
 pub async fn process_whatsapp_payload(
     store: &IngestStore,
     bus: &Bus,
     account: &ChannelAccount,
     raw_payload_id: Uuid,
     payload: &WebhookPayload,
+    received_at: DateTime<Utc>,
 ) -> Result<Processed, ProcessError> {
     let messages = publish_whatsapp_messages(bus, account, raw_payload_id, payload).await?;
     let statuses: Vec<StatusRecord> = status_updates(payload)
@@ -69,7 +71,7 @@ pub async fn process_whatsapp_payload(
                     .parse::<i64>()
                     .ok()
                     .and_then(|s| DateTime::from_timestamp(s, 0))
-                    .unwrap_or_else(chrono::Utc::now),
+                    .unwrap_or(received_at),
                 failure: if state == DeliveryState::Failed { Some(failure.unwrap_or_default()) } else { None },
             })
         })
@@ -158,8 +160,8 @@ pub fn twilio_from_archive(body: &[u8]) -> Option<Callback> {
     Callback::parse(kind, uri.query(), archived.form.as_bytes()).ok()
 }
 
-/// Publishes the call item of a verified Twilio callback for `account` and waits for
-/// JetStream's ack; returns how many items (0 or 1). The event id derives from the item's
+/// Publishes the call item of a verified Twilio callback for `account`, received at
+/// `received_at`, and waits for JetStream's ack; returns how many items (0 or 1). The event id derives from the item's
 /// deterministic external id (`call:<CallSid>:<event>`, `recording:<RecordingSid>`,
 /// `transcription:<TranscriptionSid>`), so a retried callback, a second replica or a replay
 /// publishes the same id; the conversation service stores it once per tenant.
@@ -168,8 +170,9 @@ pub async fn publish_twilio_callback(
     account: &ChannelAccount,
     raw_payload_id: Uuid,
     callback: &Callback,
+    received_at: DateTime<Utc>,
 ) -> Result<usize, BusError> {
-    let Some(mut message) = callback.inbound_message() else { return Ok(0) };
+    let Some(mut message) = callback.inbound_message(received_at) else { return Ok(0) };
     let tenant = account.tenant_id.to_string();
     message.tenant_id = tenant.clone();
     message.channel_account_id = account.id.to_string();

@@ -24,13 +24,23 @@ use inbox_proto::ingest::v1::webchat_visitors_server::WebchatVisitorsServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
 use inbox_service::ops::{routes, serve_http};
-use inbox_service::{Listeners, Needs, RunError};
+use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
 pub use config::Settings;
 
 /// Runs channel-ingest until `shutdown`; in-flight webhooks finish first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
+    run_with_clock(settings, listeners, shutdown, Clock::system()).await
+}
+
+/// Like [`run`], with "now" taken from `clock` (a manual clock in tests).
+pub async fn run_with_clock(
+    settings: Settings,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    clock: Clock,
+) -> Result<(), RunError> {
     let needs = Needs {
         service: "channel-ingest",
         postgres: Some((&settings.postgres, &store::MIGRATOR)),
@@ -48,7 +58,7 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
         return Ok(http.await??);
     };
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
-    let store = store::IngestStore::new(pool.clone());
+    let store = store::IngestStore::with_clock(pool.clone(), clock);
     let bus = connected.bus;
     let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
     let archive = store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit);

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use inbox_bus::{Delivery, HandlerError, MessageHandler, Payload};
 use inbox_proto::events::v1::OutboundMessage;
 use uuid::Uuid;
@@ -122,7 +121,7 @@ impl MessageHandler for WhatsAppSender {
         }
         let content = message.content.unwrap_or_default();
         let last_customer = last_customer_message_at.as_ref().and_then(inbox_proto::timestamp_to_utc);
-        if !within_customer_service_window(&content, last_customer, Utc::now()) {
+        if !within_customer_service_window(&content, last_customer, self.store.clock().now()) {
             let details = "more than 24 hours since the customer's last message: only an approved template can be sent";
             return self.fail(tenant_id, message_id, refusal("outside_customer_service_window", details)).await;
         }

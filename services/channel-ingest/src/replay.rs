@@ -1,6 +1,7 @@
 //! Replay of archived raw payloads, one path for every channel: a payload is read back as its
 //! channel archived it and published again exactly as when it arrived, under the same event
-//! ids, so a replay stores nothing twice however often it runs.
+//! ids, so a replay stores nothing twice however often it runs. What the payload does not date
+//! itself is dated when it was received, not when it is replayed.
 
 use inbox_bus::Bus;
 
@@ -24,12 +25,15 @@ pub async fn replay_archived(
     };
     match account.channel.as_str() {
         "whatsapp" => match WebhookPayload::parse(&payload.body) {
-            Ok(parsed) => Ok(Some(process_whatsapp_payload(store, bus, account, payload.id, &parsed).await?)),
+            Ok(parsed) => {
+                Ok(Some(process_whatsapp_payload(store, bus, account, payload.id, &parsed, payload.received_at).await?))
+            }
             Err(e) => unreadable(&e),
         },
         "telephony" => match twilio_from_archive(&payload.body) {
             Some(callback) => {
-                let messages = publish_twilio_callback(bus, account, payload.id, &callback).await?;
+                let messages =
+                    publish_twilio_callback(bus, account, payload.id, &callback, payload.received_at).await?;
                 Ok(Some(Processed { messages, statuses: 0 }))
             }
             None => unreadable(&"not a twilio callback"),

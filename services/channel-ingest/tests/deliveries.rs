@@ -1,19 +1,22 @@
 //! The outbound delivery log against real PostgreSQL: one send per message whatever the
 //! replicas and redeliveries, statuses only move a delivery forward, whenever they arrive.
+//! The store runs on a manual clock: leases expire when the test moves it, not by waiting.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::TimeZone;
 use inbox_channel_ingest::store::{
     Claim, DeliveryFailure, DeliveryState, IngestStore, MIGRATOR, NewDelivery, NewWhatsAppAccount, StatusRecord,
 };
+use inbox_service::Clock;
 use inbox_testkit::TestDatabase;
 use uuid::Uuid;
 
 struct Fixture {
     store: IngestStore,
+    clock: Clock,
     tenant: Uuid,
     account: Uuid,
     _db: TestDatabase,
@@ -23,7 +26,8 @@ async fn fixture() -> Fixture {
     let db = TestDatabase::create("deliveries").await.unwrap();
     let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
     MIGRATOR.run(&pool).await.unwrap();
-    let store = IngestStore::new(pool);
+    let clock = Clock::manual(chrono::Utc.with_ymd_and_hms(2031, 3, 1, 9, 0, 0).unwrap());
+    let store = IngestStore::with_clock(pool, clock.clone());
     let tenant = Uuid::new_v4();
     let account = store
         .upsert_whatsapp_account(
@@ -39,7 +43,7 @@ async fn fixture() -> Fixture {
         )
         .await
         .unwrap();
-    Fixture { store, tenant, account: account.id, _db: db }
+    Fixture { store, clock, tenant, account: account.id, _db: db }
 }
 
 impl Fixture {
@@ -55,7 +59,7 @@ impl Fixture {
     }
 
     fn status(&self, wamid: &str, state: DeliveryState) -> StatusRecord {
-        StatusRecord { external_id: wamid.into(), state, occurred_at: Utc::now(), failure: None }
+        StatusRecord { external_id: wamid.into(), state, occurred_at: self.clock.now(), failure: None }
     }
 }
 
@@ -90,7 +94,7 @@ async fn a_replica_that_died_mid_request_leaves_a_failed_delivery_never_a_second
     let short = Duration::from_millis(10);
     assert!(matches!(f.store.claim_delivery(&f.new_delivery(message), dead, short).await.unwrap(), Claim::Granted(_)));
     assert!(f.store.begin_provider_request(f.tenant, message, dead, short).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    f.clock.advance(chrono::Duration::milliseconds(50));
     let claim = f.store.claim_delivery(&f.new_delivery(message), alive, LEASE).await.unwrap();
     let Claim::Interrupted(row) = claim else { panic!("expected Interrupted, got {claim:?}") };
     assert_eq!((row.state(), row.error_title.as_str()), (DeliveryState::Failed, "delivery_outcome_unknown"));
@@ -110,7 +114,7 @@ async fn a_replica_that_died_between_requests_is_taken_over_and_the_send_goes_on
     f.store.begin_provider_request(f.tenant, message, dead, short).await.unwrap();
     let busy = DeliveryFailure { code: 130429, title: "Rate limit hit".into(), details: String::new() };
     f.store.end_provider_request(f.tenant, message, dead, &busy, false).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    f.clock.advance(chrono::Duration::milliseconds(50));
     let claim = f.store.claim_delivery(&f.new_delivery(message), alive, LEASE).await.unwrap();
     assert!(matches!(claim, Claim::Granted(ref r) if r.attempts == 1), "{claim:?}");
 }

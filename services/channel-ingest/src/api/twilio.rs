@@ -57,6 +57,7 @@ async fn receive_twilio(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
+    let received_at = ctx.store.clock().now();
     let body = body_of(CHANNEL, body)?;
     let kind = CallbackKind::of_path(uri.path())
         .ok_or_else(|| rejected("malformed", PublicError::not_found("no such twilio callback")))?;
@@ -94,10 +95,10 @@ async fn receive_twilio(
 
     let raw_id = ctx
         .archive
-        .archive(&account, Bytes::from(twilio_archive_body(path_and_query, &body)))
+        .archive(&account, Bytes::from(twilio_archive_body(path_and_query, &body)), received_at)
         .await
         .map_err(not_taken)?;
-    match publish_twilio_callback(&ctx.bus, &account, raw_id, &callback).await {
+    match publish_twilio_callback(&ctx.bus, &account, raw_id, &callback, received_at).await {
         Ok(_) => {
             ctx.archive.mark_published(raw_id).await;
             WEBHOOKS.with_label_values(&[CHANNEL, "accepted"]).inc();

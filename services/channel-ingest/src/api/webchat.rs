@@ -167,7 +167,7 @@ async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -
     let address = client_address(&ctx.settings, &request);
     let verdict = ctx
         .limiter
-        .check("address", &address, ctx.settings.address_requests_per_minute)
+        .check("address", &address, ctx.settings.address_requests_per_minute, ctx.store.clock().now())
         .await
         .map_err(redis_unavailable)?;
     if let Verdict::Limited { retry_after_secs } = verdict {
@@ -230,13 +230,9 @@ async fn widget_config(Extension(widget): Extension<Arc<Widget>>) -> Json<Value>
     Json(widget_json(&widget))
 }
 
-fn page_record(page: &PageInput) -> PageRecord {
-    PageRecord {
-        url: page.url.clone(),
-        title: page.title.clone(),
-        referrer: page.referrer.clone(),
-        at: chrono::Utc::now(),
-    }
+/// The visit of `page`, seen `at`.
+fn page_record(page: &PageInput, at: chrono::DateTime<chrono::Utc>) -> PageRecord {
+    PageRecord { url: page.url.clone(), title: page.title.clone(), referrer: page.referrer.clone(), at }
 }
 
 /// `POST .../sessions`: resumes the visitor of `visitor_token` (on this widget), or starts a
@@ -279,7 +275,7 @@ async fn start_session(
     };
     tracing::Span::current().record("visitor_id", tracing::field::display(visitor.id));
     if let Some(page) = &input.page {
-        ctx.store.record_page_view(visitor.id, &page_record(page)).await?;
+        ctx.store.record_page_view(visitor.id, &page_record(page, ctx.store.clock().now())).await?;
     }
     let body = json!({
         "visitor_id": visitor.id,
@@ -304,7 +300,7 @@ async fn page_view(
     let body = body.map_err(|e| invalid(e.body_text()))?;
     let page: PageInput = serde_json::from_slice(&body).map_err(invalid)?;
     page.validate().map_err(invalid)?;
-    ctx.store.record_page_view(visitor.id, &page_record(&page)).await?;
+    ctx.store.record_page_view(visitor.id, &page_record(&page, ctx.store.clock().now())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -331,6 +327,7 @@ async fn post_message(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
+    let received_at = ctx.store.clock().now();
     let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
     tracing::Span::current().record("visitor_id", tracing::field::display(visitor.id));
     let body = body_of(CHANNEL, body)?;
@@ -338,14 +335,14 @@ async fn post_message(
     input.validate().map_err(invalid)?;
     let verdict = ctx
         .limiter
-        .check("visitor", &visitor.id.to_string(), ctx.settings.visitor_messages_per_minute)
+        .check("visitor", &visitor.id.to_string(), ctx.settings.visitor_messages_per_minute, received_at)
         .await
         .map_err(redis_unavailable)?;
     if let Verdict::Limited { retry_after_secs } = verdict {
         return Ok(too_many(retry_after_secs));
     }
 
-    let raw_id = ctx.archive.archive(&widget.account(), body.clone()).await?;
+    let raw_id = ctx.archive.archive(&widget.account(), body.clone(), received_at).await?;
     // The page travels with the message (page context); page views are recorded when pages
     // load (session starts and `page-views`), so a resend adds nothing to the history.
     let (message, stored) = ctx.store.store_visitor_message(&visitor, &input.client_message_id, &input.text).await?;

@@ -96,6 +96,7 @@ async fn receive_whatsapp(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
+    let received_at = ctx.store.clock().now();
     let body = body_of(CHANNEL, body)?;
     let payload = WebhookPayload::parse(&body)
         .map_err(|e| rejected("malformed", PublicError::invalid_argument(e.to_string())))?;
@@ -122,7 +123,7 @@ async fn receive_whatsapp(
         // otherwise not processed.
         let account = business_account(ctx, &payload, &body, signature_header).await?;
         tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
-        let raw_id = ctx.archive.archive(&account, body.clone()).await.map_err(not_taken)?;
+        let raw_id = ctx.archive.archive(&account, body.clone(), received_at).await.map_err(not_taken)?;
         ctx.archive.mark_published(raw_id).await;
         let fields = payload.other_fields();
         WEBHOOKS.with_label_values(&[CHANNEL, "acknowledged"]).inc();
@@ -133,8 +134,8 @@ async fn receive_whatsapp(
     let mut total = Processed::default();
     for account in &accounts {
         tracing::Span::current().record("tenant_id", tracing::field::display(account.tenant_id));
-        let raw_id = ctx.archive.archive(account, body.clone()).await.map_err(not_taken)?;
-        match process_whatsapp_payload(&ctx.store, &ctx.bus, account, raw_id, &payload).await {
+        let raw_id = ctx.archive.archive(account, body.clone(), received_at).await.map_err(not_taken)?;
+        match process_whatsapp_payload(&ctx.store, &ctx.bus, account, raw_id, &payload, received_at).await {
             Ok(processed) => {
                 total.messages += processed.messages;
                 total.statuses += processed.statuses;

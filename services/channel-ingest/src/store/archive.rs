@@ -1,31 +1,23 @@
-//! The raw payload archive: verified provider payloads, stored before processing.
+//! The raw payload archive: verified provider payloads, stored before processing. The
+//! group-committing writer (`archive_batch`) archives them; this module reads them back for
+//! replay and records how publishing them went.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{ChannelAccount, IngestStore, StoreError};
+use super::{IngestStore, StoreError};
 
 impl IngestStore {
-    /// Archives a verified payload for `account`; returns its id.
-    pub async fn archive_raw_payload(&self, account: &ChannelAccount, body: &[u8]) -> Result<Uuid, StoreError> {
-        let id = Uuid::now_v7();
-        sqlx::query("INSERT INTO raw_payloads (id, tenant_id, account_id, channel, body) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id)
-            .bind(account.tenant_id)
-            .bind(account.id)
-            .bind(&account.channel)
-            .bind(body)
-            .execute(&self.pool)
-            .await?;
-        Ok(id)
-    }
-
     /// Marks an archived payload as fully published to the bus, clearing an earlier failure.
     pub async fn mark_published(&self, id: Uuid) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO raw_payload_publications (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO raw_payload_publications (id, published_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(self.clock.now())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE raw_payloads SET error = NULL WHERE id = $1 AND error IS NOT NULL")
             .bind(id)
             .execute(&mut *tx)
@@ -50,6 +42,9 @@ impl IngestStore {
 pub struct ArchivedPayload {
     pub id: Uuid,
     pub account_id: Uuid,
+    /// When the webhook or request that carried it arrived: the time of anything it does not
+    /// date itself.
+    pub received_at: DateTime<Utc>,
     pub body: Vec<u8>,
 }
 
@@ -62,12 +57,12 @@ impl IngestStore {
         &self,
         tenant_id: Uuid,
         ids: &[Uuid],
-        from: Option<chrono::DateTime<chrono::Utc>>,
-        until: Option<chrono::DateTime<chrono::Utc>>,
+        from: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
         only_unpublished: bool,
     ) -> Result<Vec<ArchivedPayload>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, account_id, body FROM raw_payloads \
+            "SELECT id, account_id, received_at, body FROM raw_payloads \
              WHERE tenant_id = $1 \
                AND (cardinality($2::uuid[]) = 0 OR id = ANY($2)) \
                AND ($3::timestamptz IS NULL OR received_at >= $3) \

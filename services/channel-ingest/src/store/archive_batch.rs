@@ -5,6 +5,8 @@
 //! messages acked.
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use inbox_service::Clock;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -21,6 +23,7 @@ struct Pending {
     tenant_id: Uuid,
     account_id: Uuid,
     channel: String,
+    received_at: DateTime<Utc>,
     body: Bytes,
     done: oneshot::Sender<Result<(), String>>,
 }
@@ -51,12 +54,18 @@ impl ArchiveBatcher {
             .max_connections(1)
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_lazy_with(options);
-        tokio::spawn(write(pool, rx, published_rx));
+        tokio::spawn(write(pool, store.clock().clone(), rx, published_rx));
         Self { archive, published }
     }
 
-    /// Archives `body` for `account` and returns its id once committed.
-    pub async fn archive(&self, account: &ChannelAccount, body: Bytes) -> Result<Uuid, StoreError> {
+    /// Archives `body` for `account`, received at `received_at`, and returns its id once
+    /// committed.
+    pub async fn archive(
+        &self,
+        account: &ChannelAccount,
+        body: Bytes,
+        received_at: DateTime<Utc>,
+    ) -> Result<Uuid, StoreError> {
         let id = Uuid::now_v7();
         let (done, answer) = oneshot::channel();
         let pending = Pending {
@@ -64,6 +73,7 @@ impl ArchiveBatcher {
             tenant_id: account.tenant_id,
             account_id: account.id,
             channel: account.channel.clone(),
+            received_at,
             body,
             done,
         };
@@ -80,7 +90,7 @@ impl ArchiveBatcher {
     }
 }
 
-async fn write(pool: PgPool, mut payloads: mpsc::Receiver<Pending>, mut published: mpsc::Receiver<Uuid>) {
+async fn write(pool: PgPool, clock: Clock, mut payloads: mpsc::Receiver<Pending>, mut published: mpsc::Receiver<Uuid>) {
     let (mut batch, mut marks) = (Vec::new(), Vec::new());
     loop {
         tokio::select! {
@@ -103,7 +113,7 @@ async fn write(pool: PgPool, mut payloads: mpsc::Receiver<Pending>, mut publishe
         }
         ARCHIVE_BATCH.with_label_values(&["insert"]).observe(batch.len() as f64);
         ARCHIVE_BATCH.with_label_values(&["published"]).observe(marks.len() as f64);
-        let result = insert(&pool, &batch, &marks).await.map_err(|e| {
+        let result = insert(&pool, &batch, &marks, clock.now()).await.map_err(|e| {
             // Lost marks only make their payloads show as unpublished, which a replay would
             // publish again: idempotent.
             tracing::error!(error = %e, payloads = batch.len(), marks = marks.len(), "archive insert failed");
@@ -116,22 +126,25 @@ async fn write(pool: PgPool, mut payloads: mpsc::Receiver<Pending>, mut publishe
     }
 }
 
-/// Archives `batch` and records `marks` as published, in one statement.
-async fn insert(pool: &PgPool, batch: &[Pending], marks: &[Uuid]) -> Result<(), StoreError> {
+/// Archives `batch` and records `marks` as published at `now`, in one statement.
+async fn insert(pool: &PgPool, batch: &[Pending], marks: &[Uuid], now: DateTime<Utc>) -> Result<(), StoreError> {
     sqlx::query(
         "WITH archived AS ( \
-             INSERT INTO raw_payloads (id, tenant_id, account_id, channel, body) \
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bytea[])), \
+             INSERT INTO raw_payloads (id, tenant_id, account_id, channel, received_at, body) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bytea[])), \
          marked AS ( \
-             INSERT INTO raw_payload_publications (id) SELECT UNNEST($6::uuid[]) ON CONFLICT (id) DO NOTHING) \
+             INSERT INTO raw_payload_publications (id, published_at) SELECT UNNEST($7::uuid[]), $8 \
+             ON CONFLICT (id) DO NOTHING) \
          SELECT 1",
     )
     .bind(batch.iter().map(|p| p.id).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.tenant_id).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.account_id).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.channel.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|p| p.received_at).collect::<Vec<_>>())
     .bind(batch.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
     .bind(marks)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(())

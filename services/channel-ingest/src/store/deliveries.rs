@@ -5,6 +5,9 @@
 //! reached the provider without its answer being recorded. A lease that expires inside that
 //! window (the replica died mid-request) is never retried: the delivery becomes `failed` with
 //! `delivery_outcome_unknown`, so the customer never gets a message twice (see docs/whatsapp.md).
+//!
+//! Leases are written and checked with the store's clock (`lease_until` is bound, not computed
+//! by PostgreSQL), so every replica and every test judges them by the same "now".
 
 use std::time::Duration;
 
@@ -103,6 +106,11 @@ impl DeliveryRow {
         DeliveryState::parse(&self.state).unwrap_or(DeliveryState::Queued)
     }
 
+    /// Whether a replica other than `owner` holds a lease that is still live at `now`.
+    pub fn leased_elsewhere(&self, owner: Uuid, now: DateTime<Utc>) -> bool {
+        self.lease_until.is_some_and(|until| until > now) && self.lease_owner != Some(owner)
+    }
+
     pub fn to_proto(&self) -> pb::Delivery {
         let state = self.state();
         pb::Delivery {
@@ -158,8 +166,9 @@ pub struct StatusRecord {
     pub failure: Option<DeliveryFailure>,
 }
 
-fn interval(d: Duration) -> f64 {
-    d.as_secs_f64()
+/// When a lease of length `lease` taken at `now` ends.
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(lease).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 impl IngestStore {
@@ -194,9 +203,8 @@ impl IngestStore {
             tx.rollback().await?;
             return Ok(Claim::Finished(row));
         }
-        let now = Utc::now();
-        let lease_live = row.lease_until.is_some_and(|until| until > now);
-        if lease_live && row.lease_owner != Some(owner) {
+        let now = self.clock.now();
+        if row.leased_elsewhere(owner, now) {
             tx.rollback().await?;
             return Ok(Claim::HeldElsewhere);
         }
@@ -208,7 +216,7 @@ impl IngestStore {
                           customer never gets the message twice: check the conversation and send it again if needed"
                     .into(),
             };
-            let row = fail_in(&mut tx, new.tenant_id, new.message_id, &failure).await?;
+            let row = fail_in(&mut tx, new.tenant_id, new.message_id, &failure, now).await?;
             tx.commit().await?;
             return Ok(match row {
                 Some(row) => Claim::Interrupted(row),
@@ -216,15 +224,16 @@ impl IngestStore {
             });
         }
         let row: DeliveryRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE outbound_deliveries SET lease_owner = $3, lease_until = now() + make_interval(secs => $4), \
-               account_id = COALESCE(account_id, $5), updated_at = now() \
+            "UPDATE outbound_deliveries SET lease_owner = $3, lease_until = $4, \
+               account_id = COALESCE(account_id, $5), updated_at = $6 \
              WHERE tenant_id = $1 AND message_id = $2 RETURNING {DELIVERY_COLUMNS}"
         )))
         .bind(new.tenant_id)
         .bind(new.message_id)
         .bind(owner)
-        .bind(interval(lease))
+        .bind(lease_end(now, lease))
         .bind(new.account_id)
+        .bind(now)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -239,15 +248,17 @@ impl IngestStore {
         owner: Uuid,
         lease: Duration,
     ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
         let done = sqlx::query(
             "UPDATE outbound_deliveries SET request_in_flight = true, attempts = attempts + 1, \
-               lease_until = now() + make_interval(secs => $4), updated_at = now() \
+               lease_until = $4, updated_at = $5 \
              WHERE tenant_id = $1 AND message_id = $2 AND lease_owner = $3 AND state = 'queued'",
         )
         .bind(tenant_id)
         .bind(message_id)
         .bind(owner)
-        .bind(interval(lease))
+        .bind(lease_end(now, lease))
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -265,7 +276,7 @@ impl IngestStore {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE outbound_deliveries SET request_in_flight = false, error_code = $4, error_title = $5, \
-               error_details = $6, updated_at = now(), \
+               error_details = $6, updated_at = $8, \
                lease_owner = CASE WHEN $7 THEN NULL ELSE lease_owner END, \
                lease_until = CASE WHEN $7 THEN NULL ELSE lease_until END \
              WHERE tenant_id = $1 AND message_id = $2 AND lease_owner = $3 AND state = 'queued'",
@@ -277,6 +288,7 @@ impl IngestStore {
         .bind(&last_error.title)
         .bind(&last_error.details)
         .bind(release)
+        .bind(self.clock.now())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -290,16 +302,18 @@ impl IngestStore {
         message_id: Uuid,
         external_id: &str,
     ) -> Result<Option<DeliveryRow>, StoreError> {
+        let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
         let row: Option<DeliveryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE outbound_deliveries SET state = 'accepted', state_rank = 1, external_id = $3, \
                error_code = NULL, error_title = '', error_details = '', request_in_flight = false, \
-               lease_owner = NULL, lease_until = NULL, updated_at = now() \
+               lease_owner = NULL, lease_until = NULL, updated_at = $4 \
              WHERE tenant_id = $1 AND message_id = $2 AND state = 'queued' RETURNING {DELIVERY_COLUMNS}"
         )))
         .bind(tenant_id)
         .bind(message_id)
         .bind(external_id)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -310,7 +324,7 @@ impl IngestStore {
             tx.commit().await?;
             return Ok(Some(row));
         };
-        apply_remembered_statuses(&mut tx, tenant_id, account_id, &[external_id.to_owned()]).await?;
+        apply_remembered_statuses(&mut tx, tenant_id, account_id, &[external_id.to_owned()], now).await?;
         tx.commit().await?;
         self.delivery(tenant_id, message_id).await
     }
@@ -323,7 +337,7 @@ impl IngestStore {
         failure: &DeliveryFailure,
     ) -> Result<Option<DeliveryRow>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        fail_in(&mut tx, tenant_id, message_id, failure).await?;
+        fail_in(&mut tx, tenant_id, message_id, failure, self.clock.now()).await?;
         tx.commit().await?;
         self.delivery(tenant_id, message_id).await
     }
@@ -385,7 +399,7 @@ impl IngestStore {
         let mut ids: Vec<String> = statuses.iter().map(|s| s.external_id.clone()).collect();
         ids.sort();
         ids.dedup();
-        apply_remembered_statuses(&mut tx, tenant_id, account_id, &ids).await?;
+        apply_remembered_statuses(&mut tx, tenant_id, account_id, &ids, self.clock.now()).await?;
         let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {DELIVERY_COLUMNS} FROM outbound_deliveries \
              WHERE tenant_id = $1 AND account_id = $2 AND external_id = ANY($3)"
@@ -406,6 +420,7 @@ async fn apply_remembered_statuses(
     tenant_id: Uuid,
     account_id: Uuid,
     external_ids: &[String],
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     // DISTINCT ON first: an UPDATE ... FROM must see one source row per target row.
     sqlx::query(
@@ -413,7 +428,7 @@ async fn apply_remembered_statuses(
            error_code = CASE WHEN s.status = 'failed' THEN s.error_code ELSE d.error_code END, \
            error_title = CASE WHEN s.status = 'failed' THEN s.error_title ELSE d.error_title END, \
            error_details = CASE WHEN s.status = 'failed' THEN s.error_details ELSE d.error_details END, \
-           updated_at = now() \
+           updated_at = $4 \
          FROM (SELECT DISTINCT ON (external_id) external_id, status, state_rank, error_code, error_title, error_details \
                FROM whatsapp_statuses WHERE tenant_id = $1 AND account_id = $2 AND external_id = ANY($3) \
                ORDER BY external_id, state_rank DESC) s \
@@ -422,6 +437,7 @@ async fn apply_remembered_statuses(
     .bind(tenant_id)
     .bind(account_id)
     .bind(external_ids)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -432,10 +448,11 @@ async fn fail_in(
     tenant_id: Uuid,
     message_id: Uuid,
     failure: &DeliveryFailure,
+    now: DateTime<Utc>,
 ) -> Result<Option<DeliveryRow>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE outbound_deliveries SET state = 'failed', state_rank = 5, error_code = $3, error_title = $4, \
-           error_details = $5, request_in_flight = false, lease_owner = NULL, lease_until = NULL, updated_at = now() \
+           error_details = $5, request_in_flight = false, lease_owner = NULL, lease_until = NULL, updated_at = $6 \
          WHERE tenant_id = $1 AND message_id = $2 AND state = 'queued' RETURNING {DELIVERY_COLUMNS}"
     )))
     .bind(tenant_id)
@@ -443,6 +460,45 @@ async fn fail_in(
     .bind(failure.code)
     .bind(&failure.title)
     .bind(&failure.details)
+    .bind(now)
     .fetch_optional(&mut **tx)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn leased(owner: Uuid, until: DateTime<Utc>) -> DeliveryRow {
+        DeliveryRow {
+            tenant_id: Uuid::nil(),
+            message_id: Uuid::nil(),
+            conversation_id: Uuid::nil(),
+            account_id: None,
+            channel: "whatsapp".into(),
+            state: "queued".into(),
+            external_id: None,
+            error_code: None,
+            error_title: String::new(),
+            error_details: String::new(),
+            attempts: 0,
+            lease_owner: Some(owner),
+            lease_until: Some(until),
+            request_in_flight: false,
+            updated_at: until,
+        }
+    }
+
+    #[test]
+    fn a_lease_keeps_other_replicas_out_only_until_it_ends() {
+        let (holder, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let now = Utc.with_ymd_and_hms(2031, 3, 1, 9, 0, 0).unwrap();
+        let row = leased(holder, lease_end(now, Duration::from_secs(30)));
+        assert!(row.leased_elsewhere(other, now));
+        assert!(!row.leased_elsewhere(holder, now), "its holder may go on");
+        assert!(!row.leased_elsewhere(other, now + chrono::Duration::seconds(30)), "ended");
+        assert_eq!(lease_end(now, Duration::MAX), DateTime::<Utc>::MAX_UTC, "a lease too long to count never ends");
+    }
 }

@@ -1,4 +1,11 @@
 //! channel-ingest's PostgreSQL store: channel accounts and the raw payload archive.
+//!
+//! Time: the store writes every timestamp that anything compares with the service's clock from
+//! its own [`Clock`], never from PostgreSQL's `now()` (the two differ when the service's clock
+//! is moved, as in tests): delivery leases and updates, visitors' first and last visits, chat
+//! messages, page views, and when a payload was received and published. What stays `now()` in
+//! SQL is bookkeeping nothing compares: accounts' `created_at`/`updated_at` and when a
+//! WhatsApp status was received.
 
 mod accounts;
 mod archive;
@@ -12,6 +19,7 @@ pub use archive_batch::ArchiveBatcher;
 pub use deliveries::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, NewDelivery, StatusRecord};
 pub use webchat::{NewWidget, PageRecord, Visitor, VisitorUpdate, WebchatMessage, Widget};
 
+use inbox_service::Clock;
 use sqlx::PgPool;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -35,6 +43,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct IngestStore {
     pool: PgPool,
+    /// The service's clock: "now" for leases and for every timestamp the store writes.
+    clock: Clock,
     /// WhatsApp accounts by phone_number_id, kept briefly so a webhook costs no lookup.
     accounts: std::sync::Arc<accounts::AccountCache>,
     /// Web chat widgets by key, likewise.
@@ -42,11 +52,22 @@ pub struct IngestStore {
 }
 
 impl IngestStore {
+    /// A store on the system clock.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, accounts: std::sync::Arc::default(), widgets: std::sync::Arc::default() }
+        Self::with_clock(pool, Clock::system())
+    }
+
+    /// A store whose "now" is `clock`'s (a manual clock in tests).
+    pub fn with_clock(pool: PgPool, clock: Clock) -> Self {
+        Self { pool, clock, accounts: std::sync::Arc::default(), widgets: std::sync::Arc::default() }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The service's clock, which the edges and consumers holding this store read "now" from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 }

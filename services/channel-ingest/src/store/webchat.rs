@@ -218,9 +218,10 @@ impl IngestStore {
     pub async fn delete_widget(&self, tenant_id: Uuid, id: Uuid) -> Result<Widget, StoreError> {
         let mut tx = self.pool.begin().await?;
         let widget = self.widget_of_tenant(&mut tx, tenant_id, id).await?;
-        sqlx::query("UPDATE webchat_widgets SET deleted_at = now() WHERE tenant_id = $1 AND account_id = $2")
+        sqlx::query("UPDATE webchat_widgets SET deleted_at = $3 WHERE tenant_id = $1 AND account_id = $2")
             .bind(tenant_id)
             .bind(id)
+            .bind(self.clock.now())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -286,8 +287,9 @@ impl IngestStore {
     ) -> Result<(Visitor, String), StoreError> {
         let token = format!("wv_{}", hex::encode(rand::random::<[u8; 32]>()));
         let visitor: Visitor = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO webchat_visitors (id, tenant_id, account_id, token_hash, name, email, user_agent, locale) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {VISITOR_COLUMNS}"
+            "INSERT INTO webchat_visitors (id, tenant_id, account_id, token_hash, name, email, user_agent, locale, \
+               created_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {VISITOR_COLUMNS}"
         )))
         .bind(Uuid::now_v7())
         .bind(widget.tenant_id)
@@ -297,6 +299,7 @@ impl IngestStore {
         .bind(update.email.unwrap_or_default())
         .bind(update.user_agent)
         .bind(update.locale)
+        .bind(self.clock.now())
         .fetch_one(&self.pool)
         .await?;
         Ok((visitor, token))
@@ -320,7 +323,7 @@ impl IngestStore {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE webchat_visitors SET name = COALESCE($2, name), email = COALESCE($3, email), \
                user_agent = CASE WHEN $4 = '' THEN user_agent ELSE $4 END, \
-               locale = CASE WHEN $5 = '' THEN locale ELSE $5 END, last_seen_at = now() \
+               locale = CASE WHEN $5 = '' THEN locale ELSE $5 END, last_seen_at = $6 \
              WHERE id = $1 RETURNING {VISITOR_COLUMNS}"
         )))
         .bind(visitor_id)
@@ -328,6 +331,7 @@ impl IngestStore {
         .bind(update.email)
         .bind(update.user_agent)
         .bind(update.locale)
+        .bind(self.clock.now())
         .fetch_one(&self.pool)
         .await?)
     }
@@ -417,7 +421,7 @@ impl IngestStore {
         Ok(found)
     }
 
-    /// Stores an agent's reply once per message id.
+    /// Stores an agent's reply once per message id, dated `sent_at` (the store's now if unset).
     pub async fn store_agent_message(
         &self,
         tenant_id: Uuid,
@@ -442,7 +446,7 @@ impl IngestStore {
     ) -> Result<(WebchatMessage, bool), StoreError> {
         let inserted: Option<WebchatMessage> = sqlx::query_as(
             "INSERT INTO webchat_messages (id, tenant_id, visitor_id, sender, client_message_id, body, sent_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now())) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT DO NOTHING RETURNING id, sender, client_message_id, body, sent_at",
         )
         .bind(id)
@@ -451,7 +455,7 @@ impl IngestStore {
         .bind(sender)
         .bind(client_message_id)
         .bind(body)
-        .bind(sent_at)
+        .bind(sent_at.unwrap_or_else(|| self.clock.now()))
         .fetch_optional(&self.pool)
         .await?;
         if let Some(message) = inserted {
@@ -483,8 +487,6 @@ impl IngestStore {
         Ok(messages)
     }
 
-    /// Moves a web chat delivery forward to `state` (never back, never out of failed); returns
-    /// the row when it changed.
     /// Which of `ids` are agent replies in the chat of `visitor_id` (a visitor only ever marks
     /// their own chat read).
     pub async fn agent_replies_of_visitor(&self, visitor_id: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
@@ -497,6 +499,8 @@ impl IngestStore {
         .await?)
     }
 
+    /// Moves a web chat delivery forward to `state` (never back, never out of failed); returns
+    /// the row when it changed.
     pub async fn advance_webchat_delivery(
         &self,
         tenant_id: Uuid,
@@ -506,7 +510,7 @@ impl IngestStore {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE outbound_deliveries SET state = $3, state_rank = $4, \
                external_id = COALESCE(external_id, message_id::text), attempts = GREATEST(attempts, 1), \
-               lease_owner = NULL, lease_until = NULL, updated_at = now() \
+               lease_owner = NULL, lease_until = NULL, updated_at = $5 \
              WHERE tenant_id = $1 AND message_id = $2 AND state_rank < $4 AND state <> 'failed' \
              RETURNING {}",
             super::deliveries::DELIVERY_COLUMNS
@@ -515,6 +519,7 @@ impl IngestStore {
         .bind(message_id)
         .bind(state.as_str())
         .bind(state.rank())
+        .bind(self.clock.now())
         .fetch_optional(&self.pool)
         .await?)
     }

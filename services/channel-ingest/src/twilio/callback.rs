@@ -227,21 +227,20 @@ impl Callback {
         Some((external_id, content))
     }
 
-    /// When Twilio says this happened (`Timestamp`, RFC 2822, on status callbacks), else now.
-    pub fn occurred_at(&self) -> DateTime<Utc> {
-        DateTime::parse_from_rfc2822(self.param("Timestamp"))
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|_| Utc::now())
+    /// When Twilio says this happened (`Timestamp`, RFC 2822, on status callbacks), else when
+    /// we received the callback.
+    pub fn occurred_at(&self, received_at: DateTime<Utc>) -> DateTime<Utc> {
+        DateTime::parse_from_rfc2822(self.param("Timestamp")).map(|t| t.with_timezone(&Utc)).unwrap_or(received_at)
     }
 
-    /// The call item as a customer message of the caller's conversation (tenant, account and
-    /// archive id are filled in by the caller).
-    pub fn inbound_message(&self) -> Option<InboundMessage> {
+    /// The call item as a customer message of the caller's conversation, for a callback we
+    /// received at `received_at` (tenant, account and archive id are filled in by the caller).
+    pub fn inbound_message(&self, received_at: DateTime<Utc>) -> Option<InboundMessage> {
         let (external_id, content) = self.call_item()?;
         Some(InboundMessage {
             channel: Channel::Telephony as i32,
             external_id,
-            sent_at: Some(inbox_proto::timestamp_from(self.occurred_at())),
+            sent_at: Some(inbox_proto::timestamp_from(self.occurred_at(received_at))),
             sender: Some(Sender {
                 address: self.caller().to_owned(),
                 display_name: self.param("CallerName").to_owned(),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use inbox_bus::{Bus, Envelope, Payload};
 use inbox_proto::common::v1::message_content::Kind;
@@ -93,18 +94,14 @@ pub fn visitor_text(kind: &Kind) -> Option<String> {
     }
 }
 
-/// The frame a visitor's socket receives for one envelope; `None` for anything else.
-fn frame_of(envelope: &Envelope) -> Option<(String, Option<Uuid>)> {
+/// The frame a visitor's socket receives for one envelope, relayed at `now` (the time of a
+/// reply that carries none); `None` for anything else.
+fn frame_of(envelope: &Envelope, now: DateTime<Utc>) -> Option<(String, Option<Uuid>)> {
     match envelope.payload.as_ref()? {
         Payload::OutboundMessage(outbound) => {
             let message = outbound.message.as_ref()?;
             let text = visitor_text(message.content.as_ref()?.kind.as_ref()?)?;
-            let sent_at = message
-                .sent_at
-                .as_ref()
-                .and_then(inbox_proto::timestamp_to_utc)
-                .unwrap_or_else(chrono::Utc::now)
-                .to_rfc3339();
+            let sent_at = message.sent_at.as_ref().and_then(inbox_proto::timestamp_to_utc).unwrap_or(now).to_rfc3339();
             let frame = json!({"type": "message", "message": {
                 "id": message.id, "sender": "agent", "text": text, "sent_at": sent_at}});
             Some((frame.to_string(), parse_id("message id", &message.id).ok()))
@@ -144,7 +141,7 @@ pub async fn relay_visitor_frames(
             tracing::warn!(subject = %message.subject, "undecodable visitor frame dropped");
             continue;
         };
-        let Some((frame, reply_id)) = frame_of(&envelope) else { continue };
+        let Some((frame, reply_id)) = frame_of(&envelope, store.clock().now()) else { continue };
         let pushed = hub.push(tenant_id, visitor_id, &frame);
         if let (Some(message_id), true) = (reply_id, pushed > 0) {
             match store.advance_webchat_delivery(tenant_id, message_id, DeliveryState::Delivered).await {
@@ -222,20 +219,25 @@ mod tests {
                 ..Default::default()
             }),
         );
-        let (frame, reply_id) = frame_of(&reply).unwrap();
+        let relayed_at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2031, 3, 1, 9, 0, 0).unwrap();
+        let (frame, reply_id) = frame_of(&reply, relayed_at).unwrap();
         let frame: serde_json::Value = serde_json::from_str(&frame).unwrap();
         assert_eq!(
             (&frame["type"], &frame["message"]["sender"], &frame["message"]["text"]),
             (&json!("message"), &json!("agent"), &json!("Yes"))
         );
+        assert_eq!(frame["message"]["sent_at"], json!(relayed_at.to_rfc3339()), "a reply without a time");
         assert_eq!(reply_id, Some(id));
         let typing = inbox_bus::new_envelope(
             "ty",
             "t",
             Payload::AgentTyping(AgentTyping { typing: true, ..Default::default() }),
         );
-        assert_eq!(frame_of(&typing).unwrap(), (json!({"type": "typing", "typing": true}).to_string(), None));
+        assert_eq!(
+            frame_of(&typing, relayed_at).unwrap(),
+            (json!({"type": "typing", "typing": true}).to_string(), None)
+        );
         let other = inbox_bus::new_envelope("o", "t", Payload::ConversationDeleted(Default::default()));
-        assert!(frame_of(&other).is_none());
+        assert!(frame_of(&other, relayed_at).is_none());
     }
 }

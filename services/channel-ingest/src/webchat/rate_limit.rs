@@ -24,9 +24,16 @@ impl RateLimiter {
         Self { redis, prefix }
     }
 
-    /// Counts one request of `key` in `scope` and says whether it is within `per_minute`.
-    pub async fn check(&self, scope: &str, key: &str, per_minute: u32) -> Result<Verdict, redis::RedisError> {
-        let now = chrono::Utc::now().timestamp();
+    /// Counts one request of `key` in `scope`, made at `now`, and says whether it is within
+    /// `per_minute`.
+    pub async fn check(
+        &self,
+        scope: &str,
+        key: &str,
+        per_minute: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Verdict, redis::RedisError> {
+        let now = now.timestamp();
         let window = now / 60;
         let counter = format!("{}webchat:rate:{scope}:{key}:{window}", self.prefix);
         let mut redis = self.redis.clone();

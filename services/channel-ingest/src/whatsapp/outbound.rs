@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn free_form_needs_the_window_but_templates_do_not() {
-        let now = Utc::now();
+        let now = chrono::TimeZone::with_ymd_and_hms(&Utc, 2031, 3, 1, 9, 0, 0).unwrap();
         let text = content(Kind::Text(TextContent { body: "hi".into() }));
         assert!(within_customer_service_window(&text, Some(now - Duration::hours(2)), now));
         assert!(!within_customer_service_window(&text, Some(now - Duration::hours(25)), now));
