@@ -1,7 +1,8 @@
 //! Settings of channel-ingest.
 
 use inbox_config::{
-    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, RedisSettings, SettingsError,
+    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, RedisSettings,
+    SettingsError, in_range, not_blank, refuse,
 };
 use serde::Deserialize;
 
@@ -130,38 +131,148 @@ impl inbox_service::ServiceSettings for Settings {
     fn grpc_addr(&self) -> &str {
         &self.grpc.addr
     }
+    /// Refuses, naming the variable to fix, any setting the service cannot run with.
     fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
-        if self.ingest.max_body_bytes < 1024 {
-            return Err(SettingsError::Validation("ingest.max_body_bytes must be at least 1024".into()));
-        }
-        if !(self.whatsapp.graph_base_url.starts_with("https://")
-            || self.whatsapp.graph_base_url.starts_with("http://"))
-        {
-            return Err(SettingsError::Validation("whatsapp.graph_base_url must be an http(s) URL".into()));
-        }
-        if !(self.twilio.public_base_url.starts_with("https://") || self.twilio.public_base_url.starts_with("http://"))
-        {
-            return Err(SettingsError::Validation("twilio.public_base_url must be an http(s) URL".into()));
-        }
-        if !(self.twilio.api_base_url.starts_with("https://") || self.twilio.api_base_url.starts_with("http://"))
-            || self.twilio.request_timeout_ms == 0
-        {
-            return Err(SettingsError::Validation(
-                "twilio.api_base_url must be an http(s) URL and request_timeout_ms positive".into(),
+        not_blank("http.addr", &self.http.addr)?;
+        not_blank("grpc.addr", &self.grpc.addr)?;
+        not_blank("postgres.url", &self.postgres.url)?;
+        in_range("postgres.max_connections", self.postgres.max_connections, 1..=1000)?;
+        not_blank("nats.url", &self.nats.url)?;
+        not_blank("redis.url", &self.redis.url)?;
+        in_range("ingest.max_body_bytes", self.ingest.max_body_bytes, 1024..=MAX_BODY_BYTES)?;
+        self.whatsapp.validate()?;
+        self.twilio.validate()?;
+        self.webchat.validate()
+    }
+}
+
+/// The largest webhook body a setting may allow (Meta's and Twilio's are far smaller).
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// The longest timeout of one provider request a setting may ask for.
+const MAX_REQUEST_TIMEOUT_MS: u64 = 300_000;
+
+impl WhatsAppSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        http_url("whatsapp.graph_base_url", &self.graph_base_url)?;
+        let version = self.graph_api_version.strip_prefix('v').unwrap_or_default();
+        if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            return Err(refuse(
+                "whatsapp.graph_api_version",
+                format_args!("must look like v23.0, not {:?}", self.graph_api_version),
             ));
         }
-        if !self.whatsapp.graph_api_version.starts_with('v') {
-            return Err(SettingsError::Validation("whatsapp.graph_api_version must look like v23.0".into()));
+        in_range("whatsapp.request_timeout_ms", self.request_timeout_ms, 100..=MAX_REQUEST_TIMEOUT_MS)?;
+        in_range("whatsapp.send_attempts", self.send_attempts, 1..=20)?;
+        // Delays double from here and are capped at 10 s.
+        in_range("whatsapp.retry_base_ms", self.retry_base_ms, 1..=10_000)?;
+        in_range("whatsapp.send_concurrency", self.send_concurrency, 1..=1024)
+    }
+}
+
+impl TwilioSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        http_url("twilio.public_base_url", &self.public_base_url)?;
+        http_url("twilio.api_base_url", &self.api_base_url)?;
+        in_range("twilio.request_timeout_ms", self.request_timeout_ms, 100..=MAX_REQUEST_TIMEOUT_MS)
+    }
+}
+
+impl WebchatSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        in_range("webchat.visitor_messages_per_minute", self.visitor_messages_per_minute, 1..=10_000)?;
+        in_range("webchat.address_requests_per_minute", self.address_requests_per_minute, 1..=1_000_000)
+    }
+}
+
+/// A URL the service calls or is called at: set, `http://` or `https://`, and a host after it.
+fn http_url(key: &str, value: &str) -> Result<(), SettingsError> {
+    not_blank(key, value)?;
+    let host = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).unwrap_or_default();
+    if host.is_empty() || host.starts_with('/') || host.contains(char::is_whitespace) {
+        return Err(refuse(key, format_args!("must be an http:// or https:// URL, not {value:?}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use inbox_service::ServiceSettings;
+
+    use super::*;
+
+    /// Settings as the process would load them from `env` over the defaults.
+    fn load(env: &[(&str, &str)]) -> Settings {
+        let mut vars = HashMap::from([("INBOX__AUTH__SERVICE_TOKEN".to_owned(), "a-service-token-of-16+".to_owned())]);
+        vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        inbox_config::load(Settings::DEFAULTS, None, &vars).unwrap()
+    }
+
+    #[test]
+    fn the_defaults_and_the_test_fleets_settings_are_accepted() {
+        load(&[]).validate().unwrap();
+        load(&[
+            ("INBOX__INGEST__MAX_BODY_BYTES", "4096"),
+            ("INBOX__WHATSAPP__GRAPH_BASE_URL", "http://127.0.0.1:41234"),
+            ("INBOX__WHATSAPP__RETRY_BASE_MS", "20"),
+            ("INBOX__WHATSAPP__REQUEST_TIMEOUT_MS", "2000"),
+            ("INBOX__TWILIO__PUBLIC_BASE_URL", "https://calls.example.test/"),
+            ("INBOX__TWILIO__API_BASE_URL", "http://127.0.0.1:41235"),
+            ("INBOX__WEBCHAT__VISITOR_MESSAGES_PER_MINUTE", "5"),
+            ("INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE", "40"),
+        ])
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn every_numeric_setting_out_of_range_is_refused_naming_its_variable() {
+        for (variable, nonsense) in [
+            ("INBOX__POSTGRES__MAX_CONNECTIONS", "0"),
+            ("INBOX__INGEST__MAX_BODY_BYTES", "0"),
+            ("INBOX__INGEST__MAX_BODY_BYTES", "100"),
+            ("INBOX__INGEST__MAX_BODY_BYTES", "1000000000"),
+            ("INBOX__WHATSAPP__REQUEST_TIMEOUT_MS", "0"),
+            ("INBOX__WHATSAPP__REQUEST_TIMEOUT_MS", "3600000"),
+            ("INBOX__WHATSAPP__SEND_ATTEMPTS", "0"),
+            ("INBOX__WHATSAPP__SEND_ATTEMPTS", "1000"),
+            ("INBOX__WHATSAPP__RETRY_BASE_MS", "0"),
+            ("INBOX__WHATSAPP__RETRY_BASE_MS", "60000"),
+            ("INBOX__WHATSAPP__SEND_CONCURRENCY", "0"),
+            ("INBOX__WHATSAPP__SEND_CONCURRENCY", "100000"),
+            ("INBOX__TWILIO__REQUEST_TIMEOUT_MS", "0"),
+            ("INBOX__WEBCHAT__VISITOR_MESSAGES_PER_MINUTE", "0"),
+            ("INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE", "0"),
+        ] {
+            let err = load(&[(variable, nonsense)]).validate().unwrap_err().to_string();
+            assert!(err.contains(variable) && err.contains(nonsense), "{variable}={nonsense}: {err}");
         }
-        if self.whatsapp.send_attempts == 0 || self.whatsapp.request_timeout_ms == 0 {
-            return Err(SettingsError::Validation(
-                "whatsapp.send_attempts and request_timeout_ms must be positive".into(),
-            ));
+    }
+
+    #[test]
+    fn urls_that_must_be_set_are_refused_when_blank_or_not_http() {
+        for (variable, nonsense) in [
+            ("INBOX__WHATSAPP__GRAPH_BASE_URL", ""),
+            ("INBOX__WHATSAPP__GRAPH_BASE_URL", "graph.facebook.com"),
+            ("INBOX__TWILIO__PUBLIC_BASE_URL", " "),
+            ("INBOX__TWILIO__PUBLIC_BASE_URL", "https://"),
+            ("INBOX__TWILIO__API_BASE_URL", "ftp://api.twilio.com"),
+            ("INBOX__POSTGRES__URL", ""),
+            ("INBOX__NATS__URL", ""),
+            ("INBOX__REDIS__URL", ""),
+            ("INBOX__WHATSAPP__GRAPH_API_VERSION", "23.0"),
+            ("INBOX__WHATSAPP__GRAPH_API_VERSION", "v"),
+        ] {
+            let err = load(&[(variable, nonsense)]).validate().unwrap_err().to_string();
+            assert!(err.contains(variable), "{variable}={nonsense:?}: {err}");
         }
-        if self.webchat.visitor_messages_per_minute == 0 || self.webchat.address_requests_per_minute == 0 {
-            return Err(SettingsError::Validation("webchat rate limits must be positive".into()));
-        }
-        Ok(())
+    }
+
+    #[test]
+    fn a_short_service_token_is_refused() {
+        let err = load(&[("INBOX__AUTH__SERVICE_TOKEN", "short")]).validate().unwrap_err().to_string();
+        assert!(err.contains("INBOX__AUTH__SERVICE_TOKEN"), "{err}");
     }
 }
