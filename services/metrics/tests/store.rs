@@ -13,7 +13,7 @@ use common::{Story, minute, renamed, store_at};
 use inbox_metrics::api::present::{figures_to_proto, series_of};
 use inbox_metrics::domain::buckets::{Dim, Grain};
 use inbox_metrics::domain::fact::Fact;
-use inbox_metrics::domain::timeline::{Actor, HandoffReason, Status};
+use inbox_metrics::domain::timeline::{Actor, HandoffReason, SlaOutcome, Status};
 use inbox_metrics::proto as pb;
 use inbox_metrics::store::MetricsStore;
 use inbox_metrics::store::csat::CsatSettings;
@@ -305,4 +305,32 @@ async fn a_rating_after_the_survey_is_counted_once_for_the_resolver() {
     assert_eq!((csat.surveys_sent, csat.responses, csat.by_score), (1, 1, vec![0, 0, 0, 1, 0]));
     assert_eq!(csat.average, 4.0);
     assert_eq!(tenant_totals(&store, tenant).await.next_response.unwrap().count, 0, "the rating keeps nobody waiting");
+}
+
+#[tokio::test]
+async fn sla_alerts_count_for_the_assignee_and_team_even_when_they_arrive_first() {
+    let (_db, store) = store_at(minute(100)).await;
+    let tenant = Uuid::now_v7();
+    let (sarah, team) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut s = Story::new("webchat", minute(0));
+    s.created().customer(minute(0)).assign(minute(1), Some(sarah), Some(team));
+    s.sla(minute(12), SlaOutcome::Warning, 1).sla(minute(15), SlaOutcome::Breached, 1).sla(
+        minute(15),
+        SlaOutcome::Breached,
+        3,
+    );
+    // The alerts first, then the conversation's own events.
+    let alerts: Vec<Fact> = s.facts[3..].to_vec();
+    store.apply_facts(tenant, PARIS, &alerts).await.unwrap();
+    store.apply_facts(tenant, PARIS, &s.facts[..3]).await.unwrap();
+    let sla = tenant_totals(&store, tenant).await.sla.unwrap();
+    assert_eq!((sla.warnings, sla.breaches, sla.met), (1, 2, 0), "two targets missed at the same minute are two");
+    let agents = totals(&store, tenant, Grain::Day, Dim::Agent, minute(-1440), minute(1440)).await;
+    assert_eq!(agents[0].1.sla.clone().unwrap().breaches, 2);
+    let live = store.live_counts(tenant, Dim::Channel).await.unwrap();
+    assert_eq!(
+        (live[0].key.as_str(), live[0].backlog),
+        ("webchat", 1),
+        "the real snapshot replaced the provisional one"
+    );
 }

@@ -6,13 +6,14 @@ use chrono::{DateTime, Utc};
 use inbox_bus::{Envelope, Payload};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1::{Conversation, ConversationStatus, Message, SenderKind, StatusChange};
+use inbox_proto::events::v1::SlaAlert;
 use prost_types::Timestamp;
 use uuid::Uuid;
 
 use crate::domain::csat::{SURVEY_KEY_PREFIX, rating_of_content};
 use crate::domain::fact::Fact;
 use crate::domain::live::Snapshot;
-use crate::domain::timeline::{Actor, HandoffReason, Point, PointKind, Status};
+use crate::domain::timeline::{Actor, HandoffReason, Point, PointKind, SlaOutcome, Status};
 
 /// The sender id of the conversation service's hand-off message (sent when a person takes over).
 const HANDOFF_SENDER: &str = "handoff";
@@ -21,6 +22,11 @@ const HANDOFF_SENDER: &str = "handoff";
 /// does not count (other services' events, payloads without a conversation).
 pub fn fact_of(subject: &str, kind: &str, envelope: &Envelope) -> Option<Fact> {
     let payload = envelope.payload.as_ref()?;
+    match payload {
+        Payload::SlaWarning(alert) => return sla_fact(subject, envelope, alert, SlaOutcome::Warning),
+        Payload::SlaBreached(alert) => return sla_fact(subject, envelope, alert, SlaOutcome::Breached),
+        _ => {}
+    }
     if let Payload::ConversationDeleted(deleted) = payload {
         return Some(Fact {
             event_id: envelope.event_id.clone(),
@@ -72,6 +78,47 @@ pub fn fact_of(subject: &str, kind: &str, envelope: &Envelope) -> Option<Fact> {
         snapshot: Some(snapshot),
         opened,
         point,
+        deleted: false,
+    })
+}
+
+/// An SLA alert of the notification service: a warning counts when it fired, a breach at the
+/// target's due time; for the assignee and team the alert names. It carries no conversation
+/// snapshot: a provisional one (version -1, which any real snapshot replaces) lets an alert that
+/// arrives before the conversation's own events be kept.
+fn sla_fact(subject: &str, envelope: &Envelope, alert: &SlaAlert, outcome: SlaOutcome) -> Option<Fact> {
+    let at = match outcome {
+        SlaOutcome::Breached => time_of(alert.due_at.as_ref()).or_else(|| time_of(envelope.occurred_at.as_ref())),
+        SlaOutcome::Warning | SlaOutcome::Met => time_of(envelope.occurred_at.as_ref()),
+    }?;
+    let (team, assignee) = (optional_id(&alert.team_id), optional_id(&alert.assignee_id));
+    // Targets of one conversation alert independently: the target tells their facts apart.
+    let target = match alert.target.as_str() {
+        "first_response" => 1,
+        "next_response" => 2,
+        "resolution" => 3,
+        _ => 4,
+    };
+    Some(Fact {
+        event_id: envelope.event_id.clone(),
+        subject: subject.to_owned(),
+        conversation_id: Uuid::parse_str(&alert.conversation_id).ok()?,
+        snapshot: Some(Snapshot {
+            version: -1,
+            channel: inbox_bus::subjects::channel_token(
+                Channel::try_from(alert.channel).unwrap_or(Channel::Unspecified),
+            )
+            .to_owned(),
+            status: Status::Active,
+            assignee,
+            team,
+            person_handles: false,
+            needs_human: false,
+            customer_wrote_last: true,
+            created_at: None,
+        }),
+        opened: None,
+        point: Some(Point { at, id: Uuid::from_u128(target), kind: PointKind::Sla { outcome }, team, assignee }),
         deleted: false,
     })
 }
@@ -306,6 +353,20 @@ mod tests {
             Payload::ConversationDeleted(ConversationDeleted { conversation_id: id.to_string() }),
         );
         assert!(fact_of("s", "conversation.deleted", &deleted).unwrap().deleted);
+        let alert = SlaAlert {
+            conversation_id: id.to_string(),
+            target: "first_response".into(),
+            due_at: Some(Timestamp { seconds: 1_900_000_900, nanos: 0 }),
+            assignee_id: agent.to_string(),
+            channel: Channel::Webchat as i32,
+            ..Default::default()
+        };
+        let breached = new_envelope("e7", "t", Payload::SlaBreached(alert));
+        let fact = fact_of("s", "sla.breached", &breached).unwrap();
+        let point = fact.point.unwrap();
+        assert_eq!((point.kind, point.assignee), (PointKind::Sla { outcome: SlaOutcome::Breached }, Some(agent)));
+        assert_eq!(point.at.timestamp(), 1_900_000_900, "a breach counts when the target was due");
+        assert_eq!(fact.snapshot.unwrap().version, -1, "any real snapshot replaces the provisional one");
         let empty = new_envelope("e6", "t", Payload::MessageCreated(MessageCreated::default()));
         assert_eq!(fact_of("s", "message.created", &empty), None, "no conversation: nothing to count");
     }

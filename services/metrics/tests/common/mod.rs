@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use inbox_config::PostgresSettings;
 use inbox_metrics::domain::fact::Fact;
 use inbox_metrics::domain::live::Snapshot;
-use inbox_metrics::domain::timeline::{Actor, HandoffReason, Point, PointKind, Status};
+use inbox_metrics::domain::timeline::{Actor, HandoffReason, Point, PointKind, SlaOutcome, Status};
 use inbox_metrics::store::{MIGRATOR, MetricsStore};
 use inbox_service::Clock;
 use inbox_testkit::TestDatabase;
@@ -140,6 +140,28 @@ impl Story {
         self.snapshot.status = to;
         let p = self.point(at, Uuid::nil(), PointKind::Status { from, to, actor });
         self.push("conversation.status_changed", p)
+    }
+
+    /// An SLA alert of the notification service, which carries no conversation snapshot.
+    pub fn sla(&mut self, at: DateTime<Utc>, outcome: SlaOutcome, target: u128) -> &mut Self {
+        let mut provisional = self.snapshot.clone();
+        provisional.version = -1;
+        self.facts.push(Fact {
+            event_id: Uuid::now_v7().to_string(),
+            subject: "events.t.sla.breached".into(),
+            conversation_id: self.conversation_id,
+            snapshot: Some(provisional),
+            opened: None,
+            point: Some(Point {
+                at,
+                id: Uuid::from_u128(target),
+                kind: PointKind::Sla { outcome },
+                team: self.snapshot.team,
+                assignee: self.snapshot.assignee,
+            }),
+            deleted: false,
+        });
+        self
     }
 
     pub fn survey(&mut self, at: DateTime<Utc>) -> &mut Self {
