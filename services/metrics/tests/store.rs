@@ -326,7 +326,7 @@ async fn sla_alerts_count_for_the_assignee_and_team_even_when_they_arrive_first(
     let sla = tenant_totals(&store, tenant).await.sla.unwrap();
     assert_eq!((sla.warnings, sla.breaches, sla.met), (1, 2, 0), "two targets missed at the same minute are two");
     let agents = totals(&store, tenant, Grain::Day, Dim::Agent, minute(-1440), minute(1440)).await;
-    assert_eq!(agents[0].1.sla.clone().unwrap().breaches, 2);
+    assert_eq!(agents[0].1.sla.unwrap().breaches, 2);
     let live = store.live_counts(tenant, Dim::Channel).await.unwrap();
     assert_eq!(
         (live[0].key.as_str(), live[0].backlog),
