@@ -267,3 +267,128 @@ async fn a_whatsapp_conversation_answered_and_resolved_moves_the_figures_once() 
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_rebuild_recomputes_the_figures_from_the_conversation_history_once() -> anyhow::Result<()> {
+    // The conversation service works on one bus; metrics listens on another and never hears
+    // of it: all it learns comes from the rebuild.
+    let (conversation_nats, metrics_nats) = (TestNats::start().await?, TestNats::start().await?);
+    let (conversation_db, metrics_db) = (TestDatabase::create("conv").await?, TestDatabase::create("metrics").await?);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let shutdown = CancellationToken::new();
+    let conversation_listeners = Listeners::ephemeral().await?;
+    let (conversation_http, conversation_grpc) =
+        (conversation_listeners.http.local_addr()?, conversation_listeners.grpc.local_addr()?);
+    let settings: inbox_conversation::Settings = inbox_config::load(
+        inbox_conversation::Settings::DEFAULTS,
+        None,
+        &env(&conversation_db, &conversation_nats, &[]),
+    )?;
+    let conversation_service =
+        tokio::spawn(inbox_conversation::run(settings, conversation_listeners, shutdown.clone()));
+    let listeners = Listeners::ephemeral().await?;
+    let (metrics_http, metrics_grpc) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
+    let settings: inbox_metrics::Settings = inbox_config::load(
+        inbox_metrics::Settings::DEFAULTS,
+        None,
+        &env(
+            &metrics_db,
+            &metrics_nats,
+            &[("INBOX__METRICS__CONVERSATION_URL", format!("http://{conversation_grpc}"))],
+        ),
+    )?;
+    let metrics_service = tokio::spawn(inbox_metrics::run(settings, listeners, shutdown.clone()));
+    ready(&http, conversation_http).await;
+    ready(&http, metrics_http).await;
+
+    let token = Secret::new(TOKEN);
+    let conversations = ConversationsClient::connect(format!("http://{conversation_grpc}")).await?;
+    let metrics = MetricsClient::connect(format!("http://{metrics_grpc}")).await?;
+    let tenant = Uuid::now_v7();
+    let sarah = Uuid::now_v7();
+    let admin = ctx(tenant, "operator", Role::Operator);
+    let as_sarah = ctx(tenant, &format!("user:{sarah}"), Role::Agent);
+
+    // Two customers write; Sarah answers both and resolves one.
+    let bus = Bus::connect(&conversation_nats.url(), "metrics-test").await?;
+    for (i, from) in ["16505550101", "16505550102"].iter().enumerate() {
+        let inbound = InboundMessage {
+            tenant_id: tenant.to_string(),
+            channel: Channel::Whatsapp as i32,
+            channel_account_id: "acc".into(),
+            external_id: format!("wamid.REBUILD.{i}"),
+            sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
+            sender: Some(Sender { address: (*from).into(), display_name: String::new() }),
+            content: text("Hello?"),
+            raw_payload_id: String::new(),
+            visitor: None,
+        };
+        let envelope =
+            new_envelope(format!("ingest-rebuild-{i}"), tenant.to_string(), Payload::InboundMessage(inbound));
+        bus.publish(&subjects::ingest(Channel::Whatsapp, &tenant.to_string()), &envelope).await?;
+    }
+    let (conversations_ref, admin_ref, token_ref) = (&conversations, &admin, &token);
+    let ids = wait_until(Duration::from_secs(20), || async move {
+        let request = admin_ref.request(conv::ListConversationsRequest::default(), token_ref).ok()?;
+        let listed = conversations_ref.clone().list_conversations(request).await.ok()?.into_inner();
+        (listed.conversations.len() == 2).then(|| listed.conversations.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
+    })
+    .await
+    .context("the conversations were not stored")?;
+    for (i, id) in ids.iter().enumerate() {
+        let reply = conv::SendMessageRequest {
+            conversation_id: id.clone(),
+            content: text("On it."),
+            internal_note: false,
+            idempotency_key: format!("reply-{i}"),
+        };
+        conversations.clone().send_message(as_sarah.request(reply, &token)?).await?;
+    }
+    let resolve = conv::SetStatusRequest {
+        conversation_id: ids[0].clone(),
+        status: conv::ConversationStatus::Resolved as i32,
+        reason: String::new(),
+    };
+    conversations.clone().set_status(as_sarah.request(resolve, &token)?).await?;
+    assert_eq!(
+        total(&report(&metrics, &admin, pb::Grouping::Tenant).await?).new_conversations,
+        0,
+        "metrics heard nothing"
+    );
+
+    // Agents may not rebuild; the operator rebuilds twice: the figures are counted once.
+    let from = Some(inbox_proto::timestamp_from(Utc::now() - chrono::Duration::hours(1)));
+    let refused = metrics.clone().start_rebuild(as_sarah.request(pb::StartRebuildRequest { from }, &token)?).await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
+    for _ in 0..2 {
+        let started =
+            metrics.clone().start_rebuild(admin.request(pb::StartRebuildRequest { from }, &token)?).await?.into_inner();
+        let (metrics_ref, id) = (&metrics, started.rebuild_id.clone());
+        let done = wait_until(Duration::from_secs(20), || {
+            let id = id.clone();
+            async move {
+                let request = admin_ref.request(pb::GetRebuildRequest { rebuild_id: id }, token_ref).ok()?;
+                let status = metrics_ref.clone().get_rebuild(request).await.ok()?.into_inner();
+                (status.state != "running").then_some(status)
+            }
+        })
+        .await
+        .context("the rebuild did not finish")?;
+        assert_eq!((done.state.as_str(), done.conversations_done, done.error.as_str()), ("done", 2, ""));
+    }
+    let f = total(&report(&metrics, &admin, pb::Grouping::Tenant).await?);
+    assert_eq!((f.new_conversations, f.customer_messages, f.agent_messages, f.resolutions), (2, 2, 2, 1));
+    assert_eq!(f.first_response.unwrap().count, 2);
+    let live = metrics
+        .clone()
+        .get_live(admin.request(pb::LiveRequest { group_by: pb::Grouping::Tenant as i32, group_ids: vec![] }, &token)?)
+        .await?
+        .into_inner();
+    assert_eq!((live.groups[0].active, live.groups[0].backlog), (1, 0), "one open, answered last by Sarah");
+
+    shutdown.cancel();
+    for service in [metrics_service, conversation_service] {
+        tokio::time::timeout(Duration::from_secs(10), service).await.context("a service did not stop")???;
+    }
+    Ok(())
+}
