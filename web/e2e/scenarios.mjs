@@ -1,5 +1,6 @@
 // The issue's "Done when" scenarios, against a running fleet (see lib.mjs for the environment).
 import { readFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { api, check, env, jwtSubject, openInbox, PHONE, randomPhone, sendWhatsApp, shot } from './lib.mjs';
 
@@ -469,6 +470,32 @@ export const scenarios = {
     const other = await openInbox(browser, { token: env.teammateToken || env.token, search: new URL(url).search });
     await heading(other.page, 'Url Uma').waitFor();
     await other.context.close();
+    await context.close();
+  },
+
+  /**
+   * The gateway goes away and comes back: "connection lost, reconnecting…" shows, then goes by
+   * itself, and a message that arrived meanwhile is on screen. Needs INBOX_GATEWAY_STOP_CMD and
+   * INBOX_GATEWAY_START_CMD (shell commands that stop and start the gateway); skipped without.
+   */
+  async reconnect(browser) {
+    const stop = process.env.INBOX_GATEWAY_STOP_CMD;
+    const start = process.env.INBOX_GATEWAY_START_CMD;
+    if (!stop || !start) {
+      console.log('  skipped: set INBOX_GATEWAY_STOP_CMD and INBOX_GATEWAY_START_CMD');
+      return;
+    }
+    const { page, context } = await openInbox(browser);
+    await page.mouse.move(1200, 400);
+    execSync(stop, { stdio: 'inherit' });
+    await page.getByText('Connection lost, reconnecting').waitFor({ timeout: 15_000 });
+    await shot(page, 'reconnect', 'connection-lost');
+    const name = `Missed Max ${Date.now() % 100000}`;
+    await sendWhatsApp({ from: randomPhone(), name, text: 'Sent while you were disconnected' });
+    execSync(start, { stdio: 'inherit' });
+    await page.getByText('Connection lost, reconnecting').waitFor({ state: 'detached', timeout: 60_000 });
+    await page.getByRole('option', { name: new RegExp(name) }).waitFor({ timeout: 15_000 });
+    await shot(page, 'reconnect', 'caught-up');
     await context.close();
   },
 };
