@@ -19,10 +19,15 @@ struct World {
     _redis: TestRedis,
 }
 
+/// A pool of a few connections: other suites share the PostgreSQL server (100 connections).
+async fn small_pool(db: &TestDatabase) -> anyhow::Result<sqlx::PgPool> {
+    Ok(sqlx::postgres::PgPoolOptions::new().max_connections(5).connect(&db.url()).await?)
+}
+
 async fn world() -> anyhow::Result<World> {
     let db = TestDatabase::create("routing_store").await?;
     let redis = TestRedis::start().await?;
-    let pool = sqlx::PgPool::connect(&db.url()).await?;
+    let pool = small_pool(&db).await?;
     MIGRATOR.run(&pool).await?;
     let client = redis::Client::open(redis.url())?;
     let book = AvailabilityBook::new(redis::aio::ConnectionManager::new(client).await?, redis.key_prefix().to_owned());
@@ -286,7 +291,7 @@ async fn two_replicas_deciding_at_once_never_assign_twice_nor_overfill_an_agent(
     }
     // Two stores with their own pools: two replicas. Both see the same 40 conversations (each
     // event delivered to both, as after a redelivery with a new id) plus bulk moves to Sales.
-    let other = RoutingStore::new(sqlx::PgPool::connect(&w._db.url()).await?);
+    let other = RoutingStore::new(small_pool(&w._db).await?);
     let conversations: Vec<Uuid> = (0..40).map(|_| Uuid::now_v7()).collect();
     let mut tasks = Vec::new();
     for (replica, store) in [w.store.clone(), other.clone()].into_iter().enumerate() {

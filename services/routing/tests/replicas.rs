@@ -43,6 +43,10 @@ async fn start_replica(db: &TestDatabase, nats: &TestNats, redis: &TestRedis) ->
         // Only the events and calls of this test route: the sweeper stays out of the way.
         ("INBOX__ROUTING__SWEEP_INTERVAL_SECONDS".to_owned(), "3600".to_owned()),
         ("INBOX__ROUTING__MAX_BATCH".to_owned(), "16".to_owned()),
+        // Two replicas with the default pool (16) and this test's own took every connection a
+        // shared PostgreSQL (100) had left while other suites ran: the test's pool then timed
+        // out. Eight each still race (2 batch workers and up to 120 concurrent calls per replica).
+        ("INBOX__POSTGRES__MAX_CONNECTIONS".to_owned(), "8".to_owned()),
     ]);
     let settings: Settings = inbox_config::load(Settings::DEFAULTS, None, &env)?;
     let listeners = Listeners::ephemeral().await?;

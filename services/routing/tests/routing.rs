@@ -26,6 +26,8 @@ async fn a_redelivered_event_is_recorded_once() -> anyhow::Result<()> {
         ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), "routing-test-service-token".to_owned()),
         ("INBOX__LOG__LEVEL".to_owned(), "warn".to_owned()),
         ("INBOX__LOG__FORMAT".to_owned(), "json".to_owned()),
+        // Other suites share the PostgreSQL server (100 connections).
+        ("INBOX__POSTGRES__MAX_CONNECTIONS".to_owned(), "8".to_owned()),
     ]);
     let settings: Settings = inbox_config::load(Settings::DEFAULTS, None, &env)?;
     settings.validate()?;
