@@ -2,6 +2,8 @@
 //! Non-interactive; `--json` prints machine-readable output. Authenticates with the operator
 //! token (`INBOX_OPERATOR_TOKEN`).
 
+mod metrics;
+
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use hmac::{Hmac, Mac};
@@ -47,6 +49,9 @@ enum Command {
     /// Web chat widgets (the embeddable website chat).
     #[command(subcommand)]
     Webchat(WebchatCommand),
+    /// Metrics: rebuild a tenant's figures from the conversation history.
+    #[command(subcommand)]
+    Metrics(metrics::MetricsCommand),
 }
 
 #[derive(Subcommand)]
@@ -590,6 +595,7 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
             gateway.call(Method::GET, &format!("/v1/admin/tenants/{tenant}/channels/twilio"), None).await
         }
         Command::Twilio(TwilioCommand::Replay(args)) => args.send(&gateway, "twilio").await,
+        Command::Metrics(command) => command.run(&gateway).await,
     }
 }
 
