@@ -294,6 +294,21 @@ export function Inbox({ session }: { session: Session }) {
 
   const onSettings = path.startsWith('/settings');
 
+  // Panels the agent collapsed (the views rail, the customer panel), remembered in this browser.
+  const [layout, setLayout] = useState<{ rail: boolean; customer: boolean }>(() => {
+    try {
+      return { rail: true, customer: true, ...(JSON.parse(localStorage.getItem('inbox.layout') ?? '{}') as object) };
+    } catch {
+      return { rail: true, customer: true };
+    }
+  });
+  const toggle = (panel: 'rail' | 'customer') =>
+    setLayout((l) => {
+      const next = { ...l, [panel]: !l[panel] };
+      localStorage.setItem('inbox.layout', JSON.stringify(next));
+      return next;
+    });
+
   // The tab says how many of my conversations wait for me.
   const counts = useQuery({ queryKey: keys.views(url.team), queryFn: () => api.getViews(url.team || undefined), refetchInterval: 60_000 });
   const waitingForMe = counts.data?.mine.needs_attention ?? 0;
@@ -303,7 +318,13 @@ export function Inbox({ session }: { session: Session }) {
 
   return (
     <InboxContext.Provider value={ctx}>
-      <div className={s.app} data-panel-shown={url.panel} data-has-conversation={current ? 'yes' : 'no'}>
+      <div
+        className={s.app}
+        data-panel-shown={url.panel}
+        data-has-conversation={current ? 'yes' : 'no'}
+        data-rail={layout.rail ? 'open' : 'collapsed'}
+        data-customer={layout.customer ? 'open' : 'collapsed'}
+      >
         <a className={s.skip} href="#conversation-list">
           Skip to the conversation list
         </a>
@@ -317,6 +338,8 @@ export function Inbox({ session }: { session: Session }) {
             onHelp={() => setHelp(true)}
             onSettings={() => navigate(onSettings ? '/' : '/settings')}
             onSignOut={() => void signOut()}
+            collapsed={!layout.rail}
+            onToggle={() => toggle('rail')}
           />
           {onSettings ? (
             <section className={s.settings} aria-label="Settings">
@@ -340,10 +363,16 @@ export function Inbox({ session }: { session: Session }) {
                 id={current}
                 actions={actions}
                 onBack={() => open(null)}
-                onProfile={() => setUrl({ panel: 'customer' })}
+                onProfile={() => (window.matchMedia('(min-width: 1181px)').matches ? toggle('customer') : setUrl({ panel: 'customer' }))}
+                customerShown={layout.customer}
                 onOpenConversation={(id) => open(id)}
               />
-              <CustomerPanel id={current} onBack={() => setUrl({ panel: 'conversation' })} onOpenConversation={(id) => open(id)} />
+              <CustomerPanel
+                id={current}
+                onBack={() => setUrl({ panel: 'conversation' })}
+                onOpenConversation={(id) => open(id)}
+                onCollapse={() => toggle('customer')}
+              />
             </>
           )}
         </main>

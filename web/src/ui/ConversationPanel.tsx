@@ -72,8 +72,15 @@ function senderLabel(m: Message, agentName: (id: string) => string): string {
 
 export const ConversationPanel = forwardRef<
   ConversationPanelHandle,
-  { id: string | null; actions: Actions; onBack: () => void; onProfile: () => void; onOpenConversation: (id: string) => void }
->(function ConversationPanel({ id, actions, onBack, onProfile }, ref) {
+  {
+    id: string | null;
+    actions: Actions;
+    onBack: () => void;
+    onProfile: () => void;
+    onOpenConversation: (id: string) => void;
+    customerShown: boolean;
+  }
+>(function ConversationPanel({ id, actions, onBack, onProfile, customerShown }, ref) {
   const { me, agentName, teamName, toast, outbox, settings } = useInbox();
   const composer = useRef<ComposerHandle>(null);
   const [dialog, setDialog] = useState<null | 'assign' | 'priority' | 'summary'>(null);
@@ -272,7 +279,7 @@ export const ConversationPanel = forwardRef<
                 </Menu>
               ) : null}
             </div>
-            <Button className={s.profileBtn} onClick={onProfile}>
+            <Button className={`${s.profileBtn} ${customerShown ? '' : s.profileAlways}`} onClick={onProfile} aria-label="Profile" title="View customer profile">
               <Icon name="user" size={14} /> Profile
             </Button>
           </div>

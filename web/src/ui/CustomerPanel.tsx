@@ -98,7 +98,17 @@ function EditCustomer({ customer, onClose }: { customer: Customer; onClose: () =
   );
 }
 
-export function CustomerPanel({ id, onBack, onOpenConversation }: { id: string | null; onBack: () => void; onOpenConversation: (id: string) => void }) {
+export function CustomerPanel({
+  id,
+  onBack,
+  onOpenConversation,
+  onCollapse,
+}: {
+  id: string | null;
+  onBack: () => void;
+  onOpenConversation: (id: string) => void;
+  onCollapse: () => void;
+}) {
   const { agentName, teamName } = useInbox();
   const [editing, setEditing] = useState(false);
   const conversation = useQuery({ queryKey: keys.conversation(id ?? ''), queryFn: () => api.getConversation(id!), enabled: !!id });
@@ -119,6 +129,9 @@ export function CustomerPanel({ id, onBack, onOpenConversation }: { id: string |
             Edit
           </Button>
         ) : null}
+        <button type="button" className={s.collapse} onClick={onCollapse} aria-label="Hide the customer panel" title="Hide the customer panel">
+          »
+        </button>
       </div>
       {!id ? (
         <p className={s.empty}>The customer of the open conversation shows here.</p>

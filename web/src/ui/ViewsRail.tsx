@@ -29,6 +29,8 @@ export function ViewsRail({
   onHelp,
   onSettings,
   onSignOut,
+  collapsed,
+  onToggle,
 }: {
   view: string;
   team?: string;
@@ -36,6 +38,8 @@ export function ViewsRail({
   onHelp: () => void;
   onSettings: () => void;
   onSignOut: () => void;
+  collapsed: boolean;
+  onToggle: () => void;
 }) {
   const { me, setPresence, agents } = useInbox();
   const counts = useViewCounts(team);
@@ -60,9 +64,23 @@ export function ViewsRail({
       </li>
     );
   };
+  if (collapsed) {
+    return (
+      <nav className={`${s.rail} ${s.collapsed}`} aria-label="Inbox views" data-region="rail">
+        <button type="button" className={s.toggle} onClick={onToggle} aria-label="Show the views" title="Show the views">
+          »
+        </button>
+      </nav>
+    );
+  }
   return (
     <nav className={s.rail} aria-label="Inbox views" data-region="rail">
-      <div className={s.brand}>Inbox</div>
+      <div className={s.brand}>
+        Inbox
+        <button type="button" className={s.toggle} onClick={onToggle} aria-label="Hide the views" title="Hide the views">
+          «
+        </button>
+      </div>
       <ul className={s.list}>
         {VIEW_GROUPS.map((g) => (
           <li key={g.id}>
