@@ -8,6 +8,8 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod events;
+pub mod https;
 pub mod ids;
 pub mod ingest;
 pub mod metrics;

@@ -8,15 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use inbox_bus::{Delivery, HandlerError, MessageHandler, Payload};
-use inbox_proto::events::v1::OutboundMessage;
+use inbox_bus::{Delivery, HandlerError, MessageHandler};
 use uuid::Uuid;
 
 use crate::config::WhatsAppSettings;
-use crate::ids::parse_id;
+use crate::events::OutboundReply;
 use crate::ingest::announce_deliveries;
 use crate::metrics::OUTBOUND_SENDS;
-use crate::store::{ChannelAccount, Claim, DeliveryFailure, DeliveryRow, IngestStore, NewDelivery};
+use crate::store::{ChannelAccount, Claim, DeliveryFailure, DeliveryRow, IngestStore};
 use crate::whatsapp::graph::{GraphClient, SendOutcome};
 use crate::whatsapp::outbound::{request_body, within_customer_service_window};
 
@@ -66,29 +65,16 @@ fn refusal(title: &str, details: impl Into<String>) -> DeliveryFailure {
 
 impl MessageHandler for WhatsAppSender {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        let Some(Payload::OutboundMessage(outbound)) = delivery.envelope.payload else {
-            return Err(HandlerError::Permanent("not an outbound message".into()));
-        };
-        let OutboundMessage { message, channel_account_id, customer_address, last_customer_message_at } = outbound;
-        let message = message.ok_or_else(|| HandlerError::Permanent("outbound message without its message".into()))?;
-        let tenant_id = parse_id("tenant", &delivery.envelope.tenant_id)?;
-        let message_id = parse_id("message id", &message.id)?;
-        let conversation_id = parse_id("conversation id", &message.conversation_id)?;
-        if message.internal_note {
+        let reply = OutboundReply::of(&delivery)?;
+        let (tenant_id, message_id) = (reply.tenant_id, reply.message_id);
+        if reply.message.internal_note {
             return Ok(());
         }
-        let account: Option<ChannelAccount> = match parse_id("channel account id", &channel_account_id) {
-            Ok(id) => self.store.account_of_tenant(tenant_id, id).await?,
-            Err(_) => None,
+        let account: Option<ChannelAccount> = match reply.account_id {
+            Some(id) => self.store.account_of_tenant(tenant_id, id).await?,
+            None => None,
         };
-        let new = NewDelivery {
-            tenant_id,
-            message_id,
-            conversation_id,
-            account_id: account.as_ref().map(|a| a.id),
-            channel: "whatsapp",
-            recipient: &customer_address,
-        };
+        let new = reply.new_delivery("whatsapp", account.as_ref().map(|a| a.id));
         let lease = Self::lease(&self.settings);
         match self.store.claim_delivery(&new, self.replica, lease).await? {
             // Handled before: announce its state again (a lost announcement is repaired here).
@@ -119,13 +105,13 @@ impl MessageHandler for WhatsAppSender {
                 )
                 .await;
         }
-        let content = message.content.unwrap_or_default();
-        let last_customer = last_customer_message_at.as_ref().and_then(inbox_proto::timestamp_to_utc);
+        let content = reply.message.content.clone().unwrap_or_default();
+        let last_customer = reply.event.last_customer_message_at.as_ref().and_then(inbox_proto::timestamp_to_utc);
         if !within_customer_service_window(&content, last_customer, self.store.clock().now()) {
             let details = "more than 24 hours since the customer's last message: only an approved template can be sent";
             return self.fail(tenant_id, message_id, refusal("outside_customer_service_window", details)).await;
         }
-        let body = match request_body(&customer_address, &content) {
+        let body = match request_body(reply.customer_address(), &content) {
             Ok(body) => body,
             Err(reason) => return self.fail(tenant_id, message_id, refusal("unsupported_content", reason)).await,
         };

@@ -6,60 +6,27 @@
 
 mod common;
 
-use common::{Ingest, SERVICE_TOKEN};
+use common::{
+    APP_SECRET, Ingest, PHONE_NUMBER_ID, SERVICE_TOKEN, TWILIO_ACCOUNT_SID as ACCOUNT_SID, TWILIO_NUMBER as NUMBER,
+    TWILIO_PUBLIC_BASE_URL as PUBLIC, TWILIO_TOKEN,
+};
+use inbox_channel_ingest::store::NewWidget;
 use inbox_config::Secret;
 use inbox_proto::ingest::v1 as pb;
 use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
 use inbox_service::{CallContext, Role};
 use serde_json::{Value, json};
 
-const PUBLIC: &str = "https://calls.example.test";
-const ACCOUNT_SID: &str = "AC00000000000000000000000000000abc";
-const TWILIO_TOKEN: &str = "twilio-auth-token-of-the-test";
-const NUMBER: &str = "+14155550100";
-const APP_SECRET: &str = "app-secret-of-the-test";
-const PHONE_NUMBER_ID: &str = "106540352242922";
 const ORIGIN: &str = "https://shop.test";
 
+/// Connects a WhatsApp number, a Twilio number and a web chat widget to the test's tenant;
+/// returns the widget's key.
 async fn connect_accounts(ingest: &Ingest) -> String {
-    use inbox_channel_ingest::store::{NewTwilioAccount, NewWhatsAppAccount, NewWidget};
-    ingest
-        .store
-        .upsert_whatsapp_account(
-            ingest.tenant,
-            &NewWhatsAppAccount {
-                phone_number_id: PHONE_NUMBER_ID,
-                display_phone_number: "15550783881",
-                app_secret: APP_SECRET,
-                verify_token: "verify-me",
-                access_token: "EAAG-token",
-                business_account_id: "",
-            },
-        )
-        .await
-        .unwrap();
-    ingest
-        .store
-        .upsert_twilio_account(
-            ingest.tenant,
-            &NewTwilioAccount {
-                phone_number: NUMBER,
-                auth_token: TWILIO_TOKEN,
-                config: json!({"account_sid": ACCOUNT_SID, "voice": {"agent_numbers": ["+14155550111"]}}),
-            },
-        )
-        .await
-        .unwrap();
+    ingest.connect_whatsapp_number().await;
+    ingest.connect_twilio_number().await;
     let origins = vec![ORIGIN.to_owned()];
-    let widget = ingest
-        .store
-        .create_widget(
-            ingest.tenant,
-            &NewWidget { name: "Shop", allowed_origins: &origins, greeting: "", color: "#112233" },
-        )
-        .await
-        .unwrap();
-    widget.widget_key
+    let shop = NewWidget { name: "Shop", allowed_origins: &origins, greeting: "", color: "#112233" };
+    ingest.store.create_widget(ingest.tenant, &shop).await.unwrap().widget_key
 }
 
 async fn post_whatsapp(ingest: &Ingest) -> u16 {

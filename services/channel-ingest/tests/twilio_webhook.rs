@@ -6,31 +6,17 @@
 
 mod common;
 
-use common::Ingest;
+use common::{
+    Ingest, TWILIO_ACCOUNT_SID as ACCOUNT_SID, TWILIO_NUMBER as NUMBER, TWILIO_PUBLIC_BASE_URL as PUBLIC,
+    TWILIO_TOKEN as TOKEN,
+};
 use inbox_channel_ingest::ingest::twilio_from_archive;
-use inbox_channel_ingest::store::NewTwilioAccount;
 use inbox_channel_ingest::twilio::signature::sign;
-
-const PUBLIC: &str = "https://calls.example.test";
-const ACCOUNT_SID: &str = "AC00000000000000000000000000000abc";
-const TOKEN: &str = "twilio-auth-token-of-the-test";
-const NUMBER: &str = "+14155550100";
 
 async fn start() -> Ingest {
     let ingest =
         common::start(&[("INBOX__INGEST__MAX_BODY_BYTES", "4096"), ("INBOX__TWILIO__PUBLIC_BASE_URL", PUBLIC)]).await;
-    ingest
-        .store
-        .upsert_twilio_account(
-            ingest.tenant,
-            &NewTwilioAccount {
-                phone_number: NUMBER,
-                auth_token: TOKEN,
-                config: serde_json::json!({"account_sid": ACCOUNT_SID, "voice": {"agent_numbers": ["+14155550111"]}}),
-            },
-        )
-        .await
-        .unwrap();
+    ingest.connect_twilio_number().await;
     ingest
 }
 

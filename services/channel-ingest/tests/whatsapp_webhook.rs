@@ -4,33 +4,16 @@
 
 mod common;
 
-use common::Ingest;
-use inbox_channel_ingest::store::NewWhatsAppAccount;
+use common::{APP_SECRET as SECRET, Ingest};
 use inbox_channel_ingest::whatsapp::signature::sign;
 use inbox_testkit::wait_until;
 use serde_json::Value;
 use std::time::Duration;
 use uuid::Uuid;
 
-const SECRET: &str = "app-secret-of-the-test";
-
 async fn start() -> Ingest {
     let ingest = common::start(&[("INBOX__INGEST__MAX_BODY_BYTES", "65536")]).await;
-    ingest
-        .store
-        .upsert_whatsapp_account(
-            ingest.tenant,
-            &NewWhatsAppAccount {
-                phone_number_id: "106540352242922",
-                display_phone_number: "15550783881",
-                app_secret: SECRET,
-                verify_token: "verify-me",
-                access_token: "EAAG-token",
-                business_account_id: "102290129340398",
-            },
-        )
-        .await
-        .unwrap();
+    ingest.connect_whatsapp_number().await;
     ingest
 }
 

@@ -245,7 +245,7 @@ async fn start_session(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
-    let body = body.map_err(|e| invalid(e.body_text()))?;
+    let body = body_of(CHANNEL, body)?;
     let input: SessionInput =
         if body.is_empty() { SessionInput::default() } else { serde_json::from_slice(&body).map_err(invalid)? };
     // Empty means "not given": a session never erases what the visitor said before.
@@ -297,7 +297,7 @@ async fn page_view(
 ) -> Result<StatusCode, ApiError> {
     let ctx = ctx.get()?;
     let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
-    let body = body.map_err(|e| invalid(e.body_text()))?;
+    let body = body_of(CHANNEL, body)?;
     let page: PageInput = serde_json::from_slice(&body).map_err(invalid)?;
     page.validate().map_err(invalid)?;
     ctx.store.record_page_view(visitor.id, &page_record(&page, ctx.store.clock().now())).await?;
@@ -376,7 +376,7 @@ async fn mark_read(
 ) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
     let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
-    let body = body.map_err(|e| invalid(e.body_text()))?;
+    let body = body_of(CHANNEL, body)?;
     let input: ReadInput = serde_json::from_slice(&body).map_err(invalid)?;
     if input.message_ids.is_empty() || input.message_ids.len() > 100 {
         return Err(invalid("message_ids: 1 to 100 message ids"));

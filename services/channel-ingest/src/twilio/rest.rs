@@ -11,17 +11,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 
+use crate::https::{HttpsClient, https_client};
 use crate::whatsapp::graph::{Download, MediaError};
 
 /// `RE` and 32 hex digits, as Twilio issues recording SIDs.
 pub fn is_recording_sid(sid: &str) -> bool {
     sid.len() == 34 && sid.starts_with("RE") && sid[2..].chars().all(|c| c.is_ascii_hexdigit())
 }
-
-type HttpsClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
 
 /// A call Twilio accepted to place.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -72,15 +68,7 @@ pub struct TwilioRest {
 
 impl TwilioRest {
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, String> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| e.to_string())?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(https);
+        let http = https_client()?;
         Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned(), timeout })
     }
 

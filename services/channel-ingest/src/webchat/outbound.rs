@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inbox_bus::{Delivery, HandlerError, MessageHandler, Payload, new_envelope};
-use inbox_proto::events::v1::OutboundMessage;
 use prost::Message;
 use uuid::Uuid;
 
 use super::hub::visitor_text;
+use crate::events::OutboundReply;
 use crate::ids::parse_id;
 use crate::ingest::announce_deliveries;
-use crate::store::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, IngestStore, NewDelivery};
+use crate::store::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, IngestStore};
 
 /// The durable consumer replicas share.
 pub const CONSUMER: &str = "channel-ingest-webchat";
@@ -43,56 +43,43 @@ impl WebchatDeliverer {
 
 impl MessageHandler for WebchatDeliverer {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        let Some(Payload::OutboundMessage(outbound)) = delivery.envelope.payload.clone() else {
-            return Err(HandlerError::Permanent("not an outbound message".into()));
-        };
-        let OutboundMessage { message, channel_account_id, customer_address, .. } = outbound.clone();
-        let message = message.ok_or_else(|| HandlerError::Permanent("outbound message without its message".into()))?;
-        let tenant_id = parse_id("tenant", &delivery.envelope.tenant_id)?;
-        let message_id = parse_id("message id", &message.id)?;
-        let conversation_id = parse_id("conversation id", &message.conversation_id)?;
-        if message.internal_note {
+        let reply = OutboundReply::of(&delivery)?;
+        let (tenant_id, message_id) = (reply.tenant_id, reply.message_id);
+        if reply.message.internal_note {
             return Ok(());
         }
-        let account_id = parse_id("channel account id", &channel_account_id).ok();
-        let new = NewDelivery {
-            tenant_id,
-            message_id,
-            conversation_id,
-            account_id,
-            channel: "webchat",
-            recipient: &customer_address,
-        };
+        let new = reply.new_delivery("webchat", reply.account_id);
         match self.store.claim_delivery(&new, self.replica, LEASE).await? {
             Claim::Finished(row) | Claim::Interrupted(row) => return self.announce(Some(row)).await,
             Claim::HeldElsewhere => return Err(HandlerError::Retry("another replica is delivering it".into())),
             Claim::Granted(_) => {}
         }
-        let visitor = match (account_id, parse_id("customer address", &customer_address).ok()) {
+        let visitor = match (reply.account_id, parse_id("customer address", reply.customer_address()).ok()) {
             (Some(account), Some(visitor)) => self.store.visitor_of_tenant(tenant_id, account, visitor).await?,
             _ => None,
         };
         let Some(visitor) = visitor else {
             return self.fail(tenant_id, message_id, "visitor_missing", "the web chat visitor is unknown").await;
         };
-        let Some(text) = message.content.as_ref().and_then(|c| c.kind.as_ref()).and_then(visitor_text) else {
+        let Some(text) = reply.message.content.as_ref().and_then(|c| c.kind.as_ref()).and_then(visitor_text) else {
             return self
                 .fail(tenant_id, message_id, "unsupported_content", "web chat shows text (and media by URL) only")
                 .await;
         };
-        let sent_at = message.sent_at.as_ref().and_then(inbox_proto::timestamp_to_utc);
+        let sent_at = reply.message.sent_at.as_ref().and_then(inbox_proto::timestamp_to_utc);
         self.store.store_agent_message(tenant_id, visitor.id, message_id, &text, sent_at).await?;
         let row = self.store.advance_webchat_delivery(tenant_id, message_id, DeliveryState::Accepted).await?;
         self.announce(row).await?;
 
         let tenant = tenant_id.to_string();
-        let envelope = new_envelope(format!("webchat-reply:{message_id}"), &tenant, Payload::OutboundMessage(outbound));
+        let envelope =
+            new_envelope(format!("webchat-reply:{message_id}"), &tenant, Payload::OutboundMessage(reply.event));
         let subject = inbox_bus::subjects::webchat_visitor(&tenant, &visitor.id.to_string());
         // Core NATS: a visitor with no open socket simply gets it from history next time.
         if let Err(e) = self.bus.client().publish(subject, envelope.encode_to_vec().into()).await {
             tracing::warn!(error = %e, %message_id, "reply stored but not pushed live");
         }
-        tracing::info!(%message_id, %conversation_id, "web chat reply delivered to the visitor's history");
+        tracing::info!(%message_id, conversation_id = %reply.conversation_id, "web chat reply delivered to the visitor's history");
         Ok(())
     }
 }

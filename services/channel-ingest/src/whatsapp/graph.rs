@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::https::{HttpsClient, https_client};
 use crate::store::DeliveryFailure;
 
 /// What one send request came to.
@@ -96,11 +97,6 @@ pub enum MediaError {
     Unavailable(String),
 }
 
-type HttpsClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
-
 /// A media download in progress: its headers are in, its body streams.
 pub struct Download {
     pub content_type: Option<String>,
@@ -126,15 +122,7 @@ struct TransportError {
 
 impl GraphClient {
     pub fn new(base_url: &str, version: &str, timeout: Duration) -> Result<Self, String> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| e.to_string())?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(https);
+        let http = https_client()?;
         Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned(), version: version.to_owned(), timeout })
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use inbox_bus::Bus;
 use inbox_channel_ingest::Settings;
-use inbox_channel_ingest::store::IngestStore;
+use inbox_channel_ingest::store::{IngestStore, NewTwilioAccount, NewWhatsAppAccount};
 use inbox_service::Listeners;
 use inbox_testkit::{TestDatabase, TestNats, wait_until};
 use tokio_util::sync::CancellationToken;
@@ -18,6 +18,18 @@ use uuid::Uuid;
 
 /// The service token the tests' gRPC calls present.
 pub const SERVICE_TOKEN: &str = "service-token-for-tests";
+
+/// The WhatsApp number the tests connect, and the app secret that signs its webhooks.
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub const BUSINESS_ACCOUNT_ID: &str = "102290129340398";
+pub const APP_SECRET: &str = "app-secret-of-the-test";
+
+/// The Twilio number the tests connect, its account and auth token, and the public base URL
+/// Twilio signs callbacks for (`INBOX__TWILIO__PUBLIC_BASE_URL`).
+pub const TWILIO_NUMBER: &str = "+14155550100";
+pub const TWILIO_ACCOUNT_SID: &str = "AC00000000000000000000000000000abc";
+pub const TWILIO_TOKEN: &str = "twilio-auth-token-of-the-test";
+pub const TWILIO_PUBLIC_BASE_URL: &str = "https://calls.example.test";
 
 pub struct Ingest {
     /// `http://127.0.0.1:<port>` of the webhooks and the web chat visitor API.
@@ -68,6 +80,29 @@ pub async fn start(env: &[(&str, &str)]) -> Ingest {
 }
 
 impl Ingest {
+    /// Connects [`PHONE_NUMBER_ID`] to the test's tenant.
+    pub async fn connect_whatsapp_number(&self) {
+        let number = NewWhatsAppAccount {
+            phone_number_id: PHONE_NUMBER_ID,
+            display_phone_number: "15550783881",
+            app_secret: APP_SECRET,
+            verify_token: "verify-me",
+            access_token: "EAAG-token",
+            business_account_id: BUSINESS_ACCOUNT_ID,
+        };
+        self.store.upsert_whatsapp_account(self.tenant, &number).await.unwrap();
+    }
+
+    /// Connects [`TWILIO_NUMBER`] to the test's tenant; calls ring one agent's phone.
+    pub async fn connect_twilio_number(&self) {
+        let number = NewTwilioAccount {
+            phone_number: TWILIO_NUMBER,
+            auth_token: TWILIO_TOKEN,
+            config: serde_json::json!({"account_sid": TWILIO_ACCOUNT_SID, "voice": {"agent_numbers": ["+14155550111"]}}),
+        };
+        self.store.upsert_twilio_account(self.tenant, &number).await.unwrap();
+    }
+
     /// Messages the INGEST stream holds.
     pub async fn ingest_messages(&self) -> u64 {
         self.bus.jetstream().get_stream("INGEST").await.unwrap().info().await.unwrap().state.messages
