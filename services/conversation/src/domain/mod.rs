@@ -5,6 +5,7 @@ pub mod calls;
 pub mod customer_service_window;
 pub mod customers;
 pub mod export;
+pub mod inbound;
 mod priority_rules;
 mod settings;
 mod status_rules;

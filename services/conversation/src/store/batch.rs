@@ -25,9 +25,10 @@ use super::priority::priority_rules_in;
 use super::rows::{CONVERSATION_ONLY_COLUMNS, ContactFields, StatusChangeRow};
 use super::status::{fill_contacts, status_rules_in};
 use super::{Appended, ConversationRow, ConversationStore, MessageRow, StoreError};
-use crate::domain::ai::{CUSTOMER_ASKED_REASON, Handler, asks_for_person};
+use crate::domain::ai::{CUSTOMER_ASKED_REASON, Handler};
 use crate::domain::customers::{KeyKind, PhoneNumber};
-use crate::domain::{Priority, PriorityRules, PrioritySource, SenderKind, Status, StatusRules, plain_text, preview};
+use crate::domain::inbound::{AfterCustomerMessages, ConversationState, CustomerMessage, after_customer_messages};
+use crate::domain::{Priority, PriorityRules, PrioritySource, SenderKind, Status, StatusRules, plain_text};
 
 /// An inbound message checked and flattened for storing.
 struct Inbound {
@@ -102,7 +103,38 @@ fn stored_row(m: &Inbound, id: Uuid, conversation: Uuid, created_at: DateTime<Ut
 /// of PostgreSQL's time.
 const BATCH_BEGIN: &str = "BEGIN; SET LOCAL random_page_cost = 1.1";
 
-type ThreadKey = (Uuid, &'static str, String, String);
+/// A conversation's thread: one conversation per tenant, channel, channel account and customer
+/// address (the `conversations_thread` constraint). Ordered, so threads are locked in one order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct ThreadKey {
+    tenant_id: Uuid,
+    channel: String,
+    account: String,
+    address: String,
+}
+
+impl ThreadKey {
+    fn of_message(m: &Inbound) -> Self {
+        Self {
+            tenant_id: m.tenant_id,
+            channel: m.channel.to_owned(),
+            account: m.account.clone(),
+            address: m.address.clone(),
+        }
+    }
+
+    fn of_conversation(row: &ConversationRow) -> Self {
+        Self {
+            tenant_id: row.tenant_id,
+            channel: row.channel.clone(),
+            account: row.channel_account_id.clone(),
+            address: row.customer_address.clone(),
+        }
+    }
+}
+
+/// A customer's channel identity: the tenant, channel and address a message came from.
+type IdentityKey = (Uuid, &'static str, String);
 
 /// A message of the batch that was inserted: its place in the batch, its id, its input.
 type NewMessage<'a> = (usize, Uuid, &'a Inbound);
@@ -118,15 +150,27 @@ struct Locked {
 struct Change {
     before: ConversationRow,
     ctid: String,
-    preview: String,
-    last_sender: String,
-    last_message_at: DateTime<Utc>,
-    last_customer_message_at: DateTime<Utc>,
-    waiting_since: DateTime<Utc>,
-    status: Status,
-    priority: Option<(Priority, String)>,
-    needs_human: bool,
+    after: AfterCustomerMessages,
     messages: i64,
+}
+
+impl Change {
+    /// The preview after the change: the newest message's, or the one it had.
+    fn preview(&self) -> &str {
+        self.after.preview.as_deref().unwrap_or(&self.before.last_message_preview)
+    }
+
+    /// Who spoke last after the change: the customer when their message took the preview.
+    fn last_sender(&self) -> &str {
+        match self.after.preview {
+            Some(_) => SenderKind::Customer.as_str(),
+            None => &self.before.last_message_sender_kind,
+        }
+    }
+
+    fn status_moved(&self) -> bool {
+        self.after.status.as_str() != self.before.status
+    }
 }
 
 impl ConversationStore {
@@ -159,20 +203,13 @@ impl ConversationStore {
         let mut threads: BTreeMap<ThreadKey, (Uuid, DateTime<Utc>)> = BTreeMap::new();
         for (_, m) in &valid {
             let contact = contacts[&(m.tenant_id, m.channel, m.address.clone())];
-            let thread = threads
-                .entry((m.tenant_id, m.channel, m.account.clone(), m.address.clone()))
-                .or_insert((contact, m.sent_at));
+            let thread = threads.entry(ThreadKey::of_message(m)).or_insert((contact, m.sent_at));
             thread.1 = thread.1.min(m.sent_at);
         }
         let (mut open, created) = lock_threads(&mut tx, &threads, now).await?;
-        let conversation_of: HashMap<(Uuid, String, String, String), Uuid> =
-            open.iter().map(|(key, l)| ((key.0, key.1.to_owned(), key.2.clone(), key.3.clone()), l.row.id)).collect();
 
         // Messages: a provider id seen before (or twice here) inserts nothing.
-        let conversation_ids: Vec<Uuid> = valid
-            .iter()
-            .map(|(_, m)| conversation_of[&(m.tenant_id, m.channel.to_owned(), m.account.clone(), m.address.clone())])
-            .collect();
+        let conversation_ids: Vec<Uuid> = valid.iter().map(|(_, m)| open[&ThreadKey::of_message(m)].row.id).collect();
         let message_ids: Vec<Uuid> = valid.iter().map(|_| Uuid::now_v7()).collect();
         // Only what the database decides comes back; the rest is what was just written.
         let inserted: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
@@ -269,11 +306,11 @@ impl ConversationStore {
                 });
                 events.push((subjects::event(&tenant, "conversation.status_changed"), event(&tenant, payload)));
             }
-            if change.priority.is_some() {
+            if change.after.priority.is_some() {
                 let payload = Payload::PriorityChanged(ConversationUpdated { conversation: Some(proto.clone()) });
                 events.push((subjects::event(&tenant, "conversation.priority_changed"), event(&tenant, payload)));
             }
-            if change.needs_human {
+            if change.after.needs_human {
                 let payload = Payload::ConversationUpdated(ConversationUpdated { conversation: Some(proto.clone()) });
                 events.push((subjects::event(&tenant, "conversation.needs_human"), event(&tenant, payload)));
             }
@@ -307,12 +344,12 @@ async fn lock_threads(
              FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) \
              ON CONFLICT ON CONSTRAINT conversations_thread DO NOTHING RETURNING id",
         )
-        .bind(missing.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+        .bind(missing.iter().map(|(k, _)| k.tenant_id).collect::<Vec<_>>())
         .bind(missing.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
         .bind(missing.iter().map(|(_, t)| t.0).collect::<Vec<_>>())
-        .bind(missing.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
-        .bind(missing.iter().map(|(k, _)| k.2.as_str()).collect::<Vec<_>>())
-        .bind(missing.iter().map(|(k, _)| k.3.as_str()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|(k, _)| k.channel.as_str()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|(k, _)| k.account.as_str()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|(k, _)| k.address.as_str()).collect::<Vec<_>>())
         .bind(missing.iter().map(|(_, t)| t.1).collect::<Vec<_>>())
         .bind(now)
         .fetch_all(&mut **tx)
@@ -323,7 +360,7 @@ async fn lock_threads(
     }
     if let Some((key, _)) = threads.iter().find(|(key, _)| !found.contains_key(*key)) {
         // Not expected (the insert waits for a racing opener's outcome); retried on redelivery.
-        let reason = format!("conversation of {} on {} could not be opened", key.3, key.1);
+        let reason = format!("conversation of {} on {} could not be opened", key.address, key.channel);
         return Err(StoreError::Retryable(reason));
     }
     Ok((found, created))
@@ -348,10 +385,10 @@ async fn find_threads<'k>(
            AND c.customer_address = u.a \
          ORDER BY c.id FOR UPDATE OF c"
     )))
-    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.2.as_str()).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.3.as_str()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.tenant_id).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.channel.as_str()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.account.as_str()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.address.as_str()).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
     let mut rows = Vec::with_capacity(locked.len());
@@ -361,18 +398,12 @@ async fn find_threads<'k>(
         ctids.push(row.try_get::<String, _>("row_ctid")?);
     }
     fill_contacts(tx, &mut rows).await?;
-    // Each row back to its thread key (the channel as the key's own static name).
-    let by_thread: HashMap<(Uuid, &str, &str, &str), &ThreadKey> =
-        keys.iter().map(|k| ((k.0, k.1, k.2.as_str(), k.3.as_str()), *k)).collect();
-    let mut found = HashMap::with_capacity(rows.len());
-    for (row, ctid) in rows.into_iter().zip(ctids) {
-        let thread =
-            (row.tenant_id, row.channel.as_str(), row.channel_account_id.as_str(), row.customer_address.as_str());
-        if let Some(key) = by_thread.get(&thread).copied() {
-            found.insert(key.clone(), Locked { row, ctid });
-        }
-    }
-    Ok(found)
+    // Joined on the keys: each row is the conversation of one of them.
+    Ok(rows
+        .into_iter()
+        .zip(ctids)
+        .map(|(row, ctid)| (ThreadKey::of_conversation(&row), Locked { row, ctid }))
+        .collect())
 }
 
 /// The contact of every (tenant, channel, address) of the batch: known identities in one
@@ -382,15 +413,15 @@ async fn contacts_of(
     tx: &mut Transaction<'_, Postgres>,
     valid: &[(usize, &Inbound)],
     now: DateTime<Utc>,
-) -> Result<HashMap<(Uuid, &'static str, String), Uuid>, StoreError> {
-    let mut names: BTreeMap<(Uuid, &'static str, String), &str> = BTreeMap::new();
+) -> Result<HashMap<IdentityKey, Uuid>, StoreError> {
+    let mut names: BTreeMap<IdentityKey, &str> = BTreeMap::new();
     for (_, m) in valid {
         let name = names.entry((m.tenant_id, m.channel, m.address.clone())).or_insert("");
         if !m.display_name.is_empty() {
             *name = &m.display_name;
         }
     }
-    let keys: Vec<&(Uuid, &'static str, String)> = names.keys().collect();
+    let keys: Vec<&IdentityKey> = names.keys().collect();
     // The batch's keys joined to the identities: see `find_threads` for why.
     let known: Vec<(i64, Uuid, String, String)> = sqlx::query_as(
         "SELECT u.n, i.contact_id, k.display_name, k.display_name_source \
@@ -403,7 +434,7 @@ async fn contacts_of(
     .bind(keys.iter().map(|k| k.2.as_str()).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
-    let mut contacts: HashMap<(Uuid, &'static str, String), Uuid> = HashMap::new();
+    let mut contacts: HashMap<IdentityKey, Uuid> = HashMap::new();
     // Known contacts whose provider name differs from the one just received.
     let mut renamed: Vec<(Uuid, Uuid, &str)> = Vec::new();
     for (n, contact, current_name, source) in known {
@@ -581,55 +612,29 @@ async fn create_identities(
     Ok(out)
 }
 
-/// The conversation after `messages` (new, in sent order), as the one-by-one path would leave it.
+/// The conversation after `messages` (new, in sent order), by the domain's rule.
 fn change_for(
     Locked { row, ctid }: Locked,
     messages: &[NewMessage<'_>],
     status_rules: &StatusRules,
     priority_rules: &PriorityRules,
 ) -> Change {
-    let fresh = row.version == 0;
-    let newest = messages.iter().map(|(_, _, m)| *m).max_by_key(|m| m.sent_at);
-    let (mut preview_text, mut last_sender, mut last_at) =
-        (row.last_message_preview.clone(), row.last_message_sender_kind.clone(), row.last_message_at);
-    if let Some(newest) = newest
-        && (fresh || newest.sent_at >= row.last_message_at)
-    {
-        preview_text = preview(&newest.body);
-        last_sender = SenderKind::Customer.as_str().to_owned();
-        last_at = last_at.max(newest.sent_at);
-    }
-    let newest_at = newest.map_or(row.last_message_at, |m| m.sent_at);
-    let earliest_at = messages.iter().map(|(_, _, m)| m.sent_at).min().unwrap_or(newest_at);
-    let current = Status::parse(&row.status).unwrap_or(Status::Active);
-    let mut priority: Option<(Priority, String)> = None;
-    let mut level = Priority::parse(&row.priority).unwrap_or(Priority::Normal);
-    let source = PrioritySource::parse(&row.priority_source).unwrap_or(PrioritySource::Default);
-    for (_, _, m) in messages {
-        if let Some((proposed, reason)) = priority_rules.assess(&m.body, &row.contact_segment)
-            && PriorityRules::may_raise(level, source, proposed)
-        {
-            level = proposed;
-            priority = Some((proposed, reason));
-        }
-    }
-    let needs_human = !row.needs_human
-        && row.handled_by == Handler::Ai.as_str()
-        && messages.iter().any(|(_, _, m)| asks_for_person(&m.body));
-    Change {
-        last_customer_message_at: row.last_customer_message_at.map_or(newest_at, |t| t.max(newest_at)),
-        // As one by one: the first unanswered customer message starts the wait.
-        waiting_since: row.waiting_since.unwrap_or(earliest_at),
-        status: status_rules.after_customer_message(current),
-        preview: preview_text,
-        last_sender,
-        last_message_at: last_at,
-        priority,
-        needs_human,
-        messages: messages.len() as i64,
-        before: row,
-        ctid,
-    }
+    let before = ConversationState {
+        is_new: row.version == 0,
+        status: Status::parse(&row.status).unwrap_or(Status::Active),
+        priority: Priority::parse(&row.priority).unwrap_or(Priority::Normal),
+        priority_source: PrioritySource::parse(&row.priority_source).unwrap_or(PrioritySource::Default),
+        segment: &row.contact_segment,
+        handled_by: Handler::parse(&row.handled_by).unwrap_or(Handler::Ai),
+        needs_human: row.needs_human,
+        last_message_at: row.last_message_at,
+        last_customer_message_at: row.last_customer_message_at,
+        waiting_since: row.waiting_since,
+    };
+    let new: Vec<CustomerMessage<'_>> =
+        messages.iter().map(|(_, _, m)| CustomerMessage { sent_at: m.sent_at, body: &m.body }).collect();
+    let after = after_customer_messages(&before, &new, status_rules, priority_rules);
+    Change { after, messages: messages.len() as i64, before: row, ctid }
 }
 
 /// Writes every change in one UPDATE and the status history in one INSERT; returns each
@@ -642,7 +647,7 @@ async fn write_changes(
     if changes.is_empty() {
         return Ok(Vec::new());
     }
-    let status_moved: Vec<bool> = changes.iter().map(|c| c.status.as_str() != c.before.status).collect();
+    let status_moved: Vec<bool> = changes.iter().map(Change::status_moved).collect();
     // Each row is reached by the address it was locked at, and no condition on the tenant alone
     // is offered to the planner: an index chosen on a stale estimate of the tenant's size read
     // the whole tenant for every batch. The tenant and id still have to match. `ctid = ANY(...)`
@@ -666,16 +671,16 @@ async fn write_changes(
          RETURNING {CONVERSATION_ONLY_COLUMNS}"
     )))
     .bind(changes.iter().map(|c| c.before.id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.preview.as_str()).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.last_sender.as_str()).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.last_message_at).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.last_customer_message_at).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.waiting_since).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.status.as_str()).collect::<Vec<_>>())
+    .bind(changes.iter().map(Change::preview).collect::<Vec<_>>())
+    .bind(changes.iter().map(Change::last_sender).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.after.last_message_at).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.after.last_customer_message_at).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.after.waiting_since).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.after.status.as_str()).collect::<Vec<_>>())
     .bind(&status_moved)
-    .bind(changes.iter().map(|c| c.priority.as_ref().map(|(p, _)| p.as_str())).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.priority.as_ref().map(|(_, r)| r.as_str())).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.needs_human).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.after.priority.as_ref().map(|(p, _)| p.as_str())).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.after.priority.as_ref().map(|(_, r)| r.as_str())).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.after.needs_human).collect::<Vec<_>>())
     .bind(changes.iter().zip(&status_moved).map(|(c, moved)| c.messages + i64::from(*moved)).collect::<Vec<_>>())
     .bind(CUSTOMER_ASKED_REASON)
     .bind(changes.iter().map(|c| c.before.tenant_id).collect::<Vec<_>>())
@@ -705,7 +710,7 @@ async fn write_changes(
         .bind(moved.iter().map(|c| c.before.tenant_id).collect::<Vec<_>>())
         .bind(moved.iter().map(|c| c.before.id).collect::<Vec<_>>())
         .bind(moved.iter().map(|c| c.before.status.as_str()).collect::<Vec<_>>())
-        .bind(moved.iter().map(|c| c.status.as_str()).collect::<Vec<_>>())
+        .bind(moved.iter().map(|c| c.after.status.as_str()).collect::<Vec<_>>())
         .bind(now)
         .fetch_all(&mut **tx)
         .await?
