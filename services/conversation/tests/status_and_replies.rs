@@ -222,3 +222,45 @@ async fn an_agent_reply_reopens_a_resolved_conversation() {
     let history = store.list_status_changes(tenant, conversation.id).await.unwrap();
     assert_eq!(history.last().map(|c| c.reason.as_str()), Some("an agent replied"));
 }
+
+#[tokio::test]
+async fn the_status_sweeper_moves_conversations_when_the_stores_clock_says_so() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::new_v4();
+    let waiting = customer_writes(&store, tenant, "w1", "hi").await;
+    reply(&store, tenant, waiting.id, "Could you send your order number?", "k1", false).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let sweeper = tokio::spawn(inbox_conversation::events::run_status_sweeper(
+        store.clone(),
+        std::time::Duration::from_millis(20),
+        shutdown.clone(),
+    ));
+
+    // Before the hour has passed by the store's clock, no round moves it.
+    for _ in 0..3 {
+        assert_eq!(store.apply_status_rules(100).await.unwrap().to_pending, 0);
+    }
+    assert_eq!(store.get_conversation(tenant, waiting.id).await.unwrap().unwrap().status, "active");
+
+    // The clock moves past the pending timeout: the running sweeper applies the rule.
+    store.clock().advance(Duration::minutes(61));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.get_conversation(tenant, waiting.id).await.unwrap().unwrap().status != "pending" {
+        assert!(tokio::time::Instant::now() < deadline, "the sweeper never made it pending");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let history = store.list_status_changes(tenant, waiting.id).await.unwrap();
+    let change = history.last().unwrap();
+    assert_eq!(change.actor, "system:pending_timeout");
+    assert_eq!(change.changed_at, store.now(), "recorded at the store's time");
+
+    // Resolved, then a week by the store's clock: archived.
+    store.set_status(tenant, waiting.id, Status::Resolved, "user:sarah", "").await.unwrap();
+    store.clock().advance(Duration::days(7) + Duration::seconds(1));
+    while store.get_conversation(tenant, waiting.id).await.unwrap().unwrap().status != "archived" {
+        assert!(tokio::time::Instant::now() < deadline, "the sweeper never archived it");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    sweeper.await.unwrap();
+}
