@@ -42,7 +42,7 @@ failed=()
 for bin in "${binaries[@]}"; do
   name=$(basename "$bin")
   # Monotonic time stays real so timers, timeouts and deadlines behave.
-  if ! FAKETIME_DONT_FAKE_MONOTONIC=1 faketime "$offset" "$bin" --test-threads 2 -q >"/tmp/year-ahead-$name.log" 2>&1; then
+  if ! FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$offset" "$bin" --test-threads 2 -q >"/tmp/year-ahead-$name.log" 2>&1; then
     failed+=("$name")
     echo "test-a-year-ahead: FAILED $name"
     tail -n 60 "/tmp/year-ahead-$name.log"
