@@ -1,14 +1,16 @@
 //! Live availability in Redis: one key per agent, `<prefix>availability:<tenant>:<agent>`,
-//! holding `online` or `away` with an expiry. A missing key is offline, so a client that
-//! crashes goes offline by itself once its last refresh expires.
+//! holding `online` or `away` and until when it holds (from the book's clock), with a Redis
+//! expiry at the same moment. A missing or passed one is offline, so a client that crashes goes
+//! offline by itself once its last refresh expires.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use inbox_service::Clock;
 use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
-use crate::domain::Availability;
+use crate::domain::{Availability, Presence};
 
 /// Default hold of an availability that is not refreshed.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(120);
@@ -28,11 +30,18 @@ pub enum AvailabilityError {
 pub struct AvailabilityBook {
     redis: ConnectionManager,
     prefix: String,
+    clock: Clock,
 }
 
 impl AvailabilityBook {
+    /// A book on the system clock.
     pub fn new(redis: ConnectionManager, prefix: impl Into<String>) -> Self {
-        Self { redis, prefix: prefix.into() }
+        Self::with_clock(redis, prefix, Clock::system())
+    }
+
+    /// A book that takes "now" from `clock` (expiries are set and judged by it).
+    pub fn with_clock(redis: ConnectionManager, prefix: impl Into<String>, clock: Clock) -> Self {
+        Self { redis, prefix: prefix.into(), clock }
     }
 
     fn key(&self, tenant_id: Uuid, agent_id: Uuid) -> String {
@@ -52,12 +61,18 @@ impl AvailabilityBook {
         let call = async {
             match availability {
                 Availability::Offline => redis::cmd("DEL").arg(&key).query_async::<()>(&mut redis).await,
-                other => {
+                availability => {
+                    let seconds = ttl.as_secs().max(1);
+                    let until = i64::try_from(seconds)
+                        .ok()
+                        .and_then(chrono::Duration::try_seconds)
+                        .and_then(|hold| self.clock.now().checked_add_signed(hold))
+                        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
                     redis::cmd("SET")
                         .arg(&key)
-                        .arg(other.as_str())
+                        .arg(Presence { availability, until }.encode())
                         .arg("EX")
-                        .arg(ttl.as_secs().max(1))
+                        .arg(seconds)
                         .query_async::<()>(&mut redis)
                         .await
                 }
@@ -67,7 +82,7 @@ impl AvailabilityBook {
         Ok(())
     }
 
-    /// The availability of each of `agents` (offline when unknown or expired).
+    /// The availability of each of `agents` now (offline when unknown or expired).
     pub async fn of(&self, tenant_id: Uuid, agents: &[Uuid]) -> Result<HashMap<Uuid, Availability>, AvailabilityError> {
         if agents.is_empty() {
             return Ok(HashMap::new());
@@ -78,10 +93,11 @@ impl AvailabilityBook {
             tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("MGET").arg(&keys).query_async(&mut redis))
                 .await
                 .map_err(|_| AvailabilityError::Timeout(REDIS_TIMEOUT))??;
+        let now = self.clock.now();
         Ok(agents
             .iter()
             .zip(values)
-            .map(|(agent, value)| (*agent, value.as_deref().map_or(Availability::Offline, Availability::parse)))
+            .map(|(agent, value)| (*agent, Presence::stored_at(value.as_deref(), now)))
             .collect())
     }
 

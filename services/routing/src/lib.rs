@@ -22,7 +22,7 @@ use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_proto::routing::v1::routing_server::RoutingServer;
 use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_http};
-use inbox_service::{Listeners, Needs, RunError};
+use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
 pub use config::Settings;
@@ -32,6 +32,17 @@ use crate::store::{OUTBOX_CHANNEL, RoutingStore};
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
+    run_with_clock(settings, listeners, shutdown, Clock::system()).await
+}
+
+/// [`run`] with "now" taken from `clock` (availability expiries, waiting times, round-robin
+/// turns, the time of assignment changes).
+pub async fn run_with_clock(
+    settings: Settings,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    clock: Clock,
+) -> Result<(), RunError> {
     let needs = Needs {
         service: "routing",
         postgres: Some((&settings.postgres, &store::MIGRATOR)),
@@ -46,8 +57,8 @@ pub async fn run(settings: Settings, listeners: Listeners, shutdown: Cancellatio
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
     let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
     let bus = connected.bus;
-    let store = RoutingStore::new(pool.clone());
-    let book = AvailabilityBook::new(redis, settings.redis.key_prefix.clone());
+    let store = RoutingStore::with_clock(pool.clone(), clock.clone());
+    let book = AvailabilityBook::with_clock(redis, settings.redis.key_prefix.clone(), clock);
     let conversations =
         client_channel(&settings.routing.conversation_url).map_err(|e| RunError::Other(e.to_string()))?;
 

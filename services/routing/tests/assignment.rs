@@ -5,18 +5,27 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, TimeZone, Utc};
 use inbox_routing::availability::AvailabilityBook;
 use inbox_routing::domain::{Availability, Policy, Reason};
 use inbox_routing::store::{AgentProfile, AssignTarget, ConversationFact, MIGRATOR, RoutingStore, StoreError};
-use inbox_testkit::{TestDatabase, TestRedis};
+use inbox_service::Clock;
+use inbox_testkit::{TestDatabase, TestRedis, wait_until};
 use uuid::Uuid;
 
 struct World {
     store: RoutingStore,
     book: AvailabilityBook,
+    /// The store's and the book's clock: it stands still unless a test moves it.
+    clock: Clock,
     tenant: Uuid,
     _db: TestDatabase,
     _redis: TestRedis,
+}
+
+/// Monday 3 March 2031, 09:00 UTC: when every test starts, whatever the date it runs.
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2031, 3, 3, 9, 0, 0).unwrap()
 }
 
 /// A pool of a few connections: other suites share the PostgreSQL server (100 connections).
@@ -29,9 +38,15 @@ async fn world() -> anyhow::Result<World> {
     let redis = TestRedis::start().await?;
     let pool = small_pool(&db).await?;
     MIGRATOR.run(&pool).await?;
+    let clock = Clock::manual(start());
     let client = redis::Client::open(redis.url())?;
-    let book = AvailabilityBook::new(redis::aio::ConnectionManager::new(client).await?, redis.key_prefix().to_owned());
-    Ok(World { store: RoutingStore::new(pool), book, tenant: Uuid::now_v7(), _db: db, _redis: redis })
+    let book = AvailabilityBook::with_clock(
+        redis::aio::ConnectionManager::new(client).await?,
+        redis.key_prefix().to_owned(),
+        clock.clone(),
+    );
+    let store = RoutingStore::with_clock(pool, clock.clone());
+    Ok(World { store, book, clock, tenant: Uuid::now_v7(), _db: db, _redis: redis })
 }
 
 impl World {
@@ -291,7 +306,7 @@ async fn two_replicas_deciding_at_once_never_assign_twice_nor_overfill_an_agent(
     }
     // Two stores with their own pools: two replicas. Both see the same 40 conversations (each
     // event delivered to both, as after a redelivery with a new id) plus bulk moves to Sales.
-    let other = RoutingStore::new(small_pool(&w._db).await?);
+    let other = RoutingStore::with_clock(small_pool(&w._db).await?, w.clock.clone());
     let conversations: Vec<Uuid> = (0..40).map(|_| Uuid::now_v7()).collect();
     let mut tasks = Vec::new();
     for (replica, store) in [w.store.clone(), other.clone()].into_iter().enumerate() {
@@ -356,7 +371,7 @@ async fn availability_expires_by_itself_so_a_crashed_client_is_not_routed_to() -
     w.book.set(w.tenant, sarah, Availability::Online, Duration::from_secs(1)).await?;
     assert_eq!(w.book.online(w.tenant, &[sarah]).await?, [sarah]);
     // The client stops refreshing (it crashed): within the expiry Sarah is offline.
-    let offline = inbox_testkit::wait_until(Duration::from_secs(5), || async {
+    let offline = wait_until(Duration::from_secs(5), || async {
         w.book.online(w.tenant, &[sarah]).await.ok().filter(|o| o.is_empty()).map(|_| ())
     })
     .await;
@@ -444,5 +459,127 @@ async fn a_team_is_deleted_only_once_nothing_open_is_left_in_it() -> anyhow::Res
     assert!(matches!(assigned, Err(StoreError::Invalid(_))), "{assigned:?}");
     assert!(matches!(w.store.delete_team(Uuid::now_v7(), sales).await, Err(StoreError::NotFound(_))));
     assert_eq!(w.store.list_teams(w.tenant).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn availability_ends_when_the_services_clock_passes_its_expiry_even_before_redis_drops_it() -> anyhow::Result<()>
+{
+    let w = world().await?;
+    let sarah = w.agent("Sarah", 5).await;
+    let support = w.team("Support", Policy::RoundRobin, &["whatsapp"], &[sarah]).await;
+    w.book.set(w.tenant, sarah, Availability::Online, Duration::from_secs(90)).await?;
+    w.clock.advance(chrono::Duration::seconds(89));
+    assert_eq!(w.book.online(w.tenant, &[sarah]).await?, [sarah]);
+    w.clock.advance(chrono::Duration::seconds(1));
+    assert!(w.book.online(w.tenant, &[sarah]).await?.is_empty(), "90 s after it was set, by the service's clock");
+    let conversation = Uuid::now_v7();
+    assert_eq!(w.store.apply_facts(w.tenant, &[needs_human(conversation, 2)], &w.book).await?.routed, 0);
+    assert_eq!(w.store.team(w.tenant, support).await?.unwrap().waiting, 1);
+    // A refresh brings her back, and what waits goes to her.
+    w.online(sarah).await;
+    assert_eq!(w.store.route_waiting(w.tenant, &[support], &w.book).await?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn round_robin_takes_turns_across_decisions_made_at_the_same_instant() -> anyhow::Result<()> {
+    let w = world().await?;
+    let (sarah, tom) = (w.agent("Sarah", 5).await, w.agent("Tom", 5).await);
+    w.team("Support", Policy::RoundRobin, &["whatsapp"], &[sarah, tom]).await;
+    w.online(sarah).await;
+    w.online(tom).await;
+    // The clock stands still: each decision's turns must still come after the last ones.
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let conversation = Uuid::now_v7();
+        assert_eq!(w.store.apply_facts(w.tenant, &[needs_human(conversation, 2)], &w.book).await?.routed, 1);
+        got.push(w.assignee(conversation).await.unwrap());
+    }
+    assert_eq!(got[0], got[2]);
+    assert_eq!(got[1], got[3]);
+    assert_ne!(got[0], got[1]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_times_routing_records_are_the_services_clock() -> anyhow::Result<()> {
+    let w = world().await?;
+    let sarah = w.agent("Sarah", 5).await;
+    let support = w.team("Support", Policy::RoundRobin, &["whatsapp"], &[sarah]).await;
+    let conversation = Uuid::now_v7();
+    w.store.apply_facts(w.tenant, &[needs_human(conversation, 2)], &w.book).await?;
+    let since: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT waiting_since FROM conversations WHERE tenant_id = $1 AND id = $2")
+            .bind(w.tenant)
+            .bind(conversation)
+            .fetch_one(w.store.pool())
+            .await?;
+    assert_eq!(since, Some(start()), "waiting since the service's now");
+
+    w.clock.advance(chrono::Duration::minutes(7));
+    w.online(sarah).await;
+    assert_eq!(w.store.route_waiting(w.tenant, &[support], &w.book).await?, 1);
+    let history = w.store.history(w.tenant, conversation).await?;
+    assert_eq!(
+        history.iter().map(|h| h.changed_at).collect::<Vec<_>>(),
+        [start(), start() + chrono::Duration::minutes(7)]
+    );
+    let turn: DateTime<Utc> =
+        sqlx::query_scalar("SELECT last_routed_at FROM team_members WHERE tenant_id = $1 AND agent_id = $2")
+            .bind(w.tenant)
+            .bind(sarah)
+            .fetch_one(w.store.pool())
+            .await?;
+    assert!(turn > start() + chrono::Duration::minutes(7), "her turn is taken after the service's now: {turn}");
+    assert!(turn < start() + chrono::Duration::minutes(8), "{turn}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_agent_who_comes_online_while_a_batch_waits_for_a_lock_gets_what_the_batch_leaves_waiting()
+-> anyhow::Result<()> {
+    let w = world().await?;
+    let sarah = w.agent("Sarah", 5).await;
+    let support = w.team("Support", Policy::RoundRobin, &["whatsapp"], &[sarah]).await;
+    let conversation = Uuid::now_v7();
+    w.store.learn_conversation(w.tenant, conversation, "whatsapp", 1, true, false).await?;
+
+    // Another transaction holds the conversation's row: the batch reads availability (Sarah is
+    // offline), then waits for the row.
+    let mut holder = w.store.pool().begin().await?;
+    sqlx::query("SELECT 1 FROM conversations WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+        .bind(w.tenant)
+        .bind(conversation)
+        .execute(&mut *holder)
+        .await?;
+    let batch = tokio::spawn({
+        let (store, book, tenant) = (w.store.clone(), w.book.clone(), w.tenant);
+        async move { store.apply_facts(tenant, &[needs_human(conversation, 2)], &book).await }
+    });
+    let pool = w.store.pool();
+    let blocked = wait_until(Duration::from_secs(10), || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .ok()?;
+        (waiting > 0).then_some(())
+    })
+    .await;
+    assert!(blocked.is_some(), "the batch did not reach the locked row");
+
+    // Sarah comes online; routing her teams finds nothing waiting yet.
+    w.online(sarah).await;
+    assert_eq!(w.store.route_waiting(w.tenant, &[support], &w.book).await?, 0);
+    holder.commit().await?;
+
+    // The batch decided with what it read before (Sarah offline) and left the conversation
+    // waiting; it looks again after its commit and hands it to her.
+    let report = batch.await??;
+    assert_eq!(report.routed, 1);
+    assert_eq!(w.assignee(conversation).await, Some(sarah));
+    assert_eq!(w.store.team(w.tenant, support).await?.unwrap().waiting, 0);
     Ok(())
 }

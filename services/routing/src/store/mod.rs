@@ -1,21 +1,28 @@
 //! The routing service's PostgreSQL store: one module per aggregate. Every query is scoped by
 //! tenant. Row locks are the arbiter between replicas: a conversation is routed only while its
 //! row is locked and still waiting, and an agent's load changes only while its row is locked,
-//! always taken in id order.
+//! always taken in id order. Nothing here waits for Redis while it holds a lock: availability is
+//! read before a transaction opens. The times rules compare (`waiting_since`, `last_routed_at`,
+//! `changed_at`) come from the store's [`Clock`], never from the database's `now()`.
 
 mod assignments;
 mod outbox;
 mod profiles;
+mod routing;
 
-pub use assignments::{AssignOutcome, AssignTarget, ConversationFact, FactsReport};
+pub use assignments::{AssignOutcome, FactsReport};
 pub use outbox::OUTBOX_CHANNEL;
 pub use profiles::{AgentProfile, AgentRow, DEFAULT_CAPACITY, TeamRow};
 
+pub use crate::domain::{AssignTarget, ConversationFact};
+
 use chrono::{DateTime, Utc};
+use inbox_service::Clock;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::availability::AvailabilityError;
+use crate::domain::{Change, Refusal};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -46,6 +53,15 @@ impl StoreError {
     }
 }
 
+impl From<Refusal> for StoreError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NoteRequired | Refusal::AgentNotFound => StoreError::Invalid(refusal.to_string()),
+            Refusal::AtCapacity { .. } => StoreError::Conflict(refusal.to_string()),
+        }
+    }
+}
+
 /// One row of the assignment history.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct HistoryRow {
@@ -62,6 +78,22 @@ pub struct HistoryRow {
 }
 
 impl HistoryRow {
+    /// The row recording `change`, made at `at`.
+    pub fn recorded(change: &Change, at: DateTime<Utc>) -> Self {
+        HistoryRow {
+            conversation_id: change.conversation_id,
+            sequence: change.sequence,
+            assignee_id: change.assignee_id,
+            team_id: change.team_id,
+            previous_assignee_id: change.previous_assignee_id,
+            previous_team_id: change.previous_team_id,
+            actor: change.actor.clone(),
+            note: change.note.clone(),
+            reason: change.reason.as_str().to_owned(),
+            changed_at: at,
+        }
+    }
+
     pub fn to_proto(&self) -> inbox_proto::routing::v1::AssignmentChange {
         let id = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
         inbox_proto::routing::v1::AssignmentChange {
@@ -83,15 +115,40 @@ impl HistoryRow {
 #[derive(Clone)]
 pub struct RoutingStore {
     pool: PgPool,
+    clock: Clock,
 }
 
 impl RoutingStore {
+    /// A store on the system clock.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self::with_clock(pool, Clock::system())
+    }
+
+    /// A store that takes "now" from `clock`.
+    pub fn with_clock(pool: PgPool, clock: Clock) -> Self {
+        Self { pool, clock }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Runs `attempt` again after a deadlock or serialization failure (at most 3 times).
+    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match attempt().await {
+                Err(e) if tries < 3 && e.is_transient() => {
+                    tracing::info!(error = %e, tries, "routing transaction conflicted; retrying");
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Every assignment change of a conversation, oldest first.

@@ -1,5 +1,5 @@
 //! Routing's transactional outbox: its events commit with the assignment they describe
-//! (`assignments::write_decisions` writes them with the decisions and notifies this channel);
+//! (`routing::write_decisions` writes them with the decisions and notifies this channel);
 //! `inbox_service::outbox` relays them. A crash between publish and delete publishes again;
 //! JetStream's duplicate window and the consumers' sequence checks absorb it.
 
