@@ -8,11 +8,19 @@ default:
 
 # Run the whole fleet locally: servers, seven services, a demo tenant. Ctrl-C stops it.
 up:
+    scripts/web.sh
     scripts/up.sh
 
-# Every test: unit, integration (real PostgreSQL, NATS, Redis), end-to-end over the built binaries, Helm chart;
+# Build the web inbox into web/dist (the gateway serves it at /).
+web:
+    scripts/web.sh
+
+# Every test: the web inbox's unit tests; unit, integration (real PostgreSQL, NATS, Redis), end-to-end over the
+# built binaries and the web inbox in headless Chromium; the Helm chart;
 # then the service and end-to-end tests again with the clock a year ahead.
 test:
+    scripts/web.sh
+    cd web && npm test --silent
     cargo build --workspace --bins
     cargo test --workspace
     just test-chart

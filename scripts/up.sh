@@ -129,6 +129,7 @@ cat <<EOT
 
 The inbox fleet is up (logs: .data/logs/, Ctrl-C stops everything).
 
+  web inbox       http://127.0.0.1:8080/#access_token=$TOKEN
   gateway         http://127.0.0.1:8080      (REST under /v1, live WebSocket at /v1/stream)
   channel-ingest  http://127.0.0.1:8081      (provider webhooks, e.g. /webhooks/whatsapp)
   demo tenant     $TENANT
