@@ -1,19 +1,18 @@
 //! Consumer of `events.>` (durable `routing`): the conversation service's events, decided in
 //! batches.
 //!
-//! Deliveries are handled concurrently; each hands its fact to a batcher and waits for the
-//! outcome. Batch workers take whatever has queued up (at most `max_batch`) and decide it in one
-//! transaction per tenant, so under load one commit serves hundreds of events and an idle
-//! system still decides a lone event at once. A delivery is acked only after its batch
-//! committed; a redelivered one is recognised by its id in the same transaction.
+//! Deliveries are handled concurrently; each hands its fact to the shared batcher
+//! ([`inbox_bus::Batcher`]) and waits for the outcome. A batch is whatever has queued up (at most
+//! `max_batch`), decided in one transaction per tenant, so under load one commit serves hundreds
+//! of events and an idle system still decides a lone event at once. A delivery is acked only
+//! after its batch committed; a redelivered one is recognised by its id in the same transaction.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use inbox_bus::{Delivery, Envelope, HandlerError, MessageHandler, Payload, subjects};
+use inbox_bus::{BatchProcessor, Batcher, Delivery, Envelope, HandlerError, MessageHandler, Payload, subjects};
 use inbox_proto::conversation::v1::{Conversation, ConversationStatus};
 use inbox_telemetry::prometheus::{Histogram, IntCounterVec, register_histogram, register_int_counter_vec};
-use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::availability::AvailabilityBook;
@@ -87,68 +86,73 @@ fn channel_name(channel: i32) -> &'static str {
     inbox_bus::subjects::channel_token(Channel::try_from(channel).unwrap_or(Channel::Unspecified))
 }
 
-type Outcome = Result<bool, String>;
-type Job = (Uuid, ConversationFact, oneshot::Sender<Outcome>);
+/// Whether an event's id was seen for the first time, or why it could not be decided.
+type Outcome = Result<bool, HandlerError>;
 
 /// Decides the conversation service's events in batches.
 pub struct DecideRoutingEvents {
-    jobs: mpsc::Sender<Job>,
+    batcher: Batcher<RoutingBatches>,
 }
 
 impl DecideRoutingEvents {
-    /// Starts `workers` batch workers deciding at most `max_batch` events per transaction; they
-    /// stop when the handler is dropped and the queue is drained.
+    /// Starts deciding at most `max_batch` events per transaction, at most `workers`
+    /// transactions at once; the batcher stops when the handler is dropped and the queue is
+    /// drained.
     pub fn start(store: RoutingStore, book: AvailabilityBook, workers: usize, max_batch: usize) -> Self {
-        let (jobs, queue) = mpsc::channel::<Job>(max_batch * workers.max(1) * 2);
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..workers.max(1) {
-            tokio::spawn(run_batch_worker(store.clone(), book.clone(), queue.clone(), max_batch.max(1)));
-        }
-        Self { jobs }
+        Self { batcher: Batcher::start(RoutingBatches { store, book }, workers, max_batch) }
     }
 }
 
-async fn run_batch_worker(
+/// Decides one batch of events: one transaction per tenant in it.
+struct RoutingBatches {
     store: RoutingStore,
     book: AvailabilityBook,
-    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
-    max_batch: usize,
-) {
-    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
-    loop {
-        {
-            let mut queue = queue.lock().await;
-            if queue.recv_many(&mut batch, max_batch).await == 0 {
-                return;
-            }
+}
+
+impl BatchProcessor for RoutingBatches {
+    type Item = (Uuid, ConversationFact);
+    type Outcome = Outcome;
+
+    async fn process(&self, items: Vec<(Uuid, ConversationFact)>) -> Vec<Outcome> {
+        BATCH_SIZE.observe(items.len() as f64);
+        let mut outcomes: Vec<Outcome> =
+            items.iter().map(|_| Err(HandlerError::Retry("the batch left the event undecided".into()))).collect();
+        let mut by_tenant: BTreeMap<Uuid, (Vec<usize>, Vec<ConversationFact>)> = BTreeMap::new();
+        for (i, (tenant, fact)) in items.into_iter().enumerate() {
+            let (positions, facts) = by_tenant.entry(tenant).or_default();
+            positions.push(i);
+            facts.push(fact);
         }
-        BATCH_SIZE.observe(batch.len() as f64);
-        let mut by_tenant: BTreeMap<Uuid, Vec<(ConversationFact, oneshot::Sender<Outcome>)>> = BTreeMap::new();
-        for (tenant, fact, reply) in batch.drain(..) {
-            by_tenant.entry(tenant).or_default().push((fact, reply));
-        }
-        for (tenant, jobs) in by_tenant {
-            let (facts, replies): (Vec<ConversationFact>, Vec<oneshot::Sender<Outcome>>) = jobs.into_iter().unzip();
-            match store.apply_facts(tenant, &facts, &book).await {
+        for (tenant, (positions, facts)) in by_tenant {
+            match self.store.apply_facts(tenant, &facts, &self.book).await {
                 Ok(report) => {
                     if report.routed > 0 {
                         tracing::debug!(tenant_id = %tenant, routed = report.routed, events = facts.len(), "batch routed");
                     }
                     // A copy delivered into the same batch is a repeat: only the first is new.
                     let mut first_seen = report.first_seen;
-                    for (fact, reply) in facts.iter().zip(replies) {
-                        let _ = reply.send(Ok(first_seen.remove(&fact.event_id)));
+                    for (i, fact) in positions.into_iter().zip(&facts) {
+                        outcomes[i] = Ok(first_seen.remove(&fact.event_id));
                     }
                 }
                 Err(e) => {
                     tracing::warn!(tenant_id = %tenant, error = %e, size = facts.len(), "routing batch failed; its events will be redelivered");
-                    let permanent = matches!(e, StoreError::Invalid(_));
-                    for reply in replies {
-                        let _ = reply.send(Err(if permanent { format!("permanent: {e}") } else { e.to_string() }));
+                    for i in positions {
+                        outcomes[i] = Err(handler_error(&e));
                     }
                 }
             }
         }
+        outcomes
+    }
+}
+
+/// What the consumer does with an event whose batch failed: input the store refuses can never
+/// be decided; anything else is tried again.
+fn handler_error(e: &StoreError) -> HandlerError {
+    match e {
+        StoreError::Invalid(_) => HandlerError::Permanent(e.to_string()),
+        _ => HandlerError::Retry(e.to_string()),
     }
 }
 
@@ -171,18 +175,8 @@ impl MessageHandler for DecideRoutingEvents {
         let Some(fact) = fact_of(&delivery.subject, envelope) else {
             return Ok(()); // routing's own events and non-domain payloads
         };
-        let (reply, outcome) = oneshot::channel();
-        self.jobs
-            .send((tenant_id, fact, reply))
-            .await
-            .map_err(|_| HandlerError::Retry("the batcher has stopped".into()))?;
-        let first_seen = outcome
-            .await
-            .map_err(|_| HandlerError::Retry("the batcher dropped the event".into()))?
-            .map_err(|e| match e.strip_prefix("permanent: ") {
-                Some(reason) => HandlerError::Permanent(reason.to_owned()),
-                None => HandlerError::Retry(e),
-            })?;
+        let first_seen =
+            self.batcher.submit((tenant_id, fact)).await.map_err(|e| HandlerError::Retry(e.to_string()))??;
         EVENTS.with_label_values(&[kind.as_str(), if first_seen { "true" } else { "false" }]).inc();
         Ok(())
     }
