@@ -97,6 +97,8 @@ impl CallContext {
         put(metadata, TENANT_KEY, &self.tenant_id.to_string())?;
         put(metadata, PRINCIPAL_KEY, &self.principal)?;
         put(metadata, ROLE_KEY, self.role.as_str())?;
+        // Which conversations the person behind the call may see (set by the gateway).
+        crate::Visibility::current().write_to(metadata)?;
         // gRPC metadata are HTTP/2 headers: the callee continues this trace.
         let mut headers = std::mem::take(metadata).into_headers();
         crate::trace_context::inject_current(&mut headers);

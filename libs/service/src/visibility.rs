@@ -6,6 +6,10 @@
 //! On the wire: metadata `x-inbox-visible-teams`, absent for "everything" (supervisors, admins,
 //! services), else a comma-separated list of team ids (possibly empty), with the acting
 //! person's own id in `x-inbox-visible-assignee`.
+//!
+//! The gateway decides it once per request and runs the handler inside [`Visibility::scope`];
+//! every internal call made while handling it ([`crate::CallContext::write_to`]) carries it, as
+//! the trace context travels with the current span.
 
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
@@ -25,7 +29,21 @@ pub enum Visibility {
     Teams { team_ids: Vec<Uuid>, assignee: Option<Uuid> },
 }
 
+tokio::task_local! {
+    static CURRENT: Visibility;
+}
+
 impl Visibility {
+    /// Runs `work` with this visibility attached to every internal call it makes.
+    pub async fn scope<F: std::future::Future>(self, work: F) -> F::Output {
+        CURRENT.scope(self, work).await
+    }
+
+    /// The visibility of the request being handled (`All` outside any scope).
+    pub fn current() -> Visibility {
+        CURRENT.try_with(Clone::clone).unwrap_or_default()
+    }
+
     /// Whether a conversation with this team and assignee may be seen.
     pub fn allows(&self, team_id: Option<Uuid>, assignee_id: Option<Uuid>) -> bool {
         match self {
@@ -99,6 +117,14 @@ mod tests {
         assert!(!v.allows(Some(other), None), "another team's queue");
         assert!(!v.allows(None, Some(colleague)), "a colleague's, without a team");
         assert!(Visibility::All.allows(Some(other), Some(colleague)));
+    }
+
+    #[tokio::test]
+    async fn calls_made_inside_a_scope_carry_its_visibility_and_others_see_everything() {
+        let teams = Visibility::Teams { team_ids: vec![Uuid::new_v4()], assignee: None };
+        let seen = teams.clone().scope(async { Visibility::current() }).await;
+        assert_eq!(seen, teams);
+        assert_eq!(Visibility::current(), Visibility::All);
     }
 
     #[test]
