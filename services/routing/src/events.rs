@@ -16,6 +16,7 @@ use inbox_telemetry::prometheus::{Histogram, IntCounterVec, register_histogram, 
 use uuid::Uuid;
 
 use crate::availability::AvailabilityBook;
+use crate::ids::parse_id;
 use crate::store::{ConversationFact, RoutingStore, StoreError};
 
 #[allow(clippy::expect_used)] // registration fails only on a duplicate name: a bug here
@@ -46,7 +47,7 @@ pub fn fact_of(subject: &str, envelope: &Envelope) -> Option<ConversationFact> {
         ConversationFact {
             event_id: envelope.event_id.clone(),
             subject: subject.to_owned(),
-            conversation_id: Uuid::parse_str(&c.id).unwrap_or_default(),
+            conversation_id: parse_id(&c.id, "conversation id").unwrap_or_default(),
             channel: channel_name(c.channel).to_owned(),
             version: c.version,
             open: matches!(status, ConversationStatus::Active | ConversationStatus::Pending),
@@ -62,13 +63,13 @@ pub fn fact_of(subject: &str, envelope: &Envelope) -> Option<ConversationFact> {
         Payload::StatusChanged(e) => of(e.conversation.as_ref(), None),
         Payload::AssignmentChanged(e) => of(e.conversation.as_ref(), None),
         Payload::AiHandoff(e) => {
-            let agent = (!e.ai_active).then(|| Uuid::parse_str(&e.agent_id).ok()).flatten();
+            let agent = (!e.ai_active).then(|| parse_id(&e.agent_id, "agent id").ok()).flatten();
             of(e.conversation.as_ref(), agent)
         }
         Payload::ConversationDeleted(e) => ConversationFact {
             event_id: envelope.event_id.clone(),
             subject: subject.to_owned(),
-            conversation_id: Uuid::parse_str(&e.conversation_id).unwrap_or_default(),
+            conversation_id: parse_id(&e.conversation_id, "conversation id").unwrap_or_default(),
             channel: String::new(),
             version: i64::MAX,
             open: false,
@@ -159,8 +160,8 @@ fn handler_error(e: &StoreError) -> HandlerError {
 impl MessageHandler for DecideRoutingEvents {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         let envelope = &delivery.envelope;
-        let tenant_id = Uuid::parse_str(&envelope.tenant_id)
-            .map_err(|_| HandlerError::Permanent(format!("tenant id {:?} is not a uuid", envelope.tenant_id)))?;
+        let tenant_id =
+            parse_id(&envelope.tenant_id, "tenant id").map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let kind = subjects::event_kind(&delivery.subject, &envelope.tenant_id)
             .ok_or_else(|| {
                 HandlerError::Permanent(format!(

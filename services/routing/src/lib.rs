@@ -12,6 +12,7 @@ pub mod availability;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod ids;
 pub mod store;
 
 use std::sync::Arc;
