@@ -32,6 +32,8 @@ pub struct GatewaySettings {
     pub channel_ingest_url: String,
     /// gRPC address of routing (agents' profiles, teams, availability, assignment).
     pub routing_url: String,
+    /// gRPC address of metrics (reports, live figures, CSAT settings, rebuilds).
+    pub metrics_url: String,
     /// Lifetime of tokens issued without an explicit one.
     pub token_ttl_hours: i64,
 }
@@ -61,6 +63,7 @@ impl inbox_service::ServiceSettings for Settings {
         conversation_url = "http://127.0.0.1:9082"
         channel_ingest_url = "http://127.0.0.1:9081"
         routing_url = "http://127.0.0.1:9083"
+        metrics_url = "http://127.0.0.1:9086"
         token_ttl_hours = 720
     "#;
 
@@ -97,6 +100,7 @@ impl GatewaySettings {
         grpc_url("gateway.conversation_url", &self.conversation_url)?;
         grpc_url("gateway.channel_ingest_url", &self.channel_ingest_url)?;
         grpc_url("gateway.routing_url", &self.routing_url)?;
+        grpc_url("gateway.metrics_url", &self.metrics_url)?;
         in_range("gateway.token_ttl_hours", self.token_ttl_hours, 1..=MAX_TOKEN_TTL_HOURS)
     }
 }

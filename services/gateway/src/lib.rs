@@ -81,6 +81,9 @@ pub async fn run_with_clock(
             channel_deliveries: ChannelDeliveriesClient::new(channel_ingest),
             nats: connected.bus.client().clone(),
             routing: RoutingClient::new(routing),
+            metrics: inbox_metrics::proto::metrics_client::MetricsClient::new(
+                client_channel(&settings.gateway.metrics_url).map_err(|e| RunError::Other(e.to_string()))?,
+            ),
             live,
             redis,
             redis_prefix: settings.redis.key_prefix.clone(),

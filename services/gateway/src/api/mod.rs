@@ -21,6 +21,7 @@ pub mod customers;
 pub mod export;
 pub mod handling;
 pub mod messages;
+pub mod metrics;
 pub mod routing;
 pub mod settings;
 pub mod templates;
@@ -49,4 +50,5 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .merge(admin::routes())
         .merge(routing::routes())
         .merge(channels::routes())
+        .merge(metrics::routes())
 }

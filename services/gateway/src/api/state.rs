@@ -40,6 +40,7 @@ pub struct AppInner {
     pub routing: RoutingClient<Channel>,
     pub channel_deliveries: ChannelDeliveriesClient<Channel>,
     pub webchat_visitors: WebchatVisitorsClient<Channel>,
+    pub metrics: inbox_metrics::proto::metrics_client::MetricsClient<Channel>,
     /// Core NATS, for ephemeral signals (agent typing to web chat visitors).
     pub nats: async_nats::Client,
     pub live: Arc<LiveHub>,

@@ -8,6 +8,7 @@ pub mod channel;
 pub mod conversation;
 pub mod customer;
 pub mod message;
+pub mod metrics;
 pub mod routing;
 pub mod settings;
 pub mod template;
