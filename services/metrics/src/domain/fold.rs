@@ -420,6 +420,20 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_raised_by_an_ai_message_of_the_same_instant_is_the_ai_conversation_s_handoff() {
+        let sarah = Uuid::now_v7();
+        let mut s = Story::new();
+        s.customer(0)
+            .at(1, PointKind::NeedsHuman { reason: HandoffReason::LowConfidence })
+            .ai(1, 0.3)
+            .at(4, PointKind::TakenOver { agent: Some(sarah) })
+            .person(5, sarah);
+        let f = totals(&s.timeline(), None);
+        assert_eq!((f.count(Counter::Handoffs), f.count(Counter::HandoffLowConfidence)), (1, 1));
+        assert_eq!(only_sample(&f, Measure::FirstResponse), 240.0, "from the flag at :01");
+    }
+
+    #[test]
     fn a_person_stepping_in_without_a_handoff_answers_the_customer_unanswered_wait() {
         let sarah = Uuid::now_v7();
         let mut s = Story::new();

@@ -100,8 +100,7 @@ pub enum SlaOutcome {
     Met,
 }
 
-/// What happened. Variants are declared in the order facts of the same instant are applied:
-/// a status change made by a reply (a reopen) comes before the reply it belongs to.
+/// What happened. Facts of the same instant are applied in the order of [`PointKind::order`].
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub enum PointKind {
     Status {
@@ -109,17 +108,9 @@ pub enum PointKind {
         to: Status,
         actor: Actor,
     },
-    NeedsHuman {
-        reason: HandoffReason,
-    },
     Assigned {
         agent: Option<Uuid>,
     },
-    /// A person took over from the AI (the conversation service's hand-off message).
-    TakenOver {
-        agent: Option<Uuid>,
-    },
-    ReleasedToAi,
     /// `rating`: what the message says as a 1–5 rating, if it reads as one.
     CustomerMessage {
         rating: Option<u8>,
@@ -131,6 +122,14 @@ pub enum PointKind {
     PersonReply {
         agent: Uuid,
     },
+    NeedsHuman {
+        reason: HandoffReason,
+    },
+    /// A person took over from the AI (the conversation service's hand-off message).
+    TakenOver {
+        agent: Option<Uuid>,
+    },
+    ReleasedToAi,
     /// The CSAT survey went out.
     SurveySent,
     Sla {
@@ -139,16 +138,19 @@ pub enum PointKind {
 }
 
 impl PointKind {
+    /// A status change made by a message (a reopen) comes before the message it belongs to; a
+    /// "needs human" flag after the message that raised it (the AI's answer, the customer's
+    /// request), which the conversation service writes at the same instant.
     fn order(&self) -> u8 {
         match self {
             PointKind::Status { .. } => 0,
-            PointKind::NeedsHuman { .. } => 1,
-            PointKind::Assigned { .. } => 2,
-            PointKind::TakenOver { .. } => 3,
-            PointKind::ReleasedToAi => 4,
-            PointKind::CustomerMessage { .. } => 5,
-            PointKind::AiReply { .. } => 6,
-            PointKind::PersonReply { .. } => 7,
+            PointKind::Assigned { .. } => 1,
+            PointKind::CustomerMessage { .. } => 2,
+            PointKind::AiReply { .. } => 3,
+            PointKind::PersonReply { .. } => 4,
+            PointKind::NeedsHuman { .. } => 5,
+            PointKind::TakenOver { .. } => 6,
+            PointKind::ReleasedToAi => 7,
             PointKind::SurveySent => 8,
             PointKind::Sla { outcome: SlaOutcome::Warning } => 9,
             PointKind::Sla { outcome: SlaOutcome::Breached } => 10,
