@@ -35,6 +35,7 @@ use crate::metrics::WEBHOOKS;
 use crate::store::{
     ArchiveBatcher, DeliveryState, IngestStore, PageRecord, Visitor, VisitorUpdate, WebchatMessage, Widget,
 };
+use crate::webchat::customer_typing;
 use crate::webchat::hub::VisitorHub;
 use crate::webchat::publication::publication;
 use crate::webchat::rate_limit::{RateLimiter, Verdict};
@@ -421,6 +422,7 @@ struct SocketQuery {
 
 /// `GET .../socket?ticket=`: the visitor's live frames: `{"type":"ready"}`, then
 /// `{"type":"message","message":{...}}` for agent replies and `{"type":"typing","typing":bool}`.
+/// The widget sends `{"type":"typing","typing":bool}` while the visitor types (told to the agents).
 /// The ticket (from `POST .../socket-tickets`) stands in for the visitor token, which is never
 /// put in a URL.
 async fn socket(
@@ -458,6 +460,7 @@ async fn serve_visitor_socket(ctx: Arc<WebchatContext>, visitor: Visitor, mut so
     let mut ping = tokio::time::interval(std::time::Duration::from_secs(25));
     ping.tick().await;
     let mut heard = tokio::time::Instant::now();
+    let mut typing_gate = customer_typing::TypingGate::default();
     if socket.send(WsMessage::Text(json!({"type": "ready"}).to_string().into())).await.is_ok() {
         loop {
             tokio::select! {
@@ -479,7 +482,14 @@ async fn serve_visitor_socket(ctx: Arc<WebchatContext>, visitor: Visitor, mut so
                 incoming = socket.recv() => match incoming {
                     Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => heard = tokio::time::Instant::now(),
-                    // The protocol sends nothing to the server: a client that does is not the widget.
+                    // The widget sends only its typing: a client that sends anything else is not it.
+                    Some(Ok(WsMessage::Text(text))) if customer_typing::typing_of(text.as_str()).is_some() => {
+                        heard = tokio::time::Instant::now();
+                        let typing = customer_typing::typing_of(text.as_str()).unwrap_or(false);
+                        if typing_gate.passes(typing, std::time::Instant::now()) {
+                            customer_typing::tell_agents(ctx.bus.client(), &visitor, typing).await;
+                        }
+                    }
                     Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_))) => {
                         let _ = socket.send(WsMessage::Close(None)).await;
                         break;

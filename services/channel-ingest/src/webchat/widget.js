@@ -286,11 +286,32 @@
     });
   }
 
+  // Typing, told to the agents over the socket: at most one "typing" every 3 s while keys are
+  // pressed, "stopped" after 5 s without a key or when the message is sent.
+  var typing = { sentAt: 0, stopTimer: null };
+  function sendTyping(on) {
+    var socket = state.socket;
+    if (!socket || socket.readyState !== 1) return;
+    try { socket.send(JSON.stringify({ type: "typing", typing: on })); } catch (e) { /* the next key retries */ }
+  }
+  function stopTyping() {
+    if (typing.stopTimer) { clearTimeout(typing.stopTimer); typing.stopTimer = null; }
+    if (typing.sentAt) { typing.sentAt = 0; sendTyping(false); }
+  }
+  input.addEventListener("input", function () {
+    if (!input.value.trim()) { stopTyping(); return; }
+    var now = Date.now();
+    if (now - typing.sentAt > 3000) { typing.sentAt = now; sendTyping(true); }
+    if (typing.stopTimer) clearTimeout(typing.stopTimer);
+    typing.stopTimer = setTimeout(stopTyping, 5000);
+  });
+
   compose.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value.trim();
     if (!text) return;
     input.value = "";
+    stopTyping();
     var message = { client_message_id: randomId(), text: text };
     var node = render({ id: message.client_message_id, text: text }, "visitor", "pending");
     var name = nameInput.value.trim();
