@@ -130,7 +130,7 @@ async fn each_type_reaches_exactly_the_right_people_under_their_preferences() {
     e.message(&world, SenderKind::Customer, "15551230003", "Hi").await;
 
     // New conversations 3 × 5 people, assigned 1, urgent 1, status 1, replies 1 + 3 + 4.
-    assert_eq!(wait_for_rows(&pool, "notifications", 15 + 1 + 1 + 1 + 8).await, 26);
+    let total = wait_for_rows(&pool, "notifications", 15 + 1 + 1 + 1 + 8).await;
     // A marker event after everything, so nothing still in flight is missed.
     let mut marker = Convo::new(&world);
     marker.assign(&world, Some(cleo), None, "service:routing").await;
@@ -142,6 +142,7 @@ async fn each_type_reaches_exactly_the_right_people_under_their_preferences() {
         .map(|((u, k), n)| format!("{}:{k}={n}", names.iter().find(|(id, _)| id == u).map_or("?", |(_, name)| name)))
         .collect();
     eprintln!("notifications by person and type: {readable:?}");
+    assert_eq!(total, 26, "{readable:?}");
     let n = |user: Uuid, kind: &str| got.get(&(user, kind.to_owned())).copied().unwrap_or(0);
     for person in [ana, ben, cleo, sue, alice] {
         assert_eq!(n(person, "new_conversation"), 3, "everyone hears of every new conversation with no team");
@@ -158,7 +159,8 @@ async fn each_type_reaches_exactly_the_right_people_under_their_preferences() {
     // The centre: newest first, unread counted, marked read one by one or all at once.
     let listed = centre(&world, &replica, ana).await;
     assert_eq!(listed.len(), 9);
-    assert_eq!(listed[0].r#type, pb::NotificationType::CustomerReplied as i32);
+    let ids: Vec<Uuid> = listed.iter().map(|n| Uuid::parse_str(&n.id).unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
     let unread = client.unread_count(world.as_user(ana, Role::Agent, pb::UnreadCountRequest {})).await.unwrap();
     assert_eq!(unread.get_ref().unread_count, 9);
     let one = pb::MarkReadRequest { ids: vec![listed[0].id.clone()] };

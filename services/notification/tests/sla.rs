@@ -93,7 +93,12 @@ async fn warnings_and_breaches_fire_once_across_two_replicas_pause_replan_and_su
                 .fetch_one(&pool)
                 .await
                 .ok()?;
-            (n == 80).then_some(n)
+            let assigned: i64 = sqlx::query_scalar("SELECT count(*) FROM conversations WHERE team_id = $1")
+                .bind(support)
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (n == 80 && assigned == 40).then_some(n)
         }
     })
     .await;

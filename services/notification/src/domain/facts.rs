@@ -136,6 +136,7 @@ pub struct ConversationState {
     pub preview: String,
     pub created_at: DateTime<Utc>,
     pub opened_at: DateTime<Utc>,
+    pub status_changed_at: DateTime<Utc>,
     pub first_response_at: Option<DateTime<Utc>>,
     pub last_response_at: Option<DateTime<Utc>>,
     pub awaiting_since: Option<DateTime<Utc>>,
@@ -154,6 +155,7 @@ impl ConversationState {
             preview: view.preview.clone(),
             created_at: view.created_at,
             opened_at: view.created_at,
+            status_changed_at: view.status_changed_at,
             first_response_at: None,
             last_response_at: None,
             awaiting_since: None,
@@ -168,6 +170,7 @@ impl ConversationState {
         Standing {
             open: self.status.is_open(),
             waiting_for_customer: self.status == Status::Pending,
+            paused_since: self.status_changed_at,
             opened_at: self.opened_at,
             created_at: self.created_at,
             first_response_at: self.first_response_at,
@@ -187,6 +190,7 @@ impl ConversationState {
                 }
                 next.version = view.version;
                 next.status = view.status;
+                next.status_changed_at = view.status_changed_at;
                 next.priority = view.priority;
                 next.channel = view.channel.clone();
                 next.assignee_id = view.assignee_id;
@@ -267,25 +271,28 @@ pub fn drafts(
         }
     };
     let fresh = before.is_none_or(|b| fact.conversation.as_ref().is_some_and(|v| v.version > b.version));
-    match &fact.what {
-        What::Opened if before.is_none() => {
-            tell(Kind::NewConversation, directory.recipients(Kind::NewConversation, after.seen(), None), "")
-        }
-        What::Message { sender: Sender::Customer, internal_note: false, created_at, text }
+    // Events may be handled out of order: a change is told to the person the event names,
+    // as long as the conversation is still theirs.
+    let still_theirs = |view: &ConversationView| view.assignee_id.is_some() && view.assignee_id == after.assignee_id;
+    // Who may see it is read where the event left it, whatever was handled since.
+    let then =
+        fact.conversation.as_ref().map_or(after.seen(), |v| Seen { team_id: v.team_id, assignee_id: v.assignee_id });
+    match (&fact.what, &fact.conversation) {
+        (What::Opened, _) => tell(Kind::NewConversation, directory.recipients(Kind::NewConversation, then, None), ""),
+        (What::Message { sender: Sender::Customer, internal_note: false, created_at, text }, _)
             if *created_at > after.created_at =>
         {
-            tell(Kind::CustomerReplied, directory.recipients(Kind::CustomerReplied, after.seen(), None), text)
+            tell(Kind::CustomerReplied, directory.recipients(Kind::CustomerReplied, then, None), text)
         }
-        What::StatusChanged { to, actor, .. } if fresh => {
-            let users = if after.assignee_id.is_some() && after.assignee_id != *actor {
-                directory.recipients(Kind::StatusChanged, after.seen(), *actor)
-            } else {
-                Vec::new()
-            };
-            tell(Kind::StatusChanged, users, &format!("now {}", to.as_str()));
+        (What::StatusChanged { to, actor, .. }, Some(view)) if still_theirs(view) && view.assignee_id != *actor => {
+            tell(
+                Kind::StatusChanged,
+                directory.recipients(Kind::StatusChanged, after.seen(), *actor),
+                &format!("now {}", to.as_str()),
+            )
         }
-        What::Assigned { previous_assignee_id, actor }
-            if fresh && after.assignee_id.is_some() && after.assignee_id != *previous_assignee_id =>
+        (What::Assigned { previous_assignee_id, actor }, Some(view))
+            if still_theirs(view) && view.assignee_id != *previous_assignee_id =>
         {
             tell(Kind::Assigned, directory.recipients(Kind::Assigned, after.seen(), *actor), "")
         }
@@ -414,9 +421,22 @@ mod tests {
         assert_eq!(users(&drafts(&by_sue, Some(&base), &after, &w.dir), Kind::Assigned), vec![w.ana]);
         let by_herself = fact("e2", v, What::Assigned { previous_assignee_id: None, actor: Some(w.ana) }, t0());
         assert!(drafts(&by_herself, Some(&base), &after, &w.dir).is_empty());
-        // An older version arriving late tells nobody.
-        let stale = fact("e3", view(1), What::Assigned { previous_assignee_id: None, actor: None }, t0());
+        // An assignment arriving after a later one moved the conversation on tells nobody.
+        let mut to_ben = view(2);
+        to_ben.assignee_id = Some(w.ben);
+        let stale = fact("e3", to_ben, What::Assigned { previous_assignee_id: None, actor: Some(w.sue) }, t0());
         assert!(drafts(&stale, Some(&after), &after, &w.dir).is_empty());
+    }
+
+    #[test]
+    fn a_new_conversation_is_announced_even_when_a_later_event_was_handled_first() {
+        let w = world();
+        let later = fact("e2", view(2), What::Changed, t0());
+        let state = ConversationState::after(None, &later).unwrap();
+        let opened = fact("e1", view(1), What::Opened, t0());
+        let after = ConversationState::after(Some(&state), &opened).unwrap();
+        assert_eq!(after.version, 2, "the older version does not replace the newer");
+        assert_eq!(users(&drafts(&opened, Some(&state), &after, &w.dir), Kind::NewConversation).len(), 3);
     }
 
     #[test]

@@ -289,6 +289,8 @@ pub struct Standing {
     pub open: bool,
     /// Pending: waiting for the customer; every clock pauses.
     pub waiting_for_customer: bool,
+    /// When the status last changed: a clock first planned while Pending ran until then.
+    pub paused_since: DateTime<Utc>,
     /// Start of the current open cycle (creation or reopening).
     pub opened_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -335,9 +337,16 @@ pub fn reconcile(
         let before = clocks.get(&target).cloned();
         match (wanted.get(&target), policy.seconds(target)) {
             (Some(start), Some(seconds)) => {
-                let clock = clocks.entry(target).or_insert_with(|| SlaClock::start(target, seconds, *start, running));
+                let fresh = || {
+                    let mut clock = SlaClock::start(target, seconds, *start, running);
+                    if !running {
+                        clock.elapsed_seconds = schedule.business_seconds(*start, standing.paused_since);
+                    }
+                    clock
+                };
+                let clock = clocks.entry(target).or_insert_with(fresh);
                 if clock.started_at != *start {
-                    *clock = SlaClock::start(target, seconds, *start, running);
+                    *clock = fresh();
                 }
                 clock.target_seconds = seconds;
                 if clock.stopped_at.is_some() {
@@ -446,6 +455,7 @@ mod tests {
         let standing = |pending: bool| Standing {
             open: true,
             waiting_for_customer: pending,
+            paused_since: utc(6, 10, 5),
             opened_at: utc(6, 10, 0),
             created_at: utc(6, 10, 0),
             first_response_at: None,
@@ -464,12 +474,37 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_first_planned_while_pending_counts_the_time_before_the_pause() {
+        let s = Schedule::always();
+        let standing = Standing {
+            open: true,
+            waiting_for_customer: true,
+            paused_since: utc(6, 10, 4),
+            opened_at: utc(6, 10, 0),
+            created_at: utc(6, 10, 0),
+            first_response_at: None,
+            awaiting_since: None,
+        };
+        let mut clocks = BTreeMap::new();
+        reconcile(
+            &mut clocks,
+            &standing,
+            &Policy { first_response: Some(600), ..Default::default() },
+            &s,
+            utc(6, 10, 9),
+        );
+        assert_eq!(clocks[&Target::FirstResponse].elapsed_seconds, 240);
+        assert_eq!(clocks[&Target::FirstResponse].running_since, None);
+    }
+
+    #[test]
     fn a_reply_stops_the_response_clock_and_the_next_customer_message_starts_the_next() {
         let s = Schedule::always();
         let policy = Policy { first_response: Some(600), next_response: Some(300), resolution: None };
         let mut standing = Standing {
             open: true,
             waiting_for_customer: false,
+            paused_since: utc(6, 10, 0),
             opened_at: utc(6, 10, 0),
             created_at: utc(6, 10, 0),
             first_response_at: None,
@@ -493,6 +528,7 @@ mod tests {
         let standing = Standing {
             open: true,
             waiting_for_customer: false,
+            paused_since: utc(6, 10, 0),
             opened_at: utc(6, 10, 0),
             created_at: utc(6, 10, 0),
             first_response_at: Some(utc(6, 10, 1)),
@@ -511,6 +547,7 @@ mod tests {
         let mut standing = Standing {
             open: true,
             waiting_for_customer: false,
+            paused_since: utc(6, 10, 0),
             opened_at: utc(6, 10, 0),
             created_at: utc(6, 10, 0),
             first_response_at: Some(utc(6, 10, 1)),

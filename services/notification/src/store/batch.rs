@@ -54,13 +54,14 @@ pub(crate) struct SnapshotRow {
     pub preview: String,
     pub created_at: DateTime<Utc>,
     pub opened_at: DateTime<Utc>,
+    pub status_changed_at: Option<DateTime<Utc>>,
     pub first_response_at: Option<DateTime<Utc>>,
     pub last_response_at: Option<DateTime<Utc>>,
     pub awaiting_since: Option<DateTime<Utc>>,
 }
 
 const SNAPSHOT_COLUMNS: &str = "c.tenant_id, c.id, c.version, c.status, c.priority, c.channel, c.assignee_id, c.team_id, \
-    c.customer_name, c.preview, c.created_at, c.opened_at, c.first_response_at, c.last_response_at, c.awaiting_since";
+    c.customer_name, c.preview, c.created_at, c.opened_at, c.status_changed_at, c.first_response_at, c.last_response_at, c.awaiting_since";
 
 impl SnapshotRow {
     pub fn state(&self) -> Option<ConversationState> {
@@ -75,6 +76,7 @@ impl SnapshotRow {
             preview: self.preview.clone(),
             created_at: self.created_at,
             opened_at: self.opened_at,
+            status_changed_at: self.status_changed_at.unwrap_or(self.opened_at),
             first_response_at: self.first_response_at,
             last_response_at: self.last_response_at,
             awaiting_since: self.awaiting_since,
@@ -142,15 +144,17 @@ async fn save_conversations(
     }
     sqlx::query(
         "INSERT INTO conversations (tenant_id, id, version, status, priority, channel, assignee_id, team_id, \
-           customer_name, preview, created_at, opened_at, first_response_at, last_response_at, awaiting_since) \
+           customer_name, preview, created_at, opened_at, first_response_at, last_response_at, awaiting_since, \
+           status_changed_at) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::uuid[], \
            $8::uuid[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], \
-           $14::timestamptz[], $15::timestamptz[]) \
+           $14::timestamptz[], $15::timestamptz[], $16::timestamptz[]) \
          ON CONFLICT (tenant_id, id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status, \
            priority = EXCLUDED.priority, channel = EXCLUDED.channel, assignee_id = EXCLUDED.assignee_id, \
            team_id = EXCLUDED.team_id, customer_name = EXCLUDED.customer_name, preview = EXCLUDED.preview, \
            opened_at = EXCLUDED.opened_at, first_response_at = EXCLUDED.first_response_at, \
-           last_response_at = EXCLUDED.last_response_at, awaiting_since = EXCLUDED.awaiting_since",
+           last_response_at = EXCLUDED.last_response_at, awaiting_since = EXCLUDED.awaiting_since, \
+           status_changed_at = EXCLUDED.status_changed_at",
     )
     .bind(states.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
     .bind(states.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
@@ -167,6 +171,7 @@ async fn save_conversations(
     .bind(states.iter().map(|(_, s)| s.first_response_at).collect::<Vec<_>>())
     .bind(states.iter().map(|(_, s)| s.last_response_at).collect::<Vec<_>>())
     .bind(states.iter().map(|(_, s)| s.awaiting_since).collect::<Vec<_>>())
+    .bind(states.iter().map(|(_, s)| s.status_changed_at).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
