@@ -7,7 +7,7 @@ mod common;
 
 use common::{customer_writes, store, text};
 use inbox_conversation::domain::{Priority, PriorityRules, TenantSettings};
-use inbox_conversation::store::{AiMessage, ConversationStore, StoreError};
+use inbox_conversation::store::{AiMessage, ConversationStore, HistoryPage, StoreError, Viewer};
 use uuid::Uuid;
 
 async fn ai_says(
@@ -105,7 +105,8 @@ async fn taking_over_makes_the_agent_owner_stops_the_ai_and_tells_the_customer_o
     let subjects = outbox_subjects(&store).await;
     assert!(subjects.iter().any(|s| s.ends_with(".conversation.taken_over")));
     assert!(subjects.iter().any(|s| s.ends_with(".conversation.assigned")));
-    let (messages, _) = store.list_messages(tenant, c.id, 50, None).await.unwrap();
+    let (messages, _) =
+        store.list_messages(tenant, c.id, &Viewer::default(), 50, HistoryPage::Forward(None)).await.unwrap();
     let handoff: Vec<_> = messages.iter().filter(|m| m.sender_kind == "system").collect();
     assert_eq!(handoff.len(), 1);
     let handoff_text = inbox_conversation::domain::plain_text(&handoff[0].to_proto().content.unwrap());
@@ -115,7 +116,8 @@ async fn taking_over_makes_the_agent_owner_stops_the_ai_and_tells_the_customer_o
 
     // Again: nothing new. Another agent: refused. The AI: refused.
     store.take_over(tenant, c.id, sarah, "Sarah").await.unwrap().unwrap();
-    let (messages, _) = store.list_messages(tenant, c.id, 50, None).await.unwrap();
+    let (messages, _) =
+        store.list_messages(tenant, c.id, &Viewer::default(), 50, HistoryPage::Forward(None)).await.unwrap();
     assert_eq!(messages.iter().filter(|m| m.sender_kind == "system").count(), 1);
     assert!(matches!(store.take_over(tenant, c.id, tom, "Tom").await, Err(StoreError::Conflict(_))));
     assert!(matches!(ai_says(&store, tenant, c.id, "hello", 0.9, "a1").await, Err(StoreError::Conflict(_))));

@@ -9,6 +9,7 @@ use common::{seed_conversations, store, viewer};
 use inbox_conversation::domain::views::ConversationFilter;
 use inbox_conversation::domain::{Priority, Status};
 use inbox_conversation::store::{BulkChange, BulkOutcome};
+use inbox_service::Visibility;
 use uuid::Uuid;
 
 async fn count(store: &inbox_conversation::store::ConversationStore, sql: &str, tenant: Uuid) -> i64 {
@@ -27,7 +28,7 @@ async fn resolving_two_thousand_conversations_reports_each_and_records_each() {
     selected.extend([foreign, missing, ids[1]]);
 
     let change = BulkChange::Status { to: Status::Resolved, reason: "cleanup".into() };
-    let results = store.bulk_change(tenant, &selected, &change, "user:boss").await.unwrap();
+    let results = store.bulk_change(tenant, &selected, &change, "user:boss", &Visibility::All).await.unwrap();
     assert_eq!(results.len(), 2002, "each id once, duplicates ignored");
     assert_eq!(results[0], (ids[0], BulkOutcome::Unchanged));
     assert!(results[1..2000].iter().all(|(_, o)| *o == BulkOutcome::Changed));
@@ -55,7 +56,7 @@ async fn resolving_two_thousand_conversations_reports_each_and_records_each() {
     assert_eq!(events, 2000, "one event per change (1999 bulk + 1 manual)");
 
     // Retried: nothing changes twice.
-    let again = store.bulk_change(tenant, &ids, &change, "user:boss").await.unwrap();
+    let again = store.bulk_change(tenant, &ids, &change, "user:boss", &Visibility::All).await.unwrap();
     assert!(again.iter().all(|(_, o)| *o == BulkOutcome::Unchanged));
 }
 
@@ -69,10 +70,10 @@ async fn archiving_by_filter_priority_assignment_and_delete() {
     }
     let resolved = ConversationFilter { statuses: vec![Status::Resolved], ..Default::default() };
     let me = Uuid::now_v7();
-    let selected = store.select_conversation_ids(tenant, &resolved, viewer(me), 10_000).await.unwrap();
+    let selected = store.select_conversation_ids(tenant, &resolved, &viewer(me), 10_000).await.unwrap();
     assert_eq!(selected.len(), 4);
     let archive = BulkChange::Status { to: Status::Archived, reason: String::new() };
-    let results = store.bulk_change(tenant, &selected, &archive, "user:boss").await.unwrap();
+    let results = store.bulk_change(tenant, &selected, &archive, "user:boss", &Visibility::All).await.unwrap();
     assert!(results.iter().all(|(_, o)| *o == BulkOutcome::Changed));
     assert_eq!(
         count(&store, "SELECT count(*) FROM conversations WHERE tenant_id = $1 AND status = 'archived'", tenant).await,
@@ -80,7 +81,7 @@ async fn archiving_by_filter_priority_assignment_and_delete() {
     );
 
     let urgent = BulkChange::Priority { to: Priority::Urgent, reason: "incident".into() };
-    store.bulk_change(tenant, &ids[4..], &urgent, "user:boss").await.unwrap();
+    store.bulk_change(tenant, &ids[4..], &urgent, "user:boss", &Visibility::All).await.unwrap();
     let row = store.get_conversation(tenant, ids[5]).await.unwrap().unwrap();
     assert_eq!(
         (row.priority.as_str(), row.priority_source.as_str(), row.priority_reason.as_str()),
@@ -89,12 +90,13 @@ async fn archiving_by_filter_priority_assignment_and_delete() {
 
     let team = Uuid::now_v7();
     let assign = BulkChange::Assign { assignee_id: Some(me), team_id: Some(team), note: "VIP backlog".into() };
-    store.bulk_change(tenant, &ids[4..], &assign, "user:boss").await.unwrap();
+    store.bulk_change(tenant, &ids[4..], &assign, "user:boss", &Visibility::All).await.unwrap();
     let row = store.get_conversation(tenant, ids[9]).await.unwrap().unwrap();
     assert_eq!((row.assignee_id, row.team_id), (Some(me), Some(team)));
     assert!(row.assigned_at.is_some());
 
-    let results = store.bulk_change(tenant, &ids[..2], &BulkChange::Delete, "user:admin").await.unwrap();
+    let results =
+        store.bulk_change(tenant, &ids[..2], &BulkChange::Delete, "user:admin", &Visibility::All).await.unwrap();
     assert!(results.iter().all(|(_, o)| *o == BulkOutcome::Changed));
     assert!(store.get_conversation(tenant, ids[0]).await.unwrap().is_none());
     assert_eq!(
@@ -138,7 +140,7 @@ async fn bulk_delete_racing_inbound_leaves_no_orphans() {
         let batch = round(r);
         let (stored, deleted) = tokio::join!(
             store.append_inbound_batch(&batch),
-            store.bulk_change(tenant, &ids, &BulkChange::Delete, "user:admin")
+            store.bulk_change(tenant, &ids, &BulkChange::Delete, "user:admin", &Visibility::All)
         );
         let stored = stored.unwrap();
         assert!(stored.iter().all(|o| matches!(o, Ok(inbox_conversation::store::Appended::Stored { .. }))));

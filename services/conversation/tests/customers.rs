@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use inbox_conversation::api::CustomersApi;
 use inbox_conversation::domain::customers::{EmailAddress, IntegrationCard, PhoneNumber, ProfileUpdate};
-use inbox_conversation::store::{Appended, ConversationRow, ConversationStore};
+use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, Viewer};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::conversation::v1::customers_server::Customers as _;
@@ -77,7 +77,7 @@ async fn the_same_phone_on_whatsapp_and_telephony_is_one_customer() {
     assert_eq!(customer.phones, ["+15551230001"]);
     assert_eq!(customer.total_conversations, 2);
 
-    let related = store.list_related_conversations(tenant, chat.id).await.unwrap().unwrap();
+    let related = store.list_related_conversations(tenant, chat.id, &Viewer::default()).await.unwrap().unwrap();
     assert_eq!(related.iter().map(|c| c.id).collect::<Vec<_>>(), [call.id]);
 }
 
@@ -239,8 +239,10 @@ async fn another_tenants_customer_is_not_found() {
     assert!(store.update_customer(other, ana.contact_id, &rename).await.unwrap().is_none());
     assert!(store.upsert_integration_card(other, ana.contact_id, &card).await.unwrap().is_none());
     assert!(store.delete_integration_card(other, ana.contact_id, "hubspot", "Deal").await.unwrap().is_none());
-    assert!(store.list_customer_conversations(other, ana.contact_id, 10, None).await.unwrap().is_none());
-    assert!(store.list_related_conversations(other, ana.id).await.unwrap().is_none());
+    assert!(
+        store.list_customer_conversations(other, ana.contact_id, &Viewer::default(), 10, None).await.unwrap().is_none()
+    );
+    assert!(store.list_related_conversations(other, ana.id, &Viewer::default()).await.unwrap().is_none());
     // The other tenant's customer with the same phone is another customer.
     let theirs = customer_writes(&store, other, "15551230001", "wamid.1", "hi").await;
     assert_ne!(theirs.contact_id, ana.contact_id);
@@ -285,9 +287,11 @@ async fn a_customers_conversations_page_most_recent_first() {
         ids.push(conversation.id);
     }
     let contact = store.get_conversation(tenant, ids[0]).await.unwrap().unwrap().contact_id;
-    let (first, next) = store.list_customer_conversations(tenant, contact, 2, None).await.unwrap().unwrap();
+    let (first, next) =
+        store.list_customer_conversations(tenant, contact, &Viewer::default(), 2, None).await.unwrap().unwrap();
     assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[2], ids[1]]);
-    let (rest, last) = store.list_customer_conversations(tenant, contact, 2, next).await.unwrap().unwrap();
+    let (rest, last) =
+        store.list_customer_conversations(tenant, contact, &Viewer::default(), 2, next).await.unwrap().unwrap();
     assert_eq!((rest.iter().map(|c| c.id).collect::<Vec<_>>(), last), (vec![ids[0]], None));
 }
 

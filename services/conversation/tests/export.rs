@@ -52,6 +52,7 @@ async fn agent_sends(store: &ConversationStore, tenant: Uuid, conversation: Uuid
         content: &content,
         internal_note: note,
         idempotency_key: key,
+        last_seen: None,
     };
     store.send_reply(tenant, &reply).await.unwrap().expect("conversation exists");
 }

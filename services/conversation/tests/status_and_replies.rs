@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use inbox_conversation::domain::{Status, StatusRules};
-use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, NewReply};
+use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, HistoryPage, NewReply, Viewer};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::ingest::v1::{InboundMessage, Sender};
 use uuid::Uuid;
@@ -27,6 +27,7 @@ async fn reply(store: &ConversationStore, tenant: Uuid, conversation: Uuid, body
                 content: &content,
                 internal_note: note,
                 idempotency_key: key,
+                last_seen: None,
             },
         )
         .await
@@ -50,7 +51,8 @@ async fn a_reply_queued_offline_and_sent_twice_is_stored_and_delivered_once() {
         "the second send is a replay"
     );
 
-    let (messages, _) = store.list_messages(tenant, conversation.id, 10, None).await.unwrap();
+    let (messages, _) =
+        store.list_messages(tenant, conversation.id, &Viewer::default(), 10, HistoryPage::Forward(None)).await.unwrap();
     assert_eq!(messages.len(), 2, "the customer's message and one reply");
     let outbound = outbox_subjects(&store).await.into_iter().filter(|s| s.starts_with("outbound.whatsapp.")).count();
     assert_eq!(outbound, 1, "queued for delivery once");
@@ -71,7 +73,8 @@ async fn an_internal_note_never_reaches_the_customer_nor_changes_the_list_previe
     let after = store.get_conversation(tenant, conversation.id).await.unwrap().unwrap();
     assert_eq!(after.last_message_preview, "Refund please");
     assert_eq!(after.last_message_sender_kind, "customer");
-    let (messages, _) = store.list_messages(tenant, conversation.id, 10, None).await.unwrap();
+    let (messages, _) =
+        store.list_messages(tenant, conversation.id, &Viewer::default(), 10, HistoryPage::Forward(None)).await.unwrap();
     assert!(messages[1].internal_note);
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use inbox_config::PostgresSettings;
-use inbox_conversation::store::{Appended, ConversationStore, MIGRATOR};
+use inbox_conversation::store::{Appended, ConversationStore, HistoryPage, MIGRATOR, Viewer};
 use inbox_proto::common::v1::{Channel, MessageContent, TextContent, message_content::Kind};
 use inbox_proto::ingest::v1::{InboundMessage, Sender};
 use inbox_service::Clock;
@@ -108,7 +108,8 @@ async fn messages_are_listed_in_the_order_the_customer_sent_them_whatever_the_ar
     let (conversations, _) = store.list_conversations(tenant, 10, None).await.unwrap();
     let conversation = &conversations[0];
     assert_eq!(conversation.last_message_preview, "c", "the preview follows the newest by provider time");
-    let (messages, _) = store.list_messages(tenant, conversation.id, 10, None).await.unwrap();
+    let (messages, _) =
+        store.list_messages(tenant, conversation.id, &Viewer::default(), 10, HistoryPage::Forward(None)).await.unwrap();
     let ids: Vec<_> = messages.iter().map(|m| m.external_id.clone().unwrap()).collect();
     assert_eq!(ids, ["a", "b", "c"]);
 }

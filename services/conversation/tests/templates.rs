@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use inbox_conversation::api::TemplatesApi;
 use inbox_conversation::domain::TenantSettings;
 use inbox_conversation::domain::templates::{TemplateBody, TemplateName};
-use inbox_conversation::store::{ConversationStore, CreatedTemplate, UpdatedTemplate};
+use inbox_conversation::store::{ConversationStore, CreatedTemplate, HistoryPage, UpdatedTemplate, Viewer};
 use inbox_proto::common::v1::message_content::Kind;
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::conversation::v1::templates_server::Templates;
@@ -42,7 +42,12 @@ async fn create(store: &ConversationStore, tenant: Uuid, n: &str, b: &str) -> Uu
 }
 
 async fn message_count(store: &ConversationStore, tenant: Uuid, conversation: Uuid) -> usize {
-    store.list_messages(tenant, conversation, 100, None).await.unwrap().0.len()
+    store
+        .list_messages(tenant, conversation, &Viewer::default(), 100, HistoryPage::Forward(None))
+        .await
+        .unwrap()
+        .0
+        .len()
 }
 
 async fn outbound_count(store: &ConversationStore) -> i64 {
@@ -155,6 +160,7 @@ async fn a_template_with_an_unfilled_variable_is_refused_naming_it_and_nothing_i
                 agent_name: "Sarah".into(),
                 variables,
                 idempotency_key: "tpl-1".into(),
+                guard: None,
             },
         )
     };

@@ -26,7 +26,7 @@ async fn list_all(
     let mut cursor = None;
     loop {
         let (rows, next) =
-            store.list_conversations_filtered(tenant, filter, viewer(me), sort, page, cursor).await.unwrap();
+            store.list_conversations_filtered(tenant, filter, &viewer(me), sort, page, cursor).await.unwrap();
         out.extend(rows);
         match next {
             Some(c) => cursor = Some(c),
@@ -48,6 +48,7 @@ async fn reply(store: &ConversationStore, tenant: Uuid, conversation: Uuid, key:
         content: &content,
         internal_note: false,
         idempotency_key: key,
+        last_seen: None,
     };
     store.send_reply(tenant, &reply).await.unwrap().unwrap();
 }
@@ -87,7 +88,7 @@ async fn each_view_lists_exactly_what_it_counts() {
     // Another tenant's conversations count nowhere.
     customer_writes(&store, Uuid::now_v7(), "1", "w1", "hello").await;
 
-    let counts = store.count_views(tenant, viewer(me), None).await.unwrap();
+    let counts = store.count_views(tenant, &viewer(me), None).await.unwrap();
     let expected = [
         (View::AllActive, vec![needs_attention, waiting, unassigned, in_progress, review], counts.all_active),
         (View::AllPending, vec![ready], counts.all_pending),
@@ -106,7 +107,7 @@ async fn each_view_lists_exactly_what_it_counts() {
     }
     assert_eq!(counts.open_by_channel, vec![(inbox_proto::common::v1::Channel::Whatsapp, 6)]);
     // The colleague's Mine views are theirs.
-    let theirs = store.count_views(tenant, viewer(colleague), None).await.unwrap();
+    let theirs = store.count_views(tenant, &viewer(colleague), None).await.unwrap();
     assert_eq!((theirs.mine_needs_attention, theirs.mine_waiting_for_customer), (1, 0));
 }
 
@@ -129,7 +130,7 @@ async fn resolved_today_starts_at_midnight_in_the_tenant_zone() {
             .await
             .unwrap();
     }
-    let counts = store.count_views(tenant, viewer(Uuid::now_v7()), None).await.unwrap();
+    let counts = store.count_views(tenant, &viewer(Uuid::now_v7()), None).await.unwrap();
     assert_eq!(counts.all_resolved_today, 1);
     assert_eq!(view_ids(&store, tenant, Uuid::now_v7(), View::AllResolvedToday).await, HashSet::from([after]));
 }
@@ -211,7 +212,7 @@ async fn every_sort_pages_through_every_conversation_once_in_order() {
     }
     // The first page by priority starts with the urgent ones.
     let (first, _) = store
-        .list_conversations_filtered(tenant, &ConversationFilter::default(), viewer(me), SortOrder::Priority, 3, None)
+        .list_conversations_filtered(tenant, &ConversationFilter::default(), &viewer(me), SortOrder::Priority, 3, None)
         .await
         .unwrap();
     assert!(first.iter().all(|c| c.priority == "urgent"));
@@ -224,15 +225,15 @@ async fn a_cursor_from_another_sort_is_refused_and_me_needs_a_user() {
     seed_conversations(&store, tenant, 3).await;
     let all = ConversationFilter::default();
     let (_, next) = store
-        .list_conversations_filtered(tenant, &all, viewer(Uuid::now_v7()), SortOrder::Recent, 1, None)
+        .list_conversations_filtered(tenant, &all, &viewer(Uuid::now_v7()), SortOrder::Recent, 1, None)
         .await
         .unwrap();
     let err = store
-        .list_conversations_filtered(tenant, &all, viewer(Uuid::now_v7()), SortOrder::Priority, 1, next)
+        .list_conversations_filtered(tenant, &all, &viewer(Uuid::now_v7()), SortOrder::Priority, 1, next)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("another sort"));
     let mine = ConversationFilter { assignment: Assignment::Me, ..Default::default() };
-    let nobody = inbox_conversation::store::Viewer { user_id: None };
-    assert!(store.list_conversations_filtered(tenant, &mine, nobody, SortOrder::Recent, 1, None).await.is_err());
+    let nobody = inbox_conversation::store::Viewer::default();
+    assert!(store.list_conversations_filtered(tenant, &mine, &nobody, SortOrder::Recent, 1, None).await.is_err());
 }

@@ -14,7 +14,14 @@ use prost::Message as _;
 use uuid::Uuid;
 
 fn reply<'a>(conversation: Uuid, content: &'a MessageContent, note: bool, key: &'a str) -> NewReply<'a> {
-    NewReply { conversation_id: conversation, author: "user:sarah", content, internal_note: note, idempotency_key: key }
+    NewReply {
+        conversation_id: conversation,
+        author: "user:sarah",
+        content,
+        internal_note: note,
+        idempotency_key: key,
+        last_seen: None,
+    }
 }
 
 #[tokio::test]

@@ -4,12 +4,13 @@ use inbox_errors::{ErrorCode, PublicError};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::timestamp_from;
-use inbox_service::{CallContext, Role};
+use inbox_service::{CallContext, Role, Visibility};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::error::conversation_not_found;
 use super::request::{page_of, parse_id, require_person};
+use super::scope::viewer_of;
 use crate::domain::customers::{
     ChannelPreferences, IntegrationCard, ProfileUpdate, parse_attributes, parse_card_source, parse_card_title,
     parse_emails, parse_name, parse_phones, parse_segment,
@@ -18,6 +19,23 @@ use crate::store::{ConversationStore, Cursor, CustomerProfile, IntegrationCardRo
 
 pub struct CustomersApi {
     pub store: ConversationStore,
+}
+
+impl CustomersApi {
+    /// A profile as the caller may see it: the customer is the tenant's people's to see, but
+    /// their total counts only the conversations the caller may see.
+    async fn scoped(
+        &self,
+        ctx: &CallContext,
+        visibility: &Visibility,
+        mut profile: CustomerProfile,
+    ) -> Result<CustomerProfile, Status> {
+        if !visibility.is_all() {
+            profile.total_conversations =
+                self.store.count_visible_customer_conversations(ctx.tenant_id, profile.id, visibility).await?;
+        }
+        Ok(profile)
+    }
 }
 
 fn customer_not_found() -> PublicError {
@@ -40,8 +58,9 @@ impl pb::customers_server::Customers for CustomersApi {
     #[tracing::instrument(skip_all, fields(tenant_id, customer_id))]
     async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Result<Response<pb::Customer>, Status> {
         let (ctx, id) = person_on_customer(&request, &request.get_ref().customer_id)?;
-        let profile = self.store.get_customer(ctx.tenant_id, id).await?;
-        Ok(profile.map(|p| Response::new(customer_to_proto(&p))).ok_or_else(customer_not_found)?)
+        let profile = self.store.get_customer(ctx.tenant_id, id).await?.ok_or_else(customer_not_found)?;
+        let profile = self.scoped(&ctx, &Visibility::of(&request), profile).await?;
+        Ok(Response::new(customer_to_proto(&profile)))
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, customer_id))]
@@ -64,8 +83,9 @@ impl pb::customers_server::Customers for CustomersApi {
         if !updated.merged.is_empty() {
             tracing::info!(merged = ?updated.merged, "customers merged");
         }
+        let profile = self.scoped(&ctx, &Visibility::of(&request), updated.profile).await?;
         Ok(Response::new(pb::UpdateCustomerResponse {
-            customer: Some(customer_to_proto(&updated.profile)),
+            customer: Some(customer_to_proto(&profile)),
             merged_customer_ids: updated.merged.iter().map(Uuid::to_string).collect(),
         }))
     }
@@ -114,7 +134,7 @@ impl pb::customers_server::Customers for CustomersApi {
         let (limit, cursor) = page_of(request.get_ref().page.as_ref(), Cursor::decode)?;
         let (rows, next) = self
             .store
-            .list_customer_conversations(ctx.tenant_id, id, limit, cursor)
+            .list_customer_conversations(ctx.tenant_id, id, &viewer_of(&ctx, &request), limit, cursor)
             .await?
             .ok_or_else(customer_not_found)?;
         Ok(Response::new(pb::ListCustomerConversationsResponse {
@@ -134,8 +154,11 @@ impl pb::customers_server::Customers for CustomersApi {
         span.record("tenant_id", tracing::field::display(ctx.tenant_id));
         span.record("conversation_id", tracing::field::display(id));
         require_person(&ctx)?;
-        let rows =
-            self.store.list_related_conversations(ctx.tenant_id, id).await?.ok_or_else(conversation_not_found)?;
+        let rows = self
+            .store
+            .list_related_conversations(ctx.tenant_id, id, &viewer_of(&ctx, &request))
+            .await?
+            .ok_or_else(conversation_not_found)?;
         Ok(Response::new(pb::ListRelatedConversationsResponse {
             conversations: rows.iter().map(|r| r.to_proto()).collect(),
         }))

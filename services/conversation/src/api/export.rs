@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::request::{parse_id, require_person};
+use super::scope::viewer_of;
 use crate::domain::export::{
     ExportFormat, ExportedConversation, MAX_EXPORT_BYTES, MAX_EXPORT_CONVERSATIONS, filename, write_export,
 };
@@ -75,7 +76,8 @@ impl pb::exports_server::Exports for ExportsApi {
         span.record("conversations", ids.len());
         require_exporter_of(&ctx, ids.len())?;
 
-        let histories = self.store.conversation_histories(ctx.tenant_id, &ids).await?;
+        // A conversation the caller may not see is missing, like one the tenant does not have.
+        let histories = self.store.conversation_histories(ctx.tenant_id, &ids, &viewer_of(&ctx, &request)).await?;
         if let Some(missing) = ids.iter().find(|id| !histories.iter().any(|h| h.conversation.id == **id)) {
             return Err(PublicError::not_found(format!("conversation {missing} not found")).into());
         }

@@ -11,12 +11,15 @@ use uuid::Uuid;
 use super::error::conversation_not_found;
 use super::filters::{counts_to_proto, filter_from_proto, sort_from_proto};
 use super::request::{
-    bounded, idempotency_key, optional_id, page_of, parse_id, require_admin, require_person, user_of,
+    bounded, idempotency_key, last_seen_of, optional_id, page_of, parse_id, require_admin, require_person, user_of,
 };
+use super::scope::{ensure_visible, viewer_of};
 use crate::domain::calls::{CallSummary, disposition_from_name, disposition_name};
 use crate::domain::views::MAX_FILTER_IDS;
 use crate::domain::{PriorityRules, StatusRules, TenantSettings};
-use crate::store::{AgentDisposition, AiMessage, BulkChange, ConversationStore, Cursor, ListCursor, NewReply, Viewer};
+use crate::store::{
+    AgentDisposition, AiMessage, BulkChange, ConversationStore, Cursor, HistoryPage, ListCursor, NewReply,
+};
 
 pub struct ConversationsApi {
     pub store: ConversationStore,
@@ -35,9 +38,9 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let filter = filter_from_proto(r.filter.as_ref())?;
         let sort = sort_from_proto(r.sort)?;
         let (limit, cursor) = page_of(r.page.as_ref(), ListCursor::decode)?;
-        let viewer = Viewer { user_id: user_of(&ctx.principal) };
+        let viewer = viewer_of(&ctx, &request);
         let (rows, next) =
-            self.store.list_conversations_filtered(ctx.tenant_id, &filter, viewer, sort, limit, cursor).await?;
+            self.store.list_conversations_filtered(ctx.tenant_id, &filter, &viewer, sort, limit, cursor).await?;
         Ok(Response::new(pb::ListConversationsResponse {
             conversations: rows.iter().map(|r| r.to_proto()).collect(),
             next_cursor: next.map(|c| c.encode()).unwrap_or_default(),
@@ -53,7 +56,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let id = parse_id(&request.get_ref().conversation_id, "conversation_id")?;
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
         tracing::Span::current().record("conversation_id", tracing::field::display(id));
-        let row = self.store.get_conversation(ctx.tenant_id, id).await?;
+        let row = self.store.visible_conversation(ctx.tenant_id, id, &viewer_of(&ctx, &request)).await?;
         Ok(row.map(|r| Response::new(r.to_proto())).ok_or_else(conversation_not_found)?)
     }
 
@@ -62,20 +65,19 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::ListMessagesRequest>,
     ) -> Result<Response<pb::ListMessagesResponse>, Status> {
-        let ctx = CallContext::of(&request)?.clone();
-        let id = parse_id(&request.get_ref().conversation_id, "conversation_id")?;
-        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
-        tracing::Span::current().record("conversation_id", tracing::field::display(id));
-        let (limit, cursor) = page_of(request.get_ref().page.as_ref(), Cursor::decode)?;
-        // A conversation of another tenant is "not found", never an empty list.
-        if self.store.get_conversation(ctx.tenant_id, id).await?.is_none() {
-            return Err(conversation_not_found().into());
-        }
-        let (rows, next) = self.store.list_messages(ctx.tenant_id, id, limit, cursor).await?;
-        Ok(Response::new(pb::ListMessagesResponse {
-            messages: rows.iter().map(|r| r.to_proto()).collect(),
-            next_cursor: next.map(|c| c.encode()).unwrap_or_default(),
-        }))
+        let r = request.get_ref();
+        let (limit, cursor) = page_of(r.page.as_ref(), Cursor::decode)?;
+        self.messages_page(&request, &r.conversation_id, limit, HistoryPage::Forward(cursor)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn list_earlier_messages(
+        &self,
+        request: Request<pb::ListEarlierMessagesRequest>,
+    ) -> Result<Response<pb::ListMessagesResponse>, Status> {
+        let r = request.get_ref();
+        let (limit, cursor) = page_of(r.page.as_ref(), Cursor::decode)?;
+        self.messages_page(&request, &r.conversation_id, limit, HistoryPage::Backward(cursor)).await
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
@@ -83,24 +85,22 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::SendMessageRequest>,
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
-        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        self.send(&request, request.get_ref(), None).await
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn send_guarded_message(
+        &self,
+        request: Request<pb::SendGuardedMessageRequest>,
+    ) -> Result<Response<pb::SendMessageResponse>, Status> {
         let r = request.get_ref();
-        let key = idempotency_key(&r.idempotency_key)?;
-        let content = r.content.clone().ok_or_else(|| PublicError::invalid_argument("content is required"))?;
-        let reply = NewReply {
-            conversation_id: id,
-            author: &ctx.principal,
-            content: &content,
-            internal_note: r.internal_note,
-            idempotency_key: key,
-        };
-        let sent = self.store.send_reply(ctx.tenant_id, &reply).await?.ok_or_else(conversation_not_found)?;
-        Ok(Response::new(sent.to_proto()))
+        let send = r.send.as_ref().ok_or_else(|| PublicError::invalid_argument("send is required"))?;
+        self.send(&request, send, r.guard.as_ref()).await
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
     async fn set_status(&self, request: Request<pb::SetStatusRequest>) -> Result<Response<pb::Conversation>, Status> {
-        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.person_on_conversation(&request, &request.get_ref().conversation_id).await?;
         let r = request.get_ref();
         let to = pb::ConversationStatus::try_from(r.status)
             .ok()
@@ -123,7 +123,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::SetPriorityRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
-        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.person_on_conversation(&request, &request.get_ref().conversation_id).await?;
         let r = request.get_ref();
         let priority = pb::Priority::try_from(r.priority)
             .ok()
@@ -138,12 +138,12 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         Ok(Response::new(conversation.to_proto()))
     }
 
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
     async fn list_status_changes(
         &self,
         request: Request<pb::ListStatusChangesRequest>,
     ) -> Result<Response<pb::ListStatusChangesResponse>, Status> {
-        let ctx = CallContext::of(&request)?.clone();
-        let id = parse_id(&request.get_ref().conversation_id, "conversation_id")?;
+        let (ctx, id) = self.on_conversation(&request, &request.get_ref().conversation_id).await?;
         if self.store.get_conversation(ctx.tenant_id, id).await?.is_none() {
             return Err(conversation_not_found().into());
         }
@@ -186,8 +186,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         let ctx = CallContext::of(&request)?.clone();
         tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
         let team = optional_id(&request.get_ref().team_id, "team_id")?;
-        let viewer = Viewer { user_id: user_of(&ctx.principal) };
-        let counts = self.store.count_views(ctx.tenant_id, viewer, team).await?;
+        let counts = self.store.count_views(ctx.tenant_id, &viewer_of(&ctx, &request), team).await?;
         Ok(Response::new(counts_to_proto(&counts)))
     }
 
@@ -196,7 +195,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::SetAssignmentRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
-        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.person_on_conversation(&request, &request.get_ref().conversation_id).await?;
         let r = request.get_ref();
         let assignee = optional_id(&r.assignee_id, "assignee_id")?;
         let team = optional_id(&r.team_id, "team_id")?;
@@ -214,7 +213,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::PostAiMessageRequest>,
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
-        let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.on_conversation(&request, &request.get_ref().conversation_id).await?;
         if ctx.role != Role::Ai {
             return Err(PublicError::new(ErrorCode::PermissionDenied, "only the AI agent writes AI messages").into());
         }
@@ -236,7 +235,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
     async fn take_over(&self, request: Request<pb::TakeOverRequest>) -> Result<Response<pb::Conversation>, Status> {
-        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.person_on_conversation(&request, &request.get_ref().conversation_id).await?;
         let agent = user_of(&ctx.principal).ok_or_else(|| PublicError::invalid_argument("taking over needs a user"))?;
         let name = bounded(&request.get_ref().agent_name, "agent_name", 200)?;
         let conversation =
@@ -249,7 +248,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::ReleaseToAiRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
-        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.person_on_conversation(&request, &request.get_ref().conversation_id).await?;
         let agent = user_of(&ctx.principal).ok_or_else(|| PublicError::invalid_argument("releasing needs a user"))?;
         let any_owner = matches!(ctx.role, Role::Supervisor | Role::Admin);
         let conversation =
@@ -259,7 +258,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
 
     #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
     async fn set_summary(&self, request: Request<pb::SetSummaryRequest>) -> Result<Response<pb::Conversation>, Status> {
-        let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.on_conversation(&request, &request.get_ref().conversation_id).await?;
         if !matches!(ctx.role, Role::Ai | Role::Agent | Role::Supervisor | Role::Admin) {
             return Err(
                 PublicError::new(ErrorCode::PermissionDenied, "only the AI and the team write summaries").into()
@@ -272,7 +271,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
     }
 
     async fn get_summary(&self, request: Request<pb::GetSummaryRequest>) -> Result<Response<pb::Summary>, Status> {
-        let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.on_conversation(&request, &request.get_ref().conversation_id).await?;
         let summary = self.store.summary(ctx.tenant_id, id).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(pb::Summary {
             text: summary.text,
@@ -338,7 +337,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::ListCallsRequest>,
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
-        let (ctx, id) = on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.on_conversation(&request, &request.get_ref().conversation_id).await?;
         let calls = self.store.calls(ctx.tenant_id, id).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(pb::ListCallsResponse {
             calls: calls.iter().map(|(call, agent)| call_to_proto(id, call, agent.as_ref())).collect(),
@@ -350,7 +349,7 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         &self,
         request: Request<pb::SetCallDispositionRequest>,
     ) -> Result<Response<pb::Call>, Status> {
-        let (ctx, id) = person_on_conversation(&request, &request.get_ref().conversation_id)?;
+        let (ctx, id) = self.person_on_conversation(&request, &request.get_ref().conversation_id).await?;
         let r = request.get_ref();
         tracing::Span::current().record("call_sid", r.call_sid.as_str());
         let disposition = CallDisposition::try_from(r.disposition)
@@ -426,17 +425,18 @@ impl pb::conversations_server::Conversations for ConversationsApi {
             }
             _ => return Err(PublicError::invalid_argument("an action is required").into()),
         };
-        let viewer = Viewer { user_id: user_of(&ctx.principal) };
-        // Ids given: each is reported, found or not. A filter: what matches, up to the cap.
+        let viewer = viewer_of(&ctx, &request);
+        // Ids given: each is reported, found or not (one the caller may not see is not found).
+        // A filter: what matches among what the caller sees, up to the cap.
         let ids = if !filter.ids.is_empty()
             && filter == (crate::domain::views::ConversationFilter { ids: filter.ids.clone(), ..Default::default() })
         {
             filter.ids.clone()
         } else {
-            self.store.select_conversation_ids(ctx.tenant_id, &filter, viewer, MAX_FILTER_IDS as i64).await?
+            self.store.select_conversation_ids(ctx.tenant_id, &filter, &viewer, MAX_FILTER_IDS as i64).await?
         };
         tracing::Span::current().record("selected", ids.len());
-        let outcomes = self.store.bulk_change(ctx.tenant_id, &ids, &change, &ctx.principal).await?;
+        let outcomes = self.store.bulk_change(ctx.tenant_id, &ids, &change, &ctx.principal, &viewer.visibility).await?;
         let mut response = pb::BulkActionResponse::default();
         for (id, outcome) in outcomes {
             match outcome {
@@ -457,27 +457,93 @@ impl pb::conversations_server::Conversations for ConversationsApi {
         }
         Ok(Response::new(response))
     }
+
+    #[tracing::instrument(skip_all, fields(tenant_id, conversation_id))]
+    async fn mark_read(&self, request: Request<pb::MarkReadRequest>) -> Result<Response<pb::ReadState>, Status> {
+        let (ctx, id) = self.person_on_conversation(&request, &request.get_ref().conversation_id).await?;
+        let person =
+            user_of(&ctx.principal).ok_or_else(|| PublicError::invalid_argument("marking read needs a user"))?;
+        let message = parse_id(&request.get_ref().last_read_message_id, "last_read_message_id")?;
+        if self.store.get_conversation(ctx.tenant_id, id).await?.is_none() {
+            return Err(conversation_not_found().into());
+        }
+        let read = self.store.mark_read(ctx.tenant_id, id, person, message).await?;
+        Ok(Response::new(pb::ReadState {
+            conversation_id: read.conversation_id.to_string(),
+            last_read_message_id: read.last_read_message_id.to_string(),
+            unread: u64::try_from(read.unread).unwrap_or(0),
+        }))
+    }
 }
 
-/// The acting person and the conversation a change is about, recorded on the current span.
-fn person_on_conversation<T>(request: &Request<T>, conversation_id: &str) -> Result<(CallContext, Uuid), Status> {
-    let ctx = CallContext::of(request)?.clone();
-    let id = parse_id(conversation_id, "conversation_id")?;
-    let span = tracing::Span::current();
-    span.record("tenant_id", tracing::field::display(ctx.tenant_id));
-    span.record("conversation_id", tracing::field::display(id));
-    require_person(&ctx)?;
-    Ok((ctx, id))
-}
+impl ConversationsApi {
+    /// The caller and the conversation a call is about, recorded on the current span;
+    /// `not_found` when the caller may not see it.
+    async fn on_conversation<T>(
+        &self,
+        request: &Request<T>,
+        conversation_id: &str,
+    ) -> Result<(CallContext, Uuid), Status> {
+        let ctx = CallContext::of(request)?.clone();
+        let id = parse_id(conversation_id, "conversation_id")?;
+        let span = tracing::Span::current();
+        span.record("tenant_id", tracing::field::display(ctx.tenant_id));
+        span.record("conversation_id", tracing::field::display(id));
+        ensure_visible(&self.store, &ctx, &viewer_of(&ctx, request), id).await?;
+        Ok((ctx, id))
+    }
 
-/// Any caller of the tenant on a conversation (reads, AI writes), recorded on the current span.
-fn on_conversation<T>(request: &Request<T>, conversation_id: &str) -> Result<(CallContext, Uuid), Status> {
-    let ctx = CallContext::of(request)?.clone();
-    let id = parse_id(conversation_id, "conversation_id")?;
-    let span = tracing::Span::current();
-    span.record("tenant_id", tracing::field::display(ctx.tenant_id));
-    span.record("conversation_id", tracing::field::display(id));
-    Ok((ctx, id))
+    /// [`Self::on_conversation`] for changes only people make (agents, supervisors, admins).
+    async fn person_on_conversation<T>(
+        &self,
+        request: &Request<T>,
+        conversation_id: &str,
+    ) -> Result<(CallContext, Uuid), Status> {
+        require_person(CallContext::of(request)?)?;
+        self.on_conversation(request, conversation_id).await
+    }
+
+    /// A page of the conversation's messages, as the caller may read them; a conversation the
+    /// caller may not see (or another tenant's) is `not_found`, never an empty page.
+    async fn messages_page<T>(
+        &self,
+        request: &Request<T>,
+        conversation_id: &str,
+        limit: i64,
+        page: HistoryPage,
+    ) -> Result<Response<pb::ListMessagesResponse>, Status> {
+        let (ctx, id) = self.on_conversation(request, conversation_id).await?;
+        if self.store.get_conversation(ctx.tenant_id, id).await?.is_none() {
+            return Err(conversation_not_found().into());
+        }
+        let (rows, next) = self.store.list_messages(ctx.tenant_id, id, &viewer_of(&ctx, request), limit, page).await?;
+        Ok(Response::new(pb::ListMessagesResponse {
+            messages: rows.iter().map(|r| r.to_proto()).collect(),
+            next_cursor: next.map(|c| c.encode()).unwrap_or_default(),
+        }))
+    }
+
+    /// Stores a person's reply or note (`SendMessage`, and with `guard` `SendGuardedMessage`).
+    async fn send<T>(
+        &self,
+        request: &Request<T>,
+        send: &pb::SendMessageRequest,
+        guard: Option<&pb::SendGuard>,
+    ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        let (ctx, id) = self.person_on_conversation(request, &send.conversation_id).await?;
+        let key = idempotency_key(&send.idempotency_key)?;
+        let content = send.content.clone().ok_or_else(|| PublicError::invalid_argument("content is required"))?;
+        let reply = NewReply {
+            conversation_id: id,
+            author: &ctx.principal,
+            content: &content,
+            internal_note: send.internal_note,
+            idempotency_key: key,
+            last_seen: last_seen_of(guard)?,
+        };
+        let sent = self.store.send_reply(ctx.tenant_id, &reply).await?.ok_or_else(conversation_not_found)?;
+        Ok(Response::new(sent.to_proto()))
+    }
 }
 
 fn settings_to_proto(s: &TenantSettings) -> pb::TenantSettings {

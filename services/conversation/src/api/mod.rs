@@ -6,6 +6,7 @@ mod export;
 mod filters;
 mod grpc;
 mod request;
+mod scope;
 mod templates;
 
 pub use customers::CustomersApi;

@@ -3,6 +3,7 @@
 
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_proto::common::v1::PageRequest;
+use inbox_proto::conversation::v1::SendGuard;
 use inbox_service::{CallContext, Role};
 use uuid::Uuid;
 
@@ -59,6 +60,15 @@ pub(super) fn idempotency_key(key: &str) -> Result<&str, PublicError> {
     Ok(key)
 }
 
+/// The message a guarded send must find nobody else acted after (`domain::send_guard`); none
+/// without a guard, with an empty one, or when the sender insists (`force`).
+pub(super) fn last_seen_of(guard: Option<&SendGuard>) -> Result<Option<Uuid>, PublicError> {
+    match guard {
+        Some(g) if !g.force => optional_id(&g.last_seen_message_id, "guard.last_seen_message_id"),
+        _ => Ok(None),
+    }
+}
+
 /// Replies and status changes are made by people (agents, supervisors, admins), who are named
 /// in the history; the operator administers tenants but does not work conversations.
 pub(super) fn require_person(ctx: &CallContext) -> Result<(), PublicError> {
@@ -92,6 +102,17 @@ mod tests {
         );
         assert_eq!(optional_id("", "team_id"), Ok(None));
         assert!(optional_id("team", "team_id").is_err());
+    }
+
+    #[test]
+    fn a_guard_names_the_last_seen_message_unless_the_sender_insists() {
+        let seen = Uuid::now_v7();
+        let guard = |id: &str, force| SendGuard { last_seen_message_id: id.into(), force };
+        assert_eq!(last_seen_of(None), Ok(None));
+        assert_eq!(last_seen_of(Some(&guard(&seen.to_string(), false))), Ok(Some(seen)));
+        assert_eq!(last_seen_of(Some(&guard(&seen.to_string(), true))), Ok(None), "force");
+        assert_eq!(last_seen_of(Some(&guard("", false))), Ok(None));
+        assert!(last_seen_of(Some(&guard("m-1", false))).is_err());
     }
 
     #[test]

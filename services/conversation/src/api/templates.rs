@@ -10,9 +10,10 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::error::conversation_not_found;
-use super::request::{idempotency_key, parse_id, require_person};
+use super::request::{idempotency_key, last_seen_of, parse_id, require_person};
+use super::scope::viewer_of;
 use crate::domain::templates::{self, BuiltIns, TemplateBody, TemplateName};
-use crate::store::{ConversationStore, CreatedTemplate, MAX_TEMPLATES_LISTED, NewReply, UpdatedTemplate};
+use crate::store::{ConversationStore, CreatedTemplate, MAX_TEMPLATES_LISTED, NewReply, UpdatedTemplate, Viewer};
 
 pub struct TemplatesApi {
     pub store: ConversationStore,
@@ -51,10 +52,11 @@ fn template_not_found() -> PublicError {
 }
 
 impl TemplatesApi {
-    /// The tenant's template filled in for one of its conversations.
+    /// The tenant's template filled in for one of its conversations `viewer` may see.
     async fn render_for(
         &self,
         ctx: &CallContext,
+        viewer: &Viewer,
         template_id: &str,
         conversation_id: Uuid,
         agent_name: &str,
@@ -69,8 +71,11 @@ impl TemplatesApi {
         }
         templates::check_given_values(given).map_err(PublicError::invalid_argument)?;
         let template = self.store.get_template(ctx.tenant_id, template_id).await?.ok_or_else(template_not_found)?;
-        let conversation =
-            self.store.get_conversation(ctx.tenant_id, conversation_id).await?.ok_or_else(conversation_not_found)?;
+        let conversation = self
+            .store
+            .visible_conversation(ctx.tenant_id, conversation_id, viewer)
+            .await?
+            .ok_or_else(conversation_not_found)?;
         let settings = self.store.tenant_settings(ctx.tenant_id).await?;
         let (name, body) = template.parsed().map_err(|e| {
             tracing::error!(error = %e, template_id = %template.id, "a stored template does not parse");
@@ -187,7 +192,8 @@ impl pb::templates_server::Templates for TemplatesApi {
         let r = request.get_ref();
         let conversation_id = parse_id(&r.conversation_id, "conversation_id")?;
         tracing::Span::current().record("conversation_id", tracing::field::display(conversation_id));
-        let text = self.render_for(&ctx, &r.template_id, conversation_id, &r.agent_name, &r.variables).await?;
+        let viewer = viewer_of(&ctx, &request);
+        let text = self.render_for(&ctx, &viewer, &r.template_id, conversation_id, &r.agent_name, &r.variables).await?;
         Ok(Response::new(pb::RenderTemplateResponse { text }))
     }
 
@@ -201,8 +207,11 @@ impl pb::templates_server::Templates for TemplatesApi {
         let conversation_id = parse_id(&r.conversation_id, "conversation_id")?;
         tracing::Span::current().record("conversation_id", tracing::field::display(conversation_id));
         let key = idempotency_key(&r.idempotency_key)?;
-        // Rendered before anything is stored: an unfilled variable leaves no trace.
-        let text = self.render_for(&ctx, &r.template_id, conversation_id, &r.agent_name, &r.variables).await?;
+        let last_seen = last_seen_of(r.guard.as_ref())?;
+        // Rendered before anything is stored: an unfilled variable leaves no trace. Rendering
+        // reads the conversation as the caller may see it: one they may not see is not found.
+        let viewer = viewer_of(&ctx, &request);
+        let text = self.render_for(&ctx, &viewer, &r.template_id, conversation_id, &r.agent_name, &r.variables).await?;
         let content = MessageContent { kind: Some(Kind::Text(TextContent { body: text })), reply_to: None };
         let reply = NewReply {
             conversation_id,
@@ -210,6 +219,7 @@ impl pb::templates_server::Templates for TemplatesApi {
             content: &content,
             internal_note: false,
             idempotency_key: key,
+            last_seen,
         };
         let sent = self.store.send_reply(ctx.tenant_id, &reply).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(sent.to_proto()))

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod export;
 pub mod inbound;
 mod priority_rules;
+pub mod send_guard;
 mod settings;
 mod status_rules;
 pub mod templates;

@@ -19,6 +19,7 @@ impl From<StoreError> for HandlerError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Invalid(reason) | StoreError::Conflict(reason) => HandlerError::Permanent(reason),
+            stale @ StoreError::StaleView { .. } => HandlerError::Permanent(stale.to_string()),
             other => HandlerError::Retry(other.to_string()),
         }
     }

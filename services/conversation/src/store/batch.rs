@@ -661,12 +661,12 @@ async fn write_changes(
            priority_reason = COALESCE(u.priority_reason, c.priority_reason), \
            needs_human = c.needs_human OR u.needs_human, \
            needs_human_reason = CASE WHEN u.needs_human THEN $13 ELSE c.needs_human_reason END, \
-           version = c.version + u.bump, updated_at = $16 \
+           version = c.version + u.bump, customer_messages = c.customer_messages + u.messages, updated_at = $16 \
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], \
            $6::timestamptz[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::bool[], $12::bigint[], \
-           $14::uuid[], $15::text[]::tid[]) \
+           $14::uuid[], $15::text[]::tid[], $17::bigint[]) \
            AS u(i, preview, sender, at, customer_at, waiting, status, moved, priority, priority_reason, needs_human, bump, \
-             t, row) \
+             t, row, messages) \
          WHERE c.ctid = ANY($15::text[]::tid[]) AND c.ctid = u.row AND c.tenant_id = u.t AND c.id = u.i \
          RETURNING {CONVERSATION_ONLY_COLUMNS}"
     )))
@@ -686,6 +686,7 @@ async fn write_changes(
     .bind(changes.iter().map(|c| c.before.tenant_id).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.ctid.as_str()).collect::<Vec<_>>())
     .bind(now)
+    .bind(changes.iter().map(|c| c.messages).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
     // The contact is as it was read under the lock this transaction holds.

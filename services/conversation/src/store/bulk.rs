@@ -7,13 +7,15 @@ use std::collections::HashMap;
 
 use inbox_bus::{Envelope, Payload, new_envelope, subjects};
 use inbox_proto::events::v1::{ConversationDeleted, ConversationUpdated, StatusChanged};
+use inbox_service::Visibility;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::assignment::assignment_changed;
 use super::outbox::enqueue_many;
-use super::rows::{CONVERSATION_COLUMNS, StatusChangeRow};
+use super::rows::StatusChangeRow;
 use super::status::lock_conversations;
+use super::visibility::{Viewer, select_conversations};
 use super::{ConversationRow, ConversationStore, StoreError};
 use crate::domain::{Priority, Status};
 
@@ -75,20 +77,22 @@ impl BulkChange {
 }
 
 impl ConversationStore {
-    /// Applies `change` to each of `ids` (duplicates ignored) as `actor`; the outcome of each,
-    /// in the order given.
+    /// Applies `change` to each of `ids` (duplicates ignored) as `actor`, who sees what
+    /// `visibility` allows; the outcome of each, in the order given. An id the actor may not
+    /// see is `NotFound`, like an unknown one.
     pub async fn bulk_change(
         &self,
         tenant_id: Uuid,
         ids: &[Uuid],
         change: &BulkChange,
         actor: &str,
+        visibility: &Visibility,
     ) -> Result<Vec<(Uuid, BulkOutcome)>, StoreError> {
         let mut seen = std::collections::HashSet::with_capacity(ids.len());
         let ids: Vec<Uuid> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
         let mut results = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
-            match self.bulk_change_chunk(tenant_id, chunk, change, actor).await {
+            match self.bulk_change_chunk(tenant_id, chunk, change, actor, visibility).await {
                 Ok(outcomes) => results
                     .extend(chunk.iter().map(|id| (*id, outcomes.get(id).cloned().unwrap_or(BulkOutcome::NotFound)))),
                 Err(refused @ (StoreError::Invalid(_) | StoreError::Conflict(_))) => return Err(refused),
@@ -108,18 +112,13 @@ impl ConversationStore {
         ids: &[Uuid],
         change: &BulkChange,
         actor: &str,
+        visibility: &Visibility,
     ) -> Result<HashMap<Uuid, BulkOutcome>, StoreError> {
         let now = self.now();
         let mut tx = self.pool.begin().await?;
-        let before: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-             WHERE c.tenant_id = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE OF c"
-        )))
-        .bind(tenant_id)
-        .bind(ids)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut qb = select_conversations(tenant_id, &Viewer::default().seeing(visibility.clone()));
+        qb.push(" AND c.id = ANY(").push_bind(ids.to_vec()).push(") ORDER BY c.id FOR UPDATE OF c");
+        let before: Vec<ConversationRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
         let mut outcomes: HashMap<Uuid, BulkOutcome> = HashMap::with_capacity(ids.len());
         let mut changing: Vec<&ConversationRow> = Vec::new();
         for row in &before {
@@ -223,7 +222,7 @@ impl ConversationStore {
                 }
             }
             BulkChange::Delete => {
-                for table in ["messages", "status_changes"] {
+                for table in ["messages", "status_changes", "conversation_reads"] {
                     sqlx::query(sqlx::AssertSqlSafe(format!(
                         "DELETE FROM {table} WHERE tenant_id = $1 AND conversation_id = ANY($2)"
                     )))

@@ -7,13 +7,15 @@ use chrono::{DateTime, Utc};
 use inbox_bus::{Payload, new_envelope, subjects};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::events::v1::ConversationUpdated;
+use inbox_service::Visibility;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use super::outbox::enqueue;
 use super::rows::CONVERSATION_COLUMNS;
+use super::visibility::{Viewer, push_visible, select_conversations};
 use super::{ConversationRow, ConversationStore, Cursor, StoreError};
 use crate::domain::customers::{
     ChannelPreferences, IntegrationCard, KeyKind, PhoneNumber, ProfileFields, ProfileUpdate,
@@ -539,12 +541,15 @@ impl ConversationStore {
         Ok(Some(deleted.rows_affected() == 1))
     }
 
-    /// All of a customer's conversations, most recent activity first, keyset-paginated.
-    /// `None` when the customer is not the tenant's.
+    /// A customer's conversations that `viewer` may see, most recent activity first,
+    /// keyset-paginated, with the viewer's read state. `None` when the customer is not the
+    /// tenant's (a customer is visible to all of the tenant's people; only their conversations
+    /// are scoped).
     pub async fn list_customer_conversations(
         &self,
         tenant_id: Uuid,
         customer_id: Uuid,
+        viewer: &Viewer,
         limit: i64,
         after: Option<Cursor>,
     ) -> Result<Option<(Vec<ConversationRow>, Option<Cursor>)>, StoreError> {
@@ -552,21 +557,13 @@ impl ConversationStore {
         if contact_row(&mut conn, tenant_id, customer_id, Lock::None).await?.is_none() {
             return Ok(None);
         }
-        let (at, id) = after.map_or((None, None), |c| (Some(c.at), Some(c.id)));
-        let mut rows: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-             WHERE c.tenant_id = $1 AND c.contact_id = $2 \
-               AND ($3::timestamptz IS NULL OR (c.last_message_at, c.id) < ($3, $4)) \
-             ORDER BY c.last_message_at DESC, c.id DESC LIMIT $5"
-        )))
-        .bind(tenant_id)
-        .bind(customer_id)
-        .bind(at)
-        .bind(id)
-        .bind(limit + 1)
-        .fetch_all(&mut *conn)
-        .await?;
+        let mut qb = select_conversations(tenant_id, viewer);
+        qb.push(" AND c.contact_id = ").push_bind(customer_id);
+        if let Some(c) = after {
+            qb.push(" AND (c.last_message_at, c.id) < (").push_bind(c.at).push(", ").push_bind(c.id).push(")");
+        }
+        qb.push(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ").push_bind(limit + 1);
+        let mut rows: Vec<ConversationRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
         let next = if rows.len() > usize::try_from(limit).unwrap_or(0) {
             rows.truncate(usize::try_from(limit).unwrap_or(0));
             rows.last().map(|r| Cursor { at: r.last_message_at, id: r.id })
@@ -576,35 +573,44 @@ impl ConversationStore {
         Ok(Some((rows, next)))
     }
 
-    /// The other conversations of a conversation's customer, most recent first, at most
-    /// [`MAX_RELATED`]. `None` when the conversation is not the tenant's.
+    /// How many of a customer's conversations `visibility` allows (a profile's total for a
+    /// team-scoped reader).
+    pub async fn count_visible_customer_conversations(
+        &self,
+        tenant_id: Uuid,
+        customer_id: Uuid,
+        visibility: &Visibility,
+    ) -> Result<i64, StoreError> {
+        let mut qb = QueryBuilder::new("SELECT count(*) FROM conversations c WHERE c.tenant_id = ");
+        qb.push_bind(tenant_id).push(" AND c.contact_id = ").push_bind(customer_id);
+        push_visible(&mut qb, visibility);
+        Ok(qb.build_query_scalar().fetch_one(&self.pool).await?)
+    }
+
+    /// The other conversations of a conversation's customer that `viewer` may see, most recent
+    /// first, at most [`MAX_RELATED`]. `None` when the conversation is not the tenant's or not
+    /// the viewer's to see.
     pub async fn list_related_conversations(
         &self,
         tenant_id: Uuid,
         conversation_id: Uuid,
+        viewer: &Viewer,
     ) -> Result<Option<Vec<ConversationRow>>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let contact_id: Option<Uuid> =
-            sqlx::query_scalar("SELECT contact_id FROM conversations WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(conversation_id)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let mut qb = QueryBuilder::new("SELECT c.contact_id FROM conversations c WHERE c.tenant_id = ");
+        qb.push_bind(tenant_id).push(" AND c.id = ").push_bind(conversation_id);
+        push_visible(&mut qb, &viewer.visibility);
+        let contact_id: Option<Uuid> = qb.build_query_scalar().fetch_optional(&mut *conn).await?;
         let Some(contact_id) = contact_id else {
             return Ok(None);
         };
-        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-             WHERE c.tenant_id = $1 AND c.contact_id = $2 AND c.id <> $3 \
-             ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"
-        )))
-        .bind(tenant_id)
-        .bind(contact_id)
-        .bind(conversation_id)
-        .bind(MAX_RELATED)
-        .fetch_all(&mut *conn)
-        .await?;
-        Ok(Some(rows))
+        let mut qb = select_conversations(tenant_id, viewer);
+        qb.push(" AND c.contact_id = ")
+            .push_bind(contact_id)
+            .push(" AND c.id <> ")
+            .push_bind(conversation_id)
+            .push(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ")
+            .push_bind(MAX_RELATED);
+        Ok(Some(qb.build_query_as().fetch_all(&mut *conn).await?))
     }
 }

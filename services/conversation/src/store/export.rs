@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 
+use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
+use super::rows::MESSAGE_COLUMNS;
+use super::visibility::{Viewer, push_notes, select_conversations};
 use super::{ConversationRow, ConversationStore, MessageRow, StoreError};
 
 /// A conversation with all its messages, oldest first.
@@ -15,34 +17,29 @@ pub struct ConversationHistory {
 }
 
 impl ConversationStore {
-    /// The tenant's conversations among `ids`, each with all its messages in the order the
-    /// senders sent them, in the order of `ids`. Ids unknown to the tenant are left out (the
-    /// caller names them). Both reads see one snapshot, so a message arriving meanwhile is
-    /// either in the export with its conversation or not at all.
+    /// The tenant's conversations among `ids` that `viewer` may see, each with all its
+    /// messages in the order the senders sent them (without internal notes for a viewer
+    /// without them), in the order of `ids`. Ids unknown to the tenant or not the viewer's to
+    /// see are left out (the caller names them). Both reads see one snapshot, so a message
+    /// arriving meanwhile is either in the export with its conversation or not at all.
     pub async fn conversation_histories(
         &self,
         tenant_id: Uuid,
         ids: &[Uuid],
+        viewer: &Viewer,
     ) -> Result<Vec<ConversationHistory>, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-        let conversations: Vec<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-             WHERE c.tenant_id = $1 AND c.id = ANY($2)"
-        )))
-        .bind(tenant_id)
-        .bind(ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let messages: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND conversation_id = ANY($2) \
-             ORDER BY conversation_id, sent_at, id"
-        )))
-        .bind(tenant_id)
-        .bind(ids)
-        .fetch_all(&mut *tx)
-        .await?;
+        // Read as the service: an export carries no one's read state.
+        let mut qb = select_conversations(tenant_id, &Viewer { user_id: None, ..viewer.clone() });
+        qb.push(" AND c.id = ANY(").push_bind(ids.to_vec()).push(")");
+        let conversations: Vec<ConversationRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
+        let visible: Vec<Uuid> = conversations.iter().map(|c| c.id).collect();
+        let mut qb = QueryBuilder::new(format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.tenant_id = "));
+        qb.push_bind(tenant_id).push(" AND m.conversation_id = ANY(").push_bind(visible).push(")");
+        push_notes(&mut qb, viewer, "m");
+        qb.push(" ORDER BY m.conversation_id, m.sent_at, m.id");
+        let messages: Vec<MessageRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
         tx.commit().await?;
 
         let mut by_conversation: HashMap<Uuid, Vec<MessageRow>> = HashMap::new();

@@ -1,22 +1,16 @@
 //! The conversation list with every filter and sort, the view counts, and the ids a bulk
-//! action selects; all from one definition of the filter (`domain::views`).
+//! action selects; all from one definition of the filter (`domain::views`), each kept to what
+//! the viewer may see (`visibility`).
 
 use chrono::{DateTime, Utc};
 use inbox_proto::common::v1::Channel;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::rows::CONVERSATION_COLUMNS;
 use super::settings::tenant_settings_in;
+use super::visibility::{Viewer, push_visible, select_conversations};
 use super::{ConversationRow, ConversationStore, ListCursor, StoreError};
 use crate::domain::views::{Assignment, ConversationFilter, SortOrder, TimeField, View, channel_rank, priority_rank};
-
-/// Who is looking: "me" depends on it ("today" and time windows on the store's clock).
-#[derive(Debug, Clone, Copy)]
-pub struct Viewer {
-    /// The calling user; `None` for callers that are not a person.
-    pub user_id: Option<Uuid>,
-}
 
 /// The counts of every view (see `domain::views`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -72,7 +66,7 @@ async fn push_filter(
     store: &ConversationStore,
     tenant_id: Uuid,
     filter: &ConversationFilter,
-    viewer: Viewer,
+    viewer: &Viewer,
 ) -> Result<(), StoreError> {
     if filter.needs_viewer() && viewer.user_id.is_none() {
         return Err(StoreError::Invalid("\"me\" and the Mine views need a user as caller".into()));
@@ -151,12 +145,13 @@ fn rank_of(sort: SortOrder, row: &ConversationRow) -> i16 {
 }
 
 impl ConversationStore {
-    /// The tenant's conversations matching `filter`, in `sort` order, keyset-paginated.
+    /// The tenant's conversations matching `filter` that `viewer` may see, in `sort` order,
+    /// keyset-paginated, with the viewer's read state.
     pub async fn list_conversations_filtered(
         &self,
         tenant_id: Uuid,
         filter: &ConversationFilter,
-        viewer: Viewer,
+        viewer: &Viewer,
         sort: SortOrder,
         limit: i64,
         after: Option<ListCursor>,
@@ -164,11 +159,7 @@ impl ConversationStore {
         if after.is_some_and(|c| c.sort != sort) {
             return Err(StoreError::Invalid("the cursor belongs to another sort order".into()));
         }
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id WHERE c.tenant_id = "
-        ));
-        qb.push_bind(tenant_id);
+        let mut qb = select_conversations(tenant_id, viewer);
         push_filter(&mut qb, self, tenant_id, filter, viewer).await?;
         match (sort, rank_column(sort), after) {
             (SortOrder::Oldest, _, Some(c)) => {
@@ -206,26 +197,29 @@ impl ConversationStore {
         Ok((rows, next))
     }
 
-    /// Ids of the tenant's conversations matching `filter`, at most `cap` (bulk actions).
+    /// Ids of the tenant's conversations matching `filter` that `viewer` may see, at most
+    /// `cap` (bulk actions).
     pub async fn select_conversation_ids(
         &self,
         tenant_id: Uuid,
         filter: &ConversationFilter,
-        viewer: Viewer,
+        viewer: &Viewer,
         cap: i64,
     ) -> Result<Vec<Uuid>, StoreError> {
         let mut qb = QueryBuilder::new("SELECT c.id FROM conversations c WHERE c.tenant_id = ");
         qb.push_bind(tenant_id);
+        push_visible(&mut qb, &viewer.visibility);
         push_filter(&mut qb, self, tenant_id, filter, viewer).await?;
         qb.push(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ").push_bind(cap);
         Ok(qb.build_query_scalar().fetch_all(&self.pool).await?)
     }
 
-    /// Every view's count for `viewer`; the Team views for `team_id` or the whole tenant.
+    /// Every view's count for `viewer`, of the conversations they may see; the Team views for
+    /// `team_id` or the whole tenant.
     pub async fn count_views(
         &self,
         tenant_id: Uuid,
-        viewer: Viewer,
+        viewer: &Viewer,
         team_id: Option<Uuid>,
     ) -> Result<ViewCounts, StoreError> {
         let settings = tenant_settings_in(&self.pool, tenant_id).await?;
@@ -261,14 +255,13 @@ impl ConversationStore {
             .push(" AND (c.status IN ('active', 'pending') OR (c.status = 'resolved' AND c.status_changed_at >= ")
             .push_bind(today)
             .push("))");
+        push_visible(&mut qb, &viewer.visibility);
         let mut counts: ViewCounts = qb.build_query_as().fetch_one(&self.pool).await?;
-        let by_channel: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT channel, count(*) FROM conversations c WHERE tenant_id = $1 AND status IN ('active', 'pending') \
-             GROUP BY channel ORDER BY channel",
-        )
-        .bind(tenant_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut qb = QueryBuilder::new("SELECT c.channel, count(*) FROM conversations c WHERE c.tenant_id = ");
+        qb.push_bind(tenant_id).push(" AND c.status IN ('active', 'pending')");
+        push_visible(&mut qb, &viewer.visibility);
+        qb.push(" GROUP BY c.channel ORDER BY c.channel");
+        let by_channel: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
         counts.open_by_channel = by_channel
             .into_iter()
             .filter_map(|(token, n)| inbox_bus::subjects::channel_from_token(&token).map(|c| (c, n)))

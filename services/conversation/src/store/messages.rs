@@ -3,15 +3,25 @@
 use chrono::{DateTime, Utc};
 use inbox_bus::subjects;
 use inbox_proto::ingest::v1::InboundMessage;
-use sqlx::{Postgres, Transaction};
+use sqlx::{Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use super::customers::claim_key;
 use super::rows::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
 use super::status::reread_conversation;
+use super::visibility::{Viewer, push_notes, select_conversations};
 use super::{ConversationRow, ConversationStore, Cursor, MessageRow, StoreError};
 use crate::domain::SenderKind;
 use crate::domain::customers::{KeyKind, PhoneNumber};
+
+/// Which page of a conversation's history to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryPage {
+    /// From the first message (`None`) or after a cursor, forward in time.
+    Forward(Option<Cursor>),
+    /// From the newest message (`None`) or before a cursor, back in time.
+    Backward(Option<Cursor>),
+}
 
 /// What storing an inbound message did.
 #[derive(Debug)]
@@ -64,39 +74,60 @@ impl ConversationStore {
 
     /// One conversation of the tenant; `None` if it does not exist or belongs to another tenant.
     pub async fn get_conversation(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<ConversationRow>, StoreError> {
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-             JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id \
-             WHERE c.tenant_id = $1 AND c.id = $2"
-        )))
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        self.visible_conversation(tenant_id, id, &Viewer::default()).await
     }
 
-    /// A conversation's messages in the order the sender sent them, keyset-paginated.
+    /// One conversation of the tenant that `viewer` may see, with their read state; `None` if
+    /// it does not exist, belongs to another tenant, or is not theirs to see (the same answer).
+    pub async fn visible_conversation(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        viewer: &Viewer,
+    ) -> Result<Option<ConversationRow>, StoreError> {
+        let mut qb = select_conversations(tenant_id, viewer);
+        qb.push(" AND c.id = ").push_bind(id);
+        Ok(qb.build_query_as().fetch_optional(&self.pool).await?)
+    }
+
+    /// A page of a conversation's messages, in the order the senders sent them within the
+    /// page, with the cursor of the next page in the same direction (forward: newer; backward:
+    /// older). Internal notes are left out for a viewer without them. The caller checks that
+    /// the viewer may see the conversation.
     pub async fn list_messages(
         &self,
         tenant_id: Uuid,
         conversation_id: Uuid,
+        viewer: &Viewer,
         limit: i64,
-        after: Option<Cursor>,
+        page_of: HistoryPage,
     ) -> Result<(Vec<MessageRow>, Option<Cursor>), StoreError> {
-        let (at, id) = after.map_or((None, None), |c| (Some(c.at), Some(c.id)));
-        let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages \
-             WHERE tenant_id = $1 AND conversation_id = $2 AND ($3::timestamptz IS NULL OR (sent_at, id) > ($3, $4)) \
-             ORDER BY sent_at, id LIMIT $5"
-        )))
-        .bind(tenant_id)
-        .bind(conversation_id)
-        .bind(at)
-        .bind(id)
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(page(rows, limit, |r| Cursor { at: r.sent_at, id: r.id }))
+        let mut qb = QueryBuilder::new(format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.tenant_id = "));
+        qb.push_bind(tenant_id).push(" AND m.conversation_id = ").push_bind(conversation_id);
+        push_notes(&mut qb, viewer, "m");
+        let (cursor, backward) = match page_of {
+            HistoryPage::Forward(cursor) => (cursor, false),
+            HistoryPage::Backward(cursor) => (cursor, true),
+        };
+        if let Some(c) = cursor {
+            qb.push(if backward { " AND (m.sent_at, m.id) < (" } else { " AND (m.sent_at, m.id) > (" })
+                .push_bind(c.at)
+                .push(", ")
+                .push_bind(c.id)
+                .push(")");
+        }
+        qb.push(if backward {
+            " ORDER BY m.sent_at DESC, m.id DESC LIMIT "
+        } else {
+            " ORDER BY m.sent_at, m.id LIMIT "
+        })
+        .push_bind(limit + 1);
+        let rows: Vec<MessageRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let (mut rows, next) = page(rows, limit, |r| Cursor { at: r.sent_at, id: r.id });
+        if backward {
+            rows.reverse();
+        }
+        Ok((rows, next))
     }
 }
 

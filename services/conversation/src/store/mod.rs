@@ -12,11 +12,13 @@ mod listing;
 mod messages;
 mod outbox;
 mod priority;
+mod reads;
 mod replies;
 mod rows;
 mod settings;
 mod status;
 mod templates;
+mod visibility;
 
 pub use ai::{AiMessage, SummaryView};
 pub use assignment::RoutedAssignment;
@@ -25,17 +27,20 @@ pub use calls::AgentDisposition;
 pub use cursor::{Cursor, ListCursor};
 pub use customers::{ChannelIdentity, CustomerProfile, IntegrationCardRow, MAX_RELATED, UpdatedCustomer};
 pub use export::ConversationHistory;
-pub use listing::{ViewCounts, Viewer};
-pub use messages::Appended;
+pub use listing::ViewCounts;
+pub use messages::{Appended, HistoryPage};
 pub use outbox::OUTBOX_CHANNEL;
+pub use reads::ReadState;
 pub use replies::{NewReply, SentReply};
 pub use rows::{ConversationRow, MessageRow, StatusChangeRow};
 pub use status::SweepReport;
 pub use templates::{CreatedTemplate, MAX_TEMPLATES_LISTED, TemplateRow, UpdatedTemplate};
+pub use visibility::Viewer;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use inbox_service::Clock;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -49,6 +54,10 @@ pub enum StoreError {
     /// person took over).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The send guard: someone else wrote in the conversation after the last message the
+    /// sender had seen (`newer_message_id` is the newest such message).
+    #[error("stale view: message {newer_message_id} is newer than the one the sender saw")]
+    StaleView { newer_message_id: Uuid },
     /// Nothing is wrong with the request, but it could not be done now (a race lost, a row not
     /// yet visible); the same request later may succeed.
     #[error("retry later: {0}")]
@@ -66,7 +75,10 @@ impl StoreError {
         match self {
             StoreError::Retryable(_) => true,
             StoreError::Database(e) => is_transient(e),
-            StoreError::Invalid(_) | StoreError::Conflict(_) | StoreError::Internal(_) => false,
+            StoreError::Invalid(_)
+            | StoreError::Conflict(_)
+            | StoreError::StaleView { .. }
+            | StoreError::Internal(_) => false,
         }
     }
 }

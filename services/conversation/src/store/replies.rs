@@ -12,6 +12,7 @@ use super::outbox::{enqueue, enqueue_message_created};
 use super::rows::MESSAGE_COLUMNS;
 use super::status::{change_status, lock_conversation, status_rules_in};
 use super::{ConversationRow, ConversationStore, MessageRow, StoreError};
+use crate::domain::send_guard::someone_else_acted;
 use crate::domain::{SenderKind, Status, plain_text, preview};
 
 /// A reply or note to store.
@@ -22,6 +23,10 @@ pub struct NewReply<'a> {
     pub content: &'a MessageContent,
     pub internal_note: bool,
     pub idempotency_key: &'a str,
+    /// The send guard: the newest message the author had seen; the send is refused
+    /// ([`StoreError::StaleView`]) when someone else acted after it. `None`: no guard (none
+    /// given, or the author insists).
+    pub last_seen: Option<Uuid>,
 }
 
 /// What sending did.
@@ -123,10 +128,51 @@ pub(crate) async fn message_by_key(
     .await?)
 }
 
+/// The send guard's check: the newest message after `last_seen` by which someone other than
+/// `author` acted (`domain::send_guard`), in the order the list shows (sent time, then id).
+/// `last_seen` must be a message of the conversation.
+async fn newer_by_someone_else(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant_id: Uuid,
+    conversation_id: Uuid,
+    last_seen: Uuid,
+    author: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    let seen: Option<(DateTime<Utc>, Uuid)> =
+        sqlx::query_as("SELECT sent_at, id FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND id = $3")
+            .bind(tenant_id)
+            .bind(conversation_id)
+            .bind(last_seen)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((at, id)) = seen else {
+        return Err(StoreError::Invalid("last_seen_message_id is not a message of this conversation".into()));
+    };
+    // Only people and the AI can have acted: the customer's and the system's messages are
+    // skipped in SQL, the rest by the domain's rule.
+    let after: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, sender_kind, sender_id FROM messages \
+         WHERE tenant_id = $1 AND conversation_id = $2 AND (sent_at, id) > ($3, $4) AND sender_kind IN ('agent', 'ai') \
+         ORDER BY sent_at DESC, id DESC",
+    )
+    .bind(tenant_id)
+    .bind(conversation_id)
+    .bind(at)
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(after
+        .into_iter()
+        .find(|(_, kind, sender)| SenderKind::parse(kind).is_some_and(|kind| someone_else_acted(kind, sender, author)))
+        .map(|(id, _, _)| id))
+}
+
 impl ConversationStore {
     /// Stores an agent's reply (and queues it on `outbound.<channel>.<tenant>` for delivery) or
     /// an internal note (never delivered). A second send with the same idempotency key returns
-    /// the first message and changes nothing. `None` when the conversation is not the tenant's.
+    /// the first message and changes nothing, guard or not. With a guard (`last_seen`), refused
+    /// when someone else acted after the message the author saw. `None` when the conversation
+    /// is not the tenant's.
     pub async fn send_reply(&self, tenant_id: Uuid, reply: &NewReply<'_>) -> Result<Option<SentReply>, StoreError> {
         let text = plain_text(reply.content);
         if text.trim().is_empty() {
@@ -141,6 +187,13 @@ impl ConversationStore {
         if let Some(message) = message_by_key(&mut tx, tenant_id, conversation.id, reply.idempotency_key).await? {
             tx.rollback().await?;
             return Ok(Some(SentReply { message, conversation, replayed: true }));
+        }
+        // Locked: a colleague's reply is either committed (and seen here) or waits for ours.
+        if let Some(last_seen) = reply.last_seen
+            && let Some(newer) =
+                newer_by_someone_else(&mut tx, tenant_id, conversation.id, last_seen, reply.author).await?
+        {
+            return Err(StoreError::StaleView { newer_message_id: newer });
         }
         if !reply.internal_note {
             ensure_customer_service_window(&conversation, reply.content, now)?;

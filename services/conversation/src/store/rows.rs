@@ -43,6 +43,14 @@ pub struct ConversationRow {
     pub summary_updated_at: Option<DateTime<Utc>>,
     pub last_customer_message_at: Option<DateTime<Utc>>,
     pub waiting_since: Option<DateTime<Utc>>,
+    /// The reading person's last read message; read only with their read state
+    /// (`visibility::select_conversations`).
+    #[sqlx(default)]
+    pub last_read_message_id: Option<Uuid>,
+    /// Customer messages after the reading person's last read one; `None` when not read for
+    /// a person.
+    #[sqlx(default)]
+    pub unread: Option<i64>,
 }
 
 /// The columns a [`ConversationRow`] is read from (`c` = conversations, `k` = contacts).
@@ -140,6 +148,8 @@ impl ConversationRow {
             needs_human_reason: self.needs_human_reason.clone(),
             summary: self.summary.clone(),
             last_customer_message_at: self.last_customer_message_at.map(timestamp_from),
+            unread: self.unread.map(|n| u64::try_from(n).unwrap_or(0)),
+            last_read_message_id: self.last_read_message_id.map(|id| id.to_string()).unwrap_or_default(),
         }
     }
 }

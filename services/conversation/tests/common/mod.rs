@@ -101,5 +101,5 @@ pub async fn seed_conversations(store: &ConversationStore, tenant: Uuid, n: i64)
 
 /// A viewer who is the user `me`.
 pub fn viewer(me: Uuid) -> inbox_conversation::store::Viewer {
-    inbox_conversation::store::Viewer { user_id: Some(me) }
+    inbox_conversation::store::Viewer::person(me)
 }
