@@ -1,9 +1,9 @@
 //! One conversation: `GET /v1/conversations/{id}` (with the web chat visitor behind it),
 //! `POST /v1/conversations/{id}/status`, `POST /v1/conversations/{id}/priority`,
-//! `GET /v1/conversations/{id}/status-history`.
+//! `GET /v1/conversations/{id}/status-history`, `PUT /v1/conversations/{id}/read`.
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1 as pb;
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::error::GatewayError;
 use super::names::{priority_named, status_named};
-use super::present::conversation::{ConversationJson, StatusChangeJson, visitor};
+use super::present::conversation::{ConversationJson, StatusChangeJson, read_state, visitor};
 use super::present::items;
 use super::request::{JsonBody, body};
 use super::state::AppState;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/conversations/{id}/status", post(set_status))
         .route("/v1/conversations/{id}/priority", post(set_priority))
         .route("/v1/conversations/{id}/status-history", get(status_history))
+        .route("/v1/conversations/{id}/read", put(mark_read))
 }
 
 async fn get_conversation(
@@ -129,4 +130,29 @@ async fn set_priority(
     )?;
     let conversation = state.conversations.clone().set_priority(request).await?.into_inner();
     Ok(Json(ConversationJson::from(&conversation)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadUpTo {
+    last_read_message_id: String,
+}
+
+/// The calling person has read the conversation up to a message: idempotent, and never moves
+/// back (an older message leaves the mark where it is). Answers the mark and the unread count.
+async fn mark_read(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+    read: JsonBody<ReadUpTo>,
+) -> Result<Json<Value>, GatewayError> {
+    let state = state.get()?;
+    let ctx = principal.in_own_tenant()?;
+    let read = body(read)?;
+    let request = ctx.request(
+        pb::MarkReadRequest { conversation_id: id, last_read_message_id: read.last_read_message_id },
+        &state.service_token,
+    )?;
+    let marked = state.conversations.clone().mark_read(request).await?.into_inner();
+    Ok(Json(read_state(&marked)))
 }

@@ -1,15 +1,18 @@
 //! A conversation's messages: `GET|POST /v1/conversations/{id}/messages` (outbound messages
-//! with their delivery state) and `GET /v1/conversations/{id}/media/{media_id}` (a file,
-//! streamed from the provider through channel-ingest, which holds the access token).
+//! with their delivery state; pages forward with `after`, or back from the newest message with
+//! `before=latest`; a send may carry the send guard) and
+//! `GET /v1/conversations/{id}/media/{media_id}` (a file, streamed from the provider through
+//! channel-ingest, which holds the access token).
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures::StreamExt;
 use inbox_errors::PublicError;
+use inbox_proto::common::v1::PageRequest;
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::ingest::v1 as ingest;
 use inbox_service::CallContext;
@@ -19,9 +22,9 @@ use serde_json::Value;
 
 use super::error::GatewayError;
 use super::present::Page;
-use super::present::message::{MessageJson, delivery, sent_reply};
+use super::present::message::{MessageJson, delivery, refusal_with_details, sent_reply};
 use super::request::content::{NewAttachment, message_content};
-use super::request::{JsonBody, PageQuery, body, idempotency_key};
+use super::request::{JsonBody, QueryParams, body, idempotency_key, query};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
@@ -31,17 +34,73 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .route("/v1/conversations/{id}/media/{media_id}", get(media))
 }
 
+/// `?limit=` with at most one of `after` (or `cursor`, its older name) and `before`.
+#[derive(Debug, Default, Deserialize)]
+struct MessagesQuery {
+    #[serde(default)]
+    limit: Option<u32>,
+    /// Forward from the first message (absent) or from a `next_cursor` of a forward page.
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+    /// Back in time: `latest` for the newest messages, else the `next_cursor` of a backward page.
+    #[serde(default)]
+    before: Option<String>,
+}
+
+/// Which way a page of history goes, with the service's cursor.
+#[derive(Debug, PartialEq, Eq)]
+enum HistoryPage {
+    Forward(PageRequest),
+    Backward(PageRequest),
+}
+
+impl MessagesQuery {
+    fn page(self) -> Result<HistoryPage, PublicError> {
+        let limit = self.limit.unwrap_or(0);
+        let after = match (self.after, self.cursor) {
+            (Some(_), Some(_)) => return Err(PublicError::invalid_argument("give after or cursor, not both")),
+            (after, cursor) => after.or(cursor),
+        };
+        match (after, self.before) {
+            (Some(_), Some(_)) => Err(PublicError::invalid_argument("give after or before, not both")),
+            (after, None) => Ok(HistoryPage::Forward(PageRequest { limit, cursor: after.unwrap_or_default() })),
+            (None, Some(before)) if before == "latest" => {
+                Ok(HistoryPage::Backward(PageRequest { limit, cursor: String::new() }))
+            }
+            (None, Some(before)) if before.is_empty() => {
+                Err(PublicError::invalid_argument("before must be latest or a cursor"))
+            }
+            (None, Some(before)) => Ok(HistoryPage::Backward(PageRequest { limit, cursor: before })),
+        }
+    }
+}
+
+/// A page of the conversation's messages, oldest first within the page. Forward (`after`):
+/// `next_cursor` leads to newer messages. Backward (`before=latest`, then `before=<next_cursor>`):
+/// the newest messages first, and `next_cursor` leads to older ones.
 async fn list_messages(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
+    page: QueryParams<MessagesQuery>,
 ) -> Result<Json<Page<MessageJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
-    let request = ctx
-        .request(pb::ListMessagesRequest { conversation_id: id, page: Some(page.to_proto()) }, &state.service_token)?;
-    let response = state.conversations.clone().list_messages(request).await?.into_inner();
+    let page = query(page)?.page()?;
+    let conversations = state.conversations.clone();
+    let response = match page {
+        HistoryPage::Forward(page) => {
+            let request = pb::ListMessagesRequest { conversation_id: id, page: Some(page) };
+            conversations.clone().list_messages(ctx.request(request, &state.service_token)?).await?
+        }
+        HistoryPage::Backward(page) => {
+            let request = pb::ListEarlierMessagesRequest { conversation_id: id, page: Some(page) };
+            conversations.clone().list_earlier_messages(ctx.request(request, &state.service_token)?).await?
+        }
+    }
+    .into_inner();
     let mut messages: Vec<MessageJson> = response.messages.iter().map(MessageJson::from).collect();
     attach_deliveries(state, &ctx, &mut messages).await;
     Ok(Json(Page::new(messages, response.next_cursor)))
@@ -88,9 +147,17 @@ struct NewMessage {
     /// Or the `Idempotency-Key` header.
     #[serde(default)]
     idempotency_key: Option<String>,
+    /// The send guard: the newest message the sender had seen; refused with 409 when someone
+    /// else acted after it.
+    #[serde(default)]
+    last_seen_message_id: Option<String>,
+    /// Send even though someone acted after `last_seen_message_id`.
+    #[serde(default)]
+    force: bool,
 }
 
-/// An agent's reply or internal note: 201 when sent, 200 when the idempotency key was seen.
+/// An agent's reply or internal note: 201 when sent, 200 when the idempotency key was seen;
+/// 409 `conflict` with `details.newer_message_id` when the guard finds someone else acted.
 async fn send_message(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -103,17 +170,19 @@ async fn send_message(
     let new = body(new)?;
     let key = idempotency_key(new.idempotency_key, &headers)?;
     let content = message_content(new.text, new.attachment, new.template, new.interactive)?;
-    let request = ctx.request(
-        pb::SendMessageRequest {
-            conversation_id: id,
-            content: Some(content),
-            internal_note: new.internal_note,
-            idempotency_key: key,
-        },
-        &state.service_token,
-    )?;
-    let sent = state.conversations.clone().send_message(request).await?.into_inner();
-    Ok(sent_reply(&sent))
+    let send = pb::SendMessageRequest {
+        conversation_id: id,
+        content: Some(content),
+        internal_note: new.internal_note,
+        idempotency_key: key,
+    };
+    let guard = pb::SendGuard { last_seen_message_id: new.last_seen_message_id.unwrap_or_default(), force: new.force };
+    let request =
+        ctx.request(pb::SendGuardedMessageRequest { send: Some(send), guard: Some(guard) }, &state.service_token)?;
+    match state.conversations.clone().send_guarded_message(request).await {
+        Ok(sent) => Ok(sent_reply(&sent.into_inner())),
+        Err(refused) => refusal_with_details(&refused).ok_or(GatewayError::Upstream(refused)),
+    }
 }
 
 /// `GET /v1/conversations/{id}/media/{media_id}`: the file, streamed, with its content type.
@@ -150,4 +219,34 @@ async fn media(
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
     response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(q: MessagesQuery) -> Result<HistoryPage, PublicError> {
+        q.page()
+    }
+
+    #[test]
+    fn history_pages_forward_from_the_start_or_back_from_the_latest_message() {
+        let forward = |cursor: &str| HistoryPage::Forward(PageRequest { limit: 0, cursor: cursor.into() });
+        assert_eq!(page(MessagesQuery::default()).unwrap(), forward(""));
+        assert_eq!(page(MessagesQuery { after: Some("c1".into()), ..Default::default() }).unwrap(), forward("c1"));
+        assert_eq!(page(MessagesQuery { cursor: Some("c1".into()), ..Default::default() }).unwrap(), forward("c1"));
+        let latest = MessagesQuery { before: Some("latest".into()), limit: Some(30), ..Default::default() };
+        assert_eq!(page(latest).unwrap(), HistoryPage::Backward(PageRequest { limit: 30, cursor: String::new() }));
+        let older = MessagesQuery { before: Some("c9".into()), ..Default::default() };
+        assert_eq!(page(older).unwrap(), HistoryPage::Backward(PageRequest { limit: 0, cursor: "c9".into() }));
+    }
+
+    #[test]
+    fn one_direction_at_a_time() {
+        let both = MessagesQuery { after: Some("a".into()), before: Some("latest".into()), ..Default::default() };
+        assert!(page(both).is_err());
+        let twice = MessagesQuery { after: Some("a".into()), cursor: Some("b".into()), ..Default::default() };
+        assert!(page(twice).is_err());
+        assert!(page(MessagesQuery { before: Some(String::new()), ..Default::default() }).is_err());
+    }
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::error::GatewayError;
 use super::present::items;
-use super::present::message::sent_reply;
+use super::present::message::{refusal_with_details, sent_reply};
 use super::present::template::TemplateJson;
 use super::request::{JsonBody, body, idempotency_key};
 use super::state::AppState;
@@ -166,9 +166,15 @@ struct NewTemplateMessage {
     /// Or the `Idempotency-Key` header.
     #[serde(default)]
     idempotency_key: Option<String>,
+    /// The send guard, as on `POST /v1/conversations/{id}/messages`.
+    #[serde(default)]
+    last_seen_message_id: Option<String>,
+    #[serde(default)]
+    force: bool,
 }
 
-/// Answers like `POST /v1/conversations/{id}/messages`: 201 when sent, 200 when replayed.
+/// Answers like `POST /v1/conversations/{id}/messages`: 201 when sent, 200 when replayed, 409
+/// with `details.newer_message_id` when the send guard finds someone else acted.
 async fn send_template_message(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -188,9 +194,15 @@ async fn send_template_message(
             agent_name,
             variables: new.variables,
             idempotency_key: key,
+            guard: Some(pb::SendGuard {
+                last_seen_message_id: new.last_seen_message_id.unwrap_or_default(),
+                force: new.force,
+            }),
         },
         &state.service_token,
     )?;
-    let sent = state.templates.clone().send_template_message(request).await?.into_inner();
-    Ok(sent_reply(&sent))
+    match state.templates.clone().send_template_message(request).await {
+        Ok(sent) => Ok(sent_reply(&sent.into_inner())),
+        Err(refused) => refusal_with_details(&refused).ok_or(GatewayError::Upstream(refused)),
+    }
 }

@@ -42,6 +42,13 @@ pub struct ConversationJson {
     pub needs_human_reason: String,
     pub summary: String,
     pub last_customer_message_at: Option<String>,
+    /// For the person reading (lists and one conversation): customer messages after the last
+    /// message they marked read (`PUT /v1/conversations/{id}/read`); absent in live events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<u64>,
+    /// The last message the person reading marked read; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_read_message_id: Option<String>,
     /// Web chat only (on `GET /v1/conversations/{id}`): who the visitor is, the page they are
     /// on and the pages they visited ([`visitor`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,6 +86,8 @@ impl From<&pb::Conversation> for ConversationJson {
             needs_human_reason: c.needs_human_reason.clone(),
             summary: c.summary.clone(),
             last_customer_message_at: time(c.last_customer_message_at.as_ref()),
+            unread: c.unread,
+            last_read_message_id: non_empty(&c.last_read_message_id),
             visitor: None,
         }
     }
@@ -123,6 +132,15 @@ pub fn visitor(v: &ingest::WebchatVisitor) -> Value {
         "last_seen_at": time_with_offset(v.last_seen_at.as_ref()),
         "current_page": pages.last().cloned(),
         "pages": pages,
+    })
+}
+
+/// Where the calling person stands in a conversation after marking it read.
+pub fn read_state(r: &pb::ReadState) -> Value {
+    json!({
+        "conversation_id": r.conversation_id,
+        "last_read_message_id": r.last_read_message_id,
+        "unread": r.unread,
     })
 }
 
@@ -198,6 +216,18 @@ mod tests {
         assert_eq!((&json["assignee_id"], &json["team_id"]), (&Value::Null, &json!("t1")));
         assert_eq!(json["version"], 7);
         assert!(json.get("visitor").is_none(), "only a web chat conversation served alone has a visitor");
+        assert!(json.get("unread").is_none(), "no read state outside a person's read");
+    }
+
+    #[test]
+    fn a_persons_read_carries_their_unread_count_and_last_read_message() {
+        let read = pb::Conversation { unread: Some(2), last_read_message_id: "m7".into(), ..Default::default() };
+        let json = serde_json::to_value(ConversationJson::from(&read)).unwrap();
+        assert_eq!((&json["unread"], &json["last_read_message_id"]), (&json!(2), &json!("m7")));
+        let never = pb::Conversation { unread: Some(5), ..Default::default() };
+        let json = serde_json::to_value(ConversationJson::from(&never)).unwrap();
+        assert_eq!(json["unread"], 5);
+        assert!(json.get("last_read_message_id").is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use inbox_errors::{ErrorCode, PublicError};
 use inbox_proto::common::v1::{MessageContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::ingest::v1 as ingest;
@@ -175,6 +176,25 @@ pub fn sent_reply(sent: &pb::SendMessageResponse) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
+/// Metadata in which the conversation service gives a refusal's machine-readable details, a
+/// JSON object (the send guard's `{"newer_message_id": "..."}`); it sets the same key.
+pub const ERROR_DETAILS_METADATA_KEY: &str = "x-inbox-error-details";
+
+/// A refused send in the API's error shape with the `details` the conversation service gave:
+/// `{"error": {"code": "conflict", "message": "...", "details": {"newer_message_id": "..."}}}`
+/// (409 when a reply was written on an out-of-date view). `None` when the failure carries no
+/// details; it then takes the one error path.
+pub fn refusal_with_details(status: &tonic::Status) -> Option<(StatusCode, Json<Value>)> {
+    let details = status.metadata().get(ERROR_DETAILS_METADATA_KEY)?.to_str().ok()?;
+    let details: Value = serde_json::from_str(details).ok().filter(Value::is_object)?;
+    let public = PublicError::from_status(status);
+    if public.code == ErrorCode::Internal {
+        return None;
+    }
+    let body = json!({"error": {"code": public.code, "message": public.message, "details": details}});
+    Some((public.code.http_status(), Json(body)))
+}
+
 #[cfg(test)]
 mod tests {
     use inbox_proto::common::v1 as common;
@@ -331,5 +351,23 @@ mod tests {
         assert_eq!(sent_reply(&sent).0, StatusCode::CREATED);
         let (status, Json(body)) = sent_reply(&pb::SendMessageResponse { replayed: true, ..sent });
         assert_eq!((status, &body["replayed"]), (StatusCode::OK, &json!(true)));
+    }
+
+    #[test]
+    fn a_send_refused_on_a_stale_view_names_the_newer_message_in_its_details() {
+        let mut stale = PublicError::new(ErrorCode::Conflict, "message m9 was written after").to_status();
+        stale.metadata_mut().insert(ERROR_DETAILS_METADATA_KEY, r#"{"newer_message_id":"m9"}"#.parse().unwrap());
+        let (status, Json(body)) = refusal_with_details(&stale).unwrap();
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(
+            body,
+            json!({"error": {"code": "conflict", "message": "message m9 was written after",
+                             "details": {"newer_message_id": "m9"}}})
+        );
+        let plain = PublicError::new(ErrorCode::Conflict, "taken over").to_status();
+        assert!(refusal_with_details(&plain).is_none(), "no details: the one error path answers");
+        let mut internal = tonic::Status::internal("boom");
+        internal.metadata_mut().insert(ERROR_DETAILS_METADATA_KEY, r#"{"secret":"x"}"#.parse().unwrap());
+        assert!(refusal_with_details(&internal).is_none(), "an internal failure shows nothing");
     }
 }
