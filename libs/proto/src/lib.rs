@@ -31,6 +31,21 @@ pub mod events {
         include!(concat!(env!("OUT_DIR"), "/inbox.events.v1.rs"));
     }
 }
+pub mod search {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/inbox.search.v1.rs"));
+    }
+}
+pub mod notification {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/inbox.notification.v1.rs"));
+    }
+}
+pub mod metrics {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/inbox.metrics.v1.rs"));
+    }
+}
 
 mod time;
 pub use time::{timestamp_from, timestamp_to_utc};
