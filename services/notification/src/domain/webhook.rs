@@ -66,15 +66,18 @@ pub fn next_attempt(failures: u32, now: DateTime<Utc>, retry_until: DateTime<Utc
 }
 
 /// Whether an endpoint that has failed every attempt since `failing_since`
-/// (`consecutive_failures` of them) should be disabled at `now`.
+/// (`consecutive_failures` of them) should be disabled at `now`: it failed at least
+/// `min_failures` times and either has failed for `after`, or a delivery just ran out of
+/// retries (the endpoint failed through a whole retry window).
 pub fn should_disable(
     failing_since: Option<DateTime<Utc>>,
     consecutive_failures: i32,
+    gave_up: bool,
     now: DateTime<Utc>,
     after: Duration,
     min_failures: i32,
 ) -> bool {
-    failing_since.is_some_and(|since| now - since >= after) && consecutive_failures >= min_failures
+    consecutive_failures >= min_failures && failing_since.is_some_and(|since| gave_up || now - since >= after)
 }
 
 #[cfg(test)]
@@ -114,13 +117,16 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_is_disabled_only_after_failing_long_enough_and_often_enough() {
+    fn an_endpoint_is_disabled_only_after_failing_long_and_often_enough() {
         let t = Utc.with_ymd_and_hms(2031, 1, 6, 10, 0, 0).unwrap();
         let day = Duration::hours(24);
-        assert!(!should_disable(None, 50, t, day, 10));
-        assert!(!should_disable(Some(t - Duration::hours(23)), 50, t, day, 10));
-        assert!(!should_disable(Some(t - Duration::hours(25)), 3, t, day, 10));
-        assert!(should_disable(Some(t - Duration::hours(25)), 10, t, day, 10));
+        assert!(!should_disable(None, 50, false, t, day, 10));
+        assert!(!should_disable(Some(t - Duration::hours(23)), 50, false, t, day, 10));
+        assert!(!should_disable(Some(t - Duration::hours(25)), 3, false, t, day, 10));
+        assert!(should_disable(Some(t - Duration::hours(25)), 10, false, t, day, 10));
+        // A delivery that ran out of retries: the endpoint failed through its whole window.
+        assert!(should_disable(Some(t - Duration::hours(22)), 19, true, t, day, 10));
+        assert!(!should_disable(Some(t - Duration::hours(22)), 3, true, t, day, 10));
     }
 
     #[test]

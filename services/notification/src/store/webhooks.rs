@@ -398,7 +398,8 @@ impl NotificationStore {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        let disable = enabled && should_disable(failing_since, failures, now, disable_after, disable_after_failures);
+        let disable = enabled
+            && should_disable(failing_since, failures, next.is_none(), now, disable_after, disable_after_failures);
         if disable {
             let hours = disable_after.num_hours();
             sqlx::query("UPDATE webhook_endpoints SET enabled = false, disabled_reason = $2 WHERE id = $1")
