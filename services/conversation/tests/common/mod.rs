@@ -103,3 +103,59 @@ pub async fn seed_conversations(store: &ConversationStore, tenant: Uuid, n: i64)
 pub fn viewer(me: Uuid) -> inbox_conversation::store::Viewer {
     inbox_conversation::store::Viewer::person(me)
 }
+
+/// A gRPC request as the interceptor hands it to a handler: `user` acting with `role`, seeing
+/// what `visibility` allows.
+pub fn call<T>(
+    tenant: Uuid,
+    role: inbox_service::Role,
+    user: Uuid,
+    visibility: inbox_service::Visibility,
+    message: T,
+) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.extensions_mut().insert(inbox_service::CallContext {
+        tenant_id: tenant,
+        principal: format!("user:{user}"),
+        role,
+    });
+    request.extensions_mut().insert(visibility);
+    request
+}
+
+/// Stores an agent's reply (or note) by `author` (`user:<id>`) at the store's clock, with the
+/// send guard `last_seen` when given.
+pub async fn reply(
+    store: &ConversationStore,
+    tenant: Uuid,
+    conversation: Uuid,
+    author: &str,
+    body: &str,
+    note: bool,
+    last_seen: Option<Uuid>,
+) -> Result<inbox_conversation::store::SentReply, inbox_conversation::store::StoreError> {
+    let (content, key) = (text(body), Uuid::now_v7().to_string());
+    let reply = inbox_conversation::store::NewReply {
+        conversation_id: conversation,
+        author,
+        content: &content,
+        internal_note: note,
+        idempotency_key: &key,
+        last_seen,
+    };
+    Ok(store.send_reply(tenant, &reply).await?.expect("the conversation exists"))
+}
+
+/// Stores a customer message that must be new; returns it (and its conversation).
+pub async fn customer_message(
+    store: &ConversationStore,
+    tenant: Uuid,
+    from: &str,
+    body: &str,
+) -> (ConversationRow, inbox_conversation::store::MessageRow) {
+    let inbound = whatsapp_now(store, tenant, from, &format!("wamid.{}", Uuid::now_v7()), body);
+    match store.append_inbound_message(tenant, &inbound).await.unwrap() {
+        Appended::Stored { conversation, message, .. } => (conversation, message),
+        Appended::Duplicate => panic!("unexpected duplicate"),
+    }
+}
