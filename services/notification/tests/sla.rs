@@ -174,7 +174,7 @@ async fn warnings_and_breaches_fire_once_across_two_replicas_pause_replan_and_su
     let resumed_at = world.clock.now();
     let resumed = wait_until(Duration::from_secs(10), || async {
         let t = timers(&world, &b, &p).await;
-        t.iter().find(|t| t.target == "first_response").and_then(|t| t.due_at.clone()).filter(|_| true)
+        t.iter().find(|t| t.target == "first_response").and_then(|t| t.due_at).filter(|_| true)
     })
     .await;
     assert_eq!(
@@ -185,7 +185,7 @@ async fn warnings_and_breaches_fire_once_across_two_replicas_pause_replan_and_su
     p.set_priority(&world, Priority::Urgent).await;
     let replanned = wait_until(Duration::from_secs(10), || async {
         let t = timers(&world, &b, &p).await;
-        t.iter().find(|t| t.target == "first_response" && t.target_seconds == 120).and_then(|t| t.due_at.clone())
+        t.iter().find(|t| t.target == "first_response" && t.target_seconds == 120).and_then(|t| t.due_at)
     })
     .await;
     assert_eq!(replanned, Some(inbox_proto::timestamp_from(resumed_at + Span::seconds(20))));

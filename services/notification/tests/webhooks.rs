@@ -130,7 +130,7 @@ async fn signed_deliveries_survive_an_outage_slow_endpoints_slow_nobody_and_dead
     let allow = pb::PutTenantSettingsRequest {
         settings: Some(pb::TenantNotificationSettings { allow_private_webhook_addresses: true }),
     };
-    let denied = client.put_tenant_settings(world.as_user(alice, Role::Admin, allow.clone())).await.unwrap_err();
+    let denied = client.put_tenant_settings(world.as_user(alice, Role::Admin, allow)).await.unwrap_err();
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
     client.put_tenant_settings(world.as_operator(allow)).await.unwrap();
     let denied =

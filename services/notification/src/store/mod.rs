@@ -4,6 +4,7 @@
 //! come from the store's [`Clock`].
 
 mod batch;
+mod conversations;
 mod notifications;
 mod preferences;
 pub use preferences::PreferencesChange;

@@ -459,7 +459,8 @@ impl NotificationStore {
             .await?;
         }
         // Every open conversation of the tenant, re-planned under the new settings.
-        let open: Vec<super::batch::SnapshotRow> = super::batch::lock_open_conversations(&mut tx, tenant_id).await?;
+        let open: Vec<super::conversations::SnapshotRow> =
+            super::conversations::lock_open_conversations(&mut tx, tenant_id).await?;
         let keys: Vec<(Uuid, Uuid)> = open.iter().map(|c| (tenant_id, c.id)).collect();
         let mut clocks = lock_timers(&mut tx, &keys).await?;
         let mut rows = Vec::new();
