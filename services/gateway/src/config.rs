@@ -18,6 +18,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub gateway: GatewaySettings,
+    /// The live stream: socket limits, replay, presence, viewers.
+    pub live: crate::live::LiveSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +67,20 @@ impl inbox_service::ServiceSettings for Settings {
         routing_url = "http://127.0.0.1:9083"
         metrics_url = "http://127.0.0.1:9086"
         token_ttl_hours = 720
+        [live]
+        max_sockets_per_user = 20
+        max_client_frame_bytes = 4096
+        socket_queue_frames = 512
+        replay_limit = 10000
+        replay_memory_frames = 1024
+        ping_seconds = 25
+        idle_timeout_seconds = 60
+        presence_grace_seconds = 10
+        presence_ttl_seconds = 60
+        availability_hold_seconds = 3600
+        availability_interval_ms = 1000
+        viewer_ttl_seconds = 60
+        visibility_cache_seconds = 5
     "#;
 
     fn log(&self) -> &LogSettings {
@@ -84,6 +100,7 @@ impl inbox_service::ServiceSettings for Settings {
         in_range("postgres.max_connections", self.postgres.max_connections, 1..=1000)?;
         not_blank("nats.url", &self.nats.url)?;
         not_blank("redis.url", &self.redis.url)?;
+        self.live.validate()?;
         self.gateway.validate()
     }
 }

@@ -2,6 +2,7 @@
 //! (signed tokens, the operator token), enforces roles and tenant isolation, serves the REST
 //! API under `/v1` by calling the services over gRPC, and pushes live events over WebSocket.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -46,7 +47,8 @@ pub async fn run_with_clock(
     };
     let readiness = needs.readiness();
     let state = WhenReady::default();
-    let public = api::routes().merge(live::routes()).with_state(state.clone());
+    let visibility = axum::middleware::from_fn_with_state(state.clone(), api::access::scope_visibility);
+    let public = api::routes().layer(visibility).merge(live::routes()).with_state(state.clone());
     let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()).merge(public), shutdown.clone()));
 
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
@@ -59,11 +61,22 @@ pub async fn run_with_clock(
     let channel_ingest =
         client_channel(&settings.gateway.channel_ingest_url).map_err(|e| RunError::Other(e.to_string()))?;
     let routing = client_channel(&settings.gateway.routing_url).map_err(|e| RunError::Other(e.to_string()))?;
-    let live = Arc::new(live::LiveHub::default());
-    let hub_relay =
-        tokio::spawn(live::relay_events_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
-    let typing_relay =
-        tokio::spawn(live::relay_typing_to_hub(connected.bus.client().clone(), live.clone(), shutdown.clone()));
+    let (live, live_tasks) = live::Live::start(live::LiveParts {
+        settings: settings.live.clone(),
+        bus: connected.bus.clone(),
+        redis: redis.clone(),
+        redis_prefix: settings.redis.key_prefix.clone(),
+        clock: clock.clone(),
+        routing: RoutingClient::new(routing.clone()),
+        service_token: settings.auth.service_token.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let access = access::Access::new(
+        access::AccessStore::new(pool.clone()),
+        RoutingClient::new(routing.clone()),
+        settings.auth.service_token.clone(),
+        settings.live.visibility_cache(),
+    );
 
     state.set(api::AppState {
         inner: Arc::new(api::AppInner {
@@ -85,6 +98,7 @@ pub async fn run_with_clock(
                 client_channel(&settings.gateway.metrics_url).map_err(|e| RunError::Other(e.to_string()))?,
             ),
             live,
+            access: Arc::new(access),
             redis,
             redis_prefix: settings.redis.key_prefix.clone(),
             token_ttl: chrono::Duration::hours(settings.gateway.token_ttl_hours),
@@ -95,8 +109,9 @@ pub async fn run_with_clock(
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
     grpc.await??;
     http.await??;
-    hub_relay.await?;
-    typing_relay.await?;
+    for task in live_tasks {
+        task.await?;
+    }
     pool.close().await;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! token (`INBOX_OPERATOR_TOKEN`).
 
 mod metrics;
+mod visibility;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -227,6 +228,8 @@ enum TenantCommand {
         #[arg(long, default_value = "UTC")]
         time_zone: String,
     },
+    /// Which conversations the tenant's agents see: all, or their teams' (team).
+    SetVisibility(visibility::SetVisibility),
 }
 
 #[derive(Subcommand)]
@@ -466,6 +469,7 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
     let gateway = Gateway { http: reqwest::Client::new(), base: cli.gateway_url.clone(), token };
     use reqwest::Method;
     match cli.command {
+        Command::Tenant(TenantCommand::SetVisibility(args)) => args.run(&gateway).await,
         Command::Tenant(TenantCommand::Create { slug, name, time_zone }) => {
             gateway
                 .call(

@@ -12,6 +12,7 @@ pub mod present;
 pub mod request;
 pub mod state;
 
+pub mod access;
 pub mod admin;
 pub mod bulk;
 pub mod calls;
@@ -26,6 +27,7 @@ pub mod routing;
 pub mod settings;
 pub mod templates;
 pub mod typing;
+pub mod viewers;
 pub mod views;
 
 use axum::Router;
@@ -37,6 +39,8 @@ pub use state::{AppInner, AppState};
 pub fn routes() -> Router<WhenReady<AppState>> {
     Router::new()
         .merge(conversations::routes())
+        .merge(access::routes())
+        .merge(viewers::routes())
         .merge(messages::routes())
         .merge(typing::routes())
         .merge(calls::routes())

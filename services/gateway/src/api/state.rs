@@ -18,7 +18,8 @@ use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
 
 use crate::auth::{Authenticator, HasAuthenticator, Principal};
-use crate::live::LiveHub;
+use crate::access::Access;
+use crate::live::Live;
 use crate::store::GatewayStore;
 
 #[derive(Clone)]
@@ -43,7 +44,9 @@ pub struct AppInner {
     pub metrics: inbox_metrics::proto::metrics_client::MetricsClient<Channel>,
     /// Core NATS, for ephemeral signals (agent typing to web chat visitors).
     pub nats: async_nats::Client,
-    pub live: Arc<LiveHub>,
+    pub live: Arc<Live>,
+    /// Decides what each caller may see (the tenant's visibility setting, agents' teams).
+    pub access: Arc<Access>,
     pub redis: redis::aio::ConnectionManager,
     pub redis_prefix: String,
     /// Lifetime of tokens issued without an explicit one.
