@@ -39,13 +39,48 @@ impl Dim {
     }
 }
 
-/// One rollup cell of a tenant: a bucket of one grain for one dimension value (the key is
-/// empty for the tenant, the channel token, or the team or agent id).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Which group of its dimension a cell is about. Stored as text: empty for the tenant, the
+/// channel token, or the team or agent id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CellId {
+    Tenant,
+    Channel(&'static str),
+    Id(Uuid),
+}
+
+/// The channel tokens a cell may name; anything else is `unspecified`.
+const CHANNELS: [&str; 4] = ["whatsapp", "telephony", "webchat", "unspecified"];
+
+impl CellId {
+    pub fn channel(token: &str) -> CellId {
+        CellId::Channel(CHANNELS.iter().find(|c| **c == token).copied().unwrap_or("unspecified"))
+    }
+
+    /// The key as stored.
+    pub fn text(&self) -> String {
+        match self {
+            CellId::Tenant => String::new(),
+            CellId::Channel(token) => (*token).to_owned(),
+            CellId::Id(id) => key_of(*id),
+        }
+    }
+
+    /// A stored key of `dim`; `None` for one this version cannot read.
+    pub fn parse(dim: Dim, text: &str) -> Option<CellId> {
+        match dim {
+            Dim::Tenant => text.is_empty().then_some(CellId::Tenant),
+            Dim::Channel => Some(CellId::channel(text)),
+            Dim::Team | Dim::Agent => Uuid::parse_str(text).ok().map(CellId::Id),
+        }
+    }
+}
+
+/// One rollup cell of a tenant: a bucket of one grain for one group of a dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CellKey {
     pub grain: Grain,
     pub dim: Dim,
-    pub key: String,
+    pub key: CellId,
     pub bucket_start: DateTime<Utc>,
 }
 
@@ -72,22 +107,20 @@ pub fn local_midnight(date: chrono::NaiveDate, zone: Tz) -> Option<DateTime<Utc>
     })
 }
 
-/// The cells a contribution of a conversation on `channel` adds to, in `zone`.
-pub fn cells_of(contribution: &Contribution, channel: &str, zone: Tz) -> Vec<CellKey> {
-    let mut dims: Vec<(Dim, String)> = Vec::with_capacity(4);
-    dims.push((Dim::Tenant, String::new()));
-    dims.push((Dim::Channel, channel.to_owned()));
-    if let Some(team) = contribution.team {
-        dims.push((Dim::Team, key_of(team)));
-    }
-    if let Some(agent) = contribution.agent {
-        dims.push((Dim::Agent, key_of(agent)));
-    }
-    let mut cells = Vec::with_capacity(dims.len() * 2);
+/// The cells a contribution of a conversation on `channel` (a [`CellId::channel`]) adds to,
+/// in `zone`.
+pub fn cells_of(contribution: &Contribution, channel: CellId, zone: Tz) -> Vec<CellKey> {
+    let groups = [
+        Some((Dim::Tenant, CellId::Tenant)),
+        Some((Dim::Channel, channel)),
+        contribution.team.map(|team| (Dim::Team, CellId::Id(team))),
+        contribution.agent.map(|agent| (Dim::Agent, CellId::Id(agent))),
+    ];
+    let mut cells = Vec::with_capacity(8);
     for grain in Grain::ALL {
         let bucket_start = bucket_start(contribution.at, zone, grain);
-        for (dim, key) in &dims {
-            cells.push(CellKey { grain, dim: *dim, key: key.clone(), bucket_start });
+        for (dim, key) in groups.iter().flatten() {
+            cells.push(CellKey { grain, dim: *dim, key: *key, bucket_start });
         }
     }
     cells
@@ -153,21 +186,33 @@ mod tests {
             agent: Some(agent),
             team: Some(team),
         };
-        let cells = cells_of(&c, "whatsapp", chrono_tz::UTC);
+        let cells = cells_of(&c, CellId::channel("whatsapp"), chrono_tz::UTC);
         assert_eq!(cells.len(), 8);
         assert!(cells.contains(&CellKey {
             grain: Grain::Hour,
             dim: Dim::Agent,
-            key: agent.to_string(),
+            key: CellId::Id(agent),
             bucket_start: utc(2031, 5, 2, 10, 0)
         }));
         assert!(cells.contains(&CellKey {
             grain: Grain::Day,
             dim: Dim::Channel,
-            key: "whatsapp".into(),
+            key: CellId::Channel("whatsapp"),
             bucket_start: utc(2031, 5, 2, 0, 0)
         }));
         let bare = Contribution { agent: None, team: None, ..c };
-        assert_eq!(cells_of(&bare, "webchat", chrono_tz::UTC).len(), 4);
+        assert_eq!(cells_of(&bare, CellId::channel("webchat"), chrono_tz::UTC).len(), 4);
+    }
+
+    #[test]
+    fn cell_ids_are_stored_as_text_and_read_back() {
+        let id = Uuid::new_v4();
+        for (dim, key) in
+            [(Dim::Tenant, CellId::Tenant), (Dim::Channel, CellId::channel("webchat")), (Dim::Agent, CellId::Id(id))]
+        {
+            assert_eq!(CellId::parse(dim, &key.text()), Some(key));
+        }
+        assert_eq!(CellId::channel("sms"), CellId::Channel("unspecified"));
+        assert_eq!(CellId::parse(Dim::Team, "sales"), None);
     }
 }

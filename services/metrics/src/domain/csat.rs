@@ -1,6 +1,8 @@
 //! Customer satisfaction: reading a customer's reply as a rating from 1 to 5, and the survey
 //! sent when a conversation is resolved.
 
+use std::sync::LazyLock;
+
 use inbox_proto::common::v1::message_content::Kind;
 use inbox_proto::common::v1::{InteractiveButtonsContent, MessageContent, ReplyButton, TextContent};
 
@@ -272,11 +274,16 @@ const PHRASES: [(&str, u8); 83] = [
 /// The score of the rating words in `words` (`Some(None)` for none, `None` when they disagree):
 /// phrases are matched on word boundaries, and a longer phrase hides the shorter ones inside it.
 fn phrase_score(words: &[&str]) -> Option<Option<u8>> {
+    /// The phrases as words, longest first.
+    static BY_LENGTH: LazyLock<Vec<(Vec<&'static str>, u8)>> = LazyLock::new(|| {
+        let mut phrases: Vec<(Vec<&str>, u8)> = PHRASES.iter().map(|(p, s)| (p.split(' ').collect(), *s)).collect();
+        phrases.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        phrases
+    });
     let mut covered = vec![false; words.len()];
     let mut found: Option<u8> = None;
-    let mut phrases: Vec<(Vec<&str>, u8)> = PHRASES.iter().map(|(p, s)| (p.split(' ').collect(), *s)).collect();
-    phrases.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-    for (phrase, score) in phrases {
+    for (phrase, score) in BY_LENGTH.iter() {
+        let score = *score;
         let n = phrase.len();
         if n > words.len() {
             continue;

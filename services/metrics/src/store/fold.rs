@@ -15,7 +15,7 @@ use super::codec::{
     decode_contributions, decode_figures, decode_timeline, encode_contributions, encode_figures, encode_timeline,
 };
 use super::{MetricsStore, StoreError, lock_tenant};
-use crate::domain::buckets::{CellKey, Dim, Grain, cells_of};
+use crate::domain::buckets::{CellId, CellKey, Dim, Grain, cells_of};
 use crate::domain::fact::Fact;
 use crate::domain::figures::{Contribution, Figures};
 use crate::domain::fold::{FoldRules, ai_answered, contributions};
@@ -226,13 +226,14 @@ async fn fold_changes(
             timeline.set_opened(created, None);
         }
         let new = contributions(&timeline, rules);
+        let channel = CellId::channel(&snapshot.channel);
         if old_zone == zone {
             let (removed, added) = difference(&old, &new);
-            spread(&mut deltas, removed, &snapshot.channel, zone, -1);
-            spread(&mut deltas, added, &snapshot.channel, zone, 1);
+            spread(&mut deltas, removed, channel, zone, -1);
+            spread(&mut deltas, added, channel, zone, 1);
         } else {
-            spread(&mut deltas, old.iter(), &snapshot.channel, old_zone, -1);
-            spread(&mut deltas, new.iter(), &snapshot.channel, zone, 1);
+            spread(&mut deltas, old.iter(), channel, old_zone, -1);
+            spread(&mut deltas, new.iter(), channel, zone, 1);
         }
         let waiting = waiting_for_person(&snapshot, ai_answered(&timeline));
         out.push(id, &snapshot, waiting, deleted || change.deleted, zone, &timeline, &new);
@@ -279,7 +280,7 @@ fn difference<'a>(old: &'a [Contribution], new: &'a [Contribution]) -> (Vec<&'a 
 fn spread<'a>(
     deltas: &mut HashMap<CellKey, Figures>,
     items: impl IntoIterator<Item = &'a Contribution>,
-    channel: &str,
+    channel: CellId,
     zone: Tz,
     sign: i64,
 ) {
@@ -413,7 +414,7 @@ async fn write_cells(
     deltas.sort_by(|a, b| a.0.cmp(&b.0));
     let grains: Vec<i16> = deltas.iter().map(|(k, _)| k.grain.code()).collect();
     let dims: Vec<i16> = deltas.iter().map(|(k, _)| k.dim.code()).collect();
-    let keys: Vec<&str> = deltas.iter().map(|(k, _)| k.key.as_str()).collect();
+    let keys: Vec<String> = deltas.iter().map(|(k, _)| k.key.text()).collect();
     let starts: Vec<DateTime<Utc>> = deltas.iter().map(|(k, _)| k.bucket_start).collect();
     let existing: Vec<CellRow> = sqlx::query_as(
         "SELECT r.grain, r.dim, r.key, r.bucket_start, r.figures \
@@ -430,10 +431,11 @@ async fn write_cells(
     .await?;
     let mut current: HashMap<CellKey, Figures> = HashMap::with_capacity(existing.len());
     for row in existing {
+        let dim = dim_of(row.dim)?;
         let key = CellKey {
             grain: grain_of(row.grain)?,
-            dim: dim_of(row.dim)?,
-            key: row.key,
+            dim,
+            key: CellId::parse(dim, &row.key).ok_or_else(|| StoreError::Corrupt(format!("cell key {}", row.key)))?,
             bucket_start: row.bucket_start,
         };
         current.insert(key, decode_figures(&row.figures)?);
@@ -441,18 +443,18 @@ async fn write_cells(
 
     let mut upsert = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut delete = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (key, delta) in &deltas {
+    for ((key, delta), text) in deltas.iter().zip(&keys) {
         let mut figures = current.remove(key).unwrap_or_default();
         figures.merge(delta, 1);
         if figures.is_empty() {
             delete.0.push(key.grain.code());
             delete.1.push(key.dim.code());
-            delete.2.push(key.key.as_str());
+            delete.2.push(text.as_str());
             delete.3.push(key.bucket_start);
         } else {
             upsert.0.push(key.grain.code());
             upsert.1.push(key.dim.code());
-            upsert.2.push(key.key.as_str());
+            upsert.2.push(text.as_str());
             upsert.3.push(key.bucket_start);
             upsert.4.push(encode_figures(&figures));
         }
