@@ -411,7 +411,7 @@ async fn write_cells(
     if deltas.is_empty() {
         return Ok(0);
     }
-    deltas.sort_by(|a, b| a.0.cmp(&b.0));
+    deltas.sort_by_key(|(key, _)| *key);
     let grains: Vec<i16> = deltas.iter().map(|(k, _)| k.grain.code()).collect();
     let dims: Vec<i16> = deltas.iter().map(|(k, _)| k.dim.code()).collect();
     let keys: Vec<String> = deltas.iter().map(|(k, _)| k.key.text()).collect();
