@@ -6,7 +6,9 @@ use inbox_config::{
 };
 use serde::Deserialize;
 
-use crate::auth::MAX_TOKEN_TTL_HOURS;
+use crate::auth::password::HashCost;
+use crate::auth::rate_limit::SignInLimits;
+use crate::auth::{AuthPolicy, MAX_TOKEN_TTL_HOURS};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -38,6 +40,27 @@ pub struct GatewaySettings {
     pub metrics_url: String,
     /// Lifetime of tokens issued without an explicit one.
     pub token_ttl_hours: i64,
+    /// Lifetime of an access token from signing in or refreshing.
+    pub access_token_ttl_seconds: i64,
+    /// Lifetime of a signed-in session: its refresh tokens die with it.
+    pub session_ttl_hours: i64,
+    /// argon2id memory cost of password hashes, in KiB (OWASP: 19456).
+    pub password_memory_kib: u32,
+    /// argon2id iterations (OWASP: 2).
+    pub password_iterations: u32,
+    /// argon2id lanes (OWASP: 1).
+    pub password_parallelism: u32,
+    /// Failed sign-ins allowed per account (email) within the window.
+    pub sign_in_failures_per_account: u32,
+    /// Failed sign-ins allowed per client address within the window.
+    pub sign_in_failures_per_address: u32,
+    pub sign_in_window_seconds: i64,
+    /// How long a user, session or key record is trusted before it is read again; every
+    /// revocation also clears it at once on every replica. 0: read on every request.
+    pub auth_cache_ttl_ms: u64,
+    /// Take the client's address for sign-in limits from `X-Forwarded-For` (only behind a
+    /// proxy that sets it).
+    pub trust_forwarded_for: bool,
 }
 
 impl inbox_service::ServiceSettings for Settings {
@@ -67,6 +90,16 @@ impl inbox_service::ServiceSettings for Settings {
         routing_url = "http://127.0.0.1:9083"
         metrics_url = "http://127.0.0.1:9086"
         token_ttl_hours = 720
+        access_token_ttl_seconds = 900
+        session_ttl_hours = 720
+        password_memory_kib = 19456
+        password_iterations = 2
+        password_parallelism = 1
+        sign_in_failures_per_account = 5
+        sign_in_failures_per_address = 30
+        sign_in_window_seconds = 900
+        auth_cache_ttl_ms = 5000
+        trust_forwarded_for = false
         [live]
         max_sockets_per_user = 20
         max_client_frame_bytes = 4096
@@ -118,7 +151,39 @@ impl GatewaySettings {
         grpc_url("gateway.channel_ingest_url", &self.channel_ingest_url)?;
         grpc_url("gateway.routing_url", &self.routing_url)?;
         grpc_url("gateway.metrics_url", &self.metrics_url)?;
-        in_range("gateway.token_ttl_hours", self.token_ttl_hours, 1..=MAX_TOKEN_TTL_HOURS)
+        in_range("gateway.token_ttl_hours", self.token_ttl_hours, 1..=MAX_TOKEN_TTL_HOURS)?;
+        in_range("gateway.access_token_ttl_seconds", self.access_token_ttl_seconds, 60..=86_400)?;
+        in_range("gateway.session_ttl_hours", self.session_ttl_hours, 1..=MAX_TOKEN_TTL_HOURS)?;
+        in_range("gateway.password_memory_kib", self.password_memory_kib, 8..=4_194_304)?;
+        in_range("gateway.password_iterations", self.password_iterations, 1..=64)?;
+        in_range("gateway.password_parallelism", self.password_parallelism, 1..=16)?;
+        if let Err(problem) = self.auth_policy().hash_cost.params() {
+            return Err(refuse("gateway.password_memory_kib", format_args!("with this parallelism: {problem}")));
+        }
+        in_range("gateway.sign_in_failures_per_account", self.sign_in_failures_per_account, 1..=1_000)?;
+        in_range("gateway.sign_in_failures_per_address", self.sign_in_failures_per_address, 1..=100_000)?;
+        in_range("gateway.sign_in_window_seconds", self.sign_in_window_seconds, 60..=86_400)?;
+        in_range("gateway.auth_cache_ttl_ms", self.auth_cache_ttl_ms, 0..=60_000)
+    }
+
+    /// Lifetimes, password cost and sign-in limits, as [`crate::auth::Auth`] applies them.
+    pub fn auth_policy(&self) -> AuthPolicy {
+        AuthPolicy {
+            access_ttl: chrono::Duration::seconds(self.access_token_ttl_seconds),
+            session_ttl: chrono::Duration::hours(self.session_ttl_hours),
+            record_ttl: std::time::Duration::from_millis(self.auth_cache_ttl_ms),
+            hash_cost: HashCost {
+                memory_kib: self.password_memory_kib,
+                iterations: self.password_iterations,
+                parallelism: self.password_parallelism,
+            },
+            limits: SignInLimits {
+                per_account: self.sign_in_failures_per_account,
+                per_address: self.sign_in_failures_per_address,
+                window_seconds: self.sign_in_window_seconds,
+            },
+            trust_forwarded_for: self.trust_forwarded_for,
+        }
     }
 }
 
@@ -177,6 +242,50 @@ mod tests {
             assert!(refused.contains("between 1 and 8760"), "{refused}");
         }
         load(&[("INBOX__GATEWAY__TOKEN_TTL_HOURS", "8760")]).validate().unwrap();
+    }
+
+    #[test]
+    fn sign_in_defaults_are_owasps_argon2id_cost_short_access_tokens_and_modest_limits() {
+        let policy = load(&[]).gateway.auth_policy();
+        assert_eq!(policy.hash_cost, HashCost { memory_kib: 19456, iterations: 2, parallelism: 1 });
+        assert_eq!(policy.access_ttl, chrono::Duration::minutes(15));
+        assert_eq!(policy.session_ttl, chrono::Duration::days(30));
+        assert_eq!(policy.limits, SignInLimits { per_account: 5, per_address: 30, window_seconds: 900 });
+        assert!(!policy.trust_forwarded_for);
+    }
+
+    #[test]
+    fn tests_may_lower_the_password_cost_but_not_below_what_argon2_accepts() {
+        let cheap = [("INBOX__GATEWAY__PASSWORD_MEMORY_KIB", "64"), ("INBOX__GATEWAY__PASSWORD_ITERATIONS", "1")];
+        load(&cheap).validate().unwrap();
+        for (variable, value) in [
+            ("INBOX__GATEWAY__PASSWORD_MEMORY_KIB", "4"),
+            ("INBOX__GATEWAY__PASSWORD_ITERATIONS", "0"),
+            ("INBOX__GATEWAY__PASSWORD_PARALLELISM", "17"),
+        ] {
+            let refused = refusal(&[(variable, value)]);
+            assert!(refused.contains(variable), "{variable}: {refused}");
+        }
+        let lanes =
+            refusal(&[("INBOX__GATEWAY__PASSWORD_MEMORY_KIB", "16"), ("INBOX__GATEWAY__PASSWORD_PARALLELISM", "4")]);
+        assert!(lanes.contains("INBOX__GATEWAY__PASSWORD_MEMORY_KIB"), "{lanes}");
+    }
+
+    #[test]
+    fn sign_in_lifetimes_limits_and_the_cache_are_kept_within_reason() {
+        for (variable, value) in [
+            ("INBOX__GATEWAY__ACCESS_TOKEN_TTL_SECONDS", "59"),
+            ("INBOX__GATEWAY__ACCESS_TOKEN_TTL_SECONDS", "86401"),
+            ("INBOX__GATEWAY__SESSION_TTL_HOURS", "0"),
+            ("INBOX__GATEWAY__SIGN_IN_FAILURES_PER_ACCOUNT", "0"),
+            ("INBOX__GATEWAY__SIGN_IN_FAILURES_PER_ADDRESS", "0"),
+            ("INBOX__GATEWAY__SIGN_IN_WINDOW_SECONDS", "30"),
+            ("INBOX__GATEWAY__AUTH_CACHE_TTL_MS", "60001"),
+        ] {
+            let refused = refusal(&[(variable, value)]);
+            assert!(refused.contains(variable), "{variable}={value}: {refused}");
+        }
+        load(&[("INBOX__GATEWAY__AUTH_CACHE_TTL_MS", "0")]).validate().unwrap();
     }
 
     #[test]

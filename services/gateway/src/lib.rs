@@ -1,6 +1,7 @@
 //! The gateway: the fleet's public edge for people and their clients. It authenticates
-//! (signed tokens, the operator token), enforces roles and tenant isolation, serves the REST
-//! API under `/v1` by calling the services over gRPC, and pushes live events over WebSocket.
+//! (people's sign-in sessions, machines' API keys, the operator token), enforces roles and
+//! tenant isolation, serves the REST API under `/v1` by calling the services over gRPC, and
+//! pushes live events over WebSocket.
 
 pub mod access;
 pub mod api;
@@ -78,10 +79,27 @@ pub async fn run_with_clock(
         settings.live.visibility_cache(),
     );
 
+    let gateway_store = store::GatewayStore::new(pool.clone());
+    let auth = auth::Auth::new(auth::AuthParts {
+        jwt_secret: settings.gateway.jwt_secret.clone(),
+        operator_token: settings.gateway.operator_token.clone(),
+        store: gateway_store.clone(),
+        clock: clock.clone(),
+        redis: redis.clone(),
+        redis_prefix: settings.redis.key_prefix.clone(),
+        nats: connected.bus.client().clone(),
+        policy: settings.gateway.auth_policy(),
+    })
+    .map_err(|e| RunError::Other(e.to_string()))?;
+    let revocations = tokio::spawn(
+        auth::revocation_listener(auth.clone(), shutdown.clone()).await.map_err(|e| RunError::Other(e.to_string()))?,
+    );
+    let key_uses = tokio::spawn(auth::write_key_uses(auth.clone(), shutdown.clone()));
+
     state.set(api::AppState {
         inner: Arc::new(api::AppInner {
-            store: store::GatewayStore::new(pool.clone()),
-            auth: auth::Authenticator::new(&settings.gateway.jwt_secret, settings.gateway.operator_token.clone()),
+            store: gateway_store,
+            auth,
             clock,
             service_token: settings.auth.service_token.clone(),
             customers: CustomersClient::new(conversations.clone()),
@@ -112,6 +130,8 @@ pub async fn run_with_clock(
     for task in live_tasks {
         task.await?;
     }
+    revocations.await?;
+    key_uses.await?;
     pool.close().await;
     Ok(())
 }

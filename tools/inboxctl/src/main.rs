@@ -2,6 +2,7 @@
 //! Non-interactive; `--json` prints machine-readable output. Authenticates with the operator
 //! token (`INBOX_OPERATOR_TOKEN`).
 
+mod access;
 mod metrics;
 mod visibility;
 
@@ -41,6 +42,12 @@ enum Command {
     /// Tokens for existing users.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// People's passwords, disabling and sessions.
+    #[command(subcommand)]
+    User(access::UserCommand),
+    /// API keys for machines (the AI agent, integrations).
+    #[command(subcommand)]
+    ApiKey(access::ApiKeyCommand),
     /// WhatsApp Cloud API numbers.
     #[command(subcommand)]
     Whatsapp(WhatsappCommand),
@@ -600,6 +607,8 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         }
         Command::Twilio(TwilioCommand::Replay(args)) => args.send(&gateway, "twilio").await,
         Command::Metrics(command) => command.run(&gateway).await,
+        Command::User(command) => command.run(&gateway).await,
+        Command::ApiKey(command) => command.run(&gateway).await,
     }
 }
 

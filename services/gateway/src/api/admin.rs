@@ -218,7 +218,8 @@ async fn issue_token(
         None => state.token_ttl,
     };
     let user = state.store.user(tenant_id, user_id).await?.ok_or_else(|| PublicError::not_found("user not found"))?;
-    let (token, expires_at) = state.auth.issue(&user, ttl, state.clock.now())?;
-    tracing::info!(user_id = %user.id, tenant_id = %tenant_id, "token issued");
+    // A session of kind `minted`: refused once the user is disabled or their sessions revoked.
+    let (token, expires_at) = state.auth.mint(&user, ttl, &principal.name()).await?;
+    tracing::info!(user_id = %user.id, tenant_id = %tenant_id, minted_by = %principal.name(), "token issued");
     Ok(Json(json!({"token": token, "expires_at": expires_at, "user": user})))
 }

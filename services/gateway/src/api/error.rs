@@ -23,6 +23,12 @@ pub enum GatewayError {
     Bus(#[from] async_nats::PublishError),
 }
 
+impl From<crate::auth::AuthError> for GatewayError {
+    fn from(err: crate::auth::AuthError) -> Self {
+        Self::Public(err.into())
+    }
+}
+
 impl From<ApiError> for GatewayError {
     fn from(err: ApiError) -> Self {
         Self::Public(err.0)

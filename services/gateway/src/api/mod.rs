@@ -18,6 +18,7 @@ pub mod bulk;
 pub mod calls;
 pub mod channels;
 pub mod conversations;
+pub mod credentials;
 pub mod customers;
 pub mod export;
 pub mod handling;
@@ -25,6 +26,7 @@ pub mod messages;
 pub mod metrics;
 pub mod routing;
 pub mod settings;
+pub mod sign_in;
 pub mod templates;
 pub mod typing;
 pub mod viewers;
@@ -52,6 +54,8 @@ pub fn routes() -> Router<WhenReady<AppState>> {
         .merge(export::routes())
         .merge(customers::routes())
         .merge(admin::routes())
+        .merge(sign_in::routes())
+        .merge(credentials::routes())
         .merge(routing::routes())
         .merge(channels::routes())
         .merge(metrics::routes())

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use inbox_config::Secret;
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_proto::conversation::v1::customers_client::CustomersClient;
@@ -17,8 +16,8 @@ use inbox_service::Clock;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
 
-use crate::auth::{Authenticator, HasAuthenticator, Principal};
 use crate::access::Access;
+use crate::auth::{Auth, HasAuth, Principal};
 use crate::live::Live;
 use crate::store::GatewayStore;
 
@@ -29,7 +28,8 @@ pub struct AppState {
 
 pub struct AppInner {
     pub store: GatewayStore,
-    pub auth: Authenticator,
+    /// Sign-in, sessions, API keys: judges every request's credential.
+    pub auth: Auth,
     /// The time tokens are issued and checked at: the system clock in production.
     pub clock: Clock,
     pub service_token: Secret,
@@ -60,22 +60,21 @@ impl std::ops::Deref for AppState {
     }
 }
 
-impl HasAuthenticator for WhenReady<AppState> {
-    fn authenticator(&self) -> Result<(&Authenticator, DateTime<Utc>), ApiError> {
-        let state = self.get()?;
-        Ok((&state.auth, state.clock.now()))
+impl HasAuth for WhenReady<AppState> {
+    fn auth(&self) -> Result<&Auth, ApiError> {
+        Ok(&self.get()?.auth)
     }
 }
 
 impl AppInner {
     /// The calling user's name as the team knows them (for `{{agent_name}}` and hand-off
-    /// messages); empty for the operator or a user no longer on record.
+    /// messages); empty for the operator, an API key or a user no longer on record.
     pub async fn name_of(&self, principal: &Principal) -> Result<String, sqlx::Error> {
         match principal {
             Principal::User { tenant_id, user_id, .. } => {
                 Ok(self.store.user(*tenant_id, *user_id).await?.map(|user| user.name).unwrap_or_default())
             }
-            Principal::Operator => Ok(String::new()),
+            Principal::Operator | Principal::Key { .. } => Ok(String::new()),
         }
     }
 }

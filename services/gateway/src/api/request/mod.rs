@@ -17,9 +17,15 @@ use uuid::Uuid;
 /// A JSON body as axum parsed it; [`body`] refuses a bad one with our error shape.
 pub type JsonBody<T> = Result<Json<T>, JsonRejection>;
 
-/// The body, or `invalid_argument` saying what is wrong with it.
+/// The body, or `invalid_argument` saying what is wrong with it (`payload_too_large` past the
+/// route's body limit).
 pub fn body<T>(body: JsonBody<T>) -> Result<T, PublicError> {
-    body.map(|Json(b)| b).map_err(|e| PublicError::invalid_argument(e.body_text()))
+    body.map(|Json(b)| b).map_err(|e| match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            PublicError::new(inbox_errors::ErrorCode::PayloadTooLarge, "the request body is too large")
+        }
+        _ => PublicError::invalid_argument(e.body_text()),
+    })
 }
 
 /// A query string as axum parsed it; [`query`] refuses a bad one with our error shape.

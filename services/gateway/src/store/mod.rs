@@ -1,4 +1,13 @@
-//! The gateway's store: tenants and users.
+//! The gateway's store: tenants and users ([`mod@self`]), their credentials (passwords,
+//! disabling: [`credentials`]), sessions and refresh tokens ([`sessions`]) and API keys
+//! ([`api_keys`]).
+//!
+//! Time is an input: every instant a rule later compares with the clock (expiries,
+//! revocations, last use) is bound from the caller's `now`, never PostgreSQL's `now()`.
+
+pub mod api_keys;
+pub mod credentials;
+pub mod sessions;
 
 use std::collections::HashMap;
 
@@ -24,6 +33,8 @@ pub struct User {
     pub name: String,
     pub role: String,
     pub created_at: DateTime<Utc>,
+    /// A disabled user can neither sign in nor use any token.
+    pub disabled: bool,
 }
 
 #[derive(Clone)]
@@ -72,7 +83,7 @@ impl GatewayStore {
         sqlx::query_as(
             "INSERT INTO users (id, tenant_id, email, name, role) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, lower(email)) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, updated_at = now() \
-             RETURNING id, tenant_id, email, name, role, created_at",
+             RETURNING id, tenant_id, email, name, role, created_at, disabled_at IS NOT NULL AS disabled",
         )
         .bind(Uuid::now_v7())
         .bind(tenant_id)
@@ -85,7 +96,8 @@ impl GatewayStore {
 
     pub async fn user(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT id, tenant_id, email, name, role, created_at FROM users WHERE tenant_id = $1 AND id = $2",
+            "SELECT id, tenant_id, email, name, role, created_at, disabled_at IS NOT NULL AS disabled \
+             FROM users WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant_id)
         .bind(id)
@@ -93,13 +105,16 @@ impl GatewayStore {
         .await
     }
 
-    /// The names of the tenant's users by principal (`user:<id>` → "Sarah"), to name the
-    /// senders of exported messages.
+    /// The names of the tenant's users and API keys by principal (`user:<id>` → "Sarah",
+    /// `key:<id>` → "Order bot"), to name the senders of exported messages.
     pub async fn user_names(&self, tenant_id: Uuid) -> Result<HashMap<String, String>, sqlx::Error> {
-        let users: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, name FROM users WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(users.into_iter().map(|(id, name)| (format!("user:{id}"), name)).collect())
+        let named: Vec<(String, String)> = sqlx::query_as(
+            "SELECT 'user:' || id, name FROM users WHERE tenant_id = $1 \
+             UNION ALL SELECT 'key:' || id, name FROM api_keys WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(named.into_iter().collect())
     }
 }

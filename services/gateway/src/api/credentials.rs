@@ -1,0 +1,213 @@
+//! `/v1/admin/tenants/{tenant_id}/...`: what an admin (or the operator) does with credentials.
+//!
+//! People:
+//! - `PUT .../users/{user_id}/password` `{password}`: sets or resets it (at least 12
+//!   characters, not the email). 204.
+//! - `PATCH .../users/{user_id}` `{disabled: true|false}`: disabling ends every session and
+//!   token of the user at once and closes their sockets. The user.
+//! - `POST .../users/{user_id}/sessions/revoke`: ends every session and token of the user
+//!   (operator-minted ones too). `{revoked_sessions}`.
+//!
+//! Machines:
+//! - `POST .../api-keys` `{name, scope: ai_agent|integration|read_only}` → 201, the key in
+//!   `key`, shown this once.
+//! - `GET .../api-keys`: every key without its secret, with `last_used_at` (to the minute).
+//! - `DELETE .../api-keys/{key_id}`: revokes it at once. 204.
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post, put};
+use axum::{Json, Router};
+use inbox_errors::{ErrorCode, PublicError};
+use inbox_service::http_edge::WhenReady;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::GatewayError;
+use super::request::{JsonBody, body, uuid_in_path};
+use super::state::AppState;
+use crate::auth::{Authenticated, KeyScope};
+use crate::store::api_keys::ApiKey;
+
+/// Largest body these routes read.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Longest name of an API key.
+const MAX_KEY_NAME_CHARS: usize = 100;
+
+pub fn routes() -> Router<WhenReady<AppState>> {
+    Router::new()
+        .route("/v1/admin/tenants/{tenant_id}/users/{user_id}/password", put(set_password))
+        .route("/v1/admin/tenants/{tenant_id}/users/{user_id}", axum::routing::patch(change_user))
+        .route("/v1/admin/tenants/{tenant_id}/users/{user_id}/sessions/revoke", post(revoke_sessions))
+        .route("/v1/admin/tenants/{tenant_id}/api-keys", post(create_key).get(list_keys))
+        .route("/v1/admin/tenants/{tenant_id}/api-keys/{key_id}", delete(revoke_key))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPassword {
+    password: String,
+}
+
+async fn set_password(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path((tenant_id, user_id)): Path<(String, String)>,
+    new: JsonBody<NewPassword>,
+) -> Result<StatusCode, GatewayError> {
+    let state = state.get()?;
+    let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
+    principal.require_admin_of(tenant_id)?;
+    let user_id = uuid_in_path(&user_id, "user")?;
+    let new = body(new)?;
+    state.auth.set_password(tenant_id, user_id, &new.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserChange {
+    disabled: bool,
+}
+
+async fn change_user(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path((tenant_id, user_id)): Path<(String, String)>,
+    change: JsonBody<UserChange>,
+) -> Result<Json<Value>, GatewayError> {
+    let state = state.get()?;
+    let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
+    principal.require_admin_of(tenant_id)?;
+    let user_id = uuid_in_path(&user_id, "user")?;
+    let change = body(change)?;
+    if change.disabled && principal.user_id() == Some(user_id) {
+        return Err(PublicError::invalid_argument("admins cannot disable themselves").into());
+    }
+    let user = state
+        .auth
+        .set_disabled(tenant_id, user_id, change.disabled)
+        .await?
+        .ok_or_else(|| PublicError::not_found("user not found"))?;
+    Ok(Json(json!(user)))
+}
+
+async fn revoke_sessions(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path((tenant_id, user_id)): Path<(String, String)>,
+) -> Result<Json<Value>, GatewayError> {
+    let state = state.get()?;
+    let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
+    principal.require_admin_of(tenant_id)?;
+    let user_id = uuid_in_path(&user_id, "user")?;
+    let ended = state
+        .auth
+        .revoke_sessions(tenant_id, user_id)
+        .await?
+        .ok_or_else(|| PublicError::not_found("user not found"))?;
+    Ok(Json(json!({"revoked_sessions": ended})))
+}
+
+/// A key as admins see it: never its secret.
+fn key_json(key: &ApiKey) -> Value {
+    let role = KeyScope::from_name(&key.scope).map(|scope| scope.role().as_str());
+    json!({
+        "id": key.id,
+        "tenant_id": key.tenant_id,
+        "name": key.name,
+        "scope": key.scope,
+        "role": role,
+        "created_by": key.created_by,
+        "created_at": key.created_at,
+        "last_used_at": key.last_used_at,
+        "revoked_at": key.revoked_at,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKeyRequest {
+    name: String,
+    scope: String,
+}
+
+async fn create_key(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(tenant_id): Path<String>,
+    new: JsonBody<NewKeyRequest>,
+) -> Result<(StatusCode, Json<Value>), GatewayError> {
+    let state = state.get()?;
+    let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
+    principal.require_admin_of(tenant_id)?;
+    let new = body(new)?;
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_KEY_NAME_CHARS {
+        return Err(PublicError::invalid_argument(format!("name must be 1 to {MAX_KEY_NAME_CHARS} characters")).into());
+    }
+    let scope = KeyScope::named(&new.scope)?;
+    if state.store.tenant(tenant_id).await?.is_none() {
+        return Err(PublicError::not_found("tenant not found").into());
+    }
+    let (key, text) = state.auth.create_key(tenant_id, name, scope, &principal.name()).await?;
+    let mut answer = key_json(&key);
+    answer["key"] = json!(text);
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+async fn list_keys(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<Value>, GatewayError> {
+    let state = state.get()?;
+    let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
+    principal.require_admin_of(tenant_id)?;
+    let keys = state.store.api_keys(tenant_id).await?;
+    Ok(Json(json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()})))
+}
+
+async fn revoke_key(
+    State(state): State<WhenReady<AppState>>,
+    Authenticated(principal): Authenticated,
+    Path((tenant_id, key_id)): Path<(String, String)>,
+) -> Result<StatusCode, GatewayError> {
+    let state = state.get()?;
+    let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
+    principal.require_admin_of(tenant_id)?;
+    let key_id = uuid_in_path(&key_id, "key")?;
+    match state.auth.revoke_key(tenant_id, key_id).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(PublicError::new(ErrorCode::NotFound, "key not found").into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
+
+    use super::*;
+
+    #[test]
+    fn a_listed_key_shows_its_role_and_never_a_secret() {
+        let key = ApiKey {
+            id: Uuid::new_v4(),
+            tenant_id: Uuid::new_v4(),
+            name: "Order bot".into(),
+            scope: "ai_agent".into(),
+            created_by: "operator".into(),
+            created_at: Utc.with_ymd_and_hms(2031, 3, 1, 9, 0, 0).unwrap(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let json = key_json(&key);
+        assert_eq!(json["role"], "ai");
+        assert_eq!(json["scope"], "ai_agent");
+        assert!(json.get("key").is_none() && json.get("secret_hash").is_none());
+        assert_eq!(json["last_used_at"], Value::Null);
+    }
+}
