@@ -4,6 +4,7 @@
 
 mod access;
 mod metrics;
+mod notification;
 mod visibility;
 
 use anyhow::{Context, bail};
@@ -60,6 +61,12 @@ enum Command {
     /// Metrics: rebuild a tenant's figures from the conversation history.
     #[command(subcommand)]
     Metrics(metrics::MetricsCommand),
+    /// Outbound webhook endpoints, their delivery log and replay.
+    #[command(subcommand)]
+    Webhook(notification::WebhookCommand),
+    /// SLA policies, warning share and business hours.
+    #[command(subcommand)]
+    Sla(notification::SlaCommand),
 }
 
 #[derive(Subcommand)]
@@ -607,6 +614,8 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         }
         Command::Twilio(TwilioCommand::Replay(args)) => args.send(&gateway, "twilio").await,
         Command::Metrics(command) => command.run(&gateway).await,
+        Command::Webhook(command) => command.run(&gateway).await,
+        Command::Sla(command) => command.run(&gateway).await,
         Command::User(command) => command.run(&gateway).await,
         Command::ApiKey(command) => command.run(&gateway).await,
     }
