@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod live;
 pub mod store;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -46,10 +47,12 @@ pub async fn run_with_clock(
         nats: &settings.nats,
         redis: Some(&settings.redis),
     };
-    let readiness = needs.readiness();
+    // Ready only once the API's state is set too, not merely when the stores answer: a client
+    // (or a test) that waited for /readyz must never be told the service is starting.
+    let readiness = inbox_service::Readiness::expecting(&["nats", "postgres", "redis", "api"]);
     let state = WhenReady::default();
     let visibility = axum::middleware::from_fn_with_state(state.clone(), api::access::scope_visibility);
-    let public = api::routes().layer(visibility).merge(live::routes()).with_state(state.clone());
+    let public = api::routes().layer(visibility).merge(live::routes()).merge(web::routes()).with_state(state.clone());
     let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()).merge(public), shutdown.clone()));
 
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
@@ -123,6 +126,7 @@ pub async fn run_with_clock(
         }),
     });
 
+    readiness.register("api", std::sync::Arc::new(|| Box::pin(async { Ok(()) }))).await;
     let (_health, router) = router_with_standard_services();
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
     grpc.await??;
