@@ -98,7 +98,9 @@ mod tests {
         if WebApp::get("index.html").is_some() {
             assert_eq!(response.status(), StatusCode::OK);
             assert_eq!(response.headers()[header::CONTENT_TYPE], "text/html");
-            assert!(response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'self'"));
+            assert!(
+                response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'self'")
+            );
         } else {
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         }
