@@ -5,6 +5,7 @@
 mod access;
 mod metrics;
 mod notification;
+mod search;
 mod visibility;
 
 use anyhow::{Context, bail};
@@ -67,6 +68,9 @@ enum Command {
     /// SLA policies, warning share and business hours.
     #[command(subcommand)]
     Sla(notification::SlaCommand),
+    /// The search index: rebuild it from the conversation service, read its status.
+    #[command(subcommand)]
+    Search(search::SearchCommand),
 }
 
 #[derive(Subcommand)]
@@ -618,6 +622,7 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         Command::Sla(command) => command.run(&gateway).await,
         Command::User(command) => command.run(&gateway).await,
         Command::ApiKey(command) => command.run(&gateway).await,
+        Command::Search(command) => search::run(&gateway, command).await,
     }
 }
 
