@@ -76,46 +76,107 @@ fn total(report: &pb::Report) -> pb::Figures {
     report.series.first().and_then(|s| s.total.clone()).unwrap_or_default()
 }
 
+/// The conversation service (on `conversation_nats`) and metrics (on `metrics_nats`, told where
+/// the conversation service is) running in-process on fresh databases, both ready.
+struct Services {
+    metrics_db: TestDatabase,
+    _conversation_db: TestDatabase,
+    conversation_grpc: std::net::SocketAddr,
+    metrics_http: std::net::SocketAddr,
+    metrics_grpc: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<Result<(), inbox_service::RunError>>>,
+}
+
+impl Services {
+    async fn start(conversation_nats: &TestNats, metrics_nats: &TestNats) -> anyhow::Result<Services> {
+        let (conversation_db, metrics_db) =
+            (TestDatabase::create("conv").await?, TestDatabase::create("metrics").await?);
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+        let shutdown = CancellationToken::new();
+        let listeners = Listeners::ephemeral().await?;
+        let (conversation_http, conversation_grpc) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
+        let settings: inbox_conversation::Settings = inbox_config::load(
+            inbox_conversation::Settings::DEFAULTS,
+            None,
+            &env(
+                &conversation_db,
+                conversation_nats,
+                &[("INBOX__CONVERSATION__SWEEP_INTERVAL_SECONDS", "3600".into())],
+            ),
+        )?;
+        let conversation = tokio::spawn(inbox_conversation::run(settings, listeners, shutdown.clone()));
+        let listeners = Listeners::ephemeral().await?;
+        let (metrics_http, metrics_grpc) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
+        let settings: inbox_metrics::Settings = inbox_config::load(
+            inbox_metrics::Settings::DEFAULTS,
+            None,
+            &env(
+                &metrics_db,
+                metrics_nats,
+                &[
+                    ("INBOX__METRICS__CONVERSATION_URL", format!("http://{conversation_grpc}")),
+                    ("INBOX__METRICS__SURVEY_INTERVAL_MS", "100".into()),
+                ],
+            ),
+        )?;
+        settings.validate()?;
+        let metrics = tokio::spawn(inbox_metrics::run(settings, listeners, shutdown.clone()));
+        ready(&http, conversation_http).await;
+        ready(&http, metrics_http).await;
+        Ok(Services {
+            metrics_db,
+            _conversation_db: conversation_db,
+            conversation_grpc,
+            metrics_http,
+            metrics_grpc,
+            shutdown,
+            tasks: vec![metrics, conversation],
+        })
+    }
+
+    async fn clients(&self) -> anyhow::Result<(ConversationsClient<GrpcChannel>, MetricsClient<GrpcChannel>)> {
+        Ok((
+            ConversationsClient::connect(format!("http://{}", self.conversation_grpc)).await?,
+            MetricsClient::connect(format!("http://{}", self.metrics_grpc)).await?,
+        ))
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            tokio::time::timeout(Duration::from_secs(10), task).await.context("a service did not stop")???;
+        }
+        Ok(())
+    }
+}
+
+/// A customer's WhatsApp text as channel-ingest publishes it.
+async fn customer_writes(bus: &Bus, tenant: Uuid, wamid: &str, from: &str, body: &str) -> anyhow::Result<()> {
+    let inbound = InboundMessage {
+        tenant_id: tenant.to_string(),
+        channel: Channel::Whatsapp as i32,
+        channel_account_id: "acc".into(),
+        external_id: wamid.into(),
+        sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
+        sender: Some(Sender { address: from.into(), display_name: String::new() }),
+        content: text(body),
+        raw_payload_id: String::new(),
+        visitor: None,
+    };
+    let envelope = new_envelope(format!("ingest-{wamid}"), tenant.to_string(), Payload::InboundMessage(inbound));
+    bus.publish(&subjects::ingest(Channel::Whatsapp, &tenant.to_string()), &envelope).await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_whatsapp_conversation_answered_and_resolved_moves_the_figures_once() -> anyhow::Result<()> {
     let nats = TestNats::start().await?;
-    let (conversation_db, metrics_db) = (TestDatabase::create("conv").await?, TestDatabase::create("metrics").await?);
+    let services = Services::start(&nats, &nats).await?;
+    let (metrics_db, metrics_http) = (&services.metrics_db, services.metrics_http);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    let shutdown = CancellationToken::new();
-
-    let conversation_listeners = Listeners::ephemeral().await?;
-    let (conversation_http, conversation_grpc) =
-        (conversation_listeners.http.local_addr()?, conversation_listeners.grpc.local_addr()?);
-    let settings: inbox_conversation::Settings = inbox_config::load(
-        inbox_conversation::Settings::DEFAULTS,
-        None,
-        &env(&conversation_db, &nats, &[("INBOX__CONVERSATION__SWEEP_INTERVAL_SECONDS", "3600".into())]),
-    )?;
-    let conversation_service =
-        tokio::spawn(inbox_conversation::run(settings, conversation_listeners, shutdown.clone()));
-
-    let listeners = Listeners::ephemeral().await?;
-    let (metrics_http, metrics_grpc) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
-    let settings: inbox_metrics::Settings = inbox_config::load(
-        inbox_metrics::Settings::DEFAULTS,
-        None,
-        &env(
-            &metrics_db,
-            &nats,
-            &[
-                ("INBOX__METRICS__CONVERSATION_URL", format!("http://{conversation_grpc}")),
-                ("INBOX__METRICS__SURVEY_INTERVAL_MS", "100".into()),
-            ],
-        ),
-    )?;
-    settings.validate()?;
-    let metrics_service = tokio::spawn(inbox_metrics::run(settings, listeners, shutdown.clone()));
-    ready(&http, conversation_http).await;
-    ready(&http, metrics_http).await;
-
     let token = Secret::new(TOKEN);
-    let conversations = ConversationsClient::connect(format!("http://{conversation_grpc}")).await?;
-    let metrics = MetricsClient::connect(format!("http://{metrics_grpc}")).await?;
+    let (conversations, metrics) = services.clients().await?;
     let tenant = Uuid::now_v7();
     let (sarah, tom) = (Uuid::now_v7(), Uuid::now_v7());
     let admin = ctx(tenant, &format!("user:{}", Uuid::now_v7()), Role::Admin);
@@ -147,19 +208,7 @@ async fn a_whatsapp_conversation_answered_and_resolved_moves_the_figures_once() 
 
     // The customer writes on WhatsApp.
     let bus = Bus::connect(&nats.url(), "metrics-test").await?;
-    let inbound = InboundMessage {
-        tenant_id: tenant.to_string(),
-        channel: Channel::Whatsapp as i32,
-        channel_account_id: "acc".into(),
-        external_id: "wamid.METRICS.1".into(),
-        sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
-        sender: Some(Sender { address: "16505550100".into(), display_name: "Ana".into() }),
-        content: text("Where is my order?"),
-        raw_payload_id: String::new(),
-        visitor: None,
-    };
-    let envelope = new_envelope("ingest-metrics-1", tenant.to_string(), Payload::InboundMessage(inbound));
-    bus.publish(&subjects::ingest(Channel::Whatsapp, &tenant.to_string()), &envelope).await?;
+    customer_writes(&bus, tenant, "wamid.METRICS.1", "16505550100", "Where is my order?").await?;
     let (conversations, admin_ref, token_ref) = (&conversations, &admin, &token);
     let id = wait_until(Duration::from_secs(20), || async move {
         let request = admin_ref.request(conv::ListConversationsRequest::default(), token_ref).ok()?;
@@ -260,12 +309,7 @@ async fn a_whatsapp_conversation_answered_and_resolved_moves_the_figures_once() 
         other => panic!("survey {other}: {outcome}"),
     }
     pool.close().await;
-
-    shutdown.cancel();
-    for service in [metrics_service, conversation_service] {
-        tokio::time::timeout(Duration::from_secs(10), service).await.context("a service did not stop")???;
-    }
-    Ok(())
+    services.stop().await
 }
 
 #[tokio::test]
@@ -273,37 +317,9 @@ async fn a_rebuild_recomputes_the_figures_from_the_conversation_history_once() -
     // The conversation service works on one bus; metrics listens on another and never hears
     // of it: all it learns comes from the rebuild.
     let (conversation_nats, metrics_nats) = (TestNats::start().await?, TestNats::start().await?);
-    let (conversation_db, metrics_db) = (TestDatabase::create("conv").await?, TestDatabase::create("metrics").await?);
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    let shutdown = CancellationToken::new();
-    let conversation_listeners = Listeners::ephemeral().await?;
-    let (conversation_http, conversation_grpc) =
-        (conversation_listeners.http.local_addr()?, conversation_listeners.grpc.local_addr()?);
-    let settings: inbox_conversation::Settings = inbox_config::load(
-        inbox_conversation::Settings::DEFAULTS,
-        None,
-        &env(&conversation_db, &conversation_nats, &[]),
-    )?;
-    let conversation_service =
-        tokio::spawn(inbox_conversation::run(settings, conversation_listeners, shutdown.clone()));
-    let listeners = Listeners::ephemeral().await?;
-    let (metrics_http, metrics_grpc) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
-    let settings: inbox_metrics::Settings = inbox_config::load(
-        inbox_metrics::Settings::DEFAULTS,
-        None,
-        &env(
-            &metrics_db,
-            &metrics_nats,
-            &[("INBOX__METRICS__CONVERSATION_URL", format!("http://{conversation_grpc}"))],
-        ),
-    )?;
-    let metrics_service = tokio::spawn(inbox_metrics::run(settings, listeners, shutdown.clone()));
-    ready(&http, conversation_http).await;
-    ready(&http, metrics_http).await;
-
+    let services = Services::start(&conversation_nats, &metrics_nats).await?;
     let token = Secret::new(TOKEN);
-    let conversations = ConversationsClient::connect(format!("http://{conversation_grpc}")).await?;
-    let metrics = MetricsClient::connect(format!("http://{metrics_grpc}")).await?;
+    let (conversations, metrics) = services.clients().await?;
     let tenant = Uuid::now_v7();
     let sarah = Uuid::now_v7();
     let admin = ctx(tenant, "operator", Role::Operator);
@@ -312,20 +328,7 @@ async fn a_rebuild_recomputes_the_figures_from_the_conversation_history_once() -
     // Two customers write; Sarah answers both and resolves one.
     let bus = Bus::connect(&conversation_nats.url(), "metrics-test").await?;
     for (i, from) in ["16505550101", "16505550102"].iter().enumerate() {
-        let inbound = InboundMessage {
-            tenant_id: tenant.to_string(),
-            channel: Channel::Whatsapp as i32,
-            channel_account_id: "acc".into(),
-            external_id: format!("wamid.REBUILD.{i}"),
-            sent_at: Some(inbox_proto::timestamp_from(Utc::now())),
-            sender: Some(Sender { address: (*from).into(), display_name: String::new() }),
-            content: text("Hello?"),
-            raw_payload_id: String::new(),
-            visitor: None,
-        };
-        let envelope =
-            new_envelope(format!("ingest-rebuild-{i}"), tenant.to_string(), Payload::InboundMessage(inbound));
-        bus.publish(&subjects::ingest(Channel::Whatsapp, &tenant.to_string()), &envelope).await?;
+        customer_writes(&bus, tenant, &format!("wamid.REBUILD.{i}"), from, "Hello?").await?;
     }
     let (conversations_ref, admin_ref, token_ref) = (&conversations, &admin, &token);
     let ids = wait_until(Duration::from_secs(20), || async move {
@@ -385,10 +388,5 @@ async fn a_rebuild_recomputes_the_figures_from_the_conversation_history_once() -
         .await?
         .into_inner();
     assert_eq!((live.groups[0].active, live.groups[0].backlog), (1, 0), "one open, answered last by Sarah");
-
-    shutdown.cancel();
-    for service in [metrics_service, conversation_service] {
-        tokio::time::timeout(Duration::from_secs(10), service).await.context("a service did not stop")???;
-    }
-    Ok(())
+    services.stop().await
 }
