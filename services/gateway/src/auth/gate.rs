@@ -165,8 +165,15 @@ fn refresh_token_hash(token: &str) -> [u8; 32] {
 }
 
 impl Auth {
+    /// Made inside the runtime: the decoy password hash is made in the background.
     pub fn new(parts: AuthParts) -> Result<Self, HashError> {
         let passwords = Passwords::new(parts.policy.hash_cost)?;
+        let warming = passwords.clone();
+        tokio::spawn(async move {
+            if let Err(e) = warming.warm_up().await {
+                tracing::error!(error = %e, "decoy password hash not made");
+            }
+        });
         Ok(Self(Arc::new(Inner {
             tokens: TokenSigner::new(&parts.jwt_secret),
             operator_token: parts.operator_token,

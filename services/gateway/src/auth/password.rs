@@ -7,7 +7,7 @@ use argon2::password_hash::SaltString;
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 use inbox_errors::PublicError;
 use rand::RngCore;
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 /// Fewest characters a password may have.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -52,8 +52,9 @@ pub fn check_policy(password: &str, email: &str) -> Result<(), PublicError> {
 pub struct Passwords {
     hasher: Arc<Argon2<'static>>,
     /// A hash of no one's password with the same cost, verified when the account has none, so
-    /// an unknown email takes as long as a known one.
-    decoy: Arc<str>,
+    /// an unknown email takes as long as a known one. Made off the async threads on first
+    /// need (or by [`Passwords::warm_up`] at start), never while the service starts.
+    decoy: Arc<OnceCell<String>>,
     permits: Arc<Semaphore>,
 }
 
@@ -65,11 +66,28 @@ pub struct HashError(String);
 impl Passwords {
     pub fn new(cost: HashCost) -> Result<Self, HashError> {
         let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, cost.params().map_err(HashError)?);
-        let mut decoy_password = [0u8; 32];
-        rand::rng().fill_bytes(&mut decoy_password);
-        let decoy = hash_with(&hasher, &decoy_password)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Ok(Self { hasher: Arc::new(hasher), decoy: decoy.into(), permits: Arc::new(Semaphore::new(cores)) })
+        Ok(Self {
+            hasher: Arc::new(hasher),
+            decoy: Arc::new(OnceCell::new()),
+            permits: Arc::new(Semaphore::new(cores)),
+        })
+    }
+
+    /// Makes the decoy hash now, so the first unknown email costs no more than later ones.
+    pub async fn warm_up(&self) -> Result<(), HashError> {
+        self.decoy().await.map(|_| ())
+    }
+
+    async fn decoy(&self) -> Result<&String, HashError> {
+        self.decoy
+            .get_or_try_init(|| async {
+                let mut decoy_password = [0u8; 32];
+                rand::rng().fill_bytes(&mut decoy_password);
+                let hasher = self.hasher.clone();
+                self.off_thread(move || hash_with(&hasher, &decoy_password)).await?
+            })
+            .await
     }
 
     /// The PHC string of `password` with a fresh salt.
@@ -82,23 +100,23 @@ impl Passwords {
     /// Whether `password` matches `stored`; with no stored hash (or one that does not parse)
     /// the decoy is checked instead and the answer is false, in about the same time.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
+        let real = stored.filter(|s| PasswordHash::new(s).is_ok()).map(str::to_owned);
+        let (against, genuine) = match real {
+            Some(hash) => (hash, true),
+            None => match self.decoy().await {
+                Ok(decoy) => (decoy.clone(), false),
+                Err(e) => {
+                    tracing::error!(error = %e, "decoy password hash unavailable");
+                    return false;
+                }
+            },
+        };
         let hasher = self.hasher.clone();
-        let decoy = self.decoy.clone();
-        let stored = stored.map(str::to_owned);
         let password = password.to_owned();
         let verified = self.off_thread(move || {
-            let real = stored.as_deref().and_then(|s| PasswordHash::new(s).ok());
-            match real {
-                Some(hash) => hasher.verify_password(password.as_bytes(), &hash).is_ok(),
-                None => {
-                    if let Ok(hash) = PasswordHash::new(&decoy) {
-                        let _ = hasher.verify_password(password.as_bytes(), &hash);
-                    }
-                    false
-                }
-            }
+            PasswordHash::new(&against).is_ok_and(|hash| hasher.verify_password(password.as_bytes(), &hash).is_ok())
         });
-        verified.await.unwrap_or(false)
+        genuine && verified.await.unwrap_or(false)
     }
 
     async fn off_thread<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
