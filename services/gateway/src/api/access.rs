@@ -6,15 +6,16 @@
 //! - `GET|PUT /v1/settings/access` `{"visibility": "all"|"team"}`: the caller's tenant's setting
 //!   (admins), and `GET|PUT /v1/admin/tenants/{tenant_id}/settings/access` (the operator too).
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_service::http_edge::WhenReady;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::GatewayError;
@@ -23,10 +24,10 @@ use super::state::AppState;
 use crate::access::TenantVisibility;
 use crate::auth::{Authenticated, Principal};
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/settings/access", get(own_setting).put(set_own_setting))
-        .route("/v1/admin/tenants/{tenant_id}/settings/access", get(tenant_setting).put(set_tenant_setting))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(own_setting, set_own_setting))
+        .routes(routes!(tenant_setting, set_tenant_setting))
 }
 
 /// Runs the request's handler inside the caller's visibility. A request without a valid
@@ -46,14 +47,17 @@ pub async fn scope_visibility(State(state): State<WhenReady<AppState>>, request:
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Who sees which conversations: `all` (everyone of the tenant sees every conversation) or
+/// `team` (agents see their teams' and unassigned ones; supervisors and admins all).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AccessSetting {
+    /// all or team.
     visibility: String,
 }
 
-fn answer(setting: TenantVisibility) -> Json<Value> {
-    Json(json!({"visibility": setting.as_str()}))
+fn answer(setting: TenantVisibility) -> Json<AccessSetting> {
+    Json(AccessSetting { visibility: setting.as_str().to_owned() })
 }
 
 fn parse(new: JsonBody<AccessSetting>) -> Result<TenantVisibility, PublicError> {
@@ -62,7 +66,7 @@ fn parse(new: JsonBody<AccessSetting>) -> Result<TenantVisibility, PublicError> 
         .ok_or_else(|| PublicError::invalid_argument("visibility must be all or team"))
 }
 
-async fn read(state: &AppState, principal: &Principal, tenant_id: Uuid) -> Result<Json<Value>, GatewayError> {
+async fn read(state: &AppState, principal: &Principal, tenant_id: Uuid) -> Result<Json<AccessSetting>, GatewayError> {
     principal.require_admin_of(tenant_id)?;
     let setting =
         state.access.store().visibility(tenant_id).await?.ok_or_else(|| PublicError::not_found("tenant not found"))?;
@@ -74,7 +78,7 @@ async fn write(
     principal: &Principal,
     tenant_id: Uuid,
     new: JsonBody<AccessSetting>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<AccessSetting>, GatewayError> {
     principal.require_admin_of(tenant_id)?;
     let setting = parse(new)?;
     if !state.access.set_setting(tenant_id, setting).await? {
@@ -88,40 +92,58 @@ fn own_tenant(principal: &Principal) -> Result<Uuid, PublicError> {
     Ok(principal.in_own_tenant()?.tenant_id)
 }
 
+/// The caller's tenant's visibility setting (admins).
+#[utoipa::path(get, path = "/v1/settings/access", tag = "settings",
+    responses((status = 200, description = "The setting", body = AccessSetting)))]
 async fn own_setting(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<AccessSetting>, GatewayError> {
     read(state.get()?, &principal, own_tenant(&principal)?).await
 }
 
+/// Changes the caller's tenant's visibility setting (admins).
+#[utoipa::path(put, path = "/v1/settings/access", tag = "settings",
+    request_body = AccessSetting,
+    responses((status = 200, description = "The setting in force", body = AccessSetting)))]
 async fn set_own_setting(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<AccessSetting>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<AccessSetting>, GatewayError> {
     write(state.get()?, &principal, own_tenant(&principal)?, new).await
 }
 
+/// A tenant's visibility setting (its admins and the operator).
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant_id}/settings/access", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    responses((status = 200, description = "The setting", body = AccessSetting)))]
 async fn tenant_setting(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<AccessSetting>, GatewayError> {
     read(state.get()?, &principal, uuid_in_path(&tenant_id, "tenant")?).await
 }
 
+/// Changes a tenant's visibility setting (its admins and the operator).
+#[utoipa::path(put, path = "/v1/admin/tenants/{tenant_id}/settings/access", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = AccessSetting,
+    responses((status = 200, description = "The setting in force", body = AccessSetting)))]
 async fn set_tenant_setting(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
     new: JsonBody<AccessSetting>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<AccessSetting>, GatewayError> {
     write(state.get()?, &principal, uuid_in_path(&tenant_id, "tenant")?, new).await
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -131,6 +153,6 @@ mod tests {
         assert_eq!(ok("all").unwrap(), TenantVisibility::All);
         let refused = ok("teams").unwrap_err();
         assert_eq!(refused.message, "visibility must be all or team");
-        assert_eq!(answer(TenantVisibility::Team).0, json!({"visibility": "team"}));
+        assert_eq!(serde_json::to_value(answer(TenantVisibility::Team).0).unwrap(), json!({"visibility": "team"}));
     }
 }

@@ -2,31 +2,34 @@
 //! zone) and their tokens (the operator or the tenant's admins). Every write is an upsert, so a
 //! retried request changes nothing more.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{post, put};
-use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_proto::conversation::v1 as conversation;
 use inbox_proto::routing::v1 as routing;
 use inbox_service::CallContext;
 use inbox_service::http_edge::WhenReady;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
-use super::present::routing::agent;
+use super::present::account::{TenantJson, UserJson};
+use super::present::routing::{AgentJson, agent};
 use super::request::{JsonBody, body, uuid_in_path};
 use super::state::AppState;
 use crate::auth::{Authenticated, MAX_TOKEN_TTL_HOURS, Principal};
 use crate::store::{Tenant, User};
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/admin/tenants", post(create_tenant))
-        .route("/v1/admin/tenants/{tenant_id}/users", post(create_user))
-        .route("/v1/admin/tenants/{tenant_id}/users/{user_id}/tokens", post(issue_token))
-        .route("/v1/admin/tenants/{tenant_id}/agents/{user_id}", put(update_agent_profile))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tenant))
+        .routes(routes!(create_user))
+        .routes(routes!(issue_token))
+        .routes(routes!(update_agent_profile))
 }
 
 /// Gives the conversation service (owner of the settings) the new tenant's time zone and
@@ -50,12 +53,15 @@ async fn seed_tenant_settings(state: &AppState, tenant: &Tenant) -> Result<(), G
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTenant {
+    /// 2-63 lowercase letters, digits or dashes.
     slug: String,
     name: String,
+    /// IANA time zone.
     #[serde(default = "utc")]
+    #[schema(default = "UTC")]
     time_zone: String,
 }
 
@@ -63,11 +69,18 @@ fn utc() -> String {
     "UTC".into()
 }
 
+/// A tenant (the operator only); the same slug again updates it.
+#[utoipa::path(post, path = "/v1/admin/tenants", tag = "admin",
+    request_body = NewTenant,
+    responses(
+        (status = 201, description = "Created", body = TenantJson),
+        (status = 200, description = "The tenant of that slug, updated", body = TenantJson),
+    ))]
 async fn create_tenant(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<NewTenant>,
-) -> Result<(StatusCode, Json<Value>), GatewayError> {
+) -> Result<(StatusCode, Json<TenantJson>), GatewayError> {
     let state = state.get()?;
     if principal != Principal::Operator {
         return Err(PublicError::new(ErrorCode::PermissionDenied, "creating tenants needs the operator token").into());
@@ -89,14 +102,15 @@ async fn create_tenant(
     let (tenant, created) = state.store.upsert_tenant(&new.slug, new.name.trim(), &new.time_zone).await?;
     seed_tenant_settings(state, &tenant).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!(tenant))))
+    Ok((status, Json(TenantJson::from(&tenant))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
     email: String,
     name: String,
+    /// admin, supervisor, agent or ai.
     role: String,
     /// Routing profile: most open conversations at once (default 5).
     #[serde(default)]
@@ -106,12 +120,18 @@ struct NewUser {
     time_zone: Option<String>,
 }
 
+/// A user of the tenant (the same email again updates them); a person gets their routing
+/// profile (`profile`) too.
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant_id}/users", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = NewUser,
+    responses((status = 200, description = "The user", body = UserJson)))]
 async fn create_user(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
     new: JsonBody<NewUser>,
-) -> Result<(StatusCode, Json<Value>), GatewayError> {
+) -> Result<(StatusCode, Json<UserJson>), GatewayError> {
     let state = state.get()?;
     let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
     let ctx = principal.require_admin_of(tenant_id)?;
@@ -132,19 +152,22 @@ async fn create_user(
     }
     let user = state.store.upsert_user(tenant_id, email, new.name.trim(), &new.role).await?;
     // People get their working profile in routing (same id); a retry upserts both again.
-    let mut answer = json!(user);
+    let mut answer = UserJson::from(&user);
     if user.role != "ai" {
         let fields = ProfileFields { capacity: new.capacity, time_zone: new.time_zone };
-        answer["profile"] = upsert_profile(state, &ctx, &user, &fields).await?;
+        answer.profile = Some(upsert_profile(state, &ctx, &user, &fields).await?);
     }
     Ok((StatusCode::OK, Json(answer)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileFields {
+    /// Most open conversations at once, 0 to 1000.
     #[serde(default)]
+    #[schema(maximum = 1000)]
     capacity: Option<u32>,
+    /// IANA time zone.
     #[serde(default)]
     time_zone: Option<String>,
 }
@@ -155,7 +178,7 @@ async fn upsert_profile(
     ctx: &CallContext,
     user: &User,
     fields: &ProfileFields,
-) -> Result<Value, GatewayError> {
+) -> Result<AgentJson, GatewayError> {
     if let Some(c) = fields.capacity
         && c > 1000
     {
@@ -175,12 +198,16 @@ async fn upsert_profile(
 
 /// `PUT /v1/admin/tenants/{tenant_id}/agents/{user_id}` {capacity?, time_zone?}: a person's
 /// routing profile.
+#[utoipa::path(put, path = "/v1/admin/tenants/{tenant_id}/agents/{user_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("user_id" = String, Path, description = "A person")),
+    request_body = ProfileFields,
+    responses((status = 200, description = "The routing profile", body = AgentJson)))]
 async fn update_agent_profile(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path((tenant_id, user_id)): Path<(String, String)>,
     fields: JsonBody<ProfileFields>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<AgentJson>, GatewayError> {
     let state = state.get()?;
     let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
     let ctx = principal.require_admin_of(tenant_id)?;
@@ -192,19 +219,34 @@ async fn update_agent_profile(
     Ok(Json(upsert_profile(state, &ctx, &user, &body(fields)?).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
+    /// The token's lifetime (default: the gateway's).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 8760)]
     ttl_hours: Option<i64>,
 }
 
+/// A token minted for a user, for automation.
+#[derive(Debug, Serialize, ToSchema)]
+struct MintedToken {
+    token: String,
+    expires_at: DateTime<Utc>,
+    user: UserJson,
+}
+
+/// Mints a token for a user (admins and the operator); revoked with the user's sessions.
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant_id}/users/{user_id}/tokens", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("user_id" = String, Path, description = "The user")),
+    request_body = Option<TokenRequest>,
+    responses((status = 200, description = "The token", body = MintedToken)))]
 async fn issue_token(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path((tenant_id, user_id)): Path<(String, String)>,
     request: Option<Json<TokenRequest>>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<MintedToken>, GatewayError> {
     let state = state.get()?;
     let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
     principal.require_admin_of(tenant_id)?;
@@ -221,5 +263,5 @@ async fn issue_token(
     // A session of kind `minted`: refused once the user is disabled or their sessions revoked.
     let (token, expires_at) = state.auth.mint(&user, ttl, &principal.name()).await?;
     tracing::info!(user_id = %user.id, tenant_id = %tenant_id, minted_by = %principal.name(), "token issued");
-    Ok(Json(json!({"token": token, "expires_at": expires_at, "user": user})))
+    Ok(Json(MintedToken { token, expires_at, user: UserJson::from(&user) }))
 }

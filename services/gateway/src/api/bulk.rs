@@ -10,30 +10,33 @@
 //! reports each conversation: `changed`, `unchanged`, `not_found` or `failed` (and `waiting`
 //! for an assignment to a team with nobody available). Assignment goes through routing.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::conversation::v1::bulk_action_request::Action as ConversationAction;
 use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
 use super::names::{priority_named, status_named};
-use super::present::bulk::{action_outcome, assignment_outcome};
+use super::present::bulk::{BulkOutcomeJson, action_outcome, assignment_outcome};
 use super::request::filter::FilterQuery;
 use super::request::{JsonBody, body};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new().route("/v1/conversations/bulk", post(bulk_action))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new().routes(routes!(bulk_action))
 }
 
-#[derive(Debug, Deserialize)]
+/// What to do, by `type`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[schema(as = BulkAction)]
 enum Action {
     Assign {
         #[serde(default)]
@@ -53,11 +56,13 @@ enum Action {
     Delete,
 }
 
-#[derive(Debug, Deserialize)]
+/// `ids` or `filter` (exactly one), and the action.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BulkRequest {
     #[serde(default)]
     ids: Vec<String>,
+    /// The list's filter, as an object of its query parameters.
     #[serde(default)]
     filter: Option<FilterQuery>,
     action: Action,
@@ -65,11 +70,15 @@ struct BulkRequest {
     reason: String,
 }
 
+/// One action on the selected conversations (supervisors and admins; `delete`: admins).
+#[utoipa::path(post, path = "/v1/conversations/bulk", tag = "conversations",
+    request_body = BulkRequest,
+    responses((status = 200, description = "What happened to each conversation", body = BulkOutcomeJson)))]
 async fn bulk_action(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<BulkRequest>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<BulkOutcomeJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;

@@ -2,34 +2,41 @@
 //! `POST /v1/conversations/{id}/status`, `POST /v1/conversations/{id}/priority`,
 //! `GET /v1/conversations/{id}/status-history`, `PUT /v1/conversations/{id}/read`.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::ingest::v1 as ingest;
 use inbox_service::CallContext;
 use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
 use super::names::{priority_named, status_named};
-use super::present::conversation::{ConversationJson, StatusChangeJson, read_state, visitor};
-use super::present::items;
+use super::present::conversation::{
+    ConversationJson, ReadStateJson, StatusChangeJson, VisitorJson, read_state, visitor,
+};
+use super::present::{Items, items};
 use super::request::{JsonBody, body};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/conversations/{id}", get(get_conversation))
-        .route("/v1/conversations/{id}/status", post(set_status))
-        .route("/v1/conversations/{id}/priority", post(set_priority))
-        .route("/v1/conversations/{id}/status-history", get(status_history))
-        .route("/v1/conversations/{id}/read", put(mark_read))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(get_conversation))
+        .routes(routes!(set_status))
+        .routes(routes!(set_priority))
+        .routes(routes!(status_history))
+        .routes(routes!(mark_read))
 }
 
+/// One conversation; a web chat conversation carries its `visitor`.
+#[utoipa::path(get, path = "/v1/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation")),
+    responses((status = 200, description = "The conversation", body = ConversationJson)))]
 async fn get_conversation(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -46,7 +53,7 @@ async fn get_conversation(
 
 /// The visitor of a web chat conversation; `None` for other channels, or (logged) when
 /// channel-ingest cannot say, so the conversation is still served.
-async fn visitor_of(state: &AppState, ctx: &CallContext, conversation: &pb::Conversation) -> Option<Value> {
+async fn visitor_of(state: &AppState, ctx: &CallContext, conversation: &pb::Conversation) -> Option<VisitorJson> {
     if conversation.channel != Channel::Webchat as i32 {
         return None;
     }
@@ -68,14 +75,20 @@ async fn visitor_of(state: &AppState, ctx: &CallContext, conversation: &pb::Conv
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStatus {
+    /// active, pending, resolved or archived.
     status: String,
     #[serde(default)]
     reason: String,
 }
 
+/// Moves the conversation to another status.
+#[utoipa::path(post, path = "/v1/conversations/{id}/status", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation")),
+    request_body = NewStatus,
+    responses((status = 200, description = "The conversation after the change", body = ConversationJson)))]
 async fn set_status(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -94,11 +107,15 @@ async fn set_status(
     Ok(Json(ConversationJson::from(&conversation)))
 }
 
+/// Every status change of the conversation, oldest first.
+#[utoipa::path(get, path = "/v1/conversations/{id}/status-history", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation")),
+    responses((status = 200, description = "The changes", body = Items<StatusChangeJson>)))]
 async fn status_history(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Items<StatusChangeJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::ListStatusChangesRequest { conversation_id: id }, &state.service_token)?;
@@ -106,14 +123,20 @@ async fn status_history(
     Ok(Json(items(changes.changes.iter().map(StatusChangeJson::from))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPriority {
+    /// urgent, high, normal or low.
     priority: String,
     #[serde(default)]
     reason: String,
 }
 
+/// Sets the conversation's priority by hand.
+#[utoipa::path(post, path = "/v1/conversations/{id}/priority", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation")),
+    request_body = NewPriority,
+    responses((status = 200, description = "The conversation after the change", body = ConversationJson)))]
 async fn set_priority(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -132,7 +155,7 @@ async fn set_priority(
     Ok(Json(ConversationJson::from(&conversation)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReadUpTo {
     last_read_message_id: String,
@@ -140,12 +163,16 @@ struct ReadUpTo {
 
 /// The calling person has read the conversation up to a message: idempotent, and never moves
 /// back (an older message leaves the mark where it is). Answers the mark and the unread count.
+#[utoipa::path(put, path = "/v1/conversations/{id}/read", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation")),
+    request_body = ReadUpTo,
+    responses((status = 200, description = "Where the caller stands", body = ReadStateJson)))]
 async fn mark_read(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     read: JsonBody<ReadUpTo>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<ReadStateJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let read = body(read)?;

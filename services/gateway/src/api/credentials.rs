@@ -14,20 +14,22 @@
 //! - `GET .../api-keys`: every key without its secret, with `last_used_at` (to the minute).
 //! - `DELETE .../api-keys/{key_id}`: revokes it at once. 204.
 
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post, put};
-use axum::{Json, Router};
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_service::http_edge::WhenReady;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
+use super::present::Items;
+use super::present::account::{ApiKeyJson, UserJson};
 use super::request::{JsonBody, body, uuid_in_path};
 use super::state::AppState;
 use crate::auth::{Authenticated, KeyScope};
-use crate::store::api_keys::ApiKey;
 
 /// Largest body these routes read.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -35,22 +37,28 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Longest name of an API key.
 const MAX_KEY_NAME_CHARS: usize = 100;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/admin/tenants/{tenant_id}/users/{user_id}/password", put(set_password))
-        .route("/v1/admin/tenants/{tenant_id}/users/{user_id}", axum::routing::patch(change_user))
-        .route("/v1/admin/tenants/{tenant_id}/users/{user_id}/sessions/revoke", post(revoke_sessions))
-        .route("/v1/admin/tenants/{tenant_id}/api-keys", post(create_key).get(list_keys))
-        .route("/v1/admin/tenants/{tenant_id}/api-keys/{key_id}", delete(revoke_key))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(set_password))
+        .routes(routes!(change_user))
+        .routes(routes!(revoke_sessions))
+        .routes(routes!(create_key, list_keys))
+        .routes(routes!(revoke_key))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPassword {
+    /// At least 12 characters, not the email.
     password: String,
 }
 
+/// Sets or resets a person's password.
+#[utoipa::path(put, path = "/v1/admin/tenants/{tenant_id}/users/{user_id}/password", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("user_id" = String, Path, description = "The user")),
+    request_body = NewPassword,
+    responses((status = 204, description = "Set")))]
 async fn set_password(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -66,18 +74,24 @@ async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserChange {
+    /// Disabling ends every session and token of the user at once and closes their sockets.
     disabled: bool,
 }
 
+/// Disables or enables a user.
+#[utoipa::path(patch, path = "/v1/admin/tenants/{tenant_id}/users/{user_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("user_id" = String, Path, description = "The user")),
+    request_body = UserChange,
+    responses((status = 200, description = "The user", body = UserJson)))]
 async fn change_user(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path((tenant_id, user_id)): Path<(String, String)>,
     change: JsonBody<UserChange>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<UserJson>, GatewayError> {
     let state = state.get()?;
     let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
     principal.require_admin_of(tenant_id)?;
@@ -91,14 +105,24 @@ async fn change_user(
         .set_disabled(tenant_id, user_id, change.disabled)
         .await?
         .ok_or_else(|| PublicError::not_found("user not found"))?;
-    Ok(Json(json!(user)))
+    Ok(Json(UserJson::from(&user)))
 }
 
+/// How many sessions a revocation ended.
+#[derive(Debug, Serialize, ToSchema)]
+struct RevokedSessions {
+    revoked_sessions: u64,
+}
+
+/// Ends every session and token of a user (operator-minted ones too).
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant_id}/users/{user_id}/sessions/revoke", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("user_id" = String, Path, description = "The user")),
+    responses((status = 200, description = "The sessions ended", body = RevokedSessions)))]
 async fn revoke_sessions(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path((tenant_id, user_id)): Path<(String, String)>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<RevokedSessions>, GatewayError> {
     let state = state.get()?;
     let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
     principal.require_admin_of(tenant_id)?;
@@ -108,38 +132,29 @@ async fn revoke_sessions(
         .revoke_sessions(tenant_id, user_id)
         .await?
         .ok_or_else(|| PublicError::not_found("user not found"))?;
-    Ok(Json(json!({"revoked_sessions": ended})))
+    Ok(Json(RevokedSessions { revoked_sessions: ended }))
 }
 
-/// A key as admins see it: never its secret.
-fn key_json(key: &ApiKey) -> Value {
-    let role = KeyScope::from_name(&key.scope).map(|scope| scope.role().as_str());
-    json!({
-        "id": key.id,
-        "tenant_id": key.tenant_id,
-        "name": key.name,
-        "scope": key.scope,
-        "role": role,
-        "created_by": key.created_by,
-        "created_at": key.created_at,
-        "last_used_at": key.last_used_at,
-        "revoked_at": key.revoked_at,
-    })
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewKeyRequest {
+    /// 1 to 100 characters.
     name: String,
+    /// ai_agent, integration or read_only.
     scope: String,
 }
 
+/// A new API key: the answer's `key` is the only time it is shown.
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant_id}/api-keys", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = NewKeyRequest,
+    responses((status = 201, description = "The key, with `key`", body = ApiKeyJson)))]
 async fn create_key(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
     new: JsonBody<NewKeyRequest>,
-) -> Result<(StatusCode, Json<Value>), GatewayError> {
+) -> Result<(StatusCode, Json<ApiKeyJson>), GatewayError> {
     let state = state.get()?;
     let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
     principal.require_admin_of(tenant_id)?;
@@ -153,23 +168,31 @@ async fn create_key(
         return Err(PublicError::not_found("tenant not found").into());
     }
     let (key, text) = state.auth.create_key(tenant_id, name, scope, &principal.name()).await?;
-    let mut answer = key_json(&key);
-    answer["key"] = json!(text);
+    let mut answer = ApiKeyJson::from(&key);
+    answer.key = Some(text);
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
+/// The tenant's keys, revoked ones included, without their secrets.
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant_id}/api-keys", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    responses((status = 200, description = "The keys", body = Items<ApiKeyJson>)))]
 async fn list_keys(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Items<ApiKeyJson>>, GatewayError> {
     let state = state.get()?;
     let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
     principal.require_admin_of(tenant_id)?;
     let keys = state.store.api_keys(tenant_id).await?;
-    Ok(Json(json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()})))
+    Ok(Json(super::present::items(keys.iter().map(ApiKeyJson::from))))
 }
 
+/// Revokes a key at once.
+#[utoipa::path(delete, path = "/v1/admin/tenants/{tenant_id}/api-keys/{key_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("key_id" = String, Path, description = "The key")),
+    responses((status = 204, description = "Revoked")))]
 async fn revoke_key(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -188,9 +211,11 @@ async fn revoke_key(
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
+    use serde_json::Value;
     use uuid::Uuid;
 
     use super::*;
+    use crate::store::api_keys::ApiKey;
 
     #[test]
     fn a_listed_key_shows_its_role_and_never_a_secret() {
@@ -204,7 +229,7 @@ mod tests {
             last_used_at: None,
             revoked_at: None,
         };
-        let json = key_json(&key);
+        let json = serde_json::to_value(ApiKeyJson::from(&key)).unwrap();
         assert_eq!(json["role"], "ai");
         assert_eq!(json["scope"], "ai_agent");
         assert!(json.get("key").is_none() && json.get("secret_hash").is_none());

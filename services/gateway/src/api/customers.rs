@@ -3,33 +3,38 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
+use axum::extract::{Path, State};
 use inbox_errors::PublicError;
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::http_edge::WhenReady;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
 use super::names::channel_from_name;
 use super::present::conversation::ConversationJson;
-use super::present::customer::{CardFieldJson, CardJson, CustomerJson, customer_update};
-use super::present::{Page, items};
-use super::request::{JsonBody, PageQuery, body};
+use super::present::customer::{CardFieldJson, CardJson, CustomerJson, CustomerUpdateJson, customer_update};
+use super::present::{Items, Page, items};
+use super::request::{JsonBody, PageQuery, QueryParams, body, query};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/customers/{id}", get(get_customer).patch(update_customer))
-        .route("/v1/customers/{id}/cards", put(upsert_card).delete(delete_card))
-        .route("/v1/customers/{id}/conversations", get(list_customer_conversations))
-        .route("/v1/conversations/{id}/related", get(list_related_conversations))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(get_customer, update_customer))
+        .routes(routes!(upsert_card, delete_card))
+        .routes(routes!(list_customer_conversations))
+        .routes(routes!(list_related_conversations))
 }
 
+/// A customer's profile.
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "The customer")),
+    responses((status = 200, description = "The profile", body = CustomerJson)))]
 async fn get_customer(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -42,17 +47,19 @@ async fn get_customer(
     Ok(Json(CustomerJson::from(&customer)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewChannelPreferences {
+    /// whatsapp, telephony, webchat, or null for none.
     #[serde(default)]
     preferred: Option<String>,
+    /// Channels the customer must not be contacted on.
     #[serde(default)]
     opted_out: Vec<String>,
 }
 
 /// Fields left out stay as they are; fields given replace the old value.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CustomerChanges {
     #[serde(default)]
@@ -75,12 +82,17 @@ fn channel_named(name: &str, field: &str) -> Result<Channel, PublicError> {
     })
 }
 
+/// Changes a profile; a phone or email that belongs to another profile merges it into this one.
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "The customer")),
+    request_body = CustomerChanges,
+    responses((status = 200, description = "The profile and the customers merged into it", body = CustomerUpdateJson)))]
 async fn update_customer(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     changes: JsonBody<CustomerChanges>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<CustomerUpdateJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let changes = body(changes)?;
@@ -114,7 +126,7 @@ async fn update_customer(
     Ok(Json(customer_update(&updated)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewCard {
     source: String,
@@ -123,6 +135,11 @@ struct NewCard {
     fields: Vec<CardFieldJson>,
 }
 
+/// Adds or replaces the card of a `source` and `title`.
+#[utoipa::path(put, path = "/v1/customers/{id}/cards", tag = "customers",
+    params(("id" = String, Path, description = "The customer")),
+    request_body = NewCard,
+    responses((status = 200, description = "The card", body = CardJson)))]
 async fn upsert_card(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -148,7 +165,8 @@ async fn upsert_card(
     Ok(Json(CardJson::from(&card)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CardQuery {
     #[serde(default)]
     source: String,
@@ -156,30 +174,46 @@ struct CardQuery {
     title: String,
 }
 
+/// Whether something was deleted.
+#[derive(Debug, Serialize, ToSchema)]
+struct Deleted {
+    deleted: bool,
+}
+
+/// Removes the card of a `source` and `title`.
+#[utoipa::path(delete, path = "/v1/customers/{id}/cards", tag = "customers",
+    params(("id" = String, Path, description = "The customer"), CardQuery),
+    responses((status = 200, description = "Whether there was such a card", body = Deleted)))]
 async fn delete_card(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-    Query(card): Query<CardQuery>,
-) -> Result<Json<Value>, GatewayError> {
+    card: QueryParams<CardQuery>,
+) -> Result<Json<Deleted>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
+    let card = query(card)?;
     let request = ctx.request(
         pb::DeleteIntegrationCardRequest { customer_id: id, source: card.source, title: card.title },
         &state.service_token,
     )?;
     let deleted = state.customers.clone().delete_integration_card(request).await?.into_inner();
-    Ok(Json(json!({"deleted": deleted.deleted})))
+    Ok(Json(Deleted { deleted: deleted.deleted }))
 }
 
+/// The customer's conversations, the most recent first.
+#[utoipa::path(get, path = "/v1/customers/{id}/conversations", tag = "customers",
+    params(("id" = String, Path, description = "The customer"), PageQuery),
+    responses((status = 200, description = "A page of conversations", body = Page<ConversationJson>)))]
 async fn list_customer_conversations(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
+    page: QueryParams<PageQuery>,
 ) -> Result<Json<Page<ConversationJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
+    let page = query(page)?;
     let request = ctx.request(
         pb::ListCustomerConversationsRequest { customer_id: id, page: Some(page.to_proto()) },
         &state.service_token,
@@ -188,11 +222,15 @@ async fn list_customer_conversations(
     Ok(Json(Page::new(response.conversations.iter().map(ConversationJson::from).collect(), response.next_cursor)))
 }
 
+/// The other conversations of the conversation's customer.
+#[utoipa::path(get, path = "/v1/conversations/{id}/related", tag = "customers",
+    params(("id" = String, Path, description = "The conversation")),
+    responses((status = 200, description = "The customer's other conversations", body = Items<ConversationJson>)))]
 async fn list_related_conversations(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Items<ConversationJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::ListRelatedConversationsRequest { conversation_id: id }, &state.service_token)?;

@@ -1,21 +1,23 @@
 //! Downloading conversation history: `GET /v1/conversations/{id}/export?format=json|csv|text`
 //! and `POST /v1/conversations/export` {ids, format}. Both answer with the file itself.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Router, extract::Path};
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::CallContext;
 use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
+use utoipa::openapi::{ArrayBuilder, ObjectBuilder, OneOfBuilder, RefOr, Schema, Type};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
 use super::request::filter::FilterQuery;
-use super::request::{JsonBody, body};
+use super::request::{JsonBody, QueryParams, body, query};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
@@ -23,10 +25,8 @@ use crate::auth::Authenticated;
 /// limit plus room for the envelope.
 pub const MAX_EXPORT_MESSAGE_BYTES: usize = 65 * 1024 * 1024;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/conversations/{id}/export", get(export_one))
-        .route("/v1/conversations/export", post(export_many))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new().routes(routes!(export_one)).routes(routes!(export_many))
 }
 
 fn format_from_name(name: &str) -> Result<pb::ExportFormat, PublicError> {
@@ -38,25 +38,33 @@ fn format_from_name(name: &str) -> Result<pb::ExportFormat, PublicError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FormatQuery {
+    /// json (default), csv or text.
     #[serde(default)]
     format: Option<String>,
 }
 
+/// The conversation's history as a file.
+#[utoipa::path(get, path = "/v1/conversations/{id}/export", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation"), FormatQuery),
+    responses((status = 200, description = "The file (`Content-Disposition: attachment`)",
+        content((Object = "application/json"), (String = "text/csv"), (String = "text/plain")))))]
 async fn export_one(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-    Query(query): Query<FormatQuery>,
+    params: QueryParams<FormatQuery>,
 ) -> Result<Response, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
-    let format = format_from_name(query.format.as_deref().unwrap_or("json"))?;
+    let format = format_from_name(query(params)?.format.as_deref().unwrap_or("json"))?;
     export(state, &ctx, vec![id], format).await
 }
 
-#[derive(Debug, Deserialize)]
+/// `ids` or `filter` (exactly one), and the format.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BulkExport {
     /// The selected conversations, or:
@@ -65,12 +73,19 @@ struct BulkExport {
     /// every conversation matching the list's filter (at most 1,000).
     #[serde(default)]
     filter: Option<FilterQuery>,
+    /// json, csv or text.
     format: String,
 }
 
 /// Most conversations one export holds.
 const MAX_EXPORTED: usize = 1000;
 
+/// Several conversations' history as one file.
+#[utoipa::path(post, path = "/v1/conversations/export", tag = "conversations",
+    request_body = BulkExport,
+    responses((status = 200, description = "The file (`Content-Disposition: attachment`); as JSON, the \
+        conversation's object, or an array of them when there are several",
+        content((ExportedJson = "application/json"), (String = "text/csv"), (String = "text/plain")))))]
 async fn export_many(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -124,6 +139,18 @@ async fn matching_ids(
         cursor = page.next_cursor;
     }
 }
+
+/// The JSON file of an export: one conversation's object, or an array of them.
+struct ExportedJson;
+
+impl utoipa::PartialSchema for ExportedJson {
+    fn schema() -> RefOr<Schema> {
+        let object = || ObjectBuilder::new().schema_type(Type::Object);
+        OneOfBuilder::new().item(object()).item(ArrayBuilder::new().items(object())).into()
+    }
+}
+
+impl utoipa::ToSchema for ExportedJson {}
 
 /// Asks the conversation service for the file, naming senders after the tenant's users.
 async fn export(

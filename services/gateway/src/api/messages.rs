@@ -4,12 +4,11 @@
 //! `GET /v1/conversations/{id}/media/{media_id}` (a file, streamed from the provider through
 //! channel-ingest, which holds the access token).
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use futures::StreamExt;
 use inbox_errors::PublicError;
 use inbox_proto::common::v1::PageRequest;
@@ -18,30 +17,34 @@ use inbox_proto::ingest::v1 as ingest;
 use inbox_service::CallContext;
 use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::GatewayError;
+use super::error::{ErrorBody, GatewayError};
 use super::present::Page;
-use super::present::message::{MessageJson, delivery, refusal_with_details, sent_reply};
-use super::request::content::{NewAttachment, message_content};
+use super::present::message::{MessageJson, SentJson, delivery, refusal_with_details, sent_reply};
+use super::request::content::{NewAttachment, NewInteractiveButtons, NewWhatsAppTemplate, message_content};
 use super::request::{JsonBody, QueryParams, body, idempotency_key, query};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/conversations/{id}/messages", get(list_messages).post(send_message))
-        .route("/v1/conversations/{id}/media/{media_id}", get(media))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new().routes(routes!(list_messages, send_message)).routes(routes!(media))
 }
 
 /// `?limit=` with at most one of `after` (or `cursor`, its older name) and `before`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MessagesQuery {
+    /// Messages per page (default and maximum: the service's).
     #[serde(default)]
+    #[param(maximum = 200)]
     limit: Option<u32>,
     /// Forward from the first message (absent) or from a `next_cursor` of a forward page.
     #[serde(default)]
     after: Option<String>,
+    /// The older name of `after`.
     #[serde(default)]
     cursor: Option<String>,
     /// Back in time: `latest` for the newest messages, else the `next_cursor` of a backward page.
@@ -80,6 +83,10 @@ impl MessagesQuery {
 /// A page of the conversation's messages, oldest first within the page. Forward (`after`):
 /// `next_cursor` leads to newer messages. Backward (`before=latest`, then `before=<next_cursor>`):
 /// the newest messages first, and `next_cursor` leads to older ones.
+#[utoipa::path(get, path = "/v1/conversations/{id}/messages", tag = "messages",
+    params(("id" = String, Path, description = "The conversation"), MessagesQuery),
+    responses((status = 200, description = "A page of messages; outbound ones carry their `delivery`",
+        body = Page<MessageJson>)))]
 async fn list_messages(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -128,7 +135,7 @@ async fn attach_deliveries(state: &AppState, ctx: &CallContext, messages: &mut [
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewMessage {
     /// The text, or the attachment's caption.
@@ -138,10 +145,12 @@ struct NewMessage {
     attachment: Option<NewAttachment>,
     /// An approved WhatsApp template (the only kind allowed outside the 24-hour window).
     #[serde(default)]
-    template: Option<Value>,
+    #[schema(value_type = Option<NewWhatsAppTemplate>)]
+    template: Option<serde_json::Value>,
     /// Text with reply buttons (WhatsApp).
     #[serde(default)]
-    interactive: Option<Value>,
+    #[schema(value_type = Option<NewInteractiveButtons>)]
+    interactive: Option<serde_json::Value>,
     #[serde(default)]
     internal_note: bool,
     /// Or the `Idempotency-Key` header.
@@ -158,13 +167,23 @@ struct NewMessage {
 
 /// An agent's reply or internal note: 201 when sent, 200 when the idempotency key was seen;
 /// 409 `conflict` with `details.newer_message_id` when the guard finds someone else acted.
+#[utoipa::path(post, path = "/v1/conversations/{id}/messages", tag = "messages",
+    params(("id" = String, Path, description = "The conversation"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Or the body's `idempotency_key`")),
+    request_body = NewMessage,
+    responses(
+        (status = 201, description = "Sent", body = SentJson),
+        (status = 200, description = "The idempotency key was seen: the earlier send, `replayed`", body = SentJson),
+        (status = 409, description = "conflict: someone acted after `last_seen_message_id` \
+            (`details.newer_message_id`); send again with `force`", body = ErrorBody),
+    ))]
 async fn send_message(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     headers: HeaderMap,
     new: JsonBody<NewMessage>,
-) -> Result<(StatusCode, Json<Value>), GatewayError> {
+) -> Result<Response, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -180,14 +199,21 @@ async fn send_message(
     let request =
         ctx.request(pb::SendGuardedMessageRequest { send: Some(send), guard: Some(guard) }, &state.service_token)?;
     match state.conversations.clone().send_guarded_message(request).await {
-        Ok(sent) => Ok(sent_reply(&sent.into_inner())),
-        Err(refused) => refusal_with_details(&refused).ok_or(GatewayError::Upstream(refused)),
+        Ok(sent) => Ok(sent_reply(&sent.into_inner()).into_response()),
+        Err(refused) => {
+            refusal_with_details(&refused).map(IntoResponse::into_response).ok_or(GatewayError::Upstream(refused))
+        }
     }
 }
 
 /// `GET /v1/conversations/{id}/media/{media_id}`: the file, streamed, with its content type.
 /// The conversation must be the caller's (tenant and role checked by the conversation
 /// service); the media is fetched with the conversation's own channel account.
+#[utoipa::path(get, path = "/v1/conversations/{id}/media/{media_id}", tag = "messages",
+    params(("id" = String, Path, description = "The conversation"),
+        ("media_id" = String, Path, description = "A message's `content.media_id`")),
+    responses((status = 200, description = "The file, with its content type (`x-media-size`: the provider's size)",
+        content_type = "*/*", body = Vec<u8>)))]
 async fn media(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,

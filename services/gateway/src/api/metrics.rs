@@ -15,41 +15,47 @@
 //! Agents read their own figures, supervisors and admins everyone's (the metrics service
 //! decides, from the caller's role).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_metrics::proto as pb;
 use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
-use super::present::metrics::{csat_settings, live, rebuild, report};
+use super::present::metrics::{CsatSettings, LiveFigures, Rebuild, Report, csat_settings, live, rebuild, report};
 use super::request::{JsonBody, QueryParams, body, query, uuid_in_path};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/metrics/report", get(get_report))
-        .route("/v1/metrics/report.csv", get(export_report))
-        .route("/v1/metrics/live", get(get_live))
-        .route("/v1/settings/csat", get(get_csat).put(set_csat))
-        .route("/v1/admin/tenants/{tenant_id}/metrics/rebuilds", post(start_rebuild))
-        .route("/v1/admin/tenants/{tenant_id}/metrics/rebuilds/{rebuild_id}", get(get_rebuild))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(get_report))
+        .routes(routes!(export_report))
+        .routes(routes!(get_live))
+        .routes(routes!(get_csat, set_csat))
+        .routes(routes!(start_rebuild))
+        .routes(routes!(get_rebuild))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ReportQuery {
+    /// RFC 3339, inclusive.
     from: String,
+    /// RFC 3339, exclusive.
     to: String,
+    /// hour or day (default).
     #[serde(default)]
     bucket: Option<String>,
+    /// tenant (default), agent, team or channel.
     #[serde(default)]
     group_by: Option<String>,
     /// Comma-separated.
@@ -97,11 +103,15 @@ impl ReportQuery {
     }
 }
 
+/// A total and a point per bucket for each group (agents: their own figures).
+#[utoipa::path(get, path = "/v1/metrics/report", tag = "metrics",
+    params(ReportQuery),
+    responses((status = 200, description = "The report", body = Report)))]
 async fn get_report(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     params: QueryParams<ReportQuery>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Report>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(query(params)?.to_proto()?, &state.service_token)?;
@@ -109,6 +119,11 @@ async fn get_report(
     Ok(Json(report(&answer)))
 }
 
+/// The report as a CSV file.
+#[utoipa::path(get, path = "/v1/metrics/report.csv", tag = "metrics",
+    params(ReportQuery),
+    responses((status = 200, description = "The report (`Content-Disposition: attachment`)", content_type = "text/csv",
+        body = String)))]
 async fn export_report(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -125,20 +140,27 @@ async fn export_report(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct LiveQuery {
+    /// tenant (default), agent, team or channel.
     #[serde(default)]
     group_by: Option<String>,
+    /// Comma-separated.
     #[serde(default)]
     group_ids: Option<String>,
 }
 
+/// Active, pending and backlog now; new and resolved today.
+#[utoipa::path(get, path = "/v1/metrics/live", tag = "metrics",
+    params(LiveQuery),
+    responses((status = 200, description = "The figures", body = LiveFigures)))]
 async fn get_live(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     params: QueryParams<LiveQuery>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<LiveFigures>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let params = query(params)?;
@@ -150,17 +172,20 @@ async fn get_live(
     Ok(Json(live(&answer)))
 }
 
+/// The satisfaction survey's settings.
+#[utoipa::path(get, path = "/v1/settings/csat", tag = "settings",
+    responses((status = 200, description = "The settings", body = CsatSettings)))]
 async fn get_csat(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<CsatSettings>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetCsatSettingsRequest {}, &state.service_token)?;
     Ok(Json(csat_settings(&state.metrics.clone().get_csat_settings(request).await?.into_inner())))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewCsatSettings {
     enabled: bool,
@@ -168,11 +193,15 @@ struct NewCsatSettings {
     survey_text: String,
 }
 
+/// Changes the satisfaction survey's settings (admins).
+#[utoipa::path(put, path = "/v1/settings/csat", tag = "settings",
+    request_body = NewCsatSettings,
+    responses((status = 200, description = "The settings in force", body = CsatSettings)))]
 async fn set_csat(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<NewCsatSettings>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<CsatSettings>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -181,18 +210,24 @@ async fn set_csat(
     Ok(Json(csat_settings(&state.metrics.clone().set_csat_settings(request).await?.into_inner())))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRebuild {
+    /// RFC 3339: recompute from this time on.
     from: String,
 }
 
+/// Recomputes the tenant's figures from the conversation history (admins and the operator).
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant_id}/metrics/rebuilds", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = NewRebuild,
+    responses((status = 202, description = "Started", body = Rebuild)))]
 async fn start_rebuild(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
     new: JsonBody<NewRebuild>,
-) -> Result<(StatusCode, Json<Value>), GatewayError> {
+) -> Result<(StatusCode, Json<Rebuild>), GatewayError> {
     let state = state.get()?;
     let ctx = principal.require_admin_of(uuid_in_path(&tenant_id, "tenant")?)?;
     let from = timestamp(&body(new)?.from, "from")?;
@@ -201,11 +236,15 @@ async fn start_rebuild(
     Ok((StatusCode::ACCEPTED, Json(rebuild(&started))))
 }
 
+/// Where a rebuild stands.
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant_id}/metrics/rebuilds/{rebuild_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("rebuild_id" = String, Path, description = "The rebuild")),
+    responses((status = 200, description = "The rebuild", body = Rebuild)))]
 async fn get_rebuild(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path((tenant_id, rebuild_id)): Path<(String, String)>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Rebuild>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.require_admin_of(uuid_in_path(&tenant_id, "tenant")?)?;
     let request = ctx.request(pb::GetRebuildRequest { rebuild_id }, &state.service_token)?;

@@ -11,40 +11,44 @@
 //!
 //! An agent's routing profile (capacity, time zone) is written with their user, in `admin`.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, put};
-use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_proto::routing::v1 as pb;
 use inbox_service::CallContext;
 use inbox_service::http_edge::WhenReady;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
 use super::names::{availability_from_name, policy_from_name};
-use super::present::items;
-use super::present::routing::{agent, assignment_change, team};
+use super::present::routing::{AgentJson, AssignmentChangeJson, TeamJson, agent, assignment_change, team};
+use super::present::{Items, items};
 use super::request::{JsonBody, body, uuid_in_path};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/agents", get(list_agents))
-        .route("/v1/teams", get(list_teams))
-        .route("/v1/me/availability", put(set_my_availability))
-        .route("/v1/agents/{id}/availability", put(set_agent_availability))
-        .route("/v1/conversations/{id}/assignment-history", get(assignment_history))
-        .route("/v1/admin/tenants/{tenant_id}/teams", get(admin_list_teams).post(upsert_team))
-        .route("/v1/admin/tenants/{tenant_id}/teams/{team_id}", delete(delete_team))
-        .route("/v1/admin/tenants/{tenant_id}/teams/{team_id}/members/{user_id}", put(add_member).delete(remove_member))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_agents))
+        .routes(routes!(list_teams))
+        .routes(routes!(set_my_availability))
+        .routes(routes!(set_agent_availability))
+        .routes(routes!(assignment_history))
+        .routes(routes!(admin_list_teams, upsert_team))
+        .routes(routes!(delete_team))
+        .routes(routes!(add_member, remove_member))
 }
 
+/// The tenant's people with their load and availability.
+#[utoipa::path(get, path = "/v1/agents", tag = "routing",
+    responses((status = 200, description = "The agents", body = Items<AgentJson>)))]
 async fn list_agents(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Items<AgentJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::ListAgentsRequest {}, &state.service_token)?;
@@ -52,34 +56,43 @@ async fn list_agents(
     Ok(Json(items(response.agents.iter().map(agent))))
 }
 
-async fn list_teams_as(state: &AppState, ctx: &CallContext) -> Result<Json<Value>, GatewayError> {
+async fn list_teams_as(state: &AppState, ctx: &CallContext) -> Result<Json<Items<TeamJson>>, GatewayError> {
     let request = ctx.request(pb::ListTeamsRequest {}, &state.service_token)?;
     let response = state.routing.clone().list_teams(request).await?.into_inner();
     Ok(Json(items(response.teams.iter().map(team))))
 }
 
+/// The tenant's teams.
+#[utoipa::path(get, path = "/v1/teams", tag = "routing",
+    responses((status = 200, description = "The teams", body = Items<TeamJson>)))]
 async fn list_teams(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Items<TeamJson>>, GatewayError> {
     let state = state.get()?;
     list_teams_as(state, &principal.in_own_tenant()?).await
 }
 
+/// A tenant's teams (its admins and the operator).
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant_id}/teams", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    responses((status = 200, description = "The teams", body = Items<TeamJson>)))]
 async fn admin_list_teams(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Items<TeamJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.require_admin_of(uuid_in_path(&tenant_id, "tenant")?)?;
     list_teams_as(state, &ctx).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAvailability {
+    /// online, away or offline.
     availability: String,
+    /// Back to the previous availability after this long (0: until changed).
     #[serde(default)]
     ttl_seconds: u32,
 }
@@ -89,7 +102,7 @@ async fn set_availability_as(
     ctx: &CallContext,
     agent_id: String,
     new: NewAvailability,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<AgentJson>, GatewayError> {
     let availability = availability_from_name(&new.availability)
         .ok_or_else(|| PublicError::invalid_argument("availability must be online, away or offline"))?;
     let request =
@@ -98,32 +111,45 @@ async fn set_availability_as(
     Ok(Json(agent(&updated.into_inner())))
 }
 
+/// The caller's availability.
+#[utoipa::path(put, path = "/v1/me/availability", tag = "routing",
+    request_body = NewAvailability,
+    responses((status = 200, description = "The caller as an agent", body = AgentJson)))]
 async fn set_my_availability(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<NewAvailability>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<AgentJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     set_availability_as(state, &ctx, String::new(), body(new)?).await
 }
 
+/// An agent's availability (supervisors and admins).
+#[utoipa::path(put, path = "/v1/agents/{id}/availability", tag = "routing",
+    params(("id" = String, Path, description = "The agent")),
+    request_body = NewAvailability,
+    responses((status = 200, description = "The agent", body = AgentJson)))]
 async fn set_agent_availability(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     new: JsonBody<NewAvailability>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<AgentJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     set_availability_as(state, &ctx, id, body(new)?).await
 }
 
+/// Every assignment of the conversation, oldest first.
+#[utoipa::path(get, path = "/v1/conversations/{id}/assignment-history", tag = "handling",
+    params(("id" = String, Path, description = "The conversation")),
+    responses((status = 200, description = "The changes", body = Items<AssignmentChangeJson>)))]
 async fn assignment_history(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Items<AssignmentChangeJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::ListAssignmentHistoryRequest { conversation_id: id }, &state.service_token)?;
@@ -131,24 +157,32 @@ async fn assignment_history(
     Ok(Json(items(response.changes.iter().map(assignment_change))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTeam {
+    /// The team to change; a new team without it.
     #[serde(default)]
     id: Option<String>,
     name: String,
+    /// round_robin (default) or least_loaded.
     #[serde(default)]
     policy: Option<String>,
+    /// The channels whose AI hand-offs go to this team.
     #[serde(default)]
     handoff_channels: Vec<String>,
 }
 
+/// Creates a team, or changes the team `id` names.
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant_id}/teams", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = NewTeam,
+    responses((status = 200, description = "The team", body = TeamJson)))]
 async fn upsert_team(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
     new: JsonBody<NewTeam>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<TeamJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.require_admin_of(uuid_in_path(&tenant_id, "tenant")?)?;
     let new = body(new)?;
@@ -164,16 +198,26 @@ async fn upsert_team(
     Ok(Json(team(&upserted.into_inner())))
 }
 
+/// The team that a delete removed (`null` when there was none).
+#[derive(Debug, Serialize, ToSchema)]
+struct DeletedTeam {
+    deleted: Option<TeamJson>,
+}
+
+/// Deletes a team; 409 while it has open conversations.
+#[utoipa::path(delete, path = "/v1/admin/tenants/{tenant_id}/teams/{team_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("team_id" = String, Path, description = "The team")),
+    responses((status = 200, description = "The deleted team", body = DeletedTeam)))]
 async fn delete_team(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path((tenant_id, team_id)): Path<(String, String)>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<DeletedTeam>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.require_admin_of(uuid_in_path(&tenant_id, "tenant")?)?;
     let request = ctx.request(pb::DeleteTeamRequest { team_id }, &state.service_token)?;
     let deleted = state.routing.clone().delete_team(request).await?.into_inner();
-    Ok(Json(json!({"deleted": deleted.team.as_ref().map(team)})))
+    Ok(Json(DeletedTeam { deleted: deleted.team.as_ref().map(team) }))
 }
 
 /// Memberships: the operator, the tenant's admins and supervisors (routing checks the role).
@@ -182,7 +226,7 @@ async fn set_membership(
     principal: &crate::auth::Principal,
     (tenant_id, team_id, agent_id): (String, String, String),
     member: bool,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<TeamJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.acting_in(uuid_in_path(&tenant_id, "tenant")?)?;
     let request = ctx.request(pb::SetMembershipRequest { team_id, agent_id, member }, &state.service_token)?;
@@ -190,18 +234,28 @@ async fn set_membership(
     Ok(Json(team(&changed.into_inner())))
 }
 
+/// Makes a person a member of the team (admins, supervisors, the operator).
+#[utoipa::path(put, path = "/v1/admin/tenants/{tenant_id}/teams/{team_id}/members/{user_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("team_id" = String, Path, description = "The team"),
+        ("user_id" = String, Path, description = "The person")),
+    responses((status = 200, description = "The team", body = TeamJson)))]
 async fn add_member(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(ids): Path<(String, String, String)>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<TeamJson>, GatewayError> {
     set_membership(&state, &principal, ids, true).await
 }
 
+/// Takes a person out of the team (admins, supervisors, the operator).
+#[utoipa::path(delete, path = "/v1/admin/tenants/{tenant_id}/teams/{team_id}/members/{user_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant"), ("team_id" = String, Path, description = "The team"),
+        ("user_id" = String, Path, description = "The person")),
+    responses((status = 200, description = "The team", body = TeamJson)))]
 async fn remove_member(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(ids): Path<(String, String, String)>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<TeamJson>, GatewayError> {
     set_membership(&state, &principal, ids, false).await
 }

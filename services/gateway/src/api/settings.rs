@@ -3,31 +3,37 @@
 //! `GET|PUT /v1/settings/status-rules`. Everyone of the tenant reads them; changing them needs
 //! the admin role.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
-use super::present::settings::{priority_rules, status_rules, tenant_settings};
+use super::present::settings::{
+    PriorityRules, StatusRules, TenantSettings, priority_rules, status_rules, tenant_settings,
+};
 use super::request::{JsonBody, body};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/settings/tenant", get(get_tenant_settings).put(set_tenant_settings))
-        .route("/v1/settings/priority-rules", get(get_priority_rules).put(set_priority_rules))
-        .route("/v1/settings/status-rules", get(get_status_rules).put(set_status_rules))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(get_tenant_settings, set_tenant_settings))
+        .routes(routes!(get_priority_rules, set_priority_rules))
+        .routes(routes!(get_status_rules, set_status_rules))
 }
 
+/// The current ones (everyone of the tenant).
+#[utoipa::path(get, path = "/v1/settings/tenant", tag = "settings",
+    responses((status = 200, description = "The settings", body = TenantSettings)))]
 async fn get_tenant_settings(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<TenantSettings>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetTenantSettingsRequest {}, &state.service_token)?;
@@ -35,7 +41,7 @@ async fn get_tenant_settings(
     Ok(Json(tenant_settings(&settings)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTenantSettings {
     time_zone: String,
@@ -45,11 +51,15 @@ struct NewTenantSettings {
     handoff_message: String,
 }
 
+/// Changes them (admins).
+#[utoipa::path(put, path = "/v1/settings/tenant", tag = "settings",
+    request_body = NewTenantSettings,
+    responses((status = 200, description = "The settings in force", body = TenantSettings)))]
 async fn set_tenant_settings(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<NewTenantSettings>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<TenantSettings>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -68,10 +78,13 @@ async fn set_tenant_settings(
     Ok(Json(tenant_settings(&settings)))
 }
 
+/// The current ones (everyone of the tenant).
+#[utoipa::path(get, path = "/v1/settings/priority-rules", tag = "settings",
+    responses((status = 200, description = "The settings", body = PriorityRules)))]
 async fn get_priority_rules(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<PriorityRules>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetPriorityRulesRequest {}, &state.service_token)?;
@@ -79,7 +92,7 @@ async fn get_priority_rules(
     Ok(Json(priority_rules(&rules)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPriorityRules {
     urgent_keywords: Vec<String>,
@@ -88,11 +101,15 @@ struct NewPriorityRules {
     first_response_target_seconds: u32,
 }
 
+/// Changes them (admins).
+#[utoipa::path(put, path = "/v1/settings/priority-rules", tag = "settings",
+    request_body = NewPriorityRules,
+    responses((status = 200, description = "The settings in force", body = PriorityRules)))]
 async fn set_priority_rules(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<NewPriorityRules>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<PriorityRules>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -110,10 +127,13 @@ async fn set_priority_rules(
     Ok(Json(priority_rules(&rules)))
 }
 
+/// The current ones (everyone of the tenant).
+#[utoipa::path(get, path = "/v1/settings/status-rules", tag = "settings",
+    responses((status = 200, description = "The settings", body = StatusRules)))]
 async fn get_status_rules(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<StatusRules>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let request = ctx.request(pb::GetStatusRulesRequest {}, &state.service_token)?;
@@ -121,7 +141,7 @@ async fn get_status_rules(
     Ok(Json(status_rules(&rules)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStatusRules {
     pending_timeout_seconds: u32,
@@ -129,11 +149,15 @@ struct NewStatusRules {
     reopen_on_customer_message: bool,
 }
 
+/// Changes them (admins).
+#[utoipa::path(put, path = "/v1/settings/status-rules", tag = "settings",
+    request_body = NewStatusRules,
+    responses((status = 200, description = "The settings in force", body = StatusRules)))]
 async fn set_status_rules(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     new: JsonBody<NewStatusRules>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<StatusRules>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;

@@ -16,7 +16,6 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::BytesRejection;
@@ -24,47 +23,61 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_service::http_edge::{ApiError, WhenReady};
 use rand::RngCore;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
 
 use super::error::GatewayError;
+use super::present::account::PersonJson;
 use super::request::{JsonBody, body};
 use super::state::AppState;
 use crate::auth::cookies::{REFRESH_COOKIE, cleared_cookies, cookie, csrf_confirmed, csrf_cookie, refresh_cookie};
 use crate::auth::{AuthError, Authenticated, Principal, SignedIn, bearer_token};
-use crate::store::User;
 
 /// Largest body the sign-in routes read.
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/auth/sign-in", post(sign_in))
-        .route("/v1/auth/refresh", post(refresh))
-        .route("/v1/auth/sign-out", post(sign_out))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(refresh))
+        .routes(routes!(sign_out))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .route("/v1/me", get(me))
+        .routes(routes!(me))
 }
 
-/// The user as sign-in and `/v1/me` show them.
-fn user_json(user: &User) -> Value {
-    json!({"id": user.id, "tenant_id": user.tenant_id, "email": user.email, "name": user.name, "role": user.role})
+/// A signed-in session's access token, with the user.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SignedIn)]
+struct SignedInJson {
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds the access token lives.
+    expires_in: i64,
+    user: PersonJson,
+    /// The rotating refresh token, for clients without cookies (answers to `{refresh_token}`);
+    /// a browser gets it in the `inbox_refresh` cookie instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
 }
 
 /// A sign-in or refresh answer: the access token and user; for a browser (`cookies`) the
 /// refresh and CSRF cookies, otherwise the refresh token in the body.
 fn signed_in_answer(signed_in: &SignedIn, cookies: bool, now: DateTime<Utc>) -> Response {
-    let mut answer = json!({
-        "access_token": signed_in.access_token,
-        "token_type": "Bearer",
-        "expires_in": signed_in.expires_in,
-        "user": user_json(&signed_in.user),
-    });
+    let mut answer = SignedInJson {
+        access_token: signed_in.access_token.clone(),
+        token_type: "Bearer",
+        expires_in: signed_in.expires_in,
+        user: PersonJson::from(&signed_in.user),
+        refresh_token: None,
+    };
     let mut headers = HeaderMap::new();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if cookies {
@@ -77,7 +90,7 @@ fn signed_in_answer(signed_in: &SignedIn, cookies: bool, now: DateTime<Utc>) -> 
             }
         }
     } else {
-        answer["refresh_token"] = json!(signed_in.refresh_token);
+        answer.refresh_token = Some(signed_in.refresh_token.clone());
     }
     (StatusCode::OK, headers, Json(answer)).into_response()
 }
@@ -123,7 +136,7 @@ fn client_address(headers: &HeaderMap, extensions: &Extensions, trust_forwarded_
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignInRequest {
     email: String,
@@ -133,6 +146,13 @@ struct SignInRequest {
     tenant: Option<String>,
 }
 
+/// Signs a person in: the access token in the body, the refresh token in the `inbox_refresh`
+/// cookie (`HttpOnly`, path `/v1/auth`) with a CSRF token in `inbox_csrf`. A wrong password and
+/// an unknown email get the same 401; repeated failures 429 with `Retry-After`.
+#[utoipa::path(post, path = "/v1/auth/sign-in", tag = "auth", security(()),
+    request_body = SignInRequest,
+    responses((status = 200, description = "Signed in (`Set-Cookie`: inbox_refresh, inbox_csrf)", body = SignedInJson,
+        headers(("set-cookie" = String, description = "The refresh and CSRF cookies")))))]
 async fn sign_in(
     State(state): State<WhenReady<AppState>>,
     headers: HeaderMap,
@@ -159,7 +179,7 @@ async fn sign_in(
 }
 
 /// `{refresh_token}` of a client without cookies; an empty body means "use the cookie".
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshTokenBody {
     #[serde(default)]
@@ -189,6 +209,14 @@ fn refresh_cookie_with_csrf(headers: &HeaderMap) -> Result<Option<&str>, PublicE
     }
 }
 
+/// A new access token for a session: with the refresh cookie (and `X-CSRF-Token` equal to the
+/// `inbox_csrf` cookie), or `{refresh_token}` for clients without cookies. The refresh token
+/// rotates; one used twice ends its session.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
+    security(("refresh_cookie" = [], "csrf_header" = []), ()),
+    request_body = Option<RefreshTokenBody>,
+    responses((status = 200, description = "Refreshed: for the cookie, new cookies; for the body, the successor \
+        `refresh_token`", body = SignedInJson)))]
 async fn refresh(
     State(state): State<WhenReady<AppState>>,
     headers: HeaderMap,
@@ -220,6 +248,12 @@ async fn refresh(
     }
 }
 
+/// Ends the session at once (its sockets close) and clears the cookies: with the bearer access
+/// token, the refresh cookie (same CSRF rule) or `{refresh_token}`.
+#[utoipa::path(post, path = "/v1/auth/sign-out", tag = "auth",
+    security(("bearer" = []), ("refresh_cookie" = [], "csrf_header" = []), ()),
+    request_body = Option<RefreshTokenBody>,
+    responses((status = 204, description = "Signed out (`Set-Cookie` clears the cookies)")))]
 async fn sign_out(
     State(state): State<WhenReady<AppState>>,
     headers: HeaderMap,
@@ -266,24 +300,62 @@ async fn sign_out(
     Ok(response)
 }
 
+/// Who is calling, told apart by `kind`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[schema(as = Me)]
+enum MeJson {
+    Operator {
+        /// Always `operator`.
+        role: &'static str,
+    },
+    /// A person (or the AI account) signed in or holding a minted token.
+    User {
+        id: Uuid,
+        tenant_id: Uuid,
+        email: String,
+        name: String,
+        /// The role the credential acts with.
+        role: &'static str,
+        /// `null` for a credential without a session (the operator's token).
+        session_id: Option<Uuid>,
+    },
+    ApiKey {
+        id: Uuid,
+        tenant_id: Uuid,
+        name: String,
+        scope: &'static str,
+        role: &'static str,
+        created_at: DateTime<Utc>,
+        last_used_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// The caller: the signed-in user (`kind: "user"`), the API key (`kind: "api_key"`) or the
+/// operator.
+#[utoipa::path(get, path = "/v1/me", tag = "auth",
+    responses((status = 200, description = "The caller", body = MeJson)))]
 async fn me(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<MeJson>, GatewayError> {
     let state = state.get()?;
     let answer = match &principal {
-        Principal::Operator => json!({"kind": "operator", "role": "operator"}),
+        Principal::Operator => MeJson::Operator { role: "operator" },
         Principal::User { tenant_id, user_id, role, session_id } => {
             let user = state
                 .store
                 .user(*tenant_id, *user_id)
                 .await?
                 .ok_or_else(|| PublicError::not_found("user not found"))?;
-            let mut answer = user_json(&user);
-            answer["kind"] = json!("user");
-            answer["role"] = json!(role.as_str());
-            answer["session_id"] = json!(session_id);
-            answer
+            MeJson::User {
+                id: user.id,
+                tenant_id: user.tenant_id,
+                email: user.email,
+                name: user.name,
+                role: role.as_str(),
+                session_id: *session_id,
+            }
         }
         Principal::Key { tenant_id, key_id, scope } => {
             let key = state
@@ -291,16 +363,15 @@ async fn me(
                 .api_key(*tenant_id, *key_id)
                 .await?
                 .ok_or_else(|| PublicError::not_found("key not found"))?;
-            json!({
-                "kind": "api_key",
-                "id": key.id,
-                "tenant_id": key.tenant_id,
-                "name": key.name,
-                "scope": scope.as_str(),
-                "role": scope.role().as_str(),
-                "created_at": key.created_at,
-                "last_used_at": key.last_used_at,
-            })
+            MeJson::ApiKey {
+                id: key.id,
+                tenant_id: key.tenant_id,
+                name: key.name,
+                scope: scope.as_str(),
+                role: scope.role().as_str(),
+                created_at: key.created_at,
+                last_used_at: key.last_used_at,
+            }
         }
     };
     Ok(Json(answer))
@@ -309,6 +380,8 @@ async fn me(
 #[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};
+
+    use serde_json::Value;
 
     use super::*;
 

@@ -3,47 +3,56 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::response::{IntoResponse, Response};
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::http_edge::WhenReady;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::GatewayError;
-use super::present::items;
-use super::present::message::{refusal_with_details, sent_reply};
+use super::error::{ErrorBody, GatewayError};
+use super::present::message::{SentJson, refusal_with_details, sent_reply};
 use super::present::template::TemplateJson;
-use super::request::{JsonBody, body, idempotency_key};
+use super::present::{Items, items};
+use super::request::{JsonBody, QueryParams, body, idempotency_key, query};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new()
-        .route("/v1/templates", get(list_templates).post(create_template))
-        .route("/v1/templates/{id}", get(get_template).patch(update_template).delete(delete_template))
-        .route("/v1/templates/{id}/render", post(render_template))
-        .route("/v1/conversations/{id}/template-messages", post(send_template_message))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_templates, create_template))
+        .routes(routes!(get_template, update_template, delete_template))
+        .routes(routes!(render_template))
+        .routes(routes!(send_template_message))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// Words of the name or body.
     #[serde(default)]
     q: String,
     #[serde(default)]
     limit: Option<u32>,
 }
 
+/// The tenant's templates, or those matching `q`.
+#[utoipa::path(get, path = "/v1/templates", tag = "templates",
+    params(SearchQuery),
+    responses((status = 200, description = "The templates", body = Items<TemplateJson>)))]
 async fn list_templates(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
-    Query(search): Query<SearchQuery>,
-) -> Result<Json<Value>, GatewayError> {
+    search: QueryParams<SearchQuery>,
+) -> Result<Json<Items<TemplateJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
+    let search = query(search)?;
     let request = ctx.request(
         pb::ListTemplatesRequest { query: search.q, limit: search.limit.unwrap_or(0) },
         &state.service_token,
@@ -52,7 +61,7 @@ async fn list_templates(
     Ok(Json(items(listed.templates.iter().map(TemplateJson::from))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTemplate {
     name: String,
@@ -60,6 +69,12 @@ struct NewTemplate {
 }
 
 /// 201 when created; 200 when an identical template existed (a retried create).
+#[utoipa::path(post, path = "/v1/templates", tag = "templates",
+    request_body = NewTemplate,
+    responses(
+        (status = 201, description = "Created", body = TemplateJson),
+        (status = 200, description = "An identical template existed", body = TemplateJson),
+    ))]
 async fn create_template(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -75,6 +90,10 @@ async fn create_template(
     Ok((status, Json(TemplateJson::from(template))))
 }
 
+/// One template.
+#[utoipa::path(get, path = "/v1/templates/{id}", tag = "templates",
+    params(("id" = String, Path, description = "The template")),
+    responses((status = 200, description = "The template", body = TemplateJson)))]
 async fn get_template(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -87,7 +106,7 @@ async fn get_template(
     Ok(Json(TemplateJson::from(&template)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TemplateChange {
     #[serde(default)]
@@ -96,6 +115,11 @@ struct TemplateChange {
     body: Option<String>,
 }
 
+/// Renames a template or rewrites its body.
+#[utoipa::path(patch, path = "/v1/templates/{id}", tag = "templates",
+    params(("id" = String, Path, description = "The template")),
+    request_body = TemplateChange,
+    responses((status = 200, description = "The template", body = TemplateJson)))]
 async fn update_template(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -114,6 +138,9 @@ async fn update_template(
 }
 
 /// 204 whether or not the template still existed, so a retried delete succeeds.
+#[utoipa::path(delete, path = "/v1/templates/{id}", tag = "templates",
+    params(("id" = String, Path, description = "The template")),
+    responses((status = 204, description = "Gone")))]
 async fn delete_template(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
@@ -126,7 +153,7 @@ async fn delete_template(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RenderInput {
     conversation_id: String,
@@ -134,12 +161,17 @@ struct RenderInput {
     variables: HashMap<String, String>,
 }
 
+/// The template's text for a conversation, its variables filled in.
+#[utoipa::path(post, path = "/v1/templates/{id}/render", tag = "templates",
+    params(("id" = String, Path, description = "The template")),
+    request_body = RenderInput,
+    responses((status = 200, description = "The text", body = Rendered)))]
 async fn render_template(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     input: JsonBody<RenderInput>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Rendered>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let input = body(input)?;
@@ -154,10 +186,16 @@ async fn render_template(
         &state.service_token,
     )?;
     let rendered = state.templates.clone().render_template(request).await?.into_inner();
-    Ok(Json(json!({"text": rendered.text})))
+    Ok(Json(Rendered { text: rendered.text }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A rendered template.
+#[derive(Debug, Serialize, ToSchema)]
+struct Rendered {
+    text: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTemplateMessage {
     template_id: String,
@@ -175,13 +213,23 @@ struct NewTemplateMessage {
 
 /// Answers like `POST /v1/conversations/{id}/messages`: 201 when sent, 200 when replayed, 409
 /// with `details.newer_message_id` when the send guard finds someone else acted.
+#[utoipa::path(post, path = "/v1/conversations/{id}/template-messages", tag = "templates",
+    params(("id" = String, Path, description = "The conversation"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Or the body's `idempotency_key`")),
+    request_body = NewTemplateMessage,
+    responses(
+        (status = 201, description = "Sent", body = SentJson),
+        (status = 200, description = "The idempotency key was seen: the earlier send, `replayed`", body = SentJson),
+        (status = 409, description = "conflict: someone acted after `last_seen_message_id` \
+            (`details.newer_message_id`); send again with `force`", body = ErrorBody),
+    ))]
 async fn send_template_message(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
     headers: HeaderMap,
     new: JsonBody<NewTemplateMessage>,
-) -> Result<(StatusCode, Json<Value>), GatewayError> {
+) -> Result<Response, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let new = body(new)?;
@@ -202,7 +250,9 @@ async fn send_template_message(
         &state.service_token,
     )?;
     match state.templates.clone().send_template_message(request).await {
-        Ok(sent) => Ok(sent_reply(&sent.into_inner())),
-        Err(refused) => refusal_with_details(&refused).ok_or(GatewayError::Upstream(refused)),
+        Ok(sent) => Ok(sent_reply(&sent.into_inner()).into_response()),
+        Err(refused) => {
+            refusal_with_details(&refused).map(IntoResponse::into_response).ok_or(GatewayError::Upstream(refused))
+        }
     }
 }

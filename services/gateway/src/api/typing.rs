@@ -3,10 +3,8 @@
 //! channel; in a web chat conversation the visitor's widget shows it too. Ephemeral (core
 //! NATS, nothing stored): 202.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
 use inbox_bus::{Payload, new_envelope};
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_proto::common::v1::Channel;
@@ -16,21 +14,25 @@ use inbox_service::Role;
 use inbox_service::http_edge::WhenReady;
 use prost::Message;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
 use super::request::{JsonBody, body};
 use super::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new().route("/v1/conversations/{id}/typing", post(typing))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new().routes(routes!(typing))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TypingRequest {
     /// False when the agent stopped typing.
     #[serde(default = "yes")]
+    #[schema(default = true)]
     typing: bool,
 }
 
@@ -38,6 +40,11 @@ fn yes() -> bool {
     true
 }
 
+/// The agent is typing, or stopped (people only).
+#[utoipa::path(post, path = "/v1/conversations/{id}/typing", tag = "messages",
+    params(("id" = String, Path, description = "The conversation")),
+    request_body = TypingRequest,
+    responses((status = 202, description = "Told to the tenant's agents (and a web chat visitor)")))]
 async fn typing(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,

@@ -2,30 +2,36 @@
 //! (`{"conversation_id", "viewers": [{"agent_id", "name", "since"}]}`), for clients without the
 //! live socket. Only for those who may see the conversation.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1 as pb;
 use inbox_service::Visibility;
 use inbox_service::http_edge::WhenReady;
-use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
+use super::present;
+use super::present::conversation::ViewersJson;
 use super::request::uuid_in_path;
 use super::state::AppState;
 use crate::auth::Authenticated;
-use crate::live::viewers::{viewers_json, viewers_of};
+use crate::live::viewers::viewers_of;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new().route("/v1/conversations/{id}/viewers", get(conversation_viewers))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new().routes(routes!(conversation_viewers))
 }
 
+/// Who is viewing the conversation now.
+#[utoipa::path(get, path = "/v1/conversations/{id}/viewers", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation")),
+    responses((status = 200, description = "The viewers, the earliest first", body = ViewersJson)))]
 async fn conversation_viewers(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<ViewersJson>, GatewayError> {
     let state = state.get()?;
     let ctx = principal.in_own_tenant()?;
     let conversation_id = uuid_in_path(&id, "conversation")?;
@@ -42,5 +48,5 @@ async fn conversation_viewers(
         PublicError::unavailable("temporarily unavailable; retry")
     })?;
     let (viewers, _) = viewers_of(&marks);
-    Ok(Json(json!({"conversation_id": conversation.id, "viewers": viewers_json(&viewers)})))
+    Ok(Json(present::conversation::viewers(&conversation.id, &viewers)))
 }

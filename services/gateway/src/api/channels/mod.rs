@@ -6,26 +6,25 @@ mod twilio;
 mod webchat;
 mod whatsapp;
 
-use axum::Router;
-use axum::routing::post;
 use inbox_errors::PublicError;
 use inbox_service::CallContext;
 use inbox_service::http_edge::WhenReady;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::GatewayError;
 use super::request::uuid_in_path;
 use super::state::AppState;
 use crate::auth::Principal;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    let replay = post(replay::replay_archived_webhooks);
-    Router::new()
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new()
         .merge(whatsapp::routes())
         .merge(webchat::routes())
         .merge(twilio::routes())
-        .route("/v1/admin/tenants/{tenant_id}/channels/whatsapp/replay", replay.clone())
-        .route("/v1/admin/tenants/{tenant_id}/channels/webchat/replay", replay.clone())
-        .route("/v1/admin/tenants/{tenant_id}/channels/twilio/replay", replay)
+        .routes(routes!(replay::replay_whatsapp_webhooks))
+        .routes(routes!(replay::replay_webchat_webhooks))
+        .routes(routes!(replay::replay_twilio_webhooks))
 }
 
 /// The call context of an admin (or the operator) acting in the tenant named by the path.

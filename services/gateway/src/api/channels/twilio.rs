@@ -1,28 +1,29 @@
 //! Twilio numbers: `POST /v1/admin/tenants/{tenant_id}/channels/twilio` connects or
 //! reconfigures a number; `GET` lists the tenant's numbers (no secrets).
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
 use inbox_proto::ingest::v1 as ingest;
 use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{admin_of, admin_of_existing_tenant};
 use crate::api::error::GatewayError;
-use crate::api::present::channel::twilio_account;
-use crate::api::present::items;
+use crate::api::present::channel::{TwilioAccountJson, twilio_account};
+use crate::api::present::{Items, items};
 use crate::api::request::{JsonBody, body};
 use crate::api::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new().route("/v1/admin/tenants/{tenant_id}/channels/twilio", post(connect_twilio).get(list_twilio))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new().routes(routes!(connect_twilio, list_twilio))
 }
 
 /// No `Debug`: it carries the auth token.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTwilio {
     account_sid: String,
@@ -35,6 +36,7 @@ struct NewTwilio {
     #[serde(default)]
     ring_timeout_seconds: u32,
     #[serde(default = "yes")]
+    #[schema(default = true)]
     voicemail: bool,
     #[serde(default)]
     voicemail_greeting: String,
@@ -50,12 +52,17 @@ fn yes() -> bool {
     true
 }
 
+/// Connects or reconfigures a Twilio number.
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant_id}/channels/twilio", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = NewTwilio,
+    responses((status = 200, description = "The number (no secrets)", body = TwilioAccountJson)))]
 async fn connect_twilio(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
     new: JsonBody<NewTwilio>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<TwilioAccountJson>, GatewayError> {
     let state = state.get()?;
     let ctx = admin_of_existing_tenant(state, &principal, &tenant_id).await?;
     let new = body(new)?;
@@ -81,11 +88,15 @@ async fn connect_twilio(
     Ok(Json(twilio_account(&account)))
 }
 
+/// The tenant's Twilio numbers (no secrets).
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant_id}/channels/twilio", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    responses((status = 200, description = "The numbers", body = Items<TwilioAccountJson>)))]
 async fn list_twilio(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Items<TwilioAccountJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = admin_of(&principal, &tenant_id)?;
     let request = ctx.request(ingest::ListTwilioAccountsRequest {}, &state.service_token)?;

@@ -1,27 +1,28 @@
 //! `POST|GET /v1/admin/tenants/{tenant_id}/channels/whatsapp`: connect a WhatsApp Cloud API
 //! number, list the tenant's numbers (no secrets).
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
 use inbox_proto::ingest::v1 as ingest;
 use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{admin_of, admin_of_existing_tenant};
 use crate::api::error::GatewayError;
-use crate::api::present::channel::whatsapp_account;
-use crate::api::present::items;
+use crate::api::present::channel::{WhatsAppAccountJson, whatsapp_account};
+use crate::api::present::{Items, items};
 use crate::api::request::{JsonBody, body};
 use crate::api::state::AppState;
 use crate::auth::Authenticated;
 
-pub fn routes() -> Router<WhenReady<AppState>> {
-    Router::new().route("/v1/admin/tenants/{tenant_id}/channels/whatsapp", post(connect_whatsapp).get(list_whatsapp))
+pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
+    OpenApiRouter::new().routes(routes!(connect_whatsapp, list_whatsapp))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewWhatsApp {
     phone_number_id: String,
@@ -36,12 +37,17 @@ struct NewWhatsApp {
     business_account_id: String,
 }
 
+/// Connects a WhatsApp Cloud API number (or reconfigures it).
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant_id}/channels/whatsapp", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = NewWhatsApp,
+    responses((status = 200, description = "The number (no secrets)", body = WhatsAppAccountJson)))]
 async fn connect_whatsapp(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
     new: JsonBody<NewWhatsApp>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<WhatsAppAccountJson>, GatewayError> {
     let state = state.get()?;
     let ctx = admin_of_existing_tenant(state, &principal, &tenant_id).await?;
     let new = body(new)?;
@@ -60,11 +66,15 @@ async fn connect_whatsapp(
     Ok(Json(whatsapp_account(&account)))
 }
 
+/// The tenant's WhatsApp numbers (no secrets).
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant_id}/channels/whatsapp", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    responses((status = 200, description = "The numbers", body = Items<WhatsAppAccountJson>)))]
 async fn list_whatsapp(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path(tenant_id): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Items<WhatsAppAccountJson>>, GatewayError> {
     let state = state.get()?;
     let ctx = admin_of(&principal, &tenant_id)?;
     let request = ctx.request(ingest::ListWhatsAppAccountsRequest {}, &state.service_token)?;

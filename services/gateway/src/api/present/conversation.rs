@@ -1,21 +1,29 @@
 //! A conversation, its status changes, and the web chat visitor behind it.
 
 use inbox_proto::conversation::v1 as pb;
+use inbox_proto::events::v1::ConversationViewer;
 use inbox_proto::ingest::v1 as ingest;
+use std::collections::BTreeMap;
+
 use serde::Serialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::{non_empty, time, time_with_offset};
 use crate::api::names::{channel_name, priority_name, sender_kind_name, status_name};
 
-#[derive(Debug, Serialize)]
+/// The contact a conversation is with.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Contact)]
 pub struct ContactJson {
     pub id: String,
     pub display_name: String,
     pub segment: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A conversation as lists, one conversation and live events show it. Times are RFC 3339 in UTC
+/// with milliseconds; unset times and ids are `null`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Conversation)]
 pub struct ConversationJson {
     pub id: String,
     pub channel: &'static str,
@@ -52,7 +60,7 @@ pub struct ConversationJson {
     /// Web chat only (on `GET /v1/conversations/{id}`): who the visitor is, the page they are
     /// on and the pages they visited ([`visitor`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub visitor: Option<Value>,
+    pub visitor: Option<VisitorJson>,
 }
 
 impl From<&pb::Conversation> for ConversationJson {
@@ -93,7 +101,9 @@ impl From<&pb::Conversation> for ConversationJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One change of a conversation's status.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StatusChange)]
 pub struct StatusChangeJson {
     pub from: &'static str,
     pub to: &'static str,
@@ -114,73 +124,195 @@ impl From<&pb::StatusChange> for StatusChangeJson {
     }
 }
 
+/// A page a web chat visitor viewed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = PageView)]
+pub struct PageViewJson {
+    pub url: String,
+    pub title: String,
+    pub referrer: String,
+    /// RFC 3339 with offset.
+    pub at: Option<String>,
+}
+
 /// A web chat visitor: who they are, the page they are on (the last visited) and the pages.
-pub fn visitor(v: &ingest::WebchatVisitor) -> Value {
-    let pages: Vec<Value> = v
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebchatVisitor)]
+pub struct VisitorJson {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub browser: String,
+    pub user_agent: String,
+    pub locale: String,
+    pub first_seen_at: Option<String>,
+    pub last_seen_at: Option<String>,
+    pub current_page: Option<PageViewJson>,
+    pub pages: Vec<PageViewJson>,
+}
+
+/// A web chat visitor: who they are, the page they are on (the last visited) and the pages.
+pub fn visitor(v: &ingest::WebchatVisitor) -> VisitorJson {
+    let pages: Vec<PageViewJson> = v
         .pages
         .iter()
-        .map(|p| json!({"url": p.url, "title": p.title, "referrer": p.referrer, "at": time_with_offset(p.at.as_ref())}))
+        .map(|p| PageViewJson {
+            url: p.url.clone(),
+            title: p.title.clone(),
+            referrer: p.referrer.clone(),
+            at: time_with_offset(p.at.as_ref()),
+        })
         .collect();
-    json!({
-        "id": v.visitor_id,
-        "name": v.name,
-        "email": v.email,
-        "browser": v.browser,
-        "user_agent": v.user_agent,
-        "locale": v.locale,
-        "first_seen_at": time_with_offset(v.first_seen_at.as_ref()),
-        "last_seen_at": time_with_offset(v.last_seen_at.as_ref()),
-        "current_page": pages.last().cloned(),
-        "pages": pages,
-    })
+    VisitorJson {
+        id: v.visitor_id.clone(),
+        name: v.name.clone(),
+        email: v.email.clone(),
+        browser: v.browser.clone(),
+        user_agent: v.user_agent.clone(),
+        locale: v.locale.clone(),
+        first_seen_at: time_with_offset(v.first_seen_at.as_ref()),
+        last_seen_at: time_with_offset(v.last_seen_at.as_ref()),
+        current_page: pages.last().cloned(),
+        pages,
+    }
+}
+
+/// A person viewing a conversation.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Viewer)]
+pub struct ViewerJson {
+    pub agent_id: String,
+    pub name: String,
+    /// Since when (RFC 3339 with offset).
+    pub since: Option<String>,
+}
+
+/// Who is viewing a conversation now.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Viewers)]
+pub struct ViewersJson {
+    pub conversation_id: String,
+    pub viewers: Vec<ViewerJson>,
+}
+
+/// Who is viewing a conversation now, the earliest first.
+pub fn viewers(conversation_id: &str, viewers: &[ConversationViewer]) -> ViewersJson {
+    ViewersJson {
+        conversation_id: conversation_id.to_owned(),
+        viewers: viewers
+            .iter()
+            .map(|v| ViewerJson {
+                agent_id: v.agent_id.clone(),
+                name: v.name.clone(),
+                since: time_with_offset(v.since.as_ref()),
+            })
+            .collect(),
+    }
 }
 
 /// Where the calling person stands in a conversation after marking it read.
-pub fn read_state(r: &pb::ReadState) -> Value {
-    json!({
-        "conversation_id": r.conversation_id,
-        "last_read_message_id": r.last_read_message_id,
-        "unread": r.unread,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReadState)]
+pub struct ReadStateJson {
+    pub conversation_id: String,
+    pub last_read_message_id: String,
+    /// Customer messages after the mark.
+    pub unread: u64,
+}
+
+/// Where the calling person stands in a conversation after marking it read.
+pub fn read_state(r: &pb::ReadState) -> ReadStateJson {
+    ReadStateJson {
+        conversation_id: r.conversation_id.clone(),
+        last_read_message_id: r.last_read_message_id.clone(),
+        unread: r.unread,
+    }
 }
 
 /// The conversation's summary and who wrote it.
-pub fn summary(s: &pb::Summary) -> Value {
-    json!({"text": s.text, "source": s.source, "updated_at": time_with_offset(s.updated_at.as_ref())})
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Summary)]
+pub struct SummaryJson {
+    pub text: String,
+    pub source: String,
+    pub updated_at: Option<String>,
+}
+
+/// The conversation's summary and who wrote it.
+pub fn summary(s: &pb::Summary) -> SummaryJson {
+    SummaryJson { text: s.text.clone(), source: s.source.clone(), updated_at: time_with_offset(s.updated_at.as_ref()) }
+}
+
+/// The views of the `all` group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllViewCounts {
+    pub total: u64,
+    pub active: u64,
+    pub pending: u64,
+    pub resolved_today: u64,
+}
+
+/// The views of the `mine` group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MineViewCounts {
+    pub total: u64,
+    pub needs_attention: u64,
+    pub waiting_for_customer: u64,
+    pub ready_to_close: u64,
+}
+
+/// The views of the `team` group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamViewCounts {
+    pub total: u64,
+    pub unassigned: u64,
+    pub in_progress: u64,
+    pub needs_review: u64,
 }
 
 /// How many conversations each view holds, with the sum of each group and open
 /// conversations by channel.
-pub fn view_counts(c: &pb::ViewCounts) -> Value {
-    let by_channel: serde_json::Map<String, Value> =
-        c.by_channel.iter().map(|b| (channel_name(b.channel).to_owned(), json!(b.open))).collect();
-    json!({
-        "all": {
-            "total": c.all_active + c.all_pending + c.all_resolved_today,
-            "active": c.all_active,
-            "pending": c.all_pending,
-            "resolved_today": c.all_resolved_today,
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ViewCounts)]
+pub struct ViewCountsJson {
+    pub all: AllViewCounts,
+    pub mine: MineViewCounts,
+    pub team: TeamViewCounts,
+    /// Open conversations by channel name.
+    pub by_channel: BTreeMap<&'static str, u64>,
+}
+
+/// How many conversations each view holds, with the sum of each group and open
+/// conversations by channel.
+pub fn view_counts(c: &pb::ViewCounts) -> ViewCountsJson {
+    ViewCountsJson {
+        all: AllViewCounts {
+            total: c.all_active + c.all_pending + c.all_resolved_today,
+            active: c.all_active,
+            pending: c.all_pending,
+            resolved_today: c.all_resolved_today,
         },
-        "mine": {
-            "total": c.mine_needs_attention + c.mine_waiting_for_customer + c.mine_ready_to_close,
-            "needs_attention": c.mine_needs_attention,
-            "waiting_for_customer": c.mine_waiting_for_customer,
-            "ready_to_close": c.mine_ready_to_close,
+        mine: MineViewCounts {
+            total: c.mine_needs_attention + c.mine_waiting_for_customer + c.mine_ready_to_close,
+            needs_attention: c.mine_needs_attention,
+            waiting_for_customer: c.mine_waiting_for_customer,
+            ready_to_close: c.mine_ready_to_close,
         },
-        "team": {
-            "total": c.team_unassigned + c.team_in_progress + c.team_needs_review,
-            "unassigned": c.team_unassigned,
-            "in_progress": c.team_in_progress,
-            "needs_review": c.team_needs_review,
+        team: TeamViewCounts {
+            total: c.team_unassigned + c.team_in_progress + c.team_needs_review,
+            unassigned: c.team_unassigned,
+            in_progress: c.team_in_progress,
+            needs_review: c.team_needs_review,
         },
-        "by_channel": by_channel,
-    })
+        by_channel: c.by_channel.iter().map(|b| (channel_name(b.channel), b.open)).collect(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use inbox_proto::common::v1::Channel;
     use prost_types::Timestamp;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -253,10 +385,10 @@ mod tests {
             pages: vec![page("https://shop/a"), page("https://shop/b")],
             ..Default::default()
         };
-        let json = visitor(&v);
+        let json = serde_json::to_value(visitor(&v)).unwrap();
         assert_eq!(json["current_page"]["url"], "https://shop/b");
         assert_eq!(json["pages"].as_array().map(Vec::len), Some(2));
-        let nowhere = visitor(&ingest::WebchatVisitor::default());
+        let nowhere = serde_json::to_value(visitor(&ingest::WebchatVisitor::default())).unwrap();
         assert_eq!(nowhere["current_page"], Value::Null);
     }
 
@@ -270,7 +402,7 @@ mod tests {
             by_channel: vec![pb::ChannelCount { channel: Channel::Webchat as i32, open: 4 }],
             ..Default::default()
         };
-        let json = view_counts(&counts);
+        let json = serde_json::to_value(view_counts(&counts)).unwrap();
         assert_eq!(json["all"], json!({"total": 6, "active": 3, "pending": 2, "resolved_today": 1}));
         assert_eq!(json["mine"]["total"], 1);
         assert_eq!(json["team"]["total"], 0);

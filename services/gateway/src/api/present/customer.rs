@@ -5,32 +5,40 @@ use std::collections::BTreeMap;
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1 as pb;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::time;
 use crate::api::names::channel_name;
 
-#[derive(Debug, Serialize)]
+/// Where the customer is reached on one channel.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ChannelIdentity)]
 pub struct ChannelIdentityJson {
     pub channel: &'static str,
     pub address: String,
     pub created_at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// The channel the customer prefers and those they opted out of.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ChannelPreferences)]
 pub struct ChannelPreferencesJson {
     /// `null` for no preference.
     pub preferred: Option<&'static str>,
     pub opted_out: Vec<&'static str>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// One line of an integration card.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = CardField)]
 pub struct CardFieldJson {
     pub key: String,
     pub value: String,
 }
 
-#[derive(Debug, Serialize)]
+/// What an integration (a shop, a CRM) shows about the customer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = IntegrationCard)]
 pub struct CardJson {
     pub source: String,
     pub title: String,
@@ -49,7 +57,9 @@ impl From<&pb::IntegrationCard> for CardJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A customer profile.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Customer)]
 pub struct CustomerJson {
     pub id: String,
     pub display_name: String,
@@ -97,15 +107,25 @@ impl From<&pb::Customer> for CustomerJson {
 }
 
 /// The profile after a change, and the customers merged into it by the change.
-pub fn customer_update(u: &pb::UpdateCustomerResponse) -> Value {
-    json!({
-        "customer": u.customer.as_ref().map(CustomerJson::from),
-        "merged_customer_ids": u.merged_customer_ids,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CustomerUpdate)]
+pub struct CustomerUpdateJson {
+    pub customer: Option<CustomerJson>,
+    pub merged_customer_ids: Vec<String>,
+}
+
+/// The profile after a change, and the customers merged into it by the change.
+pub fn customer_update(u: &pb::UpdateCustomerResponse) -> CustomerUpdateJson {
+    CustomerUpdateJson {
+        customer: u.customer.as_ref().map(CustomerJson::from),
+        merged_customer_ids: u.merged_customer_ids.clone(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
     #[test]
@@ -153,7 +173,7 @@ mod tests {
             customer: Some(pb::Customer { id: "k1".into(), ..Default::default() }),
             merged_customer_ids: vec!["k2".into()],
         };
-        let json = customer_update(&updated);
+        let json = serde_json::to_value(customer_update(&updated)).unwrap();
         assert_eq!((&json["customer"]["id"], &json["merged_customer_ids"]), (&json!("k1"), &json!(["k2"])));
     }
 }

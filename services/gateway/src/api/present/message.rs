@@ -8,14 +8,18 @@ use inbox_proto::common::v1::{MessageContent, message_content::Kind};
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::ingest::v1 as ingest;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::call::call_item;
+use super::call::{CallItemJson, call_item};
 use super::conversation::ConversationJson;
 use super::time;
+use crate::api::error::ErrorBody;
 use crate::api::names::{channel_name, delivery_state_name, media_kind_name, sender_kind_name};
 
-#[derive(Debug, Serialize)]
+/// A message of a conversation.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Message)]
 pub struct MessageJson {
     pub id: String,
     pub conversation_id: String,
@@ -23,7 +27,7 @@ pub struct MessageJson {
     pub external_id: String,
     pub sender_kind: &'static str,
     pub sender_id: String,
-    pub content: Value,
+    pub content: ContentJson,
     pub sent_at: Option<String>,
     pub created_at: Option<String>,
     pub internal_note: bool,
@@ -31,7 +35,7 @@ pub struct MessageJson {
     pub ai_confidence: Option<f32>,
     /// Outbound messages: where the delivery to the customer stands (set by the messages list).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivery: Option<Value>,
+    pub delivery: Option<DeliveryJson>,
 }
 
 impl From<&pb::Message> for MessageJson {
@@ -61,118 +65,315 @@ impl MessageJson {
 }
 
 /// A message's content, typed by `type`, with what it replies to (or was forwarded from).
-pub fn content(content: Option<&MessageContent>) -> Value {
-    let mut value = content_kind(content.and_then(|c| c.kind.as_ref()));
-    if let (Some(context), Some(object)) = (content.and_then(|c| c.reply_to.as_ref()), value.as_object_mut()) {
-        object.insert(
-            "reply_to".into(),
-            json!({
-                "external_id": context.external_id,
-                "from": context.from,
-                "forwarded": context.forwarded,
-                "frequently_forwarded": context.frequently_forwarded,
-            }),
-        );
-    }
-    value
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MessageContent)]
+pub struct ContentJson {
+    #[serde(flatten)]
+    pub kind: ContentKindJson,
+    /// What the customer replied to, or where the message was forwarded from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyToJson>,
 }
 
-fn content_kind(kind: Option<&Kind>) -> Value {
-    let Some(kind) = kind else { return json!({"type": "empty"}) };
+/// What a message replies to (WhatsApp's context).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReplyTo)]
+pub struct ReplyToJson {
+    pub external_id: String,
+    pub from: String,
+    pub forwarded: bool,
+    pub frequently_forwarded: bool,
+}
+
+/// The kinds of content, told apart by `type`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[schema(as = MessageContentKind)]
+pub enum ContentKindJson {
+    /// A message without content.
+    Empty,
+    Text {
+        text: String,
+    },
+    Media(MediaJson),
+    /// Content the channel sent that the inbox cannot show.
+    Unsupported {
+        provider_type: String,
+        description: String,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: String,
+        address: String,
+        url: String,
+    },
+    Contacts {
+        contacts: Vec<SharedContactJson>,
+    },
+    /// The customer's answer to reply buttons or a list.
+    InteractiveReply {
+        reply_type: String,
+        id: String,
+        title: String,
+        description: String,
+    },
+    Reaction {
+        external_id: String,
+        emoji: String,
+    },
+    WhatsappTemplate {
+        name: String,
+        language: String,
+        components: Vec<TemplateComponentJson>,
+    },
+    InteractiveButtons {
+        body: String,
+        header: String,
+        footer: String,
+        buttons: Vec<ReplyButtonJson>,
+    },
+    Call(Box<CallItemJson>),
+}
+
+/// An image, audio, voice note, video, document or sticker.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MediaContent)]
+pub struct MediaJson {
+    /// image, audio, voice, video, document, sticker or unknown.
+    pub kind: &'static str,
+    pub media_id: String,
+    pub mime_type: String,
+    pub sha256: String,
+    pub caption: String,
+    pub filename: String,
+    pub size_bytes: u64,
+}
+
+/// A contact card the customer shared.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SharedContact)]
+pub struct SharedContactJson {
+    pub formatted_name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phones: Vec<SharedPhoneJson>,
+    pub emails: Vec<SharedEmailJson>,
+    pub company: String,
+    pub urls: Vec<String>,
+    pub birthday: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SharedPhone)]
+pub struct SharedPhoneJson {
+    pub phone: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub wa_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SharedEmail)]
+pub struct SharedEmailJson {
+    pub email: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A component of a sent WhatsApp template.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TemplateComponent)]
+pub struct TemplateComponentJson {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sub_type: String,
+    pub index: u32,
+    pub parameters: Vec<TemplateParameterJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TemplateParameter)]
+pub struct TemplateParameterJson {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: String,
+    pub payload: String,
+    pub media_id: Option<String>,
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReplyButton)]
+pub struct ReplyButtonJson {
+    pub id: String,
+    pub title: String,
+}
+
+/// A message's content, typed by `type`, with what it replies to (or was forwarded from).
+pub fn content(content: Option<&MessageContent>) -> ContentJson {
+    ContentJson {
+        kind: content_kind(content.and_then(|c| c.kind.as_ref())),
+        reply_to: content.and_then(|c| c.reply_to.as_ref()).map(|context| ReplyToJson {
+            external_id: context.external_id.clone(),
+            from: context.from.clone(),
+            forwarded: context.forwarded,
+            frequently_forwarded: context.frequently_forwarded,
+        }),
+    }
+}
+
+fn content_kind(kind: Option<&Kind>) -> ContentKindJson {
+    let Some(kind) = kind else { return ContentKindJson::Empty };
     match kind {
-        Kind::Text(t) => json!({"type": "text", "text": t.body}),
-        Kind::Media(m) => json!({
-            "type": "media",
-            "kind": media_kind_name(m.kind, m.voice),
-            "media_id": m.media_id,
-            "mime_type": m.mime_type,
-            "sha256": m.sha256,
-            "caption": m.caption,
-            "filename": m.filename,
-            "size_bytes": m.size_bytes,
+        Kind::Text(t) => ContentKindJson::Text { text: t.body.clone() },
+        Kind::Media(m) => ContentKindJson::Media(MediaJson {
+            kind: media_kind_name(m.kind, m.voice),
+            media_id: m.media_id.clone(),
+            mime_type: m.mime_type.clone(),
+            sha256: m.sha256.clone(),
+            caption: m.caption.clone(),
+            filename: m.filename.clone(),
+            size_bytes: m.size_bytes,
         }),
         Kind::Unsupported(u) => {
-            json!({"type": "unsupported", "provider_type": u.provider_type, "description": u.description})
+            ContentKindJson::Unsupported { provider_type: u.provider_type.clone(), description: u.description.clone() }
         }
-        Kind::Location(l) => json!({
-            "type": "location",
-            "latitude": l.latitude,
-            "longitude": l.longitude,
-            "name": l.name,
-            "address": l.address,
-            "url": l.url,
-        }),
-        Kind::Contacts(c) => json!({
-            "type": "contacts",
-            "contacts": c.contacts.iter().map(|k| json!({
-                "formatted_name": k.formatted_name,
-                "first_name": k.first_name,
-                "last_name": k.last_name,
-                "phones": k.phones.iter().map(|p| json!({"phone": p.phone, "type": p.r#type, "wa_id": p.wa_id})).collect::<Vec<_>>(),
-                "emails": k.emails.iter().map(|e| json!({"email": e.email, "type": e.r#type})).collect::<Vec<_>>(),
-                "company": k.company,
-                "urls": k.urls,
-                "birthday": k.birthday,
-            })).collect::<Vec<_>>(),
-        }),
-        Kind::InteractiveReply(r) => json!({
-            "type": "interactive_reply",
-            "reply_type": r.reply_type,
-            "id": r.id,
-            "title": r.title,
-            "description": r.description,
-        }),
-        Kind::Reaction(r) => json!({"type": "reaction", "external_id": r.external_id, "emoji": r.emoji}),
-        Kind::WhatsappTemplate(t) => json!({
-            "type": "whatsapp_template",
-            "name": t.name,
-            "language": t.language_code,
-            "components": t.components.iter().map(|c| json!({
-                "type": c.r#type,
-                "sub_type": c.sub_type,
-                "index": c.index,
-                "parameters": c.parameters.iter().map(|p| json!({
-                    "type": p.r#type,
-                    "text": p.text,
-                    "payload": p.payload,
-                    "media_id": p.media.as_ref().map(|m| m.media_id.clone()),
-                    "link": p.media.as_ref().map(|m| m.url.clone()),
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        }),
-        Kind::InteractiveButtons(b) => json!({
-            "type": "interactive_buttons",
-            "body": b.body,
-            "header": b.header,
-            "footer": b.footer,
-            "buttons": b.buttons.iter().map(|x| json!({"id": x.id, "title": x.title})).collect::<Vec<_>>(),
-        }),
-        Kind::Call(c) => call_item(c),
+        Kind::Location(l) => ContentKindJson::Location {
+            latitude: l.latitude,
+            longitude: l.longitude,
+            name: l.name.clone(),
+            address: l.address.clone(),
+            url: l.url.clone(),
+        },
+        Kind::Contacts(c) => ContentKindJson::Contacts {
+            contacts: c
+                .contacts
+                .iter()
+                .map(|k| SharedContactJson {
+                    formatted_name: k.formatted_name.clone(),
+                    first_name: k.first_name.clone(),
+                    last_name: k.last_name.clone(),
+                    phones: k
+                        .phones
+                        .iter()
+                        .map(|p| SharedPhoneJson {
+                            phone: p.phone.clone(),
+                            kind: p.r#type.clone(),
+                            wa_id: p.wa_id.clone(),
+                        })
+                        .collect(),
+                    emails: k
+                        .emails
+                        .iter()
+                        .map(|e| SharedEmailJson { email: e.email.clone(), kind: e.r#type.clone() })
+                        .collect(),
+                    company: k.company.clone(),
+                    urls: k.urls.clone(),
+                    birthday: k.birthday.clone(),
+                })
+                .collect(),
+        },
+        Kind::InteractiveReply(r) => ContentKindJson::InteractiveReply {
+            reply_type: r.reply_type.clone(),
+            id: r.id.clone(),
+            title: r.title.clone(),
+            description: r.description.clone(),
+        },
+        Kind::Reaction(r) => ContentKindJson::Reaction { external_id: r.external_id.clone(), emoji: r.emoji.clone() },
+        Kind::WhatsappTemplate(t) => ContentKindJson::WhatsappTemplate {
+            name: t.name.clone(),
+            language: t.language_code.clone(),
+            components: t
+                .components
+                .iter()
+                .map(|c| TemplateComponentJson {
+                    kind: c.r#type.clone(),
+                    sub_type: c.sub_type.clone(),
+                    index: c.index,
+                    parameters: c
+                        .parameters
+                        .iter()
+                        .map(|p| TemplateParameterJson {
+                            kind: p.r#type.clone(),
+                            text: p.text.clone(),
+                            payload: p.payload.clone(),
+                            media_id: p.media.as_ref().map(|m| m.media_id.clone()),
+                            link: p.media.as_ref().map(|m| m.url.clone()),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        },
+        Kind::InteractiveButtons(b) => ContentKindJson::InteractiveButtons {
+            body: b.body.clone(),
+            header: b.header.clone(),
+            footer: b.footer.clone(),
+            buttons: b.buttons.iter().map(|x| ReplyButtonJson { id: x.id.clone(), title: x.title.clone() }).collect(),
+        },
+        Kind::Call(c) => ContentKindJson::Call(Box::new(call_item(c))),
     }
+}
+
+/// The provider's refusal of a delivery.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeliveryError)]
+pub struct DeliveryErrorJson {
+    pub code: i64,
+    pub title: String,
+    pub details: String,
+}
+
+/// Where the delivery of an outbound message to the customer stands.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Delivery)]
+pub struct DeliveryJson {
+    pub message_id: String,
+    pub conversation_id: String,
+    /// queued, sent, delivered, read, failed (or unspecified).
+    pub state: &'static str,
+    pub external_id: String,
+    pub error: Option<DeliveryErrorJson>,
+    pub attempts: u32,
+    pub updated_at: Option<String>,
 }
 
 /// A message's delivery as clients see it, with the provider's error when it failed.
-pub fn delivery(d: &ingest::Delivery) -> Value {
-    json!({
-        "message_id": d.message_id,
-        "conversation_id": d.conversation_id,
-        "state": delivery_state_name(d.state),
-        "external_id": d.external_id,
-        "error": d.error.as_ref().map(|e| json!({"code": e.code, "title": e.title, "details": e.details})),
-        "attempts": d.attempts,
-        "updated_at": time(d.updated_at.as_ref()),
-    })
+pub fn delivery(d: &ingest::Delivery) -> DeliveryJson {
+    DeliveryJson {
+        message_id: d.message_id.clone(),
+        conversation_id: d.conversation_id.clone(),
+        state: delivery_state_name(d.state),
+        external_id: d.external_id.clone(),
+        error: d.error.as_ref().map(|e| DeliveryErrorJson {
+            code: e.code,
+            title: e.title.clone(),
+            details: e.details.clone(),
+        }),
+        attempts: d.attempts,
+        updated_at: time(d.updated_at.as_ref()),
+    }
+}
+
+/// The answer to a send: the message, the conversation after it, and whether the idempotency
+/// key had been seen before (nothing sent again).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SentMessage)]
+pub struct SentJson {
+    pub message: Option<MessageJson>,
+    pub conversation: Option<ConversationJson>,
+    pub replayed: bool,
 }
 
 /// The answer to a send (reply, AI message, template): 201 when stored now, 200 with
 /// `"replayed": true` when the idempotency key was seen before.
-pub fn sent_reply(sent: &pb::SendMessageResponse) -> (StatusCode, Json<Value>) {
+pub fn sent_reply(sent: &pb::SendMessageResponse) -> (StatusCode, Json<SentJson>) {
     let status = if sent.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    let body = json!({
-        "message": sent.message.as_ref().map(MessageJson::from),
-        "conversation": sent.conversation.as_ref().map(ConversationJson::from),
-        "replayed": sent.replayed,
-    });
+    let body = SentJson {
+        message: sent.message.as_ref().map(MessageJson::from),
+        conversation: sent.conversation.as_ref().map(ConversationJson::from),
+        replayed: sent.replayed,
+    };
     (status, Json(body))
 }
 
@@ -184,25 +385,30 @@ pub const ERROR_DETAILS_METADATA_KEY: &str = "x-inbox-error-details";
 /// `{"error": {"code": "conflict", "message": "...", "details": {"newer_message_id": "..."}}}`
 /// (409 when a reply was written on an out-of-date view). `None` when the failure carries no
 /// details; it then takes the one error path.
-pub fn refusal_with_details(status: &tonic::Status) -> Option<(StatusCode, Json<Value>)> {
+pub fn refusal_with_details(status: &tonic::Status) -> Option<(StatusCode, Json<ErrorBody>)> {
     let details = status.metadata().get(ERROR_DETAILS_METADATA_KEY)?.to_str().ok()?;
-    let details: Value = serde_json::from_str(details).ok().filter(Value::is_object)?;
+    let details: Value = serde_json::from_str(details).ok()?;
+    let Value::Object(details) = details else { return None };
     let public = PublicError::from_status(status);
     if public.code == ErrorCode::Internal {
         return None;
     }
-    let body = json!({"error": {"code": public.code, "message": public.message, "details": details}});
-    Some((public.code.http_status(), Json(body)))
+    Some((public.code.http_status(), Json(ErrorBody::with_details(&public, details))))
 }
 
 #[cfg(test)]
 mod tests {
     use inbox_proto::common::v1 as common;
+    use serde_json::json;
 
     use super::*;
 
     fn content_of(kind: Kind) -> Value {
-        content(Some(&MessageContent { kind: Some(kind), reply_to: None }))
+        to_json(content(Some(&MessageContent { kind: Some(kind), reply_to: None })))
+    }
+
+    fn to_json(value: impl Serialize) -> Value {
+        serde_json::to_value(value).unwrap()
     }
 
     #[test]
@@ -249,8 +455,8 @@ mod tests {
             description: "an order".into(),
         }));
         assert_eq!(unsupported, json!({"type": "unsupported", "provider_type": "order", "description": "an order"}));
-        assert_eq!(content(None), json!({"type": "empty"}));
-        assert_eq!(content(Some(&MessageContent::default())), json!({"type": "empty"}));
+        assert_eq!(to_json(content(None)), json!({"type": "empty"}));
+        assert_eq!(to_json(content(Some(&MessageContent::default()))), json!({"type": "empty"}));
     }
 
     #[test]
@@ -323,7 +529,7 @@ mod tests {
                 ..Default::default()
             }),
         };
-        let json = content(Some(&replying));
+        let json = to_json(content(Some(&replying)));
         assert_eq!(json["reply_to"]["external_id"], "wamid.0");
         assert_eq!(json["reply_to"]["forwarded"], true);
     }
@@ -341,7 +547,7 @@ mod tests {
             attempts: 2,
             ..Default::default()
         };
-        let json = delivery(&d);
+        let json = to_json(delivery(&d));
         assert_eq!(
             (&json["state"], &json["error"]["code"], &json["attempts"]),
             (&json!("failed"), &json!(131047), &json!(2))
@@ -350,7 +556,7 @@ mod tests {
         let sent = pb::SendMessageResponse { message: None, conversation: None, replayed: false };
         assert_eq!(sent_reply(&sent).0, StatusCode::CREATED);
         let (status, Json(body)) = sent_reply(&pb::SendMessageResponse { replayed: true, ..sent });
-        assert_eq!((status, &body["replayed"]), (StatusCode::OK, &json!(true)));
+        assert_eq!((status, &to_json(body)["replayed"]), (StatusCode::OK, &json!(true)));
     }
 
     #[test]
@@ -360,7 +566,7 @@ mod tests {
         let (status, Json(body)) = refusal_with_details(&stale).unwrap();
         assert_eq!(status, StatusCode::CONFLICT);
         assert_eq!(
-            body,
+            to_json(body),
             json!({"error": {"code": "conflict", "message": "message m9 was written after",
                              "details": {"newer_message_id": "m9"}}})
         );

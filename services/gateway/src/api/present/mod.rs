@@ -2,6 +2,7 @@
 //! own records) to the shapes clients read. Handlers add at most an envelope such as
 //! `{"deleted": ...}` around them.
 
+pub mod account;
 pub mod bulk;
 pub mod call;
 pub mod channel;
@@ -15,7 +16,7 @@ pub mod template;
 
 use prost_types::Timestamp;
 use serde::Serialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// A time as most of the API writes it: RFC 3339 in UTC with milliseconds
 /// (`2031-03-01T09:00:00.000Z`); `None` when unset.
@@ -36,12 +37,18 @@ pub fn non_empty(s: &str) -> Option<String> {
 }
 
 /// `{"items": [...]}`: an unpaged list.
-pub fn items<T: Serialize>(items: impl IntoIterator<Item = T>) -> Value {
-    json!({"items": items.into_iter().collect::<Vec<T>>()})
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// `{"items": [...]}`: an unpaged list.
+pub fn items<T: Serialize>(items: impl IntoIterator<Item = T>) -> Items<T> {
+    Items { items: items.into_iter().collect() }
 }
 
 /// A page of items with the cursor of the next page (`null` on the last).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -55,6 +62,8 @@ impl<T> Page<T> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -74,6 +83,6 @@ mod tests {
         assert_eq!(last, json!({"items": [1, 2], "next_cursor": null}));
         let more = serde_json::to_value(Page::new(vec![1], "c2".into())).unwrap();
         assert_eq!(more["next_cursor"], "c2");
-        assert_eq!(items(["a", "b"]), json!({"items": ["a", "b"]}));
+        assert_eq!(serde_json::to_value(items(["a", "b"])).unwrap(), json!({"items": ["a", "b"]}));
     }
 }

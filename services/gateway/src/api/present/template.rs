@@ -2,10 +2,13 @@
 
 use inbox_proto::conversation::v1 as pb;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::time;
 
-#[derive(Debug, Serialize)]
+/// A response template.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Template)]
 pub struct TemplateJson {
     pub id: String,
     pub name: String,

@@ -9,6 +9,7 @@ use inbox_proto::common::v1::{
 };
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::api::names::media_kind_from_name;
 
@@ -45,7 +46,7 @@ pub fn message_content(
 }
 
 /// A file sent with a reply: a provider media id or a URL the channel can fetch.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAttachment {
     /// image, audio, voice, video, document or sticker.
@@ -98,20 +99,22 @@ impl NewAttachment {
 
 /// An approved WhatsApp template to send: `{"name", "language", "components": [...]}` with
 /// the Cloud API's component shapes (`type`, `sub_type`, `index`, `parameters`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewWhatsAppTemplate {
+pub struct NewWhatsAppTemplate {
     name: String,
     language: String,
     #[serde(default)]
     components: Vec<NewTemplateComponent>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewTemplateComponent {
+pub struct NewTemplateComponent {
+    /// header, body or button.
     #[serde(rename = "type")]
     kind: String,
+    /// A button's: quick_reply or url.
     #[serde(default)]
     sub_type: String,
     #[serde(default)]
@@ -120,9 +123,10 @@ struct NewTemplateComponent {
     parameters: Vec<NewTemplateParameter>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewTemplateParameter {
+pub struct NewTemplateParameter {
+    /// text, payload, image, video or document (a media parameter needs `link` or `media_id`).
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
@@ -198,9 +202,9 @@ impl NewWhatsAppTemplate {
 }
 
 /// Text with one to three reply buttons: `{"body", "header"?, "footer"?, "buttons": [{"id", "title"}]}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewInteractiveButtons {
+pub struct NewInteractiveButtons {
     body: String,
     #[serde(default)]
     header: String,
@@ -209,9 +213,9 @@ struct NewInteractiveButtons {
     buttons: Vec<NewReplyButton>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewReplyButton {
+pub struct NewReplyButton {
     id: String,
     title: String,
 }

@@ -11,22 +11,36 @@ use inbox_errors::PublicError;
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1 as pb;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api::names::{channel_from_name, priority_from_name, status_from_name};
 
 /// The list's filter parameters; lists are comma-separated.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+#[schema(as = ConversationFilter)]
 pub struct FilterQuery {
+    /// Statuses: active, pending, resolved, archived.
     pub status: Option<String>,
+    /// Channels: whatsapp, telephony, webchat (or web).
     pub channel: Option<String>,
+    /// Priorities: urgent, high, normal, low.
     pub priority: Option<String>,
+    /// me, others, unassigned or all (default).
     pub assigned: Option<String>,
+    /// A team's id.
     pub team: Option<String>,
+    /// any (default), last_hour, today, week, month (in the tenant's zone) or range (`from`, `to`).
     pub time: Option<String>,
+    /// What `time` applies to: activity (default) or created.
     pub time_field: Option<String>,
+    /// RFC 3339, with `time=range`.
     pub from: Option<String>,
+    /// RFC 3339, with `time=range`.
     pub to: Option<String>,
+    /// all.active, all.pending, all.resolved_today, mine.needs_attention, mine.waiting_for_customer,
+    /// mine.ready_to_close, team.unassigned, team.in_progress or team.needs_review.
     pub view: Option<String>,
     pub needs_human: Option<bool>,
     /// Comma-separated conversation ids.

@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use inbox_errors::PublicError;
 use inbox_proto::common::v1::PageRequest;
 use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 /// A JSON body as axum parsed it; [`body`] refuses a bad one with our error shape.
@@ -53,10 +54,14 @@ pub fn uuid_in_path(text: &str, what: &str) -> Result<Uuid, PublicError> {
 }
 
 /// `?limit=&cursor=` of a paged list; the service applies its default and maximum limit.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Items per page (default: the service's).
     #[serde(default)]
+    #[param(maximum = 200)]
     limit: Option<u32>,
+    /// The `next_cursor` of the page before.
     #[serde(default)]
     cursor: Option<String>,
 }
