@@ -38,6 +38,8 @@ pub struct GatewaySettings {
     pub routing_url: String,
     /// gRPC address of metrics (reports, live figures, CSAT settings, rebuilds).
     pub metrics_url: String,
+    /// gRPC address of notification (the centre, preferences, push, SLA, webhooks).
+    pub notification_url: String,
     /// Lifetime of tokens issued without an explicit one.
     pub token_ttl_hours: i64,
     /// Lifetime of an access token from signing in or refreshing.
@@ -89,6 +91,7 @@ impl inbox_service::ServiceSettings for Settings {
         channel_ingest_url = "http://127.0.0.1:9081"
         routing_url = "http://127.0.0.1:9083"
         metrics_url = "http://127.0.0.1:9086"
+        notification_url = "http://127.0.0.1:9084"
         token_ttl_hours = 720
         access_token_ttl_seconds = 900
         session_ttl_hours = 720
@@ -151,6 +154,7 @@ impl GatewaySettings {
         grpc_url("gateway.channel_ingest_url", &self.channel_ingest_url)?;
         grpc_url("gateway.routing_url", &self.routing_url)?;
         grpc_url("gateway.metrics_url", &self.metrics_url)?;
+        grpc_url("gateway.notification_url", &self.notification_url)?;
         in_range("gateway.token_ttl_hours", self.token_ttl_hours, 1..=MAX_TOKEN_TTL_HOURS)?;
         in_range("gateway.access_token_ttl_seconds", self.access_token_ttl_seconds, 60..=86_400)?;
         in_range("gateway.session_ttl_hours", self.session_ttl_hours, 1..=MAX_TOKEN_TTL_HOURS)?;

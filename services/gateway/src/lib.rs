@@ -118,6 +118,9 @@ pub async fn run_with_clock(
             metrics: inbox_metrics::proto::metrics_client::MetricsClient::new(
                 client_channel(&settings.gateway.metrics_url).map_err(|e| RunError::Other(e.to_string()))?,
             ),
+            notification: inbox_notification::proto::notifications_client::NotificationsClient::new(
+                client_channel(&settings.gateway.notification_url).map_err(|e| RunError::Other(e.to_string()))?,
+            ),
             live,
             access: Arc::new(access),
             redis,

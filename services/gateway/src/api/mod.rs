@@ -27,6 +27,7 @@ pub mod export;
 pub mod handling;
 pub mod messages;
 pub mod metrics;
+pub mod notifications;
 pub mod routing;
 pub mod settings;
 pub mod sign_in;
@@ -87,4 +88,5 @@ pub fn documented_routes() -> OpenApiRouter<WhenReady<AppState>> {
         .merge(routing::routes())
         .merge(channels::routes())
         .merge(metrics::routes())
+        .merge(notifications::routes())
 }

@@ -42,6 +42,7 @@ pub struct AppInner {
     pub channel_deliveries: ChannelDeliveriesClient<Channel>,
     pub webchat_visitors: WebchatVisitorsClient<Channel>,
     pub metrics: inbox_metrics::proto::metrics_client::MetricsClient<Channel>,
+    pub notification: inbox_notification::proto::notifications_client::NotificationsClient<Channel>,
     /// Core NATS, for ephemeral signals (agent typing to web chat visitors).
     pub nats: async_nats::Client,
     pub live: Arc<Live>,

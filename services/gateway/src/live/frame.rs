@@ -37,6 +37,8 @@ pub enum Audience {
     UnknownConversation,
     /// An agent's availability: supervisors, admins and the agent themself.
     Availability { agent_id: Option<Uuid> },
+    /// One person's own (their notifications): nobody else.
+    Person { user_id: Uuid },
 }
 
 /// The receiving end of a socket: who holds it and what they may see.
@@ -69,6 +71,7 @@ impl Audience {
                 matches!(watcher.role, Role::Supervisor | Role::Admin | Role::Operator)
                     || (agent_id.is_some() && agent_id == watcher.user_id)
             }
+            Audience::Person { user_id } => watcher.user_id == Some(user_id),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Live push: events of the JetStream `EVENTS` stream (each once, with its stream sequence,
-//! replayable after a reconnect), agents' and customers' typing (`typing.>`) and who is viewing
-//! what (`presence.>`), fanned out to each tenant's WebSockets, each socket filtered to what its
-//! holder may see; and presence (availability on real transitions, across replicas).
+//! replayable after a reconnect), agents' and customers' typing (`typing.>`), who is viewing
+//! what (`presence.>`) and each person's notifications (`notify.>`, to that person only),
+//! fanned out to each tenant's WebSockets, each socket filtered to what its holder may see;
+//! and presence (availability on real transitions, across replicas).
 //!
 //! Modules depend downward: [`directory`], [`coalesce`], [`limit`], [`settings`] (pure) ←
 //! [`frame`] (what a socket is sent, and to whom) ← [`viewers`], [`hub`], [`replay`],
@@ -12,6 +13,7 @@ pub mod directory;
 pub mod frame;
 pub mod hub;
 pub mod limit;
+pub mod notifications;
 pub mod presence;
 pub mod replay;
 pub mod settings;
@@ -104,6 +106,7 @@ impl Live {
                 viewers::PRESENCE,
                 shutdown.clone(),
             )),
+            tokio::spawn(notifications::relay_notifications_to_hub(bus.client().clone(), hub.clone(), shutdown.clone())),
             tokio::spawn(hub::tick_hub(hub.clone(), shutdown.clone())),
             tokio::spawn(presence::keep_presence(presence.clone(), shutdown.clone())),
             tokio::spawn(viewers::sweep_viewers(viewers.clone(), shutdown.clone())),

@@ -10,6 +10,7 @@ pub mod conversation;
 pub mod customer;
 pub mod message;
 pub mod metrics;
+pub mod notification;
 pub mod routing;
 pub mod settings;
 pub mod template;
