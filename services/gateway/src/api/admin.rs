@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use super::error::GatewayError;
 use super::present::account::{TenantJson, UserJson};
 use super::present::routing::{AgentJson, agent};
-use super::request::{JsonBody, body, uuid_in_path};
+use super::request::{JsonBody, OptionalJsonBody, body, optional_body, uuid_in_path};
 use super::state::AppState;
 use crate::auth::{Authenticated, MAX_TOKEN_TTL_HOURS, Principal};
 use crate::store::{Tenant, User};
@@ -245,13 +245,13 @@ async fn issue_token(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,
     Path((tenant_id, user_id)): Path<(String, String)>,
-    request: Option<Json<TokenRequest>>,
+    request: OptionalJsonBody<TokenRequest>,
 ) -> Result<Json<MintedToken>, GatewayError> {
     let state = state.get()?;
     let tenant_id = uuid_in_path(&tenant_id, "tenant")?;
     principal.require_admin_of(tenant_id)?;
     let user_id = uuid_in_path(&user_id, "user")?;
-    let ttl = match request.and_then(|Json(r)| r.ttl_hours) {
+    let ttl = match optional_body(request)?.and_then(|r| r.ttl_hours) {
         Some(hours) if (1..=MAX_TOKEN_TTL_HOURS).contains(&hours) => chrono::Duration::hours(hours),
         Some(_) => {
             let refusal = format!("ttl_hours must be between 1 and {MAX_TOKEN_TTL_HOURS}");

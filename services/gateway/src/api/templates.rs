@@ -38,6 +38,7 @@ struct SearchQuery {
     #[serde(default)]
     q: String,
     #[serde(default)]
+    #[param(maximum = 50)]
     limit: Option<u32>,
 }
 

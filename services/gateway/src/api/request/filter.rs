@@ -42,9 +42,31 @@ pub struct FilterQuery {
     /// all.active, all.pending, all.resolved_today, mine.needs_attention, mine.waiting_for_customer,
     /// mine.ready_to_close, team.unassigned, team.in_progress or team.needs_review.
     pub view: Option<String>,
+    /// true or false.
+    #[serde(default, deserialize_with = "flag")]
     pub needs_human: Option<bool>,
     /// Comma-separated conversation ids.
     pub ids: Option<String>,
+}
+
+/// A yes/no filter: a JSON boolean (bulk actions, exports) or the text `true`/`false` (a query
+/// string, which reaches a flattened struct as text).
+fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    match Option::<Flag>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Flag::Bool(b)) => Ok(Some(b)),
+        Some(Flag::Text(t)) => match t.as_str() {
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            other => Err(serde::de::Error::custom(format!("needs_human: {other:?} is not true or false"))),
+        },
+    }
 }
 
 fn list(value: &Option<String>) -> impl Iterator<Item = &str> {
@@ -190,6 +212,26 @@ mod tests {
         assert_eq!(filter.from.map(|t| t.seconds), Some(1_930_118_400));
         assert_eq!(filter.view, pb::View::MineNeedsAttention as i32);
         assert_eq!(filter.ids, vec!["c1".to_owned(), "c2".to_owned()]);
+    }
+
+    #[test]
+    fn needs_human_reads_from_a_query_string_through_the_list_and_from_a_json_filter() {
+        #[derive(Debug, Deserialize)]
+        struct ListLike {
+            #[serde(flatten)]
+            filter: FilterQuery,
+        }
+        let read = |query: &str| {
+            let uri: axum::http::Uri = format!("/v1/conversations?{query}").parse().unwrap();
+            axum::extract::Query::<ListLike>::try_from_uri(&uri).map(|q| q.0.filter.needs_human)
+        };
+        assert_eq!(read("needs_human=true&status=active").unwrap(), Some(true));
+        assert_eq!(read("needs_human=false").unwrap(), Some(false));
+        assert!(read("needs_human=maybe").is_err());
+        let json: FilterQuery = serde_json::from_value(serde_json::json!({"needs_human": true})).unwrap();
+        assert_eq!(json.needs_human, Some(true));
+        let none: FilterQuery = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(none.needs_human, None);
     }
 
     #[test]

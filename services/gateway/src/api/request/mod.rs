@@ -29,6 +29,17 @@ pub fn body<T>(body: JsonBody<T>) -> Result<T, PublicError> {
     })
 }
 
+/// An optional JSON body (none without a `Content-Type`); [`optional_body`] refuses a bad one.
+pub type OptionalJsonBody<T> = Result<Option<Json<T>>, JsonRejection>;
+
+/// The body if there is one, or the refusal [`body`] gives.
+pub fn optional_body<T>(optional: OptionalJsonBody<T>) -> Result<Option<T>, PublicError> {
+    match optional {
+        Ok(present) => Ok(present.map(|Json(b)| b)),
+        Err(rejection) => body::<T>(Err(rejection)).map(Some),
+    }
+}
+
 /// A query string as axum parsed it; [`query`] refuses a bad one with our error shape.
 pub type QueryParams<T> = Result<Query<T>, QueryRejection>;
 
