@@ -4,6 +4,7 @@
 mod ingest;
 mod list;
 mod load;
+mod metrics;
 mod routing;
 mod webhook;
 
@@ -101,6 +102,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("routing") {
         rows.extend(progress(routing::bench_routing().await?));
+    }
+    if wanted("metrics") {
+        rows.extend(progress(metrics::bench_metrics().await?));
     }
     rows.push(row(
         "peak memory of this process",
