@@ -4,6 +4,7 @@
 mod ingest;
 mod list;
 mod load;
+mod notify;
 mod metrics;
 mod routing;
 mod webhook;
@@ -105,6 +106,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("metrics") {
         rows.extend(progress(metrics::bench_metrics().await?));
+    }
+    if wanted("notify") {
+        rows.extend(progress(notify::bench_notify().await?));
     }
     rows.push(row(
         "peak memory of this process",
