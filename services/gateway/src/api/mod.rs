@@ -88,5 +88,5 @@ pub fn documented_routes() -> OpenApiRouter<WhenReady<AppState>> {
         .merge(routing::routes())
         .merge(channels::routes())
         .merge(metrics::routes())
-        .merge(OpenApiRouter::from(notifications::routes()))
+        .merge(notifications::routes())
 }
