@@ -125,32 +125,36 @@ impl Fleet {
                 // inside PostgreSQL's default 100 connections.
                 env.push(("INBOX__POSTGRES__MAX_CONNECTIONS".to_owned(), "8".to_owned()));
             }
+            // Every service finds the gRPC addresses of those it calls.
+            let grpc_of = |service: &str| format!("http://127.0.0.1:{}", ports[service].1);
+            let calls: &[(&str, &str)] = match name {
+                "gateway" => &[
+                    ("INBOX__GATEWAY__CONVERSATION_URL", "conversation"),
+                    ("INBOX__GATEWAY__CHANNEL_INGEST_URL", "channel-ingest"),
+                    ("INBOX__GATEWAY__ROUTING_URL", "routing"),
+                    ("INBOX__GATEWAY__METRICS_URL", "metrics"),
+                    ("INBOX__GATEWAY__NOTIFICATION_URL", "notification"),
+                    ("INBOX__GATEWAY__SEARCH_URL", "search"),
+                ],
+                "routing" => &[("INBOX__ROUTING__CONVERSATION_URL", "conversation")],
+                "notification" => &[("INBOX__NOTIFICATION__ROUTING_URL", "routing")],
+                "metrics" => &[("INBOX__METRICS__CONVERSATION_URL", "conversation")],
+                "search" => {
+                    &[("INBOX__SEARCH__CONVERSATION_URL", "conversation"), ("INBOX__SEARCH__ROUTING_URL", "routing")]
+                }
+                _ => &[],
+            };
+            env.extend(calls.iter().map(|(key, service)| ((*key).to_owned(), grpc_of(service))));
             match name {
                 "gateway" => {
                     env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
                     env.push(("INBOX__REDIS__KEY_PREFIX".into(), fleet._redis.key_prefix().to_owned()));
                     env.push(("INBOX__GATEWAY__JWT_SECRET".into(), JWT_SECRET.into()));
                     env.push(("INBOX__GATEWAY__OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into()));
-                    env.push((
-                        "INBOX__GATEWAY__CONVERSATION_URL".into(),
-                        format!("http://127.0.0.1:{}", ports["conversation"].1),
-                    ));
-                    env.push((
-                        "INBOX__GATEWAY__CHANNEL_INGEST_URL".into(),
-                        format!("http://127.0.0.1:{}", ports["channel-ingest"].1),
-                    ));
-                    env.push((
-                        "INBOX__GATEWAY__ROUTING_URL".into(),
-                        format!("http://127.0.0.1:{}", ports["routing"].1),
-                    ));
                 }
                 "routing" => {
                     env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
                     env.push(("INBOX__REDIS__KEY_PREFIX".into(), format!("{}routing:", fleet._redis.key_prefix())));
-                    env.push((
-                        "INBOX__ROUTING__CONVERSATION_URL".into(),
-                        format!("http://127.0.0.1:{}", ports["conversation"].1),
-                    ));
                 }
                 "channel-ingest" => {
                     env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
