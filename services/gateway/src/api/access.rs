@@ -53,6 +53,7 @@ pub async fn scope_visibility(State(state): State<WhenReady<AppState>>, request:
 #[serde(deny_unknown_fields)]
 struct AccessSetting {
     /// all or team.
+    #[schema(pattern = "^(all|team)$")]
     visibility: String,
 }
 

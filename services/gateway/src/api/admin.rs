@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use super::error::GatewayError;
 use super::present::account::{TenantJson, UserJson};
 use super::present::routing::{AgentJson, agent};
-use super::request::{JsonBody, OptionalJsonBody, body, optional_body, uuid_in_path};
+use super::request::{JsonBody, OptionalJsonBody, body, optional_body, single_line, uuid_in_path};
 use super::state::AppState;
 use crate::auth::{Authenticated, MAX_TOKEN_TTL_HOURS, Principal};
 use crate::store::{Tenant, User};
@@ -96,6 +96,7 @@ async fn create_tenant(
     if new.name.trim().is_empty() {
         return Err(PublicError::invalid_argument("name is required").into());
     }
+    single_line(&new.name, "name")?;
     if new.time_zone.parse::<chrono_tz::Tz>().is_err() {
         return Err(PublicError::invalid_argument(format!("unknown time zone {:?}", new.time_zone)).into());
     }
@@ -111,6 +112,7 @@ struct NewUser {
     email: String,
     name: String,
     /// admin, supervisor, agent or ai.
+    #[schema(pattern = "^(admin|supervisor|agent|ai)$")]
     role: String,
     /// Routing profile: most open conversations at once (default 5).
     #[serde(default)]
@@ -147,6 +149,8 @@ async fn create_user(
     if new.name.trim().is_empty() {
         return Err(PublicError::invalid_argument("name is required").into());
     }
+    single_line(email, "email")?;
+    single_line(&new.name, "name")?;
     if state.store.tenant(tenant_id).await?.is_none() {
         return Err(PublicError::not_found("tenant not found").into());
     }

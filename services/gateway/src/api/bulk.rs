@@ -47,9 +47,11 @@ enum Action {
         note: String,
     },
     Status {
+        #[schema(schema_with = super::names::schema::status)]
         status: String,
     },
     Priority {
+        #[schema(schema_with = super::names::schema::priority)]
         priority: String,
     },
     Archive,

@@ -78,7 +78,7 @@ async fn visitor_of(state: &AppState, ctx: &CallContext, conversation: &pb::Conv
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStatus {
-    /// active, pending, resolved or archived.
+    #[schema(schema_with = super::names::schema::status)]
     status: String,
     #[serde(default)]
     reason: String,
@@ -126,7 +126,7 @@ async fn status_history(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPriority {
-    /// urgent, high, normal or low.
+    #[schema(schema_with = super::names::schema::priority)]
     priority: String,
     #[serde(default)]
     reason: String,

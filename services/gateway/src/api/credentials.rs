@@ -27,7 +27,7 @@ use utoipa_axum::routes;
 use super::error::GatewayError;
 use super::present::Items;
 use super::present::account::{ApiKeyJson, UserJson};
-use super::request::{JsonBody, body, uuid_in_path};
+use super::request::{JsonBody, body, single_line, uuid_in_path};
 use super::state::AppState;
 use crate::auth::{Authenticated, KeyScope};
 
@@ -141,6 +141,7 @@ struct NewKeyRequest {
     /// 1 to 100 characters.
     name: String,
     /// ai_agent, integration or read_only.
+    #[schema(pattern = "^(ai_agent|integration|read_only)$")]
     scope: String,
 }
 
@@ -163,6 +164,7 @@ async fn create_key(
     if name.is_empty() || name.chars().count() > MAX_KEY_NAME_CHARS {
         return Err(PublicError::invalid_argument(format!("name must be 1 to {MAX_KEY_NAME_CHARS} characters")).into());
     }
+    single_line(name, "name")?;
     let scope = KeyScope::named(&new.scope)?;
     if state.store.tenant(tenant_id).await?.is_none() {
         return Err(PublicError::not_found("tenant not found").into());

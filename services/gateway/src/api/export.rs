@@ -43,6 +43,7 @@ fn format_from_name(name: &str) -> Result<pb::ExportFormat, PublicError> {
 struct FormatQuery {
     /// json (default), csv or text.
     #[serde(default)]
+    #[param(schema_with = formats)]
     format: Option<String>,
 }
 
@@ -73,8 +74,13 @@ struct BulkExport {
     /// every conversation matching the list's filter (at most 1,000).
     #[serde(default)]
     filter: Option<FilterQuery>,
-    /// json, csv or text.
+    #[schema(schema_with = formats)]
     format: String,
+}
+
+/// The formats of an export, as the document lists them.
+fn formats() -> utoipa::openapi::Object {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["json", "csv", "text"])).build()
 }
 
 /// Most conversations one export holds.

@@ -49,14 +49,18 @@ pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
 #[into_params(parameter_in = Query)]
 struct ReportQuery {
     /// RFC 3339, inclusive.
+    #[param(format = DateTime)]
     from: String,
     /// RFC 3339, exclusive.
+    #[param(format = DateTime)]
     to: String,
     /// hour or day (default).
     #[serde(default)]
+    #[param(pattern = "^(hour|day)$")]
     bucket: Option<String>,
     /// tenant (default), agent, team or channel.
     #[serde(default)]
+    #[param(pattern = "^(tenant|agent|team|channel)$")]
     group_by: Option<String>,
     /// Comma-separated.
     #[serde(default)]
@@ -214,6 +218,7 @@ async fn set_csat(
 #[serde(deny_unknown_fields)]
 struct NewRebuild {
     /// RFC 3339: recompute from this time on.
+    #[schema(format = DateTime)]
     from: String,
 }
 

@@ -170,6 +170,38 @@ pub fn delivery_state_name(value: i32) -> &'static str {
     }
 }
 
+/// The names a request field takes, as the OpenAPI document lists them (from the tables above,
+/// so document and parsing agree).
+pub mod schema {
+    use utoipa::openapi::{Object, ObjectBuilder, Type};
+
+    use super::{AVAILABILITIES, MEDIA_KINDS, POLICIES, PRIORITIES, STATUSES};
+
+    fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> Object {
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).build()
+    }
+
+    pub fn status() -> Object {
+        one_of(STATUSES.iter().map(|(_, n)| *n))
+    }
+
+    pub fn priority() -> Object {
+        one_of(PRIORITIES.iter().map(|(_, n)| *n))
+    }
+
+    pub fn availability() -> Object {
+        one_of(AVAILABILITIES.iter().map(|(_, n)| *n))
+    }
+
+    pub fn policy() -> Object {
+        one_of(POLICIES.iter().map(|(_, n)| *n))
+    }
+
+    pub fn media_kind() -> Object {
+        one_of(MEDIA_KINDS.iter().map(|(_, _, n)| *n))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,7 +90,7 @@ async fn admin_list_teams(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAvailability {
-    /// online, away or offline.
+    #[schema(schema_with = super::names::schema::availability)]
     availability: String,
     /// Back to the previous availability after this long (0: until changed).
     #[serde(default)]
@@ -166,6 +166,7 @@ struct NewTeam {
     name: String,
     /// round_robin (default) or least_loaded.
     #[serde(default)]
+    #[schema(schema_with = super::names::schema::policy)]
     policy: Option<String>,
     /// The channels whose AI hand-offs go to this team.
     #[serde(default)]

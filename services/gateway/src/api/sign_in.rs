@@ -170,6 +170,13 @@ async fn sign_in(
     if request.email.trim().is_empty() || request.password.is_empty() {
         return ApiError(PublicError::invalid_argument("email and password are required")).into_response();
     }
+    // Nothing with a NUL reaches PostgreSQL, which cannot store it (the answer says nothing
+    // about any account).
+    let typed = [Some(&request.email), Some(&request.password), request.tenant.as_ref()];
+    if typed.into_iter().flatten().any(|text| text.contains('\0')) {
+        return ApiError(PublicError::invalid_argument("email, password and tenant must not contain NUL"))
+            .into_response();
+    }
     let address = client_address(&headers, &extensions, state.auth.policy().trust_forwarded_for);
     let tenant = request.tenant.as_deref().map(str::trim).filter(|t| !t.is_empty());
     match state.auth.sign_in(&request.email, &request.password, tenant, &address).await {

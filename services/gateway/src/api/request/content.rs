@@ -49,7 +49,7 @@ pub fn message_content(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAttachment {
-    /// image, audio, voice, video, document or sticker.
+    #[schema(schema_with = crate::api::names::schema::media_kind)]
     kind: String,
     #[serde(default)]
     url: String,

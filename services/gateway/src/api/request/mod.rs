@@ -59,6 +59,15 @@ pub fn idempotency_key(from_body: Option<String>, headers: &HeaderMap) -> Result
     )
 }
 
+/// A one-line text field a person typed (a name, an email): refused with control characters,
+/// which have no place there and which PostgreSQL cannot store (NUL).
+pub fn single_line(value: &str, field: &str) -> Result<(), PublicError> {
+    if value.chars().any(char::is_control) {
+        return Err(PublicError::invalid_argument(format!("{field} must not contain control characters")));
+    }
+    Ok(())
+}
+
 /// The id of a gateway record (`tenant`, `user`) named in a path.
 pub fn uuid_in_path(text: &str, what: &str) -> Result<Uuid, PublicError> {
     Uuid::parse_str(text).map_err(|_| PublicError::invalid_argument(format!("{what} id must be a uuid")))
@@ -96,6 +105,13 @@ mod tests {
         assert_eq!(idempotency_key(Some("from-body".into()), &headers).unwrap(), "from-body");
         assert_eq!(idempotency_key(None, &headers).unwrap(), "from-header");
         assert_eq!(idempotency_key(None, &HeaderMap::new()).unwrap_err().code, ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn a_one_line_field_refuses_control_characters_such_as_nul() {
+        assert!(single_line("Ana Lima", "name").is_ok());
+        assert_eq!(single_line("Ana\u{0}", "name").unwrap_err().message, "name must not contain control characters");
+        assert!(single_line("a\nb", "email").is_err());
     }
 
     #[test]
