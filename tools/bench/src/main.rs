@@ -7,6 +7,7 @@ mod load;
 mod notify;
 mod metrics;
 mod routing;
+mod signin;
 mod webhook;
 
 use std::collections::HashMap;
@@ -109,6 +110,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("notify") {
         rows.extend(progress(notify::bench_notify().await?));
+    }
+    if wanted("signin") {
+        rows.extend(progress(signin::bench_signin().await?));
     }
     rows.push(row(
         "peak memory of this process",
