@@ -50,6 +50,7 @@ pub fn routes() -> Router<WhenReady<AppState>> {
     let (router, document) = split();
     router
         .layer(axum::Extension(openapi::Published::new(&document)))
+        .layer(axum::middleware::from_fn(request::refuse_nul))
         .layer(axum::middleware::from_fn(error::uniform_error_answer))
 }
 

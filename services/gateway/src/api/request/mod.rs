@@ -6,11 +6,15 @@ pub mod content;
 pub mod filter;
 
 use axum::Json;
-use axum::extract::Query;
+use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, Request};
 use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use inbox_errors::PublicError;
 use inbox_proto::common::v1::PageRequest;
+use inbox_service::http_edge::ApiError;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -59,6 +63,39 @@ pub fn idempotency_key(from_body: Option<String>, headers: &HeaderMap) -> Result
     )
 }
 
+/// Largest body any route reads (axum's default limit for JSON bodies).
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Refuses a request whose JSON body or query string carries a NUL character: PostgreSQL, where
+/// every service keeps its text, cannot store one, so it would fail deep in a service instead of
+/// being a clear 400 here.
+pub async fn refuse_nul(request: Request, next: Next) -> Response {
+    let refusal = |message: &str| ApiError(PublicError::invalid_argument(message.to_owned())).into_response();
+    if request.uri().query().is_some_and(|q| q.to_ascii_lowercase().contains("%00")) {
+        return refusal("the query string must not contain NUL characters");
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let too_large = PublicError::new(inbox_errors::ErrorCode::PayloadTooLarge, "the request body is too large");
+            return ApiError(too_large).into_response();
+        }
+    };
+    if carries_nul(&bytes) {
+        return refusal("the body must not contain NUL characters");
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// Whether JSON text holds a NUL: a raw zero byte, or the escape `\u0000` (not itself escaped).
+fn carries_nul(json: &[u8]) -> bool {
+    json.contains(&0)
+        || json.windows(6).enumerate().any(|(at, window)| {
+            window == b"\\u0000" && json[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+        })
+}
+
 /// A one-line text field a person typed (a name, an email): refused with control characters,
 /// which have no place there and which PostgreSQL cannot store (NUL).
 pub fn single_line(value: &str, field: &str) -> Result<(), PublicError> {
@@ -105,6 +142,15 @@ mod tests {
         assert_eq!(idempotency_key(Some("from-body".into()), &headers).unwrap(), "from-body");
         assert_eq!(idempotency_key(None, &headers).unwrap(), "from-header");
         assert_eq!(idempotency_key(None, &HeaderMap::new()).unwrap_err().code, ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn a_nul_is_found_in_json_text_unless_its_backslash_is_escaped() {
+        assert!(carries_nul(br#"{"name": "a\u0000b"}"#));
+        assert!(carries_nul(b"{\"name\": \"a\0b\"}"));
+        assert!(!carries_nul(br#"{"name": "a\\u0000b"}"#), "an escaped backslash, then the text u0000");
+        assert!(carries_nul(br#"{"name": "a\\\u0000b"}"#));
+        assert!(!carries_nul(br#"{"name": "plain"}"#));
     }
 
     #[test]
