@@ -20,7 +20,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 /// Generated cases per operation and phase: keeps the run near three minutes on two cores.
-const MAX_EXAMPLES: u32 = 20;
+const MAX_EXAMPLES: u32 = 40;
 
 const REQUIREMENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/requirements.txt");
 const DRIVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/conformance.py");
