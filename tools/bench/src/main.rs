@@ -8,6 +8,7 @@ mod notify;
 mod metrics;
 mod routing;
 mod signin;
+mod sockets;
 mod webhook;
 
 use std::collections::HashMap;
@@ -72,6 +73,10 @@ inbox_service::use_mimalloc!();
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `sockets` measures a gateway in a process of its own: this binary, started again.
+    if std::env::args().nth(1).as_deref() == Some("serve-gateway") {
+        std::process::exit(i32::from(sockets::serve_gateway().await != std::process::ExitCode::SUCCESS));
+    }
     // `BENCH_LOG=warn just bench ingest` shows what the in-process services log (to stderr).
     if let Ok(filter) = std::env::var("BENCH_LOG") {
         tracing_subscriber::fmt()
@@ -107,6 +112,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("metrics") {
         rows.extend(progress(metrics::bench_metrics().await?));
+    }
+    if wanted("sockets") {
+        rows.extend(progress(sockets::bench_sockets().await?));
     }
     if wanted("notify") {
         rows.extend(progress(notify::bench_notify().await?));
