@@ -1,10 +1,13 @@
 //! Settings of channel-ingest.
 
 use inbox_config::{
-    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, RedisSettings,
+    AuthSettings, GrpcSettings, HttpSettings, LogSettings, NatsSettings, PostgresSettings, RedisSettings, Secret,
     SettingsError, in_range, not_blank, refuse,
 };
 use serde::Deserialize;
+
+use crate::secrets::SecretKeys;
+use crate::webchat::client_address::Cidr;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -20,6 +23,28 @@ pub struct Settings {
     /// Web chat rate limits live in Redis, shared by every replica.
     pub redis: RedisSettings,
     pub webchat: WebchatSettings,
+    /// Keys that seal channel secrets in PostgreSQL.
+    pub secrets: SecretsSettings,
+}
+
+/// The keys channel secrets are sealed with (AES-256-GCM; see `crate::secrets`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecretsSettings {
+    /// `kid1:<base64 of 32 bytes>,kid2:...`: every key a stored secret may be sealed under.
+    pub keys: Secret,
+    /// The key id new secrets are sealed under; rows under other keys are sealed again under
+    /// it when the service starts.
+    pub active_key: String,
+}
+
+impl SecretsSettings {
+    /// The parsed keys; `validate` has refused settings this fails on.
+    pub fn keys(&self) -> Result<SecretKeys, SettingsError> {
+        SecretKeys::parse(self.keys.expose(), &self.active_key).map_err(|problem| {
+            let key = if problem.contains("active key") { "secrets.active_key" } else { "secrets.keys" };
+            refuse(key, problem)
+        })
+    }
 }
 
 /// Twilio Programmable Voice as channel-ingest answers it.
@@ -39,17 +64,33 @@ pub struct TwilioSettings {
     pub verify_numbers: bool,
 }
 
-/// The web chat widget's visitor API.
+/// The web chat widget's visitor API. Every "per address" limit counts an IPv4 address, or an
+/// IPv6 /64 (what one subscriber gets), in fixed windows shared by every replica (Redis).
 #[derive(Debug, Clone, Deserialize)]
 pub struct WebchatSettings {
     /// Messages one visitor may post per minute (fixed one-minute windows); more get 429.
     pub visitor_messages_per_minute: u32,
-    /// Requests one client address may make to the visitor API per minute; more get 429.
+    /// Requests one client address may make to one widget's visitor API per minute; more get
+    /// 429.
     pub address_requests_per_minute: u32,
-    /// Take the client address from the last `X-Forwarded-For` entry, the one the proxy in
-    /// front of channel-ingest appended (only behind exactly one such proxy); otherwise the TCP
-    /// peer address.
+    /// Requests one client address may make to the visitor API of all widgets together per
+    /// minute (made-up widget keys count here too); more get 429.
+    pub address_requests_per_minute_all_widgets: u32,
+    /// The proxies in front of channel-ingest (ingress controllers, load balancers), as
+    /// comma-separated CIDRs (`10.0.0.0/8,fd00::/8`). A request from one of them is credited
+    /// to the rightmost `X-Forwarded-For` address that is not one of them; a request from any
+    /// other peer to the peer, whatever its headers say. Empty: `X-Forwarded-For` is ignored.
+    pub trusted_proxies: String,
+    /// Replaced by `trusted_proxies`; refused when set, so a deployment that relied on it
+    /// does not silently count every visitor as its proxy.
     pub trust_forwarded_for: bool,
+    /// A visitor token unused for this many days no longer opens its visitor (the widget
+    /// starts a new one).
+    pub visitor_idle_days: u32,
+    /// New visitors one client address may start per hour (all widgets); more get 429.
+    pub visitors_per_address_per_hour: u32,
+    /// Page views one client address may record per hour (all widgets); more get 429.
+    pub page_views_per_address_per_hour: u32,
 }
 
 /// The Meta Graph API as channel-ingest calls it.
@@ -68,6 +109,10 @@ pub struct WhatsAppSettings {
     pub retry_base_ms: u64,
     /// Outbound messages sent at once by one replica.
     pub send_concurrency: usize,
+    /// Before a number is connected, ask the Graph API with the tenant's access token that
+    /// the `phone_number_id` exists and belongs to the given WhatsApp Business Account, so no
+    /// tenant claims another's number. Off only where Meta cannot be reached (the local demo).
+    pub verify_numbers: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +153,7 @@ impl inbox_service::ServiceSettings for Settings {
         send_attempts = 4
         retry_base_ms = 500
         send_concurrency = 16
+        verify_numbers = true
         [twilio]
         public_base_url = "http://127.0.0.1:8081"
         api_base_url = "https://api.twilio.com"
@@ -119,7 +165,15 @@ impl inbox_service::ServiceSettings for Settings {
         [webchat]
         visitor_messages_per_minute = 30
         address_requests_per_minute = 300
+        address_requests_per_minute_all_widgets = 1200
+        trusted_proxies = ""
         trust_forwarded_for = false
+        visitor_idle_days = 30
+        visitors_per_address_per_hour = 60
+        page_views_per_address_per_hour = 1200
+        [secrets]
+        keys = ""
+        active_key = ""
     "#;
 
     fn log(&self) -> &LogSettings {
@@ -143,7 +197,8 @@ impl inbox_service::ServiceSettings for Settings {
         in_range("ingest.max_body_bytes", self.ingest.max_body_bytes, 1024..=MAX_BODY_BYTES)?;
         self.whatsapp.validate()?;
         self.twilio.validate()?;
-        self.webchat.validate()
+        self.webchat.validate()?;
+        self.secrets.keys().map(|_| ())
     }
 }
 
@@ -181,7 +236,27 @@ impl TwilioSettings {
 impl WebchatSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         in_range("webchat.visitor_messages_per_minute", self.visitor_messages_per_minute, 1..=10_000)?;
-        in_range("webchat.address_requests_per_minute", self.address_requests_per_minute, 1..=1_000_000)
+        in_range("webchat.address_requests_per_minute", self.address_requests_per_minute, 1..=1_000_000)?;
+        in_range(
+            "webchat.address_requests_per_minute_all_widgets",
+            self.address_requests_per_minute_all_widgets,
+            1..=10_000_000,
+        )?;
+        in_range("webchat.visitor_idle_days", self.visitor_idle_days, 1..=3650)?;
+        in_range("webchat.visitors_per_address_per_hour", self.visitors_per_address_per_hour, 1..=1_000_000)?;
+        in_range("webchat.page_views_per_address_per_hour", self.page_views_per_address_per_hour, 1..=10_000_000)?;
+        if self.trust_forwarded_for {
+            return Err(refuse(
+                "webchat.trust_forwarded_for",
+                "is replaced by webchat.trusted_proxies: the CIDRs of the proxies in front (INBOX__WEBCHAT__TRUSTED_PROXIES)",
+            ));
+        }
+        self.trusted_proxies().map(|_| ())
+    }
+
+    /// The parsed `trusted_proxies`.
+    pub fn trusted_proxies(&self) -> Result<Vec<Cidr>, SettingsError> {
+        Cidr::parse_list(&self.trusted_proxies).map_err(|problem| refuse("webchat.trusted_proxies", problem))
     }
 }
 
@@ -203,9 +278,16 @@ mod tests {
 
     use super::*;
 
+    /// A valid AES-256 key (32 zero bytes, base64).
+    const KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
     /// Settings as the process would load them from `env` over the defaults.
     fn load(env: &[(&str, &str)]) -> Settings {
-        let mut vars = HashMap::from([("INBOX__AUTH__SERVICE_TOKEN".to_owned(), "a-service-token-of-16+".to_owned())]);
+        let mut vars = HashMap::from([
+            ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), "a-service-token-of-16+".to_owned()),
+            ("INBOX__SECRETS__KEYS".to_owned(), format!("k1:{KEY}")),
+            ("INBOX__SECRETS__ACTIVE_KEY".to_owned(), "k1".to_owned()),
+        ]);
         vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         inbox_config::load(Settings::DEFAULTS, None, &vars).unwrap()
     }
@@ -222,9 +304,40 @@ mod tests {
             ("INBOX__TWILIO__API_BASE_URL", "http://127.0.0.1:41235"),
             ("INBOX__WEBCHAT__VISITOR_MESSAGES_PER_MINUTE", "5"),
             ("INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE", "40"),
+            ("INBOX__WEBCHAT__TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8,127.0.0.1"),
+            ("INBOX__WHATSAPP__VERIFY_NUMBERS", "false"),
+            ("INBOX__SECRETS__KEYS", &format!("old:{KEY},new:{KEY}")),
+            ("INBOX__SECRETS__ACTIVE_KEY", "new"),
         ])
         .validate()
         .unwrap();
+    }
+
+    #[test]
+    fn secret_keys_are_required_checked_and_never_repeated_in_the_refusal() {
+        let short = "c2hvcnQ=";
+        for (variable, value, names) in [
+            ("INBOX__SECRETS__KEYS", "", "INBOX__SECRETS__KEYS"),
+            ("INBOX__SECRETS__KEYS", &format!("k1:{short}") as &str, "INBOX__SECRETS__KEYS"),
+            ("INBOX__SECRETS__KEYS", "k1", "INBOX__SECRETS__KEYS"),
+            ("INBOX__SECRETS__ACTIVE_KEY", "k2", "INBOX__SECRETS__ACTIVE_KEY"),
+            ("INBOX__SECRETS__ACTIVE_KEY", "", "INBOX__SECRETS__ACTIVE_KEY"),
+        ] {
+            let err = load(&[(variable, value)]).validate().unwrap_err().to_string();
+            assert!(err.contains(names), "{variable}={value:?}: {err}");
+            assert!(!err.contains(short) && !err.contains(KEY), "{err}");
+        }
+        assert!(!format!("{:?}", load(&[]).secrets).contains(KEY), "settings are logged without the keys");
+    }
+
+    #[test]
+    fn trusted_proxies_must_be_cidrs_and_the_old_switch_is_refused_by_name() {
+        for nonsense in ["10.0.0.0/33", "proxy.internal", "::/129", "10.0.0.0/8;10.1.0.0/16"] {
+            let err = load(&[("INBOX__WEBCHAT__TRUSTED_PROXIES", nonsense)]).validate().unwrap_err().to_string();
+            assert!(err.contains("INBOX__WEBCHAT__TRUSTED_PROXIES"), "{nonsense}: {err}");
+        }
+        let err = load(&[("INBOX__WEBCHAT__TRUST_FORWARDED_FOR", "true")]).validate().unwrap_err().to_string();
+        assert!(err.contains("INBOX__WEBCHAT__TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]
@@ -245,6 +358,11 @@ mod tests {
             ("INBOX__TWILIO__REQUEST_TIMEOUT_MS", "0"),
             ("INBOX__WEBCHAT__VISITOR_MESSAGES_PER_MINUTE", "0"),
             ("INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE", "0"),
+            ("INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE_ALL_WIDGETS", "0"),
+            ("INBOX__WEBCHAT__VISITOR_IDLE_DAYS", "0"),
+            ("INBOX__WEBCHAT__VISITOR_IDLE_DAYS", "100000"),
+            ("INBOX__WEBCHAT__VISITORS_PER_ADDRESS_PER_HOUR", "0"),
+            ("INBOX__WEBCHAT__PAGE_VIEWS_PER_ADDRESS_PER_HOUR", "0"),
         ] {
             let err = load(&[(variable, nonsense)]).validate().unwrap_err().to_string();
             assert!(err.contains(variable) && err.contains(nonsense), "{variable}={nonsense}: {err}");

@@ -15,6 +15,7 @@ impl From<StoreError> for PublicError {
             StoreError::NotFound(what) => PublicError::not_found(what),
             StoreError::AlreadyExists(what) => PublicError::new(ErrorCode::AlreadyExists, what),
             StoreError::Unavailable(cause) => unavailable("ingest store", &cause),
+            StoreError::Secret(e) => unavailable("channel secrets", &e),
             StoreError::Database(e) if is_connection_problem(&e) => unavailable("ingest store", &e),
             StoreError::Database(e) => {
                 tracing::error!(error = %e, "ingest store failed");

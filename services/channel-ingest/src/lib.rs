@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod outbound;
 pub mod replay;
+pub mod secrets;
 pub mod store;
 pub mod twilio;
 pub mod webchat;
@@ -43,6 +44,8 @@ pub async fn run_with_clock(
     shutdown: CancellationToken,
     clock: Clock,
 ) -> Result<(), RunError> {
+    let secret_keys = settings.secrets.keys().map_err(|e| RunError::Other(e.to_string()))?;
+    let trusted_proxies = settings.webchat.trusted_proxies().map_err(|e| RunError::Other(e.to_string()))?;
     let needs = Needs {
         service: "channel-ingest",
         postgres: Some((&settings.postgres, &store::MIGRATOR)),
@@ -60,7 +63,18 @@ pub async fn run_with_clock(
         return Ok(http.await??);
     };
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
-    let store = store::IngestStore::with_clock(pool.clone(), clock);
+    let store = store::IngestStore::with_clock(pool.clone(), clock).with_secrets(secret_keys);
+    // Before anything reads an account: secrets still in the clear (written before sealing) or
+    // under an older key are sealed under the active key; rows under a key no longer
+    // configured stop the start, naming it.
+    let sealed = store.seal_secrets().await.map_err(|e| RunError::Other(format!("sealing channel secrets: {e}")))?;
+    if sealed != store::SealReport::default() {
+        tracing::info!(
+            sealed = sealed.sealed,
+            resealed = sealed.resealed,
+            "channel secrets sealed under the active key"
+        );
+    }
     let bus = connected.bus;
     let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
     let archive = store::ArchiveBatcher::start(store.clone(), settings.ingest.archive_synchronous_commit);

@@ -35,3 +35,15 @@ pub static ARCHIVE_BATCH: LazyLock<prometheus::HistogramVec> = LazyLock::new(|| 
     )
     .expect("metric registers once")
 });
+
+/// Channel account lookups that reached PostgreSQL (cache misses), by channel: what a stream
+/// of unsigned or forged webhooks can make the database do.
+#[allow(clippy::expect_used)]
+pub static ACCOUNT_QUERIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "inbox_ingest_account_queries_total",
+        "Channel account lookups sent to PostgreSQL by the webhook edges (cache misses), by channel.",
+        &["channel"]
+    )
+    .expect("metric registers once")
+});

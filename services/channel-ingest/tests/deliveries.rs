@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use chrono::TimeZone;
+use inbox_channel_ingest::secrets::SecretKeys;
 use inbox_channel_ingest::store::{
     Claim, DeliveryFailure, DeliveryState, IngestStore, MIGRATOR, NewDelivery, NewWhatsAppAccount, StatusRecord,
 };
@@ -27,7 +28,8 @@ async fn fixture() -> Fixture {
     let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
     MIGRATOR.run(&pool).await.unwrap();
     let clock = Clock::manual(chrono::Utc.with_ymd_and_hms(2031, 3, 1, 9, 0, 0).unwrap());
-    let store = IngestStore::with_clock(pool, clock.clone());
+    let keys = SecretKeys::parse("k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "k1").unwrap();
+    let store = IngestStore::with_clock(pool, clock.clone()).with_secrets(keys);
     let tenant = Uuid::new_v4();
     let account = store
         .upsert_whatsapp_account(

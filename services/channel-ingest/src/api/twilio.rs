@@ -75,7 +75,7 @@ async fn receive_twilio(
         .map_err(|e| rejected("malformed", PublicError::invalid_argument(e)))?;
     tracing::Span::current().record("call_sid", callback.call_sid());
 
-    let account = ctx.store.twilio_account(callback.our_number()).await.map_err(not_taken)?;
+    let account = ctx.store.twilio_account_cached(callback.our_number()).await.map_err(not_taken)?;
     let config = account.as_ref().map(|a| TwilioConfig::of(&a.config));
     let (Some(account), Some(config)) = (account, config) else {
         return Err(rejected("unknown_account", PublicError::not_found("no twilio account for this number")));

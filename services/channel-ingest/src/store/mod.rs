@@ -13,13 +13,15 @@ mod archive_batch;
 mod deliveries;
 mod webchat;
 
-pub use accounts::{ChannelAccount, NewTwilioAccount, NewWhatsAppAccount};
+pub use accounts::{ChannelAccount, NewTwilioAccount, NewWhatsAppAccount, SealReport, WebhookAccounts};
 pub use archive::ArchivedPayload;
 pub use archive_batch::ArchiveBatcher;
 pub use deliveries::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, NewDelivery, StatusRecord};
 pub use webchat::{NewWidget, PageRecord, Visitor, VisitorUpdate, WebchatMessage, Widget};
 
 use inbox_service::Clock;
+
+use crate::secrets::SecretKeys;
 use sqlx::PgPool;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -38,6 +40,10 @@ pub enum StoreError {
     /// The store cannot take the work now (the archive writer stopped or failed); retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A channel secret could not be sealed or opened (no keys, a key missing from the
+    /// configuration, a damaged value): the cause is logged, never shown.
+    #[error("secrets: {0}")]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 #[derive(Clone)]
@@ -49,6 +55,9 @@ pub struct IngestStore {
     accounts: std::sync::Arc<accounts::AccountCache>,
     /// Web chat widgets by key, likewise.
     widgets: std::sync::Arc<webchat::WidgetCache>,
+    /// The keys channel secrets are sealed with; none unless given with [`Self::with_secrets`]
+    /// (such a store reads and writes everything but channel secrets).
+    secrets: std::sync::Arc<SecretKeys>,
 }
 
 impl IngestStore {
@@ -59,7 +68,19 @@ impl IngestStore {
 
     /// A store whose "now" is `clock`'s (a manual clock in tests).
     pub fn with_clock(pool: PgPool, clock: Clock) -> Self {
-        Self { pool, clock, accounts: std::sync::Arc::default(), widgets: std::sync::Arc::default() }
+        Self {
+            pool,
+            clock,
+            accounts: std::sync::Arc::default(),
+            widgets: std::sync::Arc::default(),
+            secrets: std::sync::Arc::default(),
+        }
+    }
+
+    /// This store, sealing and opening channel secrets with `keys`.
+    pub fn with_secrets(mut self, keys: SecretKeys) -> Self {
+        self.secrets = std::sync::Arc::new(keys);
+        self
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -3,6 +3,7 @@
 //! replies and typing to the visitor's socket on whichever replica holds it, and the visitor's
 //! own typing to the agents.
 
+pub mod client_address;
 pub mod customer_typing;
 pub mod hub;
 pub mod outbound;

@@ -2,7 +2,15 @@
 //! `whatsapp_business_account`). Unknown fields are ignored; every message keeps its raw JSON
 //! so types this version does not model are still kept.
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
+
+/// Meta batches at most 1,000 updates into one webhook ("Event notifications are aggregated
+/// and sent in a batch with a maximum of 1000 updates", Graph API Webhooks, Getting Started).
+/// Each entry, each change and each message or status is at least one update, so a webhook
+/// with more of any is not Meta's: refused before any account is looked up.
+pub const MAX_UPDATES: usize = 1000;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct WebhookPayload {
@@ -132,6 +140,14 @@ pub enum PayloadError {
         "the payload names no phone_number_id nor WhatsApp Business Account id, so no channel account can be identified"
     )]
     NoAccount,
+    #[error("the payload has {count} {what}; Meta sends at most {MAX_UPDATES} updates in one webhook")]
+    OverCap { what: &'static str, count: usize },
+}
+
+/// The distinct items, in order of first appearance (linear: payloads are attacker-sized).
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    items.filter(|item| seen.insert(*item)).collect()
 }
 
 impl WebhookPayload {
@@ -141,6 +157,7 @@ impl WebhookPayload {
         if payload.object != "whatsapp_business_account" {
             return Err(PayloadError::WrongObject(payload.object));
         }
+        payload.check_caps()?;
         for (e, entry) in payload.entry.iter().enumerate() {
             for (c, change) in entry.changes.iter().enumerate() {
                 if change.field != "messages" {
@@ -180,44 +197,92 @@ impl WebhookPayload {
         Ok(payload)
     }
 
+    /// Refuses a payload with more entries, changes, or messages and statuses than Meta puts
+    /// in one webhook ([`MAX_UPDATES`]).
+    fn check_caps(&self) -> Result<(), PayloadError> {
+        let over = |what, count| if count > MAX_UPDATES { Err(PayloadError::OverCap { what, count }) } else { Ok(()) };
+        over("entries", self.entry.len())?;
+        let changes = self.entry.iter().flat_map(|e| &e.changes);
+        over("changes", changes.clone().count())?;
+        over("messages and statuses", changes.map(|c| c.value.messages.len() + c.value.statuses.len()).sum())
+    }
+
     /// The distinct WhatsApp Business Account ids (`entry[].id`) of entries with changes of
     /// other fields than `messages` (template status, account or quality updates), which name
-    /// no phone number.
+    /// no phone number; in order of appearance.
     pub fn business_account_ids(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = Vec::new();
-        for entry in &self.entry {
-            if !entry.id.is_empty()
-                && entry.changes.iter().any(|c| c.field != "messages")
-                && !ids.contains(&entry.id.as_str())
-            {
-                ids.push(&entry.id);
-            }
-        }
-        ids
+        distinct(
+            self.entry
+                .iter()
+                .filter(|entry| !entry.id.is_empty() && entry.changes.iter().any(|c| c.field != "messages"))
+                .map(|entry| entry.id.as_str()),
+        )
     }
 
     /// The fields of the changes that are not `messages`, for the log.
     pub fn other_fields(&self) -> Vec<&str> {
-        let mut fields: Vec<&str> = Vec::new();
-        for change in self.entry.iter().flat_map(|e| &e.changes) {
-            if change.field != "messages" && !fields.contains(&change.field.as_str()) {
-                fields.push(&change.field);
-            }
-        }
-        fields
+        distinct(
+            self.entry.iter().flat_map(|e| &e.changes).map(|c| c.field.as_str()).filter(|field| *field != "messages"),
+        )
     }
 
     /// The distinct `metadata.phone_number_id`s the payload is about, in order of appearance.
     pub fn phone_number_ids(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = Vec::new();
-        for change in self.entry.iter().flat_map(|e| &e.changes) {
-            if let Some(meta) = &change.value.metadata
-                && !meta.phone_number_id.is_empty()
-                && !ids.contains(&meta.phone_number_id.as_str())
-            {
-                ids.push(&meta.phone_number_id);
-            }
-        }
-        ids
+        distinct(
+            self.entry
+                .iter()
+                .flat_map(|e| &e.changes)
+                .filter_map(|change| change.value.metadata.as_ref())
+                .map(|meta| meta.phone_number_id.as_str())
+                .filter(|id| !id.is_empty()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn with_entries(entries: Vec<Value>) -> Vec<u8> {
+        json!({"object": "whatsapp_business_account", "entry": entries}).to_string().into_bytes()
+    }
+
+    fn status(n: usize) -> Value {
+        json!({"id": format!("wamid.{n}"), "status": "read", "timestamp": "1749416383"})
+    }
+
+    #[test]
+    fn more_entries_changes_or_updates_than_meta_batches_are_refused() {
+        let entries = |n: usize| (0..n).map(|i| json!({"id": i.to_string(), "changes": [{"field": "x"}]})).collect();
+        assert!(WebhookPayload::parse(&with_entries(entries(MAX_UPDATES))).is_ok());
+        assert_eq!(
+            WebhookPayload::parse(&with_entries(entries(MAX_UPDATES + 1))).unwrap_err(),
+            PayloadError::OverCap { what: "entries", count: MAX_UPDATES + 1 }
+        );
+        let changes: Vec<Value> = (0..=MAX_UPDATES).map(|_| json!({"field": "x"})).collect();
+        let err = WebhookPayload::parse(&with_entries(vec![json!({"id": "1", "changes": changes})])).unwrap_err();
+        assert_eq!(err, PayloadError::OverCap { what: "changes", count: MAX_UPDATES + 1 });
+        let statuses: Vec<Value> = (0..=MAX_UPDATES).map(status).collect();
+        let change =
+            json!({"field": "messages", "value": {"metadata": {"phone_number_id": "1"}, "statuses": statuses}});
+        let err = WebhookPayload::parse(&with_entries(vec![json!({"id": "1", "changes": [change]})])).unwrap_err();
+        assert_eq!(err, PayloadError::OverCap { what: "messages and statuses", count: MAX_UPDATES + 1 });
+        assert!(err.to_string().contains("at most 1000 updates"), "{err}");
+    }
+
+    #[test]
+    fn ids_are_distinct_in_order_of_appearance() {
+        let change = |id: &str| json!({"field": "messages", "value": {"metadata": {"phone_number_id": id}}});
+        let body = with_entries(vec![
+            json!({"id": "9", "changes": [change("2"), change("1"), change("2")]}),
+            json!({"id": "8", "changes": [change("1"), {"field": "account_update"}]}),
+            json!({"id": "8", "changes": [{"field": "security"}, {"field": "account_update"}]}),
+        ]);
+        let payload = WebhookPayload::parse(&body).unwrap();
+        assert_eq!(payload.phone_number_ids(), ["2", "1"]);
+        assert_eq!(payload.business_account_ids(), ["8"]);
+        assert_eq!(payload.other_fields(), ["account_update", "security"]);
     }
 }

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use inbox_bus::Bus;
 use inbox_channel_ingest::Settings;
+use inbox_channel_ingest::secrets::SecretKeys;
 use inbox_channel_ingest::store::{IngestStore, NewTwilioAccount, NewWhatsAppAccount};
-use inbox_service::Listeners;
-use inbox_testkit::{TestDatabase, TestNats, wait_until};
+use inbox_service::{Clock, Listeners};
+use inbox_testkit::{TestDatabase, TestNats, TestRedis, wait_until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -31,6 +32,16 @@ pub const TWILIO_ACCOUNT_SID: &str = "AC00000000000000000000000000000abc";
 pub const TWILIO_TOKEN: &str = "twilio-auth-token-of-the-test";
 pub const TWILIO_PUBLIC_BASE_URL: &str = "https://calls.example.test";
 
+/// The keys the tests seal channel secrets with (`INBOX__SECRETS__KEYS`), and the active one.
+pub const SECRET_KEYS: &str =
+    "test-old:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,test-new:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+pub const ACTIVE_KEY: &str = "test-new";
+
+/// The keys of [`SECRET_KEYS`] with `active` sealing new values.
+pub fn secret_keys(active: &str) -> SecretKeys {
+    SecretKeys::parse(SECRET_KEYS, active).unwrap()
+}
+
 pub struct Ingest {
     /// `http://127.0.0.1:<port>` of the webhooks and the web chat visitor API.
     pub base: String,
@@ -41,20 +52,34 @@ pub struct Ingest {
     /// The tenant the test connects its accounts to.
     pub tenant: Uuid,
     pub shutdown: CancellationToken,
+    /// The database's URL (to open it as the service would, with other keys).
+    pub db_url: String,
     _db: TestDatabase,
     _nats: TestNats,
+    _redis: TestRedis,
 }
 
 /// Starts channel-ingest with a fresh database and JetStream, the defaults overridden by `env`
 /// (`INBOX__...` pairs), and waits until it is ready.
 pub async fn start(env: &[(&str, &str)]) -> Ingest {
+    start_with_clock(env, Clock::system()).await
+}
+
+/// Like [`start`], the service reading "now" from `clock` (a manual clock in tests that move
+/// time).
+pub async fn start_with_clock(env: &[(&str, &str)], clock: Clock) -> Ingest {
     let db = TestDatabase::create("ingest").await.unwrap();
     let nats = TestNats::start().await.unwrap();
+    let redis = TestRedis::start().await.unwrap();
     let mut vars: HashMap<String, String> = [
         ("INBOX__POSTGRES__URL", db.url()),
         ("INBOX__NATS__URL", nats.url()),
+        ("INBOX__REDIS__URL", redis.url().to_owned()),
+        ("INBOX__REDIS__KEY_PREFIX", redis.key_prefix().to_owned()),
         ("INBOX__AUTH__SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
         ("INBOX__LOG__LEVEL", "warn".to_owned()),
+        ("INBOX__SECRETS__KEYS", SECRET_KEYS.to_owned()),
+        ("INBOX__SECRETS__ACTIVE_KEY", ACTIVE_KEY.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -66,7 +91,7 @@ pub async fn start(env: &[(&str, &str)]) -> Ingest {
     let base = format!("http://{}", listeners.http.local_addr().unwrap());
     let grpc = listeners.grpc.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    tokio::spawn(inbox_channel_ingest::run(settings, listeners, shutdown.clone()));
+    tokio::spawn(inbox_channel_ingest::run_with_clock(settings, listeners, shutdown.clone(), clock.clone()));
     let client = reqwest::Client::new();
     wait_until(Duration::from_secs(20), || {
         let req = client.get(format!("{base}/readyz"));
@@ -76,7 +101,19 @@ pub async fn start(env: &[(&str, &str)]) -> Ingest {
     .expect("channel-ingest became ready");
     let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
     let bus = Bus::connect(&nats.url(), "test").await.unwrap();
-    Ingest { base, grpc, store: IngestStore::new(pool), bus, tenant: Uuid::new_v4(), shutdown, _db: db, _nats: nats }
+    let store = IngestStore::with_clock(pool, clock).with_secrets(secret_keys(ACTIVE_KEY));
+    Ingest {
+        base,
+        grpc,
+        store,
+        bus,
+        tenant: Uuid::new_v4(),
+        shutdown,
+        db_url: db.url(),
+        _db: db,
+        _nats: nats,
+        _redis: redis,
+    }
 }
 
 impl Ingest {
