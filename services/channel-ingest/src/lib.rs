@@ -14,6 +14,7 @@ pub mod ids;
 pub mod ingest;
 pub mod metrics;
 pub mod outbound;
+pub mod redact;
 pub mod replay;
 pub mod secrets;
 pub mod store;
@@ -139,6 +140,7 @@ pub async fn run_with_clock(
         api::accounts::ChannelAccountsApi {
             store: store.clone(),
             twilio_verifier: settings.twilio.verify_numbers.then(|| twilio.clone()),
+            graph_verifier: settings.whatsapp.verify_numbers.then(|| graph.clone()),
         },
         auth.clone(),
     );

@@ -10,12 +10,16 @@ use crate::ids::parse_id;
 use crate::store::{ChannelAccount, IngestStore, NewTwilioAccount, NewWhatsAppAccount, NewWidget, Widget};
 use crate::twilio::rest::{RestError, TwilioRest};
 use crate::twilio::voice_config::{TwilioConfig, VoiceConfig, is_account_sid, is_e164};
+use crate::whatsapp::graph::{GraphClient, OwnershipError};
 
 pub struct ChannelAccountsApi {
     pub store: IngestStore,
     /// Asks Twilio whether an account owns a number before it is connected; `None` when
     /// `twilio.verify_numbers` is off.
     pub twilio_verifier: Option<TwilioRest>,
+    /// Asks the Graph API whether a WhatsApp number belongs to the given business account
+    /// before it is connected; `None` when `whatsapp.verify_numbers` is off.
+    pub graph_verifier: Option<GraphClient>,
 }
 
 fn to_proto(account: &ChannelAccount) -> pb::WhatsAppAccount {
@@ -79,13 +83,47 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
         if !r.business_account_id.chars().all(|c| c.is_ascii_digit()) {
             return Err(PublicError::invalid_argument("business_account_id must be digits, as Meta issues it").into());
         }
+        let mut display_phone_number = r.display_phone_number.clone();
+        if let Some(graph) = &self.graph_verifier {
+            // The first tenant to connect a number owns it here: only with proof from Meta.
+            if r.business_account_id.is_empty() || r.access_token.trim().is_empty() {
+                return Err(PublicError::invalid_argument(
+                    "required to prove the number is yours: business_account_id (the WhatsApp Business Account id) and access_token",
+                )
+                .into());
+            }
+            match graph.number_of_business(&r.phone_number_id, &r.business_account_id, r.access_token.trim()).await {
+                Ok(number) => {
+                    if display_phone_number.trim().is_empty() {
+                        display_phone_number = number.display_phone_number;
+                    }
+                }
+                Err(OwnershipError::Refused(reason)) => {
+                    return Err(PublicError::invalid_argument(format!(
+                        "Meta did not confirm this phone_number_id and business account with this access token: {}",
+                        crate::redact::phone_numbers(&reason)
+                    ))
+                    .into());
+                }
+                Err(OwnershipError::NotInBusiness) => {
+                    return Err(PublicError::invalid_argument(
+                        "this phone_number_id is not a number of the given WhatsApp Business Account",
+                    )
+                    .into());
+                }
+                Err(OwnershipError::Unavailable(e)) => {
+                    tracing::warn!(error = %e, "graph api number check failed");
+                    return Err(PublicError::unavailable("Meta could not be asked about the number; retry").into());
+                }
+            }
+        }
         let account = self
             .store
             .upsert_whatsapp_account(
                 ctx.tenant_id,
                 &NewWhatsAppAccount {
                     phone_number_id: &r.phone_number_id,
-                    display_phone_number: &r.display_phone_number,
+                    display_phone_number: &display_phone_number,
                     app_secret: &r.app_secret,
                     verify_token: &r.verify_token,
                     access_token: &r.access_token,
@@ -136,14 +174,15 @@ impl pb::channel_accounts_server::ChannelAccounts for ChannelAccountsApi {
             match twilio.owns_number(account_sid, r.auth_token.trim(), phone_number).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    return Err(PublicError::invalid_argument(format!(
-                        "Twilio account {account_sid} has no number {phone_number}"
-                    ))
+                    return Err(PublicError::invalid_argument(
+                        "the Twilio account of these credentials has no such number",
+                    )
                     .into());
                 }
                 Err(RestError::Refused { code, message }) => {
                     return Err(PublicError::invalid_argument(format!(
-                        "Twilio refused these credentials ({code}): {message}"
+                        "Twilio refused these credentials ({code}): {}",
+                        crate::redact::phone_numbers(&message)
                     ))
                     .into());
                 }

@@ -97,6 +97,58 @@ pub enum MediaError {
     Unavailable(String),
 }
 
+/// Why Meta did not confirm that a number belongs to a business account.
+#[derive(Debug, thiserror::Error)]
+pub enum OwnershipError {
+    /// Meta answered no (the number or business account is unknown to it, or the access token
+    /// may not see them): its reason.
+    #[error("{0}")]
+    Refused(String),
+    /// The number exists but is not one of the business account's numbers.
+    #[error("the phone_number_id is not a number of this WhatsApp Business Account")]
+    NotInBusiness,
+    /// Meta could not be asked (unreachable, timeout, 429, 5xx).
+    #[error("the Graph API could not be reached: {0}")]
+    Unavailable(String),
+}
+
+/// A number as `GET /{phone-number-id}` describes it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PhoneNumberInfo {
+    pub id: String,
+    #[serde(default)]
+    pub display_phone_number: String,
+    #[serde(default)]
+    pub verified_name: String,
+}
+
+/// `GET /{waba-id}/phone_numbers`: a page of the business account's numbers.
+#[derive(Debug, Deserialize)]
+struct PhoneNumberPage {
+    #[serde(default)]
+    data: Vec<PhoneNumberInfo>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Paging {
+    #[serde(default)]
+    cursors: Option<Cursors>,
+    /// Present only when another page follows.
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Cursors {
+    #[serde(default)]
+    after: String,
+}
+
+/// Pages of a business account's numbers read at most (100 numbers a page).
+const MAX_NUMBER_PAGES: usize = 20;
+
 /// A media download in progress: its headers are in, its body streams.
 pub struct Download {
     pub content_type: Option<String>,
@@ -227,6 +279,71 @@ impl GraphClient {
             429 | 500.. => Err(MediaError::Unavailable(reason)),
             _ => Err(MediaError::Refused(reason)),
         }
+    }
+
+    /// A JSON answer of the Graph API to a GET: the body when 2xx, Meta's refusal (4xx but 429),
+    /// or unavailable.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        access_token: &str,
+    ) -> Result<T, OwnershipError> {
+        let unavailable = |e: TransportError| OwnershipError::Unavailable(e.reason);
+        let response = self.call(http::Method::GET, url, access_token, None).await.map_err(unavailable)?;
+        let status = response.status();
+        let bytes = self.read_body(response).await.map_err(unavailable)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| OwnershipError::Unavailable(format!("unexpected Graph API answer: {e}")));
+        }
+        let failure = failure_of(status.as_u16(), &bytes);
+        if status.as_u16() == 429 || status.is_server_error() || RATE_LIMIT_CODES.contains(&failure.code) {
+            return Err(OwnershipError::Unavailable(format!("{} ({})", failure.title, failure.code)));
+        }
+        Err(OwnershipError::Refused(format!("{} ({})", failure.title, failure.code)))
+    }
+
+    /// Asks Meta, with the tenant's access token, that `phone_number_id` exists
+    /// (`GET /{phone-number-id}`) and is one of the numbers of the WhatsApp Business Account
+    /// `business_account_id` (`GET /{waba-id}/phone_numbers`, every page). Both ids are digits
+    /// (checked by the caller), so they are safe in a path.
+    pub async fn number_of_business(
+        &self,
+        phone_number_id: &str,
+        business_account_id: &str,
+        access_token: &str,
+    ) -> Result<PhoneNumberInfo, OwnershipError> {
+        let number: PhoneNumberInfo = self
+            .get_json(
+                &self.url(&format!("{phone_number_id}?fields=id,display_phone_number,verified_name")),
+                access_token,
+            )
+            .await?;
+        if number.id != phone_number_id {
+            return Err(OwnershipError::Refused("the Graph API answered for another number".into()));
+        }
+        let mut after = String::new();
+        for _ in 0..MAX_NUMBER_PAGES {
+            let query = {
+                let mut query = form_urlencoded::Serializer::new(String::new());
+                query.append_pair("fields", "id,display_phone_number").append_pair("limit", "100");
+                if !after.is_empty() {
+                    query.append_pair("after", &after);
+                }
+                query.finish()
+            };
+            let url = self.url(&format!("{business_account_id}/phone_numbers?{query}"));
+            let page: PhoneNumberPage = self.get_json(&url, access_token).await?;
+            if page.data.iter().any(|n| n.id == phone_number_id) {
+                return Ok(number);
+            }
+            // Only our own cursor is followed: the `next` URL is not fetched as given.
+            match page.paging.filter(|p| p.next.is_some()).and_then(|p| p.cursors).map(|c| c.after) {
+                Some(cursor) if !cursor.is_empty() && cursor != after => after = cursor,
+                _ => break,
+            }
+        }
+        Err(OwnershipError::NotInBusiness)
     }
 
     /// Starts downloading a media file from the URL `media_info` gave (it needs the token too).

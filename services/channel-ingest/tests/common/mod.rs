@@ -54,6 +54,8 @@ pub struct Ingest {
     pub shutdown: CancellationToken,
     /// The database's URL (to open it as the service would, with other keys).
     pub db_url: String,
+    /// The settings' variables the service was started with.
+    pub vars: HashMap<String, String>,
     _db: TestDatabase,
     _nats: TestNats,
     _redis: TestRedis,
@@ -87,6 +89,7 @@ pub async fn start_with_clock(env: &[(&str, &str)], clock: Clock) -> Ingest {
     vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let settings: Settings =
         inbox_config::load(<Settings as inbox_service::ServiceSettings>::DEFAULTS, None, &vars).unwrap();
+    let started_with = vars.clone();
     let listeners = Listeners::ephemeral().await.unwrap();
     let base = format!("http://{}", listeners.http.local_addr().unwrap());
     let grpc = listeners.grpc.local_addr().unwrap();
@@ -110,6 +113,7 @@ pub async fn start_with_clock(env: &[(&str, &str)], clock: Clock) -> Ingest {
         tenant: Uuid::new_v4(),
         shutdown,
         db_url: db.url(),
+        vars: started_with,
         _db: db,
         _nats: nats,
         _redis: redis,
@@ -117,6 +121,42 @@ pub async fn start_with_clock(env: &[(&str, &str)], clock: Clock) -> Ingest {
 }
 
 impl Ingest {
+    /// Starts another replica on the same database, bus and Redis, with `env` over the first
+    /// one's settings; returns its HTTP base URL once it is ready, or the error it stopped with.
+    pub async fn start_replica(&self, env: &[(&str, &str)]) -> Result<String, String> {
+        let mut vars = self.vars.clone();
+        vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let settings: Settings =
+            inbox_config::load(<Settings as inbox_service::ServiceSettings>::DEFAULTS, None, &vars).unwrap();
+        let listeners = Listeners::ephemeral().await.unwrap();
+        let base = format!("http://{}", listeners.http.local_addr().unwrap());
+        let replica = tokio::spawn(inbox_channel_ingest::run(settings, listeners, self.shutdown.clone()));
+        let client = reqwest::Client::new();
+        // Serving webhooks (anything but 503 from the webhook edge): connected, migrated, and
+        // past what the service does at start.
+        let ready = wait_until(Duration::from_secs(20), || {
+            let req = client.get(format!("{base}/webhooks/whatsapp"));
+            async move { req.send().await.ok().filter(|r| r.status() != 503).map(|_| ()) }
+        });
+        tokio::select! {
+            ready = ready => ready.map(|()| base).ok_or_else(|| "not ready within 20 s".to_owned()),
+            stopped = replica => Err(match stopped {
+                Ok(Ok(())) => "stopped".to_owned(),
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            }),
+        }
+    }
+
+    /// Every channel account row as PostgreSQL would dump it (one JSON text per row).
+    pub async fn raw_accounts(&self) -> String {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT row_to_json(c)::text FROM channel_accounts c")
+            .fetch_all(self.store.pool())
+            .await
+            .unwrap();
+        rows.join("\n")
+    }
+
     /// Connects [`PHONE_NUMBER_ID`] to the test's tenant.
     pub async fn connect_whatsapp_number(&self) {
         let number = NewWhatsAppAccount {
