@@ -94,6 +94,7 @@ pub async fn run_with_clock(
         limiter: webchat::rate_limit::RateLimiter::new(redis.clone(), settings.redis.key_prefix.clone()),
         tickets: webchat::tickets::SocketTickets::new(redis, settings.redis.key_prefix.clone()),
         settings: settings.webchat.clone(),
+        trusted_proxies,
         shutdown: shutdown.clone(),
     }));
     let visitor_relay =

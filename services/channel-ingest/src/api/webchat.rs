@@ -4,9 +4,12 @@
 //! Every visitor API request names its widget in the path, so one gate checks, before any
 //! handler runs: the widget exists (404), the `Origin` header is one of its allowed origins
 //! (403; CORS headers are only ever sent for allowed origins, preflights included), and the
-//! client address is within its rate limit (429). Handlers then check the visitor's bearer
-//! token (401), bound to one visitor of that widget of that tenant, and validate input (400)
-//! before writing anything.
+//! client address (`webchat::client_address`: behind trusted proxies only, IPv6 per /64) is
+//! within its rate limits on this widget and on all widgets (429 with `Retry-After`). Handlers
+//! then check the visitor's bearer token (401; a token unused for `visitor_idle_days` opens
+//! nothing), bound to one visitor of that widget of that tenant, validate input (400), and
+//! count new visitors and page views against the address's hourly caps (429) before writing
+//! anything.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
@@ -35,10 +38,11 @@ use crate::metrics::WEBHOOKS;
 use crate::store::{
     ArchiveBatcher, DeliveryState, IngestStore, PageRecord, Visitor, VisitorUpdate, WebchatMessage, Widget,
 };
+use crate::webchat::client_address::{Cidr, client_address, rate_key};
 use crate::webchat::customer_typing;
 use crate::webchat::hub::VisitorHub;
 use crate::webchat::publication::publication;
-use crate::webchat::rate_limit::{RateLimiter, Verdict};
+use crate::webchat::rate_limit::{Limit, RateLimiter, Verdict};
 use crate::webchat::tickets::{SocketTickets, TICKET_TTL_SECS};
 use crate::webchat::visitor_input::{
     MessageInput, PageInput, SessionInput, clip_user_agent, parse_email, parse_locale, parse_name,
@@ -63,6 +67,8 @@ pub struct WebchatContext {
     pub limiter: RateLimiter,
     pub tickets: SocketTickets,
     pub settings: WebchatSettings,
+    /// The proxies whose `X-Forwarded-For` is believed (`webchat.trusted_proxies`).
+    pub trusted_proxies: Vec<Cidr>,
     /// Closes visitor sockets when the replica stops: their widgets reconnect to another.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -120,27 +126,19 @@ async fn widget_js(headers: HeaderMap) -> Response {
     response
 }
 
-/// The client's address: the TCP peer, or, when configured, the last `X-Forwarded-For` entry:
-/// the one our own proxy appended (nginx, cloud load balancers append the peer they saw to
-/// whatever the client sent, so earlier entries are the client's to invent).
-fn client_address(settings: &WebchatSettings, request: &Request) -> String {
-    let forwarded = request
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .map(str::trim)
-        .filter(|v| settings.trust_forwarded_for && !v.is_empty());
-    if let Some(first) = forwarded {
-        return first.to_owned();
-    }
-    request
+/// The client a visitor API request counts against (`webchat::client_address`): its IPv4
+/// address or IPv6 /64, put in the request's extensions by the gate.
+#[derive(Debug, Clone)]
+struct ClientKey(String);
+
+fn client_key(ctx: &WebchatContext, request: &Request) -> ClientKey {
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let forwarded = request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    ClientKey(rate_key(client_address(peer, forwarded, &ctx.trusted_proxies)))
 }
 
 fn cors(headers: &mut HeaderMap, origin: &HeaderValue) {
@@ -163,14 +161,15 @@ async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -
     if !well_formed {
         return Err(rejected("unknown_account", PublicError::not_found("no such widget")));
     }
-    // The address's rate first: made-up keys cost a lookup each, so they are counted too. A
-    // request refused here has no verified origin, so its 429 carries no CORS headers.
-    let address = client_address(&ctx.settings, &request);
-    let verdict = ctx
-        .limiter
-        .check("address", &address, ctx.settings.address_requests_per_minute, ctx.store.clock().now())
-        .await
-        .map_err(redis_unavailable)?;
+    // The address's rate first, on this widget and on all widgets together: made-up keys cost
+    // a lookup each, so they are counted too. A request refused here has no verified origin, so
+    // its 429 carries no CORS headers.
+    let client = client_key(&ctx, &request);
+    let limits = [
+        Limit::per_minute("address", &client.0, ctx.settings.address_requests_per_minute_all_widgets),
+        Limit::per_minute(&key, &client.0, ctx.settings.address_requests_per_minute),
+    ];
+    let verdict = ctx.limiter.check_all(&limits, ctx.store.clock().now()).await.map_err(redis_unavailable)?;
     if let Verdict::Limited { retry_after_secs } = verdict {
         return Ok(too_many(retry_after_secs));
     }
@@ -197,6 +196,7 @@ async fn widget_gate(State(ctx): State<Ctx>, mut request: Request, next: Next) -
         return Ok(response);
     }
     request.extensions_mut().insert(widget);
+    request.extensions_mut().insert(client);
     let mut response = next.run(request).await;
     cors(response.headers_mut(), &origin);
     Ok(response)
@@ -210,7 +210,33 @@ async fn visitor_of(ctx: &WebchatContext, widget: &Widget, token: Option<&str>) 
     let unauthenticated =
         || rejected("bad_token", PublicError::new(ErrorCode::Unauthenticated, "a valid visitor token is required"));
     let token = token.filter(|t| !t.is_empty() && t.len() <= 128).ok_or_else(unauthenticated)?;
-    ctx.store.visitor_by_token(widget, token).await?.ok_or_else(unauthenticated)
+    ctx.store.active_visitor_by_token(widget, token, visitor_idle(ctx)).await?.ok_or_else(unauthenticated)
+}
+
+/// How long an unused visitor token keeps opening its visitor.
+fn visitor_idle(ctx: &WebchatContext) -> chrono::Duration {
+    chrono::Duration::days(i64::from(ctx.settings.visitor_idle_days))
+}
+
+/// Counts what a request adds against its client's hourly caps (new visitors, page views):
+/// `Some(429)` when over one.
+async fn over_hourly_caps(
+    ctx: &WebchatContext,
+    client: &ClientKey,
+    new_visitor: bool,
+    page_view: bool,
+) -> Result<Option<Response>, ApiError> {
+    let mut limits = Vec::with_capacity(2);
+    if new_visitor {
+        limits.push(Limit::per_hour("visitors", &client.0, ctx.settings.visitors_per_address_per_hour));
+    }
+    if page_view {
+        limits.push(Limit::per_hour("page_views", &client.0, ctx.settings.page_views_per_address_per_hour));
+    }
+    match ctx.limiter.check_all(&limits, ctx.store.clock().now()).await.map_err(redis_unavailable)? {
+        Verdict::Allowed => Ok(None),
+        Verdict::Limited { retry_after_secs } => Ok(Some(too_many(retry_after_secs))),
+    }
 }
 
 fn widget_json(widget: &Widget) -> Value {
@@ -242,6 +268,7 @@ fn page_record(page: &PageInput, at: chrono::DateTime<chrono::Utc>) -> PageRecor
 async fn start_session(
     State(ctx): State<Ctx>,
     Extension(widget): Extension<Arc<Widget>>,
+    Extension(client): Extension<ClientKey>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -261,9 +288,14 @@ async fn start_session(
         VisitorUpdate { name: name.as_deref(), email: email.as_deref(), user_agent: &user_agent, locale: &locale };
 
     let resumed = match input.visitor_token.as_deref() {
-        Some(token) if !token.is_empty() && token.len() <= 128 => ctx.store.visitor_by_token(&widget, token).await?,
+        Some(token) if !token.is_empty() && token.len() <= 128 => {
+            ctx.store.active_visitor_by_token(&widget, token, visitor_idle(ctx)).await?
+        }
         _ => None,
     };
+    if let Some(refused) = over_hourly_caps(ctx, &client, resumed.is_none(), input.page.is_some()).await? {
+        return Ok(refused);
+    }
     let (visitor, token, status) = match resumed {
         Some(visitor) => {
             let visitor = ctx.store.update_visitor(visitor.id, &update).await?;
@@ -293,16 +325,20 @@ async fn start_session(
 async fn page_view(
     State(ctx): State<Ctx>,
     Extension(widget): Extension<Arc<Widget>>,
+    Extension(client): Extension<ClientKey>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let ctx = ctx.get()?;
     let visitor = visitor_of(ctx, &widget, bearer(&headers)).await?;
     let body = body_of(CHANNEL, body)?;
     let page: PageInput = serde_json::from_slice(&body).map_err(invalid)?;
     page.validate().map_err(invalid)?;
+    if let Some(refused) = over_hourly_caps(ctx, &client, false, true).await? {
+        return Ok(refused);
+    }
     ctx.store.record_page_view(visitor.id, &page_record(&page, ctx.store.clock().now())).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET .../messages`: the visitor's chat, oldest first (the last 100 messages).

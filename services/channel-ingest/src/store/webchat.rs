@@ -318,6 +318,38 @@ impl IngestStore {
         .await?)
     }
 
+    /// Like `visitor_by_token`, for a token used within `idle` (a token unused longer opens
+    /// nothing: its widget starts a new visitor). Using it moves the visitor's last visit to
+    /// now, written at most once an hour.
+    pub async fn active_visitor_by_token(
+        &self,
+        widget: &Widget,
+        token: &str,
+        idle: chrono::Duration,
+    ) -> Result<Option<Visitor>, StoreError> {
+        let now = self.clock.now();
+        let found: Option<Visitor> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {VISITOR_COLUMNS} FROM webchat_visitors \
+             WHERE token_hash = $1 AND account_id = $2 AND tenant_id = $3 AND last_seen_at > $4"
+        )))
+        .bind(token_hash(token))
+        .bind(widget.id)
+        .bind(widget.tenant_id)
+        .bind(now - idle)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(mut visitor) = found else { return Ok(None) };
+        if visitor.last_seen_at < now - chrono::Duration::hours(1) {
+            sqlx::query("UPDATE webchat_visitors SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
+                .bind(visitor.id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            visitor.last_seen_at = now;
+        }
+        Ok(Some(visitor))
+    }
+
     /// Records what the visitor told us on a session start; returns the visitor as stored.
     pub async fn update_visitor(&self, visitor_id: Uuid, update: &VisitorUpdate<'_>) -> Result<Visitor, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -1,5 +1,5 @@
-//! Fixed one-minute windows in Redis, shared by every replica: a counter per scope, key and
-//! minute, expiring after two minutes.
+//! Fixed windows in Redis, shared by every replica: a counter per scope, key and window,
+//! expiring after two windows. Several limits of one request are counted in one round trip.
 
 use redis::aio::ConnectionManager;
 
@@ -9,14 +9,34 @@ pub struct RateLimiter {
     prefix: String,
 }
 
-/// How a request stands against its limit.
+/// How a request stands against its limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Allowed,
-    /// Over the limit; retry after this many seconds (the rest of the window).
+    /// Over a limit; retry after this many seconds (the rest of the longest window exceeded).
     Limited {
         retry_after_secs: u64,
     },
+}
+
+/// One limit a request counts against: at most `limit` requests of `key` in `scope` per
+/// window of `window_secs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub limit: u32,
+    pub window_secs: i64,
+}
+
+impl<'a> Limit<'a> {
+    pub fn per_minute(scope: &'a str, key: &'a str, limit: u32) -> Self {
+        Self { scope, key, limit, window_secs: 60 }
+    }
+
+    pub fn per_hour(scope: &'a str, key: &'a str, limit: u32) -> Self {
+        Self { scope, key, limit, window_secs: 3600 }
+    }
 }
 
 impl RateLimiter {
@@ -33,16 +53,39 @@ impl RateLimiter {
         per_minute: u32,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Verdict, redis::RedisError> {
-        let now = now.timestamp();
-        let window = now / 60;
-        let counter = format!("{}webchat:rate:{scope}:{key}:{window}", self.prefix);
-        let mut redis = self.redis.clone();
-        let (count,): (u64,) =
-            redis::pipe().atomic().incr(&counter, 1u64).expire(&counter, 120).ignore().query_async(&mut redis).await?;
-        if count <= u64::from(per_minute) {
-            Ok(Verdict::Allowed)
-        } else {
-            Ok(Verdict::Limited { retry_after_secs: u64::try_from(60 - now.rem_euclid(60)).unwrap_or(60) })
+        self.check_all(&[Limit::per_minute(scope, key, per_minute)], now).await
+    }
+
+    /// Counts one request, made at `now`, against every limit of `limits` (all of them, in one
+    /// round trip), and says whether it is within all of them.
+    pub async fn check_all(
+        &self,
+        limits: &[Limit<'_>],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Verdict, redis::RedisError> {
+        if limits.is_empty() {
+            return Ok(Verdict::Allowed);
         }
+        let now = now.timestamp();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for limit in limits {
+            let window = limit.window_secs.max(1);
+            let counter =
+                format!("{}webchat:rate:{}:{}:{}:{}", self.prefix, limit.scope, window, limit.key, now / window);
+            pipe.incr(&counter, 1u64).expire(&counter, window * 2).ignore();
+        }
+        let mut redis = self.redis.clone();
+        let counts: Vec<u64> = pipe.query_async(&mut redis).await?;
+        let retry_after = limits
+            .iter()
+            .zip(counts)
+            .filter(|(limit, count)| *count > u64::from(limit.limit))
+            .map(|(limit, _)| {
+                let window = limit.window_secs.max(1);
+                u64::try_from(window - now.rem_euclid(window)).unwrap_or(1)
+            })
+            .max();
+        Ok(retry_after.map_or(Verdict::Allowed, |retry_after_secs| Verdict::Limited { retry_after_secs }))
     }
 }
