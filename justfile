@@ -23,6 +23,7 @@ test:
     cd web && npm test --silent
     cargo build --workspace --bins
     cargo test --workspace
+    scripts/fuzz.sh 10
     just test-chart
     just test-a-year-ahead
 
@@ -47,3 +48,18 @@ lint:
 # Benchmarks (release build): prints the measured table. `just bench list` runs one (bus, store, webhook, ingest, list, routing).
 bench *which:
     cargo run --release -q -p inbox-bench -- {{which}}
+
+# The whole fleet in release as processes, driven from outside at a ladder of rates (one replica each, then
+# channel-ingest ×2 and conversation ×2) and 10,000 agent sockets: one table (docs/operations.md).
+load *args:
+    scripts/load.sh load {{args}}
+
+# Steady traffic while a schedule of faults breaks the fleet; proves nothing lost or doubled and prints the time
+# to heal per fault. `just chaos --cluster`: on a three-node NATS cluster (node killed, then partitioned).
+chaos *args:
+    scripts/load.sh chaos {{args}}
+
+# Fuzz the edges (WhatsApp payload, Twilio callbacks, web chat input, search queries): `just fuzz 600` runs each
+# target ten minutes.
+fuzz seconds="60" *targets:
+    scripts/fuzz.sh {{seconds}} {{targets}}

@@ -422,6 +422,13 @@ pub async fn chaos(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
             Err(e) => format!("error: {e:#}"),
         }
     );
+    if options.cluster {
+        let _ = writeln!(
+            table,
+            "| streams' replicas at the end (INGEST, EVENTS, OUTBOUND, DLQ) | {} |",
+            stream_replicas(&fleet.nats.url()).await
+        );
+    }
     if d.missing > 0 {
         let missing = finished.missing_on(0);
         let _ = writeln!(table, "\nmissing on socket 0 (first 20): {:?}", &missing[..missing.len().min(20)]);
@@ -469,4 +476,21 @@ async fn replicate_streams(url: &str) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `num_replicas` of each stream now (a service restart re-applies `libs/bus`'s configuration).
+async fn stream_replicas(url: &str) -> String {
+    let Ok(client) = async_nats::connect(url).await else { return "NATS unreachable".into() };
+    let js = async_nats::jetstream::new(client);
+    let mut out = Vec::new();
+    for name in ["INGEST", "EVENTS", "OUTBOUND", "DLQ"] {
+        let replicas = match js.get_stream(name).await {
+            Ok(mut stream) => {
+                stream.info().await.map(|i| i.config.num_replicas.to_string()).unwrap_or_else(|e| e.to_string())
+            }
+            Err(e) => e.to_string(),
+        };
+        out.push(replicas);
+    }
+    out.join(", ")
 }
