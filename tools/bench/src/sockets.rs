@@ -94,7 +94,7 @@ pub async fn bench_sockets() -> anyhow::Result<Vec<Row>> {
         inbox_config::load(inbox_conversation::Settings::DEFAULTS, None, &env)?;
     let listeners = Listeners::ephemeral().await?;
     let conversation_grpc = listeners.grpc.local_addr()?;
-    let conversation = tokio::spawn(inbox_conversation::run(settings, listeners, shutdown.clone()));
+    let conversation_service = tokio::spawn(inbox_conversation::run(settings, listeners, shutdown.clone()));
 
     // The gateway, in its own process.
     let (http, grpc) = (free_port(), free_port());
@@ -210,7 +210,7 @@ pub async fn bench_sockets() -> anyhow::Result<Vec<Row>> {
     }
     drop(gateway);
     let _ = routing.await;
-    let _ = conversation.await;
+    let _ = conversation_service.await;
     let n = latencies.len();
     Ok(vec![
         row("sockets: gateway memory, idle", format!("{idle_rss} MiB"), "resident, before any socket"),
