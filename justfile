@@ -6,10 +6,11 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Run the whole fleet locally: servers, seven services, a demo tenant. Ctrl-C stops it.
-up:
+# Run the whole fleet locally with a living demo (a seeded tenant, simulated customers, the reference AI
+# agent). `just up --quiet`: without simulated customers. Ctrl-C stops it.
+up *args:
     scripts/web.sh
-    scripts/up.sh
+    scripts/up.sh {{args}}
 
 # Build the web inbox into web/dist (the gateway serves it at /).
 web:

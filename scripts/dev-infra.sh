@@ -10,21 +10,22 @@
 #   INBOX_DEV_POSTGRES_URL  e.g. postgres://postgres@127.0.0.1:5432   (base URL, no database)
 #   INBOX_DEV_NATS_URL      e.g. nats://127.0.0.1:4222                 (JetStream enabled)
 #   INBOX_DEV_REDIS_URL     e.g. redis://127.0.0.1:6379
-# Otherwise a private instance runs from $ROOT/.data/, bound to 127.0.0.1 on ports that do not
-# collide with system servers: PostgreSQL 55432, NATS 54222, Redis 56379. Already running ones
+# Otherwise a private instance runs from $ROOT/.data/ (or INBOX_UP_DATA_DIR), bound to 127.0.0.1
+# on ports that do not collide with system servers: PostgreSQL 55432, NATS 54222, Redis 56379
+# (or INBOX_DEV_POSTGRES_PORT, INBOX_DEV_NATS_PORT, INBOX_DEV_REDIS_PORT). Already running ones
 # are reused. Missing server packages are installed with apt-get. Logs go to .data/logs/, pid
 # files to .data/run/. Remove .data/ after `stop` to start from scratch.
 set -euo pipefail
 shopt -s extglob
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-DATA="$ROOT/.data"
+DATA="${INBOX_UP_DATA_DIR:-$ROOT/.data}"
 LOGS="$DATA/logs"
 RUN="$DATA/run"
 HOST=127.0.0.1
-PG_PORT=55432
-NATS_PORT=54222
-REDIS_PORT=56379
+PG_PORT="${INBOX_DEV_POSTGRES_PORT:-55432}"
+NATS_PORT="${INBOX_DEV_NATS_PORT:-54222}"
+REDIS_PORT="${INBOX_DEV_REDIS_PORT:-56379}"
 PG_USER=postgres
 
 PRIVATE_POSTGRES_URL="postgres://$PG_USER@$HOST:$PG_PORT"
@@ -156,14 +157,14 @@ pg_locate() {
   if is_root; then
     getent passwd postgres >/dev/null || die "no 'postgres' user to run PostgreSQL as (is the postgresql package installed?)"
     if ! runuser -u postgres -- test -x "$DATA"; then
-      PG_BASE=/var/tmp/inbox-dev-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
-      PG_NOTE=" (data in $PG_BASE: user postgres cannot traverse $ROOT)"
+      PG_BASE=/var/tmp/inbox-dev-$(printf '%s' "$DATA" | sha256sum | cut -c1-12)
+      PG_NOTE=" (data in $PG_BASE: user postgres cannot traverse $DATA)"
     fi
   fi
   # Unix socket paths are limited to ~107 bytes.
   if (( ${#PG_BASE} + 30 > 100 )); then
-    PG_BASE=/var/tmp/inbox-dev-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
-    PG_NOTE=" (data in $PG_BASE: the repository path is too long for a socket)"
+    PG_BASE=/var/tmp/inbox-dev-$(printf '%s' "$DATA" | sha256sum | cut -c1-12)
+    PG_NOTE=" (data in $PG_BASE: the data path is too long for a socket)"
   fi
 }
 

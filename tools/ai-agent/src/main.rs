@@ -40,6 +40,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("INBOX_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();

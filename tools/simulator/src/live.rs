@@ -36,6 +36,11 @@ pub struct Live {
     pub active: AtomicUsize,
 }
 
+/// A fresh idempotency key: each simulated send is one intent.
+fn key() -> String {
+    format!("sim-{}", uuid::Uuid::new_v4().simple())
+}
+
 /// The text of a message only announcing a hand-off: the customer waits for the person.
 fn announces_handoff(text: &str) -> bool {
     let text = text.to_lowercase();
@@ -257,7 +262,8 @@ impl Live {
             _ => "Noted, thank you! Is there anything else I can do for you?".to_owned(),
         };
         *replies += 1;
-        self.gateway.post(&format!("{path}/messages"), token, &json!({"text": text, "force": true})).await?;
+        let body = json!({"text": text, "force": true, "idempotency_key": key()});
+        self.gateway.post(&format!("{path}/messages"), token, &body).await?;
         tracing::info!(colleague = my_name, conversation = id, "answered a customer");
         Ok(())
     }

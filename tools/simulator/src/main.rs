@@ -6,7 +6,8 @@
 //!    one its state file names: people with passwords, teams, WhatsApp, Twilio and web chat
 //!    channels, an `ai_agent` API key, saved replies.
 //! 3. Seeds a few hundred past conversations through the public edges (once per tenant).
-//! 4. Writes `--ready-file` (the state, as JSON) and, unless `--quiet`, keeps customers and
+//! 4. Writes `--ready-file` (the state, as JSON) as soon as the tenant can be signed in to,
+//!    `--seeded-file` once the history is in, and then, unless `--quiet`, keeps customers and
 //!    colleagues busy until stopped.
 //!
 //! ```sh
@@ -55,14 +56,17 @@ struct Cli {
     /// The state file: the demo tenant, its people's passwords and channel secrets.
     #[arg(long)]
     state: PathBuf,
-    /// Written (the state as JSON) once the demo is set up and seeded.
+    /// Written (the state as JSON) once the demo tenant is set up: it can be signed in to.
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Written (the state as JSON) once its history is seeded; simulated people start then.
+    #[arg(long)]
+    seeded_file: Option<PathBuf>,
     /// Past conversations to seed on a new demo tenant.
     #[arg(long, default_value_t = 260)]
     conversations: u32,
     /// Seed conversations made at once.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 32)]
     seed_concurrency: usize,
     /// No simulated customers or colleagues: only the setup, the history and the providers' side.
     #[arg(long)]
@@ -78,6 +82,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("INBOX_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();
@@ -136,6 +141,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         people.push((person.id.clone(), first, token));
     }
 
+    // The demo can be used from here on: the history fills in while the newcomer signs in.
+    if let Some(ready) = &cli.ready_file {
+        demo.save(ready)?;
+    }
+
     if demo.seeded == 0 && cli.conversations > 0 {
         let started = std::time::Instant::now();
         let now = chrono::Utc::now();
@@ -163,8 +173,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::info!(made, seconds = started.elapsed().as_secs_f64(), "seeded");
     }
 
-    if let Some(ready) = &cli.ready_file {
-        demo.save(ready)?;
+    if let Some(seeded) = &cli.seeded_file {
+        demo.save(seeded)?;
     }
     if cli.quiet {
         tracing::info!("quiet: no simulated customers or colleagues");

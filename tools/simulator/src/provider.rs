@@ -78,6 +78,7 @@ impl Provider {
             .route("/shop/{*page}", get(shop_page))
             .route("/{version}/{phone_number_id}/messages", post(graph_send))
             .route("/{version}/{object_id}", get(graph_object))
+            .route("/{version}/{business_account}/phone_numbers", get(graph_business_numbers))
             .route("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json", get(twilio_numbers))
             .route("/2010-04-01/Accounts/{account}/Calls.json", post(twilio_create_call))
             .route("/2010-04-01/Accounts/{account}/Recordings/{recording}", get(twilio_recording))
@@ -166,6 +167,17 @@ async fn graph_object(Path((_version, object_id)): Path<(String, String)>) -> Re
     Json(json!({
         "id": object_id, "display_phone_number": "+1 555-000-0001", "verified_name": "Demo Company",
         "quality_rating": "GREEN", "code_verification_status": "VERIFIED"
+    }))
+    .into_response()
+}
+
+/// `GET /{version}/{waba-id}/phone_numbers`: the demo's business account owns the demo's number.
+async fn graph_business_numbers(Path((_version, _business)): Path<(String, String)>) -> Response {
+    Json(json!({
+        "data": [{
+            "id": crate::setup::DEMO_PHONE_NUMBER_ID, "display_phone_number": "+1 555-000-0001",
+            "verified_name": "Demo Company"
+        }]
     }))
     .into_response()
 }

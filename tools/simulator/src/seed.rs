@@ -154,7 +154,7 @@ impl Directory {
                 if let Some(id) = guard.1.get(address) {
                     return Ok(id.clone());
                 }
-                if guard.0.elapsed() > Duration::from_millis(700) {
+                if guard.0.elapsed() > Duration::from_millis(500) {
                     for c in gateway.conversations(token, "").await? {
                         if let (Some(address), Some(id)) = (c["customer_address"].as_str(), c["id"].as_str()) {
                             guard.1.insert(address.to_owned(), id.to_owned());
@@ -169,7 +169,7 @@ impl Directory {
             if tokio::time::Instant::now() > deadline {
                 bail!("no conversation with {address} appeared");
             }
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }
@@ -404,7 +404,7 @@ impl Seeder {
             if tokio::time::Instant::now() > deadline {
                 bail!("conversation {}: {stored} of {} customer messages stored", c.id, c.customer_messages);
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
 
@@ -421,7 +421,7 @@ impl Seeder {
             if tokio::time::Instant::now() > deadline {
                 bail!("the call of conversation {id} did not end");
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
 }

@@ -84,6 +84,10 @@ impl Demo {
     }
 }
 
+/// The demo's WhatsApp number and the business account that owns it (at the simulated Meta).
+pub const DEMO_PHONE_NUMBER_ID: &str = "100000000000001";
+pub const DEMO_BUSINESS_ACCOUNT_ID: &str = "100000000000777";
+
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
@@ -182,7 +186,7 @@ pub async fn create(gateway: &Gateway, operator: &str, shop_origins: &[String]) 
     }
 
     let whatsapp_app_secret = random_hex(16);
-    let phone_number_id = "100000000000001".to_owned();
+    let phone_number_id = DEMO_PHONE_NUMBER_ID.to_owned();
     gateway
         .post(
             &admin("/channels/whatsapp"),
@@ -190,6 +194,7 @@ pub async fn create(gateway: &Gateway, operator: &str, shop_origins: &[String]) 
             &json!({
                 "phone_number_id": phone_number_id, "display_phone_number": "+1 555 000 0001",
                 "app_secret": whatsapp_app_secret, "verify_token": random_hex(8), "access_token": format!("EAAG{}", random_hex(12)),
+                "business_account_id": DEMO_BUSINESS_ACCOUNT_ID,
             }),
         )
         .await?;
