@@ -22,6 +22,8 @@ const WITH_POSTGRES: [&str; 6] = ["gateway", "channel-ingest", "conversation", "
 pub const SERVICE_TOKEN: &str = "e2e-service-token-0123456789";
 pub const OPERATOR_TOKEN: &str = "e2e-operator-token-0123456789";
 const JWT_SECRET: &str = "e2e-jwt-secret-0123456789-0123456789";
+/// 32 bytes, base64: the key channel-ingest seals channel secrets with in the tests.
+const CHANNEL_SECRETS_KEY: &str = "ZTJlLWNoYW5uZWwtc2VjcmV0cy1rZXktMzItYnl0ZXM=";
 
 struct Process {
     child: Child,
@@ -159,6 +161,9 @@ impl Fleet {
                 "channel-ingest" => {
                     env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
                     env.push(("INBOX__REDIS__KEY_PREFIX".into(), format!("{}ingest:", fleet._redis.key_prefix())));
+                    // Channel secrets are sealed at rest with this key (AES-256-GCM, key id e2e).
+                    env.push(("INBOX__SECRETS__KEYS".into(), format!("e2e:{CHANNEL_SECRETS_KEY}")));
+                    env.push(("INBOX__SECRETS__ACTIVE_KEY".into(), "e2e".into()));
                 }
                 "search" => {
                     env.push(("INBOX__SEARCH__INDEX_DIR".into(), fleet.search_dir.path().display().to_string()))
