@@ -3,7 +3,11 @@
 Renders the chart with Helm's own Go SDK (the `helm-python-sdk` wheel, no helm binary, no
 cluster), lints it strictly, and validates every rendered document against the Kubernetes 1.33
 API schemas shipped by `kubernetes-validate`. Then checks the fleet's contract: seven services,
-probes, pod security, the environment each binary reads.
+probes, pod security, the environment each binary reads; policies every render keeps (no
+container as root, pinned images, requests and limits, probes, a NetworkPolicy per service);
+the network policies against the call graph; ServiceMonitors; the alert rules and the dashboard
+(well formed, and naming only metrics the services register). Renders: default values, custom
+ones, and `values-production.yaml`.
 
     pip install -r helm/requirements.txt
     python3 -m pytest -q helm/test_chart.py
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +29,8 @@ import pytest
 import yaml
 
 CHART = Path(__file__).resolve().parent / "inbox"
+REPO = CHART.parent.parent
+PRODUCTION_VALUES = yaml.safe_load((CHART / "values-production.yaml").read_text())
 RELEASE = "inbox"
 NAMESPACE = "inbox"
 KUBE_VERSION = "1.33"
@@ -126,8 +134,14 @@ def custom() -> Rendered:
     return Rendered(copy.deepcopy(CUSTOM_VALUES))
 
 
-@pytest.fixture(scope="module", params=["default", "custom"])
+@pytest.fixture(scope="module")
+def production() -> Rendered:
+    return Rendered(copy.deepcopy(PRODUCTION_VALUES))
+
+
+@pytest.fixture(scope="module", params=["default", "custom", "production"])
 def both(request: pytest.FixtureRequest) -> Rendered:
+    """Every render: default values, the custom ones above, and values-production.yaml."""
     return request.getfixturevalue(request.param)
 
 
@@ -139,7 +153,7 @@ def secret_ref(entry: dict[str, Any]) -> tuple[str, str]:
 # --- Helm itself -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("values", [None, CUSTOM_VALUES], ids=["default", "custom"])
+@pytest.mark.parametrize("values", [None, CUSTOM_VALUES, PRODUCTION_VALUES], ids=["default", "custom", "production"])
 def test_lint_strict(values: dict[str, Any] | None) -> None:
     report = helm.lint(CHART, copy.deepcopy(values) if values else None, strict=True)
     assert report["total_charts_linted"] == 1
@@ -158,10 +172,18 @@ def test_chart_metadata() -> None:
 # --- Kubernetes schemas ------------------------------------------------------------------------
 
 
+# Kinds of the Prometheus Operator (CRDs): no schema ships with kubernetes-validate; they are
+# checked by the tests of their own below.
+OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}
+
+
 def test_every_document_is_valid_kubernetes(both: Rendered) -> None:
     manifests = both.manifests()
     assert manifests
     for doc in manifests:
+        if doc["kind"] in OPERATOR_KINDS:
+            assert doc["apiVersion"] == "monitoring.coreos.com/v1"
+            continue
         try:
             kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
         except kubernetes_validate.ValidationError as err:
@@ -184,14 +206,39 @@ def test_validation_catches_mistakes(default: Rendered) -> None:
         kubernetes_validate.validate(unknown_field, KUBE_VERSION, strict=True)
 
 
-def test_kinds(default: Rendered, custom: Rendered) -> None:
+def test_kinds(default: Rendered, custom: Rendered, production: Rendered) -> None:
     kinds_default = sorted({d["kind"] for d in default.docs})
     assert kinds_default == sorted(
-        ["Deployment", "HorizontalPodAutoscaler", "Secret", "Service", "ServiceAccount", "StatefulSet"]
+        [
+            "Deployment",
+            "HorizontalPodAutoscaler",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "Secret",
+            "Service",
+            "ServiceAccount",
+            "StatefulSet",
+        ]
     )
     kinds_custom = sorted({d["kind"] for d in custom.docs})
     assert kinds_custom == sorted(
-        ["Deployment", "Ingress", "PodDisruptionBudget", "Service", "ServiceAccount", "StatefulSet"]
+        ["Deployment", "Ingress", "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount", "StatefulSet"]
+    )
+    kinds_production = sorted({d["kind"] for d in production.docs})
+    assert kinds_production == sorted(
+        [
+            "ConfigMap",
+            "Deployment",
+            "HorizontalPodAutoscaler",
+            "Ingress",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "PrometheusRule",
+            "Service",
+            "ServiceAccount",
+            "ServiceMonitor",
+            "StatefulSet",
+        ]
     )
 
 
@@ -260,11 +307,12 @@ def test_security_context(both: Rendered) -> None:
     assert RELEASE in both.of_kind("ServiceAccount")
 
 
-def test_resources_from_values(both: Rendered) -> None:
+def test_resources_from_values(default: Rendered, custom: Rendered) -> None:
     with helm.Chart.load(CHART) as chart:
         defaults = chart.values["services"]
-    for name in SERVICES:
-        assert both.container(name)["resources"] == defaults[name]["resources"], name
+    for rendered in (default, custom):
+        for name in SERVICES:
+            assert rendered.container(name)["resources"] == defaults[name]["resources"], name
 
 
 def test_prometheus_annotations(both: Rendered) -> None:
@@ -275,12 +323,13 @@ def test_prometheus_annotations(both: Rendered) -> None:
         assert annotations["prometheus.io/path"] == "/metrics", name
 
 
-def test_images(default: Rendered, custom: Rendered) -> None:
+def test_images(default: Rendered, custom: Rendered, production: Rendered) -> None:
     with helm.Chart.load(CHART) as chart:
         app_version = chart.metadata["appVersion"]
     for name in SERVICES:
         assert default.container(name)["image"] == f"ghcr.io/inbox/inbox-{name}:{app_version}"
         assert custom.container(name)["image"] == f"registry.example.com/team/inbox-{name}:1.2.3"
+        assert production.container(name)["image"] == f"registry.example.com/inbox/inbox-{name}:0.1.0"
 
 
 # --- The configuration contract ----------------------------------------------------------------
@@ -332,21 +381,41 @@ def test_env_contract(which: str, request: pytest.FixtureRequest) -> None:
             assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env, name
 
 
-def test_gateway_urls_name_real_grpc_services() -> None:
+# Who calls whom over gRPC: (caller, callee) -> the variable the caller reads.
+CALLS = {
+    ("gateway", "conversation"): "INBOX__GATEWAY__CONVERSATION_URL",
+    ("gateway", "channel-ingest"): "INBOX__GATEWAY__CHANNEL_INGEST_URL",
+    ("gateway", "routing"): "INBOX__GATEWAY__ROUTING_URL",
+    ("gateway", "notification"): "INBOX__GATEWAY__NOTIFICATION_URL",
+    ("gateway", "search"): "INBOX__GATEWAY__SEARCH_URL",
+    ("gateway", "metrics"): "INBOX__GATEWAY__METRICS_URL",
+    ("routing", "conversation"): "INBOX__ROUTING__CONVERSATION_URL",
+    ("notification", "routing"): "INBOX__NOTIFICATION__ROUTING_URL",
+    ("metrics", "conversation"): "INBOX__METRICS__CONVERSATION_URL",
+    ("search", "conversation"): "INBOX__SEARCH__CONVERSATION_URL",
+    ("search", "routing"): "INBOX__SEARCH__ROUTING_URL",
+}
+
+
+def test_every_service_finds_the_services_it_calls() -> None:
     """With a release name that gets the chart name appended, the URLs still hit real Services."""
     rendered = Rendered(None, release="prod")
     services = rendered.of_kind("Service")
-    env = {e["name"]: e for e in rendered.get("Deployment", "prod-inbox-gateway")["spec"]["template"]["spec"]["containers"][0]["env"]}
-    for var, target in [
-        ("INBOX__GATEWAY__CONVERSATION_URL", "conversation"),
-        ("INBOX__GATEWAY__CHANNEL_INGEST_URL", "channel-ingest"),
-        ("INBOX__GATEWAY__ROUTING_URL", "routing"),
-    ]:
-        url = urlsplit(env[var]["value"])
-        assert url.scheme == "http"
-        assert url.hostname == f"prod-inbox-{target}"
-        ports = {p["name"]: p["port"] for p in services[url.hostname]["spec"]["ports"]}
-        assert url.port == ports["grpc"] == PORTS[target][1]
+    for name in SERVICES:
+        kind = "StatefulSet" if name == "search" else "Deployment"
+        containers = rendered.get(kind, f"prod-inbox-{name}")["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in containers[0]["env"]}
+        urls = {k for k in env if k.endswith("_URL") and k not in ("INBOX__POSTGRES__URL", "INBOX__NATS__URL", "INBOX__REDIS__URL")}
+        expected = {var for (caller, _), var in CALLS.items() if caller == name}
+        assert urls == expected, name
+        for (caller, target), var in CALLS.items():
+            if caller != name:
+                continue
+            url = urlsplit(env[var]["value"])
+            assert url.scheme == "http"
+            assert url.hostname == f"prod-inbox-{target}"
+            ports = {p["name"]: p["port"] for p in services[url.hostname]["spec"]["ports"]}
+            assert url.port == ports["grpc"] == PORTS[target][1]
 
 
 def test_secret_default_holds_every_referenced_key(default: Rendered) -> None:
@@ -354,6 +423,8 @@ def test_secret_default_holds_every_referenced_key(default: Rendered) -> None:
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     for key in ("serviceToken", "jwtSecret", "operatorToken"):
         assert len(data[key]) >= 32, key
+    kid, key = data["channelSecretsKeys"].split(":")
+    assert kid == "k1" and len(base64.b64decode(key)) == 32
     assert data["postgresUrl-gateway"] == "postgres://inbox@postgres:5432/inbox_gateway"
     assert data["postgresUrl-channel-ingest"] == "postgres://inbox@postgres:5432/inbox_ingest"
     assert {k for k in data if k.startswith("postgresUrl-")} == {f"postgresUrl-{s}" for s in POSTGRES_SERVICES}
@@ -388,22 +459,46 @@ def test_postgres_urls_given_or_built_with_escaping() -> None:
 # --- Scaling, storage, ingress -----------------------------------------------------------------
 
 
-def test_hpa_by_default_only_for_channel_ingest(default: Rendered) -> None:
+def test_hpa_by_default_for_gateway_and_channel_ingest(default: Rendered) -> None:
     hpas = default.of_kind("HorizontalPodAutoscaler")
-    assert sorted(hpas) == [f"{RELEASE}-channel-ingest"]
-    hpa = hpas[f"{RELEASE}-channel-ingest"]
-    assert hpa["apiVersion"] == "autoscaling/v2"
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{RELEASE}-channel-ingest"}
-    assert hpa["spec"]["minReplicas"] >= 2
-    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
-    # The HPA owns the replica count of channel-ingest; the others take it from values.
-    assert "replicas" not in default.workload("channel-ingest")["spec"]
+    assert sorted(hpas) == [f"{RELEASE}-channel-ingest", f"{RELEASE}-gateway"]
+    for name in ("gateway", "channel-ingest"):
+        hpa = hpas[f"{RELEASE}-{name}"]
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{RELEASE}-{name}"}
+        assert hpa["spec"]["minReplicas"] >= 2
+        assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
+        # The HPA owns the replica count; the others take it from values.
+        assert "replicas" not in default.workload(name)["spec"]
+        # CPU utilisation is measured against the request.
+        assert default.container(name)["resources"]["requests"]["cpu"]
     with helm.Chart.load(CHART) as chart:
         defaults = chart.values["services"]
     for name in SERVICES:
-        if name != "channel-ingest":
+        if name not in ("gateway", "channel-ingest"):
             assert default.workload(name)["spec"]["replicas"] == defaults[name]["replicas"], name
-    assert default.of_kind("PodDisruptionBudget") == {}
+
+
+def test_channel_ingest_scales_on_jetstream_lag_when_asked(production: Rendered) -> None:
+    hpa = production.get("HorizontalPodAutoscaler", f"{RELEASE}-channel-ingest")
+    external = [m for m in hpa["spec"]["metrics"] if m["type"] == "External"]
+    assert len(external) == 1
+    metric = external[0]["external"]
+    assert metric["metric"]["name"] == "jetstream_consumer_num_pending"
+    assert metric["metric"]["selector"]["matchExpressions"] == [
+        {"key": "consumer_name", "operator": "In", "values": ["channel-ingest-whatsapp", "channel-ingest-webchat"]}
+    ]
+    assert metric["target"] == {"type": "AverageValue", "averageValue": "500"}
+    # The gateway's HPA stays on CPU.
+    gateway = production.get("HorizontalPodAutoscaler", f"{RELEASE}-gateway")
+    assert [m["type"] for m in gateway["spec"]["metrics"]] == ["Resource"]
+
+
+def test_every_service_has_a_pod_disruption_budget_by_default(default: Rendered) -> None:
+    pdbs = default.of_kind("PodDisruptionBudget")
+    assert sorted(pdbs) == sorted(f"{RELEASE}-{s}" for s in SERVICES)
+    for name in SERVICES:
+        assert pdbs[f"{RELEASE}-{name}"]["spec"]["selector"]["matchLabels"] == default.workload(name)["spec"]["selector"]["matchLabels"]
 
 
 def test_custom_replicas_no_hpa_and_pdbs(custom: Rendered) -> None:
@@ -457,3 +552,354 @@ def test_notes(default: Rendered, custom: Rendered) -> None:
     assert "port-forward svc/inbox-gateway 8080:8080" in default.notes
     assert "https://inbox.example.test/" in custom.notes
     assert "inbox-credentials" in custom.notes
+
+
+# --- Policies every render must keep -----------------------------------------------------------
+
+
+def containers_of(doc: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(pod spec, container) of every container and init container of a workload."""
+    kind = doc["kind"]
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        pod = doc["spec"]["template"]["spec"]
+    elif kind == "CronJob":
+        pod = doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    elif kind == "Pod":
+        pod = doc["spec"]
+    else:
+        return []
+    return [(pod, c) for c in pod.get("initContainers", []) + pod["containers"]]
+
+
+def test_policy_no_container_runs_as_root(both: Rendered) -> None:
+    for doc in both.docs:
+        for pod, container in containers_of(doc):
+            pod_sc, sc = pod.get("securityContext", {}), container.get("securityContext", {})
+            assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, container["name"]
+            user = sc.get("runAsUser", pod_sc.get("runAsUser"))
+            assert isinstance(user, int) and user > 0, (container["name"], user)
+            assert sc.get("allowPrivilegeEscalation") is False, container["name"]
+            assert sc.get("readOnlyRootFilesystem") is True, container["name"]
+            assert not sc.get("privileged", False), container["name"]
+
+
+def test_policy_images_are_pinned(both: Rendered) -> None:
+    for doc in both.docs:
+        for _, container in containers_of(doc):
+            image = container["image"]
+            name, _, tag = image.rpartition(":")
+            assert name and "/" not in tag, f"{image}: no tag"
+            assert tag != "latest", f"{image}: the latest tag"
+
+
+def test_policy_every_container_has_requests_and_limits(both: Rendered) -> None:
+    for doc in both.docs:
+        for _, container in containers_of(doc):
+            resources = container.get("resources", {})
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources.get(kind, {})), (doc["metadata"]["name"], kind)
+
+
+def test_policy_every_container_has_probes(both: Rendered) -> None:
+    for doc in both.docs:
+        for _, container in containers_of(doc):
+            for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+                assert probe in container, (doc["metadata"]["name"], probe)
+
+
+def test_policy_every_service_has_a_network_policy(default: Rendered, production: Rendered) -> None:
+    for rendered in (default, production):
+        policies = rendered.of_kind("NetworkPolicy")
+        for name in SERVICES:
+            policy = policies[f"{RELEASE}-{name}"]
+            pod_labels = rendered.workload(name)["spec"]["template"]["metadata"]["labels"]
+            selector = policy["spec"]["podSelector"]["matchLabels"]
+            assert selector.items() <= pod_labels.items(), name
+            assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"], name
+            for other in SERVICES:
+                if other != name:
+                    other_labels = rendered.workload(other)["spec"]["template"]["metadata"]["labels"]
+                    assert not selector.items() <= other_labels.items(), (name, other)
+
+
+def test_policy_checks_are_not_vacuous(default: Rendered) -> None:
+    """Each policy check above fails on a workload that breaks it."""
+    deployment = copy.deepcopy(default.get("Deployment", f"{RELEASE}-gateway"))
+    broken = Rendered.__new__(Rendered)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = "ghcr.io/inbox/inbox-gateway:latest"
+    broken.docs = [deployment]
+    with pytest.raises(AssertionError):
+        test_policy_images_are_pinned(broken)
+    container["image"] = "ghcr.io/inbox/inbox-gateway:1.0"
+    container["securityContext"]["runAsUser"] = 0
+    with pytest.raises(AssertionError):
+        test_policy_no_container_runs_as_root(broken)
+    del container["resources"]["limits"]
+    with pytest.raises(AssertionError):
+        test_policy_every_container_has_requests_and_limits(broken)
+    del container["readinessProbe"]
+    with pytest.raises(AssertionError):
+        test_policy_every_container_has_probes(broken)
+
+
+# --- Network policies: each service reachable only by its callers ------------------------------
+
+
+def component_of(peer: dict[str, Any]) -> str | None:
+    return peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component")
+
+
+@pytest.mark.parametrize("which", ["default", "production"])
+def test_network_policies_follow_the_call_graph(which: str, request: pytest.FixtureRequest) -> None:
+    rendered: Rendered = request.getfixturevalue(which)
+    values = PRODUCTION_VALUES["networkPolicy"] if which == "production" else None
+    for name, (http, grpc) in PORTS.items():
+        spec = rendered.get("NetworkPolicy", f"{RELEASE}-{name}")["spec"]
+        callers = {caller for (caller, callee) in CALLS if callee == name}
+        callees = {callee for (caller, callee) in CALLS if caller == name}
+
+        grpc_from: set[str] = set()
+        http_rules = []
+        for rule in spec["ingress"]:
+            ports = {p["port"] for p in rule["ports"]}
+            if ports == {"grpc"}:
+                grpc_from |= {component_of(p) for p in rule["from"]}
+                # Only pods of this release's services: no namespace-wide peers.
+                assert all("namespaceSelector" not in p for p in rule["from"]), name
+            else:
+                assert ports == {"http"}, (name, ports)
+                http_rules.append(rule)
+        assert grpc_from == callers, name
+        # Prometheus everywhere; the ingress controller only at the public edge.
+        assert len(http_rules) == (2 if name in ("gateway", "channel-ingest") else 1), name
+        for rule in http_rules:
+            for peer in rule["from"]:
+                assert "namespaceSelector" in peer and "podSelector" in peer, name
+        if values:
+            expected = {
+                values["ingressController"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+                values["prometheus"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+            }
+            seen = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in http_rules for p in r["from"]}
+            assert seen <= expected and len(seen) == len(http_rules), name
+
+        egress_to_services = set()
+        egress_ports: set[int] = set()
+        internet = False
+        for rule in spec["egress"]:
+            ports = {p["port"] for p in rule["ports"]}
+            egress_ports |= ports
+            peers = rule.get("to", [])
+            components = {component_of(p) for p in peers} - {None}
+            if components:
+                egress_to_services |= components
+                assert ports == {PORTS[c][1] for c in components}, name
+            if any(p.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" for p in peers):
+                internet = True
+                assert ports == {443}, name
+        assert egress_to_services == callees, name
+        assert 53 in egress_ports and 4222 in egress_ports, name
+        assert (5432 in egress_ports) == (name in POSTGRES_SERVICES), name
+        assert (6379 in egress_ports) == (name in REDIS_SERVICES), name
+        assert internet == (name in ("channel-ingest", "notification")), name
+        if which == "production":
+            nats_rule = next(r for r in spec["egress"] if {p["port"] for p in r["ports"]} == {4222})
+            assert nats_rule["to"] == PRODUCTION_VALUES["networkPolicy"]["nats"]["to"], name
+
+
+# --- Monitoring: ServiceMonitors, alert rules, dashboard ---------------------------------------
+
+
+def test_service_monitors_scrape_every_service(production: Rendered, default: Rendered) -> None:
+    assert default.of_kind("ServiceMonitor") == {}
+    monitors = production.of_kind("ServiceMonitor")
+    assert sorted(monitors) == sorted(f"{RELEASE}-{s}" for s in SERVICES)
+    services = production.of_kind("Service")
+    for name in SERVICES:
+        monitor = monitors[f"{RELEASE}-{name}"]
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        matched = [s for s in services.values() if selector.items() <= s["metadata"]["labels"].items()]
+        # The Service of the service (and search's headless one), never another service's.
+        assert {s["metadata"]["name"] for s in matched} <= {f"{RELEASE}-{name}", f"{RELEASE}-{name}-headless"}
+        assert f"{RELEASE}-{name}" in {s["metadata"]["name"] for s in matched}
+        assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+        assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
+
+
+def exported_metrics() -> set[str]:
+    """Every metric the services and libraries register (`register_*!("name", ...)`), with the
+    series a histogram exposes."""
+    names: set[str] = set()
+    pattern = re.compile(r'register_[a-z_]+!\(\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"', re.S)
+    for root in ("services", "libs"):
+        for path in (REPO / root).rglob("*.rs"):
+            for name in pattern.findall(path.read_text(errors="replace")):
+                names |= {name, f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    return names
+
+
+# Metrics that come from elsewhere: Prometheus itself, and the NATS exporter
+# (prometheus-nats-exporter -jsz=all) for JetStream consumer lag.
+EXTERNAL_METRICS = {"up", "jetstream_consumer_num_pending"}
+
+PROMQL_FUNCTIONS = {
+    "abs", "absent", "avg_over_time", "ceil", "clamp_max", "clamp_min", "count_over_time", "delta", "deriv",
+    "floor", "histogram_quantile", "increase", "irate", "label_replace", "max_over_time", "min_over_time",
+    "predict_linear", "rate", "resets", "round", "sort", "sort_desc", "sum_over_time", "time", "vector",
+    "sum", "avg", "min", "max", "count", "topk", "bottomk", "quantile", "stddev", "group", "scalar",
+}
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset"}
+
+
+def metrics_in(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects; raises ValueError on an expression that
+    does not parse as far as these checks go (unbalanced brackets or quotes, an unknown
+    function, a bad range)."""
+    if expr.count('"') % 2:
+        raise ValueError(f"unbalanced quotes: {expr}")
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    depth = {"(": 0, "{": 0, "[": 0}
+    closing = {")": "(", "}": "{", "]": "["}
+    for ch in text:
+        if ch in depth:
+            depth[ch] += 1
+        elif ch in closing:
+            depth[closing[ch]] -= 1
+            if depth[closing[ch]] < 0:
+                raise ValueError(f"unbalanced {ch}: {expr}")
+    if any(depth.values()):
+        raise ValueError(f"unbalanced brackets: {expr}")
+    for window in re.findall(r"\[([^\]]*)\]", text):
+        if not re.fullmatch(r"\d+[smhdwy](:\d+[smhdwy])?", window.strip()):
+            raise ValueError(f"bad range [{window}]: {expr}")
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    names = set()
+    for match in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", text):
+        word = match.group(0)
+        following = text[match.end():].lstrip()[:1]
+        if following == "(":
+            if word not in PROMQL_FUNCTIONS:
+                raise ValueError(f"unknown function {word}: {expr}")
+            continue
+        if word in PROMQL_KEYWORDS or word in PROMQL_FUNCTIONS:
+            continue
+        names.add(word)
+    if not names:
+        raise ValueError(f"selects no metric: {expr}")
+    return names
+
+
+def test_the_expression_checker_refuses_mistakes() -> None:
+    assert metrics_in('sum by (job) (rate(inbox_http_request_seconds_count{status=~"5.."}[5m]))') == {
+        "inbox_http_request_seconds_count"
+    }
+    for bad in ["sum(rate(x[5m])", 'rate(x{a="b}[5m])', "rate(x[5 minutes])", "rated(x[5m])", "sum(1)"]:
+        with pytest.raises(ValueError):
+            metrics_in(bad)
+    assert "inbox_no_such_metric_total" not in exported_metrics()
+    assert "inbox_bus_dead_letters_total" in exported_metrics()
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    doc = yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
+    return [rule for group in doc["groups"] for rule in group["rules"]]
+
+
+def test_alert_rules_are_well_formed_and_name_exported_metrics() -> None:
+    doc = yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
+    groups = [g["name"] for g in doc["groups"]]
+    assert len(groups) == len(set(groups))
+    exported = exported_metrics() | EXTERNAL_METRICS
+    names = [r["alert"] for r in alert_rules()]
+    assert len(names) == len(set(names)), "alert names must be unique"
+    for rule in alert_rules():
+        assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
+        assert re.fullmatch(r"[A-Z][A-Za-z0-9]+", rule["alert"])
+        assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        if "for" in rule:
+            assert re.fullmatch(r"\d+[smh]", rule["for"]), rule["alert"]
+        unknown = metrics_in(rule["expr"]) - exported
+        assert not unknown, f"{rule['alert']} names metrics nobody exports: {unknown}"
+
+
+def test_alert_rules_cover_what_operations_watch() -> None:
+    covered = " ".join(r["expr"] for r in alert_rules())
+    for metric in [
+        "inbox_bus_dead_letters_total",
+        "jetstream_consumer_num_pending",
+        "inbox_ingest_webhooks_total",
+        "inbox_notification_sla_alerts_total",
+        "inbox_http_request_seconds_count",
+    ]:
+        assert metric in covered, metric
+    five_xx = next(r for r in alert_rules() if r["alert"] == "InboxHttp5xx")
+    assert 'status=~"5.."' in five_xx["expr"]
+
+
+def test_prometheus_rule_ships_the_rules_verbatim(production: Rendered, default: Rendered) -> None:
+    assert default.of_kind("PrometheusRule") == {}
+    rule = production.get("PrometheusRule", RELEASE)
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert rule["spec"] == yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
+    # Prometheus's own templates survive Helm's.
+    assert "{{ $labels.consumer }}" in json.dumps(rule["spec"])
+
+
+def test_dashboard_is_valid_and_charts_exported_metrics(production: Rendered, default: Rendered) -> None:
+    assert default.of_kind("ConfigMap") == {}
+    config_map = production.get("ConfigMap", f"{RELEASE}-dashboard")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(config_map["data"]["inbox-fleet.json"])
+    assert dashboard == json.loads((CHART / "files" / "dashboard.json").read_text())
+    assert dashboard["uid"] and dashboard["title"]
+    panels = dashboard["panels"]
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids))
+    exported = exported_metrics() | EXTERNAL_METRICS
+    charted = set()
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        for target in panel.get("targets", []):
+            names = metrics_in(target["expr"])
+            assert not names - exported, (panel["title"], names - exported)
+            charted |= names
+    for metric in ["inbox_bus_dead_letters_total", "inbox_ingest_webhooks_total", "inbox_http_request_seconds_count"]:
+        assert metric in charted, metric
+
+
+def test_trusted_proxies_reach_both_edges(production: Rendered, default: Rendered) -> None:
+    assert production.env("channel-ingest")["INBOX__WEBCHAT__TRUSTED_PROXIES"]["value"] == "10.0.0.0/8"
+    assert production.env("gateway")["INBOX__GATEWAY__TRUST_FORWARDED_FOR"]["value"] == "true"
+    assert "INBOX__WEBCHAT__TRUSTED_PROXIES" not in default.env("channel-ingest")
+    assert "INBOX__GATEWAY__TRUST_FORWARDED_FOR" not in default.env("gateway")
+
+
+def test_channel_secrets_keys_come_from_the_secret(default: Rendered, production: Rendered) -> None:
+    env = default.env("channel-ingest")
+    assert secret_ref(env["INBOX__SECRETS__KEYS"]) == (RELEASE, "channelSecretsKeys")
+    assert env["INBOX__SECRETS__ACTIVE_KEY"]["value"] == "k1"
+    env = production.env("channel-ingest")
+    assert secret_ref(env["INBOX__SECRETS__KEYS"]) == ("inbox-credentials", "channelSecretsKeys")
+    assert env["INBOX__SECRETS__ACTIVE_KEY"]["value"] == "k2025"
+    for name in SERVICES:
+        if name != "channel-ingest":
+            assert "INBOX__SECRETS__KEYS" not in default.env(name)
+
+
+def test_production_values_point_at_managed_services(production: Rendered) -> None:
+    for name in SERVICES:
+        env = production.env(name)
+        assert env["INBOX__NATS__URL"]["value"].startswith("tls://"), name
+        if name in REDIS_SERVICES:
+            assert env["INBOX__REDIS__URL"]["value"].startswith("rediss://"), name
+        if name in POSTGRES_SERVICES:
+            assert secret_ref(env["INBOX__POSTGRES__URL"]) == ("inbox-credentials", f"postgresUrl-{name}")
+    assert production.workload("search")["spec"]["replicas"] == 2
+    ingress = production.get("Ingress", RELEASE)
+    assert ingress["spec"]["tls"][0]["secretName"] == "inbox-tls"

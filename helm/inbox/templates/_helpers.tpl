@@ -27,6 +27,42 @@ gateway routing channel-ingest
 {{- if has .name (splitList " " (include "inbox.redisServices" .)) }}true{{ end -}}
 {{- end -}}
 
+{{/* Who calls whom over gRPC: "<callee>:<caller> <caller>...;" for every callee. The gRPC
+addresses each caller is given and the NetworkPolicies both follow this one table. */}}
+{{- define "inbox.callers" -}}
+conversation:gateway routing metrics search;channel-ingest:gateway;routing:gateway notification search;notification:gateway;search:gateway;metrics:gateway;gateway:
+{{- end -}}
+
+{{/* The callers of service .name, space separated. */}}
+{{- define "inbox.callersOf" -}}
+{{- $name := .name }}
+{{- range $entry := splitList ";" (include "inbox.callers" .) }}
+{{- $pair := splitList ":" $entry }}
+{{- if eq (first $pair) $name }}{{ last $pair }}{{ end }}
+{{- end }}
+{{- end -}}
+
+{{/* The services .name calls, space separated. */}}
+{{- define "inbox.calleesOf" -}}
+{{- $name := .name }}
+{{- $callees := list }}
+{{- range $entry := splitList ";" (include "inbox.callers" .) }}
+{{- $pair := splitList ":" $entry }}
+{{- if has $name (splitList " " (last $pair)) }}{{ $callees = append $callees (first $pair) }}{{ end }}
+{{- end }}
+{{- join " " $callees }}
+{{- end -}}
+
+{{/* The gRPC URL of service .callee: http://<component>:<grpc port>. Context: dict "root" "callee". */}}
+{{- define "inbox.grpcUrl" -}}
+{{- printf "http://%s:%v" (include "inbox.componentName" (dict "root" .root "name" .callee)) (index .root.Values.services .callee).grpcPort }}
+{{- end -}}
+
+{{/* The variable through which service .name is given callee's gRPC address. */}}
+{{- define "inbox.grpcUrlVar" -}}
+{{- printf "INBOX__%s__%s_URL" (.caller | replace "-" "_" | upper) (.callee | replace "-" "_" | upper) }}
+{{- end -}}
+
 {{/* Where the search service keeps its tantivy index (INBOX__SEARCH__INDEX_DIR). */}}
 {{- define "inbox.searchIndexDir" -}}
 /var/lib/inbox/search
@@ -126,6 +162,15 @@ upgrades), else a fresh random one. Context: dict "given" "existing" (secret dat
 {{- end }}
 {{- end }}
 
+{{/* The key id new channel secrets are sealed under. */}}
+{{- define "inbox.channelSecretsActiveKey" -}}
+{{- if .Values.secret.channelSecretsActiveKey }}
+{{- .Values.secret.channelSecretsActiveKey }}
+{{- else if .Values.secret.channelSecretsKeys }}
+{{- first (splitList ":" (first (splitList "," .Values.secret.channelSecretsKeys))) }}
+{{- else }}k1{{ end }}
+{{- end -}}
+
 {{/* "<repository>/inbox-<service>:<tag>". */}}
 {{- define "inbox.image" -}}
 {{- $tag := .cfg.imageTag | default .root.Values.image.tag | default .root.Chart.AppVersion }}
@@ -174,16 +219,30 @@ upgrades), else a fresh random one. Context: dict "given" "existing" (secret dat
     secretKeyRef:
       name: {{ $secret }}
       key: operatorToken
-- name: INBOX__GATEWAY__CONVERSATION_URL
-  value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "conversation")) $root.Values.services.conversation.grpcPort | quote }}
-- name: INBOX__GATEWAY__CHANNEL_INGEST_URL
-  value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "channel-ingest")) (index $root.Values.services "channel-ingest").grpcPort | quote }}
-- name: INBOX__GATEWAY__ROUTING_URL
-  value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "routing")) $root.Values.services.routing.grpcPort | quote }}
+{{- if $root.Values.ingress.trustedProxies }}
+- name: INBOX__GATEWAY__TRUST_FORWARDED_FOR
+  value: "true"
 {{- end }}
-{{- if eq .name "routing" }}
-- name: INBOX__ROUTING__CONVERSATION_URL
-  value: {{ printf "http://%s:%v" (include "inbox.componentName" (dict "root" $root "name" "conversation")) $root.Values.services.conversation.grpcPort | quote }}
+{{- end }}
+{{- if eq .name "channel-ingest" }}
+- name: INBOX__SECRETS__KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: channelSecretsKeys
+- name: INBOX__SECRETS__ACTIVE_KEY
+  value: {{ include "inbox.channelSecretsActiveKey" $root | quote }}
+{{- with $root.Values.ingress.trustedProxies }}
+- name: INBOX__WEBCHAT__TRUSTED_PROXIES
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- $caller := .name }}
+{{- range $callee := splitList " " (include "inbox.calleesOf" .) }}
+{{- if $callee }}
+- name: {{ include "inbox.grpcUrlVar" (dict "caller" $caller "callee" $callee) }}
+  value: {{ include "inbox.grpcUrl" (dict "root" $root "callee" $callee) | quote }}
+{{- end }}
 {{- end }}
 {{- if eq .name "search" }}
 - name: INBOX__SEARCH__INDEX_DIR
