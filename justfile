@@ -32,6 +32,11 @@ test:
 test-a-year-ahead *packages:
     scripts/test-a-year-ahead.sh {{packages}}
 
+# Container images of the seven services and inboxctl (FROM scratch, non-root, no shell), built without a
+# Docker engine into target/images/ and loaded into Docker when one answers. `INBOX_IMAGES_TAG=1.2.3 just images`.
+images:
+    scripts/images.sh
+
 # Render, lint and validate the Helm chart offline.
 test-chart:
     python3 -m pip install -q -r helm/requirements.txt 2>/dev/null || python3 -m pip install -q --break-system-packages -r helm/requirements.txt

@@ -132,13 +132,16 @@ for name in "${ORDER[@]}"; do
                  "INBOX__GATEWAY__METRICS_URL=$(grpc_url metrics)") ;;
     routing) env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL" "INBOX__ROUTING__CONVERSATION_URL=$(grpc_url conversation)") ;;
     # The simulator plays WhatsApp's Graph API and Twilio's REST API for the demo's channels.
-    # Every simulated visitor comes from 127.0.0.1: the per-address web chat limit is raised.
+    # Every simulated visitor comes from 127.0.0.1: the per-address web chat limits are raised.
     channel-ingest)
       env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL"
                  "INBOX__SECRETS__KEYS=dev1:$CHANNEL_SECRETS_KEY" "INBOX__SECRETS__ACTIVE_KEY=dev1"
                  "INBOX__WHATSAPP__GRAPH_BASE_URL=$SIM_URL" "INBOX__TWILIO__API_BASE_URL=$SIM_URL"
                  "INBOX__TWILIO__PUBLIC_BASE_URL=$INGEST_URL"
-                 "INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE=100000") ;;
+                 "INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE=100000"
+                 "INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE_ALL_WIDGETS=100000"
+                 "INBOX__WEBCHAT__VISITORS_PER_ADDRESS_PER_HOUR=100000"
+                 "INBOX__WEBCHAT__PAGE_VIEWS_PER_ADDRESS_PER_HOUR=1000000") ;;
     notification) env_vars+=("INBOX__NOTIFICATION__ROUTING_URL=$(grpc_url routing)") ;;
     metrics) env_vars+=("INBOX__METRICS__CONVERSATION_URL=$(grpc_url conversation)") ;;
     search) env_vars+=("INBOX__SEARCH__INDEX_DIR=$DATA/search"
