@@ -27,8 +27,9 @@ pub struct SearchSettings {
     /// Durable consumer of `events.>`; empty for `search-<replica id>` (each replica reads
     /// every event into its own copy).
     pub consumer: String,
-    /// Events in flight at once (pulled, waiting for their batch); at most 1,024, the
-    /// consumer's ack-pending limit.
+    /// Events in flight at once (pulled, waiting for their batch); also the consumer's
+    /// ack-pending limit on the server. A commit costs about the same for 100 events as for
+    /// 5,000, so this bounds the indexing rate: events in flight per commit time.
     pub event_concurrency: usize,
     /// Most events in one index commit.
     pub max_batch: usize,
@@ -61,8 +62,8 @@ impl inbox_service::ServiceSettings for Settings {
         conversation_url = "http://127.0.0.1:9082"
         routing_url = "http://127.0.0.1:9083"
         consumer = ""
-        event_concurrency = 1024
-        max_batch = 1024
+        event_concurrency = 8192
+        max_batch = 8192
         writer_threads = 1
         writer_memory_mb = 128
         directory_cache_seconds = 30
@@ -90,7 +91,7 @@ impl inbox_service::ServiceSettings for Settings {
         if !s.consumer.is_empty() && !s.consumer.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(inbox_config::refuse("search.consumer", "must be letters, digits, - and _ only"));
         }
-        inbox_config::in_range("search.event_concurrency", s.event_concurrency, 1..=1024)?;
+        inbox_config::in_range("search.event_concurrency", s.event_concurrency, 1..=65_536)?;
         inbox_config::in_range("search.max_batch", s.max_batch, 1..=100_000)?;
         inbox_config::in_range("search.writer_threads", s.writer_threads, 1..=16)?;
         inbox_config::in_range("search.writer_memory_mb", s.writer_memory_mb, 15 * s.writer_threads..=16_384)?;
@@ -126,7 +127,7 @@ mod tests {
             ("INBOX__SEARCH__CONVERSATION_URL", "127.0.0.1:9082"),
             ("INBOX__SEARCH__ROUTING_URL", "ftp://x"),
             ("INBOX__SEARCH__CONSUMER", "search replica"),
-            ("INBOX__SEARCH__EVENT_CONCURRENCY", "5000"),
+            ("INBOX__SEARCH__EVENT_CONCURRENCY", "100000"),
             ("INBOX__SEARCH__MAX_BATCH", "0"),
             ("INBOX__SEARCH__WRITER_MEMORY_MB", "10"),
             ("INBOX__SEARCH__REBUILD_CONCURRENCY", "0"),

@@ -198,7 +198,8 @@ async fn events_become_searchable_once_each_and_every_operator_finds_them() -> a
     let data = tempfile::tempdir()?;
     let index_dir = data.path().join("search");
     let service = Search::start(&nats, &index_dir).await?;
-    assert!(index_dir.join("v1").is_dir(), "the index directory is created at start");
+    let version = format!("v{}", inbox_search::index::schema::SCHEMA_VERSION);
+    assert!(index_dir.join(version).is_dir(), "the index directory is created at start");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
     assert_eq!(get(&http, format!("{}/healthz", service.http)).await.map(|(s, _)| s), Some(200));
     assert_eq!(grpc_health(service.grpc).await?, ServingStatus::Serving);

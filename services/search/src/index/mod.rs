@@ -115,7 +115,10 @@ impl SearchIndex {
         index.tokenizers().register(STEMMED, stemmed_analyzer());
         index.tokenizers().register(FOLDED, folded_analyzer());
         let writer = index.writer_with_num_threads(options.threads.max(1), options.memory_bytes)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        // Results read their conversation and best message from the document store: keep the
+        // blocks read lately decompressed.
+        let reader =
+            index.reader_builder().reload_policy(ReloadPolicy::Manual).doc_store_cache_num_blocks(256).try_into()?;
         let search_index = Self {
             reader,
             fields,

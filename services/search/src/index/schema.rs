@@ -13,14 +13,14 @@
 //! highest version) so that a late event cannot bring them back.
 
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    FAST, Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
 use crate::domain::text::{FOLDED, STEMMED};
 
 /// Bumped whenever the schema or what is indexed changes: an index of another version is
 /// rebuilt on start (in a directory of its own, while the old one is left alone).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The kind of a document (`kind` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,13 +74,15 @@ impl TextSource {
 /// The fields, resolved once.
 #[derive(Debug, Clone)]
 pub struct Fields {
-    /// `c:<conversation>`, `m:<message>`, `p:<customer>`: the upsert key.
+    /// The upsert key: the 64-bit key of the conversation's, message's or customer's id.
     pub key: Field,
     pub kind: Field,
     pub tenant: Field,
     pub conv_id: Field,
-    /// The conversation as a 64-bit key (both halves of its id xor-ed): groups results.
+    /// The conversation as a 64-bit key (both halves of its id xor-ed): groups results,
+    /// deletes a conversation with its messages, finds it by id.
     pub conv_key: Field,
+    /// The message's id, stored (a message is found by id through its `key`).
     pub msg_id: Field,
     /// The provider's message id (a wamid, a call sid item).
     pub external_id: Field,
@@ -128,12 +130,12 @@ pub fn build() -> (Schema, Fields) {
     );
     let code = NumericOptions::default().set_indexed().set_fast();
     let fields = Fields {
-        key: b.add_text_field("key", STRING),
+        key: b.add_u64_field("key", NumericOptions::default().set_indexed()),
         kind: b.add_u64_field("kind", code.clone()),
         tenant: b.add_text_field("tenant", raw_fast.clone()),
-        conv_id: b.add_text_field("conv_id", STRING | STORED | FAST),
-        conv_key: b.add_u64_field("conv_key", FAST),
-        msg_id: b.add_text_field("msg_id", STRING | STORED),
+        conv_id: b.add_text_field("conv_id", TextOptions::default().set_stored().set_fast("raw")),
+        conv_key: b.add_u64_field("conv_key", code.clone()),
+        msg_id: b.add_text_field("msg_id", STORED),
         external_id: b.add_text_field("external_id", STRING),
         body: b.add_text_field("body", stemmed.clone()),
         body_exact: b.add_text_field("body_exact", folded_positions.clone()),
@@ -151,7 +153,7 @@ pub fn build() -> (Schema, Fields) {
         team: b.add_text_field("team", raw_fast.clone()),
         assignee: b.add_text_field("assignee", raw_fast),
         version: b.add_i64_field("version", FAST),
-        at: b.add_i64_field("at", INDEXED | FAST | STORED),
+        at: b.add_i64_field("at", FAST | STORED),
         created_at: b.add_i64_field("created_at", FAST),
         sender: b.add_u64_field("sender", FAST | STORED),
         note: b.add_u64_field("note", code | STORED),

@@ -22,7 +22,7 @@ use tantivy::{DocAddress, DocId, Score, Searcher, TantivyDocument, Term};
 use uuid::Uuid;
 
 use super::schema::{DocKind, Fields, TextSource};
-use super::state::{ConversationState, KeyMap, Tables};
+use super::state::{ConversationState, KeyMap};
 use super::{IndexError, SearchIndex};
 use crate::documents::CustomerProfile;
 use crate::domain::dates::TimeRange;
@@ -374,7 +374,7 @@ impl SearchIndex {
             })
         };
 
-        let queries = self.candidate_queries(&searcher, caller, plan, &required, &tables)?;
+        let queries = self.candidate_queries(&searcher, caller, plan, &required)?;
         let scored = page.order == Order::Relevance && !plan.texts.is_empty();
         let capacity = (page.offset + page.limit + 1).min(MAX_RESULTS + 1);
         let mut top = TopGroups::new(capacity);
@@ -406,7 +406,7 @@ impl SearchIndex {
         let mut hits = Vec::new();
         for (key, value, address) in groups.into_iter().skip(page.offset).take(page.limit) {
             let Some(state) = tables.conversations.get(&key) else { continue };
-            let Some(conversation) = self.stored_proto(&searcher, &format!("c:{}", state.id))? else { continue };
+            let Some(conversation) = self.stored_proto(&searcher, &state.id)? else { continue };
             let best: TantivyDocument = searcher.doc(address)?;
             let is_message = best.get_first(f.msg_id).is_some();
             let (best_message, name_highlight) = match is_message {
@@ -434,7 +434,6 @@ impl SearchIndex {
         caller: &Caller,
         plan: &Plan,
         required: &[Found],
-        tables: &Tables,
     ) -> Result<Vec<Box<dyn Query>>, IndexError> {
         let f = self.fields();
         if !plan.texts.is_empty() {
@@ -465,12 +464,8 @@ impl SearchIndex {
         if let Some(found) = required.iter().min_by_key(|f| f.conversations.len() + f.customers.len())
             && found.conversations.len() + found.customers.len() <= 10_000
         {
-            let mut terms: Vec<Term> = found
-                .conversations
-                .iter()
-                .filter_map(|k| tables.conversations.get(k))
-                .map(|s| text_term(f.conv_id, &s.id.to_string()))
-                .collect();
+            let mut terms: Vec<Term> =
+                found.conversations.iter().map(|k| Term::from_field_u64(f.conv_key, *k)).collect();
             terms.extend(found.customers.iter().map(|c| text_term(f.contact, &c.to_string())));
             clauses.push(Box::new(TermSetQuery::new(terms)));
         }
@@ -649,9 +644,9 @@ impl SearchIndex {
     }
 
     /// The stored protobuf of the document with `key`.
-    fn stored_proto(&self, searcher: &Searcher, key: &str) -> Result<Option<Vec<u8>>, IndexError> {
+    fn stored_proto(&self, searcher: &Searcher, id: &Uuid) -> Result<Option<Vec<u8>>, IndexError> {
         let f = self.fields();
-        let query = TermQuery::new(text_term(f.key, key), IndexRecordOption::Basic);
+        let query = TermQuery::new(Term::from_field_u64(f.key, super::state::conv_key(id)), IndexRecordOption::Basic);
         let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
         let Some((_, address)) = hits.first() else { return Ok(None) };
         let doc: TantivyDocument = searcher.doc(*address)?;
@@ -800,11 +795,13 @@ fn identity_query(f: &Fields, identity: &Identity) -> Box<dyn Query> {
         Identity::Email(EmailValue::Address(a)) => term_query(text_term(f.email, a)),
         Identity::Email(EmailValue::Domain(d)) => term_query(text_term(f.email, &format!("@{d}"))),
         Identity::Id(id) => {
-            let lower = id.to_lowercase();
-            let mut terms =
-                vec![text_term(f.external_id, id), text_term(f.conv_id, &lower), text_term(f.msg_id, &lower)];
-            if Uuid::parse_str(id).is_ok() {
-                terms.push(text_term(f.contact, &lower));
+            let mut terms = vec![text_term(f.external_id, id)];
+            if let Ok(uuid) = Uuid::parse_str(id) {
+                // A conversation, a message (by its key), or a customer.
+                let key = super::state::conv_key(&uuid);
+                terms.push(Term::from_field_u64(f.conv_key, key));
+                terms.push(Term::from_field_u64(f.key, key));
+                terms.push(text_term(f.contact, &uuid.to_string()));
             }
             Box::new(TermSetQuery::new(terms))
         }

@@ -61,6 +61,8 @@ struct Overlay {
     customers: HashMap<Uuid, CustomerState>,
     /// Customers written in this batch (not yet readable from the index).
     customer_docs: HashMap<Uuid, CustomerProfile>,
+    /// Conversations to write at the end of the batch, at their newest version.
+    conversation_docs: KeyMap<ConversationDoc>,
     applied: Applied,
 }
 
@@ -79,6 +81,7 @@ impl SearchIndex {
     /// Applies `changes` in order and commits them together; `events` is how many bus events
     /// they came from. On error nothing of the batch stays.
     pub fn apply(&self, changes: &[Change], events: u64) -> Result<Applied, IndexError> {
+        let started = std::time::Instant::now();
         let mut writer = self.writer();
         let staged = {
             let tables = self.tables();
@@ -90,7 +93,11 @@ impl SearchIndex {
                 searcher: &searcher,
                 overlay: Overlay::default(),
             };
-            changes.iter().try_for_each(|change| stage.apply(change)).map(|()| stage.overlay)
+            changes
+                .iter()
+                .try_for_each(|change| stage.apply(change))
+                .and_then(|()| stage.flush_conversations())
+                .map(|()| stage.overlay)
         };
         let mut overlay = match staged {
             Ok(overlay) => overlay,
@@ -99,6 +106,7 @@ impl SearchIndex {
                 return Err(e);
             }
         };
+        let staged_at = started.elapsed();
         if overlay.applied.operations > 0 {
             let committed = writer.prepare_commit().and_then(|mut prepared| {
                 prepared.set_payload(&format!("{{\"schema\":{}}}", super::schema::SCHEMA_VERSION));
@@ -109,7 +117,15 @@ impl SearchIndex {
                 return Err(e.into());
             }
             overlay.applied.committed = true;
+            let committed_at = started.elapsed();
             self.reader.reload()?;
+            tracing::debug!(
+                stage_ms = staged_at.as_millis() as u64,
+                commit_ms = (committed_at - staged_at).as_millis() as u64,
+                reload_ms = (started.elapsed() - committed_at).as_millis() as u64,
+                segments = self.reader.searcher().segment_readers().len(),
+                "index commit"
+            );
             let mut tables = self.tables_mut();
             for (key, state) in overlay.conversations {
                 if !tables.tenants.contains(&state.tenant) {
@@ -158,8 +174,9 @@ impl Stage<'_> {
         self.overlay.customers.get(id).or_else(|| self.tables.customers.get(id)).copied()
     }
 
-    fn key_term(&self, key: String) -> Term {
-        Term::from_field_text(self.fields.key, &key)
+    /// The upsert key of a conversation, message or customer.
+    fn key_term(&self, id: &Uuid) -> Term {
+        Term::from_field_u64(self.fields.key, conv_key(id))
     }
 
     fn add(&mut self, document: TantivyDocument) -> Result<(), IndexError> {
@@ -180,34 +197,8 @@ impl Stage<'_> {
                 return Ok(false);
             }
         }
-        let f = self.fields;
-        self.writer.delete_term(self.key_term(format!("c:{}", doc.id)));
-        let mut d = TantivyDocument::new();
-        d.add_text(f.key, format!("c:{}", doc.id));
-        d.add_u64(f.kind, DocKind::Conversation.code());
-        d.add_text(f.tenant, doc.tenant.to_string());
-        d.add_text(f.conv_id, doc.id.to_string());
-        d.add_u64(f.conv_key, key);
-        if let Some(contact) = &doc.contact {
-            d.add_text(f.name, &contact.name);
-            d.add_text(f.contact, contact.id.to_string());
-        }
-        if let Some(phone) = &doc.address_phone {
-            d.add_text(f.phone, phone.as_str());
-            for suffix in phone.suffixes() {
-                d.add_text(f.phone_suffix, suffix);
-            }
-        }
-        d.add_u64(f.status, doc.status.map_or(0, |s| u64::from(s.code())));
-        d.add_u64(f.priority, doc.priority.map_or(0, |p| u64::from(p.code())));
-        d.add_u64(f.channel, doc.channel.map_or(0, |c| u64::from(c.code())));
-        d.add_text(f.team, doc.team.map(|t| t.to_string()).unwrap_or_default());
-        d.add_text(f.assignee, doc.assignee.map(|a| a.to_string()).unwrap_or_default());
-        d.add_i64(f.version, doc.version);
-        d.add_i64(f.at, micros(doc.last_message_at));
-        d.add_i64(f.created_at, micros(doc.created_at));
-        d.add_bytes(f.proto, &doc.proto);
-        self.add(d)?;
+        // Written once per batch, at its newest version (`flush_conversations`).
+        self.overlay.conversation_docs.insert(key, doc.clone());
         let state = ConversationState {
             id: doc.id,
             tenant: doc.tenant,
@@ -229,6 +220,16 @@ impl Stage<'_> {
         Ok(true)
     }
 
+    /// Writes each conversation changed in the batch once, at its newest version.
+    fn flush_conversations(&mut self) -> Result<(), IndexError> {
+        let docs: Vec<ConversationDoc> = self.overlay.conversation_docs.drain().map(|(_, doc)| doc).collect();
+        for doc in docs {
+            self.writer.delete_term(self.key_term(&doc.id));
+            self.add(conversation_document(self.fields, &doc))?;
+        }
+        Ok(())
+    }
+
     fn add_message(&mut self, message: &MessageDoc, conversation: &ConversationDoc) -> Result<(), IndexError> {
         let key = conv_key(&message.conversation_id);
         if message.conversation_id != conversation.id || message.tenant != conversation.tenant {
@@ -240,9 +241,9 @@ impl Stage<'_> {
         }
         self.upsert_conversation(conversation)?;
         let f = self.fields;
-        self.writer.delete_term(self.key_term(format!("m:{}", message.id)));
+        self.writer.delete_term(self.key_term(&message.id));
         let mut d = TantivyDocument::new();
-        d.add_text(f.key, format!("m:{}", message.id));
+        d.add_u64(f.key, conv_key(&message.id));
         d.add_u64(f.kind, DocKind::Message.code());
         d.add_text(f.tenant, message.tenant.to_string());
         d.add_text(f.conv_id, message.conversation_id.to_string());
@@ -286,12 +287,13 @@ impl Stage<'_> {
         {
             return Err(IndexError::Corrupt(format!("conversation {id} deleted by another tenant")));
         }
+        self.overlay.conversation_docs.remove(&key);
         let f = self.fields;
         // The conversation, its messages, and anything of it added earlier in this batch.
-        self.writer.delete_term(Term::from_field_text(f.conv_id, &id.to_string()));
+        self.writer.delete_term(Term::from_field_u64(f.conv_key, key));
         self.overlay.applied.operations += 1;
         let mut d = TantivyDocument::new();
-        d.add_text(f.key, format!("c:{id}"));
+        d.add_u64(f.key, key);
         d.add_u64(f.kind, DocKind::ConversationTombstone.code());
         d.add_text(f.tenant, tenant.to_string());
         d.add_text(f.conv_id, id.to_string());
@@ -352,9 +354,9 @@ impl Stage<'_> {
 
     fn write_customer(&mut self, c: &CustomerProfile, fingerprint: u64, profile: bool) -> Result<(), IndexError> {
         let f = self.fields;
-        self.writer.delete_term(self.key_term(format!("p:{}", c.id)));
+        self.writer.delete_term(self.key_term(&c.id));
         let mut d = TantivyDocument::new();
-        d.add_text(f.key, format!("p:{}", c.id));
+        d.add_u64(f.key, conv_key(&c.id));
         d.add_u64(f.kind, DocKind::Customer.code());
         d.add_text(f.tenant, c.tenant.to_string());
         d.add_text(f.contact, c.id.to_string());
@@ -395,9 +397,9 @@ impl Stage<'_> {
             return Ok(());
         }
         let f = self.fields;
-        self.writer.delete_term(self.key_term(format!("p:{id}")));
+        self.writer.delete_term(self.key_term(&id));
         let mut d = TantivyDocument::new();
-        d.add_text(f.key, format!("p:{id}"));
+        d.add_u64(f.key, conv_key(&id));
         d.add_u64(f.kind, DocKind::CustomerTombstone.code());
         d.add_text(f.tenant, tenant.to_string());
         d.add_text(f.contact, id.to_string());
@@ -412,11 +414,41 @@ impl Stage<'_> {
 
     /// The customer as the index holds it (committed).
     fn stored_customer(&self, id: &Uuid) -> Result<Option<CustomerProfile>, IndexError> {
-        let query = TermQuery::new(self.key_term(format!("p:{id}")), IndexRecordOption::Basic);
+        let query = TermQuery::new(self.key_term(id), IndexRecordOption::Basic);
         let hits = self.searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
         let Some((_, address)) = hits.first() else { return Ok(None) };
         let doc: TantivyDocument = self.searcher.doc(*address)?;
         let Some(bytes) = doc.get_first(self.fields.proto).and_then(|v| v.as_bytes()) else { return Ok(None) };
         Ok(CustomerProfile::decode(bytes).ok())
     }
+}
+
+/// The document of a conversation.
+fn conversation_document(f: &Fields, doc: &ConversationDoc) -> TantivyDocument {
+    let mut d = TantivyDocument::new();
+    d.add_u64(f.key, conv_key(&doc.id));
+    d.add_u64(f.kind, DocKind::Conversation.code());
+    d.add_text(f.tenant, doc.tenant.to_string());
+    d.add_text(f.conv_id, doc.id.to_string());
+    d.add_u64(f.conv_key, conv_key(&doc.id));
+    if let Some(contact) = &doc.contact {
+        d.add_text(f.name, &contact.name);
+        d.add_text(f.contact, contact.id.to_string());
+    }
+    if let Some(phone) = &doc.address_phone {
+        d.add_text(f.phone, phone.as_str());
+        for suffix in phone.suffixes() {
+            d.add_text(f.phone_suffix, suffix);
+        }
+    }
+    d.add_u64(f.status, doc.status.map_or(0, |s| u64::from(s.code())));
+    d.add_u64(f.priority, doc.priority.map_or(0, |p| u64::from(p.code())));
+    d.add_u64(f.channel, doc.channel.map_or(0, |c| u64::from(c.code())));
+    d.add_text(f.team, doc.team.map(|t| t.to_string()).unwrap_or_default());
+    d.add_text(f.assignee, doc.assignee.map(|a| a.to_string()).unwrap_or_default());
+    d.add_i64(f.version, doc.version);
+    d.add_i64(f.at, micros(doc.last_message_at));
+    d.add_i64(f.created_at, micros(doc.created_at));
+    d.add_bytes(f.proto, &doc.proto);
+    d
 }
