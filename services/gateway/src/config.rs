@@ -40,6 +40,8 @@ pub struct GatewaySettings {
     pub metrics_url: String,
     /// gRPC address of notification (the centre, preferences, push, SLA, webhooks).
     pub notification_url: String,
+    /// gRPC address of search (conversations, customers, top questions, the index).
+    pub search_url: String,
     /// Lifetime of tokens issued without an explicit one.
     pub token_ttl_hours: i64,
     /// Lifetime of an access token from signing in or refreshing.
@@ -92,6 +94,7 @@ impl inbox_service::ServiceSettings for Settings {
         routing_url = "http://127.0.0.1:9083"
         metrics_url = "http://127.0.0.1:9086"
         notification_url = "http://127.0.0.1:9084"
+        search_url = "http://127.0.0.1:9085"
         token_ttl_hours = 720
         access_token_ttl_seconds = 900
         session_ttl_hours = 720
@@ -155,6 +158,7 @@ impl GatewaySettings {
         grpc_url("gateway.routing_url", &self.routing_url)?;
         grpc_url("gateway.metrics_url", &self.metrics_url)?;
         grpc_url("gateway.notification_url", &self.notification_url)?;
+        grpc_url("gateway.search_url", &self.search_url)?;
         in_range("gateway.token_ttl_hours", self.token_ttl_hours, 1..=MAX_TOKEN_TTL_HOURS)?;
         in_range("gateway.access_token_ttl_seconds", self.access_token_ttl_seconds, 60..=86_400)?;
         in_range("gateway.session_ttl_hours", self.session_ttl_hours, 1..=MAX_TOKEN_TTL_HOURS)?;
@@ -298,6 +302,7 @@ mod tests {
             ("INBOX__GATEWAY__CONVERSATION_URL", " "),
             ("INBOX__GATEWAY__CHANNEL_INGEST_URL", "127.0.0.1:9081"),
             ("INBOX__GATEWAY__ROUTING_URL", ""),
+            ("INBOX__GATEWAY__SEARCH_URL", "127.0.0.1:9085"),
         ] {
             let refused = refusal(&[(variable, value)]);
             assert!(refused.contains(variable), "{variable}: {refused}");

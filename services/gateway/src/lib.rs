@@ -21,6 +21,7 @@ use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
 use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
 use inbox_proto::ingest::v1::webchat_visitors_client::WebchatVisitorsClient;
 use inbox_proto::routing::v1::routing_client::RoutingClient;
+use inbox_proto::search::v1::search_client::SearchClient;
 use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
 use inbox_service::ops::{routes, serve_http};
@@ -120,6 +121,9 @@ pub async fn run_with_clock(
             ),
             notification: inbox_notification::proto::notifications_client::NotificationsClient::new(
                 client_channel(&settings.gateway.notification_url).map_err(|e| RunError::Other(e.to_string()))?,
+            ),
+            search: SearchClient::new(
+                client_channel(&settings.gateway.search_url).map_err(|e| RunError::Other(e.to_string()))?,
             ),
             live,
             access: Arc::new(access),

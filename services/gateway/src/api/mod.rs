@@ -29,6 +29,7 @@ pub mod messages;
 pub mod metrics;
 pub mod notifications;
 pub mod routing;
+pub mod search;
 pub mod settings;
 pub mod sign_in;
 pub mod templates;
@@ -90,4 +91,5 @@ pub fn documented_routes() -> OpenApiRouter<WhenReady<AppState>> {
         .merge(channels::routes())
         .merge(metrics::routes())
         .merge(notifications::routes())
+        .merge(search::routes())
 }

@@ -32,7 +32,7 @@ pub const DOCUMENT_PATH: &str = "/v1/openapi.json";
     info(
         title = "Inbox API",
         description = "The REST API of the inbox (conversations across WhatsApp, telephony and web chat; \
-            customers, templates, routing, metrics, notifications, administration) and its live WebSocket. \
+            customers, templates, routing, metrics, notifications, search, administration) and its live WebSocket. \
             Every error answer is `{\"error\": {\"code\", \"message\", \"details\"?}}` (ErrorBody), its `code` \
             one of a stable list. Times are RFC 3339. Lists are `{\"items\"}`, pages `{\"items\", \"next_cursor\"}` \
             (`null` on the last page).",
@@ -49,6 +49,7 @@ pub const DOCUMENT_PATH: &str = "/v1/openapi.json";
         (name = "routing", description = "Agents, teams, availability"),
         (name = "metrics", description = "Figures and reports"),
         (name = "notifications", description = "The notification centre, preferences, Web Push, SLA clocks"),
+        (name = "search", description = "Finding conversations and customers; frequent questions; the search index"),
         (name = "auth", description = "Sign-in, sessions, who am I"),
         (name = "admin", description = "Tenants, users, credentials, channel accounts (admins and the operator)"),
         (name = "live", description = "The live WebSocket"),

@@ -12,6 +12,7 @@ use inbox_proto::ingest::v1::channel_accounts_client::ChannelAccountsClient;
 use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
 use inbox_proto::ingest::v1::webchat_visitors_client::WebchatVisitorsClient;
 use inbox_proto::routing::v1::routing_client::RoutingClient;
+use inbox_proto::search::v1::search_client::SearchClient;
 use inbox_service::Clock;
 use inbox_service::http_edge::{ApiError, WhenReady};
 use tonic::transport::Channel;
@@ -43,6 +44,7 @@ pub struct AppInner {
     pub webchat_visitors: WebchatVisitorsClient<Channel>,
     pub metrics: inbox_metrics::proto::metrics_client::MetricsClient<Channel>,
     pub notification: inbox_notification::proto::notifications_client::NotificationsClient<Channel>,
+    pub search: SearchClient<Channel>,
     /// Core NATS, for ephemeral signals (agent typing to web chat visitors).
     pub nats: async_nats::Client,
     pub live: Arc<Live>,

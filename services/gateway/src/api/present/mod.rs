@@ -12,6 +12,7 @@ pub mod message;
 pub mod metrics;
 pub mod notification;
 pub mod routing;
+pub mod search;
 pub mod settings;
 pub mod template;
 
