@@ -368,3 +368,24 @@ async fn secrets_stored_in_clear_before_are_sealed_when_a_replica_starts_and_key
     let _ = secret_keys(ACTIVE_KEY);
     ingest.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn placing_a_call_from_an_unknown_agent_number_does_not_list_the_colleagues_phones() {
+    use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
+    let ingest = common::start(&[]).await;
+    ingest.connect_twilio_number().await; // rings +14155550111
+    let account = ingest.store.list_twilio_accounts(ingest.tenant).await.unwrap().remove(0);
+    let mut deliveries = ChannelDeliveriesClient::connect(format!("http://{}", ingest.grpc)).await.unwrap();
+    let agent = CallContext { tenant_id: ingest.tenant, principal: "sarah".into(), role: Role::Agent };
+    let request = pb::StartCallRequest {
+        channel_account_id: account.id.to_string(),
+        agent_number: "+14155550999".into(),
+        customer_number: "+4915112345678".into(),
+        ..Default::default()
+    };
+    let e = deliveries.start_call(agent.request(request, &Secret::new(SERVICE_TOKEN)).unwrap()).await.unwrap_err();
+    let e = PublicError::from_status(&e);
+    assert_eq!(e.code, ErrorCode::InvalidArgument, "{e}");
+    assert!(!e.message.contains("+14155550111"), "a colleague's phone in the error: {e}");
+    ingest.shutdown.cancel();
+}

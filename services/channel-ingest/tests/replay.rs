@@ -105,7 +105,10 @@ async fn post_visitor_message(ingest: &Ingest, widget_key: &str) -> u16 {
 async fn replay(ingest: &Ingest, request: pb::ReplayRawPayloadsRequest) -> pb::ReplayRawPayloadsResponse {
     let mut client = ChannelDeliveriesClient::connect(format!("http://{}", ingest.grpc)).await.unwrap();
     let admin = CallContext { tenant_id: ingest.tenant, principal: "operator".into(), role: Role::Admin };
-    client.replay_raw_payloads(admin.request(request, &Secret::new(SERVICE_TOKEN)).unwrap()).await.unwrap().into_inner()
+    let mut request = admin.request(request, &Secret::new(SERVICE_TOKEN)).unwrap();
+    // A replay of ten thousand payloads on a loaded machine takes longer than a usual call.
+    request.set_timeout(std::time::Duration::from_secs(120));
+    client.replay_raw_payloads(request).await.unwrap().into_inner()
 }
 
 #[tokio::test]
@@ -151,5 +154,35 @@ async fn payloads_of_every_channel_archived_while_the_bus_was_down_are_replayed_
     let all = replay(&ingest, since_start).await;
     assert_eq!((all.payloads, all.messages), (3, 3), "{all:?}");
     assert_eq!(ingest.ingest_messages().await, 3, "the same event ids: nothing twice");
+    ingest.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_replay_of_more_payloads_than_fit_in_memory_at_once_takes_them_all_page_by_page() {
+    let ingest = common::start(&[]).await;
+    let widget_key = connect_accounts(&ingest).await;
+    let widget = ingest.store.widget_by_key(&widget_key).await.unwrap().unwrap();
+    // 10,050 archived visitor messages whose messages were never stored (the widget resent
+    // them): each is read and replayed, and publishes nothing.
+    let received = chrono::Utc::now();
+    sqlx::query(
+        "INSERT INTO raw_payloads (id, tenant_id, account_id, channel, received_at, body) \
+         SELECT gen_random_uuid(), $1, $2, 'webchat', $3 + n * interval '1 millisecond', \
+                convert_to('{\"client_message_id\":\"lost-' || n || '\",\"text\":\"hi\"}', 'UTF8') \
+         FROM generate_series(1, 10050) n",
+    )
+    .bind(ingest.tenant)
+    .bind(widget.id)
+    .bind(received)
+    .execute(ingest.store.pool())
+    .await
+    .unwrap();
+    let replayed = replay(&ingest, pb::ReplayRawPayloadsRequest { only_unpublished: true, ..Default::default() }).await;
+    assert_eq!((replayed.payloads, replayed.messages), (10_050, 0), "{replayed:?}");
+    let published: i64 = sqlx::query_scalar("SELECT count(*) FROM raw_payload_publications")
+        .fetch_one(ingest.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(published, 10_050);
     ingest.shutdown.cancel();
 }

@@ -400,9 +400,10 @@ struct WhatsappAccountArgs {
     /// Graph API access token for replies.
     #[arg(long, env = "INBOX_WHATSAPP_ACCESS_TOKEN", hide_env_values = true, default_value = "")]
     access_token: String,
-    /// Meta's WhatsApp Business Account id (webhooks of template status and account updates
-    /// name only it).
-    #[arg(long, default_value = "")]
+    /// Meta's WhatsApp Business Account id (WABA id): required to connect a number where
+    /// channel-ingest verifies numbers with the Graph API; webhooks of template status and
+    /// account updates name only it.
+    #[arg(long, visible_alias = "waba-id", default_value = "")]
     business_account_id: String,
 }
 

@@ -1,6 +1,7 @@
 //! `inbox.ingest.v1.ChannelDeliveries`: delivery states, media from the provider, and replay
 //! of archived payloads. Every call is scoped to the calling tenant.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use crate::ids::parse_id;
 use crate::replay::replay_archived;
-use crate::store::IngestStore;
+use crate::store::{ChannelAccount, IngestStore, REPLAY_PAGE, ReplayFilter};
 use crate::twilio::rest::{NewCall, RestError, TwilioRest};
 use crate::twilio::twiml::CallbackUrls;
 use crate::twilio::voice_config::{TwilioConfig, is_e164};
@@ -87,10 +88,11 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             .ok_or_else(|| PublicError::not_found("no such channel account"))?;
         let media_error = |e: MediaError| -> Status {
             tracing::warn!(error = %e, "media fetch failed");
+            let redact = |m: String| crate::redact::phone_numbers(&m);
             match e {
-                MediaError::NotFound(m) => PublicError::not_found(m).into(),
-                MediaError::Refused(m) => PublicError::new(ErrorCode::Conflict, m).into(),
-                MediaError::Unavailable(m) => PublicError::unavailable(m).into(),
+                MediaError::NotFound(m) => PublicError::not_found(redact(m)).into(),
+                MediaError::Refused(m) => PublicError::new(ErrorCode::Conflict, redact(m)).into(),
+                MediaError::Unavailable(m) => PublicError::unavailable(redact(m)).into(),
             }
         };
         if account.channel == "telephony" {
@@ -128,21 +130,41 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
         if ids.is_empty() && from.is_none() && !r.only_unpublished {
             return Err(PublicError::invalid_argument("name payload ids, a start time, or only_unpublished").into());
         }
-        let archived = self.store.archived_payloads(ctx.tenant_id, &ids, from, until, r.only_unpublished).await?;
+        let filter = ReplayFilter { ids, from, until, only_unpublished: r.only_unpublished };
         let mut answer = pb::ReplayRawPayloadsResponse::default();
-        for payload in archived {
-            let Some(account) = self.store.account_of_tenant(ctx.tenant_id, payload.account_id).await? else {
-                continue;
-            };
-            let replayed = replay_archived(&self.store, &self.bus, &account, &payload).await.map_err(|e| {
-                tracing::warn!(raw_payload_id = %payload.id, "replay stopped at this payload");
-                Status::from(PublicError::from(e))
-            })?;
-            let Some(replayed) = replayed else { continue };
-            answer.messages += u32::try_from(replayed.messages).unwrap_or(u32::MAX);
-            answer.statuses += u32::try_from(replayed.statuses).unwrap_or(u32::MAX);
-            self.store.mark_published(payload.id).await?;
-            answer.payloads += 1;
+        // Page by page: one page of bodies in memory at a time, each page marked published
+        // in one statement once replayed.
+        let mut accounts: HashMap<Uuid, Option<ChannelAccount>> = HashMap::new();
+        let mut after = None;
+        loop {
+            let page = self.store.archived_payload_page(ctx.tenant_id, &filter, after).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.received_at, last.id));
+            let mut replayed_ids = Vec::with_capacity(page.len());
+            for payload in &page {
+                if !accounts.contains_key(&payload.account_id) {
+                    let account = self.store.account_of_tenant(ctx.tenant_id, payload.account_id).await?;
+                    accounts.insert(payload.account_id, account);
+                }
+                let Some(Some(account)) = accounts.get(&payload.account_id) else { continue };
+                let replayed = match replay_archived(&self.store, &self.bus, account, payload).await {
+                    Ok(replayed) => replayed,
+                    Err(e) => {
+                        tracing::warn!(raw_payload_id = %payload.id, "replay stopped at this payload");
+                        self.store.mark_all_published(&replayed_ids).await?;
+                        return Err(PublicError::from(e).into());
+                    }
+                };
+                let Some(replayed) = replayed else { continue };
+                answer.messages += u32::try_from(replayed.messages).unwrap_or(u32::MAX);
+                answer.statuses += u32::try_from(replayed.statuses).unwrap_or(u32::MAX);
+                replayed_ids.push(payload.id);
+                answer.payloads += 1;
+            }
+            self.store.mark_all_published(&replayed_ids).await?;
+            if page.len() < usize::try_from(REPLAY_PAGE).unwrap_or(usize::MAX) {
+                break;
+            }
         }
         tracing::info!(payloads = answer.payloads, messages = answer.messages, "archived payloads replayed");
         Ok(Response::new(answer))
@@ -175,13 +197,11 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
         // Only the agents' phones configured on the number: the call is billed to the tenant and
         // shows the company's number, so nobody dials an arbitrary line through it.
         if !config.voice.agent_numbers.contains(&agent) {
+            // Never listing them: they are colleagues' own phones.
             let message = if config.voice.agent_numbers.is_empty() {
-                "this number has no agent numbers to ring; add one to its configuration".to_owned()
+                "this number has no agent numbers to ring; add one to its configuration"
             } else {
-                format!(
-                    "agent_number must be one of the number's agent numbers ({})",
-                    config.voice.agent_numbers.join(", ")
-                )
+                "agent_number is not one of this number's agent numbers"
             };
             return Err(PublicError::invalid_argument(message).into());
         }
@@ -205,9 +225,11 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "click-to-call failed");
+                // Twilio's words quote the numbers it was given: passed on without them.
+                let reason = crate::redact::phone_numbers(&e.to_string());
                 match e {
-                    RestError::Refused { .. } => Status::from(PublicError::new(ErrorCode::Conflict, e.to_string())),
-                    RestError::Unavailable(_) => Status::from(PublicError::unavailable(e.to_string())),
+                    RestError::Refused { .. } => Status::from(PublicError::new(ErrorCode::Conflict, reason)),
+                    RestError::Unavailable(_) => Status::from(PublicError::unavailable(reason)),
                 }
             })?;
         tracing::info!(call_sid = %created.sid, "click-to-call placed");

@@ -48,18 +48,31 @@ pub struct ArchivedPayload {
     pub body: Vec<u8>,
 }
 
-/// The most payloads one replay call takes.
-pub const MAX_REPLAY: i64 = 10_000;
+/// Payloads one replay page holds: bodies are up to `ingest.max_body_bytes` each, so a page,
+/// not the whole replay, is what sits in memory.
+pub const REPLAY_PAGE: i64 = 50;
+
+/// Which archived payloads a replay takes.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayFilter {
+    /// These payloads (empty: any).
+    pub ids: Vec<Uuid>,
+    /// Received at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Received before.
+    pub until: Option<DateTime<Utc>>,
+    /// Only those never fully published.
+    pub only_unpublished: bool,
+}
 
 impl IngestStore {
-    /// The tenant's archived payloads named by `ids`, or received in `[from, until)`, oldest first.
-    pub async fn archived_payloads(
+    /// The next page (at most [`REPLAY_PAGE`]) of the tenant's archived payloads that `filter`
+    /// takes, oldest first, after the payload `after` (received at, id) of the previous page.
+    pub async fn archived_payload_page(
         &self,
         tenant_id: Uuid,
-        ids: &[Uuid],
-        from: Option<DateTime<Utc>>,
-        until: Option<DateTime<Utc>>,
-        only_unpublished: bool,
+        filter: &ReplayFilter,
+        after: Option<(DateTime<Utc>, Uuid)>,
     ) -> Result<Vec<ArchivedPayload>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, account_id, received_at, body FROM raw_payloads \
@@ -68,15 +81,41 @@ impl IngestStore {
                AND ($3::timestamptz IS NULL OR received_at >= $3) \
                AND ($4::timestamptz IS NULL OR received_at < $4) \
                AND (NOT $5 OR NOT EXISTS (SELECT 1 FROM raw_payload_publications p WHERE p.id = raw_payloads.id)) \
-             ORDER BY received_at, id LIMIT $6",
+               AND ($6::timestamptz IS NULL OR (received_at, id) > ($6, $7)) \
+             ORDER BY received_at, id LIMIT $8",
         )
         .bind(tenant_id)
-        .bind(ids)
-        .bind(from)
-        .bind(until)
-        .bind(only_unpublished)
-        .bind(MAX_REPLAY)
+        .bind(&filter.ids)
+        .bind(filter.from)
+        .bind(filter.until)
+        .bind(filter.only_unpublished)
+        .bind(after.map(|(at, _)| at))
+        .bind(after.map(|(_, id)| id).unwrap_or_default())
+        .bind(REPLAY_PAGE)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Marks archived payloads as fully published, in one transaction, clearing earlier
+    /// failures.
+    pub async fn mark_all_published(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO raw_payload_publications (id, published_at) SELECT id, $2 FROM unnest($1::uuid[]) AS t(id) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(ids)
+        .bind(self.clock.now())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE raw_payloads SET error = NULL WHERE id = ANY($1) AND error IS NOT NULL")
+            .bind(ids)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -14,7 +14,7 @@ mod deliveries;
 mod webchat;
 
 pub use accounts::{ChannelAccount, NewTwilioAccount, NewWhatsAppAccount, SealReport, WebhookAccounts};
-pub use archive::ArchivedPayload;
+pub use archive::{ArchivedPayload, REPLAY_PAGE, ReplayFilter};
 pub use archive_batch::ArchiveBatcher;
 pub use deliveries::{Claim, DeliveryFailure, DeliveryRow, DeliveryState, NewDelivery, StatusRecord};
 pub use webchat::{NewWidget, PageRecord, Visitor, VisitorUpdate, WebchatMessage, Widget};
