@@ -23,7 +23,8 @@ pub struct MetricsSettings {
     pub conversation_url: String,
     /// Events in flight at once in one replica (pulled, waiting for their batch).
     pub event_concurrency: usize,
-    /// Transactions folding batches at once in one replica.
+    /// Batches folded at once in one replica. Writers of one tenant take turns on its lock, and
+    /// a batch folds its tenants side by side: one worker makes the largest batches.
     pub batch_workers: usize,
     /// Most events folded in one transaction.
     pub max_batch: usize,
@@ -54,7 +55,7 @@ impl inbox_service::ServiceSettings for Settings {
         [metrics]
         conversation_url = "http://127.0.0.1:9082"
         event_concurrency = 1024
-        batch_workers = 2
+        batch_workers = 1
         max_batch = 1000
         zone_ttl_seconds = 300
         survey_interval_ms = 1000

@@ -11,6 +11,7 @@ pub mod facts;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use futures::StreamExt;
 use inbox_bus::{BatchProcessor, Batcher, Delivery, HandlerError, MessageHandler, subjects};
 use inbox_telemetry::prometheus::{Histogram, IntCounterVec, register_histogram, register_int_counter_vec};
 use uuid::Uuid;
@@ -38,6 +39,9 @@ pub static BATCH_SIZE: LazyLock<Histogram> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+/// Tenants of one batch folded at once (each holds a database connection).
+const TENANTS_AT_ONCE: usize = 4;
 
 /// Whether an event's id was seen for the first time, or why it could not be folded.
 type Outcome = Result<bool, HandlerError>;
@@ -74,35 +78,46 @@ impl BatchProcessor for FoldBatches {
             positions.push(i);
             facts.push(fact);
         }
-        for (tenant, (positions, facts)) in by_tenant {
-            let zone = match self.zones.zone_of(tenant).await {
-                Ok(zone) => zone,
-                Err(e) => {
-                    tracing::warn!(tenant_id = %tenant, error = %e, "cannot bucket without the tenant's zone; events will be redelivered");
-                    for i in positions {
-                        outcomes[i] = Err(HandlerError::Retry(e.to_string()));
-                    }
-                    continue;
-                }
-            };
-            match self.store.apply_facts(tenant, zone, &facts).await {
-                Ok(report) => {
-                    tracing::debug!(tenant_id = %tenant, events = facts.len(), conversations = report.conversations, cells = report.cells, surveys = report.surveys, "batch folded");
-                    // A copy delivered into the same batch is a repeat: only the first is new.
-                    let mut first_seen = report.first_seen;
-                    for (i, fact) in positions.into_iter().zip(&facts) {
-                        outcomes[i] = Ok(first_seen.remove(&fact.event_id));
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(tenant_id = %tenant, error = %e, size = facts.len(), "metrics batch failed; its events will be redelivered");
-                    for i in positions {
-                        outcomes[i] = Err(handler_error(&e));
-                    }
-                }
+        // Each tenant's facts fold in a transaction of their own (writers of one tenant take turns
+        // on its lock; different tenants go side by side, a few at a time).
+        let folded: Vec<(Vec<usize>, Vec<Outcome>)> = futures::stream::iter(by_tenant)
+            .map(|(tenant, (positions, facts))| self.fold_tenant(tenant, positions, facts))
+            .buffer_unordered(TENANTS_AT_ONCE)
+            .collect()
+            .await;
+        for (positions, results) in folded {
+            for (i, outcome) in positions.into_iter().zip(results) {
+                outcomes[i] = outcome;
             }
         }
         outcomes
+    }
+}
+
+impl FoldBatches {
+    /// Folds one tenant's share of a batch; the outcome of each fact, with the facts' positions.
+    async fn fold_tenant(&self, tenant: Uuid, positions: Vec<usize>, facts: Vec<Fact>) -> (Vec<usize>, Vec<Outcome>) {
+        let zone = match self.zones.zone_of(tenant).await {
+            Ok(zone) => zone,
+            Err(e) => {
+                tracing::warn!(tenant_id = %tenant, error = %e, "cannot bucket without the tenant's zone; events will be redelivered");
+                let outcomes = facts.iter().map(|_| Err(HandlerError::Retry(e.to_string()))).collect();
+                return (positions, outcomes);
+            }
+        };
+        let outcomes = match self.store.apply_facts(tenant, zone, &facts).await {
+            Ok(report) => {
+                tracing::debug!(tenant_id = %tenant, events = facts.len(), conversations = report.conversations, cells = report.cells, surveys = report.surveys, "batch folded");
+                // A copy delivered into the same batch is a repeat: only the first is new.
+                let mut first_seen = report.first_seen;
+                facts.iter().map(|fact| Ok(first_seen.remove(&fact.event_id))).collect()
+            }
+            Err(e) => {
+                tracing::warn!(tenant_id = %tenant, error = %e, size = facts.len(), "metrics batch failed; its events will be redelivered");
+                facts.iter().map(|_| Err(handler_error(&e))).collect()
+            }
+        };
+        (positions, outcomes)
     }
 }
 
