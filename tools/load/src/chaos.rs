@@ -346,14 +346,16 @@ pub async fn chaos(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
     );
     let _ = writeln!(
         table,
-        "| fault | at | lasted | heal (last message sent during it on the agent socket) | worst webhook → socket |"
+        "| fault | at | lasted | heal: until the last message it caught reached the agent socket | worst webhook → socket of those |"
     );
     let _ = writeln!(table, "|---|---|---|---|---|");
     let n = ledger.len();
     for (name, start, end) in &windows {
-        // From a second before: messages in flight when it struck belong to it too.
-        let from = ((start.as_secs_f64() - 1.0).max(0.0) * ledger.rate) as usize;
+        // The messages it touched: sent before it was removed and not yet on the socket when it
+        // struck (in flight anywhere in the pipeline, or sent while it lasted).
+        let from = ((start.as_secs_f64() - 60.0).max(0.0) * ledger.rate) as usize;
         let to = ((end.as_secs_f64() * ledger.rate) as usize).min(n);
+        let struck = u64::try_from(start.as_micros()).unwrap_or(u64::MAX);
         let mut latest = Duration::ZERO;
         let mut worst = Duration::ZERO;
         let mut unseen = 0;
@@ -361,6 +363,9 @@ pub async fn chaos(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
             let arrived = ledger.arrived_at[i].load(Ordering::Relaxed);
             if arrived == 0 {
                 unseen += usize::from(ledger.is_accepted(i));
+                continue;
+            }
+            if arrived < struck {
                 continue;
             }
             let arrived = Duration::from_micros(arrived);

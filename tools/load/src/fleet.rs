@@ -228,7 +228,7 @@ impl Fleet {
         let mut env: Vec<(String, String)> = vec![
             ("INBOX__HTTP__ADDR".into(), format!("{host}:{http}")),
             ("INBOX__GRPC__ADDR".into(), format!("{host}:{grpc}")),
-            ("INBOX__NATS__URL".into(), self.nats.url()),
+            ("INBOX__NATS__URL".into(), self.nats.url_for(self.processes.len())),
             ("INBOX__AUTH__SERVICE_TOKEN".into(), SERVICE_TOKEN.into()),
             ("INBOX__LOG__FORMAT".into(), "json".into()),
             ("INBOX__LOG__LEVEL".into(), "warn".into()),

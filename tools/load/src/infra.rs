@@ -300,9 +300,16 @@ impl Nats {
         Ok(Nats { nodes, netns: Some(namespaces) })
     }
 
-    /// Every node's URL, comma-separated (clients fail over between them).
+    /// The URL of the first node. A client connected to one node of the cluster learns the
+    /// others from it and fails over to them; it cannot be given a list (`libs/bus` parses one
+    /// URL: `nats://a:4222,nats://b:4222` is refused as an invalid port).
     pub fn url(&self) -> String {
-        self.nodes.iter().map(NatsNode::url).collect::<Vec<_>>().join(",")
+        self.url_for(0)
+    }
+
+    /// Node `n % nodes`'s URL: processes are spread over the nodes.
+    pub fn url_for(&self, n: usize) -> String {
+        self.nodes[n % self.nodes.len()].url()
     }
 
     pub async fn restart_all(&mut self) -> anyhow::Result<()> {
