@@ -60,7 +60,7 @@ const PRESENCE_INTERVAL: Duration = Duration::from_secs(2);
 /// Least time between two viewing changes a client asks for.
 const VIEWING_INTERVAL: Duration = Duration::from_millis(250);
 /// Buffers of one socket: small, so ten thousand sockets fit in little memory.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 1024;
 const MAX_WRITE_BUFFER_BYTES: usize = 1 << 20;
 
 pub fn routes() -> Router<WhenReady<AppState>> {
