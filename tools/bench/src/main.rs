@@ -4,11 +4,12 @@
 mod ingest;
 mod list;
 mod load;
-mod notify;
 mod metrics;
+mod notify;
 mod routing;
 mod signin;
 mod sockets;
+mod search;
 mod webhook;
 
 use std::collections::HashMap;
@@ -110,17 +111,20 @@ async fn main() -> anyhow::Result<()> {
     if wanted("routing") {
         rows.extend(progress(routing::bench_routing().await?));
     }
+    if wanted("search") {
+        rows.extend(progress(search::bench_search().await?));
+    }
     if wanted("metrics") {
         rows.extend(progress(metrics::bench_metrics().await?));
+    }
+    if wanted("signin") {
+        rows.extend(progress(signin::bench_signin().await?));
     }
     if wanted("sockets") {
         rows.extend(progress(sockets::bench_sockets().await?));
     }
     if wanted("notify") {
         rows.extend(progress(notify::bench_notify().await?));
-    }
-    if wanted("signin") {
-        rows.extend(progress(signin::bench_signin().await?));
     }
     rows.push(row(
         "peak memory of this process",
