@@ -12,6 +12,8 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 # The OpenAPI conformance test makes its own virtual environment (Debian splits venv out).
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The web inbox is built with Node.js and npm (scripts/web.sh; Vite needs Node.js 20.19 or later).
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The web chat widget's browser test drives a real headless Chromium through chromedriver.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
