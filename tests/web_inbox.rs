@@ -2,7 +2,9 @@
 //! built app (`web/dist`, `just web`), and the scenarios of `web/e2e/` drive it as an agent
 //! would: a WhatsApp message arriving live, a template reply through `/`, taking over from the
 //! AI, assigning to a teammate who sees it arrive, status and priority by keyboard, a bulk
-//! archive of a filtered selection, a transcript download, the phone-sized layout, and more.
+//! archive of a filtered selection, a transcript download, the phone-sized layout, a
+//! notification arriving live in the bell and its panel, notification preferences kept by the
+//! server, a supervisor's metrics dashboard, and more.
 //! Each scenario keeps its screenshots under `target/web-e2e/<scenario>/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
@@ -15,7 +17,7 @@ use inbox_e2e::Fleet;
 use inbox_e2e::support::{APP_SECRET, PHONE_NUMBER_ID, inboxctl, person_token, set_up_tenant};
 
 /// The scenarios run here, in order (each names what it proves in `web/e2e/scenarios.mjs`).
-const SCENARIOS: [&str; 13] = [
+const SCENARIOS: [&str; 16] = [
     "live-whatsapp",
     "template-reply",
     "take-over",
@@ -29,6 +31,9 @@ const SCENARIOS: [&str; 13] = [
     "template-only-window",
     "url-state",
     "accessibility",
+    "notification-live",
+    "notification-preferences",
+    "metrics-dashboard",
 ];
 
 fn workspace() -> PathBuf {
@@ -42,15 +47,15 @@ async fn an_agent_works_the_inbox_in_a_real_browser() -> anyhow::Result<()> {
         web.join("dist/index.html").is_file() && web.join("node_modules/playwright-core").is_dir(),
         "the web inbox is not built: run `just web` (npm ci && npm run build in web/) first"
     );
-    let fleet = Fleet::start().await?;
+    // No Graph API to ask in the tests: numbers are connected without Meta's confirmation.
+    let fleet = Fleet::start_with(&[("channel-ingest", "INBOX__WHATSAPP__VERIFY_NUMBERS", "false".to_owned())]).await?;
     let tenant = set_up_tenant(&fleet, "webinbox", PHONE_NUMBER_ID)?;
     let admin = person_token(&fleet, &tenant.id, "ada@acme.test", "Ada Admin", "admin")?;
     let teammate = person_token(&fleet, &tenant.id, "tom@acme.test", "Tom Teammate", "agent")?;
     let ai = person_token(&fleet, &tenant.id, "ai@acme.test", "Acme Assistant", "ai")?;
-    let support = inboxctl(
-        &fleet,
-        &["team", "create", "--tenant", &tenant.id, "--name", "Support", "--policy", "least_loaded"],
-    )?;
+    let supervisor = person_token(&fleet, &tenant.id, "sam@acme.test", "Sam Supervisor", "supervisor")?;
+    let support =
+        inboxctl(&fleet, &["team", "create", "--tenant", &tenant.id, "--name", "Support", "--policy", "least_loaded"])?;
     let _ = support["id"].as_str().context("team id")?;
 
     let shots = std::env::var_os("CARGO_TARGET_DIR")
@@ -60,15 +65,20 @@ async fn an_agent_works_the_inbox_in_a_real_browser() -> anyhow::Result<()> {
     std::fs::create_dir_all(&shots)?;
     let gateway = fleet.http_url("gateway");
     let ingest = fleet.http_url("channel-ingest");
+    // INBOX_WEB_SCENARIOS=a,b runs only those (while working on them); the default is all.
+    let only = std::env::var("INBOX_WEB_SCENARIOS").unwrap_or_default();
+    let scenarios: Vec<&str> =
+        SCENARIOS.into_iter().filter(|s| only.is_empty() || only.split(',').any(|o| o == *s)).collect();
     let run = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg("e2e/run.mjs")
-            .args(SCENARIOS)
+            .args(scenarios)
             .current_dir(&web)
             .env("INBOX_WEB_URL", &gateway)
             .env("INBOX_GATEWAY_URL", &gateway)
             .env("INBOX_AGENT_TOKEN", &admin)
             .env("INBOX_TEAMMATE_TOKEN", &teammate)
+            .env("INBOX_SUPERVISOR_TOKEN", &supervisor)
             .env("INBOX_AI_TOKEN", &ai)
             .env("INBOX_INGEST_URL", &ingest)
             .env("INBOX_WHATSAPP_APP_SECRET", APP_SECRET)

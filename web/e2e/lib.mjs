@@ -7,7 +7,8 @@
 //   INBOX_GATEWAY_URL      the gateway, for setup calls (default: INBOX_WEB_URL)
 //   INBOX_AGENT_TOKEN      an agent's (admin's) JWT, used through #access_token= ...
 //   INBOX_AGENT_EMAIL / INBOX_AGENT_PASSWORD   ... or a password sign-in (gateway access issue)
-//   INBOX_TEAMMATE_TOKEN   a second agent (assignment scenario)
+//   INBOX_TEAMMATE_TOKEN   a second person, role agent (assignment and notification scenarios)
+//   INBOX_SUPERVISOR_TOKEN a supervisor (metrics dashboard scenario)
 //   INBOX_AI_TOKEN         the AI account (take-over scenario)
 //   INBOX_INGEST_URL, INBOX_WHATSAPP_APP_SECRET, INBOX_WHATSAPP_PHONE_NUMBER_ID   signed WhatsApp webhooks
 //   INBOX_SCREENSHOTS      directory for the screenshots (default web/e2e-artifacts)
@@ -31,6 +32,7 @@ export const env = {
   email: process.env.INBOX_AGENT_EMAIL ?? '',
   password: process.env.INBOX_AGENT_PASSWORD ?? '',
   teammateToken: process.env.INBOX_TEAMMATE_TOKEN ?? '',
+  supervisorToken: process.env.INBOX_SUPERVISOR_TOKEN ?? '',
   aiToken: process.env.INBOX_AI_TOKEN ?? '',
   ingest: process.env.INBOX_INGEST_URL ?? 'http://127.0.0.1:8081',
   appSecret: process.env.INBOX_WHATSAPP_APP_SECRET ?? '',
@@ -59,8 +61,8 @@ export async function launch() {
 }
 
 /** A page signed in as the agent: password sign-in when given, else the token in the fragment. */
-export async function openInbox(browser, { viewport = DESKTOP, token = env.token, search = '', acceptDownloads = true } = {}) {
-  const context = await browser.newContext({ viewport, acceptDownloads, deviceScaleFactor: 1 });
+export async function openInbox(browser, { viewport = DESKTOP, token = env.token, search = '', acceptDownloads = true, bypassCSP = false } = {}) {
+  const context = await browser.newContext({ viewport, acceptDownloads, deviceScaleFactor: 1, bypassCSP });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
   if (env.email && env.password && token === env.token) {

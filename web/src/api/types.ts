@@ -1,5 +1,7 @@
 // The gateway's JSON shapes (services/gateway/src/api/*.rs), as the screen reads them.
 
+import type { AppNotification } from './notifications';
+
 export type Channel = 'whatsapp' | 'telephony' | 'webchat';
 export type Status = 'active' | 'pending' | 'resolved' | 'archived';
 export type Priority = 'urgent' | 'high' | 'normal' | 'low';
@@ -385,4 +387,6 @@ export type StreamFrame =
   | { type: 'conversation.typing'; conversation_id: string; agent_id: string; typing: boolean }
   | { type: 'call.disposition_changed'; event_id?: string; seq?: number; call: Call }
   /** Presence (gateway access issue): who has the conversation open. */
-  | { type: 'conversation.viewers'; conversation_id: string; viewers: { agent_id: string; since?: string }[] };
+  | { type: 'conversation.viewers'; conversation_id: string; viewers: { agent_id: string; since?: string }[] }
+  /** One of my notifications (docs/notifications.md "Live"): to me alone, never replayed. */
+  | { type: 'notification'; notification: AppNotification };

@@ -1,16 +1,17 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient, type InfiniteData } from '@tanstack/react-query';
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import * as api from '../api/client';
 import { applyFrame } from '../api/cache';
 import { messageOf } from '../api/errors';
 import { keys } from '../api/keys';
 import { LiveStream, streamUrl, type StreamState } from '../api/stream';
-import type { Conversation, Status, StreamFrame } from '../api/types';
+import type { AppNotification, NotificationPage } from '../api/notifications';
+import type { Conversation, Status } from '../api/types';
 import { getToken, refreshSession, signOut, type Session } from '../auth/session';
 import { useOnline } from '../hooks/useOnline';
 import { navigate, usePath, useUrlState } from '../hooks/useUrlState';
 import { startOfTodayIn, type MatchContext } from '../state/match';
-import { chime, noticeFor, readPreferences } from '../state/notify';
+import { chime, countAfterLive, cueFor, withLiveNotification } from '../state/notify';
 import { Outbox, type OutboxItem } from '../state/outbox';
 import { isTextField, shortcutFor } from '../state/shortcuts';
 import { Banners } from '../ui/Banners';
@@ -19,6 +20,7 @@ import { ConversationPanel, type ConversationPanelHandle } from '../ui/Conversat
 import { CustomerPanel } from '../ui/CustomerPanel';
 import { HelpSheet } from '../ui/HelpSheet';
 import { ListPanel } from '../ui/ListPanel';
+import { NotificationPanel, notificationKeys } from '../ui/NotificationCentre';
 import { SearchPalette } from '../ui/SearchPalette';
 import { BottomBar, ViewsRail } from '../ui/ViewsRail';
 import { makeActions } from './actions';
@@ -26,6 +28,7 @@ import { InboxContext, type InboxContextValue } from './context';
 import s from './Inbox.module.css';
 
 const Settings = lazy(() => import('../ui/Settings'));
+const Metrics = lazy(() => import('../ui/Metrics'));
 
 async function sendOutboxItem(item: OutboxItem): Promise<void> {
   const p = item.payload;
@@ -49,6 +52,7 @@ export function Inbox({ session }: { session: Session }) {
   const [toasts, setToasts] = useState<{ id: number; text: string; kind: 'info' | 'error' }[]>([]);
   const [help, setHelp] = useState(false);
   const [search, setSearch] = useState(false);
+  const [notificationsOpen, setNotificationsOpen] = useState(false);
   const [activeId, setActiveId] = useState<string | null>(url.conversation);
   const displayed = useRef<string[]>([]);
   const panelRef = useRef<ConversationPanelHandle>(null);
@@ -96,18 +100,32 @@ export function Inbox({ session }: { session: Session }) {
     return () => window.removeEventListener('online', onOnline);
   }, [outbox]);
 
-  // Notifications by the agent's preferences (Settings › Notifications › Inbox).
-  const notify = useRef<(f: StreamFrame) => void>(() => undefined);
-  notify.current = (frame) => {
-    const n = noticeFor(frame, me.id, readPreferences(typeof localStorage === 'undefined' ? null : localStorage), url.conversation);
-    if (!n) return;
-    toast(`${n.title}: ${n.body}`);
-    if (n.level === 'all' || n.level === 'sound_visual') chime();
-    if (n.level === 'all' && document.visibilityState === 'hidden' && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
-      const shown = new Notification(n.title, { body: n.body, tag: n.conversationId });
+  // My notifications, live: into the centre and the unread count, then the cue the server
+  // asked for (state/notify.ts decides what the browser adds: the open conversation, a hidden tab).
+  const notify = useRef<(n: AppNotification) => void>(() => undefined);
+  notify.current = (n) => {
+    const listed = qc.getQueryData<InfiniteData<NotificationPage>>(notificationKeys.list);
+    const known = !!listed?.pages.some((p) => p.items.some((x) => x.id === n.id));
+    qc.setQueryData<number>(notificationKeys.unread, (count) => countAfterLive(count, n, known));
+    if (listed) {
+      const first = withLiveNotification(listed.pages[0], n);
+      if (first) qc.setQueryData<InfiniteData<NotificationPage>>(notificationKeys.list, { ...listed, pages: [first, ...listed.pages.slice(1)] });
+    }
+    if (n.conversation_id && (n.type === 'sla_warning' || n.type === 'sla_breached')) {
+      void qc.invalidateQueries({ queryKey: ['sla', n.conversation_id] });
+    }
+    const cue = cueFor(n, {
+      openConversation: url.conversation,
+      hidden: document.visibilityState === 'hidden',
+      permission: typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
+    });
+    if (cue.toast) toast(n.body ? `${n.title}: ${n.body}` : n.title);
+    if (cue.sound) chime();
+    if (cue.browser) {
+      const shown = new Notification(n.title, { body: n.body, tag: n.id });
       shown.onclick = () => {
         window.focus();
-        open(n.conversationId);
+        if (n.conversation_id) open(n.conversation_id);
       };
     }
   };
@@ -127,8 +145,11 @@ export function Inbox({ session }: { session: Session }) {
         return token ? streamUrl(token, seq) : null;
       },
       onFrame: (frame) => {
+        if (frame.type === 'notification') {
+          notify.current(frame.notification);
+          return;
+        }
         const effects = applyFrame(qc, frame, matchCtx.current());
-        notify.current(frame);
         if (effects.resync) void qc.invalidateQueries();
         else if (effects.views) recount();
       },
@@ -293,6 +314,9 @@ export function Inbox({ session }: { session: Session }) {
   );
 
   const onSettings = path.startsWith('/settings');
+  // Not /metrics: every service answers that path itself (Prometheus).
+  const onMetrics = path.startsWith('/dashboard');
+  const mayReadMetrics = me.role === 'supervisor' || me.role === 'admin';
 
   // Panels the agent collapsed (the views rail, the customer panel), remembered in this browser.
   const [layout, setLayout] = useState<{ rail: boolean; customer: boolean }>(() => {
@@ -337,6 +361,10 @@ export function Inbox({ session }: { session: Session }) {
             onView={(view) => setUrl({ view, panel: 'list' })}
             onHelp={() => setHelp(true)}
             onSettings={() => navigate(onSettings ? '/' : '/settings')}
+            notificationsOpen={notificationsOpen}
+            onNotifications={() => setNotificationsOpen((o) => !o)}
+            onMetrics={mayReadMetrics ? () => navigate(onMetrics ? '/' : '/dashboard') : null}
+            metricsShown={onMetrics}
             onSignOut={() => void signOut()}
             collapsed={!layout.rail}
             onToggle={() => toggle('rail')}
@@ -345,6 +373,12 @@ export function Inbox({ session }: { session: Session }) {
             <section className={s.settings} aria-label="Settings">
               <Suspense fallback={<div className={common.state}>Loading settings…</div>}>
                 <Settings onClose={() => navigate('/')} />
+              </Suspense>
+            </section>
+          ) : onMetrics && mayReadMetrics ? (
+            <section className={s.settings} aria-label="Metrics">
+              <Suspense fallback={<div className={common.state}>Loading the metrics…</div>}>
+                <Metrics onClose={() => navigate('/')} />
               </Suspense>
             </section>
           ) : (
@@ -376,7 +410,23 @@ export function Inbox({ session }: { session: Session }) {
             </>
           )}
         </main>
-        <BottomBar view={url.view} team={url.team} onView={(view) => setUrl({ view, panel: 'list', conversation: null })} onSearch={() => setSearch(true)} />
+        <BottomBar
+          view={url.view}
+          team={url.team}
+          onView={(view) => setUrl({ view, panel: 'list', conversation: null })}
+          onSearch={() => setSearch(true)}
+          notificationsOpen={notificationsOpen}
+          onNotifications={() => setNotificationsOpen((o) => !o)}
+        />
+        {notificationsOpen ? (
+          <NotificationPanel
+            onClose={() => setNotificationsOpen(false)}
+            onOpenConversation={(id) => {
+              if (onSettings || onMetrics) navigate('/');
+              open(id);
+            }}
+          />
+        ) : null}
         {help ? <HelpSheet onClose={() => setHelp(false)} /> : null}
         {search ? (
           <SearchPalette

@@ -16,6 +16,7 @@ import { AssignDialog } from './AssignDialog';
 import { Button, Dialog, Mark, Menu, MenuItem, PriorityBadge, Skeleton, StatusBadge, common } from './common';
 import { Composer, type ComposerHandle } from './Composer';
 import { ChannelIcon, Icon } from './icons';
+import { SlaClocks } from './SlaClocks';
 import { CallCard, Content, DeliveryTicks } from './MessageItem';
 import s from './Conversation.module.css';
 
@@ -220,6 +221,7 @@ export const ConversationPanel = forwardRef<
             <span className={s.metaItem}>
               <Icon name="robot" size={14} /> {c.handled_by === 'ai' ? 'AI is handling it' : 'A person is handling it'}
             </span>
+            <SlaClocks conversationId={c.id} version={c.version} />
             {(viewers.data ?? []).filter((v) => v !== me.id).length ? (
               <span className={`${s.metaItem} ${s.viewers}`} role="status">
                 <Icon name="eye" size={14} /> {(viewers.data ?? []).filter((v) => v !== me.id).map((v) => agentName(v)).join(', ')} viewing

@@ -5,58 +5,114 @@ import { messageOf } from '../api/errors';
 import { keys } from '../api/keys';
 import type { PriorityRules, StatusRules, Template, TenantSettings } from '../api/types';
 import { useInbox } from '../app/context';
-import { NOTIFY_KEY } from '../state/notify';
-import { Button, common } from './common';
+import * as notifications from '../api/notifications';
+import type { NotificationLevel } from '../api/notifications';
+import { draftOf, levelOf, NOTIFY_LEVELS, NOTIFY_TYPES, preferencesChange, type PreferencesDraft } from '../state/notify';
+import { Button, Skeleton, common } from './common';
 import s from './Settings.module.css';
 
-const NOTIFY_ROWS = [
-  { id: 'new_conversation', label: 'New conversations', default: 'sound_visual' },
-  { id: 'assigned_to_me', label: 'Assigned to me', default: 'all' },
-  { id: 'customer_reply', label: 'Customer reply', default: 'visual' },
-  { id: 'status_change', label: 'Status changes', default: 'none' },
-] as const;
-const NOTIFY_OPTIONS = [
-  { value: 'all', label: 'All alerts' },
-  { value: 'sound_visual', label: 'Sound + Visual' },
-  { value: 'visual', label: 'Visual only' },
-  { value: 'none', label: 'None' },
-];
-
-function Notifications() {
-  const [prefs, setPrefs] = useState<Record<string, string>>(() => {
-    try {
-      return JSON.parse(localStorage.getItem(NOTIFY_KEY) ?? '{}') as Record<string, string>;
-    } catch {
-      return {};
-    }
-  });
+function Notifications({ admin }: { admin: boolean }) {
+  const qc = useQueryClient();
+  const q = useQuery({ queryKey: ['notification-preferences'], queryFn: notifications.getNotificationPreferences });
+  const [draft, setDraft] = useState<PreferencesDraft | null>(null);
+  const [msg, setMsg] = useState<{ text: string; error: boolean } | null>(null);
+  const [saving, setSaving] = useState(false);
   const [permission, setPermission] = useState(typeof Notification === 'undefined' ? 'unsupported' : Notification.permission);
-  const save = (next: Record<string, string>) => {
-    setPrefs(next);
-    localStorage.setItem(NOTIFY_KEY, JSON.stringify(next));
+  const base = q.data ? draftOf(q.data) : null;
+  const v = draft ?? base;
+  const save = async () => {
+    if (!v) return;
+    const body = preferencesChange(v);
+    if (!body.ok) return setMsg({ text: body.error, error: true });
+    setSaving(true);
+    try {
+      const saved = await notifications.putNotificationPreferences(body.change);
+      qc.setQueryData(['notification-preferences'], saved);
+      setDraft(null);
+      setMsg({ text: 'Saved.', error: false });
+    } catch (e) {
+      setMsg({ text: messageOf(e), error: true });
+    } finally {
+      setSaving(false);
+    }
   };
   return (
     <section className={s.section} aria-labelledby="notif-h">
       <h2 id="notif-h">Notifications › Inbox</h2>
-      <p className={common.hint}>Your choices are kept in this browser; alerts are delivered once the notification service serves them.</p>
-      <table className={s.table}>
-        <tbody>
-          {NOTIFY_ROWS.map((r) => (
-            <tr key={r.id}>
-              <th scope="row">{r.label}</th>
-              <td>
-                <select aria-label={r.label} className={common.input} value={prefs[r.id] ?? r.default} onChange={(e) => save({ ...prefs, [r.id]: e.target.value })}>
-                  {NOTIFY_OPTIONS.map((o) => (
-                    <option key={o.value} value={o.value}>
-                      {o.label}
-                    </option>
-                  ))}
-                </select>
-              </td>
-            </tr>
+      {q.isError ? (
+        <div role="alert">
+          <p className={common.error}>Your preferences could not be loaded: {messageOf(q.error)}</p>
+          <Button onClick={() => void q.refetch()}>Retry</Button>
+        </div>
+      ) : !v || !q.data ? (
+        <div aria-busy="true">
+          {NOTIFY_TYPES.slice(0, 4).map((t) => (
+            <p key={t.type}>
+              <Skeleton width="70%" />
+            </p>
           ))}
-        </tbody>
-      </table>
+        </div>
+      ) : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          <p className={common.hint}>Kept with your account: every browser you sign in with follows them.</p>
+          <table className={s.table}>
+            <tbody>
+              {NOTIFY_TYPES.filter((t) => t.type !== 'webhook_disabled' || admin).map((t) => (
+                <tr key={t.type}>
+                  <th scope="row">{t.label}</th>
+                  <td>
+                    <select
+                      aria-label={t.label}
+                      className={common.input}
+                      value={v.types[t.type] ?? levelOf(q.data, t.type)}
+                      onChange={(e) => setDraft({ ...v, types: { ...v.types, [t.type]: e.target.value as NotificationLevel } })}
+                    >
+                      {NOTIFY_LEVELS.map((o) => (
+                        <option key={o.value} value={o.value}>
+                          {o.label}
+                        </option>
+                      ))}
+                    </select>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <div className={s.row}>
+            <label>
+              <input type="checkbox" checked={v.do_not_disturb} onChange={(e) => setDraft({ ...v, do_not_disturb: e.target.checked })} /> Do not disturb
+            </label>
+            <span className={common.hint}>Notifications still reach the centre, without sound or browser alerts.</span>
+          </div>
+          <fieldset className={s.quiet}>
+            <legend>Quiet hours{q.data.time_zone ? ` (${q.data.time_zone})` : ''}</legend>
+            <label>
+              From <input type="time" className={common.input} aria-label="Quiet hours from" value={v.quiet_hours_start} onChange={(e) => setDraft({ ...v, quiet_hours_start: e.target.value })} />
+            </label>
+            <label>
+              to <input type="time" className={common.input} aria-label="Quiet hours to" value={v.quiet_hours_end} onChange={(e) => setDraft({ ...v, quiet_hours_end: e.target.value })} />
+            </label>
+            {v.quiet_hours_start || v.quiet_hours_end ? (
+              <Button variant="ghost" onClick={() => setDraft({ ...v, quiet_hours_start: '', quiet_hours_end: '' })}>
+                No quiet hours
+              </Button>
+            ) : null}
+          </fieldset>
+          <Button variant="primary" type="submit" disabled={!draft || saving}>
+            {saving ? 'Saving…' : 'Save notification preferences'}
+          </Button>
+          {msg ? (
+            <span className={`${s.msg} ${msg.error ? common.error : ''}`} role={msg.error ? 'alert' : 'status'}>
+              {msg.text}
+            </span>
+          ) : null}
+        </form>
+      )}
       <p>
         Browser notifications: <strong>{permission}</strong>{' '}
         {permission === 'default' ? <Button onClick={() => void Notification.requestPermission().then(setPermission)}>Enable</Button> : null}
@@ -210,7 +266,7 @@ export default function Settings({ onClose }: { onClose: () => void }) {
         <h1>Settings</h1>
         <Button onClick={onClose}>Back to the inbox</Button>
       </div>
-      <Notifications />
+      <Notifications admin={admin} />
       <Templates manage={manage} />
       <Form<TenantSettings>
         title="Company"

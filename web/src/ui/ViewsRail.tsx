@@ -7,6 +7,7 @@ import { useInbox } from '../app/context';
 import { CHANNEL_VIEWS, VIEW_GROUPS } from '../state/filters';
 import { withShortcut } from '../state/shortcuts';
 import { ChannelIcon, Icon } from './icons';
+import { Bell } from './NotificationCentre';
 import s from './ViewsRail.module.css';
 
 function count(counts: ViewCounts | undefined, view: string): number | undefined {
@@ -31,12 +32,21 @@ export function ViewsRail({
   onSignOut,
   collapsed,
   onToggle,
+  notificationsOpen,
+  onNotifications,
+  onMetrics,
+  metricsShown,
 }: {
   view: string;
   team?: string;
   onView: (v: string) => void;
   onHelp: () => void;
   onSettings: () => void;
+  notificationsOpen: boolean;
+  onNotifications: () => void;
+  /** Supervisors and admins only: agents get no Metrics button. */
+  onMetrics: (() => void) | null;
+  metricsShown: boolean;
   onSignOut: () => void;
   collapsed: boolean;
   onToggle: () => void;
@@ -70,6 +80,7 @@ export function ViewsRail({
         <button type="button" className={s.toggle} onClick={onToggle} aria-label="Show the views" title="Show the views">
           »
         </button>
+        <Bell open={notificationsOpen} onToggle={onNotifications} compact />
       </nav>
     );
   }
@@ -97,14 +108,12 @@ export function ViewsRail({
       </ul>
       {counts.isError ? <p className={s.error}>Counts unavailable</p> : null}
       <div className={s.foot}>
-        <div className={s.placeholders} aria-label="Coming with other parts of the product">
-          <button type="button" className={s.footBtn} disabled title="Notifications arrive with the notification service">
-            <Icon name="bell" size={15} /> Notifications
-          </button>
-          <button type="button" className={s.footBtn} disabled title="Inbox metrics arrive with the metrics service">
+        <Bell open={notificationsOpen} onToggle={onNotifications} />
+        {onMetrics ? (
+          <button type="button" className={`${s.footBtn} ${metricsShown ? s.selected : ''}`} aria-current={metricsShown ? 'page' : undefined} onClick={onMetrics}>
             <Icon name="chart" size={15} /> Metrics
           </button>
-        </div>
+        ) : null}
         <button type="button" className={s.footBtn} onClick={onHelp} title={withShortcut('Keyboard shortcuts', 'help')}>
           <Icon name="keyboard" size={15} /> Shortcuts
         </button>
@@ -138,7 +147,21 @@ export function ViewsRail({
 }
 
 /** Phone width: the views as a bar at the bottom. */
-export function BottomBar({ view, team, onView, onSearch }: { view: string; team?: string; onView: (v: string) => void; onSearch: () => void }) {
+export function BottomBar({
+  view,
+  team,
+  onView,
+  onSearch,
+  notificationsOpen,
+  onNotifications,
+}: {
+  view: string;
+  team?: string;
+  onView: (v: string) => void;
+  onSearch: () => void;
+  notificationsOpen: boolean;
+  onNotifications: () => void;
+}) {
   const counts = useViewCounts(team);
   const [channels, setChannels] = useState(false);
   const tab = (id: string, label: string) => (
@@ -184,6 +207,7 @@ export function BottomBar({ view, team, onView, onSearch }: { view: string; team
       <button type="button" className={s.tab} onClick={onSearch} aria-label="Search">
         <Icon name="search" size={18} />
       </button>
+      <Bell open={notificationsOpen} onToggle={onNotifications} compact />
     </nav>
   );
 }
