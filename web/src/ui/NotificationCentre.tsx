@@ -31,23 +31,23 @@ export function useUnreadCount() {
 export function Bell({ open, onToggle, compact }: { open: boolean; onToggle: () => void; compact?: boolean }) {
   const unread = useUnreadCount();
   const n = unread.data ?? 0;
-  const label = n ? `Notifications, ${n} unread` : 'Notifications';
+  // The name is the visible text ("Notifications 3 unread"), so voice control finds it by what it shows.
   return (
     <button
       type="button"
       className={compact ? s.bellCompact : s.bell}
-      aria-label={label}
       aria-expanded={open}
       aria-haspopup="dialog"
-      title={label}
+      title={n ? `Notifications: ${n} unread` : 'Notifications'}
       onClick={onToggle}
       data-notification-bell
     >
       <Icon name="bell" size={compact ? 18 : 15} />
-      {compact ? null : <span className={s.bellLabel}>Notifications</span>}
+      <span className={compact ? 'sr-only' : s.bellLabel}>Notifications</span>
       {n ? (
-        <span className={s.unread} data-unread-count={n} aria-hidden="true">
+        <span className={s.unread} data-unread-count={n}>
           {n > 99 ? '99+' : n}
+          <span className="sr-only"> unread</span>
         </span>
       ) : null}
     </button>
