@@ -3,8 +3,8 @@
 //! would: a WhatsApp message arriving live, a template reply through `/`, taking over from the
 //! AI, assigning to a teammate who sees it arrive, status and priority by keyboard, a bulk
 //! archive of a filtered selection, a transcript download, the phone-sized layout, a
-//! notification arriving live in the bell and its panel, notification preferences kept by the
-//! server, a supervisor's metrics dashboard, and more.
+//! notification arriving live in the bell and its panel, an SLA clock at risk then breached,
+//! notification preferences kept by the server, a supervisor's metrics dashboard, and more.
 //! Each scenario keeps its screenshots under `target/web-e2e/<scenario>/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
@@ -17,7 +17,7 @@ use inbox_e2e::Fleet;
 use inbox_e2e::support::{APP_SECRET, PHONE_NUMBER_ID, inboxctl, person_token, set_up_tenant};
 
 /// The scenarios run here, in order (each names what it proves in `web/e2e/scenarios.mjs`).
-const SCENARIOS: [&str; 16] = [
+const SCENARIOS: [&str; 17] = [
     "live-whatsapp",
     "template-reply",
     "take-over",
@@ -32,6 +32,7 @@ const SCENARIOS: [&str; 16] = [
     "url-state",
     "accessibility",
     "notification-live",
+    "sla-warning",
     "notification-preferences",
     "metrics-dashboard",
 ];

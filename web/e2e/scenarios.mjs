@@ -556,6 +556,47 @@ export const scenarios = {
     await context.close();
   },
 
+  /**
+   * SLA warning: an urgent conversation with an 8-second first-response target (warning at half)
+   * shows its clock counting down, at risk, then breached, and the SLA notifications reach its
+   * assignee live.
+   */
+  async 'sla-warning'(browser) {
+    if (!env.teammateToken) throw new Error('set INBOX_TEAMMATE_TOKEN');
+    const agentToken = env.teammateToken;
+    const agentId = jwtSubject(agentToken);
+    await roomFor(agentId);
+    const normal = { priority: 'normal', first_response_seconds: 3600, resolution_seconds: 86_400 };
+    await api('PUT', '/v1/settings/sla', {
+      body: { policies: [normal, { priority: 'urgent', first_response_seconds: 8 }], warning_percent: 50 },
+    });
+    const name = `Sla Sven ${Date.now() % 100000}`;
+    const c = await newWhatsAppConversation(name, 'My shop is down, please hurry');
+    await api('PUT', `/v1/conversations/${c.id}/assignment`, { body: { assignee_id: agentId } });
+    await api('POST', `/v1/conversations/${c.id}/priority`, { body: { priority: 'urgent', reason: 'shop down' } });
+    const { page, context } = await openInbox(browser, { token: agentToken, search: `?conversation=${c.id}` });
+    await heading(page, name).waitFor();
+    const clock = page.locator('[data-region="conversation"]').getByRole('group', { name: 'SLA' }).locator('[data-sla-state]', { hasText: 'First response' });
+    await page.locator('[data-region="conversation"]').getByRole('button', { name: /Priority: Urgent/ }).waitFor();
+    await clock.and(page.locator('[data-sla-state="at_risk"]')).waitFor({ timeout: 15_000 });
+    await shot(page, 'sla-warning', 'at-risk');
+    await clock.and(page.locator('[data-sla-state="breached"]')).waitFor({ timeout: 15_000 });
+    await clock.getByText(/overdue/).waitFor();
+    await shot(page, 'sla-warning', 'breached');
+    const mine = await until('the SLA notifications', async () => {
+      const items = (await api('GET', '/v1/notifications?limit=50', { token: agentToken })).items.filter((n) => n.conversation_id === c.id);
+      return items.some((n) => n.type === 'sla_warning') && items.some((n) => n.type === 'sla_breached') ? items : null;
+    });
+    const breach = mine.find((n) => n.type === 'sla_breached');
+    const unread = (await api('GET', '/v1/notifications/unread-count', { token: agentToken })).unread_count;
+    await page.locator(`[data-notification-bell]:visible [data-unread-count="${unread}"]`).waitFor({ timeout: 10_000 });
+    await bell(page).click();
+    await page.getByRole('dialog', { name: 'Notifications' }).locator(`[data-notification-id="${breach.id}"]`).waitFor();
+    await shot(page, 'sla-warning', 'notified');
+    await api('PUT', '/v1/settings/sla', { body: { policies: [normal], warning_percent: 80 } });
+    await context.close();
+  },
+
   /** Settings › Notifications reads and writes the server's preferences: still there after a reload. */
   async 'notification-preferences'(browser) {
     const token = env.teammateToken || env.token;

@@ -27,6 +27,9 @@ describe('SLA clocks', () => {
     expect(slaClock(timer({ warned_at: at(48 * MIN) }), T0 + 47 * MIN).state).toBe('at_risk');
     expect(slaClock(timer(), T0 + 65 * MIN)).toMatchObject({ state: 'breached', text: 'overdue 5m' });
     expect(slaClock(timer({ breached_at: at(60 * MIN) }), T0 + 59 * MIN).state).toBe('breached');
+    // The last minute counts in seconds.
+    expect(slaClock(timer(), T0 + 59 * MIN + 15_000).text).toBe('45s left');
+    expect(slaClock(timer(), T0 + 60 * MIN + 20_000).text).toBe('overdue 20s');
   });
 
   it('stands still while paused, and says met or missed once stopped', () => {

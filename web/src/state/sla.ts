@@ -17,6 +17,11 @@ export interface SlaClock {
   text: string;
 }
 
+/** Time left as the clock shows it: seconds in the last minute, else as the list's clocks. */
+function left(ms: number): string {
+  return ms < 60_000 ? `${Math.max(0, Math.ceil(ms / 1000))}s` : shortDuration(ms);
+}
+
 const LABELS: Record<string, string> = {
   first_response: 'First response',
   next_response: 'Next response',
@@ -34,11 +39,11 @@ export function slaClock(t: SlaTimer, now: number): SlaClock {
   const byBudget = (t.target_seconds - t.elapsed_seconds) * 1000;
   const leftMs = t.paused || !t.due_at ? byBudget : Date.parse(t.due_at) - now;
   if (t.breached_at || leftMs <= 0) {
-    return { ...base, state: 'breached', leftMs: Math.min(0, leftMs), text: `overdue ${shortDuration(Math.max(0, -leftMs))}` };
+    return { ...base, state: 'breached', leftMs: Math.min(0, leftMs), text: `overdue ${left(Math.max(0, -leftMs))}` };
   }
-  if (t.paused) return { ...base, state: 'paused', leftMs, text: `paused · ${shortDuration(leftMs)} left` };
+  if (t.paused) return { ...base, state: 'paused', leftMs, text: `paused · ${left(leftMs)} left` };
   const atRisk = !!t.warned_at || (!!t.warning_at && Date.parse(t.warning_at) <= now);
-  return { ...base, state: atRisk ? 'at_risk' : 'ok', leftMs, text: `${shortDuration(leftMs)} left` };
+  return { ...base, state: atRisk ? 'at_risk' : 'ok', leftMs, text: `${left(leftMs)} left` };
 }
 
 const ORDER: Record<SlaState, number> = { breached: 0, at_risk: 1, ok: 2, paused: 3, met: 4 };

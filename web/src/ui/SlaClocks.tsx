@@ -13,7 +13,7 @@ import s from './Conversation.module.css';
 const STATE_WORD: Record<SlaState, string> = { ok: '', at_risk: 'at risk', breached: 'breached', paused: '', met: '' };
 
 export function SlaClocks({ conversationId, version }: { conversationId: string; version: number }) {
-  const now = useNow(10_000);
+  const now = useNow(1_000);
   const q = useQuery({
     queryKey: ['sla', conversationId, version],
     queryFn: () => getConversationSla(conversationId),
