@@ -168,15 +168,28 @@ pub struct RedisSettings {
     /// Prefix of every key this service writes, so several deployments can share a server.
     #[serde(default = "default_key_prefix")]
     pub key_prefix: String,
+    /// How long one command may wait for its answer before it fails (the client's default,
+    /// 500 ms, failed rate-limit checks on a busy machine while Redis itself was healthy).
+    #[serde(default = "default_redis_response_timeout_ms")]
+    pub response_timeout_ms: u64,
 }
 
 fn default_key_prefix() -> String {
     "inbox:".to_owned()
 }
 
+fn default_redis_response_timeout_ms() -> u64 {
+    3_000
+}
+
 impl RedisSettings {
     pub fn validate(&self) -> Result<(), SettingsError> {
-        url_with_scheme("redis.url", &self.url, &["redis://", "rediss://", "unix://"])
+        url_with_scheme("redis.url", &self.url, &["redis://", "rediss://", "unix://"])?;
+        in_range("redis.response_timeout_ms", self.response_timeout_ms, 50..=60_000)
+    }
+
+    pub fn response_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.response_timeout_ms)
     }
 }
 
@@ -185,6 +198,7 @@ impl std::fmt::Debug for RedisSettings {
         f.debug_struct("RedisSettings")
             .field("url", &redact_url_password(&self.url))
             .field("key_prefix", &self.key_prefix)
+            .field("response_timeout_ms", &self.response_timeout_ms)
             .finish()
     }
 }
@@ -370,6 +384,13 @@ mod tests {
         assert!(s.http.validate().is_ok() && s.postgres.validate().is_ok());
         assert!(NatsSettings { url: "nats://127.0.0.1:4222".into() }.validate().is_ok());
         assert!(NatsSettings { url: "127.0.0.1:4222".into() }.validate().is_err());
+        let redis = |timeout| RedisSettings {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "t:".into(),
+            response_timeout_ms: timeout,
+        };
+        assert!(redis(3_000).validate().is_ok());
+        assert!(redis(0).validate().unwrap_err().to_string().contains("INBOX__REDIS__RESPONSE_TIMEOUT_MS"));
     }
 
     #[test]

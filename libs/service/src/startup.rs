@@ -64,7 +64,9 @@ pub async fn connect(needs: Needs<'_>, readiness: &Readiness, shutdown: &Cancell
         Some(settings) => {
             let manager = retry_until_ready("redis", shutdown, || async {
                 let client = redis::Client::open(settings.url.as_str())?;
-                redis::aio::ConnectionManager::new(client).await
+                let config =
+                    redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(settings.response_timeout()));
+                redis::aio::ConnectionManager::new_with_config(client, config).await
             })
             .await?;
             readiness.register("redis", redis_check(manager.clone())).await;
