@@ -43,15 +43,25 @@ describe('the notification centre', () => {
     host = document.createElement('div');
     document.body.appendChild(host);
     calls = [];
+    // A server that remembers what was marked read: a refetch after a mark sees it.
+    const read = new Set<string>(['n1']);
+    const items = () =>
+      [n('n2'), n('n1', { type: 'sla_breached', title: 'SLA breached: first response' })].map((x) =>
+        read.has(x.id) ? { ...x, read_at: '2031-01-01T00:00:00Z' } : x,
+      );
+    const unread = () => items().filter((x) => !x.read_at).length;
     vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
       const path = new URL(url, 'http://x').pathname;
-      calls.push({ method: init.method ?? 'GET', path, body: init.body ? JSON.parse(String(init.body)) : null });
+      const sent = init.body ? (JSON.parse(String(init.body)) as { ids?: string[] }) : null;
+      calls.push({ method: init.method ?? 'GET', path, body: sent });
+      if (path === '/v1/notifications/read') for (const id of sent?.ids ?? []) read.add(id);
+      if (path === '/v1/notifications/read-all') for (const x of items()) read.add(x.id);
       const body =
         path === '/v1/notifications'
-          ? { items: [n('n2'), n('n1', { type: 'sla_breached', title: 'SLA breached: first response', read_at: '2031-01-01T00:00:00Z' })], next_cursor: null, unread_count: 1 }
+          ? { items: items(), next_cursor: null, unread_count: unread() }
           : path === '/v1/notifications/unread-count'
-            ? { unread_count: 1 }
-            : { marked: 1, unread_count: 0 };
+            ? { unread_count: unread() }
+            : { marked: 1, unread_count: unread() };
       return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } });
     });
     qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
@@ -85,7 +95,10 @@ describe('the notification centre', () => {
     await act(async () => host.querySelector<HTMLButtonElement>('[data-notification-id="n2"]')!.click());
     expect(opened).toEqual(['c-n2']);
     expect(closed).toBe(1);
-    await until(() => calls.some((c) => c.path === '/v1/notifications/read'), 'the mark');
+    await until(
+      () => calls.some((c) => c.path === '/v1/notifications/read') && host.querySelector('[data-unread-count]') === null,
+      'the mark shown',
+    );
     expect(calls.find((c) => c.path === '/v1/notifications/read')?.body).toEqual({ ids: ['n2'] });
     expect(qc.getQueryData(notificationKeys.unread)).toBe(0);
     expect(host.querySelector('[data-unread-count]')).toBeNull();
@@ -96,7 +109,12 @@ describe('the notification centre', () => {
     await until(() => host.querySelectorAll('[data-notification-id]').length === 2, 'the list');
     const markAll = [...host.querySelectorAll('button')].find((b) => b.textContent === 'Mark all read')!;
     await act(async () => markAll.click());
-    await until(() => calls.some((c) => c.method === 'POST' && c.path === '/v1/notifications/read-all'), 'read-all');
+    await until(
+      () =>
+        calls.some((c) => c.method === 'POST' && c.path === '/v1/notifications/read-all') &&
+        host.querySelectorAll('[data-unread="yes"]').length === 0,
+      'read-all shown',
+    );
     expect(host.querySelectorAll('[data-unread="yes"]')).toHaveLength(0);
     expect(host.querySelector('[data-unread-count]')).toBeNull();
   });
