@@ -229,25 +229,68 @@ export async function getMe(): Promise<User | null> {
   }
 }
 
-export interface SearchHit {
-  conversation: Conversation;
-  highlights: { field: string; fragment: string }[];
+/** Where a search hit matched: byte ranges into the UTF-8 `fragment` (state/search.ts `piecesOf`). */
+export interface SearchHighlight {
+  field: string;
+  fragment: string;
+  ranges: { start: number; end: number }[];
 }
 
-export type SearchAnswer = { available: true; items: SearchHit[]; next_cursor: string | null } | { available: false };
+export interface SearchHit {
+  conversation: Conversation;
+  /** The best message's fragment first, then the conversation's own (the customer's name). */
+  highlights: SearchHighlight[];
+  /** The best matching message; absent when only the conversation itself matched. */
+  message?: {
+    id: string;
+    sender_kind: 'customer' | 'agent' | 'ai' | 'system';
+    sent_at: string | null;
+    internal_note: boolean;
+    highlight: SearchHighlight | null;
+  };
+  score: number;
+}
+
+export interface SearchFacets {
+  total: number;
+  by_status: Record<string, number>;
+  by_channel: Record<string, number>;
+}
+
+export type SearchOrder = 'relevance' | 'recent';
+
+export interface SearchPage {
+  items: SearchHit[];
+  next_cursor: string | null;
+  facets?: SearchFacets;
+  understood_query: string;
+}
+
+export type SearchAnswer = ({ available: true } & SearchPage) | { available: false };
 
 /**
- * Search across conversations with the guide's query language (`"refund request"`,
- * `phone:+123`, `assigned:sarah@company.com`): `GET /v1/search?q=` from the search issue.
- * While the gateway has no such route (404), the answer says search is not available.
+ * `GET /v1/search` (docs/search.md "Through the gateway"): conversations matching a query of
+ * the search language, a page at a time. Facets are asked on the first page only (they cost a
+ * pass over every match). A 404 or 405 means this server has no search: the answer says so.
+ * A query search cannot read is an `ApiError` 400 `invalid_argument` whose message starts
+ * `query column N:` (state/search.ts `queryProblem`); search down is a 503.
  */
-export async function searchConversations(q: string, signal?: AbortSignal): Promise<SearchAnswer> {
+export async function searchConversations(
+  q: string,
+  { order = 'relevance', cursor = null, limit = 20, signal }: { order?: SearchOrder; cursor?: string | null; limit?: number; signal?: AbortSignal } = {},
+): Promise<SearchAnswer> {
   try {
-    const page = await json<{ items: SearchHit[]; next_cursor: string | null }>('GET', '/v1/search', {
-      query: { q, limit: 20 },
+    const page = await json<SearchPage>('GET', '/v1/search', {
+      query: { q, order, limit, cursor: cursor ?? undefined, facets: cursor ? undefined : true },
       signal,
     });
-    return { available: true, items: page.items ?? [], next_cursor: page.next_cursor ?? null };
+    return {
+      available: true,
+      items: page.items ?? [],
+      next_cursor: page.next_cursor ?? null,
+      facets: page.facets,
+      understood_query: page.understood_query ?? q,
+    };
   } catch (e) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return { available: false };
     throw e;
