@@ -4,7 +4,8 @@
 //! AI, assigning to a teammate who sees it arrive, status and priority by keyboard, a bulk
 //! archive of a filtered selection, a transcript download, the phone-sized layout, a
 //! notification arriving live in the bell and its panel, an SLA clock at risk then breached,
-//! notification preferences kept by the server, a supervisor's metrics dashboard, and more.
+//! notification preferences kept by the server, a supervisor's metrics dashboard, the search
+//! palette (highlights, syntax errors at their column, phones in any writing), and more.
 //! Each scenario keeps its screenshots under `target/web-e2e/<scenario>/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
@@ -17,7 +18,7 @@ use inbox_e2e::Fleet;
 use inbox_e2e::support::{APP_SECRET, PHONE_NUMBER_ID, inboxctl, person_token, set_up_tenant};
 
 /// The scenarios run here, in order (each names what it proves in `web/e2e/scenarios.mjs`).
-const SCENARIOS: [&str; 17] = [
+const SCENARIOS: [&str; 18] = [
     "live-whatsapp",
     "template-reply",
     "take-over",
@@ -35,6 +36,7 @@ const SCENARIOS: [&str; 17] = [
     "sla-warning",
     "notification-preferences",
     "metrics-dashboard",
+    "search-palette",
 ];
 
 fn workspace() -> PathBuf {

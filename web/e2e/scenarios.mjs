@@ -674,6 +674,102 @@ export const scenarios = {
   },
 
   /**
+   * Search palette: Ctrl+K opens it, a word of a customer's message (once indexed) shows in the
+   * message's highlighted fragment, Enter opens that conversation; bad syntax (`status:` with
+   * no value, an unclosed quote) is pointed at its column; `phone:` in another writing of the
+   * number finds the customer.
+   */
+  async 'search-palette'(browser) {
+    const letters = Array.from({ length: 6 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
+    const word = `zq${letters}`;
+    const name = `Search Sofía ${Date.now() % 100000}`;
+    // Accents and an emoji before the word: the server's byte ranges must still land on it.
+    const c = await newWhatsAppConversation(name, `Crème brûlée 😡📦 arrived broken, the ${word} box was empty`);
+    // Indexing follows the events: retry the search itself, within a bounded time.
+    await until(
+      `"${word}" indexed`,
+      async () => (await api('GET', `/v1/search?q=${encodeURIComponent(word)}`)).items.some((h) => h.conversation.id === c.id),
+      20_000,
+    );
+
+    const { page, context } = await openInbox(browser);
+    await page.mouse.move(1200, 400);
+    await page.keyboard.press(`${MOD}+k`);
+    const palette = page.getByRole('dialog', { name: 'Search conversations' });
+    const box = palette.getByRole('textbox', { name: 'Search conversations' });
+    await box.waitFor();
+    check(await box.evaluate((el) => el === document.activeElement), 'the search box has the focus');
+    await shot(page, 'search-palette', 'opened-with-examples');
+    await box.pressSequentially(word, { delay: 40 });
+    const result = palette.locator(`[id="search-${c.id}"]`);
+    await result.waitFor({ timeout: 10_000 });
+    const marks = await result.locator('mark').allTextContents();
+    check(marks.includes(word), `the fragment marks "${word}" exactly (marks: ${JSON.stringify(marks)})`);
+    const label = await result.locator('[data-search-field]').getAttribute('data-search-field');
+    check(label === 'body', `the fragment is from a message (${label})`);
+    check((await result.textContent()).includes('Message'), 'the field it matched is named');
+    await shot(page, 'search-palette', 'highlighted-fragment');
+    await page.keyboard.press('Enter');
+    await palette.waitFor({ state: 'detached' });
+    await heading(page, name).waitFor({ timeout: 10_000 });
+    check(page.url().includes(c.id), `the URL names the conversation (${page.url()})`);
+    await shot(page, 'search-palette', 'landed-on-conversation');
+
+    // Bad syntax: the error at the column the gateway gives, marked under the input.
+    await page.keyboard.press(`${MOD}+k`);
+    await box.waitFor();
+    for (const [query, at] of [
+      ['refund status:', ' '],
+      ['"late delivery', '"'],
+    ]) {
+      const refused = await fetch(`${env.gateway}/v1/search?q=${encodeURIComponent(query)}`, {
+        headers: { Authorization: `Bearer ${env.token}` },
+      });
+      const body = await refused.json();
+      check(refused.status === 400 && body.error.code === 'invalid_argument', `${query}: a 400 (${JSON.stringify(body)})`);
+      const column = body.error.details.column;
+      await box.fill('');
+      await box.pressSequentially(query, { delay: 20 });
+      const alert = palette.getByRole('alert');
+      await alert.waitFor({ timeout: 10_000 });
+      const text = await alert.textContent();
+      check(text.includes(`Column ${column}:`), `${query}: the column is shown (${text})`);
+      check(!/went wrong|HTTP 400/.test(text), `${query}: not a generic error (${text})`);
+      await palette.locator(`[data-search-error-column="${column}"]`).waitFor();
+      const mark = palette.locator('[data-search-error-mark]');
+      check((await mark.textContent()) === (Array.from(query)[column - 1] ?? ' '), `${query}: the mark is on column ${column}`);
+      if (at !== ' ') check((await mark.textContent()) === at, `${query}: the mark is on ${at}`);
+      check((await box.getAttribute('aria-invalid')) === 'true', `${query}: the input is marked invalid`);
+      await shot(page, 'search-palette', `syntax-error-column-${column}`);
+    }
+
+    // phone: in another writing of the same number (+55 (11) 9xxxx-xxxx for 5511 9xxxxxxxx).
+    const n = c.from;
+    const written = `+${n.slice(0, 2)} (${n.slice(2, 4)}) ${n.slice(4, 9)}-${n.slice(9)}`;
+    await until(
+      'the customer indexed by phone',
+      async () =>
+        (await api('GET', `/v1/search?q=${encodeURIComponent(`phone:"${written}"`)}`)).items.some((h) => h.conversation.id === c.id),
+      20_000,
+    );
+    await box.fill('');
+    await box.pressSequentially(`phone:"${written}"`, { delay: 20 });
+    const byPhone = palette.locator(`[id="search-${c.id}"]`);
+    await byPhone.waitFor({ timeout: 10_000 });
+    check((await byPhone.locator('[data-search-field]').getAttribute('data-search-field')) === 'phone', 'found by its phone');
+    check((await byPhone.locator('mark').allTextContents()).includes(`+${n}`), 'the phone is shown marked');
+    await shot(page, 'search-palette', 'found-by-phone');
+
+    // Nothing matches: the empty state suggests queries of the language.
+    await box.fill(`${word}x nothingmatchesthis`);
+    await palette.locator('[data-search-empty]').waitFor({ timeout: 10_000 });
+    await shot(page, 'search-palette', 'no-match-hints');
+    await page.keyboard.press('Escape');
+    await palette.waitFor({ state: 'detached' });
+    await context.close();
+  },
+
+  /**
    * The gateway goes away and comes back: "connection lost, reconnecting…" shows, then goes by
    * itself, and a message that arrived meanwhile is on screen. Needs INBOX_GATEWAY_STOP_CMD and
    * INBOX_GATEWAY_START_CMD (shell commands that stop and start the gateway); skipped without.

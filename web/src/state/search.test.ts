@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bestHighlight, fieldLabel, nameHighlight, piecesOf, queryProblem, splitAtColumn } from './search';
+import { bestHighlight, fieldLabel, nameHighlight, operatorHighlight, piecesOf, queryProblem, splitAtColumn } from './search';
 
 /** The byte range of `word`'s first occurrence in the UTF-8 encoding of `text`, as the server counts. */
 function bytesOf(text: string, word: string) {
@@ -70,6 +70,21 @@ describe('which fragment a hit shows', () => {
     expect(bestHighlight({ highlights: [name] })).toBe(name);
     expect(bestHighlight({ highlights: [] })).toBeNull();
     expect(nameHighlight({ highlights: [body, name] })).toBe(name);
+  });
+
+  it('names the field of an identity operator when the server gave no fragment', () => {
+    const values = { name: 'Sofía Souza', phone: '+55 11 98765 4321' };
+    expect(operatorHighlight('phone:+5511987654321', values)).toEqual({
+      field: 'phone',
+      fragment: '+55 11 98765 4321',
+      ranges: [{ start: 0, end: 17 }],
+    });
+    expect(piecesOf(operatorHighlight('status:open name:sofia', values)!.fragment, operatorHighlight('name:sofia', values)!.ranges)).toEqual([
+      { text: 'Sofía Souza', mark: true },
+    ]);
+    expect(operatorHighlight('email:@example.com', values)).toEqual({ field: 'email', fragment: '', ranges: [] });
+    expect(operatorHighlight('-phone:+5511987654321 refund*', values)).toBeNull();
+    expect(operatorHighlight('status:open', values)).toBeNull();
   });
 
   it('names the field it matched in', () => {

@@ -89,6 +89,19 @@ export function nameHighlight(hit: { highlights?: Highlight[] }): Highlight | nu
   return hit.highlights?.find((h) => h.field === 'name') ?? null;
 }
 
+/**
+ * What a hit found by an identity operator alone shows (the server highlights words only, so
+ * `phone:…` comes back without a fragment): the field the understood query looked in, and the
+ * conversation's own value of it, all marked, when the conversation has one.
+ */
+export function operatorHighlight(understoodQuery: string, values: { name: string; phone: string | null }): Highlight | null {
+  const op = /(?:^|\s)(phone|name|email):/.exec(understoodQuery)?.[1];
+  if (!op) return null;
+  const fragment = op === 'phone' ? values.phone : op === 'name' ? values.name : null;
+  if (!fragment) return { field: op, fragment: '', ranges: [] };
+  return { field: op, fragment, ranges: [{ start: 0, end: new TextEncoder().encode(fragment).length }] };
+}
+
 const FIELDS: Record<string, string> = {
   body: 'Message',
   message: 'Message',

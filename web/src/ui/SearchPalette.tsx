@@ -2,12 +2,13 @@ import { useEffect, useRef, useState } from 'react';
 import * as api from '../api/client';
 import { ApiError, messageOf } from '../api/errors';
 import type { Conversation } from '../api/types';
-import { customerLabel, listTime } from '../state/format';
+import { customerLabel, formatPhone, listTime } from '../state/format';
 import {
   bestHighlight,
   fieldLabel,
   isSearchable,
   nameHighlight,
+  operatorHighlight,
   piecesOf,
   QUERY_EXAMPLES,
   queryProblem,
@@ -56,9 +57,10 @@ function senderNote(hit: api.SearchHit): string | null {
   return { customer: 'customer', agent: 'agent', ai: 'AI', system: 'system' }[m.sender_kind] ?? null;
 }
 
-function Hit({ hit }: { hit: api.SearchHit }) {
+function Hit({ hit, understood }: { hit: api.SearchHit; understood: string }) {
   const c = hit.conversation;
-  const best = bestHighlight(hit);
+  const phone = c.channel === 'webchat' ? null : formatPhone(c.customer_address);
+  const best = bestHighlight(hit) ?? operatorHighlight(understood, { name: customerLabel(c), phone });
   const name = nameHighlight(hit);
   const sender = senderNote(hit);
   return (
@@ -75,7 +77,7 @@ function Hit({ hit }: { hit: api.SearchHit }) {
               {fieldLabel(best.field)}
               {sender ? ` · ${sender}` : ''}
             </span>
-            <Marked highlight={best} />
+            {best.fragment ? <Marked highlight={best} /> : c.last_message_preview}
           </div>
         ) : (
           <div className={s.fragment}>{c.last_message_preview}</div>
@@ -363,7 +365,7 @@ export function SearchPalette({ onClose, onOpen }: { onClose: () => void; onOpen
                 onMouseEnter={() => setActive(i)}
                 onClick={() => onOpen(hit.conversation)}
               >
-                <Hit hit={hit} />
+                <Hit hit={hit} understood={done?.page.understood_query ?? ''} />
               </li>
             ))}
           </ul>
