@@ -245,8 +245,14 @@ async fn in_a_team_scoped_tenant_an_agent_gets_only_their_teams_live_events_and_
     let mut lead_socket = open_socket(&fleet, &lead_token, None).await?;
     customer_writes(&client, &fleet, "wamid.b2", "15550000002", "still waiting for my return").await?;
     customer_writes(&client, &fleet, "wamid.a2", "15550000001", "and the invoice?").await?;
-    let lead_frames =
+    // The two conversations' messages are stored side by side: either may be pushed first.
+    let mut lead_frames =
         frames_until(&mut lead_socket, "message.created", |f| f["message"]["external_id"] == "wamid.a2").await?;
+    if !of_type(&lead_frames, "message.created").any(|f| f["message"]["external_id"] == "wamid.b2") {
+        lead_frames.extend(
+            frames_until(&mut lead_socket, "message.created", |f| f["message"]["external_id"] == "wamid.b2").await?,
+        );
+    }
     let lead_saw: HashSet<&str> =
         of_type(&lead_frames, "message.created").filter_map(|f| f["message"]["external_id"].as_str()).collect();
     assert!(lead_saw.contains("wamid.b2"), "the supervisor sees team B's conversation");
