@@ -114,6 +114,8 @@ pub async fn watch_socket(
 #[derive(Default)]
 pub struct Replies {
     pub accepted: std::sync::Mutex<Vec<u64>>,
+    /// The conversation service's message id of each accepted reply, by marker.
+    pub message_ids: std::sync::Mutex<std::collections::HashMap<u64, String>>,
     pub failed: AtomicU64,
 }
 
@@ -141,6 +143,10 @@ pub async fn reply_as_agent(
             match answer {
                 Ok(r) if r.status().is_success() => {
                     replies.accepted.lock().unwrap_or_else(|p| p.into_inner()).push(j);
+                    let sent: serde_json::Value = r.json().await.unwrap_or_default();
+                    if let Some(id) = sent["message"]["id"].as_str() {
+                        replies.message_ids.lock().unwrap_or_else(|p| p.into_inner()).insert(j, id.to_owned());
+                    }
                     break;
                 }
                 // A conversation outside the 24-hour window or a refusal is not retried.

@@ -248,6 +248,7 @@ pub struct ChaosReport {
     pub socket_doubled: usize,
     pub replies_lost: usize,
     pub replies_doubled: usize,
+    pub replies_failed_visibly: usize,
     pub search_misses: usize,
     pub metrics_agree: bool,
 }
@@ -324,7 +325,9 @@ pub async fn chaos(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
     let finished = running.finish().await?;
     let d = finished.delivery();
     let stored = run::check_store(&fleet.postgres.url(), &tenant, &finished).await?;
-    let (replies, replies_lost, replies_doubled) = run::check_replies(&graph, &finished);
+    let at_provider = run::check_replies(&graph, &finished, &fleet.postgres.url()).await;
+    let (replies, replies_lost, replies_doubled) = (at_provider.accepted, at_provider.lost, at_provider.doubled);
+    let replies_failed_visibly = at_provider.failed_visibly;
     let metrics = run::metrics_customer_messages(&fleet.gateway_url(), &tenant.watcher_tokens[0], finished.base).await;
     // Search: a sample of accepted messages, each found by its marker.
     let search = format!("http://{}:{}", fleet.first("search").host, fleet.first("search").grpc);
@@ -411,7 +414,7 @@ pub async fn chaos(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
     );
     let _ = writeln!(
         table,
-        "| agent replies accepted / lost at the provider / doubled | {replies} / {replies_lost} / {replies_doubled} (unknown sends {}) |",
+        "| agent replies accepted / lost at the provider / doubled / failed in plain sight (cut by a crash mid-send) | {replies} / {replies_lost} / {replies_doubled} / {replies_failed_visibly} (unknown sends {}) |",
         graph.unknown_sends()
     );
     let _ = writeln!(table, "| search finds the message (sample) | {} of {sampled} |", sampled - search_misses);
@@ -451,6 +454,7 @@ pub async fn chaos(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
         socket_doubled: d.doubled,
         replies_lost,
         replies_doubled,
+        replies_failed_visibly,
         search_misses,
         metrics_agree,
     })

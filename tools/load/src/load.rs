@@ -109,7 +109,8 @@ pub async fn load(options: LoadOptions) -> anyhow::Result<String> {
                 searchable = sampler.await.unwrap_or_default();
             }
             let stored = run::check_store(&fleet.postgres.url(), &tenant, &finished).await?;
-            let replies = run::check_replies(&graph, &finished);
+            let at_provider = run::check_replies(&graph, &finished, &fleet.postgres.url()).await;
+            let replies = (at_provider.accepted, at_provider.lost, at_provider.doubled);
             let metrics_agree =
                 metrics_agreement(&fleet.gateway_url(), &tenant, &finished, stored.customer_messages).await;
             let d = finished.delivery();

@@ -545,12 +545,42 @@ pub async fn check_store(postgres_url: &str, tenant: &Tenant, f: &Finished) -> a
 }
 
 /// Every accepted reply reached the Graph API once: `(lost, doubled)`.
-pub fn check_replies(graph: &GraphStub, finished: &Finished) -> (usize, usize, usize) {
+/// The agents' replies at the provider.
+pub struct RepliesAtProvider {
+    pub accepted: usize,
+    /// Accepted, never sent, and not shown as failed either: silently lost.
+    pub lost: usize,
+    pub doubled: usize,
+    /// Accepted, never sent, and failed in plain sight: a send cut by a crash of channel-ingest
+    /// mid-request is marked failed (its outcome unknown) rather than sent a second time, and
+    /// the agent sees it failed.
+    pub failed_visibly: usize,
+}
+
+/// Checks every accepted reply against the Graph API stub's sends; one not sent is looked up in
+/// channel-ingest's delivery log (`postgres_url`'s `inbox_ingest`).
+pub async fn check_replies(graph: &GraphStub, finished: &Finished, postgres_url: &str) -> RepliesAtProvider {
     let sends = graph.sends();
     let accepted = finished.replies.accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let lost = accepted.iter().filter(|j| !sends.contains_key(j)).count();
+    let unsent: Vec<u64> = accepted.iter().copied().filter(|j| !sends.contains_key(j)).collect();
     let doubled = sends.values().filter(|c| **c > 1).count();
-    (accepted.len(), lost, doubled)
+    let ids: Vec<uuid::Uuid> = {
+        let known = finished.replies.message_ids.lock().unwrap_or_else(|p| p.into_inner());
+        unsent.iter().filter_map(|j| known.get(j)).filter_map(|id| uuid::Uuid::parse_str(id).ok()).collect()
+    };
+    let failed_visibly = if ids.is_empty() { 0 } else { failed_deliveries(postgres_url, &ids).await.unwrap_or(0) };
+    RepliesAtProvider { accepted: accepted.len(), lost: unsent.len() - failed_visibly, doubled, failed_visibly }
+}
+
+async fn failed_deliveries(postgres_url: &str, ids: &[uuid::Uuid]) -> anyhow::Result<usize> {
+    let pool = sqlx::PgPool::connect(&format!("{postgres_url}/inbox_ingest")).await?;
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbound_deliveries WHERE message_id = ANY($1) AND state = 'failed'")
+            .bind(ids)
+            .fetch_one(&pool)
+            .await?;
+    pool.close().await;
+    Ok(usize::try_from(failed).unwrap_or(0))
 }
 
 /// The metrics service's count of customer messages for the tenant, from the gateway.
