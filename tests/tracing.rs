@@ -13,8 +13,8 @@ const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 
 #[tokio::test]
 async fn a_rest_call_is_one_trace_across_gateway_routing_and_conversation() -> anyhow::Result<()> {
-    // Request and event logs are debug lines of tower-http and the bus.
-    let level = "info,tower_http=debug,inbox_bus=debug".to_owned();
+    // Request and event logs are debug lines of the HTTP edge, tower-http (gRPC) and the bus.
+    let level = "info,inbox_http=debug,tower_http=debug,inbox_bus=debug".to_owned();
     let env: Vec<(&str, &str, String)> =
         ["gateway", "routing", "conversation"].iter().map(|s| (*s, "INBOX__LOG__LEVEL", level.clone())).collect();
     let fleet = Fleet::start_with(&env).await?;

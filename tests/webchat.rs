@@ -292,7 +292,8 @@ async fn the_visitor_api_checks_origins_tokens_input_and_rates() -> anyhow::Resu
     let fleet = Fleet::start_with(&[
         ("channel-ingest", "INBOX__WEBCHAT__VISITOR_MESSAGES_PER_MINUTE", "5".into()),
         ("channel-ingest", "INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE", "40".into()),
-        ("channel-ingest", "INBOX__WEBCHAT__TRUST_FORWARDED_FOR", "true".into()),
+        // The test speaks as a proxy on loopback reporting each visitor's address.
+        ("channel-ingest", "INBOX__WEBCHAT__TRUSTED_PROXIES", "127.0.0.0/8, ::1".into()),
     ])
     .await?;
     let acme = set_up_tenant(&fleet, "acme", "106540352242922")?;

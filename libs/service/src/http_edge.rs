@@ -30,11 +30,18 @@ pub async fn record_request(request: Request, next: Next) -> Response {
     let route =
         request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let span = crate::trace_context::incoming_span("http", &method, &route, request.headers());
-    let response = next.run(request).instrument(span).await;
-    REQUEST_SECONDS
-        .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    response
+    async move {
+        let response = next.run(request).await;
+        let elapsed = started.elapsed();
+        REQUEST_SECONDS
+            .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
+            .observe(elapsed.as_secs_f64());
+        // The access log, in the request's span (its trace id): `INBOX__LOG__LEVEL=info,inbox_http=debug`.
+        tracing::debug!(target: "inbox_http", status = response.status().as_u16(), micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), "request");
+        response
+    }
+    .instrument(span)
+    .await
 }
 
 /// A public error as an HTTP response: its status and `{"error": {"code", "message"}}`.
