@@ -42,6 +42,11 @@ impl Readiness {
         self.inner.write().await.checks.push((name, check));
     }
 
+    /// Marks a part of the service itself ready for good (it has no dependency to ask).
+    pub async fn mark_ready(&self, name: &'static str) {
+        self.register(name, Arc::new(|| Box::pin(async { Ok(()) }))).await;
+    }
+
     /// Runs every check; the map says what failed.
     pub async fn evaluate(&self) -> (bool, Map<String, Value>) {
         let (expected, checks) = {

@@ -21,6 +21,12 @@ pub struct Needs<'a> {
 impl Needs<'_> {
     /// The readiness names these needs register, for [`Readiness::expecting`].
     pub fn readiness(&self) -> Readiness {
+        self.readiness_with(&[])
+    }
+
+    /// Readiness that also waits for the service's own `extra` parts (marked with
+    /// [`Readiness::mark_ready`]), e.g. the state its HTTP routes answer with.
+    pub fn readiness_with(&self, extra: &[&'static str]) -> Readiness {
         let mut names = vec!["nats"];
         if self.postgres.is_some() {
             names.push("postgres");
@@ -28,6 +34,7 @@ impl Needs<'_> {
         if self.redis.is_some() {
             names.push("redis");
         }
+        names.extend_from_slice(extra);
         Readiness::expecting(&names)
     }
 }

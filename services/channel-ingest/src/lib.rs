@@ -53,7 +53,9 @@ pub async fn run_with_clock(
         nats: &settings.nats,
         redis: Some(&settings.redis),
     };
-    let readiness = needs.readiness();
+    // Ready only once the routes' state is set, not merely when the stores answer: a provider
+    // (or a test) that waited for /readyz must never be told the service is starting.
+    let readiness = needs.readiness_with(&["api"]);
     let webhook_context = WhenReady::default();
     let webchat_context = WhenReady::default();
     let router = routes(readiness.clone())
@@ -97,6 +99,7 @@ pub async fn run_with_clock(
         trusted_proxies,
         shutdown: shutdown.clone(),
     }));
+    readiness.mark_ready("api").await;
     let visitor_relay =
         tokio::spawn(webchat::hub::relay_visitor_frames(bus.clone(), store.clone(), hub, shutdown.clone()));
     let webchat_deliverer = webchat::outbound::spawn_webchat_deliverer(

@@ -133,7 +133,7 @@ pub async fn run_with_clock(
         }),
     });
 
-    readiness.register("api", std::sync::Arc::new(|| Box::pin(async { Ok(()) }))).await;
+    readiness.mark_ready("api").await;
     let (_health, router) = router_with_standard_services();
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
     grpc.await??;
