@@ -37,6 +37,22 @@ for line in sys.stdin:
         print(m["executable"])')
 ((${#binaries[@]})) || { echo "test-a-year-ahead: no test binaries found" >&2; exit 1; }
 
+# Left out: the tests whose clocks are other programs' (Chromium in the browser tests spins
+# under libfaketime; demo and chaos start their own PostgreSQL, NATS and Redis, which would be
+# shifted too; openapi drives the fleet from Python). The web app's own date rules are unit-tested
+# with fixed clocks (vitest).
+skipped=(web_inbox webchat_browser demo chaos openapi images)
+kept=()
+for bin in "${binaries[@]}"; do
+  base=$(basename "$bin")
+  name=${base%-*}
+  if [[ " ${skipped[*]} " == *" $name "* ]]; then
+    echo "test-a-year-ahead: not shifted: $name"
+  else
+    kept+=("$bin")
+  fi
+done
+binaries=("${kept[@]}")
 echo "test-a-year-ahead: ${#binaries[@]} test binaries with the clock at $offset"
 failed=()
 for bin in "${binaries[@]}"; do
