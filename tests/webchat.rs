@@ -483,21 +483,25 @@ async fn a_visitor_message_stored_but_never_published_is_replayed_once() -> anyh
     let body = json!({"client_message_id": "m-2", "text": "Are you still there?",
         "page": {"url": "http://shop.test/cart", "title": "Cart"}});
     sqlx::query(
-        "INSERT INTO raw_payloads (id, tenant_id, account_id, channel, body) VALUES ($1, $2, $3, 'webchat', $4)",
+        "INSERT INTO raw_payloads (id, tenant_id, account_id, channel, body, received_at) \
+         VALUES ($1, $2, $3, 'webchat', $4, $5)",
     )
     .bind(uuid::Uuid::now_v7())
     .bind(tenant_id)
     .bind(account_id)
     .bind(body.to_string().into_bytes())
+    // The service's clock, as the service would have stamped it (not PostgreSQL's now()).
+    .bind(chrono::Utc::now())
     .execute(&ingest)
     .await?;
     sqlx::query(
-        "INSERT INTO webchat_messages (id, tenant_id, visitor_id, sender, client_message_id, body) \
-         VALUES ($1, $2, $3, 'visitor', 'm-2', 'Are you still there?')",
+        "INSERT INTO webchat_messages (id, tenant_id, visitor_id, sender, client_message_id, body, sent_at) \
+         VALUES ($1, $2, $3, 'visitor', 'm-2', 'Are you still there?', $4)",
     )
     .bind(uuid::Uuid::now_v7())
     .bind(tenant_id)
     .bind(visitor)
+    .bind(chrono::Utc::now())
     .execute(&ingest)
     .await?;
 
