@@ -181,7 +181,9 @@ async fn a_customer_the_ai_cannot_help_is_routed_to_an_available_agent_of_the_ri
     let text = r#"{"type":"presence","availability":"away"}"#;
     tom_socket.send(tokio_tungstenite::tungstenite::Message::Text(text.into())).await?;
     lucy_socket.close(None).await?;
-    let settled = inbox_testkit::wait_until(std::time::Duration::from_secs(10), || {
+    // A closed socket turns its person offline only after the gateway's presence grace (10 s by
+    // default, so a reload is not a sign-off): wait well past it.
+    let settled = inbox_testkit::wait_until(std::time::Duration::from_secs(30), || {
         let (client, url, lead) = (client.clone(), format!("{gateway}/v1/agents"), lead.clone());
         let (tom, lucy) = (tom.clone(), lucy.clone());
         async move {
