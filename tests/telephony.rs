@@ -599,6 +599,8 @@ async fn calls_become_call_items_with_the_right_dispositions() -> anyhow::Result
         .await?;
     assert_eq!(listened.status(), 200);
     assert_eq!(listened.headers()["content-type"], "audio/mpeg");
+    assert!(listened.headers()["content-disposition"].to_str()?.starts_with("inline; "));
+    assert_eq!(listened.headers()["content-security-policy"], "sandbox; default-src 'none'");
     assert_eq!(listened.bytes().await?.as_ref(), RECORDING_BYTES);
     let missing = inbox
         .client

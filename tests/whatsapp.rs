@@ -186,6 +186,9 @@ async fn every_documented_inbound_type_is_stored_once_and_shown() -> anyhow::Res
         .await?;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "image/jpeg");
+    assert_eq!(response.headers()["content-disposition"], "inline; filename=\"media-1003383421387256.jpg\"");
+    assert_eq!(response.headers()["content-security-policy"], "sandbox; default-src 'none'");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     assert_eq!(response.bytes().await?.as_ref(), MEDIA_BYTES);
     let lookups = graph.media_requests();
     assert_eq!(lookups[0], ("1003383421387256".to_owned(), "Bearer EAAG".to_owned()));

@@ -22,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ErrorBody, GatewayError};
+use super::media_headers::{MEDIA_CSP, OPAQUE_TYPE, media_headers};
 use super::present::Page;
 use super::present::message::{MessageJson, SentJson, delivery, refusal_with_details, sent_reply};
 use super::request::content::{NewAttachment, NewInteractiveButtons, NewWhatsAppTemplate, message_content};
@@ -206,13 +207,18 @@ async fn send_message(
     }
 }
 
-/// `GET /v1/conversations/{id}/media/{media_id}`: the file, streamed, with its content type.
-/// The conversation must be the caller's (tenant and role checked by the conversation
-/// service); the media is fetched with the conversation's own channel account.
+/// `GET /v1/conversations/{id}/media/{media_id}`: the file, streamed. The conversation must be
+/// the caller's (tenant and role checked by the conversation service); the media is fetched
+/// with the conversation's own channel account. Served as [`media_headers`] decides: inline
+/// only for a short list of image, audio and video types, sandboxed, never as a page.
 #[utoipa::path(get, path = "/v1/conversations/{id}/media/{media_id}", tag = "messages",
     params(("id" = String, Path, description = "The conversation"),
         ("media_id" = String, Path, description = "A message's `content.media_id`")),
-    responses((status = 200, description = "The file, with its content type (`x-media-size`: the provider's size)",
+    responses((status = 200, description = "The file (`x-media-size`: the provider's size). `inline` under its own \
+        type only for JPEG, PNG, GIF and WebP images, Ogg, MPEG, MP4, AAC, AMR, WAV and WebM audio, MP4, 3GPP and WebM \
+        video; anything else is an `attachment`, and HTML, SVG, XML, script or an unreadable type is \
+        `application/octet-stream`. Always `Content-Security-Policy: sandbox; default-src 'none'` and \
+        `X-Content-Type-Options: nosniff`.",
         content_type = "*/*", body = Vec<u8>)))]
 async fn media(
     State(state): State<WhenReady<AppState>>,
@@ -224,7 +230,7 @@ async fn media(
     let request = ctx.request(pb::GetConversationRequest { conversation_id: id }, &state.service_token)?;
     let conversation = state.conversations.clone().get_conversation(request).await?.into_inner();
     let request = ctx.request(
-        ingest::FetchMediaRequest { channel_account_id: conversation.channel_account_id, media_id },
+        ingest::FetchMediaRequest { channel_account_id: conversation.channel_account_id, media_id: media_id.clone() },
         &state.service_token,
     )?;
     let mut stream = state.channel_deliveries.clone().fetch_media(request).await?.into_inner();
@@ -232,18 +238,27 @@ async fn media(
     let first = Bytes::from(head.data);
     let rest = stream.map(|chunk| chunk.map(|c| Bytes::from(c.data)));
     let body = Body::from_stream(futures::stream::once(async move { Ok::<_, tonic::Status>(first) }).chain(rest));
+    let served = media_headers(&head.mime_type, &media_id);
     let mut response = body.into_response();
-    let mime = if head.mime_type.is_empty() { "application/octet-stream" } else { head.mime_type.as_str() };
-    if let Ok(value) = HeaderValue::from_str(mime) {
-        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    let headers = response.headers_mut();
+    // Made of a fixed list or of token characters only (checked by `media_headers`).
+    if let (Ok(content_type), Ok(disposition)) =
+        (HeaderValue::from_str(&served.content_type), HeaderValue::from_str(&served.disposition))
+    {
+        headers.insert(header::CONTENT_TYPE, content_type);
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    } else {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OPAQUE_TYPE));
+        headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
     }
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(MEDIA_CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // The provider's size is informative only: a Content-Length that disagreed with the
     // stream would break the response.
     if head.size_bytes > 0 {
-        response.headers_mut().insert("x-media-size", HeaderValue::from(head.size_bytes));
+        headers.insert("x-media-size", HeaderValue::from(head.size_bytes));
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
-    response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
     Ok(response)
 }
 

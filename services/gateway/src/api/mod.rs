@@ -1,14 +1,15 @@
 //! The public REST API under `/v1`. Modules depend downward only:
 //!
-//! 1. [`state`], [`error`], [`names`], [`request`]: what every handler shares — the app state,
-//!    the one error path, the names of enums, and reading a request (bodies, queries, ids,
-//!    pages, filters, new message content). Authentication is [`crate::auth`].
+//! 1. [`state`], [`error`], [`names`], [`request`], [`media_headers`]: what every handler
+//!    shares — the app state, the one error path, the names of enums, reading a request (bodies,
+//!    queries, ids, pages, filters, new message content), and how customers' files are served. Authentication is [`crate::auth`].
 //! 2. [`present`]: pure functions from protobuf to the JSON clients read.
 //! 3. One module per resource, each with its `routes()`; no resource module uses another.
 //! 4. [`openapi`]: what the OpenAPI document adds to the resources' operations; this module
 //!    assembles the routes and their document.
 
 pub mod error;
+pub mod media_headers;
 pub mod names;
 pub mod openapi;
 pub mod present;
