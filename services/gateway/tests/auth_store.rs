@@ -11,7 +11,7 @@ use inbox_config::Secret;
 use inbox_errors::ErrorCode;
 use inbox_gateway::auth::password::HashCost;
 use inbox_gateway::auth::rate_limit::SignInLimits;
-use inbox_gateway::auth::{Auth, AuthError, AuthParts, AuthPolicy, KeyScope, Principal};
+use inbox_gateway::auth::{Auth, AuthError, AuthParts, AuthPolicy, KeyScope, Principal, RequestLimits};
 use inbox_gateway::store::sessions::{NewSession, RefreshDecision, RefreshOutcome, SessionKind};
 use inbox_gateway::store::{GatewayStore, MIGRATOR, User};
 use inbox_service::{Clock, Role};
@@ -73,6 +73,7 @@ impl World {
                 hash_cost: HashCost { memory_kib: 64, iterations: 1, parallelism: 1 },
                 limits: SignInLimits { per_account: 5, per_address: 30, window_seconds: 900 },
                 trust_forwarded_for: false,
+                requests: RequestLimits { per_user: 1200, per_key: 600 },
             },
         })
         .unwrap()

@@ -25,6 +25,7 @@ use super::api_key::{KeyScope, NewKey, PresentedKey, looks_like_key};
 use super::password::{HashCost, HashError, Passwords, check_policy};
 use super::rate_limit::{SignInLimiter, SignInLimits, account_key};
 use super::records::RecordCache;
+use super::request_limit::{Budget, OverLimit, RequestLimiter, RequestLimits};
 use super::revocation::{Revocation, SUBJECT};
 use super::token::{AccessClaims, Holder, TokenSigner};
 use super::usage::KeyUses;
@@ -57,6 +58,8 @@ pub struct AuthPolicy {
     pub limits: SignInLimits,
     /// Take the client's address from `X-Forwarded-For` (behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// REST requests allowed per minute, per person and per API key.
+    pub requests: RequestLimits,
 }
 
 /// What can go wrong while authenticating or changing credentials.
@@ -141,6 +144,7 @@ struct Inner {
     records: RecordCache,
     passwords: Passwords,
     limiter: SignInLimiter,
+    requests: RequestLimiter,
     nats: async_nats::Client,
     revoked: broadcast::Sender<Revocation>,
     key_uses: KeyUses,
@@ -181,7 +185,8 @@ impl Auth {
             store: parts.store,
             clock: parts.clock,
             passwords,
-            limiter: SignInLimiter::new(parts.redis, &parts.redis_prefix, parts.policy.limits),
+            limiter: SignInLimiter::new(parts.redis.clone(), &parts.redis_prefix, parts.policy.limits),
+            requests: RequestLimiter::new(parts.redis, &parts.redis_prefix, parts.policy.requests),
             nats: parts.nats,
             revoked: broadcast::channel(REVOCATION_BUFFER).0,
             key_uses: KeyUses::default(),
@@ -217,6 +222,15 @@ impl Auth {
             role,
             session_id: claims.session_id,
         })
+    }
+
+    /// Counts a REST request of `principal` against its budget now; `Err` when it is over it.
+    /// The operator has no budget.
+    pub async fn admit_request(&self, principal: &Principal) -> Result<(), OverLimit> {
+        match Budget::of(principal) {
+            Some(budget) => self.0.requests.admit(budget, self.0.clock.now()).await,
+            None => Ok(()),
+        }
     }
 
     async fn admit(&self, claims: &AccessClaims, now: DateTime<Utc>) -> Result<inbox_service::Role, AuthError> {

@@ -20,13 +20,16 @@ mod gate;
 pub mod password;
 pub mod rate_limit;
 mod records;
+pub mod request_limit;
 pub mod revocation;
+pub mod sliding_window;
 pub mod token;
 mod usage;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
 use inbox_errors::{ErrorCode, PublicError};
 use inbox_service::http_edge::ApiError;
 use inbox_service::{CallContext, Role};
@@ -34,6 +37,7 @@ use uuid::Uuid;
 
 pub use api_key::KeyScope;
 pub use gate::{Auth, AuthError, AuthParts, AuthPolicy, SignedIn, revocation_listener, write_key_uses};
+pub use request_limit::{OverLimit, RequestLimits};
 pub use token::MAX_TOKEN_TTL_HOURS;
 
 /// The authenticated caller.
@@ -122,9 +126,59 @@ pub fn bearer_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     })
 }
 
+/// Routes not counted against request budgets: the live socket upgrade has limits of its own
+/// (sockets per user, frames, presence).
+const UNCOUNTED_ROUTES: &[&str] = &["/v1/stream"];
+
 /// Extractor: the authenticated caller of a request, refused with 401 (no credential, or one
-/// that does not count) or 403 (a key used beyond its scope).
+/// that does not count), 403 (a key used beyond its scope) or 429 (over the caller's request
+/// budget, [`request_limit`]). A request is judged once, however many times it is extracted
+/// (the visibility middleware and the handler both do): the verdict is kept in its extensions.
 pub struct Authenticated(pub Principal);
+
+/// Why a request's caller was not let in.
+#[derive(Debug, Clone)]
+pub enum Refused {
+    /// 401, 403, or 503 while the service is starting.
+    Error(PublicError),
+    /// 429 `rate_limited`, with `Retry-After` and `RateLimit-*` headers.
+    OverLimit(OverLimit),
+}
+
+impl From<PublicError> for Refused {
+    fn from(error: PublicError) -> Self {
+        Self::Error(error)
+    }
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Self {
+        Self::Error(error.0)
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Error(error) => ApiError(error).into_response(),
+            Refused::OverLimit(OverLimit { limit, retry_after }) => {
+                let seconds = retry_after.as_secs().max(1);
+                let message = format!("too many requests; try again in {seconds} seconds");
+                let mut response = ApiError(PublicError::new(ErrorCode::RateLimited, message)).into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                headers.insert("ratelimit-limit", HeaderValue::from(limit));
+                headers.insert("ratelimit-remaining", HeaderValue::from(0));
+                headers.insert("ratelimit-reset", HeaderValue::from(seconds));
+                response
+            }
+        }
+    }
+}
+
+/// A request's verdict, kept so that it is judged (and counted) once.
+#[derive(Clone)]
+struct Judged(Result<Principal, Refused>);
 
 /// Implemented by the router state to give the extractor the [`Auth`]. Fails (503) while the
 /// service is still starting.
@@ -133,20 +187,34 @@ pub trait HasAuth {
 }
 
 impl<S: HasAuth + Send + Sync> FromRequestParts<S> for Authenticated {
-    type Rejection = ApiError;
+    type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers, &parts.uri)
-            .ok_or_else(|| ApiError(PublicError::new(ErrorCode::Unauthenticated, "missing bearer token")))?;
-        let principal = state.auth()?.authenticate(&token).await.map_err(PublicError::from)?;
-        if let Principal::Key { scope, .. } = &principal
-            && !scope.permits(&parts.method)
-        {
-            let refusal = format!("a {} API key may only read (GET)", scope.as_str());
-            return Err(ApiError(PublicError::new(ErrorCode::PermissionDenied, refusal)));
+        if let Some(Judged(verdict)) = parts.extensions.get::<Judged>() {
+            return verdict.clone().map(Authenticated);
         }
-        Ok(Authenticated(principal))
+        let verdict = judge(parts, state).await;
+        parts.extensions.insert(Judged(verdict.clone()));
+        verdict.map(Authenticated)
     }
+}
+
+async fn judge<S: HasAuth>(parts: &Parts, state: &S) -> Result<Principal, Refused> {
+    let auth = state.auth()?;
+    let token = bearer_token(&parts.headers, &parts.uri)
+        .ok_or_else(|| PublicError::new(ErrorCode::Unauthenticated, "missing bearer token"))?;
+    let principal = auth.authenticate(&token).await.map_err(PublicError::from)?;
+    if let Principal::Key { scope, .. } = &principal
+        && !scope.permits(&parts.method)
+    {
+        let refusal = format!("a {} API key may only read (GET)", scope.as_str());
+        return Err(PublicError::new(ErrorCode::PermissionDenied, refusal).into());
+    }
+    let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+    if !route.is_some_and(|route| UNCOUNTED_ROUTES.contains(&route)) {
+        auth.admit_request(&principal).await.map_err(Refused::OverLimit)?;
+    }
+    Ok(principal)
 }
 
 #[cfg(test)]
