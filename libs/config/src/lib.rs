@@ -75,15 +75,65 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Where a service listens for HTTP (public API if any, plus `/healthz`, `/readyz`, `/metrics`).
+/// Where a service listens for HTTP (public API if any, plus `/healthz`, `/readyz`, `/metrics`),
+/// and how long and how many clients it serves there. The limits have defaults, so a
+/// service's `[http]` section needs only `addr`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
     pub addr: String,
+    /// How long a client may take to send a request's head (the request line and headers),
+    /// counted from when the server starts waiting for it; then the connection is closed. It
+    /// also closes a keep-alive connection left idle that long, so a proxy in front must drop
+    /// idle upstream connections sooner. Default 30,000 (30 s).
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// How long a client may take to send a request's body once its head arrived; a body still
+    /// incomplete then is answered `408 Request Timeout`. Default 30,000 (30 s).
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// Connections served at once (WebSockets included, for as long as they stay open); more
+    /// wait in the kernel's accept queue until one closes. Default 20,000: twice the gateway's
+    /// 10,000 agent sockets. Mind the process's file descriptor limit.
+    #[serde(default = "default_max_http_connections")]
+    pub max_connections: usize,
+}
+
+fn default_header_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_body_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_max_http_connections() -> usize {
+    20_000
 }
 
 impl HttpSettings {
+    /// Settings for `addr` with every limit at its default.
+    pub fn with_defaults(addr: impl Into<String>) -> Self {
+        Self {
+            addr: addr.into(),
+            header_timeout_ms: default_header_timeout_ms(),
+            body_timeout_ms: default_body_timeout_ms(),
+            max_connections: default_max_http_connections(),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), SettingsError> {
-        socket_address("http.addr", &self.addr)
+        socket_address("http.addr", &self.addr)?;
+        in_range("http.header_timeout_ms", self.header_timeout_ms, 100..=600_000)?;
+        in_range("http.body_timeout_ms", self.body_timeout_ms, 100..=3_600_000)?;
+        in_range("http.max_connections", self.max_connections, 1..=1_000_000)
+    }
+
+    pub fn header_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.header_timeout_ms)
+    }
+
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.body_timeout_ms)
     }
 }
 
@@ -307,6 +357,10 @@ mod tests {
         let s: Sample = load(DEFAULTS, None, &env(&[])).unwrap();
         assert_eq!(s.http.addr, "127.0.0.1:8080");
         assert_eq!(s.postgres.max_connections, 16);
+        assert_eq!(
+            (s.http.header_timeout_ms, s.http.body_timeout_ms, s.http.max_connections),
+            (30_000, 30_000, 20_000)
+        );
     }
 
     #[test]
@@ -382,6 +436,16 @@ mod tests {
         assert!(s.postgres.validate().unwrap_err().to_string().contains("INBOX__POSTGRES__MAX_CONNECTIONS"));
         let s: Sample = load(DEFAULTS, None, &env(&[])).unwrap();
         assert!(s.http.validate().is_ok() && s.postgres.validate().is_ok());
+        for (variable, nonsense) in [
+            ("INBOX__HTTP__HEADER_TIMEOUT_MS", "0"),
+            ("INBOX__HTTP__HEADER_TIMEOUT_MS", "86400000"),
+            ("INBOX__HTTP__BODY_TIMEOUT_MS", "10"),
+            ("INBOX__HTTP__MAX_CONNECTIONS", "0"),
+        ] {
+            let s: Sample = load(DEFAULTS, None, &env(&[(variable, nonsense)])).unwrap();
+            let err = s.http.validate().unwrap_err().to_string();
+            assert!(err.contains(variable), "{variable}={nonsense}: {err}");
+        }
         assert!(NatsSettings { url: "nats://127.0.0.1:4222".into() }.validate().is_ok());
         assert!(NatsSettings { url: "127.0.0.1:4222".into() }.validate().is_err());
         let redis = |timeout| RedisSettings {

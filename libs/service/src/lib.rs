@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod grpc;
 pub mod http_edge;
+pub mod http_listener;
 pub mod ledger;
 pub mod ops;
 pub mod outbox;
@@ -93,7 +94,8 @@ pub trait ServiceSettings: serde::de::DeserializeOwned + std::fmt::Debug + Send 
     /// `INBOX__SECTION__KEY` variables.
     const DEFAULTS: &'static str;
     fn log(&self) -> &inbox_config::LogSettings;
-    fn http_addr(&self) -> &str;
+    /// The HTTP listener's address and limits (checked at start with the rest).
+    fn http(&self) -> &inbox_config::HttpSettings;
     fn grpc_addr(&self) -> &str;
     /// Refuses settings the service cannot start with, naming the variable to fix.
     fn validate(&self) -> Result<(), inbox_config::SettingsError>;
@@ -108,7 +110,9 @@ where
     Fut: std::future::Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
-    let settings = match inbox_config::load_from_process::<S>(S::DEFAULTS).and_then(|s| s.validate().map(|()| s)) {
+    let settings = match inbox_config::load_from_process::<S>(S::DEFAULTS)
+        .and_then(|s| s.http().validate().and_then(|()| s.validate()).map(|()| s))
+    {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("inbox-{}: {e}", S::NAME);
@@ -123,10 +127,10 @@ where
         }
     };
     tracing::info!(settings = ?settings, "starting");
-    let listeners = match Listeners::bind(settings.http_addr(), settings.grpc_addr()).await {
+    let listeners = match Listeners::bind(&settings.http().addr, settings.grpc_addr()).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(error = %e, http = settings.http_addr(), grpc = settings.grpc_addr(), "cannot bind");
+            tracing::error!(error = %e, http = settings.http().addr, grpc = settings.grpc_addr(), "cannot bind");
             telemetry.shutdown().await;
             return std::process::ExitCode::FAILURE;
         }

@@ -13,6 +13,8 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use tokio::sync::RwLock;
 
+pub use crate::http_listener::serve_http;
+
 /// One dependency check: `Ok` when it answers.
 pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
@@ -122,22 +124,4 @@ pub fn redis_check(redis: redis::aio::ConnectionManager) -> ReadinessCheck {
             redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|e| e.to_string())
         })
     })
-}
-
-/// Serves `router` on `listener` until `shutdown`, letting in-flight requests finish.
-pub async fn serve_http(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    // TCP_NODELAY: a multi-segment response must not wait for the client's delayed ACK.
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    // Connect info: edges that limit by client address (web chat) read the peer from it.
-    let app = router
-        .layer(axum::middleware::from_fn(crate::http_edge::record_request))
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }

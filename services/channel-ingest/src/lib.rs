@@ -61,7 +61,7 @@ pub async fn run_with_clock(
     let router = routes(readiness.clone())
         .merge(api::webhook_routes(webhook_context.clone(), settings.ingest.max_body_bytes))
         .merge(api::webchat::routes(webchat_context.clone()));
-    let http = tokio::spawn(serve_http(listeners.http, router, shutdown.clone()));
+    let http = tokio::spawn(serve_http(listeners.http, router, &settings.http, shutdown.clone()));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
     };

@@ -54,7 +54,8 @@ pub async fn run_with_clock(
     let state = WhenReady::default();
     let visibility = axum::middleware::from_fn_with_state(state.clone(), api::access::scope_visibility);
     let public = api::routes().layer(visibility).merge(live::routes()).merge(web::routes()).with_state(state.clone());
-    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()).merge(public), shutdown.clone()));
+    let router = routes(readiness.clone()).merge(public);
+    let http = tokio::spawn(serve_http(listeners.http, router, &settings.http, shutdown.clone()));
 
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);

@@ -65,8 +65,8 @@ impl inbox_service::ServiceSettings for Settings {
     fn log(&self) -> &LogSettings {
         &self.log
     }
-    fn http_addr(&self) -> &str {
-        &self.http.addr
+    fn http(&self) -> &HttpSettings {
+        &self.http
     }
     fn grpc_addr(&self) -> &str {
         &self.grpc.addr

@@ -54,7 +54,7 @@ pub async fn run_with_clock(
         redis: None,
     };
     let readiness = needs.readiness();
-    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), shutdown.clone()));
+    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), &settings.http, shutdown.clone()));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
     };

@@ -67,7 +67,7 @@ pub async fn run_with_clock(
     );
 
     let readiness = Readiness::expecting(&["nats", "index"]);
-    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), shutdown.clone()));
+    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), &settings.http, shutdown.clone()));
     let bus = inbox_service::retry_until_ready("nats", &shutdown, || async {
         let bus = Bus::connect(&settings.nats.url, "inbox-search").await?;
         bus.ensure_streams().await?;
