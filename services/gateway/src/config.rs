@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::password::HashCost;
 use crate::auth::rate_limit::SignInLimits;
-use crate::auth::{AuthPolicy, MAX_TOKEN_TTL_HOURS};
+use crate::auth::{AuthPolicy, MAX_TOKEN_TTL_HOURS, RequestLimits};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -65,6 +65,11 @@ pub struct GatewaySettings {
     /// Take the client's address for sign-in limits from `X-Forwarded-For` (only behind a
     /// proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// REST requests a person may make per minute, over every replica (1 to 1,000,000; there
+    /// is no "unlimited").
+    pub requests_per_minute_per_user: u32,
+    /// REST requests an API key may make per minute, over every replica (1 to 1,000,000).
+    pub requests_per_minute_per_key: u32,
 }
 
 impl inbox_service::ServiceSettings for Settings {
@@ -106,6 +111,8 @@ impl inbox_service::ServiceSettings for Settings {
         sign_in_window_seconds = 900
         auth_cache_ttl_ms = 5000
         trust_forwarded_for = false
+        requests_per_minute_per_user = 1200
+        requests_per_minute_per_key = 600
         [live]
         max_sockets_per_user = 20
         max_client_frame_bytes = 4096
@@ -171,7 +178,9 @@ impl GatewaySettings {
         in_range("gateway.sign_in_failures_per_account", self.sign_in_failures_per_account, 1..=1_000)?;
         in_range("gateway.sign_in_failures_per_address", self.sign_in_failures_per_address, 1..=100_000)?;
         in_range("gateway.sign_in_window_seconds", self.sign_in_window_seconds, 60..=86_400)?;
-        in_range("gateway.auth_cache_ttl_ms", self.auth_cache_ttl_ms, 0..=60_000)
+        in_range("gateway.auth_cache_ttl_ms", self.auth_cache_ttl_ms, 0..=60_000)?;
+        in_range("gateway.requests_per_minute_per_user", self.requests_per_minute_per_user, 1..=1_000_000)?;
+        in_range("gateway.requests_per_minute_per_key", self.requests_per_minute_per_key, 1..=1_000_000)
     }
 
     /// Lifetimes, password cost and sign-in limits, as [`crate::auth::Auth`] applies them.
@@ -191,6 +200,10 @@ impl GatewaySettings {
                 window_seconds: self.sign_in_window_seconds,
             },
             trust_forwarded_for: self.trust_forwarded_for,
+            requests: RequestLimits {
+                per_user: self.requests_per_minute_per_user,
+                per_key: self.requests_per_minute_per_key,
+            },
         }
     }
 }
@@ -260,6 +273,20 @@ mod tests {
         assert_eq!(policy.session_ttl, chrono::Duration::days(30));
         assert_eq!(policy.limits, SignInLimits { per_account: 5, per_address: 30, window_seconds: 900 });
         assert!(!policy.trust_forwarded_for);
+    }
+
+    #[test]
+    fn request_budgets_default_generous_and_cannot_be_switched_off() {
+        assert_eq!(load(&[]).gateway.auth_policy().requests, RequestLimits { per_user: 1200, per_key: 600 });
+        for (variable, value) in [
+            ("INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_USER", "0"),
+            ("INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_KEY", "0"),
+            ("INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_USER", "1000001"),
+        ] {
+            let refused = refusal(&[(variable, value)]);
+            assert!(refused.contains(variable), "{variable}={value}: {refused}");
+        }
+        load(&[("INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_KEY", "1")]).validate().unwrap();
     }
 
     #[test]
