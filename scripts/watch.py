@@ -2,7 +2,9 @@
 """Prints the frames of an inbox WebSocket (GET /v1/stream), one JSON object a line.
 
 Standard library only: a minimal RFC 6455 client for text frames.
-Usage: scripts/watch.py ws://127.0.0.1:8080/v1/stream?access_token=TOKEN
+Usage: scripts/watch.py ws://127.0.0.1:8080/v1/stream TOKEN
+The token (an access token or API key) goes in the Authorization header: the gateway takes no
+credential in the URL but a single-use ticket.
 """
 import base64
 import os
@@ -12,7 +14,7 @@ import sys
 from urllib.parse import urlparse
 
 
-def main(url: str) -> None:
+def main(url: str, token: str) -> None:
     u = urlparse(url)
     sock = socket.create_connection((u.hostname, u.port or 80))
     key = base64.b64encode(os.urandom(16)).decode()
@@ -20,7 +22,8 @@ def main(url: str) -> None:
     sock.sendall(
         (
             f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
         ).encode()
     )
     reader = sock.makefile("rb")
@@ -46,6 +49,6 @@ def main(url: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 3:
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

@@ -7,7 +7,7 @@
 use anyhow::Context;
 use inbox_e2e::Fleet;
 use inbox_e2e::support::{
-    APP_SECRET, PHONE_NUMBER_ID, get_json, next_frame_of_type, send_json, set_up_tenant, sign, webhook,
+    APP_SECRET, PHONE_NUMBER_ID, get_json, next_frame_of_type, send_json, set_up_tenant, sign, stream_request, webhook,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,8 +18,8 @@ async fn an_agent_completes_the_profile_of_a_customer_who_wrote_on_whatsapp() ->
     let token = set_up_tenant(&fleet, "acme", PHONE_NUMBER_ID)?.token;
     let client = reqwest::Client::new();
     let gateway = fleet.http_url("gateway");
-    let ws_url = format!("{}/v1/stream?access_token={token}", gateway.replace("http://", "ws://"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await?;
+    let ws_url = format!("{}/v1/stream", gateway.replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(stream_request(&ws_url, &token)?).await?;
     next_frame_of_type(&mut socket, "ready").await?;
 
     let body = webhook(

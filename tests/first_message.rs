@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::StreamExt;
 use inbox_e2e::support::{
-    APP_SECRET, PHONE_NUMBER_ID, get_json, next_frame_of_type, post_webhook, set_up_tenant, sign, wait_until_settled,
-    webhook,
+    APP_SECRET, PHONE_NUMBER_ID, get_json, next_frame_of_type, post_webhook, set_up_tenant, sign, stream_request,
+    wait_until_settled, webhook,
 };
 use inbox_e2e::{Fleet, SERVICES};
 use serde_json::{Value, json};
@@ -22,9 +22,8 @@ async fn a_signed_whatsapp_message_reaches_the_agents_websocket_and_the_rest_api
     let client = reqwest::Client::new();
 
     // The agent is connected and listening before the customer writes.
-    let ws_url =
-        format!("{}/v1/stream?access_token={}", fleet.http_url("gateway").replace("http://", "ws://"), tenant.token);
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await?;
+    let ws_url = format!("{}/v1/stream", fleet.http_url("gateway").replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(stream_request(&ws_url, &tenant.token)?).await?;
     let ready = socket.next().await.context("socket closed")??;
     assert_eq!(serde_json::from_str::<Value>(ready.to_text()?)?["type"], "ready");
 
@@ -193,8 +192,8 @@ async fn an_agent_replies_once_despite_a_retry_and_resolves_the_conversation_thr
     let tenant = set_up_tenant(&fleet, "replies", PHONE_NUMBER_ID)?;
     let client = reqwest::Client::new();
     let gateway = fleet.http_url("gateway");
-    let ws_url = format!("{}/v1/stream?access_token={}", gateway.replace("http://", "ws://"), tenant.token);
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await?;
+    let ws_url = format!("{}/v1/stream", gateway.replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(stream_request(&ws_url, &tenant.token)?).await?;
     next_frame_of_type(&mut socket, "ready").await?;
 
     let body =

@@ -14,7 +14,7 @@ use futures::{SinkExt, StreamExt};
 use inbox_e2e::Fleet;
 use inbox_e2e::support::{
     PHONE_NUMBER_ID, SHOP_ORIGIN, Socket, add_webchat_widget, conversation_with, customer_writes, get_json, inboxctl,
-    send_json, set_up_tenant, wait_until_settled,
+    send_json, set_up_tenant, stream_request, wait_until_settled,
 };
 use inbox_testkit::wait_until;
 use reqwest::Method;
@@ -38,10 +38,9 @@ async fn fleet_with(settings: &[(&str, &str, String)]) -> anyhow::Result<Fleet> 
 
 /// The live socket of `token`, replaying after `after` when given, past its `ready` frame.
 async fn open_socket(fleet: &Fleet, token: &str, after: Option<u64>) -> anyhow::Result<Socket> {
-    let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
-    let url =
-        format!("{}/v1/stream?access_token={token}{after}", fleet.http_url("gateway").replace("http://", "ws://"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let after = after.map(|a| format!("?after={a}")).unwrap_or_default();
+    let url = format!("{}/v1/stream{after}", fleet.http_url("gateway").replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(stream_request(&url, token)?).await?;
     let ready = next_frame(&mut socket, Duration::from_secs(10)).await?.context("no ready frame")?;
     anyhow::ensure!(ready["type"] == "ready", "first frame {ready}");
     Ok(socket)

@@ -79,6 +79,9 @@ async fn wired_fleet() -> anyhow::Result<(Fleet, FakeGraph)> {
         ("gateway", "INBOX__GATEWAY__METRICS_URL", url(metrics)),
         ("gateway", "INBOX__GATEWAY__NOTIFICATION_URL", url(notification)),
         ("gateway", "INBOX__GATEWAY__SEARCH_URL", url(search)),
+        // The generated run makes thousands of requests a minute with one person's token; the
+        // budgets themselves are tested in services/gateway/tests/public_edge.rs.
+        ("gateway", "INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_USER", "1000000".to_owned()),
         ("routing", "INBOX__ROUTING__CONVERSATION_URL", url(conversation)),
         ("metrics", "INBOX__METRICS__CONVERSATION_URL", url(conversation)),
         ("notification", "INBOX__NOTIFICATION__ROUTING_URL", url(routing)),

@@ -161,10 +161,22 @@ pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTls
 
 /// The live WebSocket of the person with `token`, after its `ready` frame.
 pub async fn connect_stream(fleet: &Fleet, token: &str) -> anyhow::Result<Socket> {
-    let url = format!("{}/v1/stream?access_token={token}", fleet.http_url("gateway").replace("http://", "ws://"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let url = format!("{}/v1/stream", fleet.http_url("gateway").replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(stream_request(&url, token)?).await?;
     next_frame_of_type(&mut socket, "ready").await?;
     Ok(socket)
+}
+
+/// The upgrade request of the live stream at `url`, with `token` in the `Authorization`
+/// header (the gateway takes nothing but a short-lived ticket in the URL).
+pub fn stream_request(
+    url: &str,
+    token: &str,
+) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(request)
 }
 
 /// The next frame of type `kind`, skipping others; fails after 10 s.

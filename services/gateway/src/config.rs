@@ -70,6 +70,9 @@ pub struct GatewaySettings {
     pub requests_per_minute_per_user: u32,
     /// REST requests an API key may make per minute, over every replica (1 to 1,000,000).
     pub requests_per_minute_per_key: u32,
+    /// How long a ticket (`POST /v1/auth/ticket`: the credential a browser puts in the live
+    /// stream's or a media link's URL) may wait to be used, in seconds (5 to 300).
+    pub ticket_ttl_seconds: u64,
 }
 
 impl inbox_service::ServiceSettings for Settings {
@@ -113,6 +116,7 @@ impl inbox_service::ServiceSettings for Settings {
         trust_forwarded_for = false
         requests_per_minute_per_user = 1200
         requests_per_minute_per_key = 600
+        ticket_ttl_seconds = 30
         [live]
         max_sockets_per_user = 20
         max_client_frame_bytes = 4096
@@ -180,7 +184,8 @@ impl GatewaySettings {
         in_range("gateway.sign_in_window_seconds", self.sign_in_window_seconds, 60..=86_400)?;
         in_range("gateway.auth_cache_ttl_ms", self.auth_cache_ttl_ms, 0..=60_000)?;
         in_range("gateway.requests_per_minute_per_user", self.requests_per_minute_per_user, 1..=1_000_000)?;
-        in_range("gateway.requests_per_minute_per_key", self.requests_per_minute_per_key, 1..=1_000_000)
+        in_range("gateway.requests_per_minute_per_key", self.requests_per_minute_per_key, 1..=1_000_000)?;
+        in_range("gateway.ticket_ttl_seconds", self.ticket_ttl_seconds, 5..=300)
     }
 
     /// Lifetimes, password cost and sign-in limits, as [`crate::auth::Auth`] applies them.
@@ -204,6 +209,7 @@ impl GatewaySettings {
                 per_user: self.requests_per_minute_per_user,
                 per_key: self.requests_per_minute_per_key,
             },
+            ticket_ttl: std::time::Duration::from_secs(self.ticket_ttl_seconds),
         }
     }
 }
@@ -287,6 +293,15 @@ mod tests {
             assert!(refused.contains(variable), "{variable}={value}: {refused}");
         }
         load(&[("INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_KEY", "1")]).validate().unwrap();
+    }
+
+    #[test]
+    fn tickets_live_half_a_minute_by_default_and_never_long() {
+        assert_eq!(load(&[]).gateway.auth_policy().ticket_ttl, std::time::Duration::from_secs(30));
+        for value in ["0", "4", "301"] {
+            let refused = refusal(&[("INBOX__GATEWAY__TICKET_TTL_SECONDS", value)]);
+            assert!(refused.contains("INBOX__GATEWAY__TICKET_TTL_SECONDS"), "{value}: {refused}");
+        }
     }
 
     #[test]

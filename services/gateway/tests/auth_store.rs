@@ -74,6 +74,7 @@ impl World {
                 limits: SignInLimits { per_account: 5, per_address: 30, window_seconds: 900 },
                 trust_forwarded_for: false,
                 requests: RequestLimits { per_user: 1200, per_key: 600 },
+                ticket_ttl: StdDuration::from_secs(30),
             },
         })
         .unwrap()

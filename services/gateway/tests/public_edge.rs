@@ -1,6 +1,6 @@
 //! What a client meets at the gateway's public edge, over HTTP against a running gateway (real
 //! PostgreSQL, Redis and NATS; the services behind it are not needed for these routes): request
-//! budgets per person and per API key.
+//! budgets per person and per API key, and tickets — the only credential a URL may carry.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::StreamExt;
 use inbox_config::Secret;
 use inbox_gateway::Settings;
 use inbox_gateway::auth::{Auth, AuthParts, KeyScope};
@@ -31,6 +32,8 @@ fn start() -> DateTime<Utc> {
 /// [`Auth`] beside it (same secret, same store) that mints its callers' credentials.
 struct Gateway {
     base: String,
+    redis_url: String,
+    redis_prefix: String,
     http: reqwest::Client,
     clock: Clock,
     store: GatewayStore,
@@ -92,7 +95,20 @@ impl Gateway {
             policy: settings.gateway.auth_policy(),
         })
         .unwrap();
-        Gateway { base, http, clock, store, minter, shutdown, _db: db, _redis: redis, _nats: nats }
+        let (redis_url, redis_prefix) = (redis.url().to_owned(), redis.key_prefix().to_owned());
+        Gateway {
+            base,
+            redis_url,
+            redis_prefix,
+            http,
+            clock,
+            store,
+            minter,
+            shutdown,
+            _db: db,
+            _redis: redis,
+            _nats: nats,
+        }
     }
 
     async fn person(&self, tenant: &str, email: &str) -> User {
@@ -111,6 +127,36 @@ impl Gateway {
     /// `GET /v1/me` with `credential` in the `Authorization` header.
     async fn me(&self, credential: &str) -> reqwest::Response {
         self.http.get(format!("{}/v1/me", self.base)).bearer_auth(credential).send().await.unwrap()
+    }
+
+    /// A ticket of the holder of `credential`, from `POST /v1/auth/ticket`.
+    async fn ticket(&self, credential: &str) -> serde_json::Value {
+        let response =
+            self.http.post(format!("{}/v1/auth/ticket", self.base)).bearer_auth(credential).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Opens the live stream at `query` (with `credential` in the header when given): its first
+    /// frame, or the status the upgrade was refused with and the error message.
+    async fn open_stream(&self, query: &str, credential: Option<&str>) -> Result<serde_json::Value, (u16, String)> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let url = format!("{}/v1/stream{query}", self.base.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        if let Some(credential) = credential {
+            request.headers_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((mut socket, _)) => {
+                let frame = tokio::time::timeout(StdDuration::from_secs(10), socket.next()).await.unwrap();
+                Ok(serde_json::from_str(frame.unwrap().unwrap().to_text().unwrap()).unwrap())
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+                Err((response.status().as_u16(), body))
+            }
+            Err(e) => panic!("stream: {e}"),
+        }
     }
 
     /// Asks `GET /v1/me` `times` times; the statuses answered.
@@ -169,4 +215,62 @@ async fn an_api_key_over_its_budget_waits_while_another_key_and_its_creator_carr
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(gateway.me(&billing).await.status(), 200, "another key of the tenant has a budget of its own");
     assert_eq!(gateway.me(&gateway.token_of(&admin).await).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_browser_opens_the_live_stream_with_a_ticket_that_works_once() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.person("acme", "admin@acme.test").await;
+    let key = gateway.key_of(&admin, "wallboard").await;
+
+    let issued = gateway.ticket(&key).await;
+    assert_eq!(issued["expires_in"], 30);
+    let ticket = issued["ticket"].as_str().unwrap().to_owned();
+    assert!(ticket.starts_with("tk_") && ticket.len() == 46, "{ticket}");
+    // Redis holds its digest, for half a minute, never the ticket itself.
+    let mut redis =
+        redis::Client::open(gateway.redis_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let stored: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}ticket:*", gateway.redis_prefix)).query_async(&mut redis).await.unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(!stored[0].contains(&ticket[3..]));
+    let ttl: i64 = redis::cmd("PTTL").arg(&stored[0]).query_async(&mut redis).await.unwrap();
+    assert!((1..=30_000).contains(&ttl), "{ttl}");
+
+    let ready = gateway.open_stream(&format!("?access_token={ticket}"), None).await.unwrap();
+    assert_eq!(ready["type"], "ready");
+    let (status, message) = gateway.open_stream(&format!("?access_token={ticket}"), None).await.unwrap_err();
+    assert_eq!(status, 401, "a ticket opens one socket");
+    assert!(message.contains("used or expired"), "{message}");
+
+    // Clients that can send a header keep doing so.
+    assert_eq!(gateway.open_stream("?after=0", Some(&key)).await.unwrap()["type"], "ready");
+}
+
+#[tokio::test]
+async fn a_token_or_key_in_a_url_is_refused_and_says_what_to_do_instead() {
+    let gateway = Gateway::start().await;
+    let sarah = gateway.person("acme", "sarah@acme.test").await;
+    let token = gateway.token_of(&sarah).await;
+    let key = gateway.key_of(&sarah, "crm").await;
+
+    for credential in [&token, &key] {
+        let (status, message) = gateway.open_stream(&format!("?access_token={credential}"), None).await.unwrap_err();
+        assert_eq!(status, 401);
+        assert!(message.contains("POST /v1/auth/ticket"), "{message}");
+    }
+    // Elsewhere the URL takes no credential at all, not even a ticket.
+    let ticket = gateway.ticket(&token).await["ticket"].as_str().unwrap().to_owned();
+    for credential in [&token, &ticket] {
+        let response =
+            gateway.http.get(format!("{}/v1/me?access_token={credential}", gateway.base)).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("Authorization header"), "{body}");
+    }
+    assert_eq!(gateway.me(&token).await.status(), 200);
+    // The operator opens no stream and needs no ticket.
+    let response =
+        gateway.http.post(format!("{}/v1/auth/ticket", gateway.base)).bearer_auth(OPERATOR_TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 400);
 }

@@ -161,8 +161,9 @@ pub async fn bench_sockets() -> anyhow::Result<Vec<Row>> {
     let started = Instant::now();
     let mut sockets = Vec::new();
     for n in 0..AGENTS * SOCKETS_PER_AGENT {
-        let url = format!("{ws_base}/v1/stream?access_token={}", tokens[n % AGENTS]);
-        sockets.push(tokio::spawn(hold_socket(url, seen_tx.clone(), reconnect.clone(), opening.clone())));
+        let url = format!("{ws_base}/v1/stream");
+        let token = tokens[n % AGENTS].clone();
+        sockets.push(tokio::spawn(hold_socket(url, token, seen_tx.clone(), reconnect.clone(), opening.clone())));
     }
     let total = sockets.len();
     wait_for(&mut seen_rx, total, |s| matches!(s, Seen::Ready), Duration::from_secs(300)).await;
@@ -313,6 +314,7 @@ async fn wait_for_event(
 /// with `?after=` the last sequence it saw.
 async fn hold_socket(
     url: String,
+    token: String,
     seen: mpsc::UnboundedSender<Seen>,
     reconnect: Arc<tokio::sync::Notify>,
     opening: Arc<Semaphore>,
@@ -320,14 +322,21 @@ async fn hold_socket(
     let mut last_seq: Option<u64> = None;
     loop {
         let target = match last_seq {
-            Some(seq) => format!("{url}&after={seq}"),
+            Some(seq) => format!("{url}?after={seq}"),
             None => url.clone(),
         };
         let socket = {
             let Ok(_permit) = opening.acquire().await else { return };
             let mut attempt = 0;
             loop {
-                match tokio_tungstenite::connect_async(&target).await {
+                let request = {
+                    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+                    let Ok(mut request) = target.as_str().into_client_request() else { return };
+                    let Ok(bearer) = format!("Bearer {token}").parse() else { return };
+                    request.headers_mut().insert("authorization", bearer);
+                    request
+                };
+                match tokio_tungstenite::connect_async(request).await {
                     Ok((socket, _)) => break socket,
                     Err(_) if attempt < 50 => {
                         attempt += 1;

@@ -48,9 +48,9 @@ pub async fn watch_socket(
     let mut last_k: HashMap<(Channel, u32), u32> = HashMap::new();
     let mut last_seq: Option<u64> = None;
     while !*stop.borrow() {
-        let after = last_seq.map(|s| format!("&after={s}")).unwrap_or_default();
-        let url = format!("{ws_base}/v1/stream?access_token={token}{after}");
-        let connected = tokio::time::timeout(Duration::from_secs(5), tokio_tungstenite::connect_async(url)).await;
+        let after = last_seq.map(|s| format!("?after={s}")).unwrap_or_default();
+        let Ok(request) = stream_request(&format!("{ws_base}/v1/stream{after}"), &token) else { return };
+        let connected = tokio::time::timeout(Duration::from_secs(5), tokio_tungstenite::connect_async(request)).await;
         let Ok(Ok((mut socket, _))) = connected else {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
@@ -177,16 +177,17 @@ pub async fn hold_sockets(
     seen: mpsc::UnboundedSender<Instant>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<usize> {
-    let url = format!("{ws_base}/v1/stream?access_token={token}");
+    let url = format!("{ws_base}/v1/stream");
     let opened = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::with_capacity(count);
     for chunk in 0..count.div_ceil(100) {
         let mut batch = Vec::new();
         for _ in 0..100.min(count - chunk * 100) {
-            let (url, opened, seen, mut stop) = (url.clone(), opened.clone(), seen.clone(), stop.clone());
+            let (opened, seen, mut stop) = (opened.clone(), seen.clone(), stop.clone());
+            let request = stream_request(&url, token)?;
             batch.push(tokio::spawn(async move {
                 let Ok(Ok((mut socket, _))) =
-                    tokio::time::timeout(Duration::from_secs(30), tokio_tungstenite::connect_async(url)).await
+                    tokio::time::timeout(Duration::from_secs(30), tokio_tungstenite::connect_async(request)).await
                 else {
                     return;
                 };
@@ -220,4 +221,16 @@ pub async fn hold_sockets(
     }
     drop(tasks);
     Ok(opened.load(Ordering::Relaxed) as usize)
+}
+
+/// The upgrade request of the live stream at `url`, with `token` in the `Authorization` header
+/// (the gateway takes nothing but a short-lived ticket in the URL).
+fn stream_request(
+    url: &str,
+    token: &str,
+) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(request)
 }

@@ -86,6 +86,12 @@ export const sendTemplateMessage = (
     body: { template_id: templateId, variables, idempotency_key: idempotencyKey },
   });
 
+/**
+ * A single-use ticket (about 30 s) for the one place the browser cannot send the bearer header:
+ * the live stream's WebSocket URL. Asked for before each (re)connect.
+ */
+export const createTicket = () => json<{ ticket: string; expires_in: number }>('POST', '/v1/auth/ticket');
+
 /** Where the media of a message (WhatsApp media, call recordings) is streamed from. */
 export const mediaPath = (conversationId: string, mediaId: string) =>
   `/v1/conversations/${enc(conversationId)}/media/${enc(mediaId)}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Backoff } from './backoff';
-import { LiveStream, type StreamState } from './stream';
+import { LiveStream, streamUrl, type StreamState } from './stream';
 import type { StreamFrame } from './types';
 
 class FakeSocket {
@@ -83,6 +83,47 @@ describe('live stream client', () => {
     expect(FakeSocket.all.length).toBe(4);
     stream.stop();
     expect(states.at(-1)).toBe('closed');
+    vi.useRealTimers();
+  });
+
+  it('asks for a fresh ticket before every connect and retries after the session is refreshed when none is given', async () => {
+    vi.useFakeTimers();
+    FakeSocket.all = [];
+    const tickets = ['tk_1', 'refused', 'tk_2'];
+    let refreshed = 0;
+    const stream = new LiveStream({
+      url: async (seq) => {
+        const ticket = tickets.shift();
+        if (ticket === 'refused') throw new Error('401');
+        return streamUrl(ticket!, seq, { protocol: 'https:', host: 'inbox.test' } as Location);
+      },
+      onFrame: () => {},
+      onState: () => {},
+      onReconnected: () => {},
+      onAuthProblem: async () => {
+        refreshed++;
+      },
+      backoff: new Backoff(1000, 8000, 5000, () => 1),
+      now: () => 0,
+      WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+    });
+    stream.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.all.map((s) => s.url)).toEqual(['wss://inbox.test/v1/stream?access_token=tk_1']);
+    FakeSocket.all[0].open();
+    FakeSocket.all[0].frame({ type: 'seq-less' });
+    FakeSocket.all[0].frame({ type: 'x', seq: 3 });
+    FakeSocket.all[0].close();
+    // The next ticket is refused: no socket, the session is refreshed, and the try after gets one.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(FakeSocket.all.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(refreshed).toBe(1);
+    expect(FakeSocket.all.map((s) => s.url)).toEqual([
+      'wss://inbox.test/v1/stream?access_token=tk_1',
+      'wss://inbox.test/v1/stream?access_token=tk_2&after=3',
+    ]);
+    stream.stop();
     vi.useRealTimers();
   });
 });

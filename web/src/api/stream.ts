@@ -1,6 +1,8 @@
-// The live stream `GET /v1/stream?access_token=`: frames in, presence out, reconnects with
-// backoff, and a catch-up after each reconnect (the gateway access issue adds sequence numbers
-// and replay from `?after=`; until then a reconnect refetches what is on screen).
+// The live stream `GET /v1/stream?access_token=<ticket>`: frames in, presence out, reconnects
+// with backoff, and a catch-up after each reconnect (the gateway access issue adds sequence
+// numbers and replay from `?after=`; until then a reconnect refetches what is on screen).
+// A browser cannot put a header on a WebSocket, and the gateway takes no token in a URL: each
+// (re)connect asks for a fresh single-use ticket (`POST /v1/auth/ticket`, about 30 s) first.
 
 import { Backoff } from './backoff';
 import type { StreamFrame } from './types';
@@ -8,7 +10,8 @@ import type { StreamFrame } from './types';
 export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface StreamOptions {
-  url: (lastSeq: number | null) => string | null;
+  /** Where to connect (`null`: signed out); may first fetch a ticket. A failure counts as a refused socket. */
+  url: (lastSeq: number | null) => string | null | Promise<string | null>;
   onFrame: (frame: StreamFrame) => void;
   onState: (state: StreamState) => void;
   /** After a reconnect (not the first open): what was missed must be fetched again. */
@@ -29,6 +32,8 @@ export class LiveStream {
   private readonly backoff: Backoff;
   private readonly now: () => number;
   private presence: string | null = null;
+  /** Waiting for the URL (a ticket): no second attempt meanwhile. */
+  private connecting = false;
   private viewing: string | null = null;
 
   constructor(private readonly options: StreamOptions) {
@@ -79,7 +84,43 @@ export class LiveStream {
   }
 
   private connect(): void {
-    const url = this.options.url(this.lastSeq);
+    if (this.connecting) return;
+    let target: string | null | Promise<string | null>;
+    try {
+      target = this.options.url(this.lastSeq);
+    } catch {
+      this.retryLater(false);
+      return;
+    }
+    if (!(target instanceof Promise)) {
+      this.open(target);
+      return;
+    }
+    this.connecting = true;
+    this.options.onState(this.everOpened ? 'reconnecting' : 'connecting');
+    target.then(
+      (url) => {
+        this.connecting = false;
+        if (!this.stopped) this.open(url);
+      },
+      () => {
+        this.connecting = false;
+        if (!this.stopped) this.retryLater(false);
+      },
+    );
+  }
+
+  /** Tries again after the backoff's delay; first refreshes the session if the last try never opened. */
+  private retryLater(opened: boolean): void {
+    const delay = this.backoff.next(this.now());
+    const retry = async () => {
+      if (!opened && this.options.onAuthProblem) await this.options.onAuthProblem();
+      if (!this.stopped) this.connect();
+    };
+    this.timer = setTimeout(() => void retry(), delay);
+  }
+
+  private open(url: string | null): void {
     if (!url) {
       this.options.onState('closed');
       return;
@@ -121,12 +162,7 @@ export class LiveStream {
       this.socket = null;
       if (this.stopped) return;
       this.options.onState(this.everOpened ? 'reconnecting' : 'connecting');
-      const delay = this.backoff.next(this.now());
-      const retry = async () => {
-        if (!opened && this.options.onAuthProblem) await this.options.onAuthProblem();
-        if (!this.stopped) this.connect();
-      };
-      this.timer = setTimeout(() => void retry(), delay);
+      this.retryLater(opened);
     };
     socket.onerror = () => {
       // onclose follows.
@@ -134,8 +170,9 @@ export class LiveStream {
   }
 }
 
-export function streamUrl(token: string, lastSeq: number | null, loc: Location = window.location): string {
+/** The stream's URL with a ticket from `POST /v1/auth/ticket` (never the access token itself). */
+export function streamUrl(ticket: string, lastSeq: number | null, loc: Location = window.location): string {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   const after = lastSeq === null ? '' : `&after=${lastSeq}`;
-  return `${scheme}//${loc.host}/v1/stream?access_token=${encodeURIComponent(token)}${after}`;
+  return `${scheme}//${loc.host}/v1/stream?access_token=${encodeURIComponent(ticket)}${after}`;
 }

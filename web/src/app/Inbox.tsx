@@ -140,9 +140,10 @@ export function Inbox({ session }: { session: Session }) {
       }, 1000);
     };
     const stream = new LiveStream({
-      url: (seq) => {
-        const token = getToken();
-        return token ? streamUrl(token, seq) : null;
+      url: async (seq) => {
+        if (!getToken()) return null;
+        const { ticket } = await api.createTicket();
+        return streamUrl(ticket, seq);
       },
       onFrame: (frame) => {
         if (frame.type === 'notification') {

@@ -213,7 +213,10 @@ async fn send_message(
 /// only for a short list of image, audio and video types, sandboxed, never as a page.
 #[utoipa::path(get, path = "/v1/conversations/{id}/media/{media_id}", tag = "messages",
     params(("id" = String, Path, description = "The conversation"),
-        ("media_id" = String, Path, description = "A message's `content.media_id`")),
+        ("media_id" = String, Path, description = "A message's `content.media_id`"),
+        ("access_token" = Option<String>, Query, description = "For a link a browser opens without the \
+            `Authorization` header (`<img src>`, `<audio src>`, a download): a single-use ticket from \
+            `POST /v1/auth/ticket`; never an access token or API key")),
     responses((status = 200, description = "The file (`x-media-size`: the provider's size). `inline` under its own \
         type only for JPEG, PNG, GIF and WebP images, Ogg, MPEG, MP4, AAC, AMR, WAV and WebM audio, MP4, 3GPP and WebM \
         video; anything else is an `attachment`, and HTML, SVG, XML, script or an unreadable type is \

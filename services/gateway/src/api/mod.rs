@@ -34,6 +34,7 @@ pub mod search;
 pub mod settings;
 pub mod sign_in;
 pub mod templates;
+pub mod tickets;
 pub mod typing;
 pub mod viewers;
 pub mod views;
@@ -87,6 +88,7 @@ pub fn documented_routes() -> OpenApiRouter<WhenReady<AppState>> {
         .merge(customers::routes())
         .merge(admin::routes())
         .merge(sign_in::routes())
+        .merge(tickets::routes())
         .merge(credentials::routes())
         .merge(routing::routes())
         .merge(channels::routes())

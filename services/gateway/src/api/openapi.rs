@@ -165,7 +165,7 @@ fn error_answer(code: ErrorCode) -> (String, utoipa::openapi::Response) {
         ErrorCode::NotFound => "not_found: no such resource the caller may see",
         ErrorCode::Conflict => "conflict or already_exists: the resource changed or exists",
         ErrorCode::PayloadTooLarge => "payload_too_large: the body is over the route's limit",
-        ErrorCode::RateLimited => "rate_limited: too many attempts; see Retry-After",
+        ErrorCode::RateLimited => "rate_limited: too many attempts or requests; see Retry-After",
         ErrorCode::Unavailable => "unavailable: starting or a dependency is down; retry",
         _ => "internal: an unexpected failure (details are logged, never shown)",
     };
@@ -254,8 +254,10 @@ fn live_stream() -> PathItem {
         .description(Some(
             "Upgrades to a WebSocket carrying JSON frames `{\"type\", \"seq\"?, \"event_id\"?, ...}` of what the \
              holder may see. A client that reconnects with `after` (the last `seq` it saw) receives what it \
-             missed, in order, or a `resync` frame. Browsers pass the credential as `access_token`. Frames are \
-             listed in `x-websocket-frames`; the bodies use this document's schemas.",
+             missed, in order, or a `resync` frame. Send the credential in the `Authorization` header; a browser, \
+             which cannot set headers on a WebSocket, passes a ticket from `POST /v1/auth/ticket` as \
+             `access_token` instead (an access token or API key there is refused with 401). Frames are listed \
+             in `x-websocket-frames`; the bodies use this document's schemas.",
         ))
         .parameter(
             ParameterBuilder::new()
@@ -275,7 +277,10 @@ fn live_stream() -> PathItem {
                 .name("access_token")
                 .parameter_in(ParameterIn::Query)
                 .required(Required::False)
-                .description(Some("The bearer credential, for clients that cannot set headers on a WebSocket"))
+                .description(Some(
+                    "A single-use ticket (`tk_…`) from `POST /v1/auth/ticket`, for browsers, which cannot set \
+                     headers on a WebSocket; never an access token or API key",
+                ))
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
         )
         .response("101", ResponseBuilder::new().description("Switching Protocols: the socket is open").build())

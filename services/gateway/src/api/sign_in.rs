@@ -21,7 +21,7 @@ use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use inbox_errors::{ErrorCode, PublicError};
@@ -264,13 +264,12 @@ async fn refresh(
 async fn sign_out(
     State(state): State<WhenReady<AppState>>,
     headers: HeaderMap,
-    uri: Uri,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
     let state = state.get()?;
     let presented = refresh_token_body(bytes)?.refresh_token;
     let mut ended = false;
-    if let Some(bearer) = bearer_token(&headers, &uri) {
+    if let Some(bearer) = bearer_token(&headers) {
         match state.auth.authenticate(&bearer).await {
             Ok(principal) => {
                 state.auth.sign_out(&principal).await?;

@@ -27,6 +27,7 @@ use super::rate_limit::{SignInLimiter, SignInLimits, account_key};
 use super::records::RecordCache;
 use super::request_limit::{Budget, OverLimit, RequestLimiter, RequestLimits};
 use super::revocation::{Revocation, SUBJECT};
+use super::ticket::{TicketError, Tickets};
 use super::token::{AccessClaims, Holder, TokenSigner};
 use super::usage::KeyUses;
 use crate::store::api_keys::{ApiKey, NewApiKey};
@@ -60,6 +61,8 @@ pub struct AuthPolicy {
     pub trust_forwarded_for: bool,
     /// REST requests allowed per minute, per person and per API key.
     pub requests: RequestLimits,
+    /// How long a ticket (a credential for a URL) may wait to be used.
+    pub ticket_ttl: StdDuration,
 }
 
 /// What can go wrong while authenticating or changing credentials.
@@ -75,6 +78,8 @@ pub enum AuthError {
     Store(#[from] sqlx::Error),
     #[error("sign-in limits unavailable: {0}")]
     Limits(#[from] redis::RedisError),
+    #[error("tickets unavailable: {0}")]
+    Tickets(TicketError),
     #[error(transparent)]
     Hash(#[from] HashError),
 }
@@ -101,6 +106,13 @@ impl From<AuthError> for PublicError {
             }
             AuthError::Limits(e) => {
                 tracing::error!(error = %e, "sign-in limits unavailable");
+                PublicError::unavailable("temporarily unavailable; retry")
+            }
+            AuthError::Tickets(TicketError::Operator) => {
+                PublicError::invalid_argument("the operator token opens no live stream or media, and needs no ticket")
+            }
+            AuthError::Tickets(e) => {
+                tracing::error!(error = %e, "tickets unavailable");
                 PublicError::unavailable("temporarily unavailable; retry")
             }
             AuthError::Hash(e) => {
@@ -145,6 +157,7 @@ struct Inner {
     passwords: Passwords,
     limiter: SignInLimiter,
     requests: RequestLimiter,
+    tickets: Tickets,
     nats: async_nats::Client,
     revoked: broadcast::Sender<Revocation>,
     key_uses: KeyUses,
@@ -186,7 +199,8 @@ impl Auth {
             clock: parts.clock,
             passwords,
             limiter: SignInLimiter::new(parts.redis.clone(), &parts.redis_prefix, parts.policy.limits),
-            requests: RequestLimiter::new(parts.redis, &parts.redis_prefix, parts.policy.requests),
+            requests: RequestLimiter::new(parts.redis.clone(), &parts.redis_prefix, parts.policy.requests),
+            tickets: Tickets::new(parts.redis, &parts.redis_prefix, parts.policy.ticket_ttl),
             nats: parts.nats,
             revoked: broadcast::channel(REVOCATION_BUFFER).0,
             key_uses: KeyUses::default(),
@@ -245,11 +259,12 @@ impl Auth {
         Ok(role)
     }
 
-    /// Whether `principal` may still act (for a live socket); a store failure counts as yes.
-    async fn still_admitted(&self, principal: &Principal) -> bool {
+    /// `principal` as its records let it act now (a person with their current role); refused
+    /// when its session or key was revoked, its user disabled, or its session ended since.
+    async fn readmit(&self, principal: &Principal) -> Result<Principal, AuthError> {
         let now = self.0.clock.now();
-        let judged = match principal {
-            Principal::Operator => return true,
+        match principal {
+            Principal::Operator => Ok(Principal::Operator),
             Principal::User { tenant_id, user_id, role, session_id } => {
                 let claims = AccessClaims {
                     user_id: *user_id,
@@ -258,22 +273,44 @@ impl Auth {
                     issued_at: now.timestamp(),
                     session_id: *session_id,
                 };
-                self.admit(&claims, now).await.map(|_| ())
+                let role = self.admit(&claims, now).await?;
+                Ok(Principal::User { tenant_id: *tenant_id, user_id: *user_id, role, session_id: *session_id })
             }
-            Principal::Key { key_id, .. } => match self.0.records.key(*key_id).await {
-                Ok(Some(record)) if !record.revoked => Ok(()),
-                Ok(_) => Err(AuthError::from(Refusal::KeyRevoked)),
-                Err(e) => Err(e.into()),
+            Principal::Key { key_id, .. } => match self.0.records.key(*key_id).await? {
+                Some(record) if !record.revoked => Ok(principal.clone()),
+                _ => Err(Refusal::KeyRevoked.into()),
             },
-        };
-        match judged {
-            Ok(()) => true,
+        }
+    }
+
+    /// Whether `principal` may still act (for a live socket); a store failure counts as yes.
+    async fn still_admitted(&self, principal: &Principal) -> bool {
+        match self.readmit(principal).await {
+            Ok(_) => true,
             Err(AuthError::Public(_)) => false,
             Err(e) => {
                 tracing::warn!(error = %e, "live credential not rechecked");
                 true
             }
         }
+    }
+
+    /// A single-use ticket standing for `principal` ([`super::ticket`]), and the seconds it
+    /// lives.
+    pub async fn issue_ticket(&self, principal: &Principal) -> Result<(String, u64), AuthError> {
+        self.0.tickets.issue(principal).await.map_err(AuthError::Tickets)
+    }
+
+    /// The principal a ticket stands for, using it up, if it is still unused and unexpired and
+    /// its principal may still act.
+    pub async fn redeem_ticket(&self, ticket: &str) -> Result<Principal, AuthError> {
+        let holder = self.0.tickets.redeem(ticket).await.map_err(AuthError::Tickets)?.ok_or_else(|| {
+            PublicError::new(
+                ErrorCode::Unauthenticated,
+                "this ticket is unknown, used or expired: get a new one with POST /v1/auth/ticket",
+            )
+        })?;
+        self.readmit(&holder).await
     }
 
     /// Resolves once `principal`'s credential is revoked (sign-out, revoke-all, disabled,

@@ -4,8 +4,11 @@
 //! - machines, with an API key `ik_<id>_<secret>` whose scope sets its role and methods;
 //! - the deployment's operator (inboxctl), with the operator token.
 //!
-//! Credentials come in `Authorization: Bearer`, or in the `access_token` query parameter
-//! where browsers cannot set headers (WebSocket). Every request's credential is judged
+//! Credentials come in `Authorization: Bearer`. A credential in the URL (where proxies, logs
+//! and browser history keep it) is taken only where a browser cannot send the header — the
+//! live stream's WebSocket upgrade and media links — and there only as a single-use,
+//! seconds-long [`ticket`] in `access_token`; anywhere else, or anything else there, is refused
+//! with 401 saying so. Every request's credential is judged
 //! against its records (session not revoked or expired, user not disabled, key not revoked)
 //! through a short-lived cache that every revocation clears at once on every replica, so
 //! signing out, revoking and disabling take effect at once, live sockets included
@@ -23,6 +26,7 @@ mod records;
 pub mod request_limit;
 pub mod revocation;
 pub mod sliding_window;
+pub mod ticket;
 pub mod token;
 mod usage;
 
@@ -113,17 +117,54 @@ impl Principal {
     }
 }
 
-/// The bearer credential of a request: the `Authorization` header's, else the
-/// `access_token` query parameter's.
-pub fn bearer_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
-    let from_header = headers
+/// The bearer credential of the `Authorization` header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    from_header.or_else(|| {
-        uri.query().and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("access_token=").map(str::to_owned)))
-    })
+        .map(str::to_owned)
+}
+
+/// The query parameter a ticket comes in (the name bearer tokens once came in, so a client
+/// still sending one there is told why it is refused).
+pub const URL_CREDENTIAL: &str = "access_token";
+
+/// Routes a browser opens by URL, unable to send a header: the live stream's WebSocket and
+/// media links (`<img>`, `<audio>`, a download). Only they take a ticket in the URL.
+const TICKET_ROUTES: &[&str] = &["/v1/stream", "/v1/conversations/{id}/media/{media_id}"];
+
+/// Where a request's credential is.
+#[derive(Debug, PartialEq, Eq)]
+enum Credential {
+    /// `Authorization: Bearer`: an access token, an API key or the operator token.
+    Header(String),
+    /// A ticket in the URL of a route that takes one.
+    Ticket(String),
+}
+
+/// The credential of a request to `route` (its matched path): the header's, or on a
+/// [`TICKET_ROUTES`] route without it, a ticket in the URL. A credential in the URL of any
+/// other route, or a URL credential that is not a ticket, is refused, saying what to do.
+fn credential_of(headers: &HeaderMap, uri: &Uri, route: Option<&str>) -> Result<Credential, PublicError> {
+    let in_url = uri.query().and_then(|query| {
+        query.split('&').find_map(|pair| pair.strip_prefix(URL_CREDENTIAL).and_then(|rest| rest.strip_prefix('=')))
+    });
+    let takes_ticket = route.is_some_and(|route| TICKET_ROUTES.contains(&route));
+    let refuse = |message: &str| PublicError::new(ErrorCode::Unauthenticated, message);
+    match (bearer_token(headers), in_url) {
+        (_, Some(_)) if !takes_ticket => Err(refuse(
+            "a credential in the URL (access_token) is not accepted here: send it in the Authorization header \
+             (only the live stream and media links take a ticket from POST /v1/auth/ticket in the URL)",
+        )),
+        (Some(token), _) => Ok(Credential::Header(token)),
+        (None, Some(text)) if ticket::looks_like_ticket(text) => Ok(Credential::Ticket(text.to_owned())),
+        (None, Some(_)) => Err(refuse(
+            "access_token in the URL takes only a ticket: get one with POST /v1/auth/ticket \
+             (with the Authorization header), or send the credential in the Authorization header",
+        )),
+        (None, None) => Err(refuse("missing bearer token")),
+    }
 }
 
 /// Routes not counted against request budgets: the live socket upgrade has limits of its own
@@ -201,16 +242,18 @@ impl<S: HasAuth + Send + Sync> FromRequestParts<S> for Authenticated {
 
 async fn judge<S: HasAuth>(parts: &Parts, state: &S) -> Result<Principal, Refused> {
     let auth = state.auth()?;
-    let token = bearer_token(&parts.headers, &parts.uri)
-        .ok_or_else(|| PublicError::new(ErrorCode::Unauthenticated, "missing bearer token"))?;
-    let principal = auth.authenticate(&token).await.map_err(PublicError::from)?;
+    let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+    let principal = match credential_of(&parts.headers, &parts.uri, route)? {
+        Credential::Header(token) => auth.authenticate(&token).await,
+        Credential::Ticket(ticket) => auth.redeem_ticket(&ticket).await,
+    }
+    .map_err(PublicError::from)?;
     if let Principal::Key { scope, .. } = &principal
         && !scope.permits(&parts.method)
     {
         let refusal = format!("a {} API key may only read (GET)", scope.as_str());
         return Err(PublicError::new(ErrorCode::PermissionDenied, refusal).into());
     }
-    let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
     if !route.is_some_and(|route| UNCOUNTED_ROUTES.contains(&route)) {
         auth.admit_request(&principal).await.map_err(Refused::OverLimit)?;
     }
@@ -255,24 +298,56 @@ mod tests {
         assert_eq!(integration.name(), format!("key:{key_id}"));
     }
 
-    fn parts(uri: &str, authorization: Option<&str>) -> (HeaderMap, Uri) {
+    const MEDIA: Option<&str> = Some("/v1/conversations/{id}/media/{media_id}");
+    const STREAM: Option<&str> = Some("/v1/stream");
+    const ME: Option<&str> = Some("/v1/me");
+
+    fn credential(uri: &str, authorization: Option<&str>, route: Option<&str>) -> Result<Credential, PublicError> {
         let mut headers = HeaderMap::new();
         if let Some(value) = authorization {
             headers.insert("authorization", value.parse().unwrap());
         }
-        (headers, uri.parse().unwrap())
-    }
-
-    fn bearer((headers, uri): (HeaderMap, Uri)) -> Option<String> {
-        bearer_token(&headers, &uri)
+        credential_of(&headers, &uri.parse().unwrap(), route)
     }
 
     #[test]
-    fn the_bearer_credential_comes_from_the_header_before_the_query() {
-        assert_eq!(bearer(parts("/v1/me", Some("Bearer abc"))).as_deref(), Some("abc"));
-        assert_eq!(bearer(parts("/v1/stream?x=1&access_token=ik_1_2", None)).as_deref(), Some("ik_1_2"));
-        assert_eq!(bearer(parts("/v1/stream?access_token=q", Some("Bearer h"))).as_deref(), Some("h"));
-        assert_eq!(bearer(parts("/v1/me", Some("Basic abc"))), None);
-        assert_eq!(bearer(parts("/v1/me", None)), None);
+    fn the_credential_comes_from_the_authorization_header() {
+        assert_eq!(credential("/v1/me", Some("Bearer abc"), ME).unwrap(), Credential::Header("abc".into()));
+        assert_eq!(
+            credential("/v1/stream", Some("Bearer ik_1_2"), STREAM).unwrap(),
+            Credential::Header("ik_1_2".into())
+        );
+        let missing = credential("/v1/me", Some("Basic abc"), ME).unwrap_err();
+        assert_eq!((missing.code, missing.message.as_str()), (ErrorCode::Unauthenticated, "missing bearer token"));
+        assert!(credential("/v1/me", None, ME).is_err());
+    }
+
+    #[test]
+    fn a_credential_in_the_url_is_refused_outside_the_stream_and_media_links() {
+        let ticket = ticket::new_ticket();
+        for uri in [format!("/v1/me?access_token={ticket}"), "/v1/conversations?x=1&access_token=eyJ.a.b".to_owned()] {
+            let refused = credential(&uri, None, ME).unwrap_err();
+            assert_eq!(refused.code, ErrorCode::Unauthenticated, "{uri}");
+            assert!(refused.message.contains("Authorization header"), "{}", refused.message);
+        }
+        let with_header = credential("/v1/me?access_token=eyJ.a.b", Some("Bearer eyJ.a.b"), ME).unwrap_err();
+        assert_eq!(with_header.code, ErrorCode::Unauthenticated, "refused even beside the header: it leaked");
+        assert_eq!(credential("/v1/me?access_tokens=1", Some("Bearer h"), ME).unwrap(), Credential::Header("h".into()));
+    }
+
+    #[test]
+    fn the_stream_and_media_links_take_a_ticket_in_the_url_and_nothing_else() {
+        let ticket = ticket::new_ticket();
+        let uri = format!("/v1/stream?after=4&access_token={ticket}");
+        assert_eq!(credential(&uri, None, STREAM).unwrap(), Credential::Ticket(ticket.clone()));
+        let media = format!("/v1/conversations/c1/media/m1?access_token={ticket}");
+        assert_eq!(credential(&media, None, MEDIA).unwrap(), Credential::Ticket(ticket.clone()));
+        for old in ["eyJhbGciOiJIUzI1NiJ9.e30.sig", "ik_0190d7b0-0000-7000-8000-000000000000_secret"] {
+            let refused = credential(&format!("/v1/stream?access_token={old}"), None, STREAM).unwrap_err();
+            assert_eq!(refused.code, ErrorCode::Unauthenticated);
+            assert!(refused.message.contains("POST /v1/auth/ticket"), "{}", refused.message);
+        }
+        assert_eq!(credential(&uri, Some("Bearer h"), STREAM).unwrap(), Credential::Header("h".into()));
+        assert!(credential(&uri, None, None).is_err(), "a request no route matched takes nothing from its URL");
     }
 }
