@@ -115,6 +115,10 @@ for name in "${ORDER[@]}"; do
   env_vars=(
     "INBOX__HTTP__ADDR=$HOST:$http"
     "INBOX__GRPC__ADDR=$HOST:$((http + 1000))"
+    # The admin listener (/metrics, the detailed /readyz): public port + 2000.
+    "INBOX__HTTP__ADMIN_ADDR=$HOST:$((http + 2000))"
+    # gRPC reflection for grpcurl while developing (off by default).
+    "INBOX__GRPC__REFLECTION=true"
     "INBOX__NATS__URL=$INBOX_DEV_NATS_URL"
     "INBOX__AUTH__SERVICE_TOKEN=$SERVICE_TOKEN"
     "INBOX__LOG__FORMAT=json"

@@ -161,6 +161,7 @@ async fn run_fleet_from_images(root: &std::path::Path, work: &std::path::Path) -
         let mut env = vec![
             format!("INBOX__HTTP__ADDR=127.0.0.1:{http}"),
             format!("INBOX__GRPC__ADDR=127.0.0.1:{grpc_port}"),
+            "INBOX__HTTP__ADMIN_ADDR=127.0.0.1:0".to_owned(),
             format!("INBOX__NATS__URL={}", nats.url()),
             "INBOX__AUTH__SERVICE_TOKEN=images-service-token-0123456789".to_owned(),
         ];

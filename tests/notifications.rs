@@ -40,6 +40,7 @@ async fn start_notification(fleet: &mut Fleet) -> anyhow::Result<Notification> {
     let child = Command::new(bin_dir()?.join("inbox-notification"))
         .env("INBOX__HTTP__ADDR", format!("127.0.0.1:{http}"))
         .env("INBOX__GRPC__ADDR", format!("127.0.0.1:{grpc}"))
+        .env("INBOX__HTTP__ADMIN_ADDR", "127.0.0.1:0")
         .env("INBOX__POSTGRES__URL", database)
         .env("INBOX__POSTGRES__MAX_CONNECTIONS", "8")
         .env("INBOX__NATS__URL", fleet.nats.url())

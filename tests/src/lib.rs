@@ -29,6 +29,8 @@ struct Process {
     child: Child,
     http: u16,
     grpc: u16,
+    /// The admin listener: `/metrics` and the detailed `/readyz`.
+    admin: u16,
     env: Vec<(String, String)>,
     log: PathBuf,
 }
@@ -98,7 +100,8 @@ impl Fleet {
         let base = TestDatabase::create("e2e").await?;
         let databases: HashMap<&str, TestDatabase> = WITH_POSTGRES.iter().map(|s| (*s, base.sibling(s))).collect();
         let search_dir = tempfile::tempdir()?;
-        let ports: HashMap<&str, (u16, u16)> = SERVICES.iter().map(|s| (*s, (free_port(), free_port()))).collect();
+        let ports: HashMap<&str, (u16, u16, u16)> =
+            SERVICES.iter().map(|s| (*s, (free_port(), free_port(), free_port()))).collect();
 
         let mut fleet = Fleet {
             processes: HashMap::new(),
@@ -113,9 +116,10 @@ impl Fleet {
             database_urls: databases.iter().map(|(name, db)| (*name, db.url())).collect(),
         };
         for name in SERVICES {
-            let (http, grpc) = ports[name];
+            let (http, grpc, admin) = ports[name];
             let mut env = vec![
                 ("INBOX__HTTP__ADDR".to_owned(), format!("127.0.0.1:{http}")),
+                ("INBOX__HTTP__ADMIN_ADDR".to_owned(), format!("127.0.0.1:{admin}")),
                 ("INBOX__GRPC__ADDR".to_owned(), format!("127.0.0.1:{grpc}")),
                 ("INBOX__NATS__URL".to_owned(), fleet.nats.url()),
                 ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), SERVICE_TOKEN.to_owned()),
@@ -181,7 +185,7 @@ impl Fleet {
             }
             let log = fleet.logs.path().join(format!("{name}.log"));
             let child = fleet.spawn(name, &env, &log)?;
-            fleet.processes.insert(name, Process { child, http, grpc, env, log });
+            fleet.processes.insert(name, Process { child, http, grpc, admin, env, log });
         }
         fleet._databases = databases.into_values().collect();
         for name in SERVICES {
@@ -213,18 +217,19 @@ impl Fleet {
         // them; it then exits at once and is started again on new ones.
         let mut attempt = 1;
         loop {
-            let (http, grpc) = (free_port(), free_port());
+            let (http, grpc, admin) = (free_port(), free_port(), free_port());
             let mut env = self.processes[name].env.clone();
             for (key, value) in &mut env {
                 match key.as_str() {
                     "INBOX__HTTP__ADDR" => *value = format!("127.0.0.1:{http}"),
                     "INBOX__GRPC__ADDR" => *value = format!("127.0.0.1:{grpc}"),
+                    "INBOX__HTTP__ADMIN_ADDR" => *value = format!("127.0.0.1:{admin}"),
                     _ => {}
                 }
             }
             let log = self.logs.path().join(format!("{name}-replica-{}-{attempt}.log", self.replicas.len() + 2));
             let child = self.spawn(name, &env, &log)?;
-            let mut process = Process { child, http, grpc, env, log: log.clone() };
+            let mut process = Process { child, http, grpc, admin, env, log: log.clone() };
             let url = format!("http://127.0.0.1:{http}");
             match wait_until_ready(&url, &mut process).await {
                 Ok(()) => {
@@ -248,6 +253,11 @@ impl Fleet {
 
     pub fn http_url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}", self.processes[name].http)
+    }
+
+    /// The base URL of a service's admin listener (`/metrics`, the detailed `/readyz`).
+    pub fn admin_url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}", self.processes[name].admin)
     }
 
     /// The database of a service, for tests that check what it stored.

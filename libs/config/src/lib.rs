@@ -75,12 +75,17 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Where a service listens for HTTP (public API if any, plus `/healthz`, `/readyz`, `/metrics`),
-/// and how long and how many clients it serves there. The limits have defaults, so a
-/// service's `[http]` section needs only `addr`.
+/// Where a service listens for HTTP, and how long and how many clients it serves there. The
+/// limits have defaults, so a service's `[http]` section needs only the two addresses.
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
+    /// The public listener: the service's HTTP API if it has one, `/healthz`, and `/readyz`
+    /// answering only ready or not and the names of the failing checks.
     pub addr: String,
+    /// The admin listener, for the deployment only: `/metrics`, `/healthz`, and `/readyz`
+    /// with each failing check's error. Each service's default is its public port + 2000
+    /// on 127.0.0.1 (gateway 10080 ... metrics 10086).
+    pub admin_addr: String,
     /// How long a client may take to send a request's head (the request line and headers),
     /// counted from when the server starts waiting for it; then the connection is closed. It
     /// also closes a keep-alive connection left idle that long, so a proxy in front must drop
@@ -112,9 +117,10 @@ fn default_max_http_connections() -> usize {
 
 impl HttpSettings {
     /// Settings for `addr` with every limit at its default.
-    pub fn with_defaults(addr: impl Into<String>) -> Self {
+    pub fn with_defaults(addr: impl Into<String>, admin_addr: impl Into<String>) -> Self {
         Self {
             addr: addr.into(),
+            admin_addr: admin_addr.into(),
             header_timeout_ms: default_header_timeout_ms(),
             body_timeout_ms: default_body_timeout_ms(),
             max_connections: default_max_http_connections(),
@@ -123,6 +129,7 @@ impl HttpSettings {
 
     pub fn validate(&self) -> Result<(), SettingsError> {
         socket_address("http.addr", &self.addr)?;
+        socket_address("http.admin_addr", &self.admin_addr)?;
         in_range("http.header_timeout_ms", self.header_timeout_ms, 100..=600_000)?;
         in_range("http.body_timeout_ms", self.body_timeout_ms, 100..=3_600_000)?;
         in_range("http.max_connections", self.max_connections, 1..=1_000_000)
@@ -141,6 +148,10 @@ impl HttpSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct GrpcSettings {
     pub addr: String,
+    /// Serve gRPC server reflection (the list and shape of every method, for `grpcurl`).
+    /// Off by default: it tells a caller who reached the port what to try; `just up` turns it on.
+    #[serde(default)]
+    pub reflection: bool,
 }
 
 impl GrpcSettings {
@@ -342,6 +353,7 @@ mod tests {
     const DEFAULTS: &str = r#"
         [http]
         addr = "127.0.0.1:8080"
+        admin_addr = "127.0.0.1:10080"
         [postgres]
         url = "postgres://localhost/inbox_sample"
         [auth]
@@ -370,7 +382,7 @@ mod tests {
         let file = dir.join("settings.toml");
         std::fs::write(
             &file,
-            "[http]\naddr = \"0.0.0.0:1\"\n[postgres]\nurl = \"postgres://file/db\"\nmax_connections = 4\n",
+            "[http]\naddr = \"0.0.0.0:1\"\nadmin_addr = \"0.0.0.0:2\"\n[postgres]\nurl = \"postgres://file/db\"\nmax_connections = 4\n",
         )
         .unwrap();
         let s: Sample = load(DEFAULTS, Some(&file), &env(&[("INBOX__POSTGRES__URL", "postgres://env/db")])).unwrap();
@@ -430,6 +442,8 @@ mod tests {
     fn listen_addresses_and_store_urls_are_checked() {
         let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__HTTP__ADDR", "localhost")])).unwrap();
         assert!(s.http.validate().unwrap_err().to_string().contains("INBOX__HTTP__ADDR"));
+        let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__HTTP__ADMIN_ADDR", "")])).unwrap();
+        assert!(s.http.validate().unwrap_err().to_string().contains("INBOX__HTTP__ADMIN_ADDR"));
         let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__POSTGRES__URL", "mysql://x/y")])).unwrap();
         assert!(s.postgres.validate().unwrap_err().to_string().contains("INBOX__POSTGRES__URL"));
         let s: Sample = load(DEFAULTS, None, &env(&[("INBOX__POSTGRES__MAX_CONNECTIONS", "0")])).unwrap();

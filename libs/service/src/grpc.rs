@@ -173,20 +173,23 @@ pub type GrpcRouter = tonic::transport::server::Router<
     tower::layer::util::Stack<crate::trace_context::GrpcTraceLayer, tower::layer::util::Identity>,
 >;
 
-/// A gRPC router with `grpc.health.v1` and server reflection over every inbox proto, plus
-/// the reporter to flip health to SERVING once the service is ready.
-pub fn router_with_standard_services() -> (tonic_health::server::HealthReporter, GrpcRouter) {
+/// A gRPC router with `grpc.health.v1`, and server reflection over every inbox proto when
+/// `reflection` (`[grpc] reflection`, off by default), plus the reporter to flip health to
+/// SERVING once the service is ready.
+pub fn router_with_standard_services(reflection: bool) -> (tonic_health::server::HealthReporter, GrpcRouter) {
     let (health, health_service) = tonic_health::server::health_reporter();
-    #[allow(clippy::expect_used)] // the descriptor sets are generated at build time from valid protos
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(inbox_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("embedded descriptor sets are valid");
-    let router = tonic::transport::Server::builder()
+    let mut router = tonic::transport::Server::builder()
         .layer(crate::trace_context::grpc_server_layer())
-        .add_service(health_service)
-        .add_service(reflection);
+        .add_service(health_service);
+    if reflection {
+        #[allow(clippy::expect_used)] // the descriptor sets are generated at build time from valid protos
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(inbox_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("embedded descriptor sets are valid");
+        router = router.add_service(reflection);
+    }
     (health, router)
 }
 

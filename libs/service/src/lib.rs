@@ -1,5 +1,5 @@
 //! What every service process needs, in one place: the ops HTTP endpoints (`/healthz`,
-//! `/readyz`, `/metrics`) and readiness, gRPC hosting with `grpc.health.v1`, reflection and
+//! `/readyz`, and `/metrics` on the admin listener) and readiness, gRPC hosting with `grpc.health.v1`, reflection and
 //! service-to-service authentication, PostgreSQL set-up (create the database, migrate), and
 //! graceful shutdown.
 
@@ -43,18 +43,25 @@ pub use mimalloc::MiMalloc;
 
 /// Sockets a service serves on, bound by the caller so tests can use port 0.
 pub struct Listeners {
+    /// The public HTTP listener.
     pub http: TcpListener,
     pub grpc: TcpListener,
+    /// The admin HTTP listener: `/metrics` and the detailed `/readyz`.
+    pub admin: TcpListener,
 }
 
 impl Listeners {
-    pub async fn bind(http_addr: &str, grpc_addr: &str) -> std::io::Result<Self> {
-        Ok(Self { http: TcpListener::bind(http_addr).await?, grpc: TcpListener::bind(grpc_addr).await? })
+    pub async fn bind(http_addr: &str, grpc_addr: &str, admin_addr: &str) -> std::io::Result<Self> {
+        Ok(Self {
+            http: TcpListener::bind(http_addr).await?,
+            grpc: TcpListener::bind(grpc_addr).await?,
+            admin: TcpListener::bind(admin_addr).await?,
+        })
     }
 
-    /// Both on 127.0.0.1 with ports chosen by the OS.
+    /// All on 127.0.0.1 with ports chosen by the OS.
     pub async fn ephemeral() -> std::io::Result<Self> {
-        Self::bind("127.0.0.1:0", "127.0.0.1:0").await
+        Self::bind("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0").await
     }
 }
 
@@ -127,10 +134,10 @@ where
         }
     };
     tracing::info!(settings = ?settings, "starting");
-    let listeners = match Listeners::bind(&settings.http().addr, settings.grpc_addr()).await {
+    let listeners = match Listeners::bind(&settings.http().addr, settings.grpc_addr(), &settings.http().admin_addr).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(error = %e, http = settings.http().addr, grpc = settings.grpc_addr(), "cannot bind");
+            tracing::error!(error = %e, http = settings.http().addr, admin = settings.http().admin_addr, grpc = settings.grpc_addr(), "cannot bind");
             telemetry.shutdown().await;
             return std::process::ExitCode::FAILURE;
         }

@@ -1,5 +1,9 @@
 //! `/healthz` (the process is alive), `/readyz` (its dependencies answer and its migrations
-//! are applied) and `/metrics` (Prometheus text).
+//! are applied) and `/metrics` (Prometheus text), split over two listeners: the public one
+//! answers `/healthz` and whether the service is ready, naming the failing checks only; the
+//! admin one (`[http] admin_addr`, for the deployment: probes of its own, Prometheus, an
+//! operator) also answers why, and serves `/metrics`. A dependency's error text can carry
+//! hosts, users and internal addresses; it never reaches the public listener.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,17 +83,65 @@ impl Readiness {
     }
 }
 
-/// The ops routes, to merge into a service's HTTP router.
+/// The public ops routes, to merge into a service's HTTP router: `/healthz`, and `/readyz`
+/// with each check's name and `ok` or `failing` (the error goes to the log).
 pub fn routes(readiness: Readiness) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(public_readyz))
+        .with_state(readiness)
+}
+
+/// The admin listener's routes: `/healthz`, `/readyz` with each failing check's error, and
+/// `/metrics`.
+pub fn admin_routes(readiness: Readiness) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(admin_readyz))
         .route("/metrics", get(metrics))
         .with_state(readiness)
 }
 
-async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
+/// Serves `router` (which should include [`routes`]) on the public listener and
+/// [`admin_routes`] on the admin listener, both within `settings`' limits, until `shutdown`.
+pub fn serve_with_admin(
+    public: tokio::net::TcpListener,
+    router: Router,
+    admin: tokio::net::TcpListener,
+    readiness: Readiness,
+    settings: &inbox_config::HttpSettings,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+    let public = serve_http(public, router, settings, shutdown.clone());
+    let admin = serve_http(admin, admin_routes(readiness), settings, shutdown);
+    async move { tokio::try_join!(public, admin).map(|_| ()) }
+}
+
+async fn public_readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
     let (ready, checks) = readiness.evaluate().await;
+    let checks: Map<String, Value> = checks
+        .into_iter()
+        .map(|(name, outcome)| {
+            let summary = match outcome.as_str() {
+                Some("ok") => "ok",
+                Some("starting") => "starting",
+                _ => {
+                    tracing::warn!(check = %name, error = %outcome, "readiness check failing");
+                    "failing"
+                }
+            };
+            (name, Value::String(summary.to_owned()))
+        })
+        .collect();
+    readyz_response(ready, checks)
+}
+
+async fn admin_readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
+    let (ready, checks) = readiness.evaluate().await;
+    readyz_response(ready, checks)
+}
+
+fn readyz_response(ready: bool, checks: Map<String, Value>) -> impl IntoResponse {
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     // The pid lets a supervisor (the end-to-end harness) tell this process from another one
     // that answers on the same port.

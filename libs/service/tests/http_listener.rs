@@ -52,7 +52,7 @@ struct Server {
 async fn serve(configure: impl FnOnce(&mut HttpSettings)) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut settings = HttpSettings::with_defaults(addr.to_string());
+    let mut settings = HttpSettings::with_defaults(addr.to_string(), "127.0.0.1:0");
     configure(&mut settings);
     settings.validate().unwrap();
     let shutdown = CancellationToken::new();

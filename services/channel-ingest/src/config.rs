@@ -132,6 +132,7 @@ impl inbox_service::ServiceSettings for Settings {
     const DEFAULTS: &'static str = r#"
         [http]
         addr = "127.0.0.1:8081"
+        admin_addr = "127.0.0.1:10081"
         [grpc]
         addr = "127.0.0.1:9081"
         [postgres]

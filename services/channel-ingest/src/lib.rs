@@ -27,7 +27,7 @@ use inbox_proto::ingest::v1::channel_deliveries_server::ChannelDeliveriesServer;
 use inbox_proto::ingest::v1::webchat_visitors_server::WebchatVisitorsServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
-use inbox_service::ops::{routes, serve_http};
+use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
@@ -61,7 +61,14 @@ pub async fn run_with_clock(
     let router = routes(readiness.clone())
         .merge(api::webhook_routes(webhook_context.clone(), settings.ingest.max_body_bytes))
         .merge(api::webchat::routes(webchat_context.clone()));
-    let http = tokio::spawn(serve_http(listeners.http, router, &settings.http, shutdown.clone()));
+    let http = tokio::spawn(serve_with_admin(
+        listeners.http,
+        router,
+        listeners.admin,
+        readiness.clone(),
+        &settings.http,
+        shutdown.clone(),
+    ));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
     };
@@ -128,7 +135,7 @@ pub async fn run_with_clock(
         shutdown.clone(),
     );
 
-    let (_health, router) = router_with_standard_services();
+    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
     let auth = ServiceAuth::new(settings.auth.service_token.clone());
 
     let visitors = WebchatVisitorsServer::with_interceptor(

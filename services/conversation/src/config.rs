@@ -35,6 +35,7 @@ impl inbox_service::ServiceSettings for Settings {
     const DEFAULTS: &'static str = r#"
         [http]
         addr = "127.0.0.1:8082"
+        admin_addr = "127.0.0.1:10082"
         [grpc]
         addr = "127.0.0.1:9082"
         [postgres]

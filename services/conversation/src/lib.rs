@@ -19,7 +19,7 @@ use inbox_proto::conversation::v1::customers_server::CustomersServer;
 use inbox_proto::conversation::v1::exports_server::ExportsServer;
 use inbox_proto::conversation::v1::templates_server::TemplatesServer;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
-use inbox_service::ops::{routes, serve_http};
+use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
@@ -44,7 +44,14 @@ pub async fn run_with_clock(
         redis: None,
     };
     let readiness = needs.readiness();
-    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), &settings.http, shutdown.clone()));
+    let http = tokio::spawn(serve_with_admin(
+        listeners.http,
+        routes(readiness.clone()),
+        listeners.admin,
+        readiness.clone(),
+        &settings.http,
+        shutdown.clone(),
+    ));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
     };
@@ -52,7 +59,7 @@ pub async fn run_with_clock(
     let bus = connected.bus;
     let store = store::ConversationStore::with_clock(pool.clone(), clock);
 
-    let (_health, router) = router_with_standard_services();
+    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
     let api = ConversationsServer::with_interceptor(
         api::ConversationsApi { store: store.clone() },
         ServiceAuth::new(settings.auth.service_token.clone()),

@@ -80,6 +80,7 @@ impl inbox_service::ServiceSettings for Settings {
     const DEFAULTS: &'static str = r#"
         [http]
         addr = "127.0.0.1:8080"
+        admin_addr = "127.0.0.1:10080"
         [grpc]
         addr = "127.0.0.1:9080"
         [postgres]

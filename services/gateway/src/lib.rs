@@ -24,7 +24,7 @@ use inbox_proto::routing::v1::routing_client::RoutingClient;
 use inbox_proto::search::v1::search_client::SearchClient;
 use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
-use inbox_service::ops::{routes, serve_http};
+use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
@@ -55,7 +55,14 @@ pub async fn run_with_clock(
     let visibility = axum::middleware::from_fn_with_state(state.clone(), api::access::scope_visibility);
     let public = api::routes().layer(visibility).merge(live::routes()).merge(web::routes()).with_state(state.clone());
     let router = routes(readiness.clone()).merge(public);
-    let http = tokio::spawn(serve_http(listeners.http, router, &settings.http, shutdown.clone()));
+    let http = tokio::spawn(serve_with_admin(
+        listeners.http,
+        router,
+        listeners.admin,
+        readiness.clone(),
+        &settings.http,
+        shutdown.clone(),
+    ));
 
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
@@ -135,7 +142,7 @@ pub async fn run_with_clock(
     });
 
     readiness.mark_ready("api").await;
-    let (_health, router) = router_with_standard_services();
+    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
     grpc.await??;
     http.await??;

@@ -41,6 +41,7 @@ impl inbox_service::ServiceSettings for Settings {
     const DEFAULTS: &'static str = r#"
         [http]
         addr = "127.0.0.1:8086"
+        admin_addr = "127.0.0.1:10086"
         [grpc]
         addr = "127.0.0.1:9086"
         [postgres]

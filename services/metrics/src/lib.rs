@@ -23,7 +23,7 @@ use std::time::Duration;
 use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
-use inbox_service::ops::{routes, serve_http};
+use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
@@ -54,7 +54,14 @@ pub async fn run_with_clock(
         redis: None,
     };
     let readiness = needs.readiness();
-    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), &settings.http, shutdown.clone()));
+    let http = tokio::spawn(serve_with_admin(
+        listeners.http,
+        routes(readiness.clone()),
+        listeners.admin,
+        readiness.clone(),
+        &settings.http,
+        shutdown.clone(),
+    ));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
     };
@@ -74,7 +81,7 @@ pub async fn run_with_clock(
         concurrency: m.rebuild_concurrency,
     };
 
-    let (_health, router) = router_with_standard_services();
+    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
     let api = MetricsServer::with_interceptor(
         api::MetricsApi { store: store.clone(), zones: zones.clone(), rebuilder },
         ServiceAuth::new(token.clone()),

@@ -82,7 +82,8 @@ struct Services {
     metrics_db: TestDatabase,
     _conversation_db: TestDatabase,
     conversation_grpc: std::net::SocketAddr,
-    metrics_http: std::net::SocketAddr,
+    /// The metrics service's admin listener: `/metrics`.
+    metrics_admin: std::net::SocketAddr,
     metrics_grpc: std::net::SocketAddr,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<Result<(), inbox_service::RunError>>>,
@@ -108,6 +109,7 @@ impl Services {
         let conversation = tokio::spawn(inbox_conversation::run(settings, listeners, shutdown.clone()));
         let listeners = Listeners::ephemeral().await?;
         let (metrics_http, metrics_grpc) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
+        let metrics_admin = listeners.admin.local_addr()?;
         let settings: inbox_metrics::Settings = inbox_config::load(
             inbox_metrics::Settings::DEFAULTS,
             None,
@@ -128,7 +130,7 @@ impl Services {
             metrics_db,
             _conversation_db: conversation_db,
             conversation_grpc,
-            metrics_http,
+            metrics_admin,
             metrics_grpc,
             shutdown,
             tasks: vec![metrics, conversation],
@@ -173,7 +175,7 @@ async fn customer_writes(bus: &Bus, tenant: Uuid, wamid: &str, from: &str, body:
 async fn a_whatsapp_conversation_answered_and_resolved_moves_the_figures_once() -> anyhow::Result<()> {
     let nats = TestNats::start().await?;
     let services = Services::start(&nats, &nats).await?;
-    let (metrics_db, metrics_http) = (&services.metrics_db, services.metrics_http);
+    let (metrics_db, metrics_admin) = (&services.metrics_db, services.metrics_admin);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
     let token = Secret::new(TOKEN);
     let (conversations, metrics) = services.clients().await?;
@@ -275,7 +277,7 @@ async fn a_whatsapp_conversation_answered_and_resolved_moves_the_figures_once() 
     headers.insert("Nats-Msg-Id", "status-changed-again");
     bus.jetstream().publish_with_headers(status_subject, headers, stored.payload).await?.await?;
     let repeated = wait_until(Duration::from_secs(10), || async {
-        let text = get(&http, format!("http://{metrics_http}/metrics")).await?.1;
+        let text = get(&http, format!("http://{metrics_admin}/metrics")).await?.1;
         sample(&text, "inbox_metrics_events_total", &[r#"kind="conversation.status_changed""#, r#"outcome="repeat""#])
             .filter(|n| *n >= 1.0)
     })

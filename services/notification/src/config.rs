@@ -81,6 +81,7 @@ impl inbox_service::ServiceSettings for Settings {
     const DEFAULTS: &'static str = r#"
         [http]
         addr = "127.0.0.1:8084"
+        admin_addr = "127.0.0.1:10084"
         [grpc]
         addr = "127.0.0.1:9084"
         [postgres]

@@ -185,7 +185,7 @@ async fn each_type_reaches_exactly_the_right_people_under_their_preferences() {
     assert_eq!((all.get_ref().marked, all.get_ref().unread_count), (8, 0));
 
     // Each event was handled once, the redelivered one recognised as such.
-    let metrics = get(&http, format!("http://{}/metrics", replica.http)).await.unwrap().1;
+    let metrics = get(&http, format!("http://{}/metrics", replica.admin)).await.unwrap().1;
     let repeats = sample(
         &metrics,
         "inbox_notification_events_total",

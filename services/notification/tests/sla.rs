@@ -27,7 +27,7 @@ fn policy(priority: Priority, first: u32, next: u32, resolution: u32) -> pb::Sla
 
 async fn alerts_fired(http: &reqwest::Client, replica: &common::Replica, alert: &str) -> f64 {
     // One process, one registry: the counter sums both replicas.
-    let metrics = get(http, format!("http://{}/metrics", replica.http)).await.unwrap().1;
+    let metrics = get(http, format!("http://{}/metrics", replica.admin)).await.unwrap().1;
     ["first_response", "next_response", "resolution"]
         .iter()
         .map(|target| {

@@ -42,6 +42,7 @@ impl inbox_service::ServiceSettings for Settings {
     const DEFAULTS: &'static str = r#"
         [http]
         addr = "127.0.0.1:8083"
+        admin_addr = "127.0.0.1:10083"
         [grpc]
         addr = "127.0.0.1:9083"
         [postgres]

@@ -22,7 +22,7 @@ use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_proto::routing::v1::routing_server::RoutingServer;
 use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
-use inbox_service::ops::{routes, serve_http};
+use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +51,14 @@ pub async fn run_with_clock(
         redis: Some(&settings.redis),
     };
     let readiness = needs.readiness();
-    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), &settings.http, shutdown.clone()));
+    let http = tokio::spawn(serve_with_admin(
+        listeners.http,
+        routes(readiness.clone()),
+        listeners.admin,
+        readiness.clone(),
+        &settings.http,
+        shutdown.clone(),
+    ));
     let Some(connected) = inbox_service::connect(needs, &readiness, &shutdown).await else {
         return Ok(http.await??);
     };
@@ -63,7 +70,7 @@ pub async fn run_with_clock(
     let conversations =
         client_channel(&settings.routing.conversation_url).map_err(|e| RunError::Other(e.to_string()))?;
 
-    let (_health, router) = router_with_standard_services();
+    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
     let api = RoutingServer::with_interceptor(
         api::RoutingApi {
             store: store.clone(),

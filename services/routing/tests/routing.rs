@@ -33,6 +33,7 @@ async fn a_redelivered_event_is_recorded_once() -> anyhow::Result<()> {
     settings.validate()?;
     let listeners = Listeners::ephemeral().await?;
     let (http_addr, grpc_addr) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
+    let admin_addr = listeners.admin.local_addr()?;
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(inbox_routing::run(settings, listeners, shutdown.clone()));
 
@@ -61,7 +62,7 @@ async fn a_redelivered_event_is_recorded_once() -> anyhow::Result<()> {
     let pool = sqlx::PgPool::connect(&db.url()).await?;
     let (http, pool, event_id) = (&http, &pool, event_id.as_str());
     let handled = wait_until(Duration::from_secs(10), move || async move {
-        let metrics = get(http, format!("http://{http_addr}/metrics")).await?.1;
+        let metrics = get(http, format!("http://{admin_addr}/metrics")).await?.1;
         let acked = sample(&metrics, "inbox_bus_consumed_total", &[r#"consumer="routing""#, r#"outcome="acked""#])?;
         let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events WHERE event_id = $1")
             .bind(event_id)

@@ -48,6 +48,7 @@ impl inbox_service::ServiceSettings for Settings {
     const DEFAULTS: &'static str = r#"
         [http]
         addr = "127.0.0.1:8085"
+        admin_addr = "127.0.0.1:10085"
         [grpc]
         addr = "127.0.0.1:9085"
         [nats]

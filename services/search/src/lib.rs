@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use inbox_bus::{Bus, ConsumerSpec, Stream, run_consumer};
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
-use inbox_service::ops::{Readiness, ReadinessCheck, nats_check, routes, serve_http};
+use inbox_service::ops::{Readiness, ReadinessCheck, nats_check, routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, RunError};
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +67,14 @@ pub async fn run_with_clock(
     );
 
     let readiness = Readiness::expecting(&["nats", "index"]);
-    let http = tokio::spawn(serve_http(listeners.http, routes(readiness.clone()), &settings.http, shutdown.clone()));
+    let http = tokio::spawn(serve_with_admin(
+        listeners.http,
+        routes(readiness.clone()),
+        listeners.admin,
+        readiness.clone(),
+        &settings.http,
+        shutdown.clone(),
+    ));
     let bus = inbox_service::retry_until_ready("nats", &shutdown, || async {
         let bus = Bus::connect(&settings.nats.url, "inbox-search").await?;
         bus.ensure_streams().await?;
@@ -90,7 +97,7 @@ pub async fn run_with_clock(
     );
     let rebuilds = Rebuilds::new(index.clone(), peers.clone(), clock.clone(), s.rebuild_concurrency, shutdown.clone());
 
-    let (_health, router) = router_with_standard_services();
+    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
     let api = crate::proto::search_server::SearchServer::with_interceptor(
         api::SearchApi {
             index: index.clone(),

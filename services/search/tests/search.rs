@@ -45,6 +45,8 @@ fn settings(nats_url: String, index_dir: &Path) -> anyhow::Result<Settings> {
 /// A running search service.
 struct Search {
     http: String,
+    /// The admin listener's base URL: `/metrics`.
+    admin: String,
     grpc: std::net::SocketAddr,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), inbox_service::RunError>>,
@@ -54,9 +56,10 @@ impl Search {
     async fn start(nats: &TestNats, index_dir: &Path) -> anyhow::Result<Search> {
         let listeners = Listeners::ephemeral().await?;
         let (http, grpc) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
+        let admin = format!("http://{}", listeners.admin.local_addr()?);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(inbox_search::run(settings(nats.url(), index_dir)?, listeners, shutdown.clone()));
-        let search = Search { http: format!("http://{http}"), grpc, shutdown, task };
+        let search = Search { http: format!("http://{http}"), admin, grpc, shutdown, task };
         let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
         let ready = wait_until(Duration::from_secs(30), || async {
             get(&client, format!("{}/readyz", search.http)).await.filter(|(status, _)| *status == 200)
@@ -288,7 +291,7 @@ async fn events_become_searchable_once_each_and_every_operator_finds_them() -> a
     .await?;
     assert!(wait_for(&client, tenant, "delivery ", 0).await.is_some());
 
-    let metrics = get(&http, format!("{}/metrics", service.http)).await.context("metrics")?.1;
+    let metrics = get(&http, format!("{}/metrics", service.admin)).await.context("metrics")?.1;
     let counted = sample(&metrics, "inbox_search_events_total", &[r#"kind="message.created""#]);
     assert!(counted.is_some_and(|n| n >= 4.0), "both deliveries of the repeated event are consumed: {counted:?}");
     service.stop().await

@@ -54,6 +54,7 @@ pub async fn bench() -> anyhow::Result<Vec<Row>> {
         inbox_config::load(inbox_conversation::Settings::DEFAULTS, None, &common(&conversation_db))?;
     let ingest_listeners = Listeners::ephemeral().await?;
     let address = ingest_listeners.http.local_addr()?;
+    let admin = ingest_listeners.admin.local_addr()?;
     tokio::spawn(inbox_channel_ingest::run(ingest_settings, ingest_listeners, shutdown.clone()));
     // Its own stop: the accept figures below measure channel-ingest alone on the machine.
     let conversation_shutdown = CancellationToken::new();
@@ -114,13 +115,13 @@ pub async fn bench() -> anyhow::Result<Vec<Row>> {
     conversation_shutdown.cancel();
     let saturation = signed_requests(next..next + 60_000);
     next += saturation.len();
-    let before = archive_batches(&client, address, "insert").await?;
-    let marks_before = archive_batches(&client, address, "published").await?;
+    let before = archive_batches(&client, admin, "insert").await?;
+    let marks_before = archive_batches(&client, admin, "published").await?;
     let saturated = load::closed_loop(address, saturation.clone(), 128, 200).await?;
     eprintln!("webhooks accepted at saturation: {saturated:.0}/s");
-    let after = archive_batches(&client, address, "insert").await?;
+    let after = archive_batches(&client, admin, "insert").await?;
     let per_insert = (after.0 - before.0) / (after.1 - before.1).max(1.0);
-    let marks_after = archive_batches(&client, address, "published").await?;
+    let marks_after = archive_batches(&client, admin, "published").await?;
     let per_mark = (marks_after.0 - marks_before.0) / (marks_after.1 - marks_before.1).max(1.0);
 
     // The load generator's own ceiling: the same requests against a route answering 200 at once.
@@ -184,10 +185,10 @@ pub async fn bench() -> anyhow::Result<Vec<Row>> {
 /// `(payloads, statements)` of the archive inserts so far, from channel-ingest's metrics.
 async fn archive_batches(
     client: &reqwest::Client,
-    address: std::net::SocketAddr,
+    admin: std::net::SocketAddr,
     statement: &str,
 ) -> anyhow::Result<(f64, f64)> {
-    let text = client.get(format!("http://{address}/metrics")).send().await?.text().await?;
+    let text = client.get(format!("http://{admin}/metrics")).send().await?.text().await?;
     let value = |name: &str| {
         text.lines()
             .find(|l| l.starts_with(name) && l.contains(&format!("statement=\"{statement}\"")))

@@ -228,6 +228,9 @@ impl Fleet {
         let mut env: Vec<(String, String)> = vec![
             ("INBOX__HTTP__ADDR".into(), format!("{host}:{http}")),
             ("INBOX__GRPC__ADDR".into(), format!("{host}:{grpc}")),
+            // The admin listener (`/metrics`) on any port: nothing here scrapes it, and its
+            // default port would clash between replicas.
+            ("INBOX__HTTP__ADMIN_ADDR".into(), format!("{host}:0")),
             ("INBOX__NATS__URL".into(), self.nats.url_for(self.processes.len())),
             ("INBOX__AUTH__SERVICE_TOKEN".into(), SERVICE_TOKEN.into()),
             ("INBOX__LOG__FORMAT".into(), "json".into()),

@@ -39,6 +39,8 @@ pub fn start_time() -> DateTime<Utc> {
 pub struct Replica {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
+    /// The admin listener: `/metrics`.
+    pub admin: SocketAddr,
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<Result<(), inbox_service::RunError>>,
 }
@@ -131,11 +133,12 @@ impl World {
         settings.validate().unwrap();
         let listeners = Listeners::ephemeral().await.unwrap();
         let (http, grpc) = (listeners.http.local_addr().unwrap(), listeners.grpc.local_addr().unwrap());
+        let admin = listeners.admin.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let task =
             tokio::spawn(inbox_notification::run_with_clock(settings, listeners, shutdown.clone(), self.clock.clone()));
         wait_ready(http).await;
-        Replica { grpc, http, shutdown, task }
+        Replica { grpc, http, admin, shutdown, task }
     }
 
     pub fn call<T>(&self, principal: &str, role: Role, message: T) -> tonic::Request<T> {
