@@ -36,6 +36,7 @@ NAMESPACE = "inbox"
 KUBE_VERSION = "1.33"
 
 # service -> (http port, grpc port)
+# (http, grpc); each admin port (/metrics) is the http port + 2000.
 PORTS = {
     "gateway": (8080, 9080),
     "channel-ingest": (8081, 9081),
@@ -253,13 +254,14 @@ def test_all_seven_services_present(both: Rendered) -> None:
     for name, (http, grpc) in PORTS.items():
         svc = services[f"{RELEASE}-{name}"]
         ports = {p["name"]: p for p in svc["spec"]["ports"]}
-        assert set(ports) == {"http", "grpc"}, name
+        assert set(ports) == {"http", "grpc", "admin"}, name
         assert (ports["http"]["port"], ports["http"]["targetPort"]) == (http, "http")
+        assert (ports["admin"]["port"], ports["admin"]["targetPort"]) == (http + 2000, "admin")
         assert (ports["grpc"]["port"], ports["grpc"]["targetPort"]) == (grpc, "grpc")
         container = both.container(name)
         assert container["name"] == name
         container_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert container_ports == {"http": http, "grpc": grpc}, name
+        assert container_ports == {"http": http, "grpc": grpc, "admin": http + 2000}, name
 
 
 def test_service_selectors_match_pods(both: Rendered) -> None:
@@ -319,7 +321,7 @@ def test_prometheus_annotations(both: Rendered) -> None:
     for name, (http, _) in PORTS.items():
         annotations = both.workload(name)["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true", name
-        assert annotations["prometheus.io/port"] == str(http), name
+        assert annotations["prometheus.io/port"] == str(http + 2000), name
         assert annotations["prometheus.io/path"] == "/metrics", name
 
 
@@ -345,6 +347,7 @@ def test_env_contract(which: str, request: pytest.FixtureRequest) -> None:
         env = rendered.env(name)
         assert env["INBOX__HTTP__ADDR"]["value"] == f"0.0.0.0:{http}", name
         assert env["INBOX__GRPC__ADDR"]["value"] == f"0.0.0.0:{grpc}", name
+        assert env["INBOX__HTTP__ADMIN_ADDR"]["value"] == f"0.0.0.0:{http + 2000}", name
         assert env["INBOX__NATS__URL"]["value"] == nats, name
         assert env["INBOX__LOG__FORMAT"]["value"] == "json", name
         expected_level = "info" if which == "default" else ("trace" if name == "conversation" else "debug")
@@ -661,28 +664,32 @@ def test_network_policies_follow_the_call_graph(which: str, request: pytest.Fixt
 
         grpc_from: set[str] = set()
         http_rules = []
+        admin_rules = []
         for rule in spec["ingress"]:
             ports = {p["port"] for p in rule["ports"]}
             if ports == {"grpc"}:
                 grpc_from |= {component_of(p) for p in rule["from"]}
                 # Only pods of this release's services: no namespace-wide peers.
                 assert all("namespaceSelector" not in p for p in rule["from"]), name
+            elif ports == {"admin"}:
+                admin_rules.append(rule)
             else:
                 assert ports == {"http"}, (name, ports)
                 http_rules.append(rule)
         assert grpc_from == callers, name
-        # Prometheus everywhere; the ingress controller only at the public edge.
-        assert len(http_rules) == (2 if name in ("gateway", "channel-ingest") else 1), name
-        for rule in http_rules:
+        # Prometheus everywhere, on the admin port only; the ingress controller only at the
+        # public edge, on the http port.
+        assert len(admin_rules) == 1, name
+        assert len(http_rules) == (1 if name in ("gateway", "channel-ingest") else 0), name
+        for rule in http_rules + admin_rules:
             for peer in rule["from"]:
                 assert "namespaceSelector" in peer and "podSelector" in peer, name
         if values:
-            expected = {
-                values["ingressController"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
-                values["prometheus"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
-            }
-            seen = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in http_rules for p in r["from"]}
-            assert seen <= expected and len(seen) == len(http_rules), name
+            name_of = lambda rules: {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in rules for p in r["from"]}
+            ingress_controller = values["ingressController"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+            prometheus = values["prometheus"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+            assert name_of(admin_rules) == {prometheus}, name
+            assert name_of(http_rules) == ({ingress_controller} if http_rules else set()), name
 
         egress_to_services = set()
         egress_ports: set[int] = set()
@@ -725,7 +732,7 @@ def test_service_monitors_scrape_every_service(production: Rendered, default: Re
         assert {s["metadata"]["name"] for s in matched} <= {f"{RELEASE}-{name}", f"{RELEASE}-{name}-headless"}
         assert f"{RELEASE}-{name}" in {s["metadata"]["name"] for s in matched}
         assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
-        assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
+        assert monitor["spec"]["endpoints"] == [{"port": "admin", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
 
 
 def exported_metrics() -> set[str]:

@@ -186,6 +186,8 @@ upgrades), else a fresh random one. Context: dict "given" "existing" (secret dat
   value: {{ printf "0.0.0.0:%v" $cfg.httpPort | quote }}
 - name: INBOX__GRPC__ADDR
   value: {{ printf "0.0.0.0:%v" $cfg.grpcPort | quote }}
+- name: INBOX__HTTP__ADMIN_ADDR
+  value: {{ printf "0.0.0.0:%v" $cfg.adminPort | quote }}
 - name: INBOX__LOG__FORMAT
   value: {{ $root.Values.log.format | quote }}
 - name: INBOX__LOG__LEVEL
@@ -270,7 +272,7 @@ Context: dict "root" "name" "cfg". */}}
 {{- $annotations := dict }}
 {{- if $root.Values.metrics.podAnnotations }}
 {{- $_ := set $annotations "prometheus.io/scrape" "true" }}
-{{- $_ := set $annotations "prometheus.io/port" (printf "%v" $cfg.httpPort) }}
+{{- $_ := set $annotations "prometheus.io/port" (printf "%v" $cfg.adminPort) }}
 {{- $_ := set $annotations "prometheus.io/path" "/metrics" }}
 {{- end }}
 {{- if not $root.Values.secret.existingSecret }}
@@ -309,6 +311,9 @@ spec:
           protocol: TCP
         - name: grpc
           containerPort: {{ $cfg.grpcPort }}
+          protocol: TCP
+        - name: admin
+          containerPort: {{ $cfg.adminPort }}
           protocol: TCP
       env:
         {{- include "inbox.env" . | nindent 8 }}
