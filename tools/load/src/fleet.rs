@@ -265,6 +265,10 @@ impl Fleet {
                 env.push(("INBOX__GATEWAY__OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into()));
                 // Ten thousand sockets of a handful of people (see the sockets phase).
                 env.push(("INBOX__LIVE__MAX_SOCKETS_PER_USER".into(), "20000".into()));
+                // A handful of agents answer a fleet-wide load over REST: the run measures the
+                // fleet, not the per-person request budget.
+                env.push(("INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_USER".into(), "1000000".into()));
+                env.push(("INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_KEY".into(), "1000000".into()));
             }
             "routing" => env.push(("INBOX__REDIS__URL".into(), at.redis.clone())),
             "channel-ingest" => {
