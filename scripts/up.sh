@@ -133,7 +133,11 @@ for name in "${ORDER[@]}"; do
                  "INBOX__GATEWAY__ROUTING_URL=$(grpc_url routing)"
                  "INBOX__GATEWAY__NOTIFICATION_URL=$(grpc_url notification)"
                  "INBOX__GATEWAY__SEARCH_URL=$(grpc_url search)"
-                 "INBOX__GATEWAY__METRICS_URL=$(grpc_url metrics)") ;;
+                 "INBOX__GATEWAY__METRICS_URL=$(grpc_url metrics)"
+                 # The simulator seeds a few hundred past conversations as a handful of people,
+                 # as fast as the fleet takes them: the per-person request budget is raised.
+                 "INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_USER=100000"
+                 "INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_KEY=100000") ;;
     routing) env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL" "INBOX__ROUTING__CONVERSATION_URL=$(grpc_url conversation)") ;;
     # The simulator plays WhatsApp's Graph API and Twilio's REST API for the demo's channels.
     # Every simulated visitor comes from 127.0.0.1: the per-address web chat limits are raised.
