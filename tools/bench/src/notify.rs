@@ -1,10 +1,10 @@
 //! The notification service in-process, with the real routing service for people and teams.
 //!
 //! - events → notification: `conversation.assigned` events paced at 1,000/s for
-//!   `BENCH_NOTIFY_SECONDS` (10); for each, the time from its publish until its "assigned to
-//!   you" frame arrives on the assignee's core NATS subject `notify.<tenant>.<user>` (what the
-//!   gateway relays to that user's sockets); the CPU this process and PostgreSQL spent per
-//!   1,000 events;
+//!   `BENCH_NOTIFY_SECONDS` (10) to 50 agents; for each, the time from its publish until its
+//!   "assigned to you" arrives on the assignee's core NATS subject `notify.<tenant>.<user>`,
+//!   and until the gateway's `notification` frame arrives on the assignee's WebSocket; the CPU
+//!   this process and PostgreSQL spent per 1,000 events;
 //! - SLA timers: `BENCH_NOTIFY_TIMERS` (100,000) running timers whose warnings fall due over
 //!   one minute; how late each fired after its due time (from the store: warned_at −
 //!   warning_at);
@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use futures::StreamExt;
+use serde_json::json;
 use inbox_bus::{Bus, Payload, new_envelope, subjects};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1::{Conversation, ConversationStatus, Priority};
@@ -55,7 +57,7 @@ struct Services {
     _routing_db: TestDatabase,
     db: TestDatabase,
     nats: TestNats,
-    _redis: TestRedis,
+    redis: TestRedis,
     shutdown: CancellationToken,
     notification: tokio::task::JoinHandle<Result<(), inbox_service::RunError>>,
     routing_url: String,
@@ -100,7 +102,7 @@ async fn start(extra: &[(&str, String)]) -> anyhow::Result<Services> {
     let http = listeners.http.local_addr()?;
     let notification = tokio::spawn(inbox_notification::run(settings, listeners, shutdown.clone()));
     ready(http).await?;
-    Ok(Services { _routing_db: routing_db, db, nats, _redis: redis, shutdown, notification, routing_url })
+    Ok(Services { _routing_db: routing_db, db, nats, redis, shutdown, notification, routing_url })
 }
 
 impl Services {
@@ -118,49 +120,42 @@ pub async fn bench_notify() -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Events at 1,000/s → "assigned to you" on the assignee's subject.
+/// Events at 1,000/s → "assigned to you", measured twice from the same publish: on the
+/// assignee's NATS subject, and as the `notification` frame on the assignee's WebSocket
+/// through a gateway (in this process, with the conversation service it needs for a tenant).
 async fn live_latency() -> anyhow::Result<Vec<Row>> {
     let services = start(&[]).await?;
     let bus = Bus::connect(&services.nats.url(), "bench").await?;
-    let tenant = Uuid::now_v7();
-    // 50 agents; each event assigns a new conversation to one of them.
-    let mut routing =
-        inbox_proto::routing::v1::routing_client::RoutingClient::connect(services.routing_url.clone()).await?;
-    let mut agents = Vec::new();
-    for i in 0..50 {
-        let id = Uuid::now_v7();
-        let ctx = inbox_service::CallContext {
-            tenant_id: tenant,
-            principal: "operator".into(),
-            role: inbox_service::Role::Operator,
-        };
-        let upsert = inbox_proto::routing::v1::UpsertAgentRequest {
-            agent_id: id.to_string(),
-            name: format!("Agent {i}"),
-            email: format!("agent{i}@bench.test"),
-            role: "agent".into(),
-            ..Default::default()
-        };
-        routing.upsert_agent(ctx.request(upsert, &inbox_config::Secret::new(crate::BENCH_SERVICE_TOKEN))?).await?;
-        agents.push(id);
-    }
+    let gateway = start_gateway(&services).await?;
+    let (tenant, agents) = gateway.agents(50).await?;
+
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let on_subject: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let on_socket: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let client = async_nats::connect(services.nats.url()).await?;
     let mut live = client.subscribe(format!("notify.{tenant}.>")).await?;
     client.flush().await?;
     let receiver = {
-        let (sent, latencies) = (sent.clone(), latencies.clone());
+        let (sent, latencies) = (sent.clone(), on_subject.clone());
         tokio::spawn(async move {
             while let Some(message) = live.next().await {
                 let arrived = Instant::now();
                 let Ok(frame) = inbox_notification::proto::Notification::decode(message.payload) else { continue };
-                if let Some(at) = sent.lock().unwrap_or_else(|p| p.into_inner()).remove(&frame.conversation_id) {
-                    latencies.lock().unwrap_or_else(|p| p.into_inner()).push(arrived - at);
+                if let Some(at) = sent.lock().unwrap_or_else(|p| p.into_inner()).get(&frame.conversation_id) {
+                    latencies.lock().unwrap_or_else(|p| p.into_inner()).push(arrived - *at);
                 }
             }
         })
     };
+    let mut sockets = Vec::new();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
+    for (_, token) in &agents {
+        let socket = connect_socket(&gateway.ws_url, token).await?;
+        sockets.push(tokio::spawn(read_notifications(socket, sent.clone(), on_socket.clone(), ready_tx.clone())));
+    }
+    for _ in 0..agents.len() {
+        tokio::time::timeout(Duration::from_secs(30), ready_rx.recv()).await?.context("a socket closed before ready")?;
+    }
 
     let seconds = setting("BENCH_NOTIFY_SECONDS", 10);
     let rate = 1_000usize;
@@ -175,7 +170,7 @@ async fn live_latency() -> anyhow::Result<Vec<Row>> {
         let mut batch = Vec::new();
         for i in published..due {
             let conversation = Uuid::now_v7().to_string();
-            let assignee = agents[i % agents.len()];
+            let assignee = agents[i % agents.len()].0;
             let payload = Payload::AssignmentChanged(AssignmentChanged {
                 conversation: Some(Conversation {
                     id: conversation.clone(),
@@ -197,40 +192,166 @@ async fn live_latency() -> anyhow::Result<Vec<Row>> {
         bus.publish_all(&batch).await?;
         published = due;
     }
+    let arrived = |l: &Arc<Mutex<Vec<Duration>>>| l.lock().unwrap_or_else(|p| p.into_inner()).len();
     let drained = wait_until(Duration::from_secs(60), || {
-        let latencies = latencies.clone();
-        async move { (latencies.lock().unwrap_or_else(|p| p.into_inner()).len() >= total).then_some(()) }
+        let done = arrived(&on_subject) >= total && arrived(&on_socket) >= total;
+        async move { done.then_some(()) }
     })
     .await;
     let elapsed = started.elapsed();
     let (cpu, pg) = (cpu_seconds(std::process::id()) - cpu_before, postgres_cpu_seconds() - pg_before);
     receiver.abort();
-    let mut latencies = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    latencies.sort();
-    let received = latencies.len();
+    for socket in sockets {
+        socket.abort();
+    }
+    let sorted = |l: &Arc<Mutex<Vec<Duration>>>| {
+        let mut l = l.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        l.sort();
+        l
+    };
+    let (on_subject, on_socket) = (sorted(&on_subject), sorted(&on_socket));
+    gateway.stop().await?;
     services.stop().await?;
     let per_thousand = |s: f64| format!("{:.2} CPU-s", s * 1000.0 / total as f64);
+    let missing = if drained.is_none() { " (not all arrived)" } else { "" };
     Ok(vec![
         row(
-            "notify: event → \"assigned\" frame p50",
-            ms(percentile(&latencies, 50.0)),
-            format!(
-                "{total} events at {rate}/s, {received} frames{}",
-                if drained.is_none() { " (not all arrived)" } else { "" }
-            ),
+            "notify: event → \"assigned\" on the subject p50",
+            ms(percentile(&on_subject, 50.0)),
+            format!("{total} events at {rate}/s, {} frames{missing}; NATS notify.<tenant>.<user>", on_subject.len()),
+        ),
+        row("notify: event → \"assigned\" on the subject p99", ms(percentile(&on_subject, 99.0)), ""),
+        row(
+            "notify: event → \"assigned\" on the WebSocket p50",
+            ms(percentile(&on_socket, 50.0)),
+            format!("{} frames on {} agents' sockets through the gateway{missing}", on_socket.len(), agents.len()),
         ),
         row(
-            "notify: event → \"assigned\" frame p99",
-            ms(percentile(&latencies, 99.0)),
-            "target < 100 ms; NATS subject the gateway relays",
+            "notify: event → \"assigned\" on the WebSocket p99",
+            ms(percentile(&on_socket, 99.0)),
+            "target < 100 ms",
         ),
         row(
             "notify: CPU per 1,000 events, services",
             per_thousand(cpu),
-            format!("this process (routing, notification, driver) over {:.1} s", elapsed.as_secs_f64()),
+            format!("this process (routing, notification, gateway, conversation, driver) over {:.1} s", elapsed.as_secs_f64()),
         ),
         row("notify: CPU per 1,000 events, PostgreSQL", per_thousand(pg), "every postgres process on the machine"),
     ])
+}
+
+const OPERATOR_TOKEN: &str = "bench-operator-token-0123456789";
+
+/// A gateway and the conversation service, in this process, beside [`Services`].
+struct Gateway {
+    _dbs: (TestDatabase, TestDatabase),
+    shutdown: CancellationToken,
+    base: String,
+    ws_url: String,
+    tasks: Vec<tokio::task::JoinHandle<Result<(), inbox_service::RunError>>>,
+}
+
+async fn start_gateway(services: &Services) -> anyhow::Result<Gateway> {
+    let shutdown = CancellationToken::new();
+    let conversation_db = services.db.sibling("conversation");
+    let env = service_env(conversation_db.url(), services.nats.url(), &[], None);
+    let settings: inbox_conversation::Settings =
+        inbox_config::load(inbox_conversation::Settings::DEFAULTS, None, &env)?;
+    let listeners = Listeners::ephemeral().await?;
+    let conversation_grpc = listeners.grpc.local_addr()?;
+    let conversation = tokio::spawn(inbox_conversation::run(settings, listeners, shutdown.clone()));
+
+    let gateway_db = services.db.sibling("gateway");
+    let extra = [
+        ("INBOX__REDIS__URL", services.redis.url().to_owned()),
+        ("INBOX__REDIS__KEY_PREFIX", format!("{}gateway:", services.redis.key_prefix())),
+        ("INBOX__GATEWAY__JWT_SECRET", "bench-jwt-secret-0123456789-0123456789".to_owned()),
+        ("INBOX__GATEWAY__OPERATOR_TOKEN", OPERATOR_TOKEN.to_owned()),
+        ("INBOX__GATEWAY__ROUTING_URL", services.routing_url.clone()),
+        ("INBOX__GATEWAY__CONVERSATION_URL", format!("http://{conversation_grpc}")),
+    ];
+    let env = service_env(gateway_db.url(), services.nats.url(), &extra, None);
+    let settings: inbox_gateway::Settings = inbox_config::load(inbox_gateway::Settings::DEFAULTS, None, &env)?;
+    let listeners = Listeners::ephemeral().await?;
+    let http = listeners.http.local_addr()?;
+    let gateway = tokio::spawn(inbox_gateway::run(settings, listeners, shutdown.clone()));
+    ready(http).await?;
+    Ok(Gateway {
+        _dbs: (conversation_db, gateway_db),
+        shutdown,
+        base: format!("http://{http}"),
+        ws_url: format!("ws://{http}/v1/stream"),
+        tasks: vec![conversation, gateway],
+    })
+}
+
+impl Gateway {
+    /// A tenant and `n` agents in it (made through the admin API, so routing knows them),
+    /// with a token each.
+    async fn agents(&self, n: usize) -> anyhow::Result<(Uuid, Vec<(Uuid, String)>)> {
+        let client = reqwest::Client::new();
+        let admin = |path: String, body: serde_json::Value| {
+            client.post(format!("{}{path}", self.base)).bearer_auth(OPERATOR_TOKEN).json(&body).send()
+        };
+        let tenant: serde_json::Value =
+            admin("/v1/admin/tenants".into(), json!({"slug": "bench-notify", "name": "Bench"})).await?.json().await?;
+        let tenant = tenant["id"].as_str().and_then(|t| Uuid::parse_str(t).ok()).with_context(|| format!("tenant: {tenant}"))?;
+        let mut agents = Vec::with_capacity(n);
+        for i in 0..n {
+            let body = json!({"email": format!("agent{i}@bench.test"), "name": format!("Agent {i}"), "role": "agent"});
+            let user: serde_json::Value = admin(format!("/v1/admin/tenants/{tenant}/users"), body).await?.json().await?;
+            let id = user["id"].as_str().and_then(|u| Uuid::parse_str(u).ok()).with_context(|| format!("user: {user}"))?;
+            let minted: serde_json::Value =
+                admin(format!("/v1/admin/tenants/{tenant}/users/{id}/tokens"), json!({})).await?.json().await?;
+            agents.push((id, minted["token"].as_str().context("token")?.to_owned()));
+        }
+        Ok((tenant, agents))
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            tokio::time::timeout(Duration::from_secs(30), task).await???;
+        }
+        Ok(())
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// An agent's live socket, the token in the `Authorization` header.
+async fn connect_socket(url: &str, token: &str) -> anyhow::Result<Socket> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(tokio_tungstenite::connect_async(request).await?.0)
+}
+
+/// Reads `notification` frames until aborted, timing each bench conversation's first one.
+async fn read_notifications(
+    mut socket: Socket,
+    sent: Arc<Mutex<HashMap<String, Instant>>>,
+    latencies: Arc<Mutex<Vec<Duration>>>,
+    ready: tokio::sync::mpsc::UnboundedSender<()>,
+) {
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    while let Some(Ok(frame)) = socket.next().await {
+        let arrived = Instant::now();
+        let Ws::Text(text) = frame else { continue };
+        let Ok(frame) = serde_json::from_str::<serde_json::Value>(text.as_str()) else { continue };
+        match frame["type"].as_str() {
+            Some("ready") => {
+                let _ = ready.send(());
+            }
+            Some("notification") => {
+                let conversation = frame["notification"]["conversation_id"].as_str().unwrap_or_default();
+                if let Some(at) = sent.lock().unwrap_or_else(|p| p.into_inner()).get(conversation) {
+                    latencies.lock().unwrap_or_else(|p| p.into_inner()).push(arrived - *at);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// 100,000 running timers whose warnings fall due within a minute.

@@ -34,7 +34,8 @@ impl Gateway {
     }
 
     /// One call with `token` as the bearer credential. A 503 ("starting") or an unreachable
-    /// gateway is retried for a while: the fleet may still be coming up.
+    /// gateway is retried for a while: the fleet may still be coming up; a 429 is retried after
+    /// its `Retry-After`.
     pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<&Value>) -> anyhow::Result<Answer> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
@@ -45,6 +46,17 @@ impl Gateway {
                 request = request.json(body);
             }
             match request.send().await {
+                // Over the person's request budget: wait as told, as a polite client does.
+                Ok(response) if response.status().as_u16() == 429 && attempt < 20 => {
+                    let wait = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                        .unwrap_or(1)
+                        .clamp(1, 60);
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                    continue;
+                }
                 Ok(response) if response.status().as_u16() != 503 || attempt >= 20 => {
                     let status = response.status().as_u16();
                     let body = response.json().await.unwrap_or(Value::Null);
