@@ -1,6 +1,7 @@
 //! inboxctl: administer an inbox deployment through the gateway's admin API.
 //! Non-interactive; `--json` prints machine-readable output. Authenticates with the operator
-//! token (`INBOX_OPERATOR_TOKEN`).
+//! token (`INBOX_OPERATOR_TOKEN`, or the file `INBOX_OPERATOR_TOKEN_FILE` names); every call has
+//! a 30 s timeout.
 
 mod access;
 mod metrics;
@@ -20,9 +21,11 @@ struct Cli {
     /// Base URL of the gateway.
     #[arg(long, env = "INBOX_GATEWAY_URL", default_value = "http://127.0.0.1:8080", global = true)]
     gateway_url: String,
-    /// The deployment's operator token.
-    #[arg(long, env = "INBOX_OPERATOR_TOKEN", hide_env_values = true, global = true)]
-    operator_token: Option<String>,
+    /// A file holding the deployment's operator token (a mounted Secret), read when
+    /// `INBOX_OPERATOR_TOKEN` is not set. The token itself is never taken on the command line,
+    /// where `ps` and shell history would show it.
+    #[arg(long, env = "INBOX_OPERATOR_TOKEN_FILE", global = true)]
+    operator_token_file: Option<std::path::PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -407,6 +410,21 @@ struct WhatsappAccountArgs {
     business_account_id: String,
 }
 
+/// The operator token: the environment's, else the first line of `file`; never empty.
+fn operator_token(from_env: Option<String>, file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    let token = match (from_env.filter(|t| !t.trim().is_empty()), file) {
+        (Some(token), _) => token,
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the operator token file {}", path.display()))?,
+        (None, None) => bail!("set INBOX_OPERATOR_TOKEN, or INBOX_OPERATOR_TOKEN_FILE (--operator-token-file) to a file holding it"),
+    };
+    let token = token.lines().next().unwrap_or_default().trim().to_owned();
+    if token.is_empty() {
+        bail!("the operator token is empty");
+    }
+    Ok(token)
+}
+
 struct Gateway {
     http: reqwest::Client,
     base: String,
@@ -484,7 +502,7 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         let public = public_base_url.as_deref().unwrap_or(ingest_url);
         return send_test_voicemail(ingest_url, public, account_sid, auth_token, to, from, text).await;
     }
-    let token = cli.operator_token.clone().context("set INBOX_OPERATOR_TOKEN (or --operator-token)")?;
+    let token = operator_token(std::env::var("INBOX_OPERATOR_TOKEN").ok(), cli.operator_token_file.as_deref())?;
     let gateway = Gateway { http: reqwest::Client::new(), base: cli.gateway_url.clone(), token };
     use reqwest::Method;
     match cli.command {
@@ -777,4 +795,23 @@ async fn send_test_voicemail(
         answered.push(json!({"path": path, "status": status.as_u16(), "twiml": body}));
     }
     Ok(json!({"call_sid": call_sid, "steps": answered}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operator_token;
+
+    #[test]
+    fn the_operator_token_comes_from_the_environment_or_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        assert_eq!(operator_token(Some("from-env".into()), Some(&file)).unwrap(), "from-env");
+        assert_eq!(operator_token(None, Some(&file)).unwrap(), "from-file");
+        assert_eq!(operator_token(Some("  ".into()), Some(&file)).unwrap(), "from-file");
+        assert!(operator_token(None, None).unwrap_err().to_string().contains("INBOX_OPERATOR_TOKEN"));
+        assert!(operator_token(None, Some(&dir.path().join("missing"))).is_err());
+        std::fs::write(&file, "\n").unwrap();
+        assert!(operator_token(None, Some(&file)).is_err());
+    }
 }
