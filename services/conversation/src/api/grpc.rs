@@ -11,7 +11,8 @@ use uuid::Uuid;
 use super::error::conversation_not_found;
 use super::filters::{counts_to_proto, filter_from_proto, sort_from_proto};
 use super::request::{
-    bounded, idempotency_key, last_seen_of, optional_id, page_of, parse_id, require_admin, require_person, user_of,
+    bounded, idempotency_key, last_seen_of, optional_id, page_of, parse_id, require_admin, require_person,
+    require_system_sender, user_of,
 };
 use super::scope::{ensure_visible, viewer_of};
 use crate::domain::calls::{CallSummary, disposition_from_name, disposition_name};
@@ -19,6 +20,7 @@ use crate::domain::views::MAX_FILTER_IDS;
 use crate::domain::{PriorityRules, StatusRules, TenantSettings};
 use crate::store::{
     AgentDisposition, AiMessage, BulkChange, ConversationStore, Cursor, HistoryPage, ListCursor, NewReply,
+    NewSystemMessage,
 };
 
 pub struct ConversationsApi {
@@ -523,13 +525,18 @@ impl ConversationsApi {
         }))
     }
 
-    /// Stores a person's reply or note (`SendMessage`, and with `guard` `SendGuardedMessage`).
+    /// Stores a person's reply or note (`SendMessage`, and with `guard` `SendGuardedMessage`),
+    /// or a service's system message (`SendMessage` by a service of
+    /// [`SYSTEM_SENDERS`](super::request::SYSTEM_SENDERS)).
     async fn send<T>(
         &self,
         request: &Request<T>,
         send: &pb::SendMessageRequest,
         guard: Option<&pb::SendGuard>,
     ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        if CallContext::of(request)?.role == Role::Service {
+            return self.send_system_message(request, send, guard).await;
+        }
         let (ctx, id) = self.person_on_conversation(request, &send.conversation_id).await?;
         let key = idempotency_key(&send.idempotency_key)?;
         let content = send.content.clone().ok_or_else(|| PublicError::invalid_argument("content is required"))?;
@@ -542,6 +549,28 @@ impl ConversationsApi {
             last_seen: last_seen_of(guard)?,
         };
         let sent = self.store.send_reply(ctx.tenant_id, &reply).await?.ok_or_else(conversation_not_found)?;
+        Ok(Response::new(sent.to_proto()))
+    }
+
+    /// A service's message to the customer (the CSAT survey): delivered like a reply, stored as
+    /// the system's, and no answer (the status and the Pending timer stay). Never a note, never
+    /// guarded.
+    async fn send_system_message<T>(
+        &self,
+        request: &Request<T>,
+        send: &pb::SendMessageRequest,
+        guard: Option<&pb::SendGuard>,
+    ) -> Result<Response<pb::SendMessageResponse>, Status> {
+        require_system_sender(CallContext::of(request)?)?;
+        if send.internal_note || guard.is_some() {
+            return Err(PublicError::invalid_argument("a system message is neither a note nor guarded").into());
+        }
+        let (ctx, id) = self.on_conversation(request, &send.conversation_id).await?;
+        let key = idempotency_key(&send.idempotency_key)?;
+        let content = send.content.clone().ok_or_else(|| PublicError::invalid_argument("content is required"))?;
+        let message =
+            NewSystemMessage { conversation_id: id, sender: &ctx.principal, content: &content, idempotency_key: key };
+        let sent = self.store.send_system_message(ctx.tenant_id, &message).await?.ok_or_else(conversation_not_found)?;
         Ok(Response::new(sent.to_proto()))
     }
 }

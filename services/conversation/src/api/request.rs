@@ -79,6 +79,19 @@ pub(super) fn require_person(ctx: &CallContext) -> Result<(), PublicError> {
     }
 }
 
+/// The services that may send the customer a message of their own (sender kind `system`):
+/// the metrics service's CSAT survey.
+pub(super) const SYSTEM_SENDERS: [&str; 1] = ["service:metrics"];
+
+/// A service allowed to send system messages ([`SYSTEM_SENDERS`]).
+pub(super) fn require_system_sender(ctx: &CallContext) -> Result<(), PublicError> {
+    if ctx.role == Role::Service && SYSTEM_SENDERS.contains(&ctx.principal.as_str()) {
+        Ok(())
+    } else {
+        Err(PublicError::new(ErrorCode::PermissionDenied, "this service may not send messages to customers"))
+    }
+}
+
 pub(super) fn require_admin(ctx: &CallContext, what: &str) -> Result<(), PublicError> {
     if matches!(ctx.role, Role::Admin | Role::Operator) {
         Ok(())

@@ -31,7 +31,7 @@ pub use listing::ViewCounts;
 pub use messages::{Appended, HistoryPage};
 pub use outbox::OUTBOX_CHANNEL;
 pub use reads::ReadState;
-pub use replies::{NewReply, SentReply};
+pub use replies::{NewReply, NewSystemMessage, SentReply};
 pub use rows::{ConversationRow, MessageRow, StatusChangeRow};
 pub use status::SweepReport;
 pub use templates::{CreatedTemplate, MAX_TEMPLATES_LISTED, TemplateRow, UpdatedTemplate};

@@ -1,4 +1,5 @@
-//! Agents' replies and internal notes, stored once per client idempotency key.
+//! Agents' replies and internal notes, and the system's messages to the customer (the CSAT
+//! survey), stored once per client idempotency key.
 
 use chrono::{DateTime, Utc};
 use inbox_bus::{Payload, new_envelope, subjects};
@@ -27,6 +28,15 @@ pub struct NewReply<'a> {
     /// ([`StoreError::StaleView`]) when someone else acted after it. `None`: no guard (none
     /// given, or the author insists).
     pub last_seen: Option<Uuid>,
+}
+
+/// A message the system sends the customer on its own behalf.
+pub struct NewSystemMessage<'a> {
+    pub conversation_id: Uuid,
+    /// The sending service's principal (`service:metrics`).
+    pub sender: &'a str,
+    pub content: &'a MessageContent,
+    pub idempotency_key: &'a str,
 }
 
 /// What sending did.
@@ -109,6 +119,43 @@ impl SentReply {
             replayed: self.replayed,
         }
     }
+}
+
+/// A message we write into a conversation (a person's, or the system's), as inserted.
+struct Written<'a> {
+    sender: (SenderKind, &'a str),
+    content: &'a MessageContent,
+    /// Its plain text.
+    text: &'a str,
+    internal_note: bool,
+    idempotency_key: &'a str,
+}
+
+/// Inserts `message` into `conversation`, sent at `now`.
+async fn insert_message(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    conversation: &ConversationRow,
+    message: &Written<'_>,
+    now: DateTime<Utc>,
+) -> Result<MessageRow, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at, \
+           internal_note, idempotency_key, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9) RETURNING {MESSAGE_COLUMNS}"
+    )))
+    .bind(conversation.tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(conversation.id)
+    .bind(&conversation.channel)
+    .bind(message.sender.0.as_str())
+    .bind(message.sender.1)
+    .bind(message.content.encode_to_vec())
+    .bind(message.text)
+    .bind(now)
+    .bind(message.internal_note)
+    .bind(message.idempotency_key)
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 /// The message a client key stored before, if any.
@@ -198,24 +245,14 @@ impl ConversationStore {
         if !reply.internal_note {
             ensure_customer_service_window(&conversation, reply.content, now)?;
         }
-        let message: MessageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO messages (tenant_id, id, conversation_id, channel, sender_kind, sender_id, content, body, sent_at, \
-               internal_note, idempotency_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9) RETURNING {MESSAGE_COLUMNS}"
-        )))
-        .bind(tenant_id)
-        .bind(Uuid::now_v7())
-        .bind(conversation.id)
-        .bind(&conversation.channel)
-        .bind(SenderKind::Agent.as_str())
-        .bind(reply.author)
-        .bind(reply.content.encode_to_vec())
-        .bind(&text)
-        .bind(now)
-        .bind(reply.internal_note)
-        .bind(reply.idempotency_key)
-        .fetch_one(&mut *tx)
-        .await?;
+        let written = Written {
+            sender: (SenderKind::Agent, reply.author),
+            content: reply.content,
+            text: &text,
+            internal_note: reply.internal_note,
+            idempotency_key: reply.idempotency_key,
+        };
+        let message = insert_message(&mut tx, &conversation, &written, now).await?;
 
         let conversation = if reply.internal_note {
             // A note is not part of the exchange with the customer: no preview, no status timer.
@@ -226,5 +263,44 @@ impl ConversationStore {
         enqueue_message_created(&mut tx, &message, &conversation).await?;
         tx.commit().await?;
         Ok(Some(SentReply { message, conversation, replayed: false }))
+    }
+
+    /// Stores a message the system sends the customer on its own behalf (`sender`, e.g.
+    /// `service:metrics` sending the CSAT survey) with sender kind `system`, and queues it on
+    /// `outbound.<channel>.<tenant>` like an agent's reply. It is not an answer to the customer:
+    /// the conversation is left as it is (status, preview, who spoke last, the wait and the
+    /// Pending timer). A second send with the same idempotency key returns the first message.
+    /// `None` when the conversation is not the tenant's.
+    pub async fn send_system_message(
+        &self,
+        tenant_id: Uuid,
+        message: &NewSystemMessage<'_>,
+    ) -> Result<Option<SentReply>, StoreError> {
+        let text = plain_text(message.content);
+        if text.trim().is_empty() {
+            return Err(StoreError::Invalid("a message needs text".into()));
+        }
+        let now = self.now();
+        let mut tx = self.pool.begin().await?;
+        let Some(conversation) = lock_conversation(&mut tx, tenant_id, message.conversation_id).await? else {
+            return Ok(None);
+        };
+        if let Some(stored) = message_by_key(&mut tx, tenant_id, conversation.id, message.idempotency_key).await? {
+            tx.rollback().await?;
+            return Ok(Some(SentReply { message: stored, conversation, replayed: true }));
+        }
+        ensure_customer_service_window(&conversation, message.content, now)?;
+        let written = Written {
+            sender: (SenderKind::System, message.sender),
+            content: message.content,
+            text: &text,
+            internal_note: false,
+            idempotency_key: message.idempotency_key,
+        };
+        let stored = insert_message(&mut tx, &conversation, &written, now).await?;
+        enqueue_outbound(&mut tx, &stored, &conversation).await?;
+        enqueue_message_created(&mut tx, &stored, &conversation).await?;
+        tx.commit().await?;
+        Ok(Some(SentReply { message: stored, conversation, replayed: false }))
     }
 }
