@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use inbox_config::Secret;
+use inbox_csat::SURVEY_KEY_PREFIX;
 use inbox_proto::common::v1::Channel as ChannelKind;
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_proto::conversation::v1::{ConversationStatus, GetConversationRequest, SendMessageRequest};
@@ -16,7 +17,7 @@ use inbox_telemetry::prometheus::{IntCounterVec, register_int_counter_vec};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use crate::domain::csat::{SURVEY_KEY_PREFIX, survey_content};
+use crate::domain::csat::survey_content;
 use crate::store::MetricsStore;
 use crate::store::csat::{DueSurvey, SurveyOutcome};
 use crate::zones::service_context;

@@ -10,8 +10,13 @@
 //! - Each message may raise the priority (never lower it, never over a person's choice).
 //! - A customer asking for a person while the AI handles the conversation flags it "needs
 //!   human", once.
+//! - The answer to the CSAT survey is not a new request: when a Resolved conversation's last
+//!   message to the customer is the survey and every new message reads as a rating within the
+//!   survey's window (`inbox_csat`, the rule the metrics service records answers by), the
+//!   conversation stays Resolved and no wait starts.
 
 use chrono::{DateTime, Utc};
+use inbox_csat::within_survey_window;
 
 use super::ai::{Handler, asks_for_person};
 use super::{Priority, PriorityRules, PrioritySource, Status, StatusRules, preview};
@@ -31,6 +36,8 @@ pub struct ConversationState<'a> {
     pub last_message_at: DateTime<Utc>,
     pub last_customer_message_at: Option<DateTime<Utc>>,
     pub waiting_since: Option<DateTime<Utc>>,
+    /// When the CSAT survey was sent, if it is the last message we sent the customer.
+    pub survey_sent_at: Option<DateTime<Utc>>,
 }
 
 /// A new message from the customer.
@@ -39,6 +46,9 @@ pub struct CustomerMessage<'a> {
     pub sent_at: DateTime<Utc>,
     /// Its plain text.
     pub body: &'a str,
+    /// The rating it reads as (`inbox_csat::rating_of_content`); only asked for when a survey
+    /// awaits its answer.
+    pub rating: Option<u8>,
 }
 
 /// What the conversation becomes after the customer's new messages.
@@ -49,7 +59,8 @@ pub struct AfterCustomerMessages {
     pub preview: Option<String>,
     pub last_message_at: DateTime<Utc>,
     pub last_customer_message_at: DateTime<Utc>,
-    pub waiting_since: DateTime<Utc>,
+    /// Since when the customer waits for us; as it was for an answer to the survey.
+    pub waiting_since: Option<DateTime<Utc>>,
     pub status: Status,
     /// A raised priority and why; `None` when it stays.
     pub priority: Option<(Priority, String)>,
@@ -68,6 +79,7 @@ pub fn after_customer_messages(
     let newest = messages.iter().max_by_key(|m| m.sent_at);
     let newest_at = newest.map_or(before.last_message_at, |m| m.sent_at);
     let earliest_at = messages.iter().map(|m| m.sent_at).min().unwrap_or(newest_at);
+    let answers_survey = answers_survey(before, messages);
     let preview = newest.filter(|m| before.is_new || m.sent_at >= before.last_message_at).map(|m| preview(m.body));
 
     let mut level = before.priority;
@@ -85,13 +97,26 @@ pub fn after_customer_messages(
         preview,
         last_message_at: before.last_message_at.max(newest_at),
         last_customer_message_at: before.last_customer_message_at.map_or(newest_at, |t| t.max(newest_at)),
-        waiting_since: before.waiting_since.unwrap_or(earliest_at),
-        status: status_rules.after_customer_message(before.status),
+        waiting_since: if answers_survey {
+            before.waiting_since
+        } else {
+            Some(before.waiting_since.unwrap_or(earliest_at))
+        },
+        status: if answers_survey { before.status } else { status_rules.after_customer_message(before.status) },
         priority,
         needs_human: !before.needs_human
             && before.handled_by == Handler::Ai
             && messages.iter().any(|m| asks_for_person(m.body)),
     }
+}
+
+/// Whether `messages` are the customer's answer to the CSAT survey of a Resolved conversation:
+/// each reads as a rating and arrives within the survey's window.
+fn answers_survey(before: &ConversationState<'_>, messages: &[CustomerMessage<'_>]) -> bool {
+    before.status == Status::Resolved
+        && before.survey_sent_at.is_some_and(|sent| {
+            !messages.is_empty() && messages.iter().all(|m| m.rating.is_some() && within_survey_window(sent, m.sent_at))
+        })
 }
 
 #[cfg(test)]
@@ -117,11 +142,12 @@ mod tests {
             last_message_at: at(10),
             last_customer_message_at: Some(at(5)),
             waiting_since: None,
+            survey_sent_at: None,
         }
     }
 
     fn says(minute: i64, body: &str) -> CustomerMessage<'_> {
-        CustomerMessage { sent_at: at(minute), body }
+        CustomerMessage { sent_at: at(minute), body, rating: inbox_csat::parse_rating(body) }
     }
 
     fn apply(before: &ConversationState<'_>, messages: &[CustomerMessage<'_>]) -> AfterCustomerMessages {
@@ -134,7 +160,7 @@ mod tests {
         assert_eq!(after.preview.as_deref(), Some("where is my parcel?"));
         assert_eq!(
             (after.last_message_at, after.last_customer_message_at, after.waiting_since),
-            (at(20), at(20), at(20))
+            (at(20), at(20), Some(at(20)))
         );
         assert_eq!(after.status, Status::Active);
         assert_eq!((after.priority, after.needs_human), (None, false));
@@ -155,9 +181,9 @@ mod tests {
     fn the_wait_starts_at_the_first_unanswered_message_and_keeps_running() {
         let after = apply(&answered(), &[says(30, "hello?"), says(20, "hi"), says(40, "anyone?")]);
         assert_eq!(after.preview.as_deref(), Some("anyone?"));
-        assert_eq!((after.waiting_since, after.last_customer_message_at), (at(20), at(40)));
+        assert_eq!((after.waiting_since, after.last_customer_message_at), (Some(at(20)), at(40)));
         let waiting = ConversationState { waiting_since: Some(at(12)), ..answered() };
-        assert_eq!(apply(&waiting, &[says(50, "still there?")]).waiting_since, at(12));
+        assert_eq!(apply(&waiting, &[says(50, "still there?")]).waiting_since, Some(at(12)));
         // The customer's last message time never goes back.
         let later = ConversationState { last_customer_message_at: Some(at(60)), ..answered() };
         assert_eq!(apply(&later, &[says(50, "late")]).last_customer_message_at, at(60));
@@ -196,5 +222,30 @@ mod tests {
         let human = ConversationState { handled_by: Handler::Human, ..answered() };
         assert!(!apply(&human, &asks).needs_human, "a person handles it already");
         assert!(!apply(&answered(), &[says(20, "thanks!")]).needs_human);
+    }
+
+    #[test]
+    fn a_rating_answering_the_survey_keeps_a_resolved_conversation_resolved() {
+        // Resolved at minute 15, the survey sent at 16.
+        let surveyed = ConversationState { status: Status::Resolved, survey_sent_at: Some(at(16)), ..answered() };
+        let after = apply(&surveyed, &[says(20, "5")]);
+        assert_eq!((after.status, after.waiting_since), (Status::Resolved, None), "no one waits for an answer");
+        assert_eq!(after.preview.as_deref(), Some("5"));
+        assert_eq!(after.last_customer_message_at, at(20));
+        let tapped = CustomerMessage { sent_at: at(21), body: "😀 Great", rating: Some(5) };
+        assert_eq!(apply(&surveyed, &[says(20, "excellent"), tapped]).status, Status::Resolved);
+    }
+
+    #[test]
+    fn anything_but_a_rating_in_the_window_after_the_survey_reopens_as_before() {
+        let surveyed = ConversationState { status: Status::Resolved, survey_sent_at: Some(at(16)), ..answered() };
+        assert_eq!(apply(&surveyed, &[says(20, "my parcel still has not arrived")]).status, Status::Active);
+        assert_eq!(apply(&surveyed, &[says(20, "5"), says(21, "but where is my refund?")]).status, Status::Active);
+        let late = says(16 + 3 * 24 * 60 + 1, "5");
+        assert_eq!(apply(&surveyed, &[late]).status, Status::Active, "after the survey's window");
+        let unsurveyed = ConversationState { status: Status::Resolved, ..answered() };
+        assert_eq!(apply(&unsurveyed, &[says(20, "5")]).status, Status::Active, "no survey asked for it");
+        let reopened = ConversationState { status: Status::Active, ..surveyed.clone() };
+        assert_eq!(apply(&reopened, &[says(20, "5")]).waiting_since, Some(at(20)), "an open one waits as ever");
     }
 }

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use inbox_bus::{Envelope, Payload, new_envelope, subjects};
-use inbox_proto::common::v1::Channel;
+use inbox_csat::{SURVEY_KEY_PREFIX, rating_of_content};
+use inbox_proto::common::v1::{Channel, MessageContent};
 use inbox_proto::events::v1::{ConversationCreated, ConversationUpdated, MessageCreated, StatusChanged};
 use inbox_proto::ingest::v1::InboundMessage;
 use prost::Message as _;
@@ -265,12 +266,19 @@ impl ConversationStore {
                 rules.insert(*tenant, (status, priority));
             }
         }
+        let resolved: Vec<(Uuid, Uuid)> = touched
+            .iter()
+            .filter(|key| before.get(key).is_some_and(|l| l.row.status == Status::Resolved.as_str()))
+            .copied()
+            .collect();
+        let surveys = awaited_surveys(&mut tx, &resolved).await?;
         let changes: Vec<Change> = touched
             .iter()
             .filter_map(|key| {
                 let locked = before.remove(key)?;
                 let (status_rules, priority_rules) = &rules[&key.0];
-                Some(change_for(locked, &new_messages[key], status_rules, priority_rules))
+                let survey_sent_at = surveys.get(key).copied();
+                Some(change_for(locked, &new_messages[key], survey_sent_at, status_rules, priority_rules))
             })
             .collect();
         let after = write_changes(&mut tx, &changes, now).await?;
@@ -319,6 +327,31 @@ impl ConversationStore {
         tx.commit().await?;
         Ok(outcomes.into_iter().map(|o| o.unwrap_or(Ok(Appended::Duplicate))).collect())
     }
+}
+
+/// When each of `conversations` (tenant, id) was sent its CSAT survey, for those whose last
+/// message to the customer (notes aside) is the survey: the system's message marked by its
+/// idempotency key (`inbox_csat::SURVEY_KEY_PREFIX`).
+async fn awaited_surveys(
+    tx: &mut Transaction<'_, Postgres>,
+    conversations: &[(Uuid, Uuid)],
+) -> Result<HashMap<(Uuid, Uuid), DateTime<Utc>>, StoreError> {
+    if conversations.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT c.t, c.i, m.sent_at FROM UNNEST($1::uuid[], $2::uuid[]) AS c(t, i) \
+         CROSS JOIN LATERAL (SELECT sender_kind, idempotency_key, sent_at FROM messages \
+           WHERE tenant_id = c.t AND conversation_id = c.i AND sender_kind <> 'customer' AND NOT internal_note \
+           ORDER BY sent_at DESC, id DESC LIMIT 1) m \
+         WHERE m.sender_kind = 'system' AND starts_with(m.idempotency_key, $3)",
+    )
+    .bind(conversations.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(conversations.iter().map(|(_, i)| *i).collect::<Vec<_>>())
+    .bind(SURVEY_KEY_PREFIX)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(t, i, at)| ((t, i), at)).collect())
 }
 
 /// The conversation of every thread, locked: found by its thread key, or opened (starting at
@@ -612,10 +645,12 @@ async fn create_identities(
     Ok(out)
 }
 
-/// The conversation after `messages` (new, in sent order), by the domain's rule.
+/// The conversation after `messages` (new, in sent order), by the domain's rule;
+/// `survey_sent_at` is when its CSAT survey went out, if that is our last message to the customer.
 fn change_for(
     Locked { row, ctid }: Locked,
     messages: &[NewMessage<'_>],
+    survey_sent_at: Option<DateTime<Utc>>,
     status_rules: &StatusRules,
     priority_rules: &PriorityRules,
 ) -> Change {
@@ -630,9 +665,17 @@ fn change_for(
         last_message_at: row.last_message_at,
         last_customer_message_at: row.last_customer_message_at,
         waiting_since: row.waiting_since,
+        survey_sent_at,
     };
-    let new: Vec<CustomerMessage<'_>> =
-        messages.iter().map(|(_, _, m)| CustomerMessage { sent_at: m.sent_at, body: &m.body }).collect();
+    // Reading a message as a rating is asked only when a survey awaits its answer.
+    let rating = |m: &Inbound| match survey_sent_at {
+        Some(_) => MessageContent::decode(m.content.as_slice()).ok().as_ref().and_then(rating_of_content),
+        None => None,
+    };
+    let new: Vec<CustomerMessage<'_>> = messages
+        .iter()
+        .map(|(_, _, m)| CustomerMessage { sent_at: m.sent_at, body: &m.body, rating: rating(m) })
+        .collect();
     let after = after_customer_messages(&before, &new, status_rules, priority_rules);
     Change { after, messages: messages.len() as i64, before: row, ctid }
 }

@@ -20,7 +20,7 @@ pub struct FoldRules {
 
 impl Default for FoldRules {
     fn default() -> Self {
-        Self { survey_window: Duration::days(3) }
+        Self { survey_window: inbox_csat::SURVEY_WINDOW }
     }
 }
 

@@ -4,13 +4,13 @@
 
 use chrono::{DateTime, Utc};
 use inbox_bus::{Envelope, Payload};
+use inbox_csat::{SURVEY_KEY_PREFIX, rating_of_content};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1::{Conversation, ConversationStatus, Message, SenderKind, StatusChange};
 use inbox_proto::events::v1::SlaAlert;
 use prost_types::Timestamp;
 use uuid::Uuid;
 
-use crate::domain::csat::{SURVEY_KEY_PREFIX, rating_of_content};
 use crate::domain::fact::Fact;
 use crate::domain::live::Snapshot;
 use crate::domain::timeline::{Actor, HandoffReason, Point, PointKind, SlaOutcome, Status};
