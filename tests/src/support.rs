@@ -169,15 +169,7 @@ pub async fn connect_stream(fleet: &Fleet, token: &str) -> anyhow::Result<Socket
 
 /// The upgrade request of the live stream at `url`, with `token` in the `Authorization`
 /// header (the gateway takes nothing but a short-lived ticket in the URL).
-pub fn stream_request(
-    url: &str,
-    token: &str,
-) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-    let mut request = url.into_client_request()?;
-    request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(request)
-}
+pub use inbox_load::agents::stream_request;
 
 /// The next frame of type `kind`, skipping others; fails after 10 s.
 pub async fn next_frame_of_type(socket: &mut Socket, kind: &str) -> anyhow::Result<Value> {

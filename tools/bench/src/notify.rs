@@ -321,10 +321,7 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 
 /// An agent's live socket, the token in the `Authorization` header.
 async fn connect_socket(url: &str, token: &str) -> anyhow::Result<Socket> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-    let mut request = url.into_client_request()?;
-    request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(tokio_tungstenite::connect_async(request).await?.0)
+    Ok(tokio_tungstenite::connect_async(inbox_load::agents::stream_request(url, token)?).await?.0)
 }
 
 /// Reads `notification` frames until aborted, timing each bench conversation's first one.

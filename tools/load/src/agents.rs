@@ -225,7 +225,7 @@ pub async fn hold_sockets(
 
 /// The upgrade request of the live stream at `url`, with `token` in the `Authorization` header
 /// (the gateway takes nothing but a short-lived ticket in the URL).
-fn stream_request(
+pub fn stream_request(
     url: &str,
     token: &str,
 ) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {

@@ -544,7 +544,6 @@ pub async fn check_store(postgres_url: &str, tenant: &Tenant, f: &Finished) -> a
     Ok(stored)
 }
 
-/// Every accepted reply reached the Graph API once: `(lost, doubled)`.
 /// The agents' replies at the provider.
 pub struct RepliesAtProvider {
     pub accepted: usize,
@@ -557,19 +556,31 @@ pub struct RepliesAtProvider {
     pub failed_visibly: usize,
 }
 
+/// How long a reply may still be on its way when the traffic has settled: one in a consumer's
+/// redelivery after a crash waits out the ack wait (30 s) on a loaded machine.
+const REPLIES_SETTLE: Duration = Duration::from_secs(60);
+
 /// Checks every accepted reply against the Graph API stub's sends; one not sent is looked up in
-/// channel-ingest's delivery log (`postgres_url`'s `inbox_ingest`).
+/// channel-ingest's delivery log (`postgres_url`'s `inbox_ingest`). Replies neither sent nor
+/// failed are waited for up to [`REPLIES_SETTLE`] before they count as lost.
 pub async fn check_replies(graph: &GraphStub, finished: &Finished, postgres_url: &str) -> RepliesAtProvider {
-    let sends = graph.sends();
-    let accepted = finished.replies.accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let unsent: Vec<u64> = accepted.iter().copied().filter(|j| !sends.contains_key(j)).collect();
-    let doubled = sends.values().filter(|c| **c > 1).count();
-    let ids: Vec<uuid::Uuid> = {
-        let known = finished.replies.message_ids.lock().unwrap_or_else(|p| p.into_inner());
-        unsent.iter().filter_map(|j| known.get(j)).filter_map(|id| uuid::Uuid::parse_str(id).ok()).collect()
-    };
-    let failed_visibly = if ids.is_empty() { 0 } else { failed_deliveries(postgres_url, &ids).await.unwrap_or(0) };
-    RepliesAtProvider { accepted: accepted.len(), lost: unsent.len() - failed_visibly, doubled, failed_visibly }
+    let deadline = tokio::time::Instant::now() + REPLIES_SETTLE;
+    loop {
+        let sends = graph.sends();
+        let accepted = finished.replies.accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let unsent: Vec<u64> = accepted.iter().copied().filter(|j| !sends.contains_key(j)).collect();
+        let doubled = sends.values().filter(|c| **c > 1).count();
+        let ids: Vec<uuid::Uuid> = {
+            let known = finished.replies.message_ids.lock().unwrap_or_else(|p| p.into_inner());
+            unsent.iter().filter_map(|j| known.get(j)).filter_map(|id| uuid::Uuid::parse_str(id).ok()).collect()
+        };
+        let failed_visibly = if ids.is_empty() { 0 } else { failed_deliveries(postgres_url, &ids).await.unwrap_or(0) };
+        let lost = unsent.len() - failed_visibly.min(unsent.len());
+        if lost == 0 || tokio::time::Instant::now() >= deadline {
+            return RepliesAtProvider { accepted: accepted.len(), lost, doubled, failed_visibly };
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn failed_deliveries(postgres_url: &str, ids: &[uuid::Uuid]) -> anyhow::Result<usize> {
