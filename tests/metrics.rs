@@ -2,7 +2,8 @@
 //! to Sarah, who answers and resolves, moves the figures read through the gateway (JSON and
 //! CSV), an agent reads only her own, an admin sets the CSAT survey, and the operator rebuilds
 //! the figures from the conversation history with `inboxctl metrics rebuild` without counting
-//! anything twice.
+//! anything twice. The survey reaches the customer on WhatsApp, their answer is recorded for
+//! Sarah, and the conversation stays resolved.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use inbox_e2e::Fleet;
+use inbox_e2e::graph::{FakeGraph, GRAPH_VERSION};
 use inbox_e2e::support::{
     PHONE_NUMBER_ID, customer_writes, get_json, inboxctl, person_token, send_json, set_up_tenant, wait_until_settled,
 };
@@ -19,11 +21,15 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The fleet, with metrics told where the conversation service is and the gateway where
-/// metrics is (the fleet does not pass these yet): both gRPC ports are chosen here.
-async fn fleet() -> anyhow::Result<Fleet> {
+/// metrics is (the fleet does not pass these yet): both gRPC ports are chosen here; and
+/// channel-ingest sending to a local Graph API that records what reaches the customer.
+async fn fleet() -> anyhow::Result<(Fleet, FakeGraph)> {
     let (conversation, metrics) = (free_port(), free_port());
     let conversation_url = format!("http://127.0.0.1:{conversation}");
-    Fleet::start_with(&[
+    let graph = FakeGraph::start().await?;
+    let fleet = Fleet::start_with(&[
+        ("channel-ingest", "INBOX__WHATSAPP__GRAPH_BASE_URL", graph.base_url.clone()),
+        ("channel-ingest", "INBOX__WHATSAPP__GRAPH_API_VERSION", GRAPH_VERSION.to_owned()),
         ("conversation", "INBOX__GRPC__ADDR", format!("127.0.0.1:{conversation}")),
         ("gateway", "INBOX__GATEWAY__CONVERSATION_URL", conversation_url.clone()),
         ("routing", "INBOX__ROUTING__CONVERSATION_URL", conversation_url.clone()),
@@ -31,7 +37,8 @@ async fn fleet() -> anyhow::Result<Fleet> {
         ("metrics", "INBOX__METRICS__CONVERSATION_URL", conversation_url),
         ("gateway", "INBOX__GATEWAY__METRICS_URL", format!("http://127.0.0.1:{metrics}")),
     ])
-    .await
+    .await?;
+    Ok((fleet, graph))
 }
 
 /// The last two days and the next one, in day buckets, grouped by `group_by`.
@@ -54,7 +61,7 @@ fn total(report: &Value) -> &Value {
 #[tokio::test]
 async fn a_whatsapp_conversation_answered_and_resolved_moves_the_figures_read_through_the_gateway() -> anyhow::Result<()>
 {
-    let fleet = fleet().await?;
+    let (fleet, graph) = fleet().await?;
     let tenant = set_up_tenant(&fleet, "metrics", PHONE_NUMBER_ID)?;
     let sarah = tenant.token.clone();
     let tom = person_token(&fleet, &tenant.id, "tom@acme.test", "Tom", "agent")?;
@@ -165,5 +172,45 @@ async fn a_whatsapp_conversation_answered_and_resolved_moves_the_figures_read_th
     )
     .await?;
     assert_eq!(status, 403, "agents may not rebuild");
+
+    // The survey reaches the customer on WhatsApp (reply buttons: the window is open) ...
+    let graph_ref = &graph;
+    let survey_sent = wait_until(Duration::from_secs(30), || async move {
+        graph_ref.sends().into_iter().find(|s| s.body["interactive"]["body"]["text"] == "How did we do? Reply 1 to 5.")
+    })
+    .await
+    .context("the survey never reached the Graph API")?;
+    assert_eq!(survey_sent.body["to"], "16505550177");
+    assert_eq!(survey_sent.body["interactive"]["action"]["buttons"][0]["reply"]["id"], "csat:5");
+    let (_, conversation) = get_json(&client, format!("{gateway}/v1/conversations/{id}"), &sarah).await?;
+    assert_eq!(conversation["status"], "resolved", "the survey does not reopen: {conversation}");
+
+    // ... the customer answers "5": one response, scored 5, for Sarah, who resolved it. The
+    // provider stamps messages in whole seconds, and an answer stamped before the survey is no
+    // answer to it: the customer taps in a later second than the one the survey was stored in.
+    let survey_seen = Utc::now().timestamp();
+    wait_until(Duration::from_secs(2), || async move { (Utc::now().timestamp() > survey_seen).then_some(()) })
+        .await
+        .context("the clock did not move on")?;
+    customer_writes(&client, &fleet, "wamid.METRICS.2", "16505550177", "5").await?;
+    wait_until_settled(&fleet).await?;
+    let answered = wait_until(Duration::from_secs(30), || async move {
+        let (status, report) = get_json(client_ref, url_ref.clone(), admin_ref).await.ok()?;
+        (status == 200 && total(&report)["csat"]["responses"] == 1).then_some(report)
+    })
+    .await;
+    let Some(answered) = answered else {
+        let (_, report) = get_json(&client, url.clone(), &admin).await?;
+        let (_, conversation) = get_json(&client, format!("{gateway}/v1/conversations/{id}"), &sarah).await?;
+        anyhow::bail!("the answer never reached the figures: {} {conversation}", total(&report));
+    };
+    let csat = &total(&answered)["csat"];
+    assert_eq!((csat["surveys_sent"].as_u64(), csat["average"].as_f64()), (Some(1), Some(5.0)), "{csat}");
+    assert_eq!(csat["by_score"], json!([0, 0, 0, 0, 1]));
+    let (_, by_agent) = get_json(&client, report_url(&gateway, "/v1/metrics/report", "agent"), &lead).await?;
+    assert_eq!(by_agent["series"][0]["group_id"], hers["series"][0]["group_id"], "attributed to Sarah");
+    assert_eq!(total(&by_agent)["csat"]["responses"], 1, "{by_agent}");
+    let (_, conversation) = get_json(&client, format!("{gateway}/v1/conversations/{id}"), &sarah).await?;
+    assert_eq!(conversation["status"], "resolved", "the answer does not reopen: {conversation}");
     Ok(())
 }
