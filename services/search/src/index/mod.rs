@@ -9,12 +9,14 @@ pub mod writer;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::{DateTime, Utc};
 use tantivy::directory::MmapDirectory;
+use tantivy::index::SegmentId;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
 use uuid::Uuid;
 
@@ -51,6 +53,8 @@ pub struct SearchIndex {
     fields: Fields,
     writer: Mutex<IndexWriter>,
     tables: RwLock<Tables>,
+    /// Per segment of the current searcher, each document's conversation ordinal.
+    ordinals: Mutex<HashMap<SegmentId, Arc<[u32]>>>,
     /// This index was created empty (fresh disk or a new schema version) and has not caught up
     /// with the stream and rebuilt its tenants yet; a marker file keeps this across restarts.
     bootstrapping: AtomicBool,
@@ -58,6 +62,9 @@ pub struct SearchIndex {
     events_indexed: AtomicU64,
     last_commit_micros: AtomicI64,
 }
+
+/// A document without a known conversation, in [`SearchIndex::segment_ordinals`].
+pub const NO_ORDINAL: u32 = u32::MAX;
 
 /// Present in an index directory until the index has caught up after being created empty.
 const BOOTSTRAP_MARKER: &str = "bootstrap";
@@ -124,6 +131,7 @@ impl SearchIndex {
             fields,
             writer: Mutex::new(writer),
             tables: RwLock::new(Tables::default()),
+            ordinals: Mutex::new(HashMap::new()),
             bootstrapping: AtomicBool::new(bootstrapping),
             directory,
             events_indexed: AtomicU64::new(0),
@@ -193,6 +201,35 @@ impl SearchIndex {
     /// The stored document at `address`.
     pub fn stored(&self, searcher: &Searcher, address: tantivy::DocAddress) -> Result<TantivyDocument, IndexError> {
         Ok(searcher.doc(address)?)
+    }
+
+    /// For each segment of `searcher`, in order, each document's conversation ordinal in
+    /// `tables` ([`NO_ORDINAL`] when the document has no conversation, or one `tables` did not
+    /// know when the segment was first read: a query then looks the document's key up).
+    /// Segments never change, and ordinals are never reused, so each segment is read once.
+    pub fn segment_ordinals(&self, searcher: &Searcher, tables: &Tables) -> Result<Vec<Arc<[u32]>>, IndexError> {
+        let mut cache = self.ordinals.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = Vec::with_capacity(searcher.segment_readers().len());
+        let mut added = false;
+        for segment in searcher.segment_readers() {
+            if let Some(ordinals) = cache.get(&segment.segment_id()) {
+                out.push(ordinals.clone());
+                continue;
+            }
+            let conv_key = segment.fast_fields().u64("conv_key")?;
+            let ordinals: Arc<[u32]> = (0..segment.max_doc())
+                .map(|doc| conv_key.first(doc).and_then(|key| tables.conversations.ordinal(&key)).unwrap_or(NO_ORDINAL))
+                .collect();
+            cache.insert(segment.segment_id(), ordinals.clone());
+            out.push(ordinals);
+            added = true;
+        }
+        if added {
+            let live: std::collections::HashSet<SegmentId> =
+                searcher.segment_readers().iter().map(|s| s.segment_id()).collect();
+            cache.retain(|id, _| live.contains(id));
+        }
+        Ok(out)
     }
 
     /// Reads every conversation's and customer's state from the fast fields.

@@ -20,7 +20,7 @@ use crate::domain::text::{FOLDED, STEMMED};
 
 /// Bumped whenever the schema or what is indexed changes: an index of another version is
 /// rebuilt on start (in a directory of its own, while the old one is left alone).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The kind of a document (`kind` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub struct Fields {
     /// The upsert key: the 64-bit key of the conversation's, message's or customer's id.
     pub key: Field,
     pub kind: Field,
+    /// Indexed with its frequency (always 1), so that a word's query (this tenant and the word)
+    /// is an intersection of terms that read frequencies, which tantivy prunes by block maxima.
     pub tenant: Field,
     pub conv_id: Field,
     /// The conversation as a 64-bit key (both halves of its id xor-ed): groups results,
@@ -132,7 +134,14 @@ pub fn build() -> (Schema, Fields) {
     let fields = Fields {
         key: b.add_u64_field("key", NumericOptions::default().set_indexed()),
         kind: b.add_u64_field("kind", code.clone()),
-        tenant: b.add_text_field("tenant", raw_fast.clone()),
+        tenant: b.add_text_field(
+            "tenant",
+            TextOptions::default()
+                .set_indexing_options(
+                    TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::WithFreqs),
+                )
+                .set_fast("raw"),
+        ),
         conv_id: b.add_text_field("conv_id", TextOptions::default().set_stored().set_fast("raw")),
         conv_key: b.add_u64_field("conv_key", code.clone()),
         msg_id: b.add_text_field("msg_id", STORED),

@@ -16,14 +16,16 @@ use std::ops::Bound;
 use chrono::{DateTime, Utc};
 use inbox_service::Visibility;
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::query::{
+    BooleanQuery, ConstScoreQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::{DocAddress, DocId, Score, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, TantivyDocument, Term};
 use uuid::Uuid;
 
 use super::schema::{DocKind, Fields, TextSource};
-use super::state::{ConversationState, KeyMap};
-use super::{IndexError, SearchIndex};
+use super::state::{ConversationState, KeyMap, Tables};
+use super::{IndexError, NO_ORDINAL, SearchIndex};
 use crate::documents::CustomerProfile;
 use crate::domain::dates::TimeRange;
 use crate::domain::highlight::{Fragment, Matcher, highlight};
@@ -126,9 +128,11 @@ impl Found {
 /// The best groups seen so far, by value (higher is better).
 struct TopGroups {
     capacity: usize,
-    best: HashMap<u64, (f64, DocAddress)>,
+    best: KeyMap<(f64, DocAddress)>,
     /// Min-heap of ranks; entries whose value is no longer the key's best are stale.
     heap: BinaryHeap<Reverse<Rank>>,
+    /// [`Self::threshold`], kept current by [`Self::offer`] (read for every candidate).
+    floor: Option<f64>,
 }
 
 /// A group's rank: higher value first, then lower key (so that ties order the same way on
@@ -161,7 +165,7 @@ impl Ord for OrderedValue {
 
 impl TopGroups {
     fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), best: HashMap::new(), heap: BinaryHeap::new() }
+        Self { capacity: capacity.max(1), best: KeyMap::default(), heap: BinaryHeap::new(), floor: None }
     }
 
     /// The lowest rank kept, when full: a document must rank above it to change the top.
@@ -174,8 +178,8 @@ impl TopGroups {
     }
 
     /// The value below which nothing changes the top (ties with it still may, by key).
-    fn threshold(&mut self) -> Option<f64> {
-        self.lowest().map(|Rank(v, _)| v.0)
+    fn threshold(&self) -> Option<f64> {
+        self.floor
     }
 
     /// Drops stale entries from the heap's top.
@@ -210,6 +214,7 @@ impl TopGroups {
                 self.heap.push(Reverse(Rank::of(value, key)));
             }
         }
+        self.floor = self.lowest().map(|Rank(v, _)| v.0);
     }
 
     /// Best first; ties by key so that pages are stable.
@@ -230,6 +235,26 @@ fn term_query(term: Term) -> Box<dyn Query> {
 
 fn text_term(field: Field, text: &str) -> Term {
     Term::from_field_text(field, text)
+}
+
+/// Terms a set query names one by one at most; beyond, tantivy's set query (an automaton over
+/// the term dictionary, and a bitset of the segment) is cheaper.
+const FEW_TERMS: usize = 64;
+
+/// Documents holding any of `terms`, each scoring 1 (as tantivy's set query does). A few terms
+/// are read as a union of their postings, without building an automaton and a bitset of the
+/// whole segment per query.
+fn any_term(terms: Vec<Term>) -> Box<dyn Query> {
+    if terms.is_empty() {
+        return Box::new(tantivy::query::EmptyQuery);
+    }
+    if terms.len() > FEW_TERMS {
+        return Box::new(TermSetQuery::new(terms));
+    }
+    let union = any_of(
+        terms.into_iter().map(|t| Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>).collect(),
+    );
+    Box::new(ConstScoreQuery::new(union, 1.0))
 }
 
 fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
@@ -331,6 +356,116 @@ fn passes(state: &ConversationState, tenant: Uuid, visibility: &Visibility, filt
         && filter.team.allows(&state.team)
 }
 
+/// What a query decided about each conversation, by ordinal, and the facets of those it
+/// accepted: each conversation is tested once, however many of its documents match, and
+/// counted once.
+struct Verdicts<'a> {
+    tables: &'a Tables,
+    test: &'a dyn Fn(u64, &ConversationState) -> bool,
+    /// 0: not tested yet; 1: refused; 2: accepted.
+    marks: Vec<u8>,
+    facets: Option<Facets>,
+}
+
+const UNTESTED: u8 = 0;
+const REFUSED: u8 = 1;
+const ACCEPTED: u8 = 2;
+
+impl<'a> Verdicts<'a> {
+    fn new(tables: &'a Tables, test: &'a dyn Fn(u64, &ConversationState) -> bool, facets: bool) -> Self {
+        Self { tables, test, marks: vec![UNTESTED; tables.conversations.len()], facets: facets.then(Facets::default) }
+    }
+
+    /// Whether the conversation of `ordinal` (or, without one, of `key`) is accepted.
+    fn accepts(&mut self, ordinal: u32, key: impl FnOnce() -> Option<u64>) -> bool {
+        let ordinal = match ordinal {
+            NO_ORDINAL => match key().and_then(|k| self.tables.conversations.ordinal(&k)) {
+                Some(ordinal) => ordinal,
+                None => return false,
+            },
+            ordinal => ordinal,
+        };
+        let Some(mark) = self.marks.get(ordinal as usize).copied() else { return false };
+        match mark {
+            ACCEPTED => true,
+            REFUSED => false,
+            _ => {
+                let state = self.tables.conversations.by_ordinal(ordinal);
+                let accepted = (self.test)(super::state::conv_key(&state.id), state);
+                self.marks[ordinal as usize] = if accepted { ACCEPTED } else { REFUSED };
+                if accepted && let Some(facets) = &mut self.facets {
+                    facets.total += 1;
+                    *facets.by_status.entry(state.status).or_default() += 1;
+                    *facets.by_channel.entry(state.channel).or_default() += 1;
+                }
+                accepted
+            }
+        }
+    }
+}
+
+/// Feeds every accepted match of `query` into `top` (by score, or by time) in one pass; with
+/// facets, every match is tested (and counted), else only those that could enter the top.
+fn collect(
+    searcher: &Searcher,
+    ordinals: &[std::sync::Arc<[u32]>],
+    query: &dyn Query,
+    scored: bool,
+    verdicts: &mut Verdicts<'_>,
+    top: &mut TopGroups,
+) -> Result<(), IndexError> {
+    let enable = if scored {
+        EnableScoring::enabled_from_searcher(searcher)
+    } else {
+        EnableScoring::disabled_from_searcher(searcher)
+    };
+    let weight = query.weight(enable)?;
+    let every_match = verdicts.facets.is_some();
+    for ((ord, segment), ordinals) in searcher.segment_readers().iter().enumerate().zip(ordinals) {
+        let ord = ord as u32;
+        let conv_key = segment.fast_fields().u64("conv_key")?;
+        let alive = segment.alive_bitset();
+        let initial = top.threshold();
+        // Returns the top's threshold after the document.
+        let mut consider = |doc: DocId, value: f64| -> Option<f64> {
+            let below = top.threshold().is_some_and(|t| value < t);
+            if (below && !every_match) || alive.is_some_and(|a| a.is_deleted(doc)) {
+                return top.threshold();
+            }
+            let ordinal = ordinals.get(doc as usize).copied().unwrap_or(NO_ORDINAL);
+            if verdicts.accepts(ordinal, || conv_key.first(doc))
+                && !below
+                && let Some(key) = conv_key.first(doc)
+            {
+                top.offer(key, value, DocAddress::new(ord, doc));
+            }
+            top.threshold()
+        };
+        if scored && every_match {
+            weight.for_each(segment, &mut |doc: DocId, score: Score| {
+                consider(doc, f64::from(score));
+            })?;
+        } else if scored {
+            // Tantivy passes only documents scoring above the threshold; one step below the
+            // lowest kept score lets ties through, for the key to decide.
+            let pruning = |threshold: Option<f64>| threshold.map_or(Score::MIN, |t| (t as Score).next_down());
+            weight.for_each_pruning(pruning(initial), segment, &mut |doc: DocId, score: Score| {
+                pruning(consider(doc, f64::from(score)))
+            })?;
+        } else {
+            let at = segment.fast_fields().i64("at")?;
+            weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
+                for &doc in docs {
+                    if let Some(when) = at.first(doc) {
+                        consider(doc, when as f64);
+                    }
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
 impl SearchIndex {
     /// One page of the conversations matching `plan`, for `caller`.
     pub fn search_conversations(
@@ -366,39 +501,22 @@ impl SearchIndex {
                 self.collect_keys(&searcher, query.as_ref(), &mut excluded.conversations)?;
             }
         }
-        let accept = |key: u64| -> bool {
-            tables.conversations.get(&key).is_some_and(|state| {
-                passes(state, tenant, &caller.visibility, &plan.filter)
-                    && required.iter().all(|found| found.holds(key, state))
-                    && !excluded.holds(key, state)
-            })
+        let accept = |key: u64, state: &ConversationState| -> bool {
+            passes(state, tenant, &caller.visibility, &plan.filter)
+                && required.iter().all(|found| found.holds(key, state))
+                && !excluded.holds(key, state)
         };
 
         let queries = self.candidate_queries(&searcher, caller, plan, &required)?;
         let scored = page.order == Order::Relevance && !plan.texts.is_empty();
         let capacity = (page.offset + page.limit + 1).min(MAX_RESULTS + 1);
         let mut top = TopGroups::new(capacity);
+        let mut verdicts = Verdicts::new(&tables, &accept, page.facets);
+        let ordinals = self.segment_ordinals(&searcher, &tables)?;
         for query in &queries {
-            self.collect_top(&searcher, query.as_ref(), scored, &accept, &mut top)?;
+            collect(&searcher, &ordinals, query.as_ref(), scored, &mut verdicts, &mut top)?;
         }
-        let facets = if page.facets {
-            let mut keys = HashSet::new();
-            for query in &queries {
-                let mut seen = HashSet::new();
-                self.collect_keys(&searcher, query.as_ref(), &mut seen)?;
-                keys.extend(seen.into_iter().filter(|k| accept(*k)));
-            }
-            let mut facets = Facets { total: keys.len() as u64, ..Default::default() };
-            for key in keys {
-                if let Some(state) = tables.conversations.get(&key) {
-                    *facets.by_status.entry(state.status).or_default() += 1;
-                    *facets.by_channel.entry(state.channel).or_default() += 1;
-                }
-            }
-            Some(facets)
-        } else {
-            None
-        };
+        let facets = verdicts.facets;
 
         let groups = top.into_sorted();
         let more = groups.len() > page.offset + page.limit;
@@ -452,10 +570,8 @@ impl SearchIndex {
         // No words: the conversations themselves, narrowed by what the index holds of them.
         let mut clauses: Vec<Box<dyn Query>> = Vec::new();
         let codes = |field: Field, any: &Option<Vec<u8>>| {
-            any.as_ref().map(|values| {
-                Box::new(TermSetQuery::new(values.iter().map(|v| Term::from_field_u64(field, u64::from(*v)))))
-                    as Box<dyn Query>
-            })
+            any.as_ref()
+                .map(|values| any_term(values.iter().map(|v| Term::from_field_u64(field, u64::from(*v))).collect()))
         };
         clauses.extend(codes(f.status, &plan.filter.status.any_of));
         clauses.extend(codes(f.channel, &plan.filter.channel.any_of));
@@ -467,7 +583,7 @@ impl SearchIndex {
             let mut terms: Vec<Term> =
                 found.conversations.iter().map(|k| Term::from_field_u64(f.conv_key, *k)).collect();
             terms.extend(found.customers.iter().map(|c| text_term(f.contact, &c.to_string())));
-            clauses.push(Box::new(TermSetQuery::new(terms)));
+            clauses.push(any_term(terms));
         }
         Ok(vec![self.scoped(searcher, caller, clauses, &Target::Conversations, &plan.time)])
     }
@@ -482,8 +598,10 @@ impl SearchIndex {
         time: &TimeRange,
     ) -> Box<dyn Query> {
         let f = self.fields();
+        // With frequencies: a tenant and a word make a pure intersection of terms, which
+        // tantivy prunes by block maxima (the tenant adds the same score to every document).
         let mut all: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, Box::new(TermQuery::new(tenant_term(f, caller.tenant), IndexRecordOption::Basic)))];
+            vec![(Occur::Must, Box::new(TermQuery::new(tenant_term(f, caller.tenant), IndexRecordOption::WithFreqs)))];
         let kind = match target {
             Target::Messages => DocKind::Message,
             Target::Conversations => DocKind::Conversation,
@@ -507,66 +625,6 @@ impl SearchIndex {
             all.push((Occur::Must, time));
         }
         Box::new(BooleanQuery::new(all))
-    }
-
-    /// Feeds every accepted match of `query` into `top`: by score, or by time.
-    fn collect_top(
-        &self,
-        searcher: &Searcher,
-        query: &dyn Query,
-        scored: bool,
-        accept: &dyn Fn(u64) -> bool,
-        top: &mut TopGroups,
-    ) -> Result<(), IndexError> {
-        let enable = if scored {
-            EnableScoring::enabled_from_searcher(searcher)
-        } else {
-            EnableScoring::disabled_from_searcher(searcher)
-        };
-        let weight = query.weight(enable)?;
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let ord = ord as u32;
-            let conv_key = segment.fast_fields().u64("conv_key")?;
-            let alive = segment.alive_bitset();
-            if scored {
-                // Tantivy passes only documents scoring above the threshold; one step below the
-                // lowest kept score lets ties through, for the key to decide.
-                let pruning = |top: &mut TopGroups| top.threshold().map_or(Score::MIN, |t| (t as Score).next_down());
-                let mut threshold = pruning(top);
-                weight.for_each_pruning(threshold, segment, &mut |doc: DocId, score: Score| {
-                    if alive.is_some_and(|a| a.is_deleted(doc)) {
-                        return threshold;
-                    }
-                    if let Some(key) = conv_key.first(doc)
-                        && accept(key)
-                    {
-                        top.offer(key, f64::from(score), DocAddress::new(ord, doc));
-                        threshold = pruning(top);
-                    }
-                    threshold
-                })?;
-            } else {
-                let at = segment.fast_fields().i64("at")?;
-                weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
-                    for &doc in docs {
-                        if alive.is_some_and(|a| a.is_deleted(doc)) {
-                            continue;
-                        }
-                        let Some(when) = at.first(doc) else { continue };
-                        let value = when as f64;
-                        if top.threshold().is_some_and(|t| value < t) {
-                            continue;
-                        }
-                        if let Some(key) = conv_key.first(doc)
-                            && accept(key)
-                        {
-                            top.offer(key, value, DocAddress::new(ord, doc));
-                        }
-                    }
-                })?;
-            }
-        }
-        Ok(())
     }
 
     /// The conversation keys of every match of `query`.
@@ -643,14 +701,27 @@ impl SearchIndex {
         Ok(found)
     }
 
-    /// The stored protobuf of the document with `key`.
+    /// The stored protobuf of the document with `key` (one alive at most: documents are
+    /// upserted by key), read from the postings of its key without a collector.
     fn stored_proto(&self, searcher: &Searcher, id: &Uuid) -> Result<Option<Vec<u8>>, IndexError> {
         let f = self.fields();
-        let query = TermQuery::new(Term::from_field_u64(f.key, super::state::conv_key(id)), IndexRecordOption::Basic);
-        let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
-        let Some((_, address)) = hits.first() else { return Ok(None) };
-        let doc: TantivyDocument = searcher.doc(*address)?;
-        Ok(doc.get_first(f.proto).and_then(|v| v.as_bytes()).map(<[u8]>::to_vec))
+        let term = Term::from_field_u64(f.key, super::state::conv_key(id));
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let Some(mut postings) = segment.inverted_index(f.key)?.read_postings(&term, IndexRecordOption::Basic)?
+            else {
+                continue;
+            };
+            let alive = segment.alive_bitset();
+            let mut doc = postings.doc();
+            while doc != tantivy::TERMINATED {
+                if !alive.is_some_and(|a| a.is_deleted(doc)) {
+                    let stored: TantivyDocument = searcher.doc(DocAddress::new(ord as u32, doc))?;
+                    return Ok(stored.get_first(f.proto).and_then(|v| v.as_bytes()).map(<[u8]>::to_vec));
+                }
+                doc = postings.advance();
+            }
+        }
+        Ok(None)
     }
 
     fn stored_name(&self, conversation: &[u8]) -> String {
@@ -790,7 +861,7 @@ fn identity_query(f: &Fields, identity: &Identity) -> Box<dyn Query> {
                 terms.push(text_term(f.phone_suffix, national));
                 terms.push(text_term(f.phone, national));
             }
-            Box::new(TermSetQuery::new(terms))
+            any_term(terms)
         }
         Identity::Email(EmailValue::Address(a)) => term_query(text_term(f.email, a)),
         Identity::Email(EmailValue::Domain(d)) => term_query(text_term(f.email, &format!("@{d}"))),
@@ -803,7 +874,7 @@ fn identity_query(f: &Fields, identity: &Identity) -> Box<dyn Query> {
                 terms.push(Term::from_field_u64(f.key, key));
                 terms.push(text_term(f.contact, &uuid.to_string()));
             }
-            Box::new(TermSetQuery::new(terms))
+            any_term(terms)
         }
     }
 }

@@ -89,10 +89,62 @@ pub struct CustomerState {
     pub deleted: bool,
 }
 
+/// Every conversation the index knows, each under a dense ordinal given when it is first
+/// seen and never reused (conversations are never removed, only marked deleted), so that a
+/// query can keep per-conversation flags in a vector rather than a hash set, and reach a
+/// conversation from a document without hashing (`SearchIndex::segment_ordinals`).
+#[derive(Debug, Default)]
+pub struct ConversationTable {
+    ordinals: KeyMap<u32>,
+    states: Vec<ConversationState>,
+}
+
+impl ConversationTable {
+    pub fn get(&self, key: &u64) -> Option<&ConversationState> {
+        self.ordinals.get(key).map(|ord| &self.states[*ord as usize])
+    }
+
+    pub fn get_mut(&mut self, key: &u64) -> Option<&mut ConversationState> {
+        self.ordinals.get(key).map(|ord| &mut self.states[*ord as usize])
+    }
+
+    pub fn insert(&mut self, key: u64, state: ConversationState) {
+        match self.ordinals.get(&key) {
+            Some(ord) => self.states[*ord as usize] = state,
+            None => {
+                self.ordinals.insert(key, self.states.len() as u32);
+                self.states.push(state);
+            }
+        }
+    }
+
+    pub fn ordinal(&self, key: &u64) -> Option<u32> {
+        self.ordinals.get(key).copied()
+    }
+
+    /// The conversation of `ordinal` (one given by [`Self::ordinal`]).
+    pub fn by_ordinal(&self, ordinal: u32) -> &ConversationState {
+        &self.states[ordinal as usize]
+    }
+
+    /// Ordinals run from 0 to this, exclusive.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &ConversationState> {
+        self.states.iter()
+    }
+}
+
 /// Every conversation and customer of the index.
 #[derive(Debug, Default)]
 pub struct Tables {
-    pub conversations: KeyMap<ConversationState>,
+    pub conversations: ConversationTable,
     pub customers: HashMap<Uuid, CustomerState>,
     /// Every tenant with a conversation in the index.
     pub tenants: HashSet<Uuid>,
@@ -137,5 +189,19 @@ mod tests {
         let stranger = Uuid::now_v7();
         tables.conversations.insert(conv_key(&stranger), ConversationState::unknown(id, tenant));
         assert!(tables.conversation(&stranger).is_none());
+    }
+
+    #[test]
+    fn conversations_keep_their_ordinal_when_rewritten() {
+        let mut table = ConversationTable::default();
+        let (a, b, tenant) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        table.insert(conv_key(&a), ConversationState::unknown(a, tenant));
+        table.insert(conv_key(&b), ConversationState::unknown(b, tenant));
+        let ord = table.ordinal(&conv_key(&a));
+        table.insert(conv_key(&a), ConversationState { status: 3, ..ConversationState::unknown(a, tenant) });
+        assert_eq!(table.ordinal(&conv_key(&a)), ord);
+        assert_eq!(table.len(), 2);
+        assert_eq!(table.by_ordinal(ord.unwrap_or(u32::MAX)).status, 3);
+        assert_eq!(table.get(&conv_key(&b)).map(|c| c.id), Some(b));
     }
 }

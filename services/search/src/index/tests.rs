@@ -459,3 +459,103 @@ fn pages_follow_each_other_without_gaps_or_repeats() {
         assert_eq!(unique.len(), 25, "{order:?}");
     }
 }
+
+/// Every page of `query`, in order, as conversation ids.
+fn every_page(index: &SearchIndex, caller: &Caller, query: &str, order: Order) -> Vec<Uuid> {
+    use prost::Message as _;
+    let p = plan(&parse(query).unwrap(), &directory(None)).unwrap();
+    let mut all = Vec::new();
+    let mut offset = 0;
+    loop {
+        let r = index.search_conversations(caller, &p, Page { offset, limit: 7, order, facets: false }).unwrap();
+        for hit in &r.hits {
+            let c = inbox_proto::conversation::v1::Conversation::decode(hit.conversation.as_slice()).unwrap();
+            all.push(Uuid::parse_str(&c.id).unwrap());
+        }
+        offset += 7;
+        if !r.more {
+            return all;
+        }
+    }
+}
+
+#[test]
+fn facets_count_each_visible_matching_conversation_once_and_leave_the_page_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    let (tenant, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let (team_a, team_b) = (Uuid::now_v7(), Uuid::now_v7());
+    let words = ["refund", "parcel", "invoice", "refund parcel", "late delivery refund"];
+    let mut kept: HashMap<Uuid, (u8, u8)> = HashMap::new();
+    let mut deleted = Vec::new();
+    // Several commits, so several segments; conversations change after their messages.
+    for batch in 0..4 {
+        let mut changes = Vec::new();
+        for i in 0..30 {
+            let n = batch * 30 + i;
+            let channel = Channel::ALL[n % 3];
+            let mut conv = Conv::new(if n % 11 == 0 { other } else { tenant }, "Ana Lima", "15551234567", channel);
+            for m in 0..(1 + n % 4) {
+                changes.push(conv.message(Sender::Customer, words[(n + m) % words.len()], (n * 10 + m) as i64));
+            }
+            let status = Status::ALL[n % 4];
+            let team = [None, Some(team_a), Some(team_b)][n % 3];
+            changes.push(Change::Conversation(conv.next(|c| {
+                c.status = Some(status);
+                c.team = team;
+            })));
+            if n % 13 == 5 {
+                changes.push(Change::ConversationDeleted { tenant: conv.doc.tenant, id: conv.doc.id });
+                deleted.push(conv.doc.id);
+            } else if conv.doc.tenant == tenant && team != Some(team_b) {
+                kept.insert(conv.doc.id, (status.code(), channel.code()));
+            }
+        }
+        index.apply(&changes, changes.len() as u64).unwrap();
+    }
+    let caller =
+        Caller { tenant, visibility: Visibility::Teams { team_ids: vec![team_a], assignee: None }, notes: true };
+    for query in
+        ["refund ", "parcel ", "\"late delivery\"", "refund status:pending", "refund -parcel", "channel:webchat", ""]
+    {
+        for order in [Order::Relevance, Order::Recent] {
+            let p = plan(&parse(query).unwrap(), &directory(None)).unwrap();
+            let bare = index.search_conversations(&caller, &p, Page { order, ..page() }).unwrap();
+            let faceted = index.search_conversations(&caller, &p, Page { order, facets: true, ..page() }).unwrap();
+            assert_eq!(bare.hits, faceted.hits, "{query:?} {order:?}");
+            assert_eq!(bare.more, faceted.more);
+            let all = every_page(&index, &caller, query, order);
+            assert!(all.iter().all(|id| kept.contains_key(id)), "{query:?} reached a hidden conversation");
+            let facets = faceted.facets.unwrap();
+            assert_eq!(facets.total, all.len() as u64, "{query:?} {order:?}");
+            let mut by_status = std::collections::BTreeMap::new();
+            let mut by_channel = std::collections::BTreeMap::new();
+            for id in &all {
+                let (status, channel) = kept[id];
+                *by_status.entry(status).or_insert(0u64) += 1;
+                *by_channel.entry(channel).or_insert(0u64) += 1;
+            }
+            assert_eq!(facets.by_status, by_status, "{query:?}");
+            assert_eq!(facets.by_channel, by_channel, "{query:?}");
+        }
+    }
+    assert!(!deleted.is_empty());
+}
+
+#[test]
+fn a_segment_read_before_its_conversations_were_known_still_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    let tenant = Uuid::now_v7();
+    let mut conv = Conv::new(tenant, "Ana", "15551234567", Channel::Whatsapp);
+    index.apply(&[conv.message(Sender::Customer, "where is my parcel", 1)], 1).unwrap();
+    let searcher = index.searcher();
+    // Forget the segment's ordinals, then read them against empty tables: every document of
+    // it is without a conversation, and a query must look each one up by its key.
+    *index.ordinals.lock().unwrap() = Default::default();
+    index.segment_ordinals(&searcher, &super::state::Tables::default()).unwrap();
+    assert_eq!(ids(&index, &caller(tenant), "parcel "), vec![conv.doc.id]);
+    let p = plan(&parse("parcel ").unwrap(), &directory(None)).unwrap();
+    let r = index.search_conversations(&caller(tenant), &p, Page { facets: true, ..page() }).unwrap();
+    assert_eq!(r.facets.unwrap().total, 1);
+}

@@ -58,12 +58,24 @@ pub struct Applied {
 #[derive(Default)]
 struct Overlay {
     conversations: KeyMap<ConversationState>,
+    /// The keys of `conversations` in the order the batch first touched them: new
+    /// conversations take their ordinals in this order, close to the order of their documents
+    /// in the batch's segment, so that a query reads their states in memory order.
+    touched: Vec<u64>,
     customers: HashMap<Uuid, CustomerState>,
     /// Customers written in this batch (not yet readable from the index).
     customer_docs: HashMap<Uuid, CustomerProfile>,
     /// Conversations to write at the end of the batch, at their newest version.
     conversation_docs: KeyMap<ConversationDoc>,
     applied: Applied,
+}
+
+impl Overlay {
+    fn remember(&mut self, key: u64, state: ConversationState) {
+        if self.conversations.insert(key, state).is_none() {
+            self.touched.push(key);
+        }
+    }
 }
 
 fn micros(at: DateTime<Utc>) -> i64 {
@@ -127,7 +139,8 @@ impl SearchIndex {
                 "index commit"
             );
             let mut tables = self.tables_mut();
-            for (key, state) in overlay.conversations {
+            for key in overlay.touched {
+                let Some(state) = overlay.conversations.remove(&key) else { continue };
                 if !tables.tenants.contains(&state.tenant) {
                     tables.tenants.insert(state.tenant);
                     overlay.applied.new_tenants.push(state.tenant);
@@ -135,7 +148,13 @@ impl SearchIndex {
                 tables.conversations.insert(key, state);
             }
             tables.customers.extend(overlay.customers);
+            drop(tables);
             self.last_commit_micros.store(Utc::now().timestamp_micros(), std::sync::atomic::Ordering::Relaxed);
+            // The new segments' ordinals, read here rather than by the next query (which reads
+            // them itself should this fail).
+            if let Err(e) = self.segment_ordinals(&self.searcher(), &self.tables()) {
+                tracing::warn!(error = %e, "reading the conversation ordinals of new segments failed");
+            }
         }
         self.events_indexed.fetch_add(events, std::sync::atomic::Ordering::Relaxed);
         Ok(overlay.applied)
@@ -213,7 +232,7 @@ impl Stage<'_> {
             last_message_at: micros(doc.last_message_at),
             first_customer_at: current.map_or(i64::MAX, |c| c.first_customer_at),
         };
-        self.overlay.conversations.insert(key, state);
+        self.overlay.remember(key, state);
         if let Some(contact) = &doc.contact {
             self.sight_customer(doc.tenant, contact, doc.address_phone.as_ref())?;
         }
@@ -269,7 +288,7 @@ impl Stage<'_> {
                 .unwrap_or_else(|| ConversationState::unknown(message.conversation_id, message.tenant));
             if sent < state.first_customer_at {
                 state.first_customer_at = sent;
-                self.overlay.conversations.insert(key, state);
+                self.overlay.remember(key, state);
             }
         }
         Ok(())
@@ -303,7 +322,7 @@ impl Stage<'_> {
         let mut state = current.unwrap_or_else(|| ConversationState::unknown(id, tenant));
         state.deleted = true;
         state.version = i64::MAX;
-        self.overlay.conversations.insert(key, state);
+        self.overlay.remember(key, state);
         Ok(())
     }
 
