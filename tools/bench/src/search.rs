@@ -5,8 +5,12 @@
 //! - indexing: every `message.created` event is in the stream before the search service starts;
 //!   the clock runs from its start until the last event is indexed (committed), and the
 //!   process's CPU time over the same span gives the cost per 1,000 events;
-//! - queries: five shapes, one at a time, through gRPC (p50 / p99), and the same questions as
-//!   PostgreSQL `ILIKE` over the same messages (what Chatwoot does), newest first, 20 rows;
+//! - queries: five shapes, one at a time, through gRPC (p50 / p99), each asked for one page
+//!   and again for the page with its facets (total and counts per status and channel);
+//!   against PostgreSQL `ILIKE` over the same messages twice: what Chatwoot does for a page
+//!   (the 20 newest matching rows, which stops early when the word is common and counts
+//!   nothing), and the question search answers (the 20 newest matching conversations, the
+//!   total, and the counts per status and channel), each with its ratio;
 //! - index lag: events published at 2,000 messages/s; for one in 100 (a message of its own
 //!   conversation), the time from its publish until a query finds it.
 
@@ -36,6 +40,8 @@ const PER_CONVERSATION: usize = 10;
 const RARE_EVERY: usize = 1_000;
 const LAG_RATE: usize = 2_000;
 const LAG_SECONDS: usize = 15;
+/// Lag samples one poll looks for: `id:wamid.lag.N` each, within a query's 512 characters.
+const LAG_IDS_PER_QUERY: usize = 20;
 const SEARCH_RUNS: usize = 200;
 const ILIKE_RUNS: usize = 20;
 
@@ -76,7 +82,9 @@ impl Corpus {
         while vocabulary.len() < VOCABULARY {
             let syllables = 2 + rng.below(3);
             let word: String = (0..syllables)
-                .flat_map(|_| [consonants[rng.below(consonants.len())] as char, vowels[rng.below(vowels.len())] as char])
+                .flat_map(|_| {
+                    [consonants[rng.below(consonants.len())] as char, vowels[rng.below(vowels.len())] as char]
+                })
                 .collect();
             if seen.insert(word.clone()) {
                 vocabulary.push(word);
@@ -153,7 +161,13 @@ fn synthetic(tenant_seed: usize, n: usize) -> Synthetic {
     }
 }
 
-fn event(tenant: Uuid, c: &mut Synthetic, external_id: String, text: String, sent_at: chrono::DateTime<chrono::Utc>) -> (String, Envelope) {
+fn event(
+    tenant: Uuid,
+    c: &mut Synthetic,
+    external_id: String,
+    text: String,
+    sent_at: chrono::DateTime<chrono::Utc>,
+) -> (String, Envelope) {
     c.version += 1;
     let t = tenant.to_string();
     let at = Some(inbox_proto::timestamp_from(sent_at));
@@ -252,17 +266,55 @@ fn request<T>(tenant: Uuid, message: T) -> anyhow::Result<tonic::Request<T>> {
     Ok(ctx.request(message, &Secret::new(BENCH_SERVICE_TOKEN))?)
 }
 
-async fn search(client: &mut SearchClient<tonic::transport::Channel>, tenant: Uuid, query: &str) -> anyhow::Result<usize> {
-    let message = pb::SearchConversationsRequest { query: query.into(), ..Default::default() };
-    Ok(client.search_conversations(request(tenant, message)?).await?.into_inner().hits.len())
+async fn search(
+    client: &mut SearchClient<tonic::transport::Channel>,
+    tenant: Uuid,
+    query: &str,
+    with_facets: bool,
+) -> anyhow::Result<usize> {
+    let message = pb::SearchConversationsRequest { query: query.into(), with_facets, ..Default::default() };
+    let response = client.search_conversations(request(tenant, message)?).await?.into_inner();
+    anyhow::ensure!(
+        response.facets.is_some() == with_facets,
+        "facets {}asked, {}given",
+        if with_facets { "" } else { "not " },
+        if response.facets.is_some() { "" } else { "not " }
+    );
+    Ok(response.hits.len())
 }
 
 struct Shape {
     name: &'static str,
     queries: Vec<String>,
+    /// Chatwoot's page: the newest matching rows.
     ilike_sql: &'static str,
+    /// The question search answers: the newest matching conversations, their total and their
+    /// counts per status and channel.
+    ilike_facets_sql: &'static str,
     ilike_params: Vec<String>,
 }
+
+/// The page and the facets over the conversations `$hits` finds (a CTE body yielding
+/// `conversation_id` and `last_at`), in one statement.
+macro_rules! page_and_facets {
+    ($hits:literal) => {
+        concat!(
+            "WITH hits AS MATERIALIZED (",
+            $hits,
+            "), \
+             page AS (SELECT conversation_id::text AS k, 0::bigint AS n FROM hits ORDER BY last_at DESC LIMIT 20) \
+             SELECT 'page' AS part, k, n FROM page \
+             UNION ALL SELECT 'status', c.status, count(*) FROM hits h JOIN conversations c ON c.id = h.conversation_id GROUP BY c.status \
+             UNION ALL SELECT 'channel', c.channel, count(*) FROM hits h JOIN conversations c ON c.id = h.conversation_id GROUP BY c.channel"
+        )
+    };
+}
+
+/// A word's page and facets, as PostgreSQL answers them.
+const WORD_FACETS_SQL: &str = page_and_facets!(
+    "SELECT conversation_id, max(created_at) AS last_at FROM messages WHERE tenant_id = $1 AND body ILIKE $2 \
+     GROUP BY conversation_id"
+);
 
 pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
     let messages: usize = std::env::var("BENCH_SEARCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
@@ -316,11 +368,13 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     let service = tokio::spawn(inbox_search::run(settings, listeners, shutdown.clone()));
-    let mut client = wait_until(Duration::from_secs(30), || async move {
-        SearchClient::connect(format!("http://{grpc}")).await.ok()
-    })
-    .await
-    .context("search did not start")?;
+    let mut client =
+        wait_until(
+            Duration::from_secs(30),
+            || async move { SearchClient::connect(format!("http://{grpc}")).await.ok() },
+        )
+        .await
+        .context("search did not start")?;
     let status = |client: &SearchClient<tonic::transport::Channel>| {
         let mut client = client.clone();
         async move {
@@ -356,18 +410,21 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
             name: "rare word (10 messages)",
             queries: (0..SEARCH_RUNS).map(|i| format!("{} ", rare_word(i % 100))).collect(),
             ilike_sql: "SELECT conversation_id FROM messages WHERE tenant_id = $1 AND body ILIKE $2 ORDER BY created_at DESC LIMIT 20",
+            ilike_facets_sql: WORD_FACETS_SQL,
             ilike_params: (0..ILIKE_RUNS).map(|i| format!("%{}%", rare_word(i % 100))).collect(),
         },
         Shape {
             name: "common word (1 message in 10)",
             queries: vec!["refund ".to_owned(); SEARCH_RUNS],
             ilike_sql: "SELECT conversation_id FROM messages WHERE tenant_id = $1 AND body ILIKE $2 ORDER BY created_at DESC LIMIT 20",
+            ilike_facets_sql: WORD_FACETS_SQL,
             ilike_params: vec!["%refund%".to_owned(); ILIKE_RUNS],
         },
         Shape {
             name: "phrase \"late delivery\" (1 in 200)",
             queries: vec!["\"late delivery\"".to_owned(); SEARCH_RUNS],
             ilike_sql: "SELECT conversation_id FROM messages WHERE tenant_id = $1 AND body ILIKE $2 ORDER BY created_at DESC LIMIT 20",
+            ilike_facets_sql: WORD_FACETS_SQL,
             ilike_params: vec!["%late delivery%".to_owned(); ILIKE_RUNS],
         },
         Shape {
@@ -379,6 +436,9 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
                 })
                 .collect(),
             ilike_sql: "SELECT id FROM conversations WHERE tenant_id = $1 AND phone ILIKE $2 LIMIT 20",
+            ilike_facets_sql: page_and_facets!(
+                "SELECT id AS conversation_id, 0 AS last_at FROM conversations WHERE tenant_id = $1 AND phone ILIKE $2"
+            ),
             ilike_params: (0..ILIKE_RUNS).map(|_| format!("%{}%", phone_of(rng.below(conversations)))).collect(),
         },
         Shape {
@@ -387,21 +447,30 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
             ilike_sql: "SELECT m.conversation_id FROM messages m JOIN conversations c ON c.id = m.conversation_id \
                         WHERE m.tenant_id = $1 AND m.body ILIKE $2 AND c.status = 'pending' AND c.channel = 'whatsapp' \
                         ORDER BY m.created_at DESC LIMIT 20",
+            ilike_facets_sql: page_and_facets!(
+                "SELECT m.conversation_id, max(m.created_at) AS last_at FROM messages m \
+                 JOIN conversations c ON c.id = m.conversation_id \
+                 WHERE m.tenant_id = $1 AND m.body ILIKE $2 AND c.status = 'pending' AND c.channel = 'whatsapp' \
+                 GROUP BY m.conversation_id"
+            ),
             ilike_params: vec!["%refund%".to_owned(); ILIKE_RUNS],
         },
     ];
-    let mut search_latency: Vec<Vec<Duration>> = Vec::new();
+    // Per shape: the page alone, then the page with its facets.
+    let mut search_latency: Vec<[Vec<Duration>; 2]> = Vec::new();
     for shape in &shapes {
-        let mut latencies = Vec::with_capacity(shape.queries.len());
-        let mut found = 0;
-        for q in &shape.queries {
-            let t = Instant::now();
-            found += search(&mut client, main.id, q).await?;
-            latencies.push(t.elapsed());
+        let mut both = [Vec::new(), Vec::new()];
+        for (with_facets, latencies) in [false, true].into_iter().zip(both.iter_mut()) {
+            let mut found = 0;
+            for q in &shape.queries {
+                let t = Instant::now();
+                found += search(&mut client, main.id, q, with_facets).await?;
+                latencies.push(t.elapsed());
+            }
+            anyhow::ensure!(found > 0, "{} found nothing", shape.name);
+            latencies.sort();
         }
-        anyhow::ensure!(found > 0, "{} found nothing", shape.name);
-        latencies.sort();
-        search_latency.push(latencies);
+        search_latency.push(both);
     }
 
     // Index lag at a steady 2,000 messages/s.
@@ -416,17 +485,19 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
     let db = TestDatabase::create("bench_search").await?;
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&db.url()).await?;
     load_postgres(&pool, &main, &others).await?;
-    let mut ilike_latency: Vec<Vec<Duration>> = Vec::new();
+    let mut ilike_latency: Vec<[Vec<Duration>; 2]> = Vec::new();
     for shape in &shapes {
-        let mut latencies = Vec::with_capacity(shape.ilike_params.len());
-        for p in &shape.ilike_params {
-            let t = Instant::now();
-            let rows = sqlx::query(sqlx::AssertSqlSafe(shape.ilike_sql)).bind(main.id).bind(p).fetch_all(&pool).await?;
-            latencies.push(t.elapsed());
-            let _ = rows.len();
+        let mut both = [Vec::new(), Vec::new()];
+        for (sql, latencies) in [shape.ilike_sql, shape.ilike_facets_sql].into_iter().zip(both.iter_mut()) {
+            for p in &shape.ilike_params {
+                let t = Instant::now();
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(main.id).bind(p).fetch_all(&pool).await?;
+                latencies.push(t.elapsed());
+                anyhow::ensure!(!rows.is_empty(), "{}: PostgreSQL found nothing", shape.name);
+            }
+            latencies.sort();
         }
-        latencies.sort();
-        ilike_latency.push(latencies);
+        ilike_latency.push(both);
     }
 
     let mut rows = vec![
@@ -446,18 +517,39 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
             format!("{} documents", indexed_status.documents),
         ),
     ];
+    let ratio = |ilike: Duration, search: Duration| {
+        let r = ilike.as_secs_f64() / search.as_secs_f64().max(1e-9);
+        if r >= 1.0 { format!("{r:.0}x slower") } else { format!("{:.1}x faster", 1.0 / r) }
+    };
     for (i, shape) in shapes.iter().enumerate() {
-        let (s, p) = (&search_latency[i], &ilike_latency[i]);
-        let (s50, p50) = (percentile(s, 50.0), percentile(p, 50.0));
+        let ([page, faceted], [ilike_page, ilike_faceted]) = (&search_latency[i], &ilike_latency[i]);
         rows.push(row(
             format!("search {}: p50 / p99", shape.name),
-            format!("{} / {}", ms(s50), ms(percentile(s, 99.0))),
-            format!("{} queries through gRPC, {messages} messages in {conversations} conversations", s.len()),
+            format!("{} / {}", ms(percentile(page, 50.0)), ms(percentile(page, 99.0))),
+            format!("{} queries through gRPC, {messages} messages in {conversations} conversations", page.len()),
         ));
         rows.push(row(
-            "  PostgreSQL ILIKE p50 / p99, and p50 ratio",
-            format!("{} / {}", ms(p50), ms(percentile(p, 99.0))),
-            format!("{:.0}x slower at p50 ({} queries)", p50.as_secs_f64() / s50.as_secs_f64().max(1e-9), p.len()),
+            "  with facets (total, per status and channel): p50 / p99",
+            format!("{} / {}", ms(percentile(faceted, 50.0)), ms(percentile(faceted, 99.0))),
+            format!("{} queries", faceted.len()),
+        ));
+        rows.push(row(
+            "  PostgreSQL ILIKE, 20 newest rows (Chatwoot): p50 / p99",
+            format!("{} / {}", ms(percentile(ilike_page, 50.0)), ms(percentile(ilike_page, 99.0))),
+            format!(
+                "{} at p50 than the search page; stops at 20 rows, counts nothing ({} queries)",
+                ratio(percentile(ilike_page, 50.0), percentile(page, 50.0)),
+                ilike_page.len()
+            ),
+        ));
+        rows.push(row(
+            "  PostgreSQL ILIKE, same answer (page + total + facets): p50 / p99",
+            format!("{} / {}", ms(percentile(ilike_faceted, 50.0)), ms(percentile(ilike_faceted, 99.0))),
+            format!(
+                "{} at p50 than search with facets ({} queries)",
+                ratio(percentile(ilike_faceted, 50.0), percentile(faceted, 50.0)),
+                ilike_faceted.len()
+            ),
         ));
     }
     rows.push(row(
@@ -470,7 +562,11 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
 
 /// Publishes at [`LAG_RATE`] for [`LAG_SECONDS`]; one message in 100 opens a conversation of
 /// its own whose provider id a poller looks for.
-async fn measure_lag(bus: &Bus, client: &SearchClient<tonic::transport::Channel>, tenant: Uuid) -> anyhow::Result<Vec<Duration>> {
+async fn measure_lag(
+    bus: &Bus,
+    client: &SearchClient<tonic::transport::Channel>,
+    tenant: Uuid,
+) -> anyhow::Result<Vec<Duration>> {
     let outstanding: std::sync::Arc<tokio::sync::Mutex<Vec<(String, Uuid, Instant)>>> = Default::default();
     let done = CancellationToken::new();
     let poller = tokio::spawn({
@@ -478,7 +574,8 @@ async fn measure_lag(bus: &Bus, client: &SearchClient<tonic::transport::Channel>
         async move {
             let mut lags = Vec::new();
             loop {
-                let pending: Vec<(String, Uuid, Instant)> = outstanding.lock().await.iter().take(32).cloned().collect();
+                let pending: Vec<(String, Uuid, Instant)> =
+                    outstanding.lock().await.iter().take(LAG_IDS_PER_QUERY).cloned().collect();
                 if pending.is_empty() {
                     if done.is_cancelled() {
                         return Ok::<_, anyhow::Error>(lags);
@@ -569,14 +666,21 @@ async fn load_postgres(pool: &sqlx::PgPool, main: &Tenant, others: &[Tenant]) ->
             let c = synthetic(tenant.seed, n);
             let status = format!("{:?}", c.status).to_lowercase();
             let channel = inbox_bus::subjects::channel_token(c.channel);
-            buffer.push_str(&format!("{}\t{}\t{status}\t{channel}\t+{}\tCustomer {}\n", c.id, tenant.id, c.phone, &c.phone[4..]));
+            buffer.push_str(&format!(
+                "{}\t{}\t{status}\t{channel}\t+{}\tCustomer {}\n",
+                c.id,
+                tenant.id,
+                c.phone,
+                &c.phone[4..]
+            ));
             if buffer.len() > 1 << 20 {
                 copy.send(std::mem::take(&mut buffer).into_bytes()).await?;
             }
         }
         copy.send(buffer.into_bytes()).await?;
         copy.finish().await?;
-        let mut copy = conn.copy_in_raw("COPY messages (tenant_id, conversation_id, created_at, body) FROM STDIN").await?;
+        let mut copy =
+            conn.copy_in_raw("COPY messages (tenant_id, conversation_id, created_at, body) FROM STDIN").await?;
         let mut buffer = String::new();
         let ids: Vec<Uuid> = (0..tenant.conversations()).map(|n| synthetic(tenant.seed, n).id).collect();
         for (c, text, at) in messages_of(tenant) {
