@@ -4,7 +4,7 @@
     build_image.py --binary target/release/inbox-gateway --name inbox-gateway --tag 0.1.0 \
         --out target/images/inbox-gateway.tar [--volume /var/lib/inbox/search]
 
-The image is FROM scratch: the release binary, the shared libraries it links (from `ldd`, at
+The image is FROM scratch: the release binary (debug information stripped), the shared libraries it links (from `ldd`, at
 their own paths, with the loader), the CA certificates, an /etc/passwd naming the non-root user
 10001 and an empty /tmp. No shell, no package manager: nothing to run but the service. It runs
 as 10001:10001 and needs no writable path but /tmp (and the search index volume).
@@ -92,10 +92,27 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def stripped(binary: Path) -> bytes:
+    """The binary without its debug information (the release profile keeps line tables for
+    profiling; an image has no use for them): `strip --strip-debug` on a copy, or the binary as
+    it is, with a warning, where binutils is missing."""
+    import shutil
+    import tempfile
+
+    if shutil.which("strip") is None:
+        print(f"warning: no strip here; {binary.name} goes into its image with its debug information", file=sys.stderr)
+        return binary.read_bytes()
+    with tempfile.TemporaryDirectory() as work:
+        copy = Path(work) / binary.name
+        shutil.copyfile(binary, copy)
+        subprocess.run(["strip", "--strip-debug", str(copy)], check=True)
+        return copy.read_bytes()
+
+
 def build(binary: Path, name: str, tag: str, volumes: list[str], env: list[str]) -> tuple[bytes, dict]:
     layer = Layer()
     entrypoint = f"/usr/local/bin/{name}"
-    layer.file(entrypoint, binary.read_bytes(), 0o755)
+    layer.file(entrypoint, stripped(binary), 0o755)
     for library in sorted(set(shared_libraries(binary))):
         real = library.resolve()
         layer.file(str(library), real.read_bytes(), 0o755)
