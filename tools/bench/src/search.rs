@@ -525,17 +525,17 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
         let ([page, faceted], [ilike_page, ilike_faceted]) = (&search_latency[i], &ilike_latency[i]);
         rows.push(row(
             format!("search {}: p50 / p99", shape.name),
-            format!("{} / {}", ms(percentile(page, 50.0)), ms(percentile(page, 99.0))),
+            p50_p99(page),
             format!("{} queries through gRPC, {messages} messages in {conversations} conversations", page.len()),
         ));
         rows.push(row(
             "  with facets (total, per status and channel): p50 / p99",
-            format!("{} / {}", ms(percentile(faceted, 50.0)), ms(percentile(faceted, 99.0))),
+            p50_p99(faceted),
             format!("{} queries", faceted.len()),
         ));
         rows.push(row(
             "  PostgreSQL ILIKE, 20 newest rows (Chatwoot): p50 / p99",
-            format!("{} / {}", ms(percentile(ilike_page, 50.0)), ms(percentile(ilike_page, 99.0))),
+            p50_p99(ilike_page),
             format!(
                 "{} at p50 than the search page; stops at 20 rows, counts nothing ({} queries)",
                 ratio(percentile(ilike_page, 50.0), percentile(page, 50.0)),
@@ -544,7 +544,7 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
         ));
         rows.push(row(
             "  PostgreSQL ILIKE, same answer (page + total + facets): p50 / p99",
-            format!("{} / {}", ms(percentile(ilike_faceted, 50.0)), ms(percentile(ilike_faceted, 99.0))),
+            p50_p99(ilike_faceted),
             format!(
                 "{} at p50 than search with facets ({} queries)",
                 ratio(percentile(ilike_faceted, 50.0), percentile(faceted, 50.0)),
@@ -554,7 +554,7 @@ pub async fn bench_search() -> anyhow::Result<Vec<Row>> {
     }
     rows.push(row(
         format!("search index lag at {LAG_RATE} msg/s: p50 / p99"),
-        format!("{} / {}", ms(percentile(&lag, 50.0)), ms(percentile(&lag, 99.0))),
+        p50_p99(&lag),
         format!("{} samples: event published → found by a query", lag.len()),
     ));
     Ok(rows)
@@ -697,4 +697,9 @@ async fn load_postgres(pool: &sqlx::PgPool, main: &Tenant, others: &[Tenant]) ->
     sqlx::query("CREATE INDEX ON conversations (tenant_id)").execute(pool).await?;
     sqlx::query("ANALYZE").execute(pool).await?;
     Ok(())
+}
+
+/// "p50 / p99" of sorted latencies, for a table cell.
+fn p50_p99(sorted: &[Duration]) -> String {
+    format!("{} / {}", ms(percentile(sorted, 50.0)), ms(percentile(sorted, 99.0)))
 }
