@@ -130,13 +130,22 @@ export function Inbox({ session }: { session: Session }) {
     }
   };
 
-  // The live stream: frames into the cache, counts recounted at most once a second.
+  // The live stream: frames into the cache, counts recounted at most once a second. The unread
+  // count moves by one at each live notification and is then re-read from the server: a
+  // notification stored while the page's first read was in flight is counted once, not zero or twice.
   useEffect(() => {
     let viewsTimer: ReturnType<typeof setTimeout> | null = null;
+    let unreadTimer: ReturnType<typeof setTimeout> | null = null;
     const recount = () => {
       viewsTimer ??= setTimeout(() => {
         viewsTimer = null;
         void qc.invalidateQueries({ queryKey: ['views'] });
+      }, 1000);
+    };
+    const rereadUnread = () => {
+      unreadTimer ??= setTimeout(() => {
+        unreadTimer = null;
+        void qc.invalidateQueries({ queryKey: notificationKeys.unread });
       }, 1000);
     };
     const stream = new LiveStream({
@@ -148,6 +157,7 @@ export function Inbox({ session }: { session: Session }) {
       onFrame: (frame) => {
         if (frame.type === 'notification') {
           notify.current(frame.notification);
+          rereadUnread();
           return;
         }
         const effects = applyFrame(qc, frame, matchCtx.current());
@@ -170,6 +180,7 @@ export function Inbox({ session }: { session: Session }) {
     return () => {
       document.removeEventListener('visibilitychange', onVisibility);
       if (viewsTimer) clearTimeout(viewsTimer);
+      if (unreadTimer) clearTimeout(unreadTimer);
       stream.stop();
     };
   }, [qc, outbox]);
