@@ -113,7 +113,8 @@ impl Up {
         ["simulator", "ai-agent", "gateway", "channel-ingest"]
             .iter()
             .map(|name| {
-                let text = std::fs::read_to_string(self.data.path().join(format!("logs/{name}.log"))).unwrap_or_default();
+                let text =
+                    std::fs::read_to_string(self.data.path().join(format!("logs/{name}.log"))).unwrap_or_default();
                 let lines: Vec<&str> = text.lines().collect();
                 format!("---- {name} ----\n{}", lines[lines.len().saturating_sub(15)..].join("\n"))
             })
@@ -198,7 +199,12 @@ struct Life {
     customer_answers_to_people: usize,
 }
 
-async fn life_since(client: &reqwest::Client, gateway: &str, token: &str, since: DateTime<Utc>) -> anyhow::Result<Life> {
+async fn life_since(
+    client: &reqwest::Client,
+    gateway: &str,
+    token: &str,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Life> {
     let mut life = Life::default();
     for c in all_conversations(client, gateway, token).await? {
         let created = c["created_at"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok());

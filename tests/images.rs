@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use inbox_testkit::{TestDatabase, TestNats, TestRedis, free_port, wait_until};
 
-const SERVICES: [&str; 7] = ["gateway", "channel-ingest", "conversation", "routing", "notification", "search", "metrics"];
+const SERVICES: [&str; 7] =
+    ["gateway", "channel-ingest", "conversation", "routing", "notification", "search", "metrics"];
 const TAG: &str = "e2e";
 
 fn docker(args: &[&str]) -> anyhow::Result<String> {
@@ -79,7 +80,8 @@ impl Drop for Containers {
             if std::thread::panicking() {
                 eprintln!("---- {name} ----\n{}", docker(&["logs", "--tail", "20", name]).unwrap_or_default());
             }
-            let _ = Command::new("docker").args(["rm", "-f", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ =
+                Command::new("docker").args(["rm", "-f", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
         }
     }
 }
@@ -136,7 +138,9 @@ async fn run_fleet_from_images(root: &std::path::Path, work: &std::path::Path) -
             .status()?;
         assert!(!shell.success(), "{image} has a shell");
     }
-    let version = Command::new("docker").args(["run", "--rm", "--read-only", &format!("inboxctl:{TAG}"), "--version"]).output()?;
+    let version = Command::new("docker")
+        .args(["run", "--rm", "--read-only", &format!("inboxctl:{TAG}"), "--version"])
+        .output()?;
     assert!(String::from_utf8_lossy(&version.stdout).contains("inboxctl"), "inboxctl runs from its image");
 
     // The fleet from the images.

@@ -318,7 +318,7 @@ fn resolve<'a>(module: &Module, reference: &[String], modules: &BTreeSet<&'a Mod
             candidate.extend(rest[..n].iter().cloned());
             modules.get(&candidate).copied()
         })
-        .last()
+        .next_back()
 }
 
 /// Tarjan's strongly connected components.

@@ -134,7 +134,9 @@ where
         }
     };
     tracing::info!(settings = ?settings, "starting");
-    let listeners = match Listeners::bind(&settings.http().addr, settings.grpc_addr(), &settings.http().admin_addr).await {
+    let listeners = match Listeners::bind(&settings.http().addr, settings.grpc_addr(), &settings.http().admin_addr)
+        .await
+    {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(error = %e, http = settings.http().addr, admin = settings.http().admin_addr, grpc = settings.grpc_addr(), "cannot bind");

@@ -75,9 +75,12 @@ async fn a_number_another_tenant_connected_already_exists_and_a_deleted_widget_i
 /// answering only to the access token of the business that owns the object; anything else is
 /// Meta's error 100/33 ("does not exist, cannot be loaded due to missing permissions").
 struct FakeGraph {
-    /// WABA id → (its owner's access token, its numbers: id and display number).
-    businesses: HashMap<&'static str, (&'static str, Vec<(&'static str, &'static str)>)>,
+    /// WABA id → its owner's access token and its numbers.
+    businesses: HashMap<&'static str, (&'static str, Vec<GraphNumber>)>,
 }
+
+/// A number as the Graph API lists it: its id and its display number.
+type GraphNumber = (&'static str, &'static str);
 
 const ACME_WABA: &str = "102290129340398";
 const ACME_TOKEN: &str = "EAAG-acme";
@@ -381,7 +384,6 @@ async fn placing_a_call_from_an_unknown_agent_number_does_not_list_the_colleague
         channel_account_id: account.id.to_string(),
         agent_number: "+14155550999".into(),
         customer_number: "+4915112345678".into(),
-        ..Default::default()
     };
     let e = deliveries.start_call(agent.request(request, &Secret::new(SERVICE_TOKEN)).unwrap()).await.unwrap_err();
     let e = PublicError::from_status(&e);

@@ -7,9 +7,9 @@ mod load;
 mod metrics;
 mod notify;
 mod routing;
+mod search;
 mod signin;
 mod sockets;
-mod search;
 mod webhook;
 
 use std::collections::HashMap;

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures::StreamExt;
-use serde_json::json;
 use inbox_bus::{Bus, Payload, new_envelope, subjects};
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1::{Conversation, ConversationStatus, Priority};
@@ -25,6 +24,7 @@ use inbox_proto::events::v1::AssignmentChanged;
 use inbox_service::{Listeners, ServiceSettings};
 use inbox_testkit::{TestDatabase, TestNats, TestRedis, wait_until};
 use prost::Message as _;
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -154,7 +154,9 @@ async fn live_latency() -> anyhow::Result<Vec<Row>> {
         sockets.push(tokio::spawn(read_notifications(socket, sent.clone(), on_socket.clone(), ready_tx.clone())));
     }
     for _ in 0..agents.len() {
-        tokio::time::timeout(Duration::from_secs(30), ready_rx.recv()).await?.context("a socket closed before ready")?;
+        tokio::time::timeout(Duration::from_secs(30), ready_rx.recv())
+            .await?
+            .context("a socket closed before ready")?;
     }
 
     let seconds = setting("BENCH_NOTIFY_SECONDS", 10);
@@ -226,15 +228,14 @@ async fn live_latency() -> anyhow::Result<Vec<Row>> {
             ms(percentile(&on_socket, 50.0)),
             format!("{} frames on {} agents' sockets through the gateway{missing}", on_socket.len(), agents.len()),
         ),
-        row(
-            "notify: event → \"assigned\" on the WebSocket p99",
-            ms(percentile(&on_socket, 99.0)),
-            "target < 100 ms",
-        ),
+        row("notify: event → \"assigned\" on the WebSocket p99", ms(percentile(&on_socket, 99.0)), "target < 100 ms"),
         row(
             "notify: CPU per 1,000 events, services",
             per_thousand(cpu),
-            format!("this process (routing, notification, gateway, conversation, driver) over {:.1} s", elapsed.as_secs_f64()),
+            format!(
+                "this process (routing, notification, gateway, conversation, driver) over {:.1} s",
+                elapsed.as_secs_f64()
+            ),
         ),
         row("notify: CPU per 1,000 events, PostgreSQL", per_thousand(pg), "every postgres process on the machine"),
     ])
@@ -295,12 +296,15 @@ impl Gateway {
         };
         let tenant: serde_json::Value =
             admin("/v1/admin/tenants".into(), json!({"slug": "bench-notify", "name": "Bench"})).await?.json().await?;
-        let tenant = tenant["id"].as_str().and_then(|t| Uuid::parse_str(t).ok()).with_context(|| format!("tenant: {tenant}"))?;
+        let tenant =
+            tenant["id"].as_str().and_then(|t| Uuid::parse_str(t).ok()).with_context(|| format!("tenant: {tenant}"))?;
         let mut agents = Vec::with_capacity(n);
         for i in 0..n {
             let body = json!({"email": format!("agent{i}@bench.test"), "name": format!("Agent {i}"), "role": "agent"});
-            let user: serde_json::Value = admin(format!("/v1/admin/tenants/{tenant}/users"), body).await?.json().await?;
-            let id = user["id"].as_str().and_then(|u| Uuid::parse_str(u).ok()).with_context(|| format!("user: {user}"))?;
+            let user: serde_json::Value =
+                admin(format!("/v1/admin/tenants/{tenant}/users"), body).await?.json().await?;
+            let id =
+                user["id"].as_str().and_then(|u| Uuid::parse_str(u).ok()).with_context(|| format!("user: {user}"))?;
             let minted: serde_json::Value =
                 admin(format!("/v1/admin/tenants/{tenant}/users/{id}/tokens"), json!({})).await?.json().await?;
             agents.push((id, minted["token"].as_str().context("token")?.to_owned()));

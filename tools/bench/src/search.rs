@@ -117,7 +117,7 @@ impl Corpus {
             let at = self.rng.below(text.len());
             text.insert(at, "late delivery".into());
         }
-        if i % RARE_EVERY == 0 {
+        if i.is_multiple_of(RARE_EVERY) {
             text.push(rare_word((i / RARE_EVERY) % 100));
         }
         text.join(" ")
@@ -615,7 +615,7 @@ async fn measure_lag(
         let mut samples = Vec::new();
         for _ in 0..per_tick {
             let text = corpus.text(sent + 1);
-            if sent % 100 == 0 {
+            if sent.is_multiple_of(100) {
                 let mut own = synthetic(10, sent);
                 own.id = Uuid::now_v7();
                 let external = format!("wamid.lag.{sent}");

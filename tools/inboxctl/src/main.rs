@@ -416,7 +416,9 @@ fn operator_token(from_env: Option<String>, file: Option<&std::path::Path>) -> a
         (Some(token), _) => token,
         (None, Some(path)) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the operator token file {}", path.display()))?,
-        (None, None) => bail!("set INBOX_OPERATOR_TOKEN, or INBOX_OPERATOR_TOKEN_FILE (--operator-token-file) to a file holding it"),
+        (None, None) => {
+            bail!("set INBOX_OPERATOR_TOKEN, or INBOX_OPERATOR_TOKEN_FILE (--operator-token-file) to a file holding it")
+        }
     };
     let token = token.lines().next().unwrap_or_default().trim().to_owned();
     if token.is_empty() {

@@ -2,6 +2,7 @@
 //! of archived payloads. Every call is scoped to the calling tenant.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
@@ -142,9 +143,8 @@ impl pb::channel_deliveries_server::ChannelDeliveries for ChannelDeliveriesApi {
             after = Some((last.received_at, last.id));
             let mut replayed_ids = Vec::with_capacity(page.len());
             for payload in &page {
-                if !accounts.contains_key(&payload.account_id) {
-                    let account = self.store.account_of_tenant(ctx.tenant_id, payload.account_id).await?;
-                    accounts.insert(payload.account_id, account);
+                if let Entry::Vacant(slot) = accounts.entry(payload.account_id) {
+                    slot.insert(self.store.account_of_tenant(ctx.tenant_id, payload.account_id).await?);
                 }
                 let Some(Some(account)) = accounts.get(&payload.account_id) else { continue };
                 let replayed = match replay_archived(&self.store, &self.bus, account, payload).await {

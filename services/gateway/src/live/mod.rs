@@ -106,7 +106,11 @@ impl Live {
                 viewers::PRESENCE,
                 shutdown.clone(),
             )),
-            tokio::spawn(notifications::relay_notifications_to_hub(bus.client().clone(), hub.clone(), shutdown.clone())),
+            tokio::spawn(notifications::relay_notifications_to_hub(
+                bus.client().clone(),
+                hub.clone(),
+                shutdown.clone(),
+            )),
             tokio::spawn(hub::tick_hub(hub.clone(), shutdown.clone())),
             tokio::spawn(presence::keep_presence(presence.clone(), shutdown.clone())),
             tokio::spawn(viewers::sweep_viewers(viewers.clone(), shutdown.clone())),
