@@ -17,7 +17,7 @@ use crate::netns::Namespaces;
 use crate::proc::load_average;
 use crate::provider::GraphStub;
 use crate::run::{self, RunSpec, ms, percentile};
-use crate::traffic::Mix;
+use crate::traffic::{Mix, Numbers};
 
 /// One fault.
 #[derive(Debug, Clone)]
@@ -287,7 +287,7 @@ pub async fn chaos(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
     if options.cluster {
         replicate_streams(&fleet.nats.url()).await?;
     }
-    let tenant = run::set_up_tenant(&fleet.gateway_url(), "chaos", 2).await?;
+    let tenant = run::set_up_tenant(&fleet.gateway_url(), "chaos", 2, Numbers::new(0)).await?;
 
     let warmup = Duration::from_secs(5);
     let planned: Duration = options.schedule.iter().map(|f| f.length() + options.gap).sum::<Duration>() + warmup;

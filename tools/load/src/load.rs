@@ -15,7 +15,7 @@ use crate::infra::{Nats, Postgres, Redis};
 use crate::proc::{cpu_seconds, load_average, own_cpu_seconds, rss_bytes};
 use crate::provider::GraphStub;
 use crate::run::{self, Finished, RunSpec, ms, percentile};
-use crate::traffic::Mix;
+use crate::traffic::{Mix, Numbers};
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -82,7 +82,8 @@ pub async fn load(options: LoadOptions) -> anyhow::Result<String> {
         }
         for (n, rate) in options.rates.iter().enumerate() {
             let slug = format!("load-{}-{n}", if topology.starts_with('1') { "a" } else { "b" });
-            let tenant = run::set_up_tenant(&fleet.gateway_url(), &slug, 2).await?;
+            let line = n as u32 + if topology.starts_with('1') { 0 } else { 100 };
+            let tenant = run::set_up_tenant(&fleet.gateway_url(), &slug, 2, Numbers::new(line)).await?;
             let spec = RunSpec {
                 run: slug.replace('-', ""),
                 rate: *rate,
@@ -199,7 +200,7 @@ async fn sockets_phase(fleet: &Fleet, count: usize) -> anyhow::Result<SocketsFig
     eprintln!("load: {count} agent sockets on one gateway");
     let gateway = fleet.first("gateway");
     let gateway_pid = gateway.pid().unwrap_or(0);
-    let tenant = run::set_up_tenant(&fleet.gateway_url(), "load-sockets", 1).await?;
+    let tenant = run::set_up_tenant(&fleet.gateway_url(), "load-sockets", 1, Numbers::new(900)).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let gateway_before = rss_bytes(gateway_pid, false);
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
@@ -210,7 +211,7 @@ async fn sockets_phase(fleet: &Fleet, count: usize) -> anyhow::Result<SocketsFig
     tokio::time::sleep(Duration::from_secs(3)).await;
     let gateway_after = rss_bytes(gateway_pid, false);
     let planned = crate::traffic::Planned { channel: crate::traffic::Channel::WhatsApp, customer: 1, k: 0 };
-    let body = crate::traffic::whatsapp_webhook("sockets", marker, &planned, chrono::Utc::now().timestamp());
+    let body = crate::traffic::whatsapp_webhook(tenant.numbers, "sockets", marker, &planned, chrono::Utc::now().timestamp());
     let sent = Instant::now();
     let status = reqwest::Client::new()
         .post(format!("http://{}/webhooks/whatsapp", fleet.ingest_addresses()[0]))

@@ -15,6 +15,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::traffic::Numbers;
+
 pub const GRAPH_VERSION: &str = "v23.0";
 pub const ACCESS_TOKEN: &str = "EAAG-load";
 
@@ -73,18 +75,22 @@ async fn number(Path((version, id)): Path<(String, String)>, headers: HeaderMap)
     if version != GRAPH_VERSION || bearer(&headers) != format!("Bearer {ACCESS_TOKEN}") {
         return error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
     }
-    if id != crate::traffic::PHONE_NUMBER_ID {
+    let Some(numbers) = Numbers::of_id(&id).filter(|n| n.phone_number_id() == id) else {
         return error(StatusCode::NOT_FOUND, 100, "Unsupported get request.");
-    }
-    Json(json!({"id": id, "display_phone_number": "+1 555 000 0777", "verified_name": "Load Test Co"})).into_response()
+    };
+    Json(json!({"id": id, "display_phone_number": numbers.display_digits(), "verified_name": "Load Test Co"}))
+        .into_response()
 }
 
-/// `GET /{version}/{waba-id}/phone_numbers`: one page holding our number.
-async fn numbers_of_business(Path((version, _waba)): Path<(String, String)>, headers: HeaderMap) -> Response {
+/// `GET /{version}/{waba-id}/phone_numbers`: one page holding the business account's number.
+async fn numbers_of_business(Path((version, waba)): Path<(String, String)>, headers: HeaderMap) -> Response {
     if version != GRAPH_VERSION || bearer(&headers) != format!("Bearer {ACCESS_TOKEN}") {
         return error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
     }
-    Json(json!({"data": [{"id": crate::traffic::PHONE_NUMBER_ID, "display_phone_number": "+1 555 000 0777"}]}))
+    let Some(numbers) = Numbers::of_id(&waba).filter(|n| n.business_account_id() == waba) else {
+        return error(StatusCode::NOT_FOUND, 100, "Unsupported get request.");
+    };
+    Json(json!({"data": [{"id": numbers.phone_number_id(), "display_phone_number": numbers.display_digits()}]}))
         .into_response()
 }
 

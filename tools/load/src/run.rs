@@ -19,7 +19,7 @@ use crate::agents::{Replies, SocketStats, reply_as_agent, watch_socket};
 use crate::fleet::{OPERATOR_TOKEN, TWILIO_PUBLIC_BASE_URL};
 use crate::http1::{Connection, post_request};
 use crate::provider::{ACCESS_TOKEN, GraphStub};
-use crate::traffic::{self, Channel, Ledger, Mix, SHOP_ORIGIN, send_until_accepted};
+use crate::traffic::{self, Channel, Ledger, Mix, Numbers, SHOP_ORIGIN, send_until_accepted};
 
 /// A tenant set up through the gateway's admin API, as an operator would.
 #[derive(Clone, Debug)]
@@ -28,6 +28,7 @@ pub struct Tenant {
     /// Admins' tokens: one per watcher socket.
     pub watcher_tokens: Vec<String>,
     pub widget_key: String,
+    pub numbers: Numbers,
 }
 
 async fn call(client: &reqwest::Client, gateway: &str, path: &str, body: Value) -> anyhow::Result<Value> {
@@ -44,8 +45,9 @@ async fn call(client: &reqwest::Client, gateway: &str, path: &str, body: Value) 
     Ok(value)
 }
 
-/// A tenant with `watchers` admins, a WhatsApp number, a Twilio number and a web chat widget.
-pub async fn set_up_tenant(gateway: &str, slug: &str, watchers: usize) -> anyhow::Result<Tenant> {
+/// A tenant with `watchers` admins, a WhatsApp number and a Twilio number (both on `numbers`'s
+/// line, which no other tenant of the run may use) and a web chat widget.
+pub async fn set_up_tenant(gateway: &str, slug: &str, watchers: usize, numbers: Numbers) -> anyhow::Result<Tenant> {
     let client = reqwest::Client::new();
     // The gateway answers 503 until its API state is set, a moment after /readyz.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -86,9 +88,9 @@ pub async fn set_up_tenant(gateway: &str, slug: &str, watchers: usize) -> anyhow
         &client,
         gateway,
         &format!("/v1/admin/tenants/{id}/channels/whatsapp"),
-        json!({"phone_number_id": traffic::PHONE_NUMBER_ID, "display_phone_number": "+1 555 000 0777",
+        json!({"phone_number_id": numbers.phone_number_id(), "display_phone_number": numbers.display_digits(),
                "app_secret": traffic::APP_SECRET, "verify_token": "load-verify", "access_token": ACCESS_TOKEN,
-               "business_account_id": "777"}),
+               "business_account_id": numbers.business_account_id()}),
     )
     .await?;
     call(
@@ -96,7 +98,7 @@ pub async fn set_up_tenant(gateway: &str, slug: &str, watchers: usize) -> anyhow
         gateway,
         &format!("/v1/admin/tenants/{id}/channels/twilio"),
         json!({"account_sid": traffic::TWILIO_ACCOUNT_SID, "auth_token": traffic::TWILIO_AUTH_TOKEN,
-               "phone_number": traffic::TWILIO_NUMBER, "agent_numbers": ["+15550000999"], "ring_timeout_seconds": 20,
+               "phone_number": numbers.twilio_number(), "agent_numbers": ["+15550000999"], "ring_timeout_seconds": 20,
                "voicemail": true, "voicemail_greeting": "Please leave a message.", "voicemail_max_seconds": 60,
                "record_calls": false, "transcribe": true}),
     )
@@ -109,7 +111,7 @@ pub async fn set_up_tenant(gateway: &str, slug: &str, watchers: usize) -> anyhow
     )
     .await?;
     let widget_key = widget["widget_key"].as_str().context("widget_key")?.to_owned();
-    Ok(Tenant { id, watcher_tokens, widget_key })
+    Ok(Tenant { id, watcher_tokens, widget_key, numbers })
 }
 
 pub fn tracing_note(note: &str) {
@@ -230,13 +232,13 @@ pub async fn start(spec: RunSpec, tenant: &Tenant, gateway: &str, ingest: Vec<So
         }
     }
     for (n, indices) in per_connection.into_iter().enumerate() {
-        let (ledger, ingest, run) = (ledger.clone(), ingest.clone(), spec.run.clone());
+        let (ledger, ingest, run, numbers) = (ledger.clone(), ingest.clone(), spec.run.clone(), tenant.numbers);
         senders.push(tokio::spawn(async move {
             let mut connection: Option<Connection> = None;
             let mut next_address = n;
             for i in indices {
                 tokio::time::sleep_until(ledger.origin + ledger.due(i)).await;
-                let body = traffic::whatsapp_webhook(&run, i as u64, &ledger.plan[i], base);
+                let body = traffic::whatsapp_webhook(numbers, &run, i as u64, &ledger.plan[i], base);
                 let signature = traffic::hub_signature(&body);
                 let request = post_request(
                     "ingest",
@@ -305,14 +307,14 @@ pub async fn start(spec: RunSpec, tenant: &Tenant, gateway: &str, ingest: Vec<So
         }));
     }
     for (caller, indices) in per_caller {
-        let (ledger, ingest, run) = (ledger.clone(), ingest.clone(), spec.run.clone());
+        let (ledger, ingest, run, numbers) = (ledger.clone(), ingest.clone(), spec.run.clone(), tenant.numbers);
         senders.push(tokio::spawn(async move {
             let mut connection: Option<Connection> = None;
             let mut next_address = caller as usize;
             for i in indices {
                 tokio::time::sleep_until(ledger.origin + ledger.due(i)).await;
                 let mut all = true;
-                for (path, params) in traffic::call_callbacks(&run, i as u64, &ledger.plan[i]) {
+                for (path, params) in traffic::call_callbacks(numbers, &run, i as u64, &ledger.plan[i]) {
                     let signature = traffic::twilio_signature(&format!("{TWILIO_PUBLIC_BASE_URL}{path}"), &params);
                     let form = form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish();
                     let request = post_request(

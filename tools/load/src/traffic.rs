@@ -21,12 +21,49 @@ use tokio::time::Instant;
 
 use crate::http1::Connection;
 
-pub const PHONE_NUMBER_ID: &str = "100000000000777";
 pub const APP_SECRET: &str = "load-app-secret-0123456789";
 pub const TWILIO_ACCOUNT_SID: &str = "AC00000000000000000000000000000777";
 pub const TWILIO_AUTH_TOKEN: &str = "load-twilio-auth-token-0123456789";
-pub const TWILIO_NUMBER: &str = "+15550000777";
 pub const SHOP_ORIGIN: &str = "http://shop.load.test";
+
+/// A tenant's provider numbers. A number belongs to one tenant (channel-ingest refuses a second
+/// claim), so each tenant of a run gets its own line: the WhatsApp number, its business
+/// account and the Twilio number are all derived from it, and the local Graph API derives the
+/// line back from the ids it is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Numbers {
+    pub line: u32,
+}
+
+impl Numbers {
+    /// At most 99,999 lines.
+    pub fn new(line: u32) -> Self {
+        Self { line: line % 100_000 }
+    }
+
+    pub fn phone_number_id(&self) -> String {
+        format!("1000000000{:05}", self.line)
+    }
+
+    pub fn business_account_id(&self) -> String {
+        format!("7770{:05}", self.line)
+    }
+
+    /// As Meta writes it in webhooks: digits only.
+    pub fn display_digits(&self) -> String {
+        format!("155500{:05}", self.line)
+    }
+
+    pub fn twilio_number(&self) -> String {
+        format!("+155500{:05}", self.line)
+    }
+
+    /// The line of one of our phone number ids or business account ids.
+    pub fn of_id(id: &str) -> Option<Self> {
+        let line = id.strip_prefix("1000000000").or_else(|| id.strip_prefix("7770"))?;
+        (line.len() == 5).then(|| line.parse().ok().map(Self::new)).flatten()
+    }
+}
 
 /// Which edge a message comes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -189,11 +226,11 @@ pub fn whatsapp_customer(customer: u32) -> String {
 }
 
 /// A Cloud API `messages` webhook with one text, as Meta sends it.
-pub fn whatsapp_webhook(run: &str, i: u64, planned: &Planned, base: i64) -> String {
+pub fn whatsapp_webhook(numbers: Numbers, run: &str, i: u64, planned: &Planned, base: i64) -> String {
     let from = whatsapp_customer(planned.customer);
-    serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+    serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": numbers.business_account_id(), "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550000777", "phone_number_id": PHONE_NUMBER_ID},
+        "metadata": {"display_phone_number": numbers.display_digits(), "phone_number_id": numbers.phone_number_id()},
         "contacts": [{"profile": {"name": format!("Customer {}", planned.customer)}, "wa_id": from}],
         "messages": [{"from": from, "id": format!("wamid.{run}.{i}"), "timestamp": provider_timestamp(base, planned).to_string(),
                       "type": "text", "text": {"body": format!("hello, order {} {}", planned.k, marker(i))}}]}}]}]})
@@ -230,12 +267,13 @@ pub fn caller_number(customer: u32) -> String {
 
 /// The callbacks of a call nobody answers that leaves a voicemail with a transcript carrying
 /// the marker: `(path and query, form parameters)`.
-pub fn call_callbacks(run: &str, i: u64, planned: &Planned) -> Vec<(String, Vec<(String, String)>)> {
+pub fn call_callbacks(numbers: Numbers, run: &str, i: u64, planned: &Planned) -> Vec<(String, Vec<(String, String)>)> {
+    let ours_number = numbers.twilio_number();
     let sid = format!("CA{run}{i:020}");
     let recording = format!("RE{run}{i:020}");
     let from = caller_number(planned.customer);
     let ours = form_urlencoded::Serializer::new(String::new())
-        .append_pair("number", TWILIO_NUMBER)
+        .append_pair("number", &ours_number)
         .append_pair("caller", &from)
         .finish();
     let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
@@ -248,7 +286,7 @@ pub fn call_callbacks(run: &str, i: u64, planned: &Planned) -> Vec<(String, Vec<
             ("CallStatus", status),
             ("Direction", "inbound"),
             ("From", &from),
-            ("To", TWILIO_NUMBER),
+            ("To", &ours_number),
         ])
     };
     let mut dial = call("in-progress");
@@ -351,6 +389,18 @@ pub async fn visitor_session(client: &reqwest::Client, base: &str, widget_key: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_line_has_its_own_numbers_and_the_ids_lead_back_to_it() {
+        let (a, b) = (Numbers::new(3), Numbers::new(103));
+        assert_ne!(a.phone_number_id(), b.phone_number_id());
+        assert_ne!(a.twilio_number(), b.twilio_number());
+        assert_eq!(a.phone_number_id().len(), 15);
+        assert_eq!(Numbers::of_id(&b.phone_number_id()), Some(b));
+        assert_eq!(Numbers::of_id(&b.business_account_id()), Some(b));
+        assert_eq!(Numbers::of_id("106540352242922"), None);
+        assert_eq!(Numbers::of_id("1000000000x"), None);
+    }
 
     #[test]
     fn markers_are_found_in_text_and_json() {
