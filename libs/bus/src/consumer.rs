@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::envelope::adopt_parent;
-use crate::metrics::{CONSUMED, DEAD_LETTERS, HANDLE_SECONDS};
+use crate::metrics::{CONSUMED, DEAD_LETTERS, HANDLE_SECONDS, WAIT_SECONDS};
 use crate::publisher::{Bus, BusError, Stream, trace_headers_of};
 use crate::subjects;
 
@@ -144,7 +144,13 @@ pub async fn run_consumer<H: MessageHandler>(
 
 async fn handle_one<H: MessageHandler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, message: Message) {
     let (delivered, stream_sequence) = match message.info() {
-        Ok(info) => (info.delivered, info.stream_sequence),
+        Ok(info) => {
+            if info.delivered == 1 {
+                let waited = seconds_since_stored(info.published.unix_timestamp_nanos());
+                WAIT_SECONDS.with_label_values(&[spec.durable_name.as_str()]).observe(waited);
+            }
+            (info.delivered, info.stream_sequence)
+        }
         Err(_) => (1, 0),
     };
     let subject = message.subject.to_string();
@@ -191,6 +197,16 @@ async fn handle_one<H: MessageHandler>(bus: &Bus, spec: &ConsumerSpec, handler: 
     }
     .instrument(span)
     .await
+}
+
+/// Seconds from a stream's storing time (nanoseconds since the epoch, the server's clock) to
+/// now; zero when the clocks disagree the other way.
+pub fn seconds_since_stored(stored_unix_nanos: i128) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(stored_unix_nanos);
+    ((now - stored_unix_nanos).max(0) as f64) / 1e9
 }
 
 async fn ack(message: &Message, kind: AckKind, consumer: &str) {

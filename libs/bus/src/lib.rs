@@ -11,7 +11,8 @@ mod publisher;
 pub mod subjects;
 
 pub use batcher::{BatchProcessor, Batcher, BatcherStopped};
-pub use consumer::{ConsumerSpec, Delivery, HandlerError, MessageHandler, run_consumer};
+pub use consumer::{ConsumerSpec, Delivery, HandlerError, MessageHandler, run_consumer, seconds_since_stored};
 pub use envelope::{new_envelope, trace_context_of_current_span};
 pub use inbox_proto::events::v1::{Envelope, envelope::Payload};
+pub use metrics::STAGE_BUCKETS;
 pub use publisher::{Bus, BusError, Stream};

@@ -45,3 +45,30 @@ pub(crate) static HANDLE_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+/// Buckets for the stages of a message's way through the fleet: half a millisecond to ten
+/// seconds, fine where the latency targets are (tens of milliseconds).
+pub const STAGE_BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0];
+
+#[allow(clippy::expect_used)]
+pub(crate) static WAIT_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "inbox_bus_wait_seconds",
+        "Time from a message's storing in its JetStream stream to its handler starting, per consumer: the queue in front of it.",
+        &["consumer"],
+        STAGE_BUCKETS.to_vec()
+    )
+    .expect("metric registers once")
+});
+
+#[allow(clippy::expect_used)]
+pub(crate) static PUBLISH_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "inbox_bus_publish_seconds",
+        "Time from handing a message to NATS to JetStream's ack, per stream.",
+        &["stream"],
+        STAGE_BUCKETS.to_vec()
+    )
+    .expect("metric registers once")
+});

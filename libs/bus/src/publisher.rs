@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::IntoFuture;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, message::PublishMessage, stream};
@@ -10,7 +10,7 @@ use inbox_proto::events::v1::Envelope;
 use prost::Message as _;
 
 use crate::envelope::TRACE_HEADERS;
-use crate::metrics::PUBLISHED;
+use crate::metrics::{PUBLISH_SECONDS, PUBLISHED};
 
 /// The JetStream streams of the fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,21 +141,23 @@ impl Bus {
     /// Publishes `envelope` on `subject` with `Nats-Msg-Id = envelope.event_id` and waits for
     /// JetStream's ack.
     pub async fn publish(&self, subject: &str, envelope: &Envelope) -> Result<Published, BusError> {
+        let started = Instant::now();
         let ack = self.send(subject, envelope).await?;
-        await_ack(subject, ack).await
+        await_ack(subject, ack, started).await
     }
 
     /// Publishes many envelopes, pipelined, and waits for every ack. Fails if any fails; the
     /// ones that were stored stay stored, and a retry of the whole batch is absorbed by the
     /// duplicate window.
     pub async fn publish_all(&self, batch: &[(String, Envelope)]) -> Result<Vec<Published>, BusError> {
+        let started = Instant::now();
         let mut pending = Vec::with_capacity(batch.len());
         for (subject, envelope) in batch {
             pending.push((subject.as_str(), self.send(subject, envelope).await?));
         }
         let mut results = Vec::with_capacity(pending.len());
         for (subject, ack) in pending {
-            results.push(await_ack(subject, ack).await?);
+            results.push(await_ack(subject, ack, started).await?);
         }
         Ok(results)
     }
@@ -185,15 +187,18 @@ impl Bus {
     }
 }
 
+/// Waits for JetStream's ack of a message handed to NATS at `started`.
 async fn await_ack(
     subject: &str,
     ack: async_nats::jetstream::context::PublishAckFuture,
+    started: Instant,
 ) -> Result<Published, BusError> {
     let ack = tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack.into_future())
         .await
         .map_err(|_| BusError::Publish { subject: subject.to_owned(), reason: "ack timed out".into() })?
         .map_err(|e| BusError::Publish { subject: subject.to_owned(), reason: e.to_string() })?;
     PUBLISHED.with_label_values(&[ack.stream.as_str(), if ack.duplicate { "true" } else { "false" }]).inc();
+    PUBLISH_SECONDS.with_label_values(&[ack.stream.as_str()]).observe(started.elapsed().as_secs_f64());
     Ok(Published { sequence: ack.sequence, duplicate: ack.duplicate })
 }
 

@@ -20,7 +20,8 @@ pub struct Settings {
 pub struct ConversationSettings {
     /// Inbound messages in flight at once in one replica (pulled, waiting for their batch).
     pub ingest_concurrency: usize,
-    /// Transactions storing inbound batches at once in one replica.
+    /// Lanes storing inbound batches in one replica, one transaction at a time each; a
+    /// conversation's messages always take the same lane.
     pub batch_workers: usize,
     /// Most inbound messages stored in one transaction.
     pub max_batch: usize,

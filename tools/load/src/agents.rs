@@ -113,6 +113,8 @@ pub async fn watch_socket(
 /// Replies sent, by reply marker: whether the gateway accepted each.
 #[derive(Default)]
 pub struct Replies {
+    /// This run's reply markers: `markers.start` on.
+    pub markers: std::ops::Range<u64>,
     pub accepted: std::sync::Mutex<Vec<u64>>,
     /// The conversation service's message id of each accepted reply, by marker.
     pub message_ids: std::sync::Mutex<std::collections::HashMap<u64, String>>,

@@ -43,6 +43,8 @@ pub struct Process {
     pub host: String,
     pub http: u16,
     pub grpc: u16,
+    /// The admin listener: `/metrics`.
+    pub admin: u16,
     env: Vec<(String, String)>,
     netns: Option<Member>,
     log: PathBuf,
@@ -220,17 +222,15 @@ impl Fleet {
         &self,
         service: &'static str,
         host: &str,
-        http: u16,
-        grpc: u16,
+        (http, grpc, admin): (u16, u16, u16),
         inside: Option<&Member>,
     ) -> Vec<(String, String)> {
         let at = self.addresses(inside);
         let mut env: Vec<(String, String)> = vec![
             ("INBOX__HTTP__ADDR".into(), format!("{host}:{http}")),
             ("INBOX__GRPC__ADDR".into(), format!("{host}:{grpc}")),
-            // The admin listener (`/metrics`) on any port: nothing here scrapes it, and its
-            // default port would clash between replicas.
-            ("INBOX__HTTP__ADMIN_ADDR".into(), format!("{host}:0")),
+            // The admin listener (`/metrics`): the load run reads each stage's histograms there.
+            ("INBOX__HTTP__ADMIN_ADDR".into(), format!("{host}:{admin}")),
             ("INBOX__NATS__URL".into(), self.nats.url_for(self.processes.len())),
             ("INBOX__AUTH__SERVICE_TOKEN".into(), SERVICE_TOKEN.into()),
             ("INBOX__LOG__FORMAT".into(), "json".into()),
@@ -280,8 +280,13 @@ impl Fleet {
                 env.push(("INBOX__TWILIO__PUBLIC_BASE_URL".into(), TWILIO_PUBLIC_BASE_URL.into()));
                 env.push(("INBOX__WHATSAPP__GRAPH_BASE_URL".into(), self.graph_base_url.clone()));
                 env.push(("INBOX__WHATSAPP__GRAPH_API_VERSION".into(), crate::provider::GRAPH_VERSION.into()));
-                // Every visitor comes from this one machine's address.
+                // Every visitor comes from this one machine's address: its per-address budgets
+                // (one widget, all widgets, new visitors, page views) would refuse the run's
+                // traffic and the ladder would measure the limits instead of the fleet.
                 env.push(("INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE".into(), "1000000".into()));
+                env.push(("INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE_ALL_WIDGETS".into(), "10000000".into()));
+                env.push(("INBOX__WEBCHAT__VISITORS_PER_ADDRESS_PER_HOUR".into(), "1000000".into()));
+                env.push(("INBOX__WEBCHAT__PAGE_VIEWS_PER_ADDRESS_PER_HOUR".into(), "10000000".into()));
                 env.push(("INBOX__WEBCHAT__VISITOR_MESSAGES_PER_MINUTE".into(), "10000".into()));
             }
             "search" => {
@@ -303,8 +308,8 @@ impl Fleet {
         let replica = self.processes.iter().filter(|p| p.service == service).count() + 1;
         let inside = self.isolated.as_ref().filter(|(_, s)| *s == service && replica == 1).map(|(m, _)| m.clone());
         let host = inside.as_ref().map_or_else(|| "127.0.0.1".to_owned(), |m| m.inner_ip.clone());
-        let (http, grpc) = (free_port()?, free_port()?);
-        let env = self.env_for(service, &host, http, grpc, inside.as_ref());
+        let (http, grpc, admin) = (free_port()?, free_port()?, free_port()?);
+        let env = self.env_for(service, &host, (http, grpc, admin), inside.as_ref());
         let logs = self.work.join("logs");
         let mut process = Process {
             service,
@@ -312,6 +317,7 @@ impl Fleet {
             host,
             http,
             grpc,
+            admin,
             env,
             netns: inside,
             log: logs.join(format!("{service}-{replica}.log")),

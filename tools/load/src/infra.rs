@@ -126,7 +126,8 @@ impl Postgres {
         };
         let options = format!(
             "-c listen_addresses='{listen}' -c port={} -c unix_socket_directories='{}' -c max_connections=400 \
-             -c shared_buffers=256MB -c fsync=on -c log_min_messages=warning",
+             -c shared_buffers=256MB -c fsync=on -c log_min_messages=warning \
+             -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all",
             self.port,
             self.socket_dir.display()
         );

@@ -14,4 +14,5 @@ pub mod netns;
 pub mod proc;
 pub mod provider;
 pub mod run;
+pub mod stages;
 pub mod traffic;

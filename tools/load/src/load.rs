@@ -15,6 +15,7 @@ use crate::infra::{Nats, Postgres, Redis};
 use crate::proc::{cpu_seconds, load_average, own_cpu_seconds, rss_bytes};
 use crate::provider::GraphStub;
 use crate::run::{self, Finished, RunSpec, ms, percentile};
+use crate::stages;
 use crate::traffic::{Mix, Numbers};
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,50 @@ pub struct LoadOptions {
 }
 
 /// CPU seconds of every measured process at one moment.
+/// Where PostgreSQL's time went during the ladder, statement by statement (pg_stat_statements,
+/// loaded by the run's private server), written beside the logs.
+struct StatementProfile {
+    pool: sqlx::PgPool,
+}
+
+impl StatementProfile {
+    /// Zeroes the counters; `None` (said once) when the extension cannot be used.
+    async fn reset(postgres_url: &str) -> Option<Self> {
+        let attempt = async {
+            let pool = sqlx::PgPool::connect(&format!("{postgres_url}/postgres")).await?;
+            sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").execute(&pool).await?;
+            sqlx::query("SELECT pg_stat_statements_reset()").execute(&pool).await?;
+            Ok::<_, sqlx::Error>(Self { pool })
+        };
+        attempt.await.map_err(|e| eprintln!("load: no statement profile: {e}")).ok()
+    }
+
+    async fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let rows: Vec<(String, i64, f64, i64, String)> = sqlx::query_as(
+            "SELECT d.datname::text, s.calls, s.total_exec_time, s.rows, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 300) \
+             FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid \
+             ORDER BY s.total_exec_time DESC LIMIT 40",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out =
+            String::from("| database | calls | total ms | mean ms | rows | statement |\n|---|---|---|---|---|---|\n");
+        for (database, calls, total, rows, query) in rows {
+            let mean = total / calls.max(1) as f64;
+            let _ = writeln!(
+                out,
+                "| {database} | {calls} | {total:.0} | {mean:.3} | {rows} | `{}` |",
+                query.replace('|', "\\|")
+            );
+        }
+        std::fs::write(path, out)?;
+        Ok(())
+    }
+}
+
+/// How long the idle fleet is measured.
+const IDLE_WINDOW: Duration = Duration::from_secs(10);
+
 fn cpu_snapshot(fleet: &Fleet) -> Vec<(String, f64)> {
     let mut all: Vec<(String, f64)> =
         fleet.measured_pids().into_iter().map(|(label, pid, children)| (label, cpu_seconds(pid, children))).collect();
@@ -53,6 +98,8 @@ struct Step {
     stored: run::Stored,
     replies: (usize, usize, usize),
     metrics_agree: String,
+    /// Each stage's distribution during the step (the fleet's own histograms).
+    stages: stages::StepStages,
 }
 
 pub async fn load(options: LoadOptions) -> anyhow::Result<String> {
@@ -72,6 +119,13 @@ pub async fn load(options: LoadOptions) -> anyhow::Result<String> {
     );
     eprintln!("load: starting the seven services ({})", options.bin_dir.display());
     fleet.start_all().await?;
+    // What the fleet spends with no traffic at all (timers, polls, heartbeats): the floor under
+    // every per-message figure below.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle_before = cpu_snapshot(&fleet);
+    tokio::time::sleep(IDLE_WINDOW).await;
+    let idle = cpu_delta(&idle_before, &cpu_snapshot(&fleet));
+    let statements = StatementProfile::reset(&fleet.postgres.url()).await;
 
     let mut steps = Vec::new();
     let mut searchable = Vec::new();
@@ -96,6 +150,7 @@ pub async fn load(options: LoadOptions) -> anyhow::Result<String> {
             };
             eprintln!("load: {topology}: {rate}/s for {} s", options.seconds);
             let before = cpu_snapshot(&fleet);
+            let stages_before = stages::snapshot(&fleet).await;
             let running = run::start(spec, &tenant, &fleet.gateway_url(), fleet.ingest_addresses()).await?;
             let sampler = (n == 0 && topology.starts_with('1')).then(|| {
                 tokio::spawn(sample_searchable(
@@ -106,6 +161,7 @@ pub async fn load(options: LoadOptions) -> anyhow::Result<String> {
             });
             let finished = running.finish().await?;
             let after = cpu_snapshot(&fleet);
+            let stages_after = stages::snapshot(&fleet).await;
             if let Some(sampler) = sampler {
                 searchable = sampler.await.unwrap_or_default();
             }
@@ -116,10 +172,12 @@ pub async fn load(options: LoadOptions) -> anyhow::Result<String> {
                 metrics_agreement(&fleet.gateway_url(), &tenant, &finished, stored.customer_messages).await;
             let d = finished.delivery();
             eprintln!(
-                "  accepted {}/{} at {:.0}/s, e2e p99 {}, missing {}, doubled {}, out of order {}",
+                "  accepted {}/{} at {:.0}/s ({} sends refused, {} failed), e2e p99 {}, missing {}, doubled {}, out of order {}",
                 d.accepted,
                 d.planned,
                 d.achieved_per_second,
+                d.refused,
+                d.send_errors,
                 ms(percentile(&d.end_to_end, 99.0)),
                 d.missing,
                 d.doubled,
@@ -133,15 +191,23 @@ pub async fn load(options: LoadOptions) -> anyhow::Result<String> {
                 stored,
                 replies,
                 metrics_agree,
+                stages: stages::between(&stages_before, &stages_after),
             });
         }
     }
     let memory: Vec<(String, u64)> =
         fleet.measured_pids().into_iter().map(|(label, pid, children)| (label, rss_bytes(pid, children))).collect();
     let sockets = if options.sockets > 0 { Some(sockets_phase(&fleet, options.sockets).await?) } else { None };
+    if let Some(statements) = statements {
+        let path = options.work.join("statements.md");
+        match statements.write(&path).await {
+            Ok(()) => eprintln!("load: PostgreSQL's statements by total time in {}", path.display()),
+            Err(e) => eprintln!("load: no statement profile: {e:#}"),
+        }
+    }
     let ended_load = load_average();
     fleet.stop();
-    Ok(table(&steps, &searchable, &memory, sockets.as_ref(), &started_load, &ended_load))
+    Ok(table(&steps, &idle, &searchable, &memory, sockets.as_ref(), &started_load, &ended_load))
 }
 
 /// `(matches, detail)`: metrics' customer messages equal the store's once metrics caught up.
@@ -211,7 +277,8 @@ async fn sockets_phase(fleet: &Fleet, count: usize) -> anyhow::Result<SocketsFig
     tokio::time::sleep(Duration::from_secs(3)).await;
     let gateway_after = rss_bytes(gateway_pid, false);
     let planned = crate::traffic::Planned { channel: crate::traffic::Channel::WhatsApp, customer: 1, k: 0 };
-    let body = crate::traffic::whatsapp_webhook(tenant.numbers, "sockets", marker, &planned, chrono::Utc::now().timestamp());
+    let body =
+        crate::traffic::whatsapp_webhook(tenant.numbers, "sockets", marker, &planned, chrono::Utc::now().timestamp());
     let sent = Instant::now();
     let status = reqwest::Client::new()
         .post(format!("http://{}/webhooks/whatsapp", fleet.ingest_addresses()[0]))
@@ -241,6 +308,7 @@ fn mb(bytes: u64) -> String {
 
 fn table(
     steps: &[Step],
+    idle: &[(String, f64)],
     searchable: &[Duration],
     memory: &[(String, u64)],
     sockets: Option<&SocketsFigures>,
@@ -299,6 +367,18 @@ fn table(
             ms(searchable.last().copied().unwrap_or_default())
         );
     }
+    let _ = writeln!(
+        out,
+        "\n### Where the time goes: each stage's p50 / p99 (observations), from the fleet's own histograms\n"
+    );
+    let columns: Vec<(String, stages::StepStages)> = steps
+        .iter()
+        .map(|s| {
+            let fleet = if s.topology.starts_with('1') { "×1" } else { "×2" };
+            (format!("{fleet} {:.0}/s", s.rate), s.stages.clone())
+        })
+        .collect();
+    out.push_str(&stages::table(&columns));
     let _ = writeln!(out, "\n### CPU seconds per 1,000 messages, by process\n");
     let labels: Vec<String> = steps.last().map(|s| s.cpu.iter().map(|(l, _)| l.clone()).collect()).unwrap_or_default();
     let _ = writeln!(out, "| fleet | offered | {} | all |", labels.join(" | "));
@@ -311,6 +391,18 @@ fn table(
             s.cpu.iter().filter(|(l, _)| l != "load generator").map(|(_, c)| *c).sum::<f64>() * 1000.0 / accepted;
         let _ = writeln!(out, "| {} | {:.0}/s | {} | {:.2} |", s.topology, s.rate, cells.join(" | "), fleet_total);
     }
+    let per_second =
+        |label: &str| idle.iter().find(|(l, _)| l == label).map_or(0.0, |(_, c)| *c) / IDLE_WINDOW.as_secs_f64();
+    let cells: Vec<String> = labels.iter().map(|l| format!("{:.3}", per_second(l))).collect();
+    let idle_total: f64 =
+        idle.iter().filter(|(l, _)| l != "load generator").map(|(_, c)| *c).sum::<f64>() / IDLE_WINDOW.as_secs_f64();
+    let _ = writeln!(
+        out,
+        "| 1 replica each, idle: CPU seconds per second over {} s | none | {} | {:.2} |",
+        IDLE_WINDOW.as_secs(),
+        cells.join(" | "),
+        idle_total
+    );
     let _ = writeln!(out, "\n### Resident memory at the end of the rate ladder\n");
     let _ = writeln!(out, "| process | RSS |");
     let _ = writeln!(out, "|---|---|");

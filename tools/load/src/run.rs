@@ -121,7 +121,13 @@ pub fn tracing_note(note: &str) {
 }
 
 /// The shape of one run.
+/// The first reply marker of the next run.
+static REPLY_MARKERS: AtomicU64 = AtomicU64::new(0);
+/// More replies than any run makes (one per `reply_every` messages).
+const REPLY_MARKERS_PER_RUN: u64 = 10_000_000;
+
 #[derive(Debug, Clone)]
+
 pub struct RunSpec {
     /// Names the run's provider ids (`wamid.<run>.<i>`): unique per tenant.
     pub run: String,
@@ -166,7 +172,10 @@ pub async fn start(spec: RunSpec, tenant: &Tenant, gateway: &str, ingest: Vec<So
     let ledger = Ledger::new(plan, spec.rate, spec.watchers, origin);
     let mut sockets = Vec::new();
     let mut background = Vec::new();
-    let replies = Arc::new(Replies::default());
+    // Reply markers count on from the last run's: the local Graph API counts sends by marker
+    // over the whole process, and a marker reused by the next run read as a reply sent twice.
+    let first_reply = REPLY_MARKERS.fetch_add(REPLY_MARKERS_PER_RUN, Ordering::Relaxed);
+    let replies = Arc::new(Replies { markers: first_reply..first_reply + REPLY_MARKERS_PER_RUN, ..Replies::default() });
     let (reply_tx, reply_rx) = mpsc::channel(10_000);
     let reply_rx = Arc::new(tokio::sync::Mutex::new(reply_rx));
     for w in 0..spec.watchers {
@@ -185,7 +194,7 @@ pub async fn start(spec: RunSpec, tenant: &Tenant, gateway: &str, ingest: Vec<So
     }
     drop(reply_tx);
     // Four agents reply, sharing the queue.
-    let next_reply = Arc::new(AtomicU64::new(0));
+    let next_reply = Arc::new(AtomicU64::new(first_reply));
     for _ in 0..4 {
         let (tx, rx) = mpsc::channel(1_000);
         let shared = reply_rx.clone();
@@ -571,7 +580,8 @@ pub async fn check_replies(graph: &GraphStub, finished: &Finished, postgres_url:
         let sends = graph.sends();
         let accepted = finished.replies.accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let unsent: Vec<u64> = accepted.iter().copied().filter(|j| !sends.contains_key(j)).collect();
-        let doubled = sends.values().filter(|c| **c > 1).count();
+        let markers = &finished.replies.markers;
+        let doubled = sends.iter().filter(|(j, c)| markers.contains(j) && **c > 1).count();
         let ids: Vec<uuid::Uuid> = {
             let known = finished.replies.message_ids.lock().unwrap_or_else(|p| p.into_inner());
             unsent.iter().filter_map(|j| known.get(j)).filter_map(|id| uuid::Uuid::parse_str(id).ok()).collect()

@@ -102,7 +102,7 @@ async fn receive_twilio(
         Ok(_) => {
             ctx.archive.mark_published(raw_id).await;
             WEBHOOKS.with_label_values(&[CHANNEL, "accepted"]).inc();
-            tracing::info!(call_sid = callback.call_sid(), "twilio callback accepted");
+            tracing::debug!(call_sid = callback.call_sid(), "twilio callback accepted");
         }
         // A caller on the line: Twilio does not retry an answer it could not use, it plays its
         // error message and the call is lost. The callback is archived, so the call goes on and

@@ -182,7 +182,7 @@ async fn receive_whatsapp(
     let span = tracing::Span::current();
     span.record("messages", total.messages);
     span.record("statuses", total.statuses);
-    tracing::info!(messages = total.messages, statuses = total.statuses, "whatsapp webhook accepted");
+    tracing::debug!(messages = total.messages, statuses = total.statuses, "whatsapp webhook accepted");
     Ok((StatusCode::OK, Json(json!({"status": "accepted", "messages": total.messages, "statuses": total.statuses})))
         .into_response())
 }

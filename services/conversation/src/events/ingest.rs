@@ -1,10 +1,17 @@
 //! Consumer of `ingest.>`: stores each inbound message exactly once.
 //!
-//! Deliveries are handled concurrently; each hands its message to the shared batcher
+//! Deliveries are handled concurrently; each hands its message to a batcher
 //! (`inbox_bus::Batcher`) and waits for the outcome. A batch is whatever has queued up (at most
 //! `max_batch`), stored in one transaction, so under load one commit serves many messages, and
 //! an idle system still stores a lone message at once. A delivery is acked only after its batch
 //! committed.
+//!
+//! The batchers are lanes, one transaction at a time each, and a conversation's messages always
+//! take the same lane (chosen by the thread's key): two batches of this process never wait on
+//! each other's row locks, and one conversation's messages are stored, and their events
+//! published, in the order they were pulled.
+
+use std::hash::{Hash, Hasher};
 
 use inbox_bus::{BatchProcessor, Batcher, Delivery, HandlerError, MessageHandler, Payload};
 use inbox_proto::ingest::v1::InboundMessage;
@@ -17,15 +24,35 @@ type Outcome = Result<Appended, StoreError>;
 
 /// Stores normalised provider messages from channel-ingest, in batches.
 pub struct StoreInboundMessages {
-    batcher: Batcher<InboundBatches>,
+    lanes: Vec<Batcher<InboundBatches>>,
 }
 
 impl StoreInboundMessages {
-    /// Starts the batcher: at most `workers` transactions at once, each storing at most
-    /// `max_batch` messages; it stops when the handler is dropped and the queue is drained.
+    /// Starts `workers` lanes (at least one), so at most `workers` transactions at once, each
+    /// storing at most `max_batch` messages; they stop when the handler is dropped and their
+    /// queues are drained.
     pub fn start(store: ConversationStore, workers: usize, max_batch: usize) -> Self {
-        Self { batcher: Batcher::start(InboundBatches { store }, workers, max_batch) }
+        let lanes = (0..workers.max(1))
+            .map(|_| Batcher::start(InboundBatches { store: store.clone() }, 1, max_batch))
+            .collect();
+        Self { lanes }
     }
+
+    /// The lane of the conversation `inbound` belongs to.
+    fn lane(&self, tenant_id: Uuid, inbound: &InboundMessage) -> &Batcher<InboundBatches> {
+        let address = inbound.sender.as_ref().map_or("", |s| s.address.as_str());
+        let lane =
+            lane_of(&(tenant_id, inbound.channel, inbound.channel_account_id.as_str(), address), self.lanes.len());
+        &self.lanes[lane]
+    }
+}
+
+/// Which of `lanes` a thread key takes: the same one every time (a fixed hash, not a random
+/// seed per process).
+fn lane_of(key: &impl Hash, lanes: usize) -> usize {
+    let mut hasher = std::hash::DefaultHasher::new();
+    key.hash(&mut hasher);
+    usize::try_from(hasher.finish() % lanes.max(1) as u64).unwrap_or(0)
 }
 
 /// One transaction per batch of inbound messages.
@@ -75,7 +102,7 @@ impl MessageHandler for StoreInboundMessages {
         }
         let external_id = inbound.external_id.clone();
         let outcome = self
-            .batcher
+            .lane(tenant_id, &inbound)
             .submit((tenant_id, inbound))
             .await
             .map_err(|stopped| HandlerError::Retry(stopped.to_string()))?;
@@ -86,5 +113,21 @@ impl MessageHandler for StoreInboundMessages {
             Appended::Duplicate => tracing::info!(%external_id, "duplicate inbound message ignored"),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_always_takes_the_same_lane_and_threads_spread_over_all_lanes() {
+        let tenant = Uuid::from_u128(7);
+        let key = |address: &str| (tenant, 1, "acct", address.to_owned());
+        assert_eq!(lane_of(&key("+15550001"), 3), lane_of(&key("+15550001"), 3));
+        let used: std::collections::HashSet<usize> =
+            (0..100).map(|i| lane_of(&key(&format!("+1555{i:04}")), 3)).collect();
+        assert_eq!(used.len(), 3, "a hundred customers use every lane");
+        assert_eq!(lane_of(&key("+15550001"), 1), 0);
     }
 }

@@ -262,6 +262,18 @@ fn catchup(after: u64, head: u64, feed: &Feed, replay_limit: u64) -> Catchup {
     Catchup::FromStream { after, head }
 }
 
+/// How old each event is when this replica's live push reads it: the last stage before the
+/// agents' sockets (webhook → socket is the sum of the stages before it and this).
+#[allow(clippy::expect_used)] // registration fails only on a duplicate name: a bug here
+static EVENT_AGE: std::sync::LazyLock<inbox_telemetry::prometheus::Histogram> = std::sync::LazyLock::new(|| {
+    inbox_telemetry::prometheus::register_histogram!(
+        "inbox_gateway_live_event_age_seconds",
+        "Time from an event's storing in the EVENTS stream to this gateway's live push reading it.",
+        inbox_bus::STAGE_BUCKETS.to_vec()
+    )
+    .expect("metric registers once")
+});
+
 /// Feeds the hub from the `EVENTS` stream until `shutdown`: an ordered consumer of this
 /// replica (no acks, nothing durable) starting right after the stream's last message, so each
 /// event is handled once, in order, whatever publishers repeat; a broken consumer is
@@ -314,6 +326,7 @@ pub async fn relay_events_to_hub(
             };
             let Ok(info) = message.info() else { continue };
             let seq = info.stream_sequence;
+            EVENT_AGE.observe(inbox_bus::seconds_since_stored(info.published.unix_timestamp_nanos()));
             match Envelope::decode(message.payload.clone()) {
                 Ok(envelope) => hub.accept_event(message.subject.as_str(), seq, &envelope, Instant::now()),
                 Err(_) => {
