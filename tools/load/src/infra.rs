@@ -96,6 +96,13 @@ impl Postgres {
         let mut initdb = pg.as_owner(&pg.bin.join("initdb"));
         initdb.arg("-D").arg(&pg.data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"]);
         run(&mut initdb).context("initdb")?;
+        if let Some(address) = &pg.extra_listen {
+            // initdb trusts loopback only: a process in the namespace behind `address` (its
+            // link's /24) is let in too, or it never gets past authentication.
+            let subnet = address.rsplit_once('.').map_or_else(|| address.clone(), |(net, _)| format!("{net}.0/24"));
+            let mut hba = std::fs::OpenOptions::new().append(true).open(pg.data.join("pg_hba.conf"))?;
+            std::io::Write::write_all(&mut hba, format!("host all all {subnet} trust\n").as_bytes())?;
+        }
         pg.start_server().await?;
         Ok(pg)
     }

@@ -1,7 +1,7 @@
-import { useQuery, useQueryClient, type InfiniteData } from '@tanstack/react-query';
+import { useQuery, useQueryClient, type InfiniteData, type QueryClient } from '@tanstack/react-query';
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import * as api from '../api/client';
-import { applyFrame } from '../api/cache';
+import { appendMessage, applyFrame } from '../api/cache';
 import { messageOf } from '../api/errors';
 import { keys } from '../api/keys';
 import { LiveStream, streamUrl, type StreamState } from '../api/stream';
@@ -30,17 +30,19 @@ import s from './Inbox.module.css';
 const Settings = lazy(() => import('../ui/Settings'));
 const Metrics = lazy(() => import('../ui/Metrics'));
 
-async function sendOutboxItem(item: OutboxItem): Promise<void> {
+/** Sends one outbox item; the stored message goes into the history at once, without waiting
+ * for the live stream (which may still be reconnecting after the network came back). */
+async function sendOutboxItem(qc: QueryClient, item: OutboxItem): Promise<void> {
   const p = item.payload;
-  if (p.kind === 'template') {
-    await api.sendTemplateMessage(item.conversationId, p.template_id, p.variables, item.key);
-  } else {
-    await api.sendMessage(
-      item.conversationId,
-      p.template ? { template: p.template } : { text: p.text, internal_note: p.internal_note },
-      item.key,
-    );
-  }
+  const result =
+    p.kind === 'template'
+      ? await api.sendTemplateMessage(item.conversationId, p.template_id, p.variables, item.key)
+      : await api.sendMessage(
+          item.conversationId,
+          p.template ? { template: p.template } : { text: p.text, internal_note: p.internal_note },
+          item.key,
+        );
+  if (result.message) appendMessage(qc, result.message);
 }
 
 export function Inbox({ session }: { session: Session }) {
@@ -88,7 +90,7 @@ export function Inbox({ session }: { session: Session }) {
   }, []);
 
   const [outbox] = useState(
-    () => new Outbox(typeof localStorage === 'undefined' ? null : localStorage, sendOutboxItem, () => navigator.onLine),
+    () => new Outbox(typeof localStorage === 'undefined' ? null : localStorage, (item) => sendOutboxItem(qc, item), () => navigator.onLine),
   );
   useEffect(() => {
     const onOnline = () => {

@@ -41,6 +41,36 @@ describe('offline outbox', () => {
     expect(box.list()).toEqual([]);
   });
 
+  it('tries a failed send again by itself, backing off 1 s, 2 s, 4 s, and starts over after a success', async () => {
+    let failures = 3;
+    const keys: string[] = [];
+    const timers: { ms: number; fire: () => void; cancelled: boolean }[] = [];
+    const timer = (fire: () => void, ms: number) => {
+      const t = { ms, fire, cancelled: false };
+      timers.push(t);
+      return () => void (t.cancelled = true);
+    };
+    const box = new Outbox(memory(), async (i) => {
+      keys.push(i.key);
+      if (failures-- > 0) throw new ApiError(503, 'unavailable', 'gateway restarting');
+    }, () => true, timer);
+    box.add('c1', text('hi'), 'k1');
+    await box.flush();
+    for (const expected of [1000, 2000, 4000]) {
+      const pending = timers.filter((t) => !t.cancelled);
+      expect(pending.map((t) => t.ms)).toEqual([expected]);
+      pending[0].cancelled = true;
+      pending[0].fire();
+      await box.flush();
+    }
+    expect(keys).toEqual(['k1', 'k1', 'k1', 'k1']);
+    expect(box.list()).toEqual([]);
+    failures = 1;
+    box.add('c1', text('again'), 'k2');
+    await box.flush();
+    expect(timers.filter((t) => !t.cancelled).map((t) => t.ms)).toEqual([1000]);
+  });
+
   it('marks a refused send failed with the reason and lets the agent retry or discard it', async () => {
     let refuse = true;
     const box = new Outbox(memory(), async () => {

@@ -1,6 +1,9 @@
 // Every send goes through the outbox: kept in localStorage with its idempotency key, sent at
 // once when online, held while offline and sent when the connection is back — each exactly
-// once, because a repeat with the same key is answered `replayed` by the server.
+// once, because a repeat with the same key is answered `replayed` by the server. A send that
+// fails on the network or with a retryable answer (429, 5xx) is tried again by itself, after
+// 1 s, 2 s, 4 s … up to 30 s: the browser's `online` event is a hint, not a promise that the
+// first request after it goes through.
 
 import { ApiError } from '../api/errors';
 
@@ -19,6 +22,17 @@ export interface OutboxItem {
 
 export type Sender = (item: OutboxItem) => Promise<void>;
 
+/** Schedules a call after `ms`; returns what cancels it (setTimeout in the browser). */
+export type Timer = (callback: () => void, ms: number) => () => void;
+
+const browserTimer: Timer = (callback, ms) => {
+  const id = setTimeout(callback, ms);
+  return () => clearTimeout(id);
+};
+
+const FIRST_RETRY_MS = 1_000;
+const LAST_RETRY_MS = 30_000;
+
 interface KeyValue {
   getItem(k: string): string | null;
   setItem(k: string, v: string): void;
@@ -35,6 +49,8 @@ export class Outbox {
   private items: OutboxItem[];
   private listeners = new Set<() => void>();
   private flushing: Promise<void> | null = null;
+  private retryDelay = FIRST_RETRY_MS;
+  private cancelRetry: (() => void) | null = null;
   /** Grows on every change (for React's external-store subscriptions). */
   version = 0;
 
@@ -42,6 +58,7 @@ export class Outbox {
     private readonly storage: KeyValue | null,
     private readonly sender: Sender,
     private readonly isOnline: () => boolean,
+    private readonly timer: Timer = browserTimer,
   ) {
     let stored: OutboxItem[] = [];
     try {
@@ -101,8 +118,10 @@ export class Outbox {
     this.changed();
   }
 
-  /** Sends what is queued, oldest first; stops at the first network failure (still offline). */
+  /** Sends what is queued, oldest first; stops at the first retryable failure and tries again later. */
   flush(): Promise<void> {
+    this.cancelRetry?.();
+    this.cancelRetry = null;
     if (!this.isOnline()) return Promise.resolve();
     this.flushing ??= this.run().finally(() => {
       this.flushing = null;
@@ -117,16 +136,28 @@ export class Outbox {
       this.update(next.key, { state: 'sending' });
       try {
         await this.sender(next);
+        this.retryDelay = FIRST_RETRY_MS;
         this.items = this.items.filter((i) => i.key !== next.key);
         this.changed();
       } catch (e) {
         const err = e instanceof ApiError ? e : new ApiError(0, 'network', String(e));
         if (err.isRetryable) {
           this.update(next.key, { state: 'queued' });
+          this.scheduleRetry();
           return;
         }
         this.update(next.key, { state: 'failed', error: { status: err.status, code: err.code, message: err.message } });
       }
     }
+  }
+
+  private scheduleRetry(): void {
+    this.cancelRetry?.();
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(delay * 2, LAST_RETRY_MS);
+    this.cancelRetry = this.timer(() => {
+      this.cancelRetry = null;
+      void this.flush();
+    }, delay);
   }
 }
