@@ -16,6 +16,7 @@ ones, and `values-production.yaml`.
 from __future__ import annotations
 
 import base64
+import hashlib
 import copy
 import json
 import re
@@ -352,7 +353,20 @@ def test_env_contract(which: str, request: pytest.FixtureRequest) -> None:
         assert env["INBOX__LOG__FORMAT"]["value"] == "json", name
         expected_level = "info" if which == "default" else ("trace" if name == "conversation" else "debug")
         assert env["INBOX__LOG__LEVEL"]["value"] == expected_level, name
-        assert secret_ref(env["INBOX__AUTH__SERVICE_TOKEN"]) == (secret_name, "serviceToken"), name
+        assert secret_ref(env["INBOX__AUTH__SERVICE_TOKEN"]) == (secret_name, f"serviceToken-{name}"), name
+        # Each caller by its own token's hash: exactly the services that call this one.
+        callers = [caller for (caller, callee) in CALLS if callee == name]
+        if callers:
+            expected = ",".join(f"{c}:$(INBOX_CALLER_SHA256_{c.replace('-', '_').upper()})" for c in callers)
+            assert env["INBOX__AUTH__CALLERS"]["value"] == expected, name
+            for caller in callers:
+                var = f"INBOX_CALLER_SHA256_{caller.replace('-', '_').upper()}"
+                assert secret_ref(env[var]) == (secret_name, f"serviceTokenSha256-{caller}"), (name, var)
+                # Kubernetes expands $(VAR) only from variables defined before.
+                names = [e["name"] for e in rendered.container(name)["env"]]
+                assert names.index(var) < names.index("INBOX__AUTH__CALLERS"), (name, var)
+        else:
+            assert "INBOX__AUTH__CALLERS" not in env, name
 
         if name in POSTGRES_SERVICES:
             assert "value" not in env["INBOX__POSTGRES__URL"], f"{name}: Postgres URL must come from the Secret"
@@ -424,8 +438,14 @@ def test_every_service_finds_the_services_it_calls() -> None:
 def test_secret_default_holds_every_referenced_key(default: Rendered) -> None:
     secret = default.get("Secret", RELEASE)
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    for key in ("serviceToken", "jwtSecret", "operatorToken"):
+    for key in ("jwtSecret", "operatorToken"):
         assert len(data[key]) >= 32, key
+    tokens = [data[f"serviceToken-{name}"] for name in SERVICES]
+    assert len(set(tokens)) == len(SERVICES), "each service has a token of its own"
+    for name in SERVICES:
+        token = data[f"serviceToken-{name}"]
+        assert len(token) >= 32, name
+        assert data[f"serviceTokenSha256-{name}"] == hashlib.sha256(token.encode()).hexdigest(), name
     kid, key = data["channelSecretsKeys"].split(":")
     assert kid == "k1" and len(base64.b64decode(key)) == 32
     assert data["postgresUrl-gateway"] == "postgres://inbox@postgres:5432/inbox_gateway"

@@ -81,10 +81,9 @@ done
 
 # Secrets are made once and kept, so tokens printed earlier stay valid across restarts.
 SECRETS="$DATA/secrets.env"
+rand() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 if [[ ! -f "$SECRETS" ]]; then
-  rand() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
   (umask 077; cat > "$SECRETS" <<EOT
-SERVICE_TOKEN=$(rand)
 JWT_SECRET=$(rand)$(rand)
 OPERATOR_TOKEN=$(rand)
 EOT
@@ -94,8 +93,26 @@ fi
 if ! grep -q '^CHANNEL_SECRETS_KEY=' "$SECRETS"; then
   echo "CHANNEL_SECRETS_KEY=$(head -c 32 /dev/urandom | base64)" >>"$SECRETS"
 fi
+# Each service's own gRPC token (SERVICE_TOKEN_CHANNEL_INGEST=...), added when missing.
+token_var() { local v=${1^^}; echo "SERVICE_TOKEN_${v//-/_}"; }
+for name in "${ORDER[@]}"; do
+  grep -q "^$(token_var "$name")=" "$SECRETS" || echo "$(token_var "$name")=$(rand)" >>"$SECRETS"
+done
 # shellcheck disable=SC1090
 source "$SECRETS"
+# Who calls whom over gRPC: each service admits exactly these callers, each known by its
+# token's SHA-256 and held to what the callee grants it (docs/security.md).
+declare -A CALLERS=([conversation]="gateway routing metrics search" [routing]="gateway notification search"
+                    [channel-ingest]=gateway [notification]=gateway [search]=gateway [metrics]=gateway [gateway]="")
+token_of() { local var; var=$(token_var "$1"); echo "${!var}"; }
+callers_of() {
+  local entries=() caller
+  for caller in ${CALLERS[$1]}; do
+    entries+=("$caller:$(printf '%s' "$(token_of "$caller")" | sha256sum | cut -c1-64)")
+  done
+  local IFS=,
+  echo "${entries[*]}"
+}
 
 PIDS=()
 stop_all() {
@@ -120,7 +137,8 @@ for name in "${ORDER[@]}"; do
     # gRPC reflection for grpcurl while developing (off by default).
     "INBOX__GRPC__REFLECTION=true"
     "INBOX__NATS__URL=$INBOX_DEV_NATS_URL"
-    "INBOX__AUTH__SERVICE_TOKEN=$SERVICE_TOKEN"
+    "INBOX__AUTH__SERVICE_TOKEN=$(token_of "$name")"
+    "INBOX__AUTH__CALLERS=$(callers_of "$name")"
     "INBOX__LOG__FORMAT=json"
   )
   [[ -n "${DB[$name]:-}" ]] && env_vars+=("INBOX__POSTGRES__URL=$INBOX_DEV_POSTGRES_URL/${DB[$name]}")

@@ -157,12 +157,16 @@ impl Drop for Up {
     }
 }
 
-/// A base port whose seven service ports, their gRPC ports (+1000) and the simulator's (+10)
-/// are free right now.
+/// A base port whose seven service ports, their gRPC (+1000) and admin (+2000) ports and the
+/// simulator's (+10) are free right now. All below 32,768, where Linux's ephemeral range
+/// starts: the source port of some outgoing connection (a pool connecting to PostgreSQL) can
+/// take a port in that range between this check and the service's bind (CI saw routing exit
+/// with "address in use" on 36266).
 fn free_base_port() -> anyhow::Result<u16> {
     for _ in 0..200 {
-        let base = 20_000 + (free_port() % 20_000);
-        let ports: Vec<u16> = (0..7).flat_map(|i| [base + i, base + 1000 + i]).chain([base + 10]).collect();
+        let base = 20_000 + (free_port() % 10_000);
+        let ports: Vec<u16> =
+            (0..7).flat_map(|i| [base + i, base + 1000 + i, base + 2000 + i]).chain([base + 10]).collect();
         if ports.iter().all(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok()) {
             return Ok(base);
         }

@@ -18,7 +18,7 @@ use inbox_e2e::support::{
     PHONE_NUMBER_ID, connect_stream, customer_writes, inboxctl, next_frame_of_type, person_token, send_json,
     set_up_tenant,
 };
-use inbox_e2e::{Fleet, SERVICE_TOKEN, bin_dir};
+use inbox_e2e::{Fleet, bin_dir, identity_env};
 use inbox_testkit::{free_port, wait_until};
 use reqwest::Method;
 use serde_json::json;
@@ -44,7 +44,7 @@ async fn start_notification(fleet: &mut Fleet) -> anyhow::Result<Notification> {
         .env("INBOX__POSTGRES__URL", database)
         .env("INBOX__POSTGRES__MAX_CONNECTIONS", "8")
         .env("INBOX__NATS__URL", fleet.nats.url())
-        .env("INBOX__AUTH__SERVICE_TOKEN", SERVICE_TOKEN)
+        .envs(identity_env("notification"))
         .env("INBOX__NOTIFICATION__ROUTING_URL", format!("http://127.0.0.1:{}", fleet.grpc_port("routing")))
         .env("INBOX__LOG__LEVEL", "warn")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")

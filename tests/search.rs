@@ -18,7 +18,7 @@ use inbox_e2e::support::{
     APP_SECRET, PHONE_NUMBER_ID, customer_writes, get_json, inboxctl, person_token, post_webhook, send_json,
     set_up_tenant, sign, webhook,
 };
-use inbox_e2e::{Fleet, SERVICE_TOKEN};
+use inbox_e2e::{Fleet, service_token};
 use inbox_proto::search::v1 as pb;
 use inbox_proto::search::v1::search_client::SearchClient;
 use inbox_service::{CallContext, Role, Visibility};
@@ -43,7 +43,7 @@ async fn search_client(fleet: &Fleet) -> anyhow::Result<Client> {
 fn request<T>(tenant: &str, role: Role, visibility: &Visibility, message: T) -> tonic::Request<T> {
     let principal = if role == Role::Operator { "operator".to_owned() } else { format!("user:{}", Uuid::now_v7()) };
     let ctx = CallContext { tenant_id: Uuid::parse_str(tenant).unwrap(), principal, role };
-    let mut request = ctx.request(message, &Secret::new(SERVICE_TOKEN)).unwrap();
+    let mut request = ctx.request(message, &Secret::new(service_token("gateway"))).unwrap();
     visibility.write_to(request.metadata_mut()).unwrap();
     request
 }

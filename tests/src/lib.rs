@@ -19,7 +19,17 @@ pub const SERVICES: [&str; 7] =
     ["gateway", "channel-ingest", "conversation", "routing", "notification", "search", "metrics"];
 const WITH_POSTGRES: [&str; 6] = ["gateway", "channel-ingest", "conversation", "routing", "notification", "metrics"];
 
-pub const SERVICE_TOKEN: &str = "e2e-service-token-0123456789";
+/// The services each service calls over gRPC (the fleet's call graph, as `just up` and the
+/// Helm chart wire it): a callee admits these callers only, each by its own token.
+pub const CALLS: [(&str, &[&str]); 7] = [
+    ("gateway", &["conversation", "channel-ingest", "routing", "metrics", "notification", "search"]),
+    ("channel-ingest", &[]),
+    ("conversation", &[]),
+    ("routing", &["conversation"]),
+    ("notification", &["routing"]),
+    ("search", &["conversation", "routing"]),
+    ("metrics", &["conversation"]),
+];
 pub const OPERATOR_TOKEN: &str = "e2e-operator-token-0123456789";
 const JWT_SECRET: &str = "e2e-jwt-secret-0123456789-0123456789";
 /// 32 bytes, base64: the key channel-ingest seals channel secrets with in the tests.
@@ -47,6 +57,30 @@ pub struct Fleet {
     /// Extra processes of a service started with `start_replica`.
     replicas: Vec<Process>,
     database_urls: HashMap<&'static str, String>,
+}
+
+/// The token `name` presents on its gRPC calls; each service has its own.
+pub fn service_token(name: &str) -> String {
+    format!("e2e-{name}-token-0123456789")
+}
+
+/// `INBOX__AUTH__CALLERS` of `name`: every service that calls it, by its token's SHA-256.
+pub fn callers_of(name: &str) -> String {
+    use sha2::Digest as _;
+    CALLS
+        .iter()
+        .filter(|(_, callees)| callees.contains(&name))
+        .map(|(caller, _)| format!("{caller}:{}", hex::encode(sha2::Sha256::digest(service_token(caller)))))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The settings that make `name` one identity among the fleet's: its token and its callers.
+pub fn identity_env(name: &str) -> [(String, String); 2] {
+    [
+        ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), service_token(name)),
+        ("INBOX__AUTH__CALLERS".to_owned(), callers_of(name)),
+    ]
 }
 
 /// Where the built binaries are.
@@ -122,9 +156,9 @@ impl Fleet {
                 ("INBOX__HTTP__ADMIN_ADDR".to_owned(), format!("127.0.0.1:{admin}")),
                 ("INBOX__GRPC__ADDR".to_owned(), format!("127.0.0.1:{grpc}")),
                 ("INBOX__NATS__URL".to_owned(), fleet.nats.url()),
-                ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), SERVICE_TOKEN.to_owned()),
                 ("INBOX__LOG__LEVEL".to_owned(), "info".to_owned()),
             ];
+            env.extend(identity_env(name));
             if let Some(db) = databases.get(name) {
                 env.push(("INBOX__POSTGRES__URL".to_owned(), db.url()));
                 // Two fleets run at once (one per test thread): small pools keep them well

@@ -198,7 +198,24 @@ upgrades), else a fresh random one. Context: dict "given" "existing" (secret dat
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
-      key: serviceToken
+      key: serviceToken-{{ .name }}
+{{- /* Each caller of this service (the "inbox.callers" table) by its token's SHA-256, which
+Kubernetes puts into INBOX__AUTH__CALLERS through $(VAR) references. */}}
+{{- $callers := compact (splitList " " (include "inbox.callersOf" .)) }}
+{{- if $callers }}
+{{- $entries := list }}
+{{- range $caller := $callers }}
+{{- $var := printf "INBOX_CALLER_SHA256_%s" ($caller | replace "-" "_" | upper) }}
+- name: {{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: serviceTokenSha256-{{ $caller }}
+{{- $entries = append $entries (printf "%s:$(%s)" $caller $var) }}
+{{- end }}
+- name: INBOX__AUTH__CALLERS
+  value: {{ join "," $entries | quote }}
+{{- end }}
 {{- if include "inbox.usesPostgres" . }}
 - name: INBOX__POSTGRES__URL
   valueFrom:

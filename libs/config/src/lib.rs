@@ -267,8 +267,22 @@ impl std::fmt::Debug for RedisSettings {
 /// How services authenticate each other.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthSettings {
-    /// Shared secret every internal gRPC call presents as a bearer token.
+    /// This service's credential: the bearer token its outgoing gRPC calls present.
     pub service_token: Secret,
+    /// Who may call this service: `name:<SHA-256 hex of that service's token>`, comma
+    /// separated (`gateway:9f86…,search:60303…`); a name twice while its token rotates. Each
+    /// caller is then held to what the callee
+    /// grants it by name (methods, roles). Empty: the shared-token mode, where every holder of
+    /// this service's own `service_token` may call everything.
+    #[serde(default)]
+    pub callers: String,
+}
+
+/// One entry of `auth.callers`: a caller's name and the SHA-256 of its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerEntry {
+    pub name: String,
+    pub token_sha256: [u8; 32],
 }
 
 impl AuthSettings {
@@ -276,7 +290,37 @@ impl AuthSettings {
         if self.service_token.expose().len() < 16 {
             return Err(refuse("auth.service_token", "must be set to at least 16 characters"));
         }
+        self.caller_entries()?;
         Ok(())
+    }
+
+    /// `auth.callers` parsed; empty in the shared-token mode.
+    pub fn caller_entries(&self) -> Result<Vec<CallerEntry>, SettingsError> {
+        let mut entries: Vec<CallerEntry> = Vec::new();
+        for item in self.callers.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let bad = |problem: &str| {
+                refuse("auth.callers", format!("entry {:?}: {problem}", item.split(':').next().unwrap_or("")))
+            };
+            let (name, hash) = item.split_once(':').ok_or_else(|| bad("must be name:<sha256 hex>"))?;
+            let name = name.trim();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                return Err(bad("the name must be lowercase letters, digits and '-'"));
+            }
+            let hash = hash.trim();
+            if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad("the token hash must be 64 hex digits (the SHA-256 of the caller's token)"));
+            }
+            let mut token_sha256 = [0u8; 32];
+            for (i, byte) in token_sha256.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).map_err(|_| bad("not hex"))?;
+            }
+            // A name may be listed twice (old and new token while it rotates); a token once.
+            if entries.iter().any(|e| e.token_sha256 == token_sha256) {
+                return Err(bad("the same token hash is listed twice"));
+            }
+            entries.push(CallerEntry { name: name.to_owned(), token_sha256 });
+        }
+        Ok(entries)
     }
 }
 
@@ -419,6 +463,36 @@ mod tests {
         assert!(!printed.contains("s3cr3t"), "{printed}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("postgres://u:***@db/x"), "{printed}");
+    }
+
+    #[test]
+    fn callers_are_names_with_token_hashes_and_anything_else_is_refused_by_name() {
+        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let with = |callers: &str| {
+            let s: Sample = load(
+                DEFAULTS,
+                None,
+                &env(&[("INBOX__AUTH__SERVICE_TOKEN", "a-long-enough-token"), ("INBOX__AUTH__CALLERS", callers)]),
+            )
+            .unwrap();
+            s.auth
+        };
+        let auth = with(&format!(" gateway:{hash} , search:{}", "0".repeat(64)));
+        let entries = auth.caller_entries().unwrap();
+        assert_eq!(entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["gateway", "search"]);
+        assert_eq!(entries[0].token_sha256[..2], [0x9f, 0x86]);
+        assert!(with("").caller_entries().unwrap().is_empty());
+        // Two tokens of one caller while it rotates.
+        assert_eq!(with(&format!("gateway:{hash},gateway:{}", "1".repeat(64))).caller_entries().unwrap().len(), 2);
+        for bad in [
+            "gateway".to_owned(),
+            format!("Gateway:{hash}"),
+            "gateway:abc".to_owned(),
+            format!("gateway:{hash},search:{hash}"),
+        ] {
+            let err = with(&bad).validate().unwrap_err().to_string();
+            assert!(err.contains("INBOX__AUTH__CALLERS") && !err.contains(hash), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -1,22 +1,24 @@
 //! gRPC hosting and the metadata contract between services.
 //!
-//! Every internal call carries `authorization: Bearer <service token>` (the shared secret of
-//! the fleet), `x-inbox-tenant` (the tenant the call acts for) and `x-inbox-principal` /
-//! `x-inbox-role` (who acts). The server side checks the token in constant time and hands
-//! handlers a [`CallContext`]; handlers scope every query by its tenant.
+//! Every internal call carries `authorization: Bearer <service token>` (the calling service's
+//! own token), `x-inbox-tenant` (the tenant the call acts for) and `x-inbox-principal` /
+//! `x-inbox-role` (who acts). The server side identifies the caller by its token, checks that
+//! it may call the method with that role ([`crate::callers`]) and hands handlers a
+//! [`CallContext`]; handlers scope every query by its tenant.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inbox_config::Secret;
+use inbox_config::{AuthSettings, Secret};
 use inbox_errors::{ErrorCode, PublicError};
-use subtle::ConstantTimeEq;
 use tonic::metadata::MetadataMap;
 use tonic::service::Interceptor;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 use uuid::Uuid;
+
+use crate::callers::{CalledMethod, Callers, Grant};
 
 pub const TENANT_KEY: &str = "x-inbox-tenant";
 pub const PRINCIPAL_KEY: &str = "x-inbox-principal";
@@ -115,44 +117,58 @@ impl CallContext {
     }
 }
 
-/// Server-side interceptor: checks the service token, parses the call context.
+/// Server-side interceptor: identifies the caller by its token, checks its grant for the
+/// method and the role it claims, parses the call context.
 #[derive(Clone)]
 pub struct ServiceAuth {
-    token: Arc<Secret>,
+    callers: Arc<Callers>,
 }
 
 impl ServiceAuth {
-    pub fn new(token: Secret) -> Self {
-        Self { token: Arc::new(token) }
+    /// Callers as `auth` configures them, each held to its entry of `grants` (unless `auth`
+    /// has no `callers`: then its own `service_token` admits any call).
+    pub fn new(auth: &AuthSettings, grants: &'static [Grant]) -> Self {
+        Self { callers: Arc::new(Callers::from_settings(auth, grants)) }
     }
 
-    fn context(&self, metadata: &MetadataMap) -> Result<CallContext, PublicError> {
+    /// The shared-token mode only: whoever presents `token` may call everything.
+    pub fn shared(token: Secret) -> Self {
+        Self { callers: Arc::new(Callers::Shared(token)) }
+    }
+
+    fn context(
+        &self,
+        metadata: &MetadataMap,
+        method: Option<&CalledMethod>,
+    ) -> Result<(CallContext, crate::callers::Caller), PublicError> {
         let presented = metadata
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| PublicError::new(ErrorCode::Unauthenticated, "missing service token"))?;
-        let expected = self.token.expose().as_bytes();
-        if expected.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected)) {
-            return Err(PublicError::new(ErrorCode::Unauthenticated, "invalid service token"));
-        }
         let text = |key: &str| metadata.get(key).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        // Who the caller is comes first: an unknown token is unauthenticated, whatever it claims.
+        let role = text(ROLE_KEY).parse::<Role>();
+        let caller =
+            self.callers.admit(presented, method.map(|m| m.0.as_str()), *role.as_ref().unwrap_or(&Role::Service))?;
+        let role = role?;
         let tenant_id = Uuid::parse_str(&text(TENANT_KEY))
             .map_err(|_| PublicError::invalid_argument(format!("{TENANT_KEY} must be a tenant uuid")))?;
-        let role: Role = text(ROLE_KEY).parse()?;
         let principal = text(PRINCIPAL_KEY);
         if principal.is_empty() {
             return Err(PublicError::invalid_argument(format!("{PRINCIPAL_KEY} is required")));
         }
-        Ok(CallContext { tenant_id, principal, role })
+        Ok((CallContext { tenant_id, principal, role }, caller))
     }
 }
 
 impl Interceptor for ServiceAuth {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let context = self.context(request.metadata()).map_err(|e| e.to_status())?;
+        let method = request.extensions().get::<CalledMethod>();
+        let (context, caller) = self.context(request.metadata(), method).map_err(|e| e.to_status())?;
         let visibility = crate::Visibility::read_from(request.metadata())?;
         request.extensions_mut().insert(context);
+        request.extensions_mut().insert(caller);
         request.extensions_mut().insert(visibility);
         Ok(request)
     }
@@ -168,9 +184,17 @@ pub fn client_channel(url: &str) -> Result<Channel, PublicError> {
     Ok(endpoint.connect_lazy())
 }
 
-/// The fleet's gRPC router: every call runs in a span continuing the caller's trace.
+/// The layer that records each call's method for [`ServiceAuth`].
+type MarkMethodLayer =
+    tower::util::MapRequestLayer<fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>>;
+
+/// The fleet's gRPC router: every call runs in a span continuing the caller's trace, with its
+/// method recorded for the callee's grants.
 pub type GrpcRouter = tonic::transport::server::Router<
-    tower::layer::util::Stack<crate::trace_context::GrpcTraceLayer, tower::layer::util::Identity>,
+    tower::layer::util::Stack<
+        MarkMethodLayer,
+        tower::layer::util::Stack<crate::trace_context::GrpcTraceLayer, tower::layer::util::Identity>,
+    >,
 >;
 
 /// A gRPC router with `grpc.health.v1`, and server reflection over every inbox proto when
@@ -180,6 +204,7 @@ pub fn router_with_standard_services(reflection: bool) -> (tonic_health::server:
     let (health, health_service) = tonic_health::server::health_reporter();
     let mut router = tonic::transport::Server::builder()
         .layer(crate::trace_context::grpc_server_layer())
+        .layer(tower::util::MapRequestLayer::new(crate::callers::mark_method as fn(_) -> _))
         .add_service(health_service);
     if reflection {
         #[allow(clippy::expect_used)] // the descriptor sets are generated at build time from valid protos
@@ -227,31 +252,31 @@ mod tests {
 
     #[test]
     fn a_call_with_the_right_token_carries_its_context_through() {
-        let auth = ServiceAuth::new(Secret::new("the-service-token-0123"));
+        let auth = ServiceAuth::shared(Secret::new("the-service-token-0123"));
         let c = ctx();
-        assert_eq!(auth.context(&metadata_for(&c, "the-service-token-0123")).unwrap(), c);
+        assert_eq!(auth.context(&metadata_for(&c, "the-service-token-0123"), None).unwrap().0, c);
     }
 
     #[test]
     fn a_call_with_a_wrong_token_is_unauthenticated() {
-        let auth = ServiceAuth::new(Secret::new("the-service-token-0123"));
-        let err = auth.context(&metadata_for(&ctx(), "the-service-token-9999")).unwrap_err();
+        let auth = ServiceAuth::shared(Secret::new("the-service-token-0123"));
+        let err = auth.context(&metadata_for(&ctx(), "the-service-token-9999"), None).unwrap_err();
         assert_eq!(err.code, ErrorCode::Unauthenticated);
     }
 
     #[test]
     fn a_call_without_a_tenant_is_refused() {
-        let auth = ServiceAuth::new(Secret::new("tok-tok-tok-tok-tok"));
+        let auth = ServiceAuth::shared(Secret::new("tok-tok-tok-tok-tok"));
         let mut m = metadata_for(&ctx(), "tok-tok-tok-tok-tok");
         m.remove(TENANT_KEY);
-        assert_eq!(auth.context(&m).unwrap_err().code, ErrorCode::InvalidArgument);
+        assert_eq!(auth.context(&m, None).unwrap_err().code, ErrorCode::InvalidArgument);
     }
 
     #[test]
     fn an_empty_configured_token_accepts_nobody() {
-        let auth = ServiceAuth::new(Secret::new(""));
+        let auth = ServiceAuth::shared(Secret::new(""));
         let mut m = metadata_for(&ctx(), "");
         m.insert("authorization", "Bearer ".parse().unwrap());
-        assert_eq!(auth.context(&m).unwrap_err().code, ErrorCode::Unauthenticated);
+        assert_eq!(auth.context(&m, None).unwrap_err().code, ErrorCode::Unauthenticated);
     }
 }

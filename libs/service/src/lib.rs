@@ -3,6 +3,7 @@
 //! service-to-service authentication, PostgreSQL set-up (create the database, migrate), and
 //! graceful shutdown.
 
+pub mod callers;
 pub mod clock;
 pub mod grpc;
 pub mod http_edge;

@@ -25,6 +25,7 @@ pub mod whatsapp;
 use inbox_proto::ingest::v1::channel_accounts_server::ChannelAccountsServer;
 use inbox_proto::ingest::v1::channel_deliveries_server::ChannelDeliveriesServer;
 use inbox_proto::ingest::v1::webchat_visitors_server::WebchatVisitorsServer;
+use inbox_service::callers::Grant;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
 use inbox_service::ops::{routes, serve_with_admin};
@@ -32,6 +33,9 @@ use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
 pub use config::Settings;
+
+/// Who may call channel-ingest over gRPC when `auth.callers` names them: the gateway only.
+pub const CALLERS: &[Grant] = &[Grant::everything("gateway")];
 
 /// Runs channel-ingest until `shutdown`; in-flight webhooks finish first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
@@ -136,7 +140,7 @@ pub async fn run_with_clock(
     );
 
     let (_health, router) = router_with_standard_services(settings.grpc.reflection);
-    let auth = ServiceAuth::new(settings.auth.service_token.clone());
+    let auth = ServiceAuth::new(&settings.auth, CALLERS);
 
     let visitors = WebchatVisitorsServer::with_interceptor(
         api::visitors::WebchatVisitorsApi { store: store.clone() },

@@ -18,12 +18,52 @@ use inbox_proto::conversation::v1::conversations_server::ConversationsServer;
 use inbox_proto::conversation::v1::customers_server::CustomersServer;
 use inbox_proto::conversation::v1::exports_server::ExportsServer;
 use inbox_proto::conversation::v1::templates_server::TemplatesServer;
+use inbox_service::Role;
+use inbox_service::callers::{ALL_ROLES, Grant};
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
 
 pub use config::Settings;
+
+/// Who may call conversation over gRPC when `auth.callers` names them: the gateway for
+/// people; routing reads the conversations it assigns (with the person's role it acts for);
+/// metrics reads history for rebuilds and time zones and sends the CSAT survey; search reads
+/// history for its index, tenant settings and customers.
+pub const CALLERS: &[Grant] = &[
+    Grant::everything("gateway"),
+    Grant {
+        caller: "routing",
+        methods: &[
+            "/inbox.conversation.v1.Conversations/GetConversation",
+            "/inbox.conversation.v1.Conversations/ListConversations",
+        ],
+        roles: ALL_ROLES,
+    },
+    Grant {
+        caller: "metrics",
+        methods: &[
+            "/inbox.conversation.v1.Conversations/GetConversation",
+            "/inbox.conversation.v1.Conversations/ListConversations",
+            "/inbox.conversation.v1.Conversations/ListMessages",
+            "/inbox.conversation.v1.Conversations/ListStatusChanges",
+            "/inbox.conversation.v1.Conversations/GetTenantSettings",
+            "/inbox.conversation.v1.Conversations/SendMessage",
+        ],
+        roles: &[Role::Service],
+    },
+    Grant {
+        caller: "search",
+        methods: &[
+            "/inbox.conversation.v1.Conversations/ListConversations",
+            "/inbox.conversation.v1.Conversations/ListMessages",
+            "/inbox.conversation.v1.Conversations/GetTenantSettings",
+            "/inbox.conversation.v1.Customers/GetCustomer",
+        ],
+        roles: &[Role::Service, Role::Admin],
+    },
+];
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
@@ -62,19 +102,19 @@ pub async fn run_with_clock(
     let (_health, router) = router_with_standard_services(settings.grpc.reflection);
     let api = ConversationsServer::with_interceptor(
         api::ConversationsApi { store: store.clone() },
-        ServiceAuth::new(settings.auth.service_token.clone()),
+        ServiceAuth::new(&settings.auth, CALLERS),
     );
     let templates = TemplatesServer::with_interceptor(
         api::TemplatesApi { store: store.clone() },
-        ServiceAuth::new(settings.auth.service_token.clone()),
+        ServiceAuth::new(&settings.auth, CALLERS),
     );
     let exports = ExportsServer::with_interceptor(
         api::ExportsApi { store: store.clone() },
-        ServiceAuth::new(settings.auth.service_token.clone()),
+        ServiceAuth::new(&settings.auth, CALLERS),
     );
     let customers = CustomersServer::with_interceptor(
         api::CustomersApi { store: store.clone() },
-        ServiceAuth::new(settings.auth.service_token.clone()),
+        ServiceAuth::new(&settings.auth, CALLERS),
     );
     let router = router.add_service(api).add_service(templates).add_service(exports).add_service(customers);
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
@@ -120,4 +160,12 @@ pub async fn run_with_clock(
     http.await??;
     pool.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_granted_method_is_one_the_protos_declare() {
+        assert_eq!(inbox_service::callers::unknown_methods(super::CALLERS), Vec::<String>::new());
+    }
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
+use inbox_service::callers::Grant;
 use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
@@ -34,6 +35,9 @@ use crate::rebuild::Rebuilder;
 use crate::store::MetricsStore;
 use crate::survey::SurveySender;
 use crate::zones::TenantZones;
+
+/// Who may call this service over gRPC when `auth.callers` names them: the gateway only.
+pub const CALLERS: &[Grant] = &[Grant::everything("gateway")];
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
@@ -84,7 +88,7 @@ pub async fn run_with_clock(
     let (_health, router) = router_with_standard_services(settings.grpc.reflection);
     let api = MetricsServer::with_interceptor(
         api::MetricsApi { store: store.clone(), zones: zones.clone(), rebuilder },
-        ServiceAuth::new(token.clone()),
+        ServiceAuth::new(&settings.auth, CALLERS),
     );
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(api), shutdown.clone()));
 

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inbox_bus::{ConsumerSpec, Stream, run_consumer};
+use inbox_service::callers::Grant;
 use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
@@ -36,6 +37,9 @@ use crate::delivery::webhooks::WebhookSender;
 use crate::delivery::webpush::VapidKey;
 use crate::directory::People;
 use crate::store::{NotificationStore, OUTBOX_CHANNEL};
+
+/// Who may call this service over gRPC when `auth.callers` names them: the gateway only.
+pub const CALLERS: &[Grant] = &[Grant::everything("gateway")];
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
@@ -83,7 +87,7 @@ pub async fn run_with_clock(
     let (_health, router) = router_with_standard_services(settings.grpc.reflection);
     let api = crate::proto::notifications_server::NotificationsServer::with_interceptor(
         api::NotificationsApi { store: store.clone(), people: people.clone(), vapid: vapid.clone() },
-        ServiceAuth::new(settings.auth.service_token.clone()),
+        ServiceAuth::new(&settings.auth, CALLERS),
     );
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(api), shutdown.clone()));
 

@@ -21,6 +21,8 @@ use std::time::Duration;
 use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_proto::routing::v1::routing_server::RoutingServer;
+use inbox_service::Role;
+use inbox_service::callers::Grant;
 use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
@@ -30,6 +32,18 @@ pub use config::Settings;
 
 use crate::availability::AvailabilityBook;
 use crate::store::{OUTBOX_CHANNEL, RoutingStore};
+
+/// Who may call routing over gRPC when `auth.callers` names them: the gateway for people;
+/// notification and search read the agents (and search the teams) of a tenant.
+pub const CALLERS: &[Grant] = &[
+    Grant::everything("gateway"),
+    Grant { caller: "notification", methods: &["/inbox.routing.v1.Routing/ListAgents"], roles: &[Role::Service] },
+    Grant {
+        caller: "search",
+        methods: &["/inbox.routing.v1.Routing/ListAgents", "/inbox.routing.v1.Routing/ListTeams"],
+        roles: &[Role::Service],
+    },
+];
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
@@ -79,7 +93,7 @@ pub async fn run_with_clock(
             conversations: ConversationsClient::new(conversations),
             service_token: settings.auth.service_token.clone(),
         },
-        ServiceAuth::new(settings.auth.service_token.clone()),
+        ServiceAuth::new(&settings.auth, CALLERS),
     );
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(api), shutdown.clone()));
 
@@ -146,5 +160,13 @@ async fn run_waiting_sweeper(
             }
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_granted_method_is_one_the_protos_declare() {
+        assert_eq!(inbox_service::callers::unknown_methods(super::CALLERS), Vec::<String>::new());
     }
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inbox_bus::{Bus, ConsumerSpec, Stream, run_consumer};
+use inbox_service::callers::Grant;
 use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{Readiness, ReadinessCheck, nats_check, routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, RunError};
@@ -30,6 +31,9 @@ pub use config::Settings;
 
 use crate::index::{SearchIndex, WriterOptions};
 use crate::rebuild::Rebuilds;
+
+/// Who may call this service over gRPC when `auth.callers` names them: the gateway only.
+pub const CALLERS: &[Grant] = &[Grant::everything("gateway")];
 
 /// Runs the service on `listeners` until `shutdown`; in-flight work finishes first.
 pub async fn run(settings: Settings, listeners: Listeners, shutdown: CancellationToken) -> Result<(), RunError> {
@@ -107,7 +111,7 @@ pub async fn run_with_clock(
             clock: clock.clone(),
             consumer: consumer.clone(),
         },
-        ServiceAuth::new(settings.auth.service_token.clone()),
+        ServiceAuth::new(&settings.auth, CALLERS),
     );
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router.add_service(api), shutdown.clone()));
 
