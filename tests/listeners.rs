@@ -124,3 +124,47 @@ impl As {
 fn code<T>(answer: Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {
     answer.map_or_else(|status| status.code(), |_| tonic::Code::Ok)
 }
+
+/// The call graph is written in three places: the tests' fleet (`CALLS`), `just up`
+/// (`CALLERS` in scripts/up.sh) and the Helm chart (`inbox.callers`). They must agree, or one
+/// of them runs a fleet whose callees refuse a caller the others allow.
+#[test]
+fn the_call_graph_is_the_same_for_just_up_the_chart_and_the_tests() {
+    use std::collections::BTreeMap;
+    type Graph = BTreeMap<String, Vec<String>>;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sorted = |mut callers: Vec<String>| {
+        callers.sort();
+        callers
+    };
+
+    let mut tests = Graph::new();
+    for (callee, _) in inbox_e2e::CALLS {
+        let callers = inbox_e2e::CALLS.iter().filter(|(_, callees)| callees.contains(&callee));
+        tests.insert(callee.to_owned(), sorted(callers.map(|(caller, _)| (*caller).to_owned()).collect()));
+    }
+
+    let helpers = std::fs::read_to_string(root.join("helm/inbox/templates/_helpers.tpl")).unwrap();
+    let table = helpers.lines().skip_while(|l| !l.contains(r#"define "inbox.callers""#)).nth(1).unwrap();
+    let chart: Graph = table
+        .split(';')
+        .map(|entry| {
+            let (callee, callers) = entry.split_once(':').unwrap();
+            (callee.to_owned(), sorted(callers.split_whitespace().map(str::to_owned).collect()))
+        })
+        .collect();
+
+    let up = std::fs::read_to_string(root.join("scripts/up.sh")).unwrap();
+    let declared = &up[up.find("declare -A CALLERS=(").unwrap()..];
+    let declared = &declared[..declared.find(")\n").unwrap()];
+    let mut just_up = Graph::new();
+    for item in declared.split('[').skip(1) {
+        let (callee, callers) = item.split_once("]=").unwrap();
+        let callers = callers.trim().trim_matches('"');
+        just_up.insert(callee.to_owned(), sorted(callers.split_whitespace().map(str::to_owned).collect()));
+    }
+
+    assert_eq!(tests.len(), 7);
+    assert_eq!(chart, tests, "helm/inbox/templates/_helpers.tpl");
+    assert_eq!(just_up, tests, "scripts/up.sh");
+}

@@ -633,6 +633,10 @@ export const scenarios = {
     check((await again.getByRole('combobox', { name: 'Status changes' }).inputValue()) === 'visual', 'status changes kept');
     check(await again.getByRole('checkbox', { name: 'Do not disturb' }).isChecked(), 'do not disturb kept');
     check((await again.getByLabel('Quiet hours from').inputValue()) === '22:00', 'quiet hours kept');
+    // Browser push for this browser: its state is read (headless Chromium has no push service,
+    // so it is off or not available here; the flow itself is unit-tested in state/push.test.ts).
+    const push = again.locator('[aria-label="Browser push"]');
+    await push.locator('strong').filter({ hasText: /^(on|off|blocked|not available)$/ }).waitFor();
     await shot(page, 'notification-preferences', 'after-reload');
     // Back to the defaults for the scenarios after this one.
     await api('PUT', '/v1/me/notification-preferences', {

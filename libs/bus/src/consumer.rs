@@ -37,7 +37,8 @@ pub struct ConsumerSpec {
     pub backoff: Vec<Duration>,
     /// How long the server waits for an ack before redelivering (a crashed handler).
     pub ack_wait: Duration,
-    /// Messages handled at once by this process.
+    /// Messages handled at once by this process; also the consumer's `max_ack_pending` (at
+    /// least 1,024), so every one of them can be in flight.
     pub concurrency: usize,
 }
 
@@ -105,7 +106,10 @@ pub async fn run_consumer<H: MessageHandler>(
             deliver_policy: DeliverPolicy::All,
             ack_wait: spec.ack_wait,
             max_deliver: spec.max_deliver,
-            max_ack_pending: 1024,
+            // The server's cap on unacknowledged messages follows what the service handles at
+            // once (at least 1,024): a batching consumer gathers its next batch while it
+            // commits the last only when more than a batch may be in flight.
+            max_ack_pending: i64::try_from(spec.concurrency.max(1024)).unwrap_or(i64::MAX),
             ..Default::default()
         })
         .await

@@ -17,7 +17,7 @@ use inbox_errors::{ErrorCode, PublicError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::grpc::Role;
+use crate::role::Role;
 
 /// Every role, for a caller that acts for anyone (the gateway).
 pub const ALL_ROLES: &[Role] = &[Role::Agent, Role::Supervisor, Role::Admin, Role::Ai, Role::Operator, Role::Service];

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod ops;
 pub mod outbox;
 pub mod postgres;
+pub mod role;
 pub mod shutdown;
 pub mod startup;
 pub mod trace_context;

@@ -55,7 +55,7 @@ impl inbox_service::ServiceSettings for Settings {
         format = "json"
         [metrics]
         conversation_url = "http://127.0.0.1:9082"
-        event_concurrency = 1024
+        event_concurrency = 4096
         batch_workers = 1
         max_batch = 1000
         zone_ttl_seconds = 300

@@ -254,44 +254,6 @@ impl IndexBatches {
     }
 }
 
-/// Lets the durable consumer have `in_flight` events unacknowledged at once. `inbox_bus`
-/// creates (or updates) every consumer with 1,024, which would cap a batch, and so the indexing
-/// rate, at 1,024 events per commit; this raises it once the consumer exists (again after each
-/// start, since the bus sets it back).
-pub async fn allow_in_flight(
-    bus: &inbox_bus::Bus,
-    consumer: &str,
-    in_flight: usize,
-    shutdown: &tokio_util::sync::CancellationToken,
-) {
-    let wanted = i64::try_from(in_flight).unwrap_or(i64::MAX);
-    let mut delay = std::time::Duration::from_millis(50);
-    loop {
-        let raised = async {
-            let stream =
-                bus.jetstream().get_stream(inbox_bus::Stream::Events.name()).await.map_err(|e| e.to_string())?;
-            let info = stream.consumer_info(consumer).await.map_err(|e| e.to_string())?;
-            if info.config.max_ack_pending >= wanted {
-                return Ok::<bool, String>(true);
-            }
-            let mut config = info.config.clone();
-            config.max_ack_pending = wanted;
-            stream.update_consumer(config).await.map_err(|e| e.to_string())?;
-            Ok(false)
-        };
-        match raised.await {
-            Ok(true) => return,
-            Ok(false) => tracing::info!(consumer, in_flight, "consumer may now have this many events in flight"),
-            Err(e) => tracing::debug!(consumer, error = %e, "consumer not ready to raise its in-flight limit"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(std::time::Duration::from_secs(2));
-    }
-}
-
 impl From<SearchError> for HandlerError {
     fn from(e: SearchError) -> Self {
         HandlerError::Retry(e.to_string())

@@ -123,12 +123,6 @@ pub async fn run_with_clock(
         Arc::new(events::IndexEvents::start(index.clone(), peers, rebuilds.clone(), s.max_batch)),
         shutdown.clone(),
     ));
-    tokio::spawn({
-        let (bus, consumer, in_flight, shutdown) =
-            (bus.clone(), consumer.clone(), s.event_concurrency, shutdown.clone());
-        async move { events::allow_in_flight(&bus, &consumer, in_flight, &shutdown).await }
-    });
-
     if index.bootstrapping() {
         start_bootstrap(&root, &index, &rebuilds);
     }

@@ -1,12 +1,14 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import * as api from '../api/client';
 import { messageOf } from '../api/errors';
 import { keys } from '../api/keys';
 import type { PriorityRules, StatusRules, Template, TenantSettings } from '../api/types';
 import { useInbox } from '../app/context';
 import * as notifications from '../api/notifications';
+import { browserPushDeps } from '../api/push';
 import type { NotificationLevel } from '../api/notifications';
+import { disablePush, enablePush, pushState, type PushDeps, type PushState } from '../state/push';
 import { draftOf, levelOf, NOTIFY_LEVELS, NOTIFY_TYPES, preferencesChange, type PreferencesDraft } from '../state/notify';
 import { Button, Skeleton, common } from './common';
 import s from './Settings.module.css';
@@ -17,7 +19,6 @@ function Notifications({ admin }: { admin: boolean }) {
   const [draft, setDraft] = useState<PreferencesDraft | null>(null);
   const [msg, setMsg] = useState<{ text: string; error: boolean } | null>(null);
   const [saving, setSaving] = useState(false);
-  const [permission, setPermission] = useState(typeof Notification === 'undefined' ? 'unsupported' : Notification.permission);
   const base = q.data ? draftOf(q.data) : null;
   const v = draft ?? base;
   const save = async () => {
@@ -113,11 +114,72 @@ function Notifications({ admin }: { admin: boolean }) {
           ) : null}
         </form>
       )}
-      <p>
-        Browser notifications: <strong>{permission}</strong>{' '}
-        {permission === 'default' ? <Button onClick={() => void Notification.requestPermission().then(setPermission)}>Enable</Button> : null}
-      </p>
+      <BrowserPush />
     </section>
+  );
+}
+
+const PUSH_TEXT: Record<PushState, string> = {
+  unsupported: 'This browser cannot receive push notifications here (it needs the installed inbox over HTTPS, or localhost).',
+  denied: 'Blocked in this browser’s site settings: allow notifications for this site there, then come back.',
+  off: 'Off for this browser. Notifications set to “All” also arrive when the inbox is closed once you turn this on.',
+  on: 'On for this browser: notifications set to “All” arrive even when the inbox is closed.',
+};
+
+/** Web Push for this browser: permission, subscription and the server's record of it. */
+function BrowserPush() {
+  const deps = useMemo(browserPushDeps, []);
+  const [state, setState] = useState<PushState | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    pushState(deps).then(
+      (s) => live && setState(s),
+      () => live && setState('off'),
+    );
+    return () => {
+      live = false;
+    };
+  }, [deps]);
+  const run = async (step: (d: PushDeps) => Promise<PushState>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      setState(await step(deps));
+    } catch (e) {
+      setError(`Browser push could not be changed: ${messageOf(e)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className={s.row} aria-label="Browser push">
+      <span>
+        Browser push: <strong>{state === null ? '…' : state === 'on' ? 'on' : state === 'off' ? 'off' : state === 'denied' ? 'blocked' : 'not available'}</strong>
+      </span>
+      {state === 'off' ? (
+        <Button onClick={() => void run(enablePush)} disabled={busy}>
+          {busy ? 'Turning on…' : 'Turn on for this browser'}
+        </Button>
+      ) : null}
+      {state === 'on' ? (
+        <Button variant="ghost" onClick={() => void run(disablePush)} disabled={busy}>
+          {busy ? 'Turning off…' : 'Turn off for this browser'}
+        </Button>
+      ) : null}
+      {state === 'unsupported' && typeof Notification !== 'undefined' && Notification.permission === 'default' ? (
+        <Button onClick={() => void Notification.requestPermission().then(() => run(pushState))} disabled={busy}>
+          Allow notifications while the inbox is open
+        </Button>
+      ) : null}
+      {state ? <span className={common.hint}>{PUSH_TEXT[state]}</span> : null}
+      {error ? (
+        <span className={common.error} role="alert">
+          {error}
+        </span>
+      ) : null}
+    </div>
   );
 }
 
