@@ -277,18 +277,26 @@ static EVENT_AGE: std::sync::LazyLock<inbox_telemetry::prometheus::Histogram> = 
 /// Feeds the hub from the `EVENTS` stream until `shutdown`: an ordered consumer of this
 /// replica (no acks, nothing durable) starting right after the stream's last message, so each
 /// event is handled once, in order, whatever publishers repeat; a broken consumer is
-/// recreated from the last sequence handled.
+/// recreated right after the last sequence handled.
 pub async fn relay_events_to_hub(
     jetstream: async_nats::jetstream::Context,
     hub: Arc<LiveHub>,
     shutdown: CancellationToken,
 ) {
     use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+    let mut resuming = false;
     loop {
+        let resume = resuming;
         let started = async {
             let mut stream = jetstream.get_stream(inbox_bus::Stream::Events.name()).await?;
             let last = stream.info().await?.state.last_sequence;
-            let start = last.max(hub.head());
+            // The first start begins at the stream's end (live push replays no history). A
+            // consumer recreated after it broke (NATS restarted, the pull went quiet) resumes
+            // right after the last event handled: starting at the stream's end again skipped
+            // every event published meanwhile and marked them covered for resuming sockets
+            // (the chaos run's sockets missed thousands after a NATS restart). A stream that
+            // came back shorter than what was handled resumes at its end.
+            let start = if resume { hub.head().min(last) } else { last.max(hub.head()) };
             let config = pull::OrderedConfig {
                 deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start + 1 },
                 ..Default::default()
@@ -300,7 +308,10 @@ pub async fn relay_events_to_hub(
         let mut messages = tokio::select! {
             () = shutdown.cancelled() => return,
             started = started => match started {
-                Ok(m) => m,
+                Ok(m) => {
+                    resuming = true;
+                    m
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the EVENTS stream; live push waits and retries");
                     tokio::select! {
