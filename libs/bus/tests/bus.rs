@@ -159,3 +159,79 @@ async fn two_replicas_of_a_consumer_share_the_work_without_doubling_it() {
     ids.dedup();
     assert_eq!(ids.len(), 200);
 }
+
+/// Takes its time on every message, or (when `freeze_first`) never finishes a first delivery,
+/// as a process frozen or killed mid-message; counts every delivery it is handed.
+#[derive(Default)]
+struct Slow {
+    handling: Duration,
+    freeze_first: bool,
+    deliveries: Mutex<Vec<i64>>,
+    done: Mutex<Vec<i64>>,
+}
+
+impl MessageHandler for Slow {
+    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        self.deliveries.lock().unwrap().push(delivery.delivered);
+        if self.freeze_first && delivery.delivered == 1 {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(self.handling).await;
+        self.done.lock().unwrap().push(delivery.delivered);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_handler_slower_than_the_ack_wait_keeps_its_message_and_is_not_doubled() {
+    let (_nats, bus) = bus().await;
+    let mut spec = fast_spec("slow");
+    spec.ack_wait = Duration::from_secs(1);
+    let slow = Arc::new(Slow { handling: Duration::from_millis(3500), ..Default::default() });
+    let shutdown = CancellationToken::new();
+    let a = tokio::spawn(run_consumer(bus.clone(), spec.clone(), slow.clone(), shutdown.clone()));
+    let b = tokio::spawn(run_consumer(bus.clone(), spec, slow.clone(), shutdown.clone()));
+    bus.publish(&subjects::ingest(Channel::Whatsapp, "t1"), &new_envelope("s1", "t1", inbound("ws1"))).await.unwrap();
+
+    let done = wait_until(Duration::from_secs(15), || {
+        let slow = slow.clone();
+        async move { slow.done.lock().unwrap().first().copied() }
+    })
+    .await;
+    assert_eq!(done, Some(1), "finished on its first delivery");
+    // Past two more ack waits: the server was told the handler was alive and never redelivered.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(*slow.deliveries.lock().unwrap(), vec![1], "handed out once, 3.5 s of work on a 1 s ack wait");
+    shutdown.cancel();
+    a.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn what_a_dead_replica_held_reaches_the_other_within_the_default_ack_wait() {
+    let (_nats, bus) = bus().await;
+    let spec = ConsumerSpec::new(Stream::Ingest, "heals", "ingest.>");
+    assert!(spec.ack_wait <= Duration::from_secs(5), "a crash heals in seconds, not the server's 30 s");
+    let dying = Arc::new(Slow { freeze_first: true, ..Default::default() });
+    let survivor = Arc::new(Slow::default());
+    let shutdown = CancellationToken::new();
+    let a = tokio::spawn(run_consumer(bus.clone(), spec.clone(), dying.clone(), shutdown.clone()));
+    bus.publish(&subjects::ingest(Channel::Whatsapp, "t1"), &new_envelope("d1", "t1", inbound("wd1"))).await.unwrap();
+    let taken = wait_until(Duration::from_secs(10), || {
+        let dying = dying.clone();
+        async move { dying.deliveries.lock().unwrap().first().copied() }
+    })
+    .await;
+    assert_eq!(taken, Some(1), "the first replica holds it");
+
+    let b = tokio::spawn(run_consumer(bus.clone(), spec, survivor.clone(), shutdown.clone()));
+    a.abort(); // as kill -9: no ack, no nak, no more in-progress acks
+    let redelivered = wait_until(Duration::from_secs(20), || {
+        let survivor = survivor.clone();
+        async move { survivor.done.lock().unwrap().first().copied() }
+    })
+    .await;
+    assert_eq!(redelivered, Some(2), "the survivor handles it on the second delivery");
+    shutdown.cancel();
+    b.await.unwrap().unwrap();
+}

@@ -203,7 +203,8 @@ pub fn full_schedule() -> Vec<Fault> {
         RestartNats,
         RestartPostgres(s(2)),
         RestartRedis,
-        // Past the 30 s ack wait: its unacked messages go to the other replica.
+        // Far past the 5 s ack wait (its unacked messages go to the other replica) and past the
+        // outbound senders' send lease.
         Pause("conversation#2", s(35)),
         Pause("gateway", s(12)),
         // Every consumer's handler fails while PostgreSQL is away: redelivery fills up.
@@ -279,8 +280,9 @@ pub async fn chaos(options: ChaosOptions) -> anyhow::Result<ChaosReport> {
         graph.base_url.clone(),
         isolated,
     );
-    // Redelivery after a crash: the services' consumers wait their ack_wait (30 s) before a
-    // message held by a dead process goes to another; nothing here shortens it.
+    // Redelivery after a crash: a message held by a dead process goes to another after its
+    // consumer's ack wait (5 s; the outbound senders wait out their send lease); nothing here
+    // shortens it.
     fleet.start_all().await?;
     fleet.add("channel-ingest").await?;
     fleet.add("conversation").await?;

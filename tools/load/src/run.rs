@@ -568,7 +568,8 @@ pub struct RepliesAtProvider {
 }
 
 /// How long a reply may still be on its way when the traffic has settled: one in a consumer's
-/// redelivery after a crash waits out the ack wait (30 s) on a loaded machine.
+/// redelivery after a crash waits out the outbound sender's send lease (over 30 s) on a loaded
+/// machine.
 const REPLIES_SETTLE: Duration = Duration::from_secs(60);
 
 /// Checks every accepted reply against the Graph API stub's sends; one not sent is looked up in

@@ -278,6 +278,16 @@ static EVENT_AGE: std::sync::LazyLock<inbox_telemetry::prometheus::Histogram> = 
 /// replica (no acks, nothing durable) starting right after the stream's last message, so each
 /// event is handled once, in order, whatever publishers repeat; a broken consumer is
 /// recreated right after the last sequence handled.
+/// The stream sequence the hub's consumer reads after. The first start begins at the stream's
+/// end (live push replays no history). A consumer recreated after it broke (NATS restarted,
+/// the pull went quiet) resumes right after the last event handled: starting at the stream's
+/// end again skipped every event published meanwhile and marked them covered for resuming
+/// sockets (the chaos run's sockets missed thousands after a NATS restart). A stream that came
+/// back shorter than what was handled (recreated empty) resumes at its end.
+fn start_after(resuming: bool, handled: u64, stream_last: u64) -> u64 {
+    if resuming { handled.min(stream_last) } else { stream_last.max(handled) }
+}
+
 pub async fn relay_events_to_hub(
     jetstream: async_nats::jetstream::Context,
     hub: Arc<LiveHub>,
@@ -290,13 +300,7 @@ pub async fn relay_events_to_hub(
         let started = async {
             let mut stream = jetstream.get_stream(inbox_bus::Stream::Events.name()).await?;
             let last = stream.info().await?.state.last_sequence;
-            // The first start begins at the stream's end (live push replays no history). A
-            // consumer recreated after it broke (NATS restarted, the pull went quiet) resumes
-            // right after the last event handled: starting at the stream's end again skipped
-            // every event published meanwhile and marked them covered for resuming sockets
-            // (the chaos run's sockets missed thousands after a NATS restart). A stream that
-            // came back shorter than what was handled resumes at its end.
-            let start = if resume { hub.head().min(last) } else { last.max(hub.head()) };
+            let start = start_after(resume, hub.head(), last);
             let config = pull::OrderedConfig {
                 deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start + 1 },
                 ..Default::default()
@@ -420,6 +424,15 @@ mod tests {
 
     fn seqs(frames: &[Arc<LiveFrame>]) -> Vec<u64> {
         frames.iter().filter_map(|f| f.seq).collect()
+    }
+
+    #[test]
+    fn the_first_start_reads_from_the_streams_end_and_a_restart_from_the_last_event_handled() {
+        assert_eq!(start_after(false, 0, 500), 500, "live push replays no history");
+        assert_eq!(start_after(false, 600, 500), 600, "never behind what the hub already covers");
+        // The consumer broke at 480 (NATS restarted); 20 events were stored meanwhile.
+        assert_eq!(start_after(true, 480, 500), 480, "the 20 published while it was broken are read");
+        assert_eq!(start_after(true, 480, 0), 0, "a stream recreated empty is read from its start");
     }
 
     #[test]
