@@ -5,10 +5,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::StreamExt;
 use inbox_conversation::api::ExportsApi;
 use inbox_conversation::domain::TenantSettings;
 use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, NewReply};
 use inbox_proto::conversation::v1 as pb;
+use inbox_proto::conversation::v1::export_conversations_response::Part;
 use inbox_proto::conversation::v1::exports_server::Exports;
 use inbox_service::{CallContext, Role};
 use inbox_testkit::TestDatabase;
@@ -16,7 +18,7 @@ use tonic::{Code, Request};
 use uuid::Uuid;
 
 mod common;
-use common::{text, whatsapp_at};
+use common::{export_file, text, whatsapp_at};
 
 fn as_role<T>(tenant: Uuid, role: Role, message: T) -> Request<T> {
     let mut request = Request::new(message);
@@ -82,11 +84,8 @@ async fn a_stored_conversation_downloads_as_a_transcript_csv_and_json_in_the_ten
     agent_sends(&store, tenant, conversation.id, "It ships today, sorry!\nTracking: \"XY-1\"", false, "r1").await;
     let api = ExportsApi { store: store.clone() };
 
-    let file = api
-        .export_conversations(export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Text))
-        .await
-        .unwrap();
-    let file = file.into_inner();
+    let file =
+        export_file(&api, export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Text)).await.unwrap();
     assert_eq!(file.content_type, "text/plain; charset=utf-8");
     assert_eq!(file.filename, format!("conversation-{}.txt", conversation.id));
     let transcript = String::from_utf8(file.content).unwrap();
@@ -97,11 +96,7 @@ async fn a_stored_conversation_downloads_as_a_transcript_csv_and_json_in_the_ten
     assert!(transcript.contains("] Sarah (agent) [internal note]: Check the order in the CRM\n"));
     assert!(transcript.contains("] Sarah (agent): It ships today, sorry!\n    Tracking: \"XY-1\"\n"));
 
-    let csv = api
-        .export_conversations(export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Csv))
-        .await
-        .unwrap()
-        .into_inner();
+    let csv = export_file(&api, export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Csv)).await.unwrap();
     assert_eq!(csv.content_type, "text/csv; charset=utf-8");
     let mut reader = csv::Reader::from_reader(csv.content.as_slice());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -111,11 +106,8 @@ async fn a_stored_conversation_downloads_as_a_transcript_csv_and_json_in_the_ten
     assert_eq!((&rows[1][5], &rows[1][6]), ("Sarah", "true"));
     assert_eq!(&rows[2][8], "It ships today, sorry!\nTracking: \"XY-1\"");
 
-    let json = api
-        .export_conversations(export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Json))
-        .await
-        .unwrap()
-        .into_inner();
+    let json =
+        export_file(&api, export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Json)).await.unwrap();
     assert_eq!(json.content_type, "application/json");
     let value: serde_json::Value = serde_json::from_slice(&json.content).unwrap();
     assert_eq!(value["customer"]["name"], "Ana");
@@ -134,11 +126,7 @@ async fn a_long_conversation_is_exported_whole_and_in_order() {
         agent_sends(&store, tenant, conversation.id, &format!("reply {i}"), false, &format!("k{i}")).await;
     }
     let api = ExportsApi { store: store.clone() };
-    let csv = api
-        .export_conversations(export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Csv))
-        .await
-        .unwrap()
-        .into_inner();
+    let csv = export_file(&api, export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Csv)).await.unwrap();
     let mut reader = csv::Reader::from_reader(csv.content.as_slice());
     let texts: Vec<String> = reader.records().map(|r| r.unwrap()[8].to_owned()).collect();
     let expected: Vec<String> =
@@ -154,22 +142,15 @@ async fn an_agent_exports_one_conversation_and_bulk_exports_need_a_supervisor() 
     let second = ana_writes(&store, tenant, "15551230002", "w2", "Hi there").await;
     let api = ExportsApi { store: store.clone() };
 
-    let denied = api
-        .export_conversations(export(tenant, Role::Agent, &[first.id, second.id], pb::ExportFormat::Json))
+    let denied = export_file(&api, export(tenant, Role::Agent, &[first.id, second.id], pb::ExportFormat::Json))
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
-    let file = api
-        .export_conversations(export(
-            tenant,
-            Role::Supervisor,
-            &[second.id, first.id, second.id],
-            pb::ExportFormat::Json,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let file =
+        export_file(&api, export(tenant, Role::Supervisor, &[second.id, first.id, second.id], pb::ExportFormat::Json))
+            .await
+            .unwrap();
     assert!(file.filename.starts_with("conversations-") && file.filename.ends_with(".json"));
     let value: serde_json::Value = serde_json::from_slice(&file.content).unwrap();
     let ids: Vec<&str> = value.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
@@ -184,15 +165,15 @@ async fn an_unknown_or_another_tenants_conversation_is_not_found_naming_it() {
     let theirs = ana_writes(&store, Uuid::new_v4(), "15551230009", "w9", "Secret").await;
     let api = ExportsApi { store: store.clone() };
 
-    let err = api
-        .export_conversations(export(tenant, Role::Admin, &[ours.id, theirs.id], pb::ExportFormat::Text))
+    let err = export_file(&api, export(tenant, Role::Admin, &[ours.id, theirs.id], pb::ExportFormat::Text))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     assert!(err.message().contains(&theirs.id.to_string()), "{}", err.message());
 
-    let bad = api
-        .export_conversations(as_role(
+    let bad = export_file(
+        &api,
+        as_role(
             tenant,
             Role::Agent,
             pb::ExportConversationsRequest {
@@ -200,13 +181,127 @@ async fn an_unknown_or_another_tenants_conversation_is_not_found_naming_it() {
                 format: pb::ExportFormat::Unspecified as i32,
                 sender_names: HashMap::new(),
             },
-        ))
-        .await
-        .unwrap_err();
+        ),
+    )
+    .await
+    .unwrap_err();
     assert_eq!((bad.code(), bad.message()), (Code::InvalidArgument, "format must be json, csv or text"));
     let too_many: Vec<Uuid> = (0..1001).map(|_| Uuid::new_v4()).collect();
-    let err =
-        api.export_conversations(export(tenant, Role::Admin, &too_many, pb::ExportFormat::Csv)).await.unwrap_err();
+    let err = export_file(&api, export(tenant, Role::Admin, &too_many, pb::ExportFormat::Csv)).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("1000"));
+}
+
+/// The text of Ana's `i`th reply in a long conversation: about a kilobyte.
+fn long_reply(i: usize) -> String {
+    format!("reply {i} {}", "x".repeat(1000))
+}
+
+/// A conversation of 1,101 messages of about a kilobyte each (Ana's first, then the replies):
+/// more than a page of messages, and a file far larger than what an export holds in flight.
+async fn long_conversation(store: &ConversationStore, tenant: Uuid) -> ConversationRow {
+    let conversation = ana_writes(store, tenant, "15551230000", "w-long", "first").await;
+    for i in 1..=1100 {
+        agent_sends(store, tenant, conversation.id, &long_reply(i), false, &format!("long-{i}")).await;
+    }
+    conversation
+}
+
+#[tokio::test]
+async fn a_large_export_arrives_complete_and_in_order_in_bounded_chunks() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::new_v4();
+    let long = long_conversation(&store, tenant).await;
+    // More conversations than one page of them, asked for out of creation order.
+    let mut short = Vec::new();
+    for n in 0..120 {
+        let from = format!("1555124{n:04}");
+        short.push(ana_writes(&store, tenant, &from, &format!("w-{n}"), &format!("hello from {n}")).await);
+    }
+    let mut ids: Vec<Uuid> = short.iter().rev().map(|c| c.id).collect();
+    ids.insert(60, long.id);
+    let api = ExportsApi { store: store.clone() };
+
+    let file = export_file(&api, export(tenant, Role::Supervisor, &ids, pb::ExportFormat::Csv)).await.unwrap();
+    assert!(file.chunks > 10, "streamed in {} chunks", file.chunks);
+    let mut reader = csv::Reader::from_reader(file.content.as_slice());
+    let rows: Vec<(String, String)> =
+        reader.records().map(Result::unwrap).map(|r| (r[0].to_owned(), r[8].to_owned())).collect();
+    let expected: Vec<(String, String)> = ids
+        .iter()
+        .flat_map(|id| -> Vec<(String, String)> {
+            if *id == long.id {
+                std::iter::once("first".to_owned())
+                    .chain((1..=1100).map(long_reply))
+                    .map(|t| (id.to_string(), t))
+                    .collect()
+            } else {
+                let n = short.iter().position(|c| c.id == *id).unwrap();
+                vec![(id.to_string(), format!("hello from {n}"))]
+            }
+        })
+        .collect();
+    assert_eq!(rows.len(), expected.len());
+    assert!(rows == expected, "every message of every conversation, in the order asked and sent");
+
+    let json = export_file(&api, export(tenant, Role::Supervisor, &ids, pb::ExportFormat::Json)).await.unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&json.content).unwrap();
+    let conversations = value.as_array().unwrap();
+    assert_eq!(conversations.len(), 121);
+    assert_eq!(conversations[60]["messages"].as_array().map(Vec::len), Some(1101));
+    assert_eq!(conversations[60]["messages"][1100]["text"], long_reply(1100));
+}
+
+#[tokio::test]
+async fn an_export_that_fails_midway_ends_with_an_error_not_a_shorter_file() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::new_v4();
+    let long = long_conversation(&store, tenant).await;
+    let api = ExportsApi { store: store.clone() };
+    let mut parts = api
+        .export_conversations(export(tenant, Role::Agent, &[long.id], pb::ExportFormat::Text))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut received = 0;
+    for _ in 0..2 {
+        match parts.next().await.unwrap().unwrap().part {
+            Some(Part::Start(_)) => {}
+            Some(Part::Chunk(chunk)) => received += chunk.len(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // The export waits for its client with its snapshot open; the database drops it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state = 'idle in transaction'",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        if ended.contains(&true) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the export never waited for its client");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let mut failure = None;
+    while let Some(part) = parts.next().await {
+        match part {
+            Ok(pb::ExportConversationsResponse { part: Some(Part::Chunk(chunk)) }) => received += chunk.len(),
+            Ok(other) => panic!("only chunks before the failure, not {other:?}"),
+            Err(status) => {
+                failure = Some(status);
+                break;
+            }
+        }
+    }
+    let failure = failure.expect("the stream ends with an error");
+    assert!(matches!(failure.code(), Code::Internal | Code::Unavailable), "{failure:?}");
+    assert!(parts.next().await.is_none(), "nothing after the error");
+    assert!(received < 1100 * 1000, "only part of the file came: {received} bytes");
 }

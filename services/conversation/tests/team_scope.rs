@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{call, customer_message, reply, store, text, whatsapp_now};
+use common::{call, customer_message, export_file, reply, store, text, whatsapp_now};
 use inbox_conversation::api::{ConversationsApi, CustomersApi, ExportsApi, TemplatesApi};
 use inbox_conversation::domain::templates::{TemplateBody, TemplateName};
 use inbox_conversation::domain::views::{ConversationFilter, SortOrder, View};
@@ -19,7 +19,6 @@ use inbox_conversation::store::{
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::conversation::v1::conversations_server::Conversations;
 use inbox_proto::conversation::v1::customers_server::Customers;
-use inbox_proto::conversation::v1::exports_server::Exports;
 use inbox_proto::conversation::v1::templates_server::Templates;
 use inbox_service::{Role, Visibility};
 use tonic::{Code, Status};
@@ -209,7 +208,7 @@ async fn an_agent_of_team_a_neither_opens_reads_changes_nor_answers_team_bs_conv
         format: pb::ExportFormat::Json as i32,
         sender_names: Default::default(),
     };
-    let refused = exports.export_conversations(t.as_agent(export.clone())).await.unwrap_err();
+    let refused = export_file(&exports, t.as_agent(export.clone())).await.unwrap_err();
     // The answer for an id the tenant does not have.
     assert_eq!((refused.code(), refused.message()), (Code::NotFound, format!("conversation {id} not found").as_str()));
 
@@ -251,7 +250,7 @@ async fn an_agent_of_team_a_neither_opens_reads_changes_nor_answers_team_bs_conv
     // A supervisor sees everything: opens, reads, exports and changes it.
     assert_eq!(api.get_conversation(t.as_supervisor(get.clone())).await.unwrap().into_inner().id, id);
     assert_eq!(
-        exports.export_conversations(t.as_supervisor(export)).await.unwrap().into_inner().filename,
+        export_file(&exports, t.as_supervisor(export)).await.unwrap().filename,
         format!("conversation-{id}.json")
     );
     assert!(templates.render_template(t.as_supervisor(render)).await.is_ok());

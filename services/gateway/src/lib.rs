@@ -116,8 +116,7 @@ pub async fn run_with_clock(
             service_token: settings.auth.service_token.clone(),
             customers: CustomersClient::new(conversations.clone()),
             templates: TemplatesClient::new(conversations.clone()),
-            exports: ExportsClient::new(conversations.clone())
-                .max_decoding_message_size(api::export::MAX_EXPORT_MESSAGE_BYTES),
+            exports: ExportsClient::new(conversations.clone()),
             conversations: ConversationsClient::new(conversations),
             channel_accounts: ChannelAccountsClient::new(channel_ingest.clone()),
             webchat_visitors: WebchatVisitorsClient::new(channel_ingest.clone()),

@@ -13,8 +13,8 @@ use crate::store::{ConversationRow, MessageRow};
 
 /// Most conversations one export request may name.
 pub const MAX_EXPORT_CONVERSATIONS: usize = 1000;
-/// Largest export file; a bigger one must be split into several requests.
-pub const MAX_EXPORT_BYTES: usize = 64 * 1024 * 1024;
+/// Most bytes in one streamed part of an export file.
+pub const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -53,7 +53,8 @@ pub struct ExportedConversation {
     pub status: String,
     pub priority: String,
     pub created_at: DateTime<Utc>,
-    /// Oldest first.
+    /// Oldest first. Empty in a streamed export, whose messages go to [`ExportWriter`] a page
+    /// at a time.
     pub messages: Vec<ExportedMessage>,
 }
 
@@ -107,14 +108,9 @@ impl ExportedMessage {
 }
 
 /// The file name: `conversation-<id>.<ext>` for one, `conversations-<today>.<ext>` for several.
-pub fn filename(
-    conversations: &[ExportedConversation],
-    format: ExportFormat,
-    settings: &TenantSettings,
-    now: DateTime<Utc>,
-) -> String {
-    match conversations {
-        [one] => format!("conversation-{}.{}", one.id, format.extension()),
+pub fn filename(ids: &[Uuid], format: ExportFormat, settings: &TenantSettings, now: DateTime<Utc>) -> String {
+    match ids {
+        [one] => format!("conversation-{one}.{}", format.extension()),
         _ => format!("conversations-{}.{}", settings.local(now).format("%Y-%m-%d"), format.extension()),
     }
 }
@@ -133,17 +129,175 @@ pub enum ExportError {
     Buffer(String),
 }
 
-/// The export file's content.
+/// The whole export file of `conversations` with their messages (what [`ExportWriter`]
+/// produces piece by piece).
 pub fn write_export(
     conversations: &[ExportedConversation],
     format: ExportFormat,
     settings: &TenantSettings,
     names: &SenderNames,
 ) -> Result<Vec<u8>, ExportError> {
-    match format {
-        ExportFormat::Json => write_json(conversations, settings),
-        ExportFormat::Csv => write_csv(conversations, settings, names),
-        ExportFormat::Text => Ok(write_transcript(conversations, settings, names).into_bytes()),
+    let mut writer = ExportWriter::new(format, settings.clone(), names.clone(), conversations.len() != 1);
+    writer.begin()?;
+    for conversation in conversations {
+        writer.begin_conversation(conversation)?;
+        writer.messages(conversation, &conversation.messages)?;
+        writer.end_conversation();
+    }
+    writer.finish();
+    Ok(writer.take())
+}
+
+/// Writes an export a piece at a time, so a file of any size is made with one page of
+/// messages in memory: [`begin`](Self::begin), then for each conversation
+/// [`begin_conversation`](Self::begin_conversation), its messages oldest first in any number
+/// of [`messages`](Self::messages) calls and [`end_conversation`](Self::end_conversation),
+/// then [`finish`](Self::finish). What [`take`](Self::take) returns along the way, joined, is
+/// the file.
+pub struct ExportWriter {
+    format: ExportFormat,
+    settings: TenantSettings,
+    names: SenderNames,
+    /// JSON: an array of conversations rather than one object.
+    several: bool,
+    out: Vec<u8>,
+    conversations_begun: usize,
+    messages_in_conversation: usize,
+}
+
+impl ExportWriter {
+    /// `several`: whether the file holds more than one conversation (JSON writes an array).
+    pub fn new(format: ExportFormat, settings: TenantSettings, names: SenderNames, several: bool) -> Self {
+        Self { format, settings, names, several, out: Vec::new(), conversations_begun: 0, messages_in_conversation: 0 }
+    }
+
+    /// Bytes written and not yet taken.
+    pub fn buffered(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The bytes written since the last call.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn begin(&mut self) -> Result<(), ExportError> {
+        match self.format {
+            ExportFormat::Json if self.several => self.out.push(b'['),
+            ExportFormat::Json | ExportFormat::Text => {}
+            ExportFormat::Csv => self.out.extend(csv_records([CSV_HEADER])?),
+        }
+        Ok(())
+    }
+
+    /// `conversation`'s heading (its `messages` are not written: they come through
+    /// [`messages`](Self::messages)).
+    pub fn begin_conversation(&mut self, conversation: &ExportedConversation) -> Result<(), ExportError> {
+        let first = self.conversations_begun == 0;
+        self.conversations_begun += 1;
+        self.messages_in_conversation = 0;
+        match self.format {
+            ExportFormat::Json => {
+                if self.several {
+                    self.out.extend_from_slice(if first { b"\n" } else { b",\n" });
+                }
+                let head = ConversationJson {
+                    id: conversation.id,
+                    channel: &conversation.channel,
+                    customer: CustomerJson {
+                        name: &conversation.customer_name,
+                        address: &conversation.customer_address,
+                    },
+                    status: &conversation.status,
+                    priority: &conversation.priority,
+                    created_at: rfc3339_local(&self.settings, conversation.created_at),
+                };
+                // A struct's pretty form ends with its closing brace on a line of its own; the
+                // messages array goes before it.
+                let head = serde_json::to_string_pretty(&head)?;
+                let open = head.strip_suffix("\n}").unwrap_or(&head);
+                let indent = self.json_indent();
+                push_indented(&mut self.out, &format!("{open},\n  \"messages\": ["), indent);
+            }
+            ExportFormat::Csv => {}
+            ExportFormat::Text => self.out.extend(transcript_heading(conversation, &self.settings, first).into_bytes()),
+        }
+        Ok(())
+    }
+
+    /// The next messages of the conversation begun last, oldest first.
+    pub fn messages(
+        &mut self,
+        conversation: &ExportedConversation,
+        messages: &[ExportedMessage],
+    ) -> Result<(), ExportError> {
+        match self.format {
+            ExportFormat::Json => {
+                let indent = self.json_indent() + 4;
+                for m in messages {
+                    let json = MessageJson {
+                        id: m.id,
+                        sent_at: rfc3339_local(&self.settings, m.sent_at),
+                        sender_kind: &m.sender_kind,
+                        sender_id: &m.sender_id,
+                        internal_note: m.internal_note,
+                        text: &m.text,
+                        ai_confidence: m.ai_confidence,
+                    };
+                    let json = serde_json::to_string_pretty(&json)?;
+                    self.out.extend_from_slice(if self.messages_in_conversation == 0 { b"\n" } else { b",\n" });
+                    push_indented(&mut self.out, &json, indent);
+                    self.messages_in_conversation += 1;
+                }
+            }
+            ExportFormat::Csv => {
+                self.out.extend(csv_records(csv_rows(conversation, messages, &self.settings, &self.names))?);
+            }
+            ExportFormat::Text => {
+                for message in messages {
+                    let line = transcript_line(conversation, message, &self.settings, &self.names);
+                    self.out.extend(line.into_bytes());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn end_conversation(&mut self) {
+        if self.format == ExportFormat::Json {
+            let indent = self.json_indent();
+            if self.messages_in_conversation > 0 {
+                self.out.push(b'\n');
+                push_indented(&mut self.out, "  ]\n}", indent);
+            } else {
+                self.out.extend_from_slice(b"]\n");
+                push_indented(&mut self.out, "}", indent);
+            }
+        }
+    }
+
+    pub fn finish(&mut self) {
+        match self.format {
+            ExportFormat::Json if self.several => self.out.extend_from_slice(b"\n]\n"),
+            ExportFormat::Json => self.out.push(b'\n'),
+            ExportFormat::Csv | ExportFormat::Text => {}
+        }
+    }
+
+    /// Where a conversation's object starts: inside the array, or at the margin.
+    fn json_indent(&self) -> usize {
+        if self.several { 2 } else { 0 }
+    }
+}
+
+/// `text`'s lines, each after `indent` spaces. Safe for JSON: its strings hold no raw newline.
+fn push_indented(out: &mut Vec<u8>, text: &str, indent: usize) {
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.resize(out.len() + indent, b' ');
+        out.extend_from_slice(line.as_bytes());
     }
 }
 
@@ -151,6 +305,7 @@ fn rfc3339_local(settings: &TenantSettings, at: DateTime<Utc>) -> String {
     settings.local(at).to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
+/// A conversation's fields as exported; its messages follow in a `messages` array.
 #[derive(Serialize)]
 struct ConversationJson<'a> {
     id: Uuid,
@@ -159,7 +314,6 @@ struct ConversationJson<'a> {
     status: &'a str,
     priority: &'a str,
     created_at: String,
-    messages: Vec<MessageJson<'a>>,
 }
 
 #[derive(Serialize)]
@@ -180,40 +334,6 @@ struct MessageJson<'a> {
     ai_confidence: Option<f32>,
 }
 
-/// One object for one conversation, an array for several.
-fn write_json(conversations: &[ExportedConversation], settings: &TenantSettings) -> Result<Vec<u8>, ExportError> {
-    let objects: Vec<ConversationJson<'_>> = conversations
-        .iter()
-        .map(|c| ConversationJson {
-            id: c.id,
-            channel: &c.channel,
-            customer: CustomerJson { name: &c.customer_name, address: &c.customer_address },
-            status: &c.status,
-            priority: &c.priority,
-            created_at: rfc3339_local(settings, c.created_at),
-            messages: c
-                .messages
-                .iter()
-                .map(|m| MessageJson {
-                    id: m.id,
-                    sent_at: rfc3339_local(settings, m.sent_at),
-                    sender_kind: &m.sender_kind,
-                    sender_id: &m.sender_id,
-                    internal_note: m.internal_note,
-                    text: &m.text,
-                    ai_confidence: m.ai_confidence,
-                })
-                .collect(),
-        })
-        .collect();
-    let mut content = match objects.as_slice() {
-        [one] => serde_json::to_vec_pretty(one)?,
-        many => serde_json::to_vec_pretty(many)?,
-    };
-    content.push(b'\n');
-    Ok(content)
-}
-
 const CSV_HEADER: [&str; 9] = [
     "conversation_id",
     "channel",
@@ -226,32 +346,41 @@ const CSV_HEADER: [&str; 9] = [
     "text",
 ];
 
-/// One row per message, every conversation in one file.
-fn write_csv(
-    conversations: &[ExportedConversation],
-    settings: &TenantSettings,
-    names: &SenderNames,
-) -> Result<Vec<u8>, ExportError> {
+/// RFC 4180 rows (CRLF line ends, quoted where needed).
+fn csv_records<R, F>(records: impl IntoIterator<Item = R>) -> Result<Vec<u8>, ExportError>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    writer.write_record(CSV_HEADER)?;
-    for conversation in conversations {
-        let id = conversation.id.to_string();
-        let customer = customer_label(conversation);
-        for message in &conversation.messages {
-            writer.write_record([
-                id.as_str(),
-                conversation.channel.as_str(),
-                customer.as_str(),
-                rfc3339_local(settings, message.sent_at).as_str(),
-                message.sender_kind.as_str(),
-                sender_name(conversation, message, names),
-                if message.internal_note { "true" } else { "false" },
-                message.ai_confidence.map(|c| format!("{c:.2}")).unwrap_or_default().as_str(),
-                message.text.as_str(),
-            ])?;
-        }
+    for record in records {
+        writer.write_record(record)?;
     }
     writer.into_inner().map_err(|e| ExportError::Buffer(e.to_string()))
+}
+
+/// One row per message.
+fn csv_rows<'a>(
+    conversation: &'a ExportedConversation,
+    messages: &'a [ExportedMessage],
+    settings: &'a TenantSettings,
+    names: &'a SenderNames,
+) -> impl Iterator<Item = [String; 9]> + 'a {
+    let id = conversation.id.to_string();
+    let customer = customer_label(conversation);
+    messages.iter().map(move |message| {
+        [
+            id.clone(),
+            conversation.channel.clone(),
+            customer.clone(),
+            rfc3339_local(settings, message.sent_at),
+            message.sender_kind.clone(),
+            sender_name(conversation, message, names).to_owned(),
+            if message.internal_note { "true" } else { "false" }.to_owned(),
+            message.ai_confidence.map(|c| format!("{c:.2}")).unwrap_or_default(),
+            message.text.clone(),
+        ]
+    })
 }
 
 /// "Ana (15551230001)", or the address alone when the customer has no name.
@@ -291,46 +420,52 @@ fn channel_label(token: &str) -> &str {
 /// Separates conversations in a transcript.
 const RULE: &str = "----------------------------------------------------------------------";
 
-/// A header per conversation, then one line per message:
+/// A transcript's header for a conversation (after a blank line and a rule unless it is the
+/// first); one line per message follows:
 /// `[2026-11-24 14:05] Ana (customer, WhatsApp): Hello, my order has not arrived`.
-fn write_transcript(conversations: &[ExportedConversation], settings: &TenantSettings, names: &SenderNames) -> String {
+fn transcript_heading(conversation: &ExportedConversation, settings: &TenantSettings, first: bool) -> String {
     let zone = settings.time_zone.name();
     let mut out = String::new();
-    for (i, conversation) in conversations.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-            out.push_str(RULE);
-            out.push_str("\n\n");
-        }
-        let channel = channel_label(&conversation.channel);
-        out.push_str(&format!("Conversation with {}\n", customer_label(conversation)));
-        out.push_str(&format!(
-            "Channel: {channel} | Status: {} | Priority: {} | Time zone: {zone}\n",
-            conversation.status, conversation.priority
-        ));
-        out.push_str(&format!(
-            "Started: {} | Conversation id: {}\n\n",
-            settings.local(conversation.created_at).format("%Y-%m-%d %H:%M"),
-            conversation.id
-        ));
-        for message in &conversation.messages {
-            let role = match (message.sender_kind.as_str(), message.ai_confidence) {
-                ("customer", _) => format!("customer, {channel}"),
-                ("ai", Some(confidence)) => format!("AI, confidence {confidence:.2}"),
-                ("ai", None) => "AI".to_owned(),
-                (kind, _) => kind.to_owned(),
-            };
-            let note = if message.internal_note { " [internal note]" } else { "" };
-            // Continuation lines are indented so every message starts at the left margin.
-            let text = message.text.lines().collect::<Vec<_>>().join("\n    ");
-            out.push_str(&format!(
-                "[{}] {} ({role}){note}: {text}\n",
-                settings.local(message.sent_at).format("%Y-%m-%d %H:%M"),
-                sender_name(conversation, message, names),
-            ));
-        }
+    if !first {
+        out.push('\n');
+        out.push_str(RULE);
+        out.push_str("\n\n");
     }
+    let channel = channel_label(&conversation.channel);
+    out.push_str(&format!("Conversation with {}\n", customer_label(conversation)));
+    out.push_str(&format!(
+        "Channel: {channel} | Status: {} | Priority: {} | Time zone: {zone}\n",
+        conversation.status, conversation.priority
+    ));
+    out.push_str(&format!(
+        "Started: {} | Conversation id: {}\n\n",
+        settings.local(conversation.created_at).format("%Y-%m-%d %H:%M"),
+        conversation.id
+    ));
     out
+}
+
+fn transcript_line(
+    conversation: &ExportedConversation,
+    message: &ExportedMessage,
+    settings: &TenantSettings,
+    names: &SenderNames,
+) -> String {
+    let channel = channel_label(&conversation.channel);
+    let role = match (message.sender_kind.as_str(), message.ai_confidence) {
+        ("customer", _) => format!("customer, {channel}"),
+        ("ai", Some(confidence)) => format!("AI, confidence {confidence:.2}"),
+        ("ai", None) => "AI".to_owned(),
+        (kind, _) => kind.to_owned(),
+    };
+    let note = if message.internal_note { " [internal note]" } else { "" };
+    // Continuation lines are indented so every message starts at the left margin.
+    let text = message.text.lines().collect::<Vec<_>>().join("\n    ");
+    format!(
+        "[{}] {} ({role}){note}: {text}\n",
+        settings.local(message.sent_at).format("%Y-%m-%d %H:%M"),
+        sender_name(conversation, message, names),
+    )
 }
 
 #[cfg(test)]
@@ -471,16 +606,62 @@ mod tests {
         assert!(text.contains("Time zone: America/Los_Angeles"));
     }
 
+    /// The file as a streamed export writes it: messages in pages of `page`.
+    fn written_in_pages(conversations: &[ExportedConversation], format: ExportFormat, page: usize) -> Vec<u8> {
+        let mut writer = ExportWriter::new(format, paris(), names(), conversations.len() != 1);
+        let mut file = Vec::new();
+        writer.begin().unwrap();
+        for c in conversations {
+            writer.begin_conversation(&ExportedConversation { messages: Vec::new(), ..c.clone() }).unwrap();
+            for messages in c.messages.chunks(page) {
+                writer.messages(c, messages).unwrap();
+                file.extend(writer.take());
+            }
+            writer.end_conversation();
+        }
+        writer.finish();
+        file.extend(writer.take());
+        file
+    }
+
+    #[test]
+    fn a_file_written_a_page_of_messages_at_a_time_is_the_file_written_at_once() {
+        let silent = ExportedConversation { id: Uuid::from_u128(3), messages: Vec::new(), ..conversation() };
+        for conversations in [vec![conversation()], vec![conversation(), silent.clone(), conversation()], vec![silent]]
+        {
+            for format in [ExportFormat::Json, ExportFormat::Csv, ExportFormat::Text] {
+                let whole = write_export(&conversations, format, &paris(), &names()).unwrap();
+                for page in [1, 3] {
+                    assert_eq!(written_in_pages(&conversations, format, page), whole, "{format:?} in pages of {page}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn json_of_several_conversations_is_an_indented_array_and_an_empty_conversation_has_no_messages() {
+        let silent = ExportedConversation { id: Uuid::from_u128(3), messages: Vec::new(), ..conversation() };
+        let content = write_export(&[conversation(), silent], ExportFormat::Json, &paris(), &names()).unwrap();
+        let text = String::from_utf8(content).unwrap();
+        assert!(text.starts_with("[\n  {\n    \"id\": \"00000000-0000-0000-0000-000000000001\",\n"), "{text}");
+        assert!(text.contains("\n    \"messages\": [\n      {\n        \"id\": "), "{text}");
+        assert!(text.contains("\"messages\": []\n  }\n]\n"), "{text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value[0]["messages"].as_array().map(Vec::len), Some(4));
+        assert_eq!(value[1]["messages"], serde_json::json!([]));
+        assert_eq!(value[1]["customer"]["name"], "Ana");
+    }
+
     #[test]
     fn file_names_name_the_conversation_or_the_day() {
         let now = at("2026-11-24T23:30:00Z");
         assert_eq!(
-            filename(&[conversation()], ExportFormat::Csv, &paris(), now),
+            filename(&[conversation().id], ExportFormat::Csv, &paris(), now),
             "conversation-00000000-0000-0000-0000-000000000001.csv"
         );
         // Already the 25th in Paris.
         assert_eq!(
-            filename(&[conversation(), conversation()], ExportFormat::Json, &paris(), now),
+            filename(&[Uuid::from_u128(1), Uuid::from_u128(2)], ExportFormat::Json, &paris(), now),
             "conversations-2026-11-25.json"
         );
         assert_eq!(ExportFormat::Text.content_type(), "text/plain; charset=utf-8");

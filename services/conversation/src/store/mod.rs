@@ -26,7 +26,7 @@ pub use bulk::{BulkChange, BulkOutcome};
 pub use calls::AgentDisposition;
 pub use cursor::{Cursor, ListCursor};
 pub use customers::{ChannelIdentity, CustomerProfile, IntegrationCardRow, MAX_RELATED, UpdatedCustomer};
-pub use export::ConversationHistory;
+pub use export::{HistoryReader, MessagePosition};
 pub use listing::ViewCounts;
 pub use messages::{Appended, HistoryPage};
 pub use outbox::OUTBOX_CHANNEL;

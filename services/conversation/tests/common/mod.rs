@@ -159,3 +159,48 @@ pub async fn customer_message(
         Appended::Duplicate => panic!("unexpected duplicate"),
     }
 }
+
+/// An export as a client receives it whole.
+#[derive(Debug)]
+pub struct ExportedFile {
+    pub content_type: String,
+    pub filename: String,
+    pub content: Vec<u8>,
+    /// How many chunks carried it.
+    pub chunks: usize,
+}
+
+/// Downloads an export: its start, every chunk in order, and its end, whose size must match.
+/// `Err` for a refusal, or for a stream that fails before its end.
+pub async fn export_file(
+    api: &inbox_conversation::api::ExportsApi,
+    request: tonic::Request<inbox_proto::conversation::v1::ExportConversationsRequest>,
+) -> Result<ExportedFile, tonic::Status> {
+    use futures::StreamExt;
+    use inbox_proto::conversation::v1::export_conversations_response::Part;
+    use inbox_proto::conversation::v1::exports_server::Exports;
+
+    let mut parts = api.export_conversations(request).await?.into_inner();
+    let start = match parts.next().await.map(|p| p.map(|p| p.part)) {
+        Some(Ok(Some(Part::Start(start)))) => start,
+        other => panic!("an export starts with its name and type, not {other:?}"),
+    };
+    let mut file =
+        ExportedFile { content_type: start.content_type, filename: start.filename, content: Vec::new(), chunks: 0 };
+    while let Some(part) = parts.next().await {
+        match part?.part {
+            Some(Part::Chunk(chunk)) => {
+                assert!(!chunk.is_empty() && chunk.len() <= 64 * 1024, "a chunk of {} bytes", chunk.len());
+                file.content.extend(chunk);
+                file.chunks += 1;
+            }
+            Some(Part::End(end)) => {
+                assert_eq!(end.size_bytes, file.content.len() as u64, "the end names the file's size");
+                assert!(parts.next().await.is_none(), "nothing follows the end");
+                return Ok(file);
+            }
+            other => panic!("unexpected part {other:?}"),
+        }
+    }
+    panic!("the stream stopped without an error and without its end")
+}

@@ -1,12 +1,17 @@
 //! Downloading conversation history: `GET /v1/conversations/{id}/export?format=json|csv|text`
-//! and `POST /v1/conversations/export` {ids, format}. Both answer with the file itself.
+//! and `POST /v1/conversations/export` {ids, format}. Both answer with the file itself,
+//! streamed as the conversation service produces it: a download that breaks off midway ends
+//! without its final chunk, so a client never takes a short file for the whole one.
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
 use inbox_errors::PublicError;
 use inbox_proto::conversation::v1 as pb;
+use inbox_proto::conversation::v1::export_conversations_response::Part;
 use inbox_service::CallContext;
 use inbox_service::http_edge::WhenReady;
 use serde::Deserialize;
@@ -20,10 +25,6 @@ use super::request::filter::FilterQuery;
 use super::request::{JsonBody, QueryParams, body, query};
 use super::state::AppState;
 use crate::auth::Authenticated;
-
-/// Largest export answer the gateway accepts from the conversation service: its 64 MiB file
-/// limit plus room for the envelope.
-pub const MAX_EXPORT_MESSAGE_BYTES: usize = 65 * 1024 * 1024;
 
 pub fn routes() -> OpenApiRouter<WhenReady<AppState>> {
     OpenApiRouter::new().routes(routes!(export_one)).routes(routes!(export_many))
@@ -50,7 +51,8 @@ struct FormatQuery {
 /// The conversation's history as a file.
 #[utoipa::path(get, path = "/v1/conversations/{id}/export", tag = "conversations",
     params(("id" = String, Path, description = "The conversation"), FormatQuery),
-    responses((status = 200, description = "The file (`Content-Disposition: attachment`)",
+    responses((status = 200, description = "The file (`Content-Disposition: attachment`), streamed as it is \
+        written; a download that breaks off midway ends without its final chunk",
         content((Object = "application/json"), (String = "text/csv"), (String = "text/plain")))))]
 async fn export_one(
     State(state): State<WhenReady<AppState>>,
@@ -89,7 +91,8 @@ const MAX_EXPORTED: usize = 1000;
 /// Several conversations' history as one file.
 #[utoipa::path(post, path = "/v1/conversations/export", tag = "conversations",
     request_body = BulkExport,
-    responses((status = 200, description = "The file (`Content-Disposition: attachment`); as JSON, the \
+    responses((status = 200, description = "The file (`Content-Disposition: attachment`), streamed as it is \
+        written (a download that breaks off midway ends without its final chunk); as JSON, the \
         conversation's object, or an array of them when there are several",
         content((ExportedJson = "application/json"), (String = "text/csv"), (String = "text/plain")))))]
 async fn export_many(
@@ -158,7 +161,8 @@ impl utoipa::PartialSchema for ExportedJson {
 
 impl utoipa::ToSchema for ExportedJson {}
 
-/// Asks the conversation service for the file, naming senders after the tenant's users.
+/// Asks the conversation service for the file, naming senders after the tenant's users, and
+/// streams it to the client as the service produces it.
 async fn export(
     state: &AppState,
     ctx: &CallContext,
@@ -170,16 +174,91 @@ async fn export(
         pb::ExportConversationsRequest { conversation_ids, format: format as i32, sender_names },
         &state.service_token,
     )?;
-    let file = state.exports.clone().export_conversations(request).await?.into_inner();
+    // Refusals (not found, not allowed) come as the call's status, before any part.
+    let mut parts = state.exports.clone().export_conversations(request).await?.into_inner();
+    let Some(Part::Start(start)) = parts.message().await?.and_then(|p| p.part) else {
+        tracing::warn!("export stream did not start with the file's name and type");
+        return Err(PublicError::unavailable("the export could not start").into());
+    };
     // The service makes the name from ids and dates; anything else is replaced so the header
     // stays valid whatever it sends.
-    let filename: String = file
+    let filename: String = start
         .filename
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
         .collect();
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).map_err(|_| PublicError::internal())?;
-    let content_type = HeaderValue::from_str(&file.content_type).map_err(|_| PublicError::internal())?;
-    Ok(([(CONTENT_TYPE, content_type), (CONTENT_DISPOSITION, disposition)], file.content).into_response())
+    let content_type = HeaderValue::from_str(&start.content_type).map_err(|_| PublicError::internal())?;
+    Ok(([(CONTENT_TYPE, content_type), (CONTENT_DISPOSITION, disposition)], file_body(parts)).into_response())
+}
+
+/// A download that broke off: the response body ends with this error, so the client sees a
+/// broken transfer (no final chunk), never a shorter file as if it were whole.
+#[derive(Debug, thiserror::Error)]
+#[error("export broke off: {0}")]
+struct ExportBrokeOff(String);
+
+/// The file's bytes from the parts after `start`, ending cleanly only at the service's `end`
+/// when its size matches what came.
+fn file_body<S>(parts: S) -> Body
+where
+    S: Stream<Item = Result<pb::ExportConversationsResponse, tonic::Status>> + Send + Unpin + 'static,
+{
+    let bytes = futures::stream::try_unfold((parts, 0u64), |(mut parts, received)| async move {
+        let broke_off = |reason: String| {
+            tracing::warn!(received, %reason, "export broke off");
+            ExportBrokeOff(reason)
+        };
+        match parts.next().await.map(|p| p.map(|p| p.part)) {
+            Some(Ok(Some(Part::Chunk(chunk)))) => {
+                let received = received + chunk.len() as u64;
+                Ok(Some((Bytes::from(chunk), (parts, received))))
+            }
+            Some(Ok(Some(Part::End(end)))) if end.size_bytes == received => Ok(None),
+            Some(Ok(Some(Part::End(end)))) => {
+                Err(broke_off(format!("{received} bytes received, the service sent {}", end.size_bytes)))
+            }
+            Some(Ok(Some(Part::Start(_)) | None)) => Err(broke_off("an unexpected part".into())),
+            Some(Err(status)) => Err(broke_off(format!("{:?}: {}", status.code(), status.message()))),
+            None => Err(broke_off("the stream ended before the file did".into())),
+        }
+    });
+    Body::from_stream(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(text: &str) -> Result<pb::ExportConversationsResponse, tonic::Status> {
+        Ok(pb::ExportConversationsResponse { part: Some(Part::Chunk(text.as_bytes().to_vec())) })
+    }
+
+    fn end(size_bytes: u64) -> Result<pb::ExportConversationsResponse, tonic::Status> {
+        Ok(pb::ExportConversationsResponse { part: Some(Part::End(pb::ExportEnd { size_bytes })) })
+    }
+
+    async fn download(parts: Vec<Result<pb::ExportConversationsResponse, tonic::Status>>) -> Result<String, String> {
+        let body = file_body(futures::stream::iter(parts));
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|e| format!("{e:?}"))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_file_streamed_to_its_end_downloads_whole_and_in_order() {
+        let parts = vec![chunk("a,b\r\n"), chunk("1,2\r\n"), chunk("3,4\r\n"), end(15)];
+        assert_eq!(download(parts).await.unwrap(), "a,b\r\n1,2\r\n3,4\r\n");
+    }
+
+    #[tokio::test]
+    async fn a_file_whose_stream_fails_midway_is_a_broken_download_not_a_short_file() {
+        let failed = vec![chunk("a,b\r\n"), Err(tonic::Status::internal("database gone")), chunk("1,2\r\n"), end(10)];
+        let err = download(failed).await.unwrap_err();
+        assert!(err.contains("database gone"), "{err}");
+        let cut = download(vec![chunk("a,b\r\n"), chunk("1,2\r\n")]).await.unwrap_err();
+        assert!(cut.contains("ended before the file did"), "{cut}");
+        let short = download(vec![chunk("a,b\r\n"), end(10)]).await.unwrap_err();
+        assert!(short.contains("5 bytes received, the service sent 10"), "{short}");
+    }
 }
