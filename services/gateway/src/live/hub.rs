@@ -30,6 +30,9 @@ const RECENT_EVENT_IDS: usize = 20_000;
 /// A tenant nobody listened to for this long has its feed (and recent frames) dropped.
 const IDLE_FEED: Duration = Duration::from_secs(600);
 
+/// The longest pull request of the hub's consumer; its idle heartbeat is half of it.
+const HUB_PULL_EXPIRES: Duration = Duration::from_secs(4);
+
 /// How big the hub's buffers are.
 #[derive(Debug, Clone, Copy)]
 pub struct HubLimits {
@@ -303,6 +306,10 @@ pub async fn relay_events_to_hub(
             let start = start_after(resume, hub.head(), last);
             let config = pull::OrderedConfig {
                 deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start + 1 },
+                // Pull requests of 4 s with a 2 s idle heartbeat (the client's defaults are 30 s
+                // and 15 s): a consumer lost with a NATS restart is noticed and recreated in
+                // seconds (the chaos run saw sockets wait 15 s for their events).
+                max_expires: HUB_PULL_EXPIRES,
                 ..Default::default()
             };
             let messages = stream.create_consumer(config).await?.messages().await?;
