@@ -35,6 +35,11 @@ pub struct RoutingSettings {
     /// Seconds between two sweeps that route waiting conversations (a safety net: routing also
     /// runs when an agent comes online or capacity frees).
     pub sweep_interval_seconds: u64,
+    /// Conversations of one bulk assignment assigned at once.
+    pub bulk_concurrency: usize,
+    /// Longest a bulk assignment runs when its caller gave a longer deadline or none; what is
+    /// not done by then is reported `not_attempted`.
+    pub bulk_time_limit_ms: u64,
 }
 
 impl inbox_service::ServiceSettings for Settings {
@@ -64,6 +69,8 @@ impl inbox_service::ServiceSettings for Settings {
         max_batch = 256
         outbox_batch = 500
         sweep_interval_seconds = 10
+        bulk_concurrency = 4
+        bulk_time_limit_ms = 20000
     "#;
 
     fn log(&self) -> &LogSettings {
@@ -90,6 +97,8 @@ impl RoutingSettings {
         in_range("routing.max_batch", self.max_batch, 1..=10_000)?;
         in_range("routing.outbox_batch", self.outbox_batch, 1..=100_000)?;
         in_range("routing.sweep_interval_seconds", self.sweep_interval_seconds, 1..=86_400)?;
+        in_range("routing.bulk_concurrency", self.bulk_concurrency, 1..=64)?;
+        in_range("routing.bulk_time_limit_ms", self.bulk_time_limit_ms, 100..=600_000)?;
         Ok(())
     }
 }
@@ -129,6 +138,10 @@ mod tests {
             ("INBOX__ROUTING__OUTBOX_BATCH", "-5"),
             ("INBOX__ROUTING__SWEEP_INTERVAL_SECONDS", "0"),
             ("INBOX__ROUTING__SWEEP_INTERVAL_SECONDS", "604800"),
+            ("INBOX__ROUTING__BULK_CONCURRENCY", "0"),
+            ("INBOX__ROUTING__BULK_CONCURRENCY", "65"),
+            ("INBOX__ROUTING__BULK_TIME_LIMIT_MS", "99"),
+            ("INBOX__ROUTING__BULK_TIME_LIMIT_MS", "600001"),
         ] {
             let message = refusal(variable, nonsense);
             assert!(message.contains(variable), "{variable}={nonsense}: {message}");
@@ -144,6 +157,8 @@ mod tests {
             ("INBOX__ROUTING__MAX_BATCH", "10000"),
             ("INBOX__ROUTING__OUTBOX_BATCH", "1"),
             ("INBOX__ROUTING__SWEEP_INTERVAL_SECONDS", "86400"),
+            ("INBOX__ROUTING__BULK_CONCURRENCY", "64"),
+            ("INBOX__ROUTING__BULK_TIME_LIMIT_MS", "100"),
         ])
         .validate()
         .unwrap();

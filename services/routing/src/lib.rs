@@ -92,6 +92,10 @@ pub async fn run_with_clock(
             bus: bus.clone(),
             conversations: ConversationsClient::new(conversations),
             service_token: settings.auth.service_token.clone(),
+            bulk: api::BulkLimits {
+                concurrency: settings.routing.bulk_concurrency,
+                time_limit: Duration::from_millis(settings.routing.bulk_time_limit_ms),
+            },
         },
         ServiceAuth::new(&settings.auth, CALLERS),
     );

@@ -6,66 +6,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)] // tests fail loudly; rows read as tuples
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use inbox_bus::{Bus, Payload, new_envelope, subjects};
-use inbox_config::Secret;
 use inbox_proto::common::v1::Channel;
 use inbox_proto::conversation::v1::{Conversation, ConversationStatus, StatusChange};
 use inbox_proto::events::v1::{ConversationUpdated, StatusChanged};
 use inbox_proto::routing::v1 as pb;
 use inbox_proto::routing::v1::routing_client::RoutingClient;
-use inbox_routing::Settings;
-use inbox_service::{CallContext, Listeners, Role, ServiceSettings};
+use inbox_service::Role;
 use inbox_testkit::{TestDatabase, TestNats, TestRedis, wait_until};
 use prost::Message as _;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-const TOKEN: &str = "routing-replica-test-token";
-
-struct Replica {
-    grpc: SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), inbox_service::RunError>>,
-}
-
-async fn start_replica(db: &TestDatabase, nats: &TestNats, redis: &TestRedis) -> anyhow::Result<Replica> {
-    let env = HashMap::from([
-        ("INBOX__POSTGRES__URL".to_owned(), db.url()),
-        ("INBOX__NATS__URL".to_owned(), nats.url()),
-        ("INBOX__REDIS__URL".to_owned(), redis.url().to_owned()),
-        ("INBOX__REDIS__KEY_PREFIX".to_owned(), redis.key_prefix().to_owned()),
-        ("INBOX__AUTH__SERVICE_TOKEN".to_owned(), TOKEN.to_owned()),
-        ("INBOX__LOG__LEVEL".to_owned(), "warn".to_owned()),
-        // Only the events and calls of this test route: the sweeper stays out of the way.
-        ("INBOX__ROUTING__SWEEP_INTERVAL_SECONDS".to_owned(), "3600".to_owned()),
-        ("INBOX__ROUTING__MAX_BATCH".to_owned(), "16".to_owned()),
-        // Two replicas with the default pool (16) and this test's own took every connection a
-        // shared PostgreSQL (100) had left while other suites ran: the test's pool then timed
-        // out. Eight each still race (2 batch workers and up to 120 concurrent calls per replica).
-        ("INBOX__POSTGRES__MAX_CONNECTIONS".to_owned(), "8".to_owned()),
-    ]);
-    let settings: Settings = inbox_config::load(Settings::DEFAULTS, None, &env)?;
-    let listeners = Listeners::ephemeral().await?;
-    let (http, grpc) = (listeners.http.local_addr()?, listeners.grpc.local_addr()?);
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(inbox_routing::run(settings, listeners, shutdown.clone()));
-    let client = reqwest::Client::new();
-    let ready = wait_until(Duration::from_secs(30), || {
-        let request = client.get(format!("http://{http}/readyz"));
-        async move { request.send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-    })
-    .await;
-    anyhow::ensure!(ready.is_some(), "replica not ready");
-    Ok(Replica { grpc, shutdown, task })
-}
-
-fn call<T>(tenant: Uuid, principal: &str, role: Role, message: T) -> tonic::Request<T> {
-    CallContext { tenant_id: tenant, principal: principal.into(), role }.request(message, &Secret::new(TOKEN)).unwrap()
-}
+mod common;
+use common::{call, start_replica};
 
 fn conversation(tenant: Uuid, id: Uuid, status: ConversationStatus, version: i64, needs_human: bool) -> Conversation {
     Conversation {
@@ -85,7 +40,9 @@ async fn two_replicas_racing_never_assign_twice_nor_overfill_and_leave_nothing_r
     let db = TestDatabase::create("routing_replicas").await?;
     let nats = TestNats::start().await?;
     let redis = TestRedis::start().await?;
-    let (a, b) = (start_replica(&db, &nats, &redis).await?, start_replica(&db, &nats, &redis).await?);
+    let small_batches = [("INBOX__ROUTING__MAX_BATCH", "16")];
+    let a = start_replica(&db, &nats, &redis, &small_batches).await?;
+    let b = start_replica(&db, &nats, &redis, &small_batches).await?;
     let mut ra = RoutingClient::connect(format!("http://{}", a.grpc)).await?;
     let mut rb = RoutingClient::connect(format!("http://{}", b.grpc)).await?;
     let tenant = Uuid::now_v7();

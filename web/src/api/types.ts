@@ -335,7 +335,7 @@ export type BulkAction =
 
 export interface BulkItemResult {
   conversation_id: string;
-  outcome: 'changed' | 'unchanged' | 'waiting' | 'not_found' | 'failed' | string;
+  outcome: 'changed' | 'unchanged' | 'waiting' | 'not_found' | 'failed' | 'not_attempted' | string;
   error: string | null;
 }
 
@@ -343,6 +343,8 @@ export interface BulkResult {
   changed: number;
   unchanged: number;
   failed: number;
+  /** Conversations an assignment did not reach before its deadline (0 for other actions). */
+  not_attempted: number;
   results: BulkItemResult[];
 }
 

@@ -19,6 +19,7 @@ const OUTCOME_LABEL: Record<string, string> = {
   waiting: 'Waiting in team',
   not_found: 'Not found',
   failed: 'Failed',
+  not_attempted: 'Not attempted (run it again)',
 };
 
 export function BulkBar({
@@ -198,6 +199,7 @@ export function BulkBar({
         <Dialog title={`${result.title}: result`} onClose={() => setResult(null)} footer={<Button onClick={() => setResult(null)}>Close</Button>}>
           <p className={s.resultSummary} role="status">
             {result.result.changed} changed · {result.result.unchanged} unchanged · {result.result.failed} failed
+            {result.result.not_attempted ? ` · ${result.result.not_attempted} not attempted` : ''}
           </p>
           <ul className={s.results}>
             {result.result.results.map((r) => (

@@ -8,7 +8,11 @@
 //! Actions: `assign` {assignee_id?, team_id?, note?}, `status` {status}, `priority`
 //! {priority}, `archive`, `delete` (admins only). Supervisors and admins only. The answer
 //! reports each conversation: `changed`, `unchanged`, `not_found` or `failed` (and `waiting`
-//! for an assignment to a team with nobody available). Assignment goes through routing.
+//! for an assignment to a team with nobody available). Assignment goes through routing, which
+//! assigns a few conversations at a time within the request's deadline and reports those it
+//! did not reach `not_attempted` (counted in `not_attempted`), so the client sends exactly
+//! those again; it takes at most 1,000 ids, or a filter selecting at most 1,000 (more is a
+//! 400).
 
 use axum::Json;
 use axum::extract::State;
@@ -21,7 +25,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::GatewayError;
+use super::error::{ErrorBody, GatewayError};
 use super::names::{priority_named, status_named};
 use super::present::bulk::{BulkOutcomeJson, action_outcome, assignment_outcome};
 use super::request::filter::FilterQuery;
@@ -75,7 +79,10 @@ struct BulkRequest {
 /// One action on the selected conversations (supervisors and admins; `delete`: admins).
 #[utoipa::path(post, path = "/v1/conversations/bulk", tag = "conversations",
     request_body = BulkRequest,
-    responses((status = 200, description = "What happened to each conversation", body = BulkOutcomeJson)))]
+    responses((status = 200, description = "What happened to each conversation; an assignment reports those it \
+        did not reach before its deadline as `not_attempted`, to be sent again", body = BulkOutcomeJson),
+        (status = 400, description = "Neither or both of ids and filter, an unknown action, or more than 1,000 \
+        conversations to assign", body = ErrorBody)))]
 async fn bulk_action(
     State(state): State<WhenReady<AppState>>,
     Authenticated(principal): Authenticated,

@@ -16,7 +16,7 @@ use inbox_proto::routing::v1 as pb;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-pub use assignments::MAX_BULK;
+pub use assignments::{BulkLimits, MAX_BULK};
 
 use crate::availability::AvailabilityBook;
 use crate::store::RoutingStore;
@@ -27,6 +27,7 @@ pub struct RoutingApi {
     pub bus: Bus,
     pub conversations: ConversationsClient<Channel>,
     pub service_token: Secret,
+    pub bulk: BulkLimits,
 }
 
 #[tonic::async_trait]
