@@ -108,10 +108,8 @@ pub async fn run_with_clock(
         api::TemplatesApi { store: store.clone() },
         ServiceAuth::new(&settings.auth, CALLERS),
     );
-    let exports = ExportsServer::with_interceptor(
-        api::ExportsApi { store: store.clone() },
-        ServiceAuth::new(&settings.auth, CALLERS),
-    );
+    let exports =
+        ExportsServer::with_interceptor(api::ExportsApi::new(store.clone()), ServiceAuth::new(&settings.auth, CALLERS));
     let customers = CustomersServer::with_interceptor(
         api::CustomersApi { store: store.clone() },
         ServiceAuth::new(&settings.auth, CALLERS),

@@ -6,15 +6,15 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::StreamExt;
-use inbox_conversation::api::ExportsApi;
+use inbox_conversation::api::{ExportsApi, MAX_EXPORTS_AT_ONCE};
 use inbox_conversation::domain::TenantSettings;
 use inbox_conversation::store::{Appended, ConversationRow, ConversationStore, NewReply};
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::conversation::v1::export_conversations_response::Part;
 use inbox_proto::conversation::v1::exports_client::ExportsClient;
-use inbox_proto::conversation::v1::exports_server::ExportsServer;
+use inbox_proto::conversation::v1::exports_server::{Exports, ExportsServer};
 use inbox_service::{CallContext, Role};
-use inbox_testkit::TestDatabase;
+use inbox_testkit::{TestDatabase, wait_until};
 use tonic::{Code, Request};
 use uuid::Uuid;
 
@@ -83,7 +83,7 @@ async fn a_stored_conversation_downloads_as_a_transcript_csv_and_json_in_the_ten
     let conversation = ana_writes(&store, tenant, "15551230001", "w1", "Hello, my order has not arrived").await;
     agent_sends(&store, tenant, conversation.id, "Check the order in the CRM", true, "n1").await;
     agent_sends(&store, tenant, conversation.id, "It ships today, sorry!\nTracking: \"XY-1\"", false, "r1").await;
-    let api = ExportsApi { store: store.clone() };
+    let api = ExportsApi::new(store.clone());
 
     let file =
         export_file(&api, export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Text)).await.unwrap();
@@ -126,7 +126,7 @@ async fn a_long_conversation_is_exported_whole_and_in_order() {
     for i in 1..=250 {
         agent_sends(&store, tenant, conversation.id, &format!("reply {i}"), false, &format!("k{i}")).await;
     }
-    let api = ExportsApi { store: store.clone() };
+    let api = ExportsApi::new(store.clone());
     let csv = export_file(&api, export(tenant, Role::Agent, &[conversation.id], pb::ExportFormat::Csv)).await.unwrap();
     let mut reader = csv::Reader::from_reader(csv.content.as_slice());
     let texts: Vec<String> = reader.records().map(|r| r.unwrap()[8].to_owned()).collect();
@@ -141,7 +141,7 @@ async fn an_agent_exports_one_conversation_and_bulk_exports_need_a_supervisor() 
     let tenant = Uuid::new_v4();
     let first = ana_writes(&store, tenant, "15551230001", "w1", "Hello").await;
     let second = ana_writes(&store, tenant, "15551230002", "w2", "Hi there").await;
-    let api = ExportsApi { store: store.clone() };
+    let api = ExportsApi::new(store.clone());
 
     let denied = export_file(&api, export(tenant, Role::Agent, &[first.id, second.id], pb::ExportFormat::Json))
         .await
@@ -164,7 +164,7 @@ async fn an_unknown_or_another_tenants_conversation_is_not_found_naming_it() {
     let tenant = Uuid::new_v4();
     let ours = ana_writes(&store, tenant, "15551230001", "w1", "Hello").await;
     let theirs = ana_writes(&store, Uuid::new_v4(), "15551230009", "w9", "Secret").await;
-    let api = ExportsApi { store: store.clone() };
+    let api = ExportsApi::new(store.clone());
 
     let err = export_file(&api, export(tenant, Role::Admin, &[ours.id, theirs.id], pb::ExportFormat::Text))
         .await
@@ -222,7 +222,7 @@ async fn a_large_export_arrives_complete_and_in_order_in_bounded_chunks() {
     }
     let mut ids: Vec<Uuid> = short.iter().rev().map(|c| c.id).collect();
     ids.insert(60, long.id);
-    let api = ExportsApi { store: store.clone() };
+    let api = ExportsApi::new(store.clone());
 
     let file = export_file(&api, export(tenant, Role::Supervisor, &ids, pb::ExportFormat::Csv)).await.unwrap();
     assert!(file.chunks > 10, "streamed in {} chunks", file.chunks);
@@ -261,11 +261,10 @@ async fn an_export_that_fails_midway_ends_with_an_error_not_a_shorter_file() {
     let long = long_conversation(&store, tenant).await;
     // Over real gRPC, as the gateway receives it.
     let caller = CallContext { tenant_id: tenant, principal: "user:sarah".into(), role: Role::Agent };
-    let server =
-        ExportsServer::with_interceptor(ExportsApi { store: store.clone() }, move |mut request: Request<()>| {
-            request.extensions_mut().insert(caller.clone());
-            Ok(request)
-        });
+    let server = ExportsServer::with_interceptor(ExportsApi::new(store.clone()), move |mut request: Request<()>| {
+        request.extensions_mut().insert(caller.clone());
+        Ok(request)
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -318,4 +317,28 @@ async fn an_export_that_fails_midway_ends_with_an_error_not_a_shorter_file() {
     assert!(matches!(failure.code(), Code::Internal | Code::Unavailable), "{failure:?}");
     assert!(parts.next().await.is_none(), "nothing after the error");
     assert!(received < 1100 * 3000, "only part of the file came: {received} bytes");
+}
+
+#[tokio::test]
+async fn at_most_four_exports_run_at_once_and_another_starts_once_one_ends() {
+    let (_db, store) = store().await;
+    let tenant = Uuid::new_v4();
+    let long = long_conversation(&store, tenant).await;
+    let api = ExportsApi::new(store.clone());
+    let request = || export(tenant, Role::Agent, &[long.id], pb::ExportFormat::Csv);
+    // Four clients that read nothing yet: each export waits for its client.
+    let mut running = Vec::new();
+    for _ in 0..MAX_EXPORTS_AT_ONCE {
+        running.push(api.export_conversations(request()).await.unwrap().into_inner());
+    }
+    match api.export_conversations(request()).await {
+        Err(refused) => assert_eq!(refused.code(), Code::Unavailable, "{refused:?}"),
+        Ok(_) => panic!("a fifth export at once is refused"),
+    }
+    // A client that goes away ends its export, and another can start.
+    drop(running.pop());
+    let started =
+        wait_until(std::time::Duration::from_secs(10), || async { api.export_conversations(request()).await.ok() })
+            .await;
+    assert!(started.is_some(), "an export starts once one of the four ended");
 }

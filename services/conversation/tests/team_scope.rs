@@ -202,7 +202,7 @@ async fn an_agent_of_team_a_neither_opens_reads_changes_nor_answers_team_bs_conv
     let read = pb::MarkReadRequest { conversation_id: id.clone(), last_read_message_id: first.to_string() };
     assert_not_found(api.mark_read(t.as_agent(read)).await, "mark read");
 
-    let exports = ExportsApi { store: store.clone() };
+    let exports = ExportsApi::new(store.clone());
     let export = pb::ExportConversationsRequest {
         conversation_ids: vec![id.clone()],
         format: pb::ExportFormat::Json as i32,

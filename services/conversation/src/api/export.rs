@@ -1,6 +1,7 @@
 //! `inbox.conversation.v1.Exports`.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -8,7 +9,7 @@ use inbox_errors::{ErrorCode, PublicError};
 use inbox_proto::conversation::v1 as pb;
 use inbox_proto::conversation::v1::export_conversations_response::Part;
 use inbox_service::{CallContext, Role};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -23,7 +24,19 @@ use crate::domain::export::{
 use crate::store::{ConversationStore, HistoryReader};
 
 pub struct ExportsApi {
-    pub store: ConversationStore,
+    store: ConversationStore,
+    /// One permit per export running: each holds a database connection and a snapshot for
+    /// as long as its client takes to download.
+    running: Arc<Semaphore>,
+}
+
+/// Exports one replica runs at once; more are refused as unavailable until one ends.
+pub const MAX_EXPORTS_AT_ONCE: usize = 4;
+
+impl ExportsApi {
+    pub fn new(store: ConversationStore) -> Self {
+        Self { store, running: Arc::new(Semaphore::new(MAX_EXPORTS_AT_ONCE)) }
+    }
 }
 
 fn format_of(value: i32) -> Result<ExportFormat, Status> {
@@ -103,6 +116,9 @@ impl pb::exports_server::Exports for ExportsApi {
         let ids = conversation_ids(&r.conversation_ids)?;
         span.record("conversations", ids.len());
         require_exporter_of(&ctx, ids.len())?;
+        let Ok(permit) = self.running.clone().try_acquire_owned() else {
+            return Err(PublicError::unavailable("too many exports are running; try again in a moment").into());
+        };
 
         let mut reader = self.store.history_reader(ctx.tenant_id, &viewer_of(&ctx, &request)).await?;
         // A conversation the caller may not see is missing, like one the tenant does not have.
@@ -134,6 +150,8 @@ impl pb::exports_server::Exports for ExportsApi {
                 tracing::warn!(code = ?status.code(), message = status.message(), "export broke off");
             }
             let _ = parts.send(end).await;
+            // Held by the export until it ends, whichever way.
+            drop(permit);
         };
         tokio::spawn(export.instrument(span));
         let first = futures::stream::once(async move { Ok(part(Part::Start(start))) });

@@ -10,6 +10,6 @@ mod scope;
 mod templates;
 
 pub use customers::CustomersApi;
-pub use export::ExportsApi;
+pub use export::{ExportsApi, MAX_EXPORTS_AT_ONCE};
 pub use grpc::ConversationsApi;
 pub use templates::TemplatesApi;
