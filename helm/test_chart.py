@@ -67,8 +67,8 @@ CUSTOM_VALUES: dict[str, Any] = {
     "secret": {"existingSecret": "inbox-credentials"},
     "otel": {"endpoint": "http://otel-collector.observability:4317"},
     "log": {"level": "debug"},
-    "nats": {"url": "nats://nats.messaging:4222"},
-    "redis": {"url": "redis://redis.cache:6379/0"},
+    "nats": {"url": "nats://nats.messaging:4222", "users": False},
+    "redis": {"url": "redis://redis.cache:6379/0", "users": True},
     "services": {
         name: {
             "replicas": 2 if name == "search" else 3,
@@ -379,6 +379,19 @@ def test_env_contract(which: str, request: pytest.FixtureRequest) -> None:
         else:
             assert "INBOX__REDIS__URL" not in env, name
 
+        # Each service its own NATS user (on by default) and Redis ACL user (custom turns it
+        # on), named after the service, its password from the Secret.
+        if which == "default":
+            assert env["INBOX__NATS__USER"]["value"] == name, name
+            assert secret_ref(env["INBOX__NATS__PASSWORD"]) == (secret_name, f"natsPassword-{name}"), name
+        else:
+            assert "INBOX__NATS__USER" not in env and "INBOX__NATS__PASSWORD" not in env, name
+        if which == "custom" and name in REDIS_SERVICES:
+            assert env["INBOX__REDIS__USERNAME"]["value"] == name, name
+            assert secret_ref(env["INBOX__REDIS__PASSWORD"]) == (secret_name, f"redisPassword-{name}"), name
+        else:
+            assert "INBOX__REDIS__USERNAME" not in env and "INBOX__REDIS__PASSWORD" not in env, name
+
         if name == "gateway":
             for var, key in GATEWAY_SECRET_ENV.items():
                 assert secret_ref(env[var]) == (secret_name, key)
@@ -446,6 +459,10 @@ def test_secret_default_holds_every_referenced_key(default: Rendered) -> None:
         token = data[f"serviceToken-{name}"]
         assert len(token) >= 32, name
         assert data[f"serviceTokenSha256-{name}"] == hashlib.sha256(token.encode()).hexdigest(), name
+    nats_passwords = [data[f"natsPassword-{name}"] for name in SERVICES]
+    assert len(set(nats_passwords)) == len(SERVICES) and min(map(len, nats_passwords)) >= 32
+    assert {k for k in data if k.startswith("redisPassword-")} == {f"redisPassword-{s}" for s in REDIS_SERVICES}
+    assert len({data[f"redisPassword-{s}"] for s in REDIS_SERVICES} | set(nats_passwords)) == len(SERVICES) + len(REDIS_SERVICES)
     kid, key = data["channelSecretsKeys"].split(":")
     assert kid == "k1" and len(base64.b64decode(key)) == 32
     assert data["postgresUrl-gateway"] == "postgres://inbox@postgres:5432/inbox_gateway"
@@ -923,8 +940,10 @@ def test_production_values_point_at_managed_services(production: Rendered) -> No
     for name in SERVICES:
         env = production.env(name)
         assert env["INBOX__NATS__URL"]["value"].startswith("tls://"), name
+        assert secret_ref(env["INBOX__NATS__PASSWORD"]) == ("inbox-credentials", f"natsPassword-{name}"), name
         if name in REDIS_SERVICES:
             assert env["INBOX__REDIS__URL"]["value"].startswith("rediss://"), name
+            assert secret_ref(env["INBOX__REDIS__PASSWORD"]) == ("inbox-credentials", f"redisPassword-{name}"), name
         if name in POSTGRES_SERVICES:
             assert secret_ref(env["INBOX__POSTGRES__URL"]) == ("inbox-credentials", f"postgresUrl-{name}")
     assert production.workload("search")["spec"]["replicas"] == 2

@@ -15,6 +15,10 @@
 # (or INBOX_DEV_POSTGRES_PORT, INBOX_DEV_NATS_PORT, INBOX_DEV_REDIS_PORT). Already running ones
 # are reused. Missing server packages are installed with apt-get. Logs go to .data/logs/, pid
 # files to .data/run/. Remove .data/ after `stop` to start from scratch.
+#
+# Users (as `just up` sets them): INBOX_DEV_NATS_CONFIG names a nats-server configuration file
+# (an `authorization` block) and INBOX_DEV_REDIS_ACLFILE a Redis aclfile that the private
+# servers start with; a private server of this script already running is restarted to read them.
 set -euo pipefail
 shopt -s extglob
 
@@ -261,8 +265,11 @@ nats_start() {
     return 0
   fi
   if pid_alive "$RUN/nats.pid" nats-server && tcp_open "$HOST" "$NATS_PORT"; then
-    say "nats: reusing the server running on $HOST:$NATS_PORT"
-    return 0
+    if [[ -z ${INBOX_DEV_NATS_CONFIG:-} ]]; then
+      say "nats: reusing the server running on $HOST:$NATS_PORT"
+      return 0
+    fi
+    nats_stop # started before: again, to read the current users
   fi
   if tcp_open "$HOST" "$NATS_PORT"; then
     say "nats: reusing the server running on $HOST:$NATS_PORT (not started by this script)"
@@ -272,14 +279,16 @@ nats_start() {
   bin=$(find_bin nats-server) || { need_packages nats-server; bin=$(find_bin nats-server) || die "nats-server not found after install"; }
   mkdir -p "$DATA/nats"
   rm -f "$RUN/nats.pid"
+  local config=()
+  [[ -n ${INBOX_DEV_NATS_CONFIG:-} ]] && config=(-c "$INBOX_DEV_NATS_CONFIG")
   # No monitoring port (-m is not given), no cluster, no leafnodes: client port only.
-  setsid "$bin" -a "$HOST" -p "$NATS_PORT" -n inbox-dev -js -sd "$DATA/nats" \
+  setsid "$bin" "${config[@]}" -a "$HOST" -p "$NATS_PORT" -n inbox-dev -js -sd "$DATA/nats" \
     -P "$RUN/nats.pid" </dev/null >>"$LOGS/nats.log" 2>&1 &
   if ! wait_for 20 tcp_open "$HOST" "$NATS_PORT" || ! wait_for 5 pid_alive "$RUN/nats.pid" nats-server; then
     die "nats-server did not start, see $LOGS/nats.log"
   fi
   nats_has_js "$HOST" "$NATS_PORT" || die "nats-server started without JetStream, see $LOGS/nats.log"
-  say "nats: started $PRIVATE_NATS_URL (JetStream, store .data/nats)"
+  say "nats: started $PRIVATE_NATS_URL (JetStream, store .data/nats${INBOX_DEV_NATS_CONFIG:+, a user per service})"
 }
 
 nats_stop() {
@@ -324,21 +333,26 @@ redis_start() {
     return 0
   fi
   if redis_ping "$HOST" "$REDIS_PORT"; then
-    say "redis: reusing the server running on $HOST:$REDIS_PORT"
-    return 0
+    if [[ -z ${INBOX_DEV_REDIS_ACLFILE:-} ]] || ! pid_alive "$RUN/redis.pid" redis-server; then
+      say "redis: reusing the server running on $HOST:$REDIS_PORT"
+      return 0
+    fi
+    redis_stop # started before: again, to read the current users (it keeps nothing on disk)
   fi
   tcp_open "$HOST" "$REDIS_PORT" && die "port $REDIS_PORT is taken by something that is not Redis"
   local bin
   bin=$(find_bin redis-server) || { need_packages redis-server; bin=$(find_bin redis-server) || die "redis-server not found after install"; }
   mkdir -p "$DATA/redis"
   rm -f "$RUN/redis.pid"
+  local acl=()
+  [[ -n ${INBOX_DEV_REDIS_ACLFILE:-} ]] && acl=(--aclfile "$INBOX_DEV_REDIS_ACLFILE")
   # In memory only: no RDB snapshots, no AOF.
-  "$bin" --bind "$HOST" --port "$REDIS_PORT" --protected-mode yes --save "" --appendonly no \
+  "$bin" "${acl[@]}" --bind "$HOST" --port "$REDIS_PORT" --protected-mode yes --save "" --appendonly no \
     --dir "$DATA/redis" --daemonize yes --pidfile "$RUN/redis.pid" --logfile "$LOGS/redis.log" \
     </dev/null >>"$LOGS/redis.log" 2>&1 || die "redis-server did not start, see $LOGS/redis.log"
   wait_for 20 redis_ping "$HOST" "$REDIS_PORT" || die "redis-server did not answer, see $LOGS/redis.log"
   wait_for 5 pid_alive "$RUN/redis.pid" redis-server || die "redis-server wrote no pid file"
-  say "redis: started $PRIVATE_REDIS_URL (in memory)"
+  say "redis: started $PRIVATE_REDIS_URL (in memory${INBOX_DEV_REDIS_ACLFILE:+, a user per service})"
 }
 
 redis_stop() {
@@ -396,7 +410,7 @@ cmd_env() {
 }
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 case "${1:-}" in

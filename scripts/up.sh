@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `just up [--quiet]`: the whole fleet on this machine with a living demo, nothing to configure.
-#  1. PostgreSQL, NATS (JetStream) and Redis: the ones named by INBOX_DEV_*_URL, else private
-#     ones under .data/ on loopback (scripts/dev-infra.sh; packages installed when missing).
-#  2. Builds and starts the seven services on 127.0.0.1 (gateway :8080 ... metrics :8086).
+#  1. Builds the seven services (and inboxctl, the simulator, the AI agent).
+#  2. PostgreSQL, NATS (JetStream) and Redis: the ones named by INBOX_DEV_*_URL, else private
+#     ones under .data/ on loopback (scripts/dev-infra.sh; packages installed when missing),
+#     where each service is its own NATS and Redis user held to its subjects and keys.
+#     Starts the seven services on 127.0.0.1 (gateway :8080 ... metrics :8086).
 #  3. The simulator (tools/simulator, :8090) sets up a demo tenant once (people with passwords,
 #     teams, WhatsApp, Twilio and web chat channels), seeds a few hundred past conversations
 #     through the public edges, plays WhatsApp's and Twilio's APIs for the demo's channels and
@@ -65,9 +67,6 @@ if port_taken "$SIM_PORT"; then
   exit 1
 fi
 
-scripts/dev-infra.sh start
-eval "$(scripts/dev-infra.sh env)"
-
 if [[ -n "${INBOX_UP_BIN_DIR:-}" ]]; then
   BIN="$INBOX_UP_BIN_DIR"
 else
@@ -98,8 +97,42 @@ token_var() { local v=${1^^}; echo "SERVICE_TOKEN_${v//-/_}"; }
 for name in "${ORDER[@]}"; do
   grep -q "^$(token_var "$name")=" "$SECRETS" || echo "$(token_var "$name")=$(rand)" >>"$SECRETS"
 done
+# Each service's own NATS user (NATS_PASSWORD_<NAME>) and, with Redis state, its own Redis
+# ACL user (REDIS_PASSWORD_<NAME>), added when missing.
+password_var() { local v=${2^^}; echo "${1}_PASSWORD_${v//-/_}"; }
+# The services that keep state in Redis, each its own ACL user limited to its keys
+# (inbox:<name>:*): the same list as libs/access (REDIS_NAMESPACES) and the chart.
+REDIS_USERS=(gateway channel-ingest routing)
+for name in "${ORDER[@]}"; do
+  grep -q "^$(password_var NATS "$name")=" "$SECRETS" || echo "$(password_var NATS "$name")=$(rand)" >>"$SECRETS"
+done
+for name in "${REDIS_USERS[@]}"; do
+  grep -q "^$(password_var REDIS "$name")=" "$SECRETS" || echo "$(password_var REDIS "$name")=$(rand)" >>"$SECRETS"
+done
 # shellcheck disable=SC1090
 source "$SECRETS"
+password_of() { local var; var=$(password_var "$1" "$2"); echo "${!var}"; }
+
+# The private NATS and Redis admit each service as its own user, held to its subjects and keys
+# (rendered by inboxctl from libs/access; docs/security.md): the NATS configuration holds the
+# passwords (kept like secrets.env), Redis their SHA-256. Servers named by INBOX_DEV_*_URL are
+# used as they are, and the services connect to them without credentials.
+NATS_USERS=0
+REDIS_ACL=0
+if [[ -z "${INBOX_DEV_NATS_URL:-}" ]]; then
+  NATS_USERS=1
+  for name in "${ORDER[@]}"; do export "$(password_var NATS "$name")"; done
+  (umask 077; "$BIN/inboxctl" fleet nats-authorization >"$RUN/nats-users.conf")
+  export INBOX_DEV_NATS_CONFIG="$RUN/nats-users.conf"
+fi
+if [[ -z "${INBOX_DEV_REDIS_URL:-}" ]]; then
+  REDIS_ACL=1
+  for name in "${REDIS_USERS[@]}"; do export "$(password_var REDIS "$name")"; done
+  (umask 077; "$BIN/inboxctl" fleet redis-acl --key-prefix inbox: >"$RUN/redis-users.acl")
+  export INBOX_DEV_REDIS_ACLFILE="$RUN/redis-users.acl"
+fi
+scripts/dev-infra.sh start
+eval "$(scripts/dev-infra.sh env)"
 # Who calls whom over gRPC: each service admits exactly these callers, each known by its
 # token's SHA-256 and held to what the callee grants it (docs/security.md).
 declare -A CALLERS=([conversation]="gateway routing metrics search" [routing]="gateway notification search"
@@ -142,9 +175,14 @@ for name in "${ORDER[@]}"; do
     "INBOX__LOG__FORMAT=json"
   )
   [[ -n "${DB[$name]:-}" ]] && env_vars+=("INBOX__POSTGRES__URL=$INBOX_DEV_POSTGRES_URL/${DB[$name]}")
+  ((NATS_USERS)) && env_vars+=("INBOX__NATS__USER=$name" "INBOX__NATS__PASSWORD=$(password_of NATS "$name")")
+  if [[ " ${REDIS_USERS[*]} " == *" $name "* ]]; then
+    env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL")
+    ((REDIS_ACL)) && env_vars+=("INBOX__REDIS__USERNAME=$name" "INBOX__REDIS__PASSWORD=$(password_of REDIS "$name")")
+  fi
   case "$name" in
     gateway)
-      env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL" "INBOX__GATEWAY__JWT_SECRET=$JWT_SECRET"
+      env_vars+=("INBOX__GATEWAY__JWT_SECRET=$JWT_SECRET"
                  "INBOX__GATEWAY__OPERATOR_TOKEN=$OPERATOR_TOKEN"
                  "INBOX__GATEWAY__CONVERSATION_URL=$(grpc_url conversation)"
                  "INBOX__GATEWAY__CHANNEL_INGEST_URL=$(grpc_url channel-ingest)"
@@ -156,12 +194,11 @@ for name in "${ORDER[@]}"; do
                  # as fast as the fleet takes them: the per-person request budget is raised.
                  "INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_USER=100000"
                  "INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_KEY=100000") ;;
-    routing) env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL" "INBOX__ROUTING__CONVERSATION_URL=$(grpc_url conversation)") ;;
+    routing) env_vars+=("INBOX__ROUTING__CONVERSATION_URL=$(grpc_url conversation)") ;;
     # The simulator plays WhatsApp's Graph API and Twilio's REST API for the demo's channels.
     # Every simulated visitor comes from 127.0.0.1: the per-address web chat limits are raised.
     channel-ingest)
-      env_vars+=("INBOX__REDIS__URL=$INBOX_DEV_REDIS_URL"
-                 "INBOX__SECRETS__KEYS=dev1:$CHANNEL_SECRETS_KEY" "INBOX__SECRETS__ACTIVE_KEY=dev1"
+      env_vars+=("INBOX__SECRETS__KEYS=dev1:$CHANNEL_SECRETS_KEY" "INBOX__SECRETS__ACTIVE_KEY=dev1"
                  "INBOX__WHATSAPP__GRAPH_BASE_URL=$SIM_URL" "INBOX__TWILIO__API_BASE_URL=$SIM_URL"
                  "INBOX__TWILIO__PUBLIC_BASE_URL=$INGEST_URL"
                  "INBOX__WEBCHAT__ADDRESS_REQUESTS_PER_MINUTE=100000"

@@ -50,13 +50,50 @@ pub struct Fleet {
     bin_dir: PathBuf,
     logs: tempfile::TempDir,
     pub nats: TestNats,
-    _redis: TestRedis,
+    redis: TestRedis,
     _databases: Vec<TestDatabase>,
     _base: TestDatabase,
     search_dir: tempfile::TempDir,
     /// Extra processes of a service started with `start_replica`.
     replicas: Vec<Process>,
     database_urls: HashMap<&'static str, String>,
+}
+
+/// The NATS user the tests themselves connect as without credentials (`no_auth_user`): allowed
+/// everything, as the outside world the tests play (providers' traffic, watching events).
+const NATS_TEST_USER: &str = "e2e-test";
+
+/// `name`'s password as its own NATS user (the user is the service's name).
+pub fn nats_password(name: &str) -> String {
+    format!("e2e-nats-{name}-0123456789")
+}
+
+/// The fleet's NATS server configuration: each service its own user limited to its subjects
+/// (`inbox-access`, as `just up` and the operator's servers), and the tests' user.
+fn nats_config() -> String {
+    let users = inbox_access::nats_authorization(nats_password, Some((NATS_TEST_USER, "e2e-test-0123456789")));
+    format!("{users}no_auth_user: \"{NATS_TEST_USER}\"\n")
+}
+
+/// The settings that make `name` connect to NATS as its own user.
+pub fn nats_env(name: &str) -> [(String, String); 2] {
+    [("INBOX__NATS__USER".to_owned(), name.to_owned()), ("INBOX__NATS__PASSWORD".to_owned(), nats_password(name))]
+}
+
+/// `name`'s password as its own Redis ACL user (the user is the service's name).
+pub fn redis_password(name: &str) -> String {
+    format!("e2e-redis-{name}-0123456789")
+}
+
+/// The settings that make `name` keep its Redis state under its own prefix, as its own ACL
+/// user limited to that prefix (`inbox-access`, as `just up` and the operator's Redis).
+fn redis_env(name: &str, base: &str) -> Vec<(String, String)> {
+    let Some(prefix) = inbox_access::redis_key_prefix(base, name) else { return Vec::new() };
+    vec![
+        ("INBOX__REDIS__KEY_PREFIX".to_owned(), prefix),
+        ("INBOX__REDIS__USERNAME".to_owned(), name.to_owned()),
+        ("INBOX__REDIS__PASSWORD".to_owned(), redis_password(name)),
+    ]
 }
 
 /// The token `name` presents on its gRPC calls; each service has its own.
@@ -129,8 +166,13 @@ impl Fleet {
                 return Err(missing.into());
             }
         }
-        let nats = TestNats::start().await?;
-        let redis = TestRedis::start().await?;
+        let nats = TestNats::start_with_config(Some(&nats_config())).await?;
+        // A Redis of the fleet's own: its users are the services' (and a default user that
+        // may only PING), with keys under this test's prefix.
+        let redis = TestRedis::start_with_acl(|base| {
+            inbox_access::redis_acl_file(base, redis_password, inbox_access::REDIS_DEFAULT_USER_PING_ONLY)
+        })
+        .await?;
         let base = TestDatabase::create("e2e").await?;
         let databases: HashMap<&str, TestDatabase> = WITH_POSTGRES.iter().map(|s| (*s, base.sibling(s))).collect();
         let search_dir = tempfile::tempdir()?;
@@ -142,7 +184,7 @@ impl Fleet {
             bin_dir,
             logs: tempfile::tempdir()?,
             nats,
-            _redis: redis,
+            redis,
             _databases: Vec::new(),
             _base: base,
             search_dir,
@@ -159,6 +201,11 @@ impl Fleet {
                 ("INBOX__LOG__LEVEL".to_owned(), "info".to_owned()),
             ];
             env.extend(identity_env(name));
+            env.extend(nats_env(name));
+            if inbox_access::redis_key_prefix("", name).is_some() {
+                env.push(("INBOX__REDIS__URL".into(), fleet.redis.url().to_owned()));
+                env.extend(redis_env(name, fleet.redis.key_prefix()));
+            }
             if let Some(db) = databases.get(name) {
                 env.push(("INBOX__POSTGRES__URL".to_owned(), db.url()));
                 // Two fleets run at once (one per test thread): small pools keep them well
@@ -187,8 +234,6 @@ impl Fleet {
             env.extend(calls.iter().map(|(key, service)| ((*key).to_owned(), grpc_of(service))));
             match name {
                 "gateway" => {
-                    env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
-                    env.push(("INBOX__REDIS__KEY_PREFIX".into(), fleet._redis.key_prefix().to_owned()));
                     env.push(("INBOX__GATEWAY__JWT_SECRET".into(), JWT_SECRET.into()));
                     env.push(("INBOX__GATEWAY__OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into()));
                     // The tests poll the gateway every 20 ms with one person's token while they
@@ -197,13 +242,7 @@ impl Fleet {
                     env.push(("INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_USER".into(), "1000000".into()));
                     env.push(("INBOX__GATEWAY__REQUESTS_PER_MINUTE_PER_KEY".into(), "1000000".into()));
                 }
-                "routing" => {
-                    env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
-                    env.push(("INBOX__REDIS__KEY_PREFIX".into(), format!("{}routing:", fleet._redis.key_prefix())));
-                }
                 "channel-ingest" => {
-                    env.push(("INBOX__REDIS__URL".into(), fleet._redis.url().to_owned()));
-                    env.push(("INBOX__REDIS__KEY_PREFIX".into(), format!("{}ingest:", fleet._redis.key_prefix())));
                     // Channel secrets are sealed at rest with this key (AES-256-GCM, key id e2e).
                     env.push(("INBOX__SECRETS__KEYS".into(), format!("e2e:{CHANNEL_SECRETS_KEY}")));
                     env.push(("INBOX__SECRETS__ACTIVE_KEY".into(), "e2e".into()));
@@ -302,6 +341,16 @@ impl Fleet {
     /// The database of a service, for tests that check what it stored.
     pub fn database_url(&self, name: &str) -> Option<&str> {
         self.database_urls.get(name).map(String::as_str)
+    }
+
+    /// The fleet's Redis (its default user may only PING).
+    pub fn redis_url(&self) -> &str {
+        self.redis.url()
+    }
+
+    /// The key prefix `name` keeps its Redis state under, if it has any.
+    pub fn redis_key_prefix(&self, name: &str) -> Option<String> {
+        inbox_access::redis_key_prefix(self.redis.key_prefix(), name)
     }
 
     pub fn grpc_port(&self, name: &str) -> u16 {

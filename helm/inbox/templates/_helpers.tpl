@@ -14,7 +14,8 @@ gateway channel-ingest conversation routing notification search metrics
 gateway channel-ingest conversation routing notification metrics
 {{- end -}}
 
-{{/* Services whose binary reads INBOX__REDIS__URL. */}}
+{{/* Services whose binary reads INBOX__REDIS__URL: each its own Redis ACL user under
+redis.users (inbox-access's REDIS_NAMESPACES; a test keeps them equal). */}}
 {{- define "inbox.redisServices" -}}
 gateway routing channel-ingest
 {{- end -}}
@@ -194,6 +195,15 @@ upgrades), else a fresh random one. Context: dict "given" "existing" (secret dat
   value: {{ $cfg.logLevel | default $root.Values.log.level | quote }}
 - name: INBOX__NATS__URL
   value: {{ required "nats.url is required" $root.Values.nats.url | quote }}
+{{- if $root.Values.nats.users }}
+- name: INBOX__NATS__USER
+  value: {{ .name | quote }}
+- name: INBOX__NATS__PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: natsPassword-{{ .name }}
+{{- end }}
 - name: INBOX__AUTH__SERVICE_TOKEN
   valueFrom:
     secretKeyRef:
@@ -226,6 +236,15 @@ Kubernetes puts into INBOX__AUTH__CALLERS through $(VAR) references. */}}
 {{- if include "inbox.usesRedis" . }}
 - name: INBOX__REDIS__URL
   value: {{ required "redis.url is required" $root.Values.redis.url | quote }}
+{{- if $root.Values.redis.users }}
+- name: INBOX__REDIS__USERNAME
+  value: {{ .name | quote }}
+- name: INBOX__REDIS__PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: redisPassword-{{ .name }}
+{{- end }}
 {{- end }}
 {{- if eq .name "gateway" }}
 - name: INBOX__GATEWAY__JWT_SECRET

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, message::PublishMessage, stream};
+use inbox_config::NatsSettings;
 use inbox_proto::events::v1::Envelope;
 use prost::Message as _;
 
@@ -89,6 +90,8 @@ const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Bus {
     client: async_nats::Client,
     jetstream: jetstream::Context,
+    /// The NATS user it connected as, if any.
+    user: Option<String>,
 }
 
 /// The outcome of one acknowledged publish.
@@ -100,25 +103,64 @@ pub struct Published {
 }
 
 impl Bus {
-    /// Connects to `url`, naming the connection after the service. Reconnects forever after a
-    /// first successful connection.
+    /// Connects to `url` without credentials, naming the connection `connection_name`.
+    /// Reconnects forever after a first successful connection.
     pub async fn connect(url: &str, connection_name: &str) -> Result<Self, BusError> {
-        let client = async_nats::ConnectOptions::new()
+        Self::connect_with(&NatsSettings::anonymous(url), connection_name).await
+    }
+
+    /// Connects as the service's settings say: as its own NATS user when one is set (its
+    /// requests then answered under that user's inbox prefix, the only one it may read; see
+    /// `inbox-access`), over TLS with the given authorities when `ca_file` is set.
+    pub async fn connect_with(settings: &NatsSettings, connection_name: &str) -> Result<Self, BusError> {
+        let mut options = async_nats::ConnectOptions::new()
             .name(connection_name)
             .connection_timeout(Duration::from_secs(5))
             .request_timeout(Some(PUBLISH_ACK_TIMEOUT))
-            .connect(url)
-            .await
-            .map_err(|e| BusError::Connect(e.to_string()))?;
+            // A subject outside the user's permissions is refused by the server, not the call:
+            // the refusal shows here (a request on it only times out).
+            .event_callback(|event| async move {
+                if let async_nats::Event::ServerError(error) = event {
+                    tracing::warn!(error = %error, "nats server error");
+                }
+            });
+        if !settings.user.is_empty() {
+            options = options
+                .user_and_password(settings.user.clone(), settings.password.expose().to_owned())
+                .custom_inbox_prefix(inbox_access::inbox_prefix(&settings.user));
+        }
+        if !settings.ca_file.is_empty() {
+            options = options.add_root_certificates(settings.ca_file.clone().into()).require_tls(true);
+        }
+        let client = options.connect(settings.url.as_str()).await.map_err(|e| BusError::Connect(e.to_string()))?;
         let jetstream = jetstream::new(client.clone());
-        Ok(Self { client, jetstream })
+        let user = Some(settings.user.clone()).filter(|u| !u.is_empty());
+        Ok(Self { client, jetstream, user })
     }
 
-    /// Creates every stream, or updates its configuration to this version's. Idempotent.
+    /// Creates every stream, or updates its configuration to this version's; a stream already
+    /// as configured is left alone. Idempotent. Connected as a service's own user, it changes
+    /// only the streams that service manages (`inbox_access::STREAMS`, all its user may
+    /// change), and fails, to be retried, while another stream is missing or not yet updated
+    /// by its manager.
     pub async fn ensure_streams(&self) -> Result<(), BusError> {
         for stream in Stream::ALL {
+            let wanted = stream.config();
+            if let Ok(existing) = self.jetstream.get_stream(stream.name()).await
+                && same_settings(&existing.cached_info().config, &wanted)
+            {
+                continue;
+            }
+            let manager = inbox_access::stream_manager(stream.name());
+            if let Some(user) = &self.user
+                && manager != Some(user.as_str())
+            {
+                let manager = manager.unwrap_or("its manager");
+                let reason = format!("missing or not yet updated; waiting for {manager} to create or update it");
+                return Err(BusError::Stream { stream: stream.name(), reason });
+            }
             self.jetstream
-                .create_or_update_stream(stream.config())
+                .create_or_update_stream(wanted)
                 .await
                 .map_err(|e| BusError::Stream { stream: stream.name(), reason: e.to_string() })?;
         }
@@ -185,6 +227,15 @@ impl Bus {
             .await
             .map_err(|e| BusError::Publish { subject: subject.to_owned(), reason: e.to_string() })
     }
+}
+
+/// Whether a stream's configuration already has what this version sets.
+fn same_settings(existing: &stream::Config, wanted: &stream::Config) -> bool {
+    existing.subjects == wanted.subjects
+        && existing.storage == wanted.storage
+        && existing.retention == wanted.retention
+        && existing.max_age == wanted.max_age
+        && existing.duplicate_window == wanted.duplicate_window
 }
 
 /// Waits for JetStream's ack of a message handed to NATS at `started`.

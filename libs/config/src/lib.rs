@@ -209,17 +209,48 @@ impl std::fmt::Debug for PostgresSettings {
 #[derive(Clone, Deserialize)]
 pub struct NatsSettings {
     pub url: String,
+    /// This service's NATS user (docs/security.md: each service its own, limited to its
+    /// subjects). Empty: connect without credentials (a server that admits anyone).
+    #[serde(default)]
+    pub user: String,
+    /// The user's password; set exactly when `user` is.
+    #[serde(default)]
+    pub password: Secret,
+    /// A PEM file of the certificate authorities that sign the server's certificate; when set
+    /// the connection must be TLS (as with a `tls://` URL, which uses the system's roots).
+    #[serde(default)]
+    pub ca_file: String,
 }
 
 impl NatsSettings {
+    /// Settings for `url` without credentials or TLS.
+    pub fn anonymous(url: impl Into<String>) -> Self {
+        Self { url: url.into(), user: String::new(), password: Secret::default(), ca_file: String::new() }
+    }
+
     pub fn validate(&self) -> Result<(), SettingsError> {
-        url_with_scheme("nats.url", &self.url, &["nats://", "tls://"])
+        url_with_scheme("nats.url", &self.url, &["nats://", "tls://"])?;
+        credentials_pair("nats.user", &self.user, "nats.password", &self.password)
     }
 }
 
 impl std::fmt::Debug for NatsSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsSettings").field("url", &redact_url_password(&self.url)).finish()
+        f.debug_struct("NatsSettings")
+            .field("url", &redact_url_password(&self.url))
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+/// Refuses a user without a password or a password without a user.
+fn credentials_pair(user_key: &str, user: &str, password_key: &str, password: &Secret) -> Result<(), SettingsError> {
+    match (user.trim().is_empty(), password.is_empty()) {
+        (true, false) => Err(refuse(user_key, format_args!("must be set when {password_key} is"))),
+        (false, true) => Err(refuse(password_key, format_args!("must be set when {user_key} is"))),
+        _ => Ok(()),
     }
 }
 
@@ -233,6 +264,13 @@ pub struct RedisSettings {
     /// 500 ms, failed rate-limit checks on a busy machine while Redis itself was healthy).
     #[serde(default = "default_redis_response_timeout_ms")]
     pub response_timeout_ms: u64,
+    /// This service's Redis ACL user (docs/security.md: each service its own, limited to its
+    /// `key_prefix`). Empty: the URL's credentials, if any, or the default user.
+    #[serde(default)]
+    pub username: String,
+    /// The ACL user's password; set exactly when `username` is.
+    #[serde(default)]
+    pub password: Secret,
 }
 
 fn default_key_prefix() -> String {
@@ -246,7 +284,8 @@ fn default_redis_response_timeout_ms() -> u64 {
 impl RedisSettings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         url_with_scheme("redis.url", &self.url, &["redis://", "rediss://", "unix://"])?;
-        in_range("redis.response_timeout_ms", self.response_timeout_ms, 50..=60_000)
+        in_range("redis.response_timeout_ms", self.response_timeout_ms, 50..=60_000)?;
+        credentials_pair("redis.username", &self.username, "redis.password", &self.password)
     }
 
     pub fn response_timeout(&self) -> std::time::Duration {
@@ -260,6 +299,8 @@ impl std::fmt::Debug for RedisSettings {
             .field("url", &redact_url_password(&self.url))
             .field("key_prefix", &self.key_prefix)
             .field("response_timeout_ms", &self.response_timeout_ms)
+            .field("username", &self.username)
+            .field("password", &self.password)
             .finish()
     }
 }
@@ -534,15 +575,39 @@ mod tests {
             let err = s.http.validate().unwrap_err().to_string();
             assert!(err.contains(variable), "{variable}={nonsense}: {err}");
         }
-        assert!(NatsSettings { url: "nats://127.0.0.1:4222".into() }.validate().is_ok());
-        assert!(NatsSettings { url: "127.0.0.1:4222".into() }.validate().is_err());
+        assert!(NatsSettings::anonymous("nats://127.0.0.1:4222").validate().is_ok());
+        assert!(NatsSettings::anonymous("127.0.0.1:4222").validate().is_err());
         let redis = |timeout| RedisSettings {
             url: "redis://127.0.0.1:6379".into(),
             key_prefix: "t:".into(),
             response_timeout_ms: timeout,
+            username: String::new(),
+            password: Secret::default(),
         };
         assert!(redis(3_000).validate().is_ok());
         assert!(redis(0).validate().unwrap_err().to_string().contains("INBOX__REDIS__RESPONSE_TIMEOUT_MS"));
+    }
+
+    #[test]
+    fn a_user_comes_with_its_password_and_the_password_is_never_printed() {
+        let nats = NatsSettings { user: "search".into(), ..NatsSettings::anonymous("nats://h:4222") };
+        assert!(nats.validate().unwrap_err().to_string().contains("INBOX__NATS__PASSWORD"));
+        let nats = NatsSettings { password: Secret::new("pw-0123456789"), ..NatsSettings::anonymous("nats://h:4222") };
+        assert!(nats.validate().unwrap_err().to_string().contains("INBOX__NATS__USER"));
+        let nats = NatsSettings { user: "search".into(), ..nats };
+        assert!(nats.validate().is_ok());
+        assert!(!format!("{nats:?}").contains("pw-0123456789"));
+        let redis: RedisSettings = load(
+            "url = \"redis://h:6379\"",
+            None,
+            &env(&[("INBOX__USERNAME", "routing"), ("INBOX__PASSWORD", "pw-0123456789")]),
+        )
+        .unwrap();
+        assert!(redis.validate().is_ok());
+        assert_eq!(redis.password.expose(), "pw-0123456789");
+        assert!(!format!("{redis:?}").contains("pw-0123456789"));
+        let redis = RedisSettings { password: Secret::default(), ..redis };
+        assert!(redis.validate().unwrap_err().to_string().contains("INBOX__REDIS__PASSWORD"));
     }
 
     #[test]

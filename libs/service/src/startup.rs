@@ -61,7 +61,7 @@ pub async fn connect(needs: Needs<'_>, readiness: &Readiness, shutdown: &Cancell
     };
     let name = format!("inbox-{}", needs.service);
     let bus = retry_until_ready("nats", shutdown, || async {
-        let bus = Bus::connect(&needs.nats.url, &name).await?;
+        let bus = Bus::connect_with(needs.nats, &name).await?;
         bus.ensure_streams().await?;
         Ok::<_, inbox_bus::BusError>(bus)
     })
@@ -70,7 +70,7 @@ pub async fn connect(needs: Needs<'_>, readiness: &Readiness, shutdown: &Cancell
     let redis = match needs.redis {
         Some(settings) => {
             let manager = retry_until_ready("redis", shutdown, || async {
-                let client = redis::Client::open(settings.url.as_str())?;
+                let client = redis::Client::open(redis_connection_info(settings)?)?;
                 let config =
                     redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(settings.response_timeout()));
                 redis::aio::ConnectionManager::new_with_config(client, config).await
@@ -83,6 +83,18 @@ pub async fn connect(needs: Needs<'_>, readiness: &Readiness, shutdown: &Cancell
     };
     tracing::info!("dependencies connected");
     Some(Connected { pool, bus, redis })
+}
+
+/// Where and as whom to connect to Redis: the URL, and the service's own ACL user when one is
+/// set (`redis.username`, `redis.password`) in place of any in the URL.
+fn redis_connection_info(settings: &RedisSettings) -> redis::RedisResult<redis::ConnectionInfo> {
+    use redis::IntoConnectionInfo as _;
+    let info = settings.url.as_str().into_connection_info()?;
+    if settings.username.is_empty() {
+        return Ok(info);
+    }
+    let login = info.redis_settings().clone().set_username(&settings.username).set_password(settings.password.expose());
+    Ok(info.set_redis_settings(login))
 }
 
 /// Why a service stopped with an error.

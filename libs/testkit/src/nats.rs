@@ -17,6 +17,14 @@ pub struct TestNats {
 impl TestNats {
     /// Starts a JetStream server on a free port and waits until it accepts connections.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with_config(None).await
+    }
+
+    /// Like [`start`](Self::start), reading `config` (nats-server's configuration format, e.g.
+    /// an `authorization` block of users) as well; the listen address and the store stay the
+    /// test's own. The server must admit connections without credentials (`no_auth_user`),
+    /// which is how this waits for it.
+    pub async fn start_with_config(config: Option<&str>) -> anyhow::Result<Self> {
         let binary = std::env::var_os("INBOX_TEST_NATS_SERVER")
             .map(Into::into)
             .or_else(|| find_binary("nats-server"))
@@ -24,8 +32,14 @@ impl TestNats {
                 anyhow!("nats-server not found: install it (apt-get install nats-server) or set INBOX_TEST_NATS_SERVER")
             })?;
         let store = tempfile::tempdir()?;
+        let mut command = std::process::Command::new(binary);
+        if let Some(config) = config {
+            let path = store.path().join("nats-server.conf");
+            std::fs::write(&path, config)?;
+            command.arg("-c").arg(path);
+        }
         // `-p -1` lets the server pick a free port, reported in its ports file: no races.
-        let mut child = std::process::Command::new(binary)
+        let mut child = command
             .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
             .arg(store.path().join("js"))
             .arg("--ports_file_dir")

@@ -11,6 +11,7 @@ pub struct TestRedis {
     url: String,
     key_prefix: String,
     child: Option<std::process::Child>,
+    _acl_dir: Option<tempfile::TempDir>,
 }
 
 impl TestRedis {
@@ -18,19 +19,39 @@ impl TestRedis {
         let key_prefix = format!("{}:", crate::unique_name("test"));
         let shared = std::env::var("INBOX_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         if host_port(&shared).is_some_and(|hp| tcp_reachable(&hp)) {
-            return Ok(Self { url: shared, key_prefix, child: None });
+            return Ok(Self { url: shared, key_prefix, child: None, _acl_dir: None });
         }
+        Self::start_private(key_prefix, None).await
+    }
+
+    /// A private server of this test's own whose users are the lines `acl` gives for the key
+    /// prefix (an aclfile: a default user, then `user <name> ...` lines), with a key prefix like
+    /// [`start`](Self::start)'s.
+    pub async fn start_with_acl(acl: impl FnOnce(&str) -> String) -> anyhow::Result<Self> {
+        let key_prefix = format!("{}:", crate::unique_name("test"));
+        let acl = acl(&key_prefix);
+        Self::start_private(key_prefix, Some(&acl)).await
+    }
+
+    async fn start_private(key_prefix: String, acl: Option<&str>) -> anyhow::Result<Self> {
         let binary = find_binary("redis-server")
-            .ok_or_else(|| anyhow!("no Redis at {shared} and redis-server not found: apt-get install redis-server"))?;
+            .ok_or_else(|| anyhow!("redis-server not found: apt-get install redis-server"))?;
         let port = free_port();
-        let child = std::process::Command::new(binary)
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start redis-server")?;
+        let mut command = std::process::Command::new(binary);
+        command.args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"]);
+        let acl_dir = match acl {
+            Some(acl) => {
+                let dir = tempfile::tempdir()?;
+                let path = dir.path().join("users.acl");
+                std::fs::write(&path, acl)?;
+                command.arg("--aclfile").arg(path);
+                Some(dir)
+            }
+            None => None,
+        };
+        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().context("cannot start redis-server")?;
         let addr = format!("127.0.0.1:{port}");
-        let redis = Self { url: format!("redis://{addr}"), key_prefix, child: Some(child) };
+        let redis = Self { url: format!("redis://{addr}"), key_prefix, child: Some(child), _acl_dir: acl_dir };
         crate::wait_until(Duration::from_secs(10), || {
             let addr = addr.clone();
             async move { tcp_reachable(&addr).then_some(()) }

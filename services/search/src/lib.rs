@@ -80,7 +80,7 @@ pub async fn run_with_clock(
         shutdown.clone(),
     ));
     let bus = inbox_service::retry_until_ready("nats", &shutdown, || async {
-        let bus = Bus::connect(&settings.nats.url, "inbox-search").await?;
+        let bus = Bus::connect_with(&settings.nats, "inbox-search").await?;
         bus.ensure_streams().await?;
         Ok::<_, inbox_bus::BusError>(bus)
     })

@@ -4,6 +4,7 @@
 //! a 30 s timeout.
 
 mod access;
+mod fleet;
 mod metrics;
 mod notification;
 mod search;
@@ -74,6 +75,10 @@ enum Command {
     /// The search index: rebuild it from the conversation service, read its status.
     #[command(subcommand)]
     Search(search::SearchCommand),
+    /// The fleet's own users on NATS and Redis: the server configuration that grants each
+    /// service its subjects and keys only.
+    #[command(subcommand)]
+    Fleet(fleet::FleetCommand),
 }
 
 #[derive(Subcommand)]
@@ -459,6 +464,13 @@ impl Gateway {
 async fn main() {
     let cli = Cli::parse();
     let json_output = cli.json;
+    if let Command::Fleet(command) = &cli.command {
+        if let Err(e) = fleet::run(command, json_output) {
+            eprintln!("inboxctl: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     match run(cli).await {
         Ok(value) => {
             if json_output {
@@ -644,6 +656,7 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         Command::User(command) => command.run(&gateway).await,
         Command::ApiKey(command) => command.run(&gateway).await,
         Command::Search(command) => search::run(&gateway, command).await,
+        Command::Fleet(_) => bail!("inboxctl fleet is answered without the gateway"),
     }
 }
 
