@@ -163,6 +163,14 @@ async fn a_customer_the_ai_cannot_help_is_routed_to_an_available_agent_of_the_ri
     assert_eq!(status, 200, "{result}");
     assert_eq!(result["results"][0]["conversation_id"], id.as_str());
     assert_eq!(result["results"][0]["outcome"], "changed", "{result}");
+    assert_eq!(result["not_attempted"], 0, "all done within the deadline: {result}");
+    // More ids than one bulk assignment takes: a 400 naming the limit, nothing assigned.
+    let too_many: Vec<String> = (0..1001).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let bulk_too_many = json!({"ids": too_many, "action": {"type": "assign", "team_id": sales_id}});
+    let (status, refused) =
+        send_json(&client, Method::POST, format!("{gateway}/v1/conversations/bulk"), &lead, &bulk_too_many).await?;
+    assert_eq!((status, &refused["error"]["code"]), (400, &json!("invalid_argument")), "{refused}");
+    assert!(refused["error"]["message"].as_str().is_some_and(|m| m.contains("at most 1000")), "{refused}");
     let routed = loop {
         let frame = next_frame_of_type(&mut lucy_socket, "conversation.assigned").await?;
         if frame["conversation"]["team_id"] == sales_id.as_str()
