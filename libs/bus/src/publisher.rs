@@ -144,6 +144,9 @@ impl Bus {
     /// change), and fails, to be retried, while another stream is missing or not yet updated
     /// by its manager.
     pub async fn ensure_streams(&self) -> Result<(), BusError> {
+        // Its own streams are made even while another's is missing, so no two services wait
+        // for each other.
+        let mut waiting = None;
         for stream in Stream::ALL {
             let wanted = stream.config();
             if let Ok(existing) = self.jetstream.get_stream(stream.name()).await
@@ -157,14 +160,15 @@ impl Bus {
             {
                 let manager = manager.unwrap_or("its manager");
                 let reason = format!("missing or not yet updated; waiting for {manager} to create or update it");
-                return Err(BusError::Stream { stream: stream.name(), reason });
+                waiting.get_or_insert(BusError::Stream { stream: stream.name(), reason });
+                continue;
             }
             self.jetstream
                 .create_or_update_stream(wanted)
                 .await
                 .map_err(|e| BusError::Stream { stream: stream.name(), reason: e.to_string() })?;
         }
-        Ok(())
+        waiting.map_or(Ok(()), Err)
     }
 
     pub fn client(&self) -> &async_nats::Client {
