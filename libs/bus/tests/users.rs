@@ -27,16 +27,21 @@ async fn connect_as(nats: &TestNats, service: &str) -> Bus {
     Bus::connect_with(&settings, &format!("inbox-{service}")).await.unwrap()
 }
 
+/// Why `bus` cannot go on yet: the stream it waits for.
+async fn waits_for(bus: &Bus) -> String {
+    bus.ensure_streams().await.unwrap_err().to_string()
+}
+
 #[tokio::test]
 async fn a_service_waits_for_the_streams_it_does_not_manage_and_their_managers_create_them() {
     let nats = server().await;
     let search = connect_as(&nats, "search").await;
-    let waiting = search.ensure_streams().await.unwrap_err().to_string();
+    let waiting = waits_for(&search).await;
     assert!(waiting.contains("waiting for channel-ingest"), "{waiting}");
 
     // Channel-ingest makes INGEST, and still waits for conversation's streams.
     let ingest = connect_as(&nats, "channel-ingest").await;
-    let waiting = ingest.ensure_streams().await.unwrap_err().to_string();
+    let waiting = waits_for(&ingest).await;
     assert!(waiting.contains("EVENTS") && waiting.contains("waiting for conversation"), "{waiting}");
     connect_as(&nats, "conversation").await.ensure_streams().await.unwrap();
 
@@ -52,7 +57,7 @@ async fn a_service_waits_for_the_streams_it_does_not_manage_and_their_managers_c
 async fn a_manager_makes_its_streams_even_while_another_managers_stream_is_missing() {
     let nats = server().await;
     let conversation = connect_as(&nats, "conversation").await;
-    let waiting = conversation.ensure_streams().await.unwrap_err().to_string();
+    let waiting = waits_for(&conversation).await;
     assert!(waiting.contains("INGEST"), "{waiting}");
     for stream in ["EVENTS", "OUTBOUND", "DLQ"] {
         conversation.jetstream().get_stream(stream).await.unwrap();
