@@ -1,5 +1,6 @@
 //! A whole fleet for end-to-end tests: the seven built service binaries run as processes
-//! against a private JetStream server, a fresh database per service and a Redis key prefix.
+//! against a private JetStream server and a private Redis, on which each service is its own
+//! user held to its subjects and keys (`inbox-access`), and a fresh database per service.
 //! Binaries come from the cargo target directory (`cargo build --workspace --bins` first; the
 //! justfile's `test` does) or from `INBOX_BIN_DIR`.
 
