@@ -271,6 +271,10 @@ pub struct RedisSettings {
     /// The ACL user's password; set exactly when `username` is.
     #[serde(default)]
     pub password: Secret,
+    /// A PEM file of the certificate authorities that sign the server's certificate, for a
+    /// `rediss://` URL (without it, the system's authorities).
+    #[serde(default)]
+    pub ca_file: String,
 }
 
 fn default_key_prefix() -> String {
@@ -285,6 +289,9 @@ impl RedisSettings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         url_with_scheme("redis.url", &self.url, &["redis://", "rediss://", "unix://"])?;
         in_range("redis.response_timeout_ms", self.response_timeout_ms, 50..=60_000)?;
+        if !self.ca_file.is_empty() && !self.url.starts_with("rediss://") {
+            return Err(refuse("redis.ca_file", "needs a rediss:// URL"));
+        }
         credentials_pair("redis.username", &self.username, "redis.password", &self.password)
     }
 
@@ -301,6 +308,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("response_timeout_ms", &self.response_timeout_ms)
             .field("username", &self.username)
             .field("password", &self.password)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -583,9 +591,13 @@ mod tests {
             response_timeout_ms: timeout,
             username: String::new(),
             password: Secret::default(),
+            ca_file: String::new(),
         };
         assert!(redis(3_000).validate().is_ok());
         assert!(redis(0).validate().unwrap_err().to_string().contains("INBOX__REDIS__RESPONSE_TIMEOUT_MS"));
+        let authority = RedisSettings { ca_file: "/etc/ca.pem".into(), ..redis(3_000) };
+        assert!(authority.validate().unwrap_err().to_string().contains("INBOX__REDIS__CA_FILE"));
+        assert!(RedisSettings { url: "rediss://h:6380".into(), ..authority }.validate().is_ok());
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub async fn connect(needs: Needs<'_>, readiness: &Readiness, shutdown: &Cancell
     let redis = match needs.redis {
         Some(settings) => {
             let manager = retry_until_ready("redis", shutdown, || async {
-                let client = redis::Client::open(redis_connection_info(settings)?)?;
+                let client = redis_client(settings)?;
                 let config =
                     redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(settings.response_timeout()));
                 redis::aio::ConnectionManager::new_with_config(client, config).await
@@ -85,16 +85,22 @@ pub async fn connect(needs: Needs<'_>, readiness: &Readiness, shutdown: &Cancell
     Some(Connected { pool, bus, redis })
 }
 
-/// Where and as whom to connect to Redis: the URL, and the service's own ACL user when one is
-/// set (`redis.username`, `redis.password`) in place of any in the URL.
-fn redis_connection_info(settings: &RedisSettings) -> redis::RedisResult<redis::ConnectionInfo> {
+/// A Redis client as the settings say: the URL, the service's own ACL user when one is set
+/// (`redis.username`, `redis.password`) in place of any in the URL, and for `rediss://` the
+/// authorities of `redis.ca_file` when set (else the system's).
+pub fn redis_client(settings: &RedisSettings) -> redis::RedisResult<redis::Client> {
     use redis::IntoConnectionInfo as _;
-    let info = settings.url.as_str().into_connection_info()?;
-    if settings.username.is_empty() {
-        return Ok(info);
+    let mut info = settings.url.as_str().into_connection_info()?;
+    if !settings.username.is_empty() {
+        let login =
+            info.redis_settings().clone().set_username(&settings.username).set_password(settings.password.expose());
+        info = info.set_redis_settings(login);
     }
-    let login = info.redis_settings().clone().set_username(&settings.username).set_password(settings.password.expose());
-    Ok(info.set_redis_settings(login))
+    if settings.ca_file.is_empty() {
+        return redis::Client::open(info);
+    }
+    let root_cert = Some(std::fs::read(&settings.ca_file)?);
+    redis::Client::build_with_tls(info, redis::TlsCertificates { client_tls: None, root_cert })
 }
 
 /// Why a service stopped with an error.

@@ -5,13 +5,16 @@
 //! - NATS: a private `nats-server -js` per test, on a free port with its own store directory.
 //! - Redis: the server named by `INBOX_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`) with a
 //!   key prefix of the test's own; when none is reachable, a private `redis-server` per test.
+//! - TLS: a certificate authority and a server certificate for 127.0.0.1 (`openssl`).
 
+mod certificates;
 mod nats;
 mod postgres;
 mod process;
 mod redis_server;
 pub mod service;
 
+pub use certificates::{ServerProcess, TestCertificates, make_certificates};
 pub use nats::TestNats;
 pub use postgres::TestDatabase;
 pub use process::{free_port, wait_until};
