@@ -35,8 +35,16 @@ pub enum RelayError {
 pub async fn relay_once(pool: &PgPool, bus: &Bus, batch: i64) -> Result<usize, RelayError> {
     let mut tx = pool.begin().await?;
     // Deleting relayed rows need not wait for the disk: a delete lost in a crash only publishes
-    // those events again, which the duplicate window and the consumers absorb.
-    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+    // those events again, which the duplicate window and the consumers absorb. A relay frozen
+    // (SIGSTOP, a stalled VM) while it holds its rows locked loses them after 5 s idle: the
+    // server ends its session and another replica relays them (the chaos run saw a frozen
+    // conversation replica hold its batch's events back for the whole 35 s freeze).
+    sqlx::query(
+        "SELECT set_config('synchronous_commit', 'off', true), \
+                set_config('idle_in_transaction_session_timeout', '5s', true)",
+    )
+    .execute(&mut *tx)
+    .await?;
     let rows: Vec<(i64, String, Vec<u8>)> =
         sqlx::query_as("SELECT id, subject, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED")
             .bind(batch)

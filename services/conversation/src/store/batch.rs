@@ -101,8 +101,11 @@ fn stored_row(m: &Inbound, id: Uuid, conversation: Uuid, created_at: DateTime<Ut
 /// preferred scanning a whole 25,000-row table to 256 index descents (measured: a new tenant
 /// in an analysed database stored 9,500 messages/s instead of 14,000). Plans are otherwise the
 /// cached ones: planning every statement afresh, foreign-key checks included, had cost a fifth
-/// of PostgreSQL's time.
-const BATCH_BEGIN: &str = "BEGIN; SET LOCAL random_page_cost = 1.1";
+/// of PostgreSQL's time. A replica frozen mid-batch (SIGSTOP, a stalled VM) would hold its
+/// conversations locked against the replica that got its messages redelivered; after 5 s idle
+/// in the transaction the server ends its session and releases them.
+const BATCH_BEGIN: &str =
+    "BEGIN; SET LOCAL random_page_cost = 1.1; SET LOCAL idle_in_transaction_session_timeout = '5s'";
 
 /// A conversation's thread: one conversation per tenant, channel, channel account and customer
 /// address (the `conversations_thread` constraint). Ordered, so threads are locked in one order.
