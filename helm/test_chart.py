@@ -949,3 +949,36 @@ def test_production_values_point_at_managed_services(production: Rendered) -> No
     assert production.workload("search")["spec"]["replicas"] == 2
     ingress = production.get("Ingress", RELEASE)
     assert ingress["spec"]["tls"][0]["secretName"] == "inbox-tls"
+
+
+def test_grpc_tls_mounts_the_secret_and_switches_every_peer_to_https(default: Rendered) -> None:
+    values = copy.deepcopy(CUSTOM_VALUES)
+    values["grpc"] = {"tls": {"enabled": True, "secretName": "inbox-grpc-tls"}}
+    rendered = Rendered(values)
+    for name in SERVICES:
+        env = rendered.env(name)
+        assert env["INBOX__GRPC__TLS_CERT_FILE"]["value"] == "/etc/inbox/grpc-tls/tls.crt", name
+        assert env["INBOX__GRPC__TLS_KEY_FILE"]["value"] == "/etc/inbox/grpc-tls/tls.key", name
+        assert env["INBOX__GRPC__CA_FILE"]["value"] == "/etc/inbox/grpc-tls/ca.crt", name
+        pod = rendered.workload(name)["spec"]["template"]["spec"]
+        mounts = {m["name"]: m for m in rendered.container(name)["volumeMounts"]}
+        assert mounts["grpc-tls"] == {"name": "grpc-tls", "mountPath": "/etc/inbox/grpc-tls", "readOnly": True}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["grpc-tls"]["secret"]["secretName"] == "inbox-grpc-tls", name
+        for (caller, target), var in CALLS.items():
+            if caller == name:
+                assert env[var]["value"] == f"https://{RELEASE}-{target}:{PORTS[target][1]}", (name, var)
+        # Off by default: plaintext, nothing mounted.
+        env = default.env(name)
+        assert not [k for k in env if k.startswith("INBOX__GRPC__") and k != "INBOX__GRPC__ADDR"], name
+        assert "grpc-tls" not in {m["name"] for m in default.container(name)["volumeMounts"]}, name
+        for (caller, _), var in CALLS.items():
+            if caller == name:
+                assert env[var]["value"].startswith("http://"), (name, var)
+    for doc in rendered.manifests():
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+    report = helm.lint(CHART, copy.deepcopy(values), strict=True)
+    assert not [m for m in report["messages"] if m["severity"] >= 2] and not report["errors"], report
+    with pytest.raises(Exception, match="grpc.tls.secretName"):
+        Rendered({"grpc": {"tls": {"enabled": True}}})

@@ -54,14 +54,20 @@ conversation:gateway routing metrics search;channel-ingest:gateway;routing:gatew
 {{- join " " $callees }}
 {{- end -}}
 
-{{/* The gRPC URL of service .callee: http://<component>:<grpc port>. Context: dict "root" "callee". */}}
+{{/* The gRPC URL of service .callee: http://<component>:<grpc port>, https:// with
+grpc.tls.enabled. Context: dict "root" "callee". */}}
 {{- define "inbox.grpcUrl" -}}
-{{- printf "http://%s:%v" (include "inbox.componentName" (dict "root" .root "name" .callee)) (index .root.Values.services .callee).grpcPort }}
+{{- printf "%s://%s:%v" (ternary "https" "http" .root.Values.grpc.tls.enabled) (include "inbox.componentName" (dict "root" .root "name" .callee)) (index .root.Values.services .callee).grpcPort }}
 {{- end -}}
 
 {{/* The variable through which service .name is given callee's gRPC address. */}}
 {{- define "inbox.grpcUrlVar" -}}
 {{- printf "INBOX__%s__%s_URL" (.caller | replace "-" "_" | upper) (.callee | replace "-" "_" | upper) }}
+{{- end -}}
+
+{{/* Where every service finds grpc.tls.secretName's files. */}}
+{{- define "inbox.grpcTlsDir" -}}
+/etc/inbox/grpc-tls
 {{- end -}}
 
 {{/* Where the search service keeps its tantivy index (INBOX__SEARCH__INDEX_DIR). */}}
@@ -203,6 +209,15 @@ upgrades), else a fresh random one. Context: dict "given" "existing" (secret dat
     secretKeyRef:
       name: {{ $secret }}
       key: natsPassword-{{ .name }}
+{{- end }}
+{{- if $root.Values.grpc.tls.enabled }}
+{{- $dir := include "inbox.grpcTlsDir" . }}
+- name: INBOX__GRPC__TLS_CERT_FILE
+  value: {{ printf "%s/tls.crt" $dir | quote }}
+- name: INBOX__GRPC__TLS_KEY_FILE
+  value: {{ printf "%s/tls.key" $dir | quote }}
+- name: INBOX__GRPC__CA_FILE
+  value: {{ printf "%s/ca.crt" $dir | quote }}
 {{- end }}
 - name: INBOX__AUTH__SERVICE_TOKEN
   valueFrom:
@@ -383,11 +398,21 @@ spec:
         - name: index
           mountPath: {{ include "inbox.searchIndexDir" . }}
         {{- end }}
+        {{- if $root.Values.grpc.tls.enabled }}
+        - name: grpc-tls
+          mountPath: {{ include "inbox.grpcTlsDir" . }}
+          readOnly: true
+        {{- end }}
   volumes:
     # readOnlyRootFilesystem: /tmp is the only scratch space.
     - name: tmp
       emptyDir:
         sizeLimit: 256Mi
+    {{- if $root.Values.grpc.tls.enabled }}
+    - name: grpc-tls
+      secret:
+        secretName: {{ required "grpc.tls.secretName is required when grpc.tls.enabled" $root.Values.grpc.tls.secretName | quote }}
+    {{- end }}
   {{- with ($cfg.nodeSelector | default $root.Values.nodeSelector) }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}

@@ -152,12 +152,66 @@ pub struct GrpcSettings {
     /// Off by default: it tells a caller who reached the port what to try; `just up` turns it on.
     #[serde(default)]
     pub reflection: bool,
+    /// The listener's certificate chain (PEM). Set together with `tls_key_file`, the listener
+    /// speaks TLS only; both empty (the default): plaintext.
+    #[serde(default)]
+    pub tls_cert_file: String,
+    /// The private key (PEM) of `tls_cert_file`. Read at start, never logged.
+    #[serde(default)]
+    pub tls_key_file: String,
+    /// A PEM file of the authorities that sign the peers' certificates, for the `https://`
+    /// URLs this service calls (without it, the system's authorities). While it is set, an
+    /// `http://` peer URL is refused: the service token would travel in clear.
+    #[serde(default)]
+    pub ca_file: String,
 }
 
 impl GrpcSettings {
-    pub fn validate(&self) -> Result<(), SettingsError> {
-        socket_address("grpc.addr", &self.addr)
+    /// Plaintext settings listening on `addr`.
+    pub fn plaintext(addr: impl Into<String>) -> Self {
+        Self {
+            addr: addr.into(),
+            reflection: false,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            ca_file: String::new(),
+        }
     }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        socket_address("grpc.addr", &self.addr)?;
+        self.validate_tls()
+    }
+
+    /// Refuses a certificate without its key (or the reverse) and files the service cannot read.
+    pub fn validate_tls(&self) -> Result<(), SettingsError> {
+        match (self.tls_cert_file.trim().is_empty(), self.tls_key_file.trim().is_empty()) {
+            (true, false) => return Err(refuse("grpc.tls_cert_file", "must be set when grpc.tls_key_file is")),
+            (false, true) => return Err(refuse("grpc.tls_key_file", "must be set when grpc.tls_cert_file is")),
+            _ => {}
+        }
+        for (key, path) in [
+            ("grpc.tls_cert_file", &self.tls_cert_file),
+            ("grpc.tls_key_file", &self.tls_key_file),
+            ("grpc.ca_file", &self.ca_file),
+        ] {
+            readable_file(key, path)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the listener serves TLS only.
+    pub fn serves_tls(&self) -> bool {
+        !self.tls_cert_file.trim().is_empty()
+    }
+}
+
+/// Refuses a non-empty `path` of `key` that cannot be opened for reading.
+fn readable_file(key: &str, path: &str) -> Result<(), SettingsError> {
+    if path.trim().is_empty() {
+        return Ok(());
+    }
+    std::fs::File::open(path).map(|_| ()).map_err(|e| refuse(key, format_args!("{path:?} cannot be read: {e}")))
 }
 
 /// Refuses a listen address that is not `ip:port`.
@@ -620,6 +674,38 @@ mod tests {
         assert!(!format!("{redis:?}").contains("pw-0123456789"));
         let redis = RedisSettings { password: Secret::default(), ..redis };
         assert!(redis.validate().unwrap_err().to_string().contains("INBOX__REDIS__PASSWORD"));
+    }
+
+    #[test]
+    fn grpc_tls_needs_a_certificate_with_its_key_and_files_that_can_be_read() {
+        let dir = tempfile_dir("grpc-tls");
+        let cert = dir.join("tls.crt");
+        let key = dir.join("tls.key");
+        std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").unwrap();
+        let path = |p: &Path| p.display().to_string();
+        let plaintext = GrpcSettings::plaintext("127.0.0.1:9080");
+        assert!(plaintext.validate().is_ok() && !plaintext.serves_tls());
+        let only_cert = GrpcSettings { tls_cert_file: path(&cert), ..plaintext.clone() };
+        assert!(only_cert.validate().unwrap_err().to_string().contains("INBOX__GRPC__TLS_KEY_FILE"));
+        let only_key = GrpcSettings { tls_key_file: path(&key), ..plaintext.clone() };
+        assert!(only_key.validate().unwrap_err().to_string().contains("INBOX__GRPC__TLS_CERT_FILE"));
+        let tls = GrpcSettings { tls_key_file: path(&key), ..only_cert };
+        assert!(tls.validate().is_ok() && tls.serves_tls());
+        let missing = dir.join("missing.pem");
+        let no_ca = GrpcSettings { ca_file: path(&missing), ..tls.clone() };
+        let err = no_ca.validate().unwrap_err().to_string();
+        assert!(err.contains("INBOX__GRPC__CA_FILE") && err.contains("missing.pem"), "{err}");
+        let no_key = GrpcSettings { tls_key_file: path(&missing), ..tls };
+        let err = no_key.validate().unwrap_err().to_string();
+        assert!(err.contains("INBOX__GRPC__TLS_KEY_FILE") && !err.contains("PRIVATE KEY"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempfile_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("inbox-config-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]

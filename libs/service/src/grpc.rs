@@ -9,14 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use inbox_config::{AuthSettings, Secret};
+use inbox_config::{AuthSettings, GrpcSettings, Secret, SettingsError, refuse};
 use inbox_errors::{ErrorCode, PublicError};
 use tonic::metadata::MetadataMap;
 use tonic::service::Interceptor;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
 use tonic::{Request, Status};
 use uuid::Uuid;
 
+use crate::RunError;
 use crate::callers::{CalledMethod, Callers, Grant};
 
 pub const TENANT_KEY: &str = "x-inbox-tenant";
@@ -130,13 +131,49 @@ impl Interceptor for ServiceAuth {
     }
 }
 
-/// A lazily connected channel to another service, with connect and request timeouts.
-pub fn client_channel(url: &str) -> Result<Channel, PublicError> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
+/// How this service verifies the peers it calls over `https://`: the authorities of
+/// `grpc.ca_file`, or the system's when it is empty. Built once at start.
+#[derive(Debug, Clone, Default)]
+pub struct ClientTls {
+    authority: Option<Certificate>,
+}
+
+impl ClientTls {
+    /// Reads `grpc.ca_file` when set.
+    pub fn from_settings(grpc: &GrpcSettings) -> Result<Self, SettingsError> {
+        if grpc.ca_file.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let pem = std::fs::read(&grpc.ca_file)
+            .map_err(|e| refuse("grpc.ca_file", format_args!("{:?} cannot be read: {e}", grpc.ca_file)))?;
+        Ok(Self { authority: Some(Certificate::from_pem(pem)) })
+    }
+}
+
+/// A lazily connected channel to another service, with connect and request timeouts; over TLS
+/// for an `https://` URL, verified as `tls` says. An `http://` URL while `grpc.ca_file` is set
+/// is refused: the peers are meant to be reached over TLS and the service token would travel
+/// in clear.
+pub fn client_channel(url: &str, tls: &ClientTls) -> Result<Channel, PublicError> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|e| PublicError::invalid_argument(format!("bad service url {url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(10))
         .tcp_nodelay(true);
+    if url.starts_with("https://") {
+        let config = match &tls.authority {
+            Some(authority) => ClientTlsConfig::new().ca_certificate(authority.clone()),
+            None => ClientTlsConfig::new().with_native_roots(),
+        };
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|e| PublicError::invalid_argument(format!("service url {url:?}: tls: {e}")))?;
+    } else if tls.authority.is_some() {
+        return Err(PublicError::invalid_argument(format!(
+            "service url {url:?} is plaintext while grpc.ca_file (INBOX__GRPC__CA_FILE) is set: \
+             the service token would travel in clear; use https://"
+        )));
+    }
     Ok(endpoint.connect_lazy())
 }
 
@@ -154,15 +191,28 @@ pub type GrpcRouter = tonic::transport::server::Router<
 >;
 
 /// A gRPC router with `grpc.health.v1`, and server reflection over every inbox proto when
-/// `reflection` (`[grpc] reflection`, off by default), plus the reporter to flip health to
-/// SERVING once the service is ready.
-pub fn router_with_standard_services(reflection: bool) -> (tonic_health::server::HealthReporter, GrpcRouter) {
+/// `grpc.reflection` (off by default), plus the reporter to flip health to SERVING once the
+/// service is ready. With `grpc.tls_cert_file` and `grpc.tls_key_file` it serves TLS only.
+pub fn router_with_standard_services(
+    grpc: &GrpcSettings,
+) -> Result<(tonic_health::server::HealthReporter, GrpcRouter), RunError> {
+    let mut server = tonic::transport::Server::builder();
+    if grpc.serves_tls() {
+        let read = |key: &str, path: &str| {
+            std::fs::read(path).map_err(|e| RunError::Other(format!("{key} {path:?} cannot be read: {e}")))
+        };
+        let identity = Identity::from_pem(
+            read("grpc.tls_cert_file", &grpc.tls_cert_file)?,
+            read("grpc.tls_key_file", &grpc.tls_key_file)?,
+        );
+        server = server.tls_config(ServerTlsConfig::new().identity(identity))?;
+    }
     let (health, health_service) = tonic_health::server::health_reporter();
-    let mut router = tonic::transport::Server::builder()
+    let mut router = server
         .layer(crate::trace_context::grpc_server_layer())
         .layer(tower::util::MapRequestLayer::new(crate::callers::mark_method as fn(_) -> _))
         .add_service(health_service);
-    if reflection {
+    if grpc.reflection {
         #[allow(clippy::expect_used)] // the descriptor sets are generated at build time from valid protos
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(inbox_proto::FILE_DESCRIPTOR_SET)
@@ -171,7 +221,7 @@ pub fn router_with_standard_services(reflection: bool) -> (tonic_health::server:
             .expect("embedded descriptor sets are valid");
         router = router.add_service(reflection);
     }
-    (health, router)
+    Ok((health, router))
 }
 
 /// Serves `router` on `listener` until `shutdown`, finishing in-flight calls.

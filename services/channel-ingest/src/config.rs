@@ -189,6 +189,7 @@ impl inbox_service::ServiceSettings for Settings {
     /// Refuses, naming the variable to fix, any setting the service cannot run with.
     fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.grpc.validate_tls()?;
         not_blank("http.addr", &self.http.addr)?;
         not_blank("grpc.addr", &self.grpc.addr)?;
         not_blank("postgres.url", &self.postgres.url)?;

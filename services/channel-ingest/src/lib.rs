@@ -139,7 +139,7 @@ pub async fn run_with_clock(
         shutdown.clone(),
     );
 
-    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
+    let (_health, router) = router_with_standard_services(&settings.grpc)?;
     let auth = ServiceAuth::new(&settings.auth, CALLERS);
 
     let visitors = WebchatVisitorsServer::with_interceptor(

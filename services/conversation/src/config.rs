@@ -67,6 +67,7 @@ impl inbox_service::ServiceSettings for Settings {
     }
     fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.grpc.validate_tls()?;
         self.conversation.validate()
     }
 }

@@ -99,7 +99,7 @@ pub async fn run_with_clock(
     let bus = connected.bus;
     let store = store::ConversationStore::with_clock(pool.clone(), clock);
 
-    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
+    let (_health, router) = router_with_standard_services(&settings.grpc)?;
     let api = ConversationsServer::with_interceptor(
         api::ConversationsApi { store: store.clone() },
         ServiceAuth::new(&settings.auth, CALLERS),

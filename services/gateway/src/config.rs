@@ -145,6 +145,7 @@ impl inbox_service::ServiceSettings for Settings {
     }
     fn validate(&self) -> Result<(), SettingsError> {
         self.auth.validate()?;
+        self.grpc.validate_tls()?;
         not_blank("http.addr", &self.http.addr)?;
         not_blank("grpc.addr", &self.grpc.addr)?;
         not_blank("postgres.url", &self.postgres.url)?;

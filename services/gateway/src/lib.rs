@@ -22,7 +22,7 @@ use inbox_proto::ingest::v1::channel_deliveries_client::ChannelDeliveriesClient;
 use inbox_proto::ingest::v1::webchat_visitors_client::WebchatVisitorsClient;
 use inbox_proto::routing::v1::routing_client::RoutingClient;
 use inbox_proto::search::v1::search_client::SearchClient;
-use inbox_service::grpc::{client_channel, router_with_standard_services, serve_grpc};
+use inbox_service::grpc::{ClientTls, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::http_edge::WhenReady;
 use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
@@ -69,11 +69,13 @@ pub async fn run_with_clock(
     };
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
     let redis = connected.redis.ok_or_else(|| RunError::Other("redis connection missing".into()))?;
+    let peer_tls = ClientTls::from_settings(&settings.grpc).map_err(|e| RunError::Other(e.to_string()))?;
     let conversations =
-        client_channel(&settings.gateway.conversation_url).map_err(|e| RunError::Other(e.to_string()))?;
+        client_channel(&settings.gateway.conversation_url, &peer_tls).map_err(|e| RunError::Other(e.to_string()))?;
     let channel_ingest =
-        client_channel(&settings.gateway.channel_ingest_url).map_err(|e| RunError::Other(e.to_string()))?;
-    let routing = client_channel(&settings.gateway.routing_url).map_err(|e| RunError::Other(e.to_string()))?;
+        client_channel(&settings.gateway.channel_ingest_url, &peer_tls).map_err(|e| RunError::Other(e.to_string()))?;
+    let routing =
+        client_channel(&settings.gateway.routing_url, &peer_tls).map_err(|e| RunError::Other(e.to_string()))?;
     let (live, live_tasks) = live::Live::start(live::LiveParts {
         settings: settings.live.clone(),
         bus: connected.bus.clone(),
@@ -124,13 +126,14 @@ pub async fn run_with_clock(
             nats: connected.bus.client().clone(),
             routing: RoutingClient::new(routing),
             metrics: inbox_metrics::proto::metrics_client::MetricsClient::new(
-                client_channel(&settings.gateway.metrics_url).map_err(|e| RunError::Other(e.to_string()))?,
+                client_channel(&settings.gateway.metrics_url, &peer_tls).map_err(|e| RunError::Other(e.to_string()))?,
             ),
             notification: inbox_notification::proto::notifications_client::NotificationsClient::new(
-                client_channel(&settings.gateway.notification_url).map_err(|e| RunError::Other(e.to_string()))?,
+                client_channel(&settings.gateway.notification_url, &peer_tls)
+                    .map_err(|e| RunError::Other(e.to_string()))?,
             ),
             search: SearchClient::new(
-                client_channel(&settings.gateway.search_url).map_err(|e| RunError::Other(e.to_string()))?,
+                client_channel(&settings.gateway.search_url, &peer_tls).map_err(|e| RunError::Other(e.to_string()))?,
             ),
             live,
             access: Arc::new(access),
@@ -141,7 +144,7 @@ pub async fn run_with_clock(
     });
 
     readiness.mark_ready("api").await;
-    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
+    let (_health, router) = router_with_standard_services(&settings.grpc)?;
     let grpc = tokio::spawn(serve_grpc(listeners.grpc, router, shutdown.clone()));
     grpc.await??;
     http.await??;

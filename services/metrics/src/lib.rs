@@ -23,7 +23,7 @@ use std::time::Duration;
 use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_service::callers::Grant;
-use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
+use inbox_service::grpc::{ClientTls, ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
@@ -72,8 +72,10 @@ pub async fn run_with_clock(
     let pool = connected.pool.ok_or_else(|| RunError::Other("postgres pool missing".into()))?;
     let m = &settings.metrics;
     let store = MetricsStore::new(pool.clone(), clock);
-    let conversations =
-        ConversationsClient::new(client_channel(&m.conversation_url).map_err(|e| RunError::Other(e.to_string()))?);
+    let peer_tls = ClientTls::from_settings(&settings.grpc).map_err(|e| RunError::Other(e.to_string()))?;
+    let conversations = ConversationsClient::new(
+        client_channel(&m.conversation_url, &peer_tls).map_err(|e| RunError::Other(e.to_string()))?,
+    );
     let token = settings.auth.service_token.clone();
     let zones =
         TenantZones::new(conversations.clone(), token.clone(), store.clone(), Duration::from_secs(m.zone_ttl_seconds));
@@ -85,7 +87,7 @@ pub async fn run_with_clock(
         concurrency: m.rebuild_concurrency,
     };
 
-    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
+    let (_health, router) = router_with_standard_services(&settings.grpc)?;
     let api = MetricsServer::with_interceptor(
         api::MetricsApi { store: store.clone(), zones: zones.clone(), rebuilder },
         ServiceAuth::new(&settings.auth, CALLERS),

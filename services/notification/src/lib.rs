@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use inbox_bus::{ConsumerSpec, Stream, run_consumer};
 use inbox_service::callers::Grant;
-use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
+use inbox_service::grpc::{ClientTls, ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
@@ -76,7 +76,8 @@ pub async fn run_with_clock(
     let other = |e: String| RunError::Other(e);
     let store = NotificationStore::new(pool.clone(), clock)
         .with_webhook_retry(chrono::Duration::hours(settings.webhooks.retry_hours));
-    let routing = client_channel(&settings.notification.routing_url).map_err(|e| other(e.to_string()))?;
+    let peer_tls = ClientTls::from_settings(&settings.grpc).map_err(|e| other(e.to_string()))?;
+    let routing = client_channel(&settings.notification.routing_url, &peer_tls).map_err(|e| other(e.to_string()))?;
     let people = People::new(
         routing,
         settings.auth.service_token.clone(),
@@ -84,7 +85,7 @@ pub async fn run_with_clock(
     );
     let vapid = Arc::new(vapid_key(&settings, &store).await?);
 
-    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
+    let (_health, router) = router_with_standard_services(&settings.grpc)?;
     let api = crate::proto::notifications_server::NotificationsServer::with_interceptor(
         api::NotificationsApi { store: store.clone(), people: people.clone(), vapid: vapid.clone() },
         ServiceAuth::new(&settings.auth, CALLERS),

@@ -23,7 +23,7 @@ use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_proto::routing::v1::routing_server::RoutingServer;
 use inbox_service::Role;
 use inbox_service::callers::Grant;
-use inbox_service::grpc::{ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
+use inbox_service::grpc::{ClientTls, ServiceAuth, client_channel, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, Needs, RunError};
 use tokio_util::sync::CancellationToken;
@@ -81,10 +81,11 @@ pub async fn run_with_clock(
     let bus = connected.bus;
     let store = RoutingStore::with_clock(pool.clone(), clock.clone());
     let book = AvailabilityBook::with_clock(redis, settings.redis.key_prefix.clone(), clock);
+    let peer_tls = ClientTls::from_settings(&settings.grpc).map_err(|e| RunError::Other(e.to_string()))?;
     let conversations =
-        client_channel(&settings.routing.conversation_url).map_err(|e| RunError::Other(e.to_string()))?;
+        client_channel(&settings.routing.conversation_url, &peer_tls).map_err(|e| RunError::Other(e.to_string()))?;
 
-    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
+    let (_health, router) = router_with_standard_services(&settings.grpc)?;
     let api = RoutingServer::with_interceptor(
         api::RoutingApi {
             store: store.clone(),

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use inbox_bus::{Bus, ConsumerSpec, Stream, run_consumer};
 use inbox_service::callers::Grant;
-use inbox_service::grpc::{ServiceAuth, router_with_standard_services, serve_grpc};
+use inbox_service::grpc::{ClientTls, ServiceAuth, router_with_standard_services, serve_grpc};
 use inbox_service::ops::{Readiness, ReadinessCheck, nats_check, routes, serve_with_admin};
 use inbox_service::{Clock, Listeners, RunError};
 use tokio_util::sync::CancellationToken;
@@ -94,6 +94,7 @@ pub async fn run_with_clock(
         peers::Peers::new(
             &s.conversation_url,
             &s.routing_url,
+            &ClientTls::from_settings(&settings.grpc).map_err(|e| RunError::Other(e.to_string()))?,
             settings.auth.service_token.clone(),
             Duration::from_secs(s.directory_cache_seconds),
         )
@@ -101,7 +102,7 @@ pub async fn run_with_clock(
     );
     let rebuilds = Rebuilds::new(index.clone(), peers.clone(), clock.clone(), s.rebuild_concurrency, shutdown.clone());
 
-    let (_health, router) = router_with_standard_services(settings.grpc.reflection);
+    let (_health, router) = router_with_standard_services(&settings.grpc)?;
     let api = crate::proto::search_server::SearchServer::with_interceptor(
         api::SearchApi {
             index: index.clone(),

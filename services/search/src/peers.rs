@@ -13,7 +13,7 @@ use inbox_proto::conversation::v1::conversations_client::ConversationsClient;
 use inbox_proto::conversation::v1::customers_client::CustomersClient;
 use inbox_proto::routing::v1 as routing;
 use inbox_proto::routing::v1::routing_client::RoutingClient;
-use inbox_service::grpc::client_channel;
+use inbox_service::grpc::{ClientTls, client_channel};
 use inbox_service::{CallContext, Role};
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -54,8 +54,14 @@ pub struct ConversationPage {
 }
 
 impl Peers {
-    pub fn new(conversation_url: &str, routing_url: &str, token: Secret, ttl: Duration) -> Result<Self, SearchError> {
-        let channel = |url: &str| client_channel(url).map_err(|e| SearchError::Invalid(e.message));
+    pub fn new(
+        conversation_url: &str,
+        routing_url: &str,
+        tls: &ClientTls,
+        token: Secret,
+        ttl: Duration,
+    ) -> Result<Self, SearchError> {
+        let channel = |url: &str| client_channel(url, tls).map_err(|e| SearchError::Invalid(e.message));
         let conversation = channel(conversation_url)?;
         Ok(Self {
             conversations: ConversationsClient::new(conversation.clone()),

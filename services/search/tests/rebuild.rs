@@ -158,8 +158,10 @@ async fn a_reindex_under_live_traffic_brings_back_what_the_stream_lost_and_profi
         customer_writes(&bus, tenant, phone, &format!("Customer {i}"), &format!("old question token{i}a")).await?;
         customer_writes(&bus, tenant, phone, &format!("Customer {i}"), &format!("old question token{i}b")).await?;
     }
-    let conversations =
-        ConversationsClient::new(inbox_service::grpc::client_channel(&format!("http://{}", conversation.grpc))?);
+    let conversations = ConversationsClient::new(inbox_service::grpc::client_channel(
+        &format!("http://{}", conversation.grpc),
+        &inbox_service::grpc::ClientTls::default(),
+    )?);
     let stored = wait_until(Duration::from_secs(60), || {
         let mut c = conversations.clone();
         async move {
@@ -231,8 +233,10 @@ async fn a_reindex_under_live_traffic_brings_back_what_the_stream_lost_and_profi
     assert_eq!(hits(&mut search, tenant, "question ").await?.len(), 30);
 
     // A customer's whole profile follows its update: an email added by an agent is searchable.
-    let mut customers =
-        CustomersClient::new(inbox_service::grpc::client_channel(&format!("http://{}", conversation.grpc))?);
+    let mut customers = CustomersClient::new(inbox_service::grpc::client_channel(
+        &format!("http://{}", conversation.grpc),
+        &inbox_service::grpc::ClientTls::default(),
+    )?);
     let first = &stored[0];
     let first_customer = first.contact.as_ref().context("contact")?.id.clone();
     customers

@@ -46,7 +46,10 @@ pub async fn bench_list() -> anyhow::Result<Vec<Row>> {
     seed(&pool, tenant, &agents).await?;
     let seeded_in = seeding.elapsed();
 
-    let mut api = ConversationsClient::new(inbox_service::grpc::client_channel(&grpc)?);
+    let mut api = ConversationsClient::new(inbox_service::grpc::client_channel(
+        &grpc,
+        &inbox_service::grpc::ClientTls::default(),
+    )?);
     let secret = Secret::new(BENCH_SERVICE_TOKEN);
     let mut latencies = Vec::with_capacity(REQUESTS);
     let mut returned = 0usize;
