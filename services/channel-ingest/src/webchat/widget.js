@@ -154,8 +154,25 @@
     return node;
   }
 
-  // Read receipts: agent replies shown while the panel is open are reported once each.
+  // Read receipts: agent replies shown while the panel is open are reported once each. Ids
+  // the server has not confirmed yet are kept in storage and sent again on the next page (a
+  // reload or a navigation right after a reply appeared cuts the request; they were seen).
   var reported = {};
+  function unconfirmedReads() {
+    try { return JSON.parse(read("reads") || "[]").filter(function (id) { return typeof id === "string"; }); }
+    catch (e) { return []; }
+  }
+  function sendReads(ids) {
+    if (!ids.length) return;
+    ids.forEach(function (id) { reported[id] = true; });
+    var kept = unconfirmedReads().filter(function (id) { return ids.indexOf(id) < 0; });
+    write("reads", JSON.stringify(ids.concat(kept).slice(0, 100)));
+    request("POST", "/read", { message_ids: ids }).then(function () {
+      write("reads", JSON.stringify(unconfirmedReads().filter(function (id) { return ids.indexOf(id) < 0; })));
+    }, function () {
+      ids.forEach(function (id) { delete reported[id]; });
+    });
+  }
   function reportRead() {
     if (!state.token || !root.classList.contains("open")) return;
     var ids = [];
@@ -163,11 +180,10 @@
       var id = node.getAttribute("data-id");
       if (!reported[id] && ids.length < 100) ids.push(id);
     });
-    if (!ids.length) return;
-    ids.forEach(function (id) { reported[id] = true; });
-    request("POST", "/read", { message_ids: ids }).catch(function () {
-      ids.forEach(function (id) { delete reported[id]; });
-    });
+    sendReads(ids);
+  }
+  function resendUnconfirmedReads() {
+    if (state.token) sendReads(unconfirmedReads().filter(function (id) { return !reported[id]; }));
   }
 
   function showTyping(on) {
@@ -188,6 +204,7 @@
         render(m, m.sender);
       });
       root.setAttribute("data-history-loaded", "true");
+      resendUnconfirmedReads();
       reportRead();
     });
   }
