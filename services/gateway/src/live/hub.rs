@@ -33,6 +33,9 @@ const IDLE_FEED: Duration = Duration::from_secs(600);
 /// The longest pull request of the hub's consumer; its idle heartbeat is half of it.
 const HUB_PULL_EXPIRES: Duration = Duration::from_secs(4);
 
+/// How long the hub may receive nothing before it asks whether the stream moved on without it.
+const HUB_WATCHDOG: Duration = Duration::from_secs(3);
+
 /// How big the hub's buffers are.
 #[derive(Debug, Clone, Copy)]
 pub struct HubLimits {
@@ -291,6 +294,18 @@ fn start_after(resuming: bool, handled: u64, stream_last: u64) -> u64 {
     if resuming { handled.min(stream_last) } else { stream_last.max(handled) }
 }
 
+/// Whether the stream holds events after `head`. Asked by the watchdog when the hub received
+/// nothing for a while: an ordered consumer lost with a NATS restart can stay silent for 15 s
+/// before the client reports it (the chaos run's sockets waited that long), while the stream
+/// has long moved on. Unknown (NATS unreachable, slow) counts as not moved on.
+async fn stream_moved_on(jetstream: &async_nats::jetstream::Context, head: u64) -> bool {
+    let look = jetstream.get_stream(inbox_bus::Stream::Events.name());
+    match tokio::time::timeout(Duration::from_secs(2), look).await {
+        Ok(Ok(stream)) => stream.cached_info().state.last_sequence > head,
+        _ => false,
+    }
+}
+
 pub async fn relay_events_to_hub(
     jetstream: async_nats::jetstream::Context,
     hub: Arc<LiveHub>,
@@ -333,10 +348,21 @@ pub async fn relay_events_to_hub(
             },
         };
         tracing::info!(head = hub.head(), "live push reads the EVENTS stream");
+        let mut watchdog = tokio::time::interval_at(tokio::time::Instant::now() + HUB_WATCHDOG, HUB_WATCHDOG);
+        let mut head_at_last_look = hub.head();
         loop {
             let next = tokio::select! {
                 () = shutdown.cancelled() => return,
                 next = messages.next() => next,
+                _ = watchdog.tick() => {
+                    let head = hub.head();
+                    if head == head_at_last_look && stream_moved_on(&jetstream, head).await {
+                        tracing::warn!(head, "EVENTS stream moved on while live push received nothing; recreating its consumer");
+                        break;
+                    }
+                    head_at_last_look = head;
+                    continue;
+                }
             };
             let message = match next {
                 Some(Ok(m)) => m,
