@@ -20,6 +20,14 @@ pub use postgres::TestDatabase;
 pub use process::{free_port, wait_until};
 pub use redis_server::TestRedis;
 
+/// A server the tests start (NATS, Redis) keeps the real time when the tests run under
+/// libfaketime (`just test-a-year-ahead`), as the machine's own PostgreSQL does: the clock
+/// being moved is the services', and redis-server does not come up with it shifted.
+pub fn real_clock(mut command: std::process::Command) -> std::process::Command {
+    command.env_remove("LD_PRELOAD").env_remove("FAKETIME").env_remove("FAKETIME_DONT_FAKE_MONOTONIC");
+    command
+}
+
 /// A short unique name for this test's resources (database names, key prefixes).
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap_or("x"))

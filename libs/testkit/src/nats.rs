@@ -32,7 +32,7 @@ impl TestNats {
                 anyhow!("nats-server not found: install it (apt-get install nats-server) or set INBOX_TEST_NATS_SERVER")
             })?;
         let store = tempfile::tempdir()?;
-        let mut command = std::process::Command::new(binary);
+        let mut command = crate::real_clock(std::process::Command::new(binary));
         if let Some(config) = config {
             let path = store.path().join("nats-server.conf");
             std::fs::write(&path, config)?;

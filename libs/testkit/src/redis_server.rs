@@ -37,7 +37,7 @@ impl TestRedis {
         let binary = find_binary("redis-server")
             .ok_or_else(|| anyhow!("redis-server not found: apt-get install redis-server"))?;
         let port = free_port();
-        let mut command = std::process::Command::new(binary);
+        let mut command = crate::real_clock(std::process::Command::new(binary));
         command.args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"]);
         let acl_dir = match acl {
             Some(acl) => {

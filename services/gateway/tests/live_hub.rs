@@ -8,7 +8,7 @@ use std::time::Duration;
 use inbox_bus::{Bus, Payload, new_envelope, subjects};
 use inbox_gateway::live::hub::{HubLimits, LiveHub, relay_events_to_hub};
 use inbox_proto::events::v1::MessageCreated;
-use inbox_testkit::{free_port, wait_until};
+use inbox_testkit::{free_port, real_clock, wait_until};
 use tokio_util::sync::CancellationToken;
 
 async fn publish(bus: &Bus, n: usize) {
@@ -47,13 +47,15 @@ impl RestartableNats {
     }
 
     fn spawn(port: u16, store: &tempfile::TempDir) -> std::process::Child {
-        std::process::Command::new(std::env::var("INBOX_TEST_NATS_SERVER").unwrap_or_else(|_| "nats-server".into()))
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("nats-server on PATH")
+        real_clock(std::process::Command::new(
+            std::env::var("INBOX_TEST_NATS_SERVER").unwrap_or_else(|_| "nats-server".into()),
+        ))
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server on PATH")
     }
 
     fn url(&self) -> String {
