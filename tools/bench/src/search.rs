@@ -136,6 +136,10 @@ struct Synthetic {
     status: conv::ConversationStatus,
     channel: Channel,
     version: i64,
+    /// The first message's time: when the conversation and its customer were created. The
+    /// customer's profile does not change after it (the conversation service moves a
+    /// contact's `updated_at` only when it is renamed or edited).
+    created: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn synthetic(tenant_seed: usize, n: usize) -> Synthetic {
@@ -158,6 +162,7 @@ fn synthetic(tenant_seed: usize, n: usize) -> Synthetic {
         status,
         channel,
         version: 0,
+        created: None,
     }
 }
 
@@ -171,6 +176,7 @@ fn event(
     c.version += 1;
     let t = tenant.to_string();
     let at = Some(inbox_proto::timestamp_from(sent_at));
+    let created = inbox_proto::timestamp_from(*c.created.get_or_insert(sent_at));
     let conversation = conv::Conversation {
         id: c.id.to_string(),
         tenant_id: t.clone(),
@@ -180,15 +186,15 @@ fn event(
             id: c.contact.to_string(),
             tenant_id: t.clone(),
             display_name: format!("Customer {}", &c.phone[4..]),
-            created_at: at,
-            updated_at: at,
+            created_at: Some(created),
+            updated_at: Some(created),
             segment: String::new(),
         }),
         customer_address: c.phone.clone(),
         status: c.status as i32,
         priority: conv::Priority::Normal as i32,
         last_message_at: at,
-        created_at: at,
+        created_at: Some(created),
         version: c.version,
         ..Default::default()
     };

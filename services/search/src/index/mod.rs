@@ -292,9 +292,14 @@ impl SearchIndex {
                         tables.conversations.insert(conv_key(&id), state);
                     }
                     Some(DocKind::Message) => {
-                        if sender.first(doc) == Some(customer_code)
-                            && let (Some(key), Some(sent)) = (conv_key_column.first(doc), at.first(doc))
-                        {
+                        let (Some(key), Some(sent)) = (conv_key_column.first(doc), at.first(doc)) else {
+                            return Err(IndexError::Corrupt(format!(
+                                "message document {doc} without its conversation"
+                            )));
+                        };
+                        let newest = tables.newest_messages.entry(key).or_insert(i64::MIN);
+                        *newest = (*newest).max(sent);
+                        if sender.first(doc) == Some(customer_code) {
                             let first = first_customer.entry(key).or_insert(i64::MAX);
                             *first = (*first).min(sent);
                         }

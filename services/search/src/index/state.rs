@@ -148,6 +148,10 @@ pub struct Tables {
     pub customers: HashMap<Uuid, CustomerState>,
     /// Every tenant with a conversation in the index.
     pub tenants: HashSet<Uuid>,
+    /// For each conversation with messages in the index, the latest send time (micros) among
+    /// them. A message sent after it cannot be in the index yet, so it is added without first
+    /// deleting its id, which costs a term lookup in every segment at the commit.
+    pub newest_messages: KeyMap<i64>,
 }
 
 impl Tables {

@@ -373,6 +373,36 @@ fn repeated_and_late_events_change_nothing_and_deleted_conversations_stay_delete
 }
 
 #[test]
+fn a_message_is_indexed_once_however_often_and_in_whatever_order_it_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = Uuid::now_v7();
+    let mut conv = Conv::new(tenant, "Ana", "15551234567", Channel::Whatsapp);
+    let (early, late, middle) = (
+        conv.message(Sender::Customer, "parcel one", 1),
+        conv.message(Sender::Customer, "parcel five", 5),
+        conv.message(Sender::Customer, "parcel three", 3),
+    );
+    let base = {
+        let index = open(dir.path());
+        index.apply(&[late.clone(), early.clone()], 2).unwrap();
+        let base = index.documents();
+        // Repeats in one batch, a repeat of the newest, and an older message arriving late.
+        index.apply(&[late.clone(), late.clone(), middle.clone(), early.clone()], 4).unwrap();
+        assert_eq!(index.documents(), base + 1, "only the message sent at 3 minutes is new");
+        base + 1
+    };
+    // After a restart the index still knows which messages it may already hold.
+    let index = open(dir.path());
+    index.apply(&[middle, late, early], 3).unwrap();
+    assert_eq!(index.documents(), base, "repeats after a restart replace themselves");
+    let newest = conv.message(Sender::Customer, "parcel ten", 10);
+    index.apply(&[newest.clone(), newest.clone()], 2).unwrap();
+    index.apply(std::slice::from_ref(&newest), 1).unwrap();
+    assert_eq!(index.documents(), base + 1, "a new message twice in a batch, then again");
+    assert_eq!(ids(&index, &caller(tenant), "parcel ").len(), 1);
+}
+
+#[test]
 fn internal_notes_are_found_by_people_not_by_the_ai() {
     let dir = tempfile::tempdir().unwrap();
     let index = open(dir.path());

@@ -3,7 +3,8 @@
 //!
 //! - a conversation is rewritten only by a newer version (its `version` increases with every
 //!   change in the conversation service); a deleted one never comes back;
-//! - a message is written under its id: a repeat replaces it with itself;
+//! - a message is written under its id: a repeat replaces it with itself (a message sent after
+//!   every message of its conversation in the index cannot be a repeat, and is only added);
 //! - a customer is rewritten when a conversation shows a newer name or a new phone, or when
 //!   its whole profile arrives; a merged-away customer never comes back.
 //!
@@ -67,6 +68,8 @@ struct Overlay {
     customer_docs: HashMap<Uuid, CustomerProfile>,
     /// Conversations to write at the end of the batch, at their newest version.
     conversation_docs: KeyMap<ConversationDoc>,
+    /// The batch's changes to `Tables::newest_messages`.
+    newest_messages: KeyMap<i64>,
     applied: Applied,
 }
 
@@ -148,6 +151,7 @@ impl SearchIndex {
                 tables.conversations.insert(key, state);
             }
             tables.customers.extend(overlay.customers);
+            tables.newest_messages.extend(overlay.newest_messages);
             drop(tables);
             self.last_commit_micros.store(Utc::now().timestamp_micros(), std::sync::atomic::Ordering::Relaxed);
             // The new segments' ordinals, read here rather than by the next query (which reads
@@ -187,6 +191,11 @@ impl Stage<'_> {
 
     fn conversation(&self, key: u64) -> Option<ConversationState> {
         self.overlay.conversations.get(&key).or_else(|| self.tables.conversations.get(&key)).cloned()
+    }
+
+    /// The latest send time among the conversation's indexed messages (`None`: it has none).
+    fn newest_message(&self, key: u64) -> Option<i64> {
+        self.overlay.newest_messages.get(&key).or_else(|| self.tables.newest_messages.get(&key)).copied()
     }
 
     fn customer(&self, id: &Uuid) -> Option<CustomerState> {
@@ -260,7 +269,13 @@ impl Stage<'_> {
         }
         self.upsert_conversation(conversation)?;
         let f = self.fields;
-        self.writer.delete_term(self.key_term(&message.id));
+        let sent = micros(message.sent_at);
+        if self.newest_message(key).is_some_and(|newest| sent <= newest) {
+            // Sent no later than a message already indexed: it may be a repeat, written again.
+            self.writer.delete_term(self.key_term(&message.id));
+        } else {
+            self.overlay.newest_messages.insert(key, sent);
+        }
         let mut d = TantivyDocument::new();
         d.add_u64(f.key, conv_key(&message.id));
         d.add_u64(f.kind, DocKind::Message.code());
@@ -279,10 +294,9 @@ impl Stage<'_> {
         d.add_u64(f.text_source, message.source as u64);
         d.add_u64(f.sender, message.sender.map_or(0, |s| u64::from(s.code())));
         d.add_u64(f.note, u64::from(message.internal_note));
-        d.add_i64(f.at, micros(message.sent_at));
+        d.add_i64(f.at, sent);
         self.add(d)?;
         if message.sender == Some(Sender::Customer) {
-            let sent = micros(message.sent_at);
             let mut state = self
                 .conversation(key)
                 .unwrap_or_else(|| ConversationState::unknown(message.conversation_id, message.tenant));
