@@ -32,40 +32,44 @@ pub enum RelayError {
 /// Publishes up to `batch` outbox rows in id order and deletes them once JetStream acked all.
 /// Rows are locked with SKIP LOCKED, so several replicas relay disjoint batches. Returns how
 /// many were published.
+///
+/// One statement takes the batch: it deletes the rows inside this transaction and returns
+/// them. Until the commit, which comes only after JetStream acked every one, they stay locked
+/// (other replicas skip them); a failed publish, a corrupt row, a crash or a lost session rolls
+/// the delete back and the rows are relayed again.
 pub async fn relay_once(pool: &PgPool, bus: &Bus, batch: i64) -> Result<usize, RelayError> {
     let mut tx = pool.begin().await?;
-    // Deleting relayed rows need not wait for the disk: a delete lost in a crash only publishes
-    // those events again, which the duplicate window and the consumers absorb. A relay frozen
-    // (SIGSTOP, a stalled VM) while it holds its rows locked loses them after 5 s idle: the
-    // server ends its session and another replica relays them (the chaos run saw a frozen
-    // conversation replica hold its batch's events back for the whole 35 s freeze).
-    sqlx::query(
-        "SELECT set_config('synchronous_commit', 'off', true), \
-                set_config('idle_in_transaction_session_timeout', '5s', true)",
+    // The same statement sets the transaction's settings. Deleting relayed rows need not wait
+    // for the disk: a delete lost in a crash only publishes those events again, which the
+    // duplicate window and the consumers absorb. A relay frozen (SIGSTOP, a stalled VM) while
+    // it holds its rows loses them after 5 s idle: the server ends its session and another
+    // replica relays them (the chaos run saw a frozen conversation replica hold its batch's
+    // events back for the whole 35 s freeze).
+    let mut rows: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
+        "WITH settings AS MATERIALIZED ( \
+             SELECT set_config('synchronous_commit', 'off', true), \
+                    set_config('idle_in_transaction_session_timeout', '5s', true)) \
+         DELETE FROM outbox WHERE id IN ( \
+             SELECT o.id FROM outbox o, settings ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED) \
+         RETURNING id, subject, envelope",
     )
-    .execute(&mut *tx)
+    .bind(batch)
+    .fetch_all(&mut *tx)
     .await?;
-    let rows: Vec<(i64, String, Vec<u8>)> =
-        sqlx::query_as("SELECT id, subject, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED")
-            .bind(batch)
-            .fetch_all(&mut *tx)
-            .await?;
     if rows.is_empty() {
         tx.commit().await?;
         return Ok(0);
     }
-    let mut ids = Vec::with_capacity(rows.len());
+    rows.sort_unstable_by_key(|(id, _, _)| *id);
     let mut messages = Vec::with_capacity(rows.len());
     for (id, subject, bytes) in rows {
-        ids.push(id);
         let envelope =
             Envelope::decode(bytes.as_slice()).map_err(|e| RelayError::Corrupt { id, reason: e.to_string() })?;
         messages.push((subject, envelope));
     }
     bus.publish_all(&messages).await?;
-    sqlx::query("DELETE FROM outbox WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
     tx.commit().await?;
-    Ok(ids.len())
+    Ok(messages.len())
 }
 
 /// Relays the outbox to JetStream until `shutdown`, woken by NOTIFY on `channel`, then drains
