@@ -65,6 +65,21 @@ impl Process {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The last `lines` lines of the process's log.
+    fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Whether the process ended because a port picked for it was taken before it bound it
+    /// (ports are picked free, then bound by the service: another process's outgoing
+    /// connection can take one in between).
+    fn lost_a_port(&mut self) -> bool {
+        let exited = self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_some());
+        exited && std::fs::read_to_string(&self.log).is_ok_and(|l| l.contains("Address already in use"))
+    }
+
     fn spawn(&mut self, bin_dir: &Path) -> anyhow::Result<()> {
         let bin = bin_dir.join(format!("inbox-{}", self.service));
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
@@ -96,7 +111,7 @@ impl Process {
             if let Some(child) = self.child.as_mut()
                 && let Some(status) = child.try_wait()?
             {
-                bail!("{} exited ({status}); see {}", self.label(), self.log.display());
+                bail!("{} exited ({status}); the end of {}:\n{}", self.label(), self.log.display(), self.log_tail(20));
             }
             if let Ok(response) = client.get(&url).timeout(Duration::from_secs(2)).send().await
                 && response.status() == 200
@@ -308,26 +323,37 @@ impl Fleet {
         let replica = self.processes.iter().filter(|p| p.service == service).count() + 1;
         let inside = self.isolated.as_ref().filter(|(_, s)| *s == service && replica == 1).map(|(m, _)| m.clone());
         let host = inside.as_ref().map_or_else(|| "127.0.0.1".to_owned(), |m| m.inner_ip.clone());
-        let (http, grpc, admin) = (free_port()?, free_port()?, free_port()?);
-        let env = self.env_for(service, &host, (http, grpc, admin), inside.as_ref());
-        let logs = self.work.join("logs");
-        let mut process = Process {
-            service,
-            replica,
-            host,
-            http,
-            grpc,
-            admin,
-            env,
-            netns: inside,
-            log: logs.join(format!("{service}-{replica}.log")),
-            child: None,
-            paused: false,
-        };
-        process.spawn(&self.bin_dir)?;
-        process.wait_ready(Duration::from_secs(120)).await?;
-        self.processes.push(process);
-        Ok(self.processes.len() - 1)
+        let log = self.work.join("logs").join(format!("{service}-{replica}.log"));
+        let mut attempt = 1;
+        loop {
+            let (http, grpc, admin) = (free_port()?, free_port()?, free_port()?);
+            let env = self.env_for(service, &host, (http, grpc, admin), inside.as_ref());
+            let mut process = Process {
+                service,
+                replica,
+                host: host.clone(),
+                http,
+                grpc,
+                admin,
+                env,
+                netns: inside.clone(),
+                log: log.clone(),
+                child: None,
+                paused: false,
+            };
+            process.spawn(&self.bin_dir)?;
+            match process.wait_ready(Duration::from_secs(120)).await {
+                Ok(()) => {
+                    self.processes.push(process);
+                    return Ok(self.processes.len() - 1);
+                }
+                Err(e) if attempt < 3 && process.lost_a_port() => {
+                    eprintln!("{} lost a port before binding it; starting it again on others: {e}", process.label());
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Every service once, in `just up`'s order.
