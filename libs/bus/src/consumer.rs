@@ -22,6 +22,9 @@ use crate::subjects;
 const PULL_EXPIRES: Duration = Duration::from_secs(10);
 /// The server's idle heartbeat on a waiting pull request; two missed start a fresh pull.
 const PULL_HEARTBEAT: Duration = Duration::from_secs(2);
+/// The first pause after a failed consumer setup; it doubles up to `SETUP_RETRY_MAX`.
+const SETUP_RETRY_FIRST: Duration = Duration::from_millis(100);
+const SETUP_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// The default ack wait. A kill -9 heals within it (JetStream redelivers what the dead
 /// process held); 30 s, the server's default, made a crash a 30 s stall for the customers whose
@@ -101,13 +104,67 @@ pub trait MessageHandler: Send + Sync + 'static {
 }
 
 /// Runs `handler` over the consumer until `shutdown` fires, then lets in-flight messages finish
-/// (and ack) before returning.
+/// (and ack) before returning. A consumer that cannot be set up (the bus down or not ready)
+/// is tried again until it can.
 pub async fn run_consumer<H: MessageHandler>(
     bus: Bus,
     spec: ConsumerSpec,
     handler: Arc<H>,
     shutdown: CancellationToken,
-) -> Result<(), BusError> {
+) {
+    let Some(messages) = subscribe_until_it_works(&bus, &spec, &shutdown).await else {
+        return;
+    };
+    tracing::info!(consumer = %spec.durable_name, filter = %spec.filter_subject, "consumer started");
+
+    let spec = Arc::new(spec);
+    let concurrency = spec.concurrency.max(1);
+    messages
+        .take_until(shutdown.cancelled_owned())
+        .for_each_concurrent(concurrency, |next| {
+            let spec = spec.clone();
+            let handler = handler.clone();
+            let bus = bus.clone();
+            async move {
+                match next {
+                    Ok(message) => handle_one(&bus, &spec, handler.as_ref(), message).await,
+                    Err(e) => tracing::warn!(consumer = %spec.durable_name, error = %e, "pull failed; continuing"),
+                }
+            }
+        })
+        .await;
+    tracing::info!(consumer = %spec.durable_name, "consumer stopped");
+}
+
+/// The consumer's message stream, set up again after a pause while the server cannot give it
+/// (NATS restarting, JetStream not ready yet, the stream not created yet): a replica that starts
+/// during a bus outage waits for the bus instead of exiting. `None` when `shutdown` fired first.
+async fn subscribe_until_it_works(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    shutdown: &CancellationToken,
+) -> Option<pull::Stream> {
+    let mut pause = SETUP_RETRY_FIRST;
+    loop {
+        match subscribe(bus, spec).await {
+            Ok(messages) => return Some(messages),
+            Err(e) => tracing::warn!(
+                consumer = %spec.durable_name,
+                error = %e,
+                retry_in_ms = pause.as_millis() as u64,
+                "consumer setup failed; retrying"
+            ),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return None,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(SETUP_RETRY_MAX);
+    }
+}
+
+/// Creates (or binds to) the durable consumer and opens its pull stream.
+async fn subscribe(bus: &Bus, spec: &ConsumerSpec) -> Result<pull::Stream, BusError> {
     let consumer_error = |reason: String| BusError::Consumer { consumer: spec.durable_name.clone(), reason };
     let stream = bus.jetstream().get_stream(spec.stream.name()).await.map_err(|e| consumer_error(e.to_string()))?;
     let consumer = stream
@@ -129,33 +186,13 @@ pub async fn run_consumer<H: MessageHandler>(
     // Pull requests live 10 s with a 2 s idle heartbeat (the client's defaults are 30 s and
     // 15 s). When the client's count of requested messages drifts from the server's, nothing
     // arrives until a heartbeat is missed and the client pulls afresh: 4 s at most, not 30.
-    let messages = consumer
+    consumer
         .stream()
         .expires(PULL_EXPIRES)
         .heartbeat(PULL_HEARTBEAT)
         .messages()
         .await
-        .map_err(|e| consumer_error(e.to_string()))?;
-    tracing::info!(consumer = %spec.durable_name, filter = %spec.filter_subject, "consumer started");
-
-    let spec = Arc::new(spec);
-    let concurrency = spec.concurrency.max(1);
-    messages
-        .take_until(shutdown.cancelled_owned())
-        .for_each_concurrent(concurrency, |next| {
-            let spec = spec.clone();
-            let handler = handler.clone();
-            let bus = bus.clone();
-            async move {
-                match next {
-                    Ok(message) => handle_one(&bus, &spec, handler.as_ref(), message).await,
-                    Err(e) => tracing::warn!(consumer = %spec.durable_name, error = %e, "pull failed; continuing"),
-                }
-            }
-        })
-        .await;
-    tracing::info!(consumer = %spec.durable_name, "consumer stopped");
-    Ok(())
+        .map_err(|e| consumer_error(e.to_string()))
 }
 
 async fn handle_one<H: MessageHandler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, message: Message) {

@@ -97,7 +97,41 @@ async fn a_consumer_retries_a_failing_message_until_it_succeeds() {
     .await;
     assert_eq!(delivered, Some(3), "handled on the third delivery");
     shutdown.cancel();
-    task.await.unwrap().unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_consumer_started_before_its_stream_exists_waits_for_it_instead_of_giving_up() {
+    let nats = TestNats::start().await.unwrap();
+    let bus = Bus::connect(&nats.url(), "bus-test").await.unwrap();
+    let handler = Arc::new(Recorder::default());
+    let shutdown = CancellationToken::new();
+    // As a replica that starts while JetStream is not ready: its consumer cannot be created yet.
+    let task = tokio::spawn(run_consumer(bus.clone(), fast_spec("early"), handler.clone(), shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!task.is_finished(), "the consumer gave up while the stream was missing");
+
+    bus.ensure_streams().await.unwrap();
+    bus.publish(&subjects::ingest(Channel::Whatsapp, "t1"), &new_envelope("e0", "t1", inbound("w0"))).await.unwrap();
+    let handled = wait_until(Duration::from_secs(15), || {
+        let handler = handler.clone();
+        async move { handler.seen.lock().unwrap().first().map(|d| d.envelope.event_id.clone()) }
+    })
+    .await;
+    assert_eq!(handled.as_deref(), Some("e0"));
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_consumer_still_waiting_for_its_stream_stops_when_asked() {
+    let nats = TestNats::start().await.unwrap();
+    let bus = Bus::connect(&nats.url(), "bus-test").await.unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run_consumer(bus, fast_spec("never"), Arc::new(Recorder::default()), shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(2), task).await.expect("stopped waiting on shutdown").unwrap();
 }
 
 #[tokio::test]
@@ -124,7 +158,7 @@ async fn a_message_that_can_never_be_handled_goes_to_the_dead_letter_stream() {
     let reason = raw.headers.get("Inbox-Dlq-Reason").map(|v| v.as_str().to_owned());
     assert_eq!(reason.as_deref(), Some("permanent: cannot ever handle this"));
     shutdown.cancel();
-    task.await.unwrap().unwrap();
+    task.await.unwrap();
 }
 
 #[tokio::test]
@@ -152,8 +186,8 @@ async fn two_replicas_of_a_consumer_share_the_work_without_doubling_it() {
     .await;
     assert_eq!(count, Some(200));
     shutdown.cancel();
-    a.await.unwrap().unwrap();
-    b.await.unwrap().unwrap();
+    a.await.unwrap();
+    b.await.unwrap();
     let mut ids: Vec<String> = handler.seen.lock().unwrap().iter().map(|d| d.envelope.event_id.clone()).collect();
     ids.sort();
     ids.dedup();
@@ -203,8 +237,8 @@ async fn a_handler_slower_than_the_ack_wait_keeps_its_message_and_is_not_doubled
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(*slow.deliveries.lock().unwrap(), vec![1], "handed out once, 3.5 s of work on a 1 s ack wait");
     shutdown.cancel();
-    a.await.unwrap().unwrap();
-    b.await.unwrap().unwrap();
+    a.await.unwrap();
+    b.await.unwrap();
 }
 
 #[tokio::test]
@@ -233,5 +267,5 @@ async fn what_a_dead_replica_held_reaches_the_other_within_the_default_ack_wait(
     .await;
     assert_eq!(redelivered, Some(2), "the survivor handles it on the second delivery");
     shutdown.cancel();
-    b.await.unwrap().unwrap();
+    b.await.unwrap();
 }

@@ -75,5 +75,5 @@ async fn the_consumer_continues_the_publishers_trace() {
     .await;
     assert_eq!(seen, Some(publisher_trace), "the handler runs inside the publisher's trace");
     shutdown.cancel();
-    consumer.await.unwrap().unwrap();
+    consumer.await.unwrap();
 }

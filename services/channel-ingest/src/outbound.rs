@@ -168,9 +168,5 @@ pub fn spawn_whatsapp_sender(
     spec.concurrency = sender.settings.send_concurrency.max(1);
     spec.ack_wait = WhatsAppSender::lease(&sender.settings) + Duration::from_secs(5);
     let sender = WhatsAppSender { max_deliver: spec.max_deliver, ..sender };
-    tokio::spawn(async move {
-        if let Err(e) = inbox_bus::run_consumer(bus, spec, Arc::new(sender), shutdown).await {
-            tracing::error!(error = %e, "whatsapp sender stopped");
-        }
-    })
+    tokio::spawn(inbox_bus::run_consumer(bus, spec, Arc::new(sender), shutdown))
 }

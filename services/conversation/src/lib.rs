@@ -150,8 +150,8 @@ pub async fn run_with_clock(
     ));
 
     // The consumer stops pulling and acks what it finished; the relay then drains the outbox.
-    consumer.await??;
-    follower.await??;
+    consumer.await?;
+    follower.await?;
     sweeper.await?;
     relay.await?;
     grpc.await??;

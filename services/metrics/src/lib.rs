@@ -106,7 +106,7 @@ pub async fn run_with_clock(
         SurveySender { store, conversations, token }.run(Duration::from_millis(m.survey_interval_ms), shutdown.clone()),
     );
 
-    consumer.await??;
+    consumer.await?;
     surveys.await?;
     grpc.await??;
     http.await??;

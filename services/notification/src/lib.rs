@@ -147,7 +147,7 @@ pub async fn run_with_clock(
         shutdown.clone(),
     ));
 
-    consumer.await??;
+    consumer.await?;
     timers.await?;
     webhooks.await?;
     push.await?;

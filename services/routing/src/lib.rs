@@ -129,7 +129,7 @@ pub async fn run_with_clock(
         shutdown.clone(),
     ));
 
-    consumer.await??;
+    consumer.await?;
     sweeper.await?;
     relay.await?;
     grpc.await??;

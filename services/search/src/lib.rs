@@ -130,7 +130,7 @@ pub async fn run_with_clock(
     let bootstrap = tokio::spawn(watch_bootstrap(index.clone(), rebuilds, bus, consumer, root, shutdown.clone()));
     readiness.register("index", index_check(index.clone())).await;
 
-    consumer_task.await??;
+    consumer_task.await?;
     bootstrap.await?;
     grpc.await??;
     http.await??;

@@ -93,9 +93,5 @@ pub fn spawn_webchat_deliverer(
     let mut spec = inbox_bus::ConsumerSpec::new(inbox_bus::Stream::Outbound, CONSUMER, "outbound.webchat.>");
     spec.concurrency = 16;
     spec.ack_wait = LEASE + Duration::from_secs(5);
-    tokio::spawn(async move {
-        if let Err(e) = inbox_bus::run_consumer(bus, spec, Arc::new(deliverer), shutdown).await {
-            tracing::error!(error = %e, "web chat deliverer stopped");
-        }
-    })
+    tokio::spawn(inbox_bus::run_consumer(bus, spec, Arc::new(deliverer), shutdown))
 }
