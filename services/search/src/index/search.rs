@@ -125,26 +125,25 @@ impl Found {
     }
 }
 
-/// The best groups seen so far, by value (higher is better).
+/// The best groups seen so far, by value (higher is better). Of two equal values the one
+/// offered first ranks higher: the scan's order (segment by segment, document by document) is
+/// fixed for one searcher, so pages stay exact, and a document that only ties the lowest kept
+/// value can never enter, which lets tantivy skip every block that cannot beat it.
 struct TopGroups {
     capacity: usize,
-    best: KeyMap<(f64, DocAddress)>,
-    /// Min-heap of ranks; entries whose value is no longer the key's best are stale.
-    heap: BinaryHeap<Reverse<Rank>>,
+    /// Each kept group's best value, the sequence number of its offer, and its document.
+    best: KeyMap<(f64, u64, DocAddress)>,
+    /// Min-heap of ranks; entries that are no longer their group's best are stale.
+    heap: BinaryHeap<Reverse<(Rank, u64)>>,
+    /// Offers so far: the next offer's sequence number.
+    offers: u64,
     /// [`Self::threshold`], kept current by [`Self::offer`] (read for every candidate).
     floor: Option<f64>,
 }
 
-/// A group's rank: higher value first, then lower key (so that ties order the same way on
-/// every page).
+/// A group's rank: higher value first, then the earlier offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Rank(OrderedValue, Reverse<u64>);
-
-impl Rank {
-    fn of(value: f64, key: u64) -> Self {
-        Rank(OrderedValue(value), Reverse(key))
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct OrderedValue(f64);
@@ -165,7 +164,7 @@ impl Ord for OrderedValue {
 
 impl TopGroups {
     fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), best: KeyMap::default(), heap: BinaryHeap::new(), floor: None }
+        Self { capacity: capacity.max(1), best: KeyMap::default(), heap: BinaryHeap::new(), offers: 0, floor: None }
     }
 
     /// The lowest rank kept, when full: a document must rank above it to change the top.
@@ -174,18 +173,19 @@ impl TopGroups {
             return None;
         }
         self.clean();
-        self.heap.peek().map(|Reverse(rank)| *rank)
+        self.heap.peek().map(|Reverse((rank, _))| *rank)
     }
 
-    /// The value below which nothing changes the top (ties with it still may, by key).
+    /// When full, the value a document must exceed to change the top (a tie comes later than
+    /// what it ties, so it cannot).
     fn threshold(&self) -> Option<f64> {
         self.floor
     }
 
     /// Drops stale entries from the heap's top.
     fn clean(&mut self) {
-        while let Some(Reverse(Rank(v, Reverse(key)))) = self.heap.peek() {
-            if self.best.get(key).is_some_and(|(best, _)| *best == v.0) {
+        while let Some(Reverse((Rank(v, Reverse(seq)), key))) = self.heap.peek() {
+            if self.best.get(key).is_some_and(|(best, at, _)| *best == v.0 && at == seq) {
                 break;
             }
             self.heap.pop();
@@ -193,35 +193,38 @@ impl TopGroups {
     }
 
     fn offer(&mut self, key: u64, value: f64, address: DocAddress) {
+        let seq = self.offers;
+        self.offers += 1;
+        let rank = Rank(OrderedValue(value), Reverse(seq));
         match self.best.get_mut(&key) {
-            Some((best, at)) => {
-                if value > *best {
-                    *best = value;
-                    *at = address;
-                    self.heap.push(Reverse(Rank::of(value, key)));
+            Some(kept) => {
+                if value > kept.0 {
+                    *kept = (value, seq, address);
+                    self.heap.push(Reverse((rank, key)));
                 }
             }
             None => {
                 if let Some(lowest) = self.lowest() {
-                    if Rank::of(value, key) <= lowest {
+                    if rank <= lowest {
                         return;
                     }
-                    if let Some(Reverse(Rank(_, Reverse(evicted)))) = self.heap.pop() {
+                    if let Some(Reverse((_, evicted))) = self.heap.pop() {
                         self.best.remove(&evicted);
                     }
                 }
-                self.best.insert(key, (value, address));
-                self.heap.push(Reverse(Rank::of(value, key)));
+                self.best.insert(key, (value, seq, address));
+                self.heap.push(Reverse((rank, key)));
             }
         }
         self.floor = self.lowest().map(|Rank(v, _)| v.0);
     }
 
-    /// Best first; ties by key so that pages are stable.
+    /// Best first; ties in the order they were offered.
     fn into_sorted(self) -> Vec<(u64, f64, DocAddress)> {
-        let mut all: Vec<(u64, f64, DocAddress)> = self.best.into_iter().map(|(k, (v, a))| (k, v, a)).collect();
-        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        all
+        let mut all: Vec<(u64, f64, u64, DocAddress)> =
+            self.best.into_iter().map(|(k, (v, seq, a))| (k, v, seq, a)).collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+        all.into_iter().map(|(k, v, _, a)| (k, v, a)).collect()
     }
 }
 
@@ -428,7 +431,7 @@ fn collect(
         let initial = top.threshold();
         // Returns the top's threshold after the document.
         let mut consider = |doc: DocId, value: f64| -> Option<f64> {
-            let below = top.threshold().is_some_and(|t| value < t);
+            let below = top.threshold().is_some_and(|t| value <= t);
             if (below && !every_match) || alive.is_some_and(|a| a.is_deleted(doc)) {
                 return top.threshold();
             }
@@ -446,9 +449,10 @@ fn collect(
                 consider(doc, f64::from(score));
             })?;
         } else if scored {
-            // Tantivy passes only documents scoring above the threshold; one step below the
-            // lowest kept score lets ties through, for the key to decide.
-            let pruning = |threshold: Option<f64>| threshold.map_or(Score::MIN, |t| (t as Score).next_down());
+            // Tantivy passes only documents scoring above the threshold, and skips every block
+            // whose best score does not exceed it: a tie never enters (see `TopGroups`). The
+            // threshold is a score tantivy gave, so it converts back to `Score` exactly.
+            let pruning = |threshold: Option<f64>| threshold.map_or(Score::MIN, |t| t as Score);
             weight.for_each_pruning(pruning(initial), segment, &mut |doc: DocId, score: Score| {
                 pruning(consider(doc, f64::from(score)))
             })?;
@@ -932,6 +936,18 @@ mod tests {
     }
 
     #[test]
+    fn of_equal_values_the_first_offered_ranks_higher_and_a_later_tie_cannot_enter() {
+        let mut top = TopGroups::new(2);
+        let at = |d: u32| DocAddress::new(0, d);
+        top.offer(7, 1.0, at(1));
+        top.offer(3, 1.0, at(2));
+        assert_eq!(top.threshold(), Some(1.0));
+        top.offer(1, 1.0, at(3)); // ties the lowest kept: stays out, whatever its key
+        top.offer(7, 1.0, at(4)); // ties its own group's best: changes nothing
+        assert_eq!(top.into_sorted(), vec![(7, 1.0, at(1)), (3, 1.0, at(2))]);
+    }
+
+    #[test]
     fn top_groups_match_a_brute_force_ranking() {
         let mut seed: u64 = 42;
         let mut next = || {
@@ -940,21 +956,27 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for _ in 0..200 {
+        for round in 0..400 {
             let k = (next() % 5 + 1) as usize;
+            // Half the rounds draw from a few values, so that most offers tie.
+            let values = if round % 2 == 0 { 1000 } else { 4 };
             let mut top = TopGroups::new(k);
-            let mut best: HashMap<u64, f64> = HashMap::new();
+            // Each group's best value and the offer that first reached it.
+            let mut best: HashMap<u64, (f64, u32)> = HashMap::new();
             for doc in 0..60u32 {
                 let key = next() % 12;
-                let value = (next() % 1000) as f64;
+                let value = (next() % values) as f64;
                 top.offer(key, value, DocAddress::new(0, doc));
-                let entry = best.entry(key).or_insert(f64::MIN);
-                *entry = entry.max(value);
+                let entry = best.entry(key).or_insert((value, doc));
+                if value > entry.0 {
+                    *entry = (value, doc);
+                }
             }
-            let mut expected: Vec<(u64, f64)> = best.into_iter().collect();
-            expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            let got: Vec<f64> = top.into_sorted().into_iter().map(|(_, v, _)| v).collect();
-            let want: Vec<f64> = expected.into_iter().take(k).map(|(_, v)| v).collect();
+            let mut expected: Vec<(u64, (f64, u32))> = best.into_iter().collect();
+            expected.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.1.1.cmp(&b.1.1)));
+            let got: Vec<(u64, f64, DocAddress)> = top.into_sorted();
+            let want: Vec<(u64, f64, DocAddress)> =
+                expected.into_iter().take(k).map(|(key, (v, doc))| (key, v, DocAddress::new(0, doc))).collect();
             assert_eq!(got, want);
         }
     }
