@@ -407,65 +407,108 @@ impl<'a> Verdicts<'a> {
     }
 }
 
-/// Feeds every accepted match of `query` into `top` (by score, or by time) in one pass; with
-/// facets, every match is tested (and counted), else only those that could enter the top.
+/// How a query's matches are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// By time, newest first: one pass over every match.
+    Recent,
+    /// By score, one pass: tantivy skips only the documents that cannot beat the top.
+    Scored,
+    /// By score, where tantivy skips whole blocks that cannot beat the top: with facets, the
+    /// count is a pass of its own without scores, and the top a pruned pass that finds every
+    /// conversation already tested (one scored pass over every match costs several times both).
+    ScoredByBlocks,
+}
+
+impl Scan {
+    /// Tantivy skips blocks for a pure intersection of terms read with their frequencies: the
+    /// tenant and whole words, without a typed prefix (a union of terms), a phrase (positions),
+    /// a date range or the exclusion of notes.
+    fn of(plan: &Plan, caller: &Caller, order: Order) -> Self {
+        if order == Order::Recent || plan.texts.is_empty() {
+            return Scan::Recent;
+        }
+        let words_only = plan.texts.iter().all(|m| matches!(m, TextMatch::Word { prefix: false, .. }));
+        if words_only && plan.time.is_unbounded() && caller.notes { Scan::ScoredByBlocks } else { Scan::Scored }
+    }
+}
+
+/// Feeds every accepted match of `query` into `top` (by score, or by time); with facets, every
+/// match is also tested (and counted), else only those that could enter the top.
 fn collect(
     searcher: &Searcher,
     ordinals: &[std::sync::Arc<[u32]>],
     query: &dyn Query,
-    scored: bool,
+    scan: Scan,
     verdicts: &mut Verdicts<'_>,
     top: &mut TopGroups,
 ) -> Result<(), IndexError> {
-    let enable = if scored {
-        EnableScoring::enabled_from_searcher(searcher)
-    } else {
-        EnableScoring::disabled_from_searcher(searcher)
+    let unscored = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    let scoring = match scan {
+        Scan::Recent => None,
+        Scan::Scored | Scan::ScoredByBlocks => Some(query.weight(EnableScoring::enabled_from_searcher(searcher))?),
     };
-    let weight = query.weight(enable)?;
-    let every_match = verdicts.facets.is_some();
+    let count = verdicts.facets.is_some();
     for ((ord, segment), ordinals) in searcher.segment_readers().iter().enumerate().zip(ordinals) {
         let ord = ord as u32;
         let conv_key = segment.fast_fields().u64("conv_key")?;
         let alive = segment.alive_bitset();
+        let ordinal_of = |doc: DocId| ordinals.get(doc as usize).copied().unwrap_or(NO_ORDINAL);
         let initial = top.threshold();
-        // Returns the top's threshold after the document.
-        let mut consider = |doc: DocId, value: f64| -> Option<f64> {
+        // Offers an accepted document that could enter the top; returns the top's threshold.
+        let mut consider = |verdicts: &mut Verdicts<'_>, doc: DocId, value: f64| -> Option<f64> {
             let below = top.threshold().is_some_and(|t| value <= t);
-            if (below && !every_match) || alive.is_some_and(|a| a.is_deleted(doc)) {
+            if below || alive.is_some_and(|a| a.is_deleted(doc)) {
                 return top.threshold();
             }
-            let ordinal = ordinals.get(doc as usize).copied().unwrap_or(NO_ORDINAL);
-            if verdicts.accepts(ordinal, || conv_key.first(doc))
-                && !below
+            if verdicts.accepts(ordinal_of(doc), || conv_key.first(doc))
                 && let Some(key) = conv_key.first(doc)
             {
                 top.offer(key, value, DocAddress::new(ord, doc));
             }
             top.threshold()
         };
-        if scored && every_match {
-            weight.for_each(segment, &mut |doc: DocId, score: Score| {
-                consider(doc, f64::from(score));
-            })?;
-        } else if scored {
-            // Tantivy passes only documents scoring above the threshold, and skips every block
-            // whose best score does not exceed it: a tie never enters (see `TopGroups`). The
-            // threshold is a score tantivy gave, so it converts back to `Score` exactly.
-            let pruning = |threshold: Option<f64>| threshold.map_or(Score::MIN, |t| t as Score);
-            weight.for_each_pruning(pruning(initial), segment, &mut |doc: DocId, score: Score| {
-                pruning(consider(doc, f64::from(score)))
-            })?;
-        } else {
+        let Some(scoring) = &scoring else {
+            // By time: one pass that counts and offers.
             let at = segment.fast_fields().i64("at")?;
-            weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
+            unscored.for_each_no_score(segment, &mut |docs: &[DocId]| {
                 for &doc in docs {
+                    if count && !alive.is_some_and(|a| a.is_deleted(doc)) {
+                        verdicts.accepts(ordinal_of(doc), || conv_key.first(doc));
+                    }
                     if let Some(when) = at.first(doc) {
-                        consider(doc, when as f64);
+                        consider(verdicts, doc, when as f64);
+                    }
+                }
+            })?;
+            continue;
+        };
+        if count && scan == Scan::Scored {
+            // One pass that counts and offers.
+            scoring.for_each(segment, &mut |doc: DocId, score: Score| {
+                if !alive.is_some_and(|a| a.is_deleted(doc)) {
+                    verdicts.accepts(ordinal_of(doc), || conv_key.first(doc));
+                }
+                consider(verdicts, doc, f64::from(score));
+            })?;
+            continue;
+        }
+        if count {
+            unscored.for_each_no_score(segment, &mut |docs: &[DocId]| {
+                for &doc in docs {
+                    if !alive.is_some_and(|a| a.is_deleted(doc)) {
+                        verdicts.accepts(ordinal_of(doc), || conv_key.first(doc));
                     }
                 }
             })?;
         }
+        // Tantivy passes only documents scoring above the threshold, and skips every block
+        // whose best score does not exceed it: a tie never enters (see `TopGroups`). The
+        // threshold is a score tantivy gave, so it converts back to `Score` exactly.
+        let pruning = |threshold: Option<f64>| threshold.map_or(Score::MIN, |t| t as Score);
+        scoring.for_each_pruning(pruning(initial), segment, &mut |doc: DocId, score: Score| {
+            pruning(consider(verdicts, doc, f64::from(score)))
+        })?;
     }
     Ok(())
 }
@@ -512,13 +555,14 @@ impl SearchIndex {
         };
 
         let queries = self.candidate_queries(&searcher, caller, plan, &required)?;
-        let scored = page.order == Order::Relevance && !plan.texts.is_empty();
+        let scan = Scan::of(plan, caller, page.order);
+        let scored = scan != Scan::Recent;
         let capacity = (page.offset + page.limit + 1).min(MAX_RESULTS + 1);
         let mut top = TopGroups::new(capacity);
         let mut verdicts = Verdicts::new(&tables, &accept, page.facets);
         let ordinals = self.segment_ordinals(&searcher, &tables)?;
         for query in &queries {
-            collect(&searcher, &ordinals, query.as_ref(), scored, &mut verdicts, &mut top)?;
+            collect(&searcher, &ordinals, query.as_ref(), scan, &mut verdicts, &mut top)?;
         }
         let facets = verdicts.facets;
 
@@ -919,6 +963,31 @@ fn best_message_of(f: &Fields, doc: &TantivyDocument, matcher: &Matcher) -> Best
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_whole_words_read_with_notes_and_without_dates_are_scanned_by_blocks() {
+        let scan = |query: &str, notes: bool, order: Order| {
+            let parsed = crate::domain::query::parse(query).unwrap();
+            let directory = crate::domain::plan::Directory {
+                me: None,
+                agents: HashMap::new(),
+                teams: HashMap::new(),
+                zone: chrono_tz::Tz::UTC,
+                now: DateTime::from_timestamp(1_780_000_000, 0).unwrap(),
+            };
+            let plan = crate::domain::plan::plan(&parsed, &directory).unwrap();
+            let caller = Caller { tenant: Uuid::nil(), visibility: Visibility::All, notes };
+            Scan::of(&plan, &caller, order)
+        };
+        assert_eq!(scan("refund status:pending ", true, Order::Relevance), Scan::ScoredByBlocks);
+        assert_eq!(scan("refund parcel ", true, Order::Relevance), Scan::ScoredByBlocks);
+        assert_eq!(scan("refund ", true, Order::Recent), Scan::Recent);
+        assert_eq!(scan("status:pending", true, Order::Relevance), Scan::Recent);
+        assert_eq!(scan("refu", true, Order::Relevance), Scan::Scored);
+        assert_eq!(scan("\"late delivery\"", true, Order::Relevance), Scan::Scored);
+        assert_eq!(scan("refund after:2026-01-01", true, Order::Relevance), Scan::Scored);
+        assert_eq!(scan("refund ", false, Order::Relevance), Scan::Scored);
+    }
 
     #[test]
     fn top_groups_keep_each_groups_best_and_the_k_best_groups() {

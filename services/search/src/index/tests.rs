@@ -545,9 +545,16 @@ fn facets_count_each_visible_matching_conversation_once_and_leave_the_page_as_it
     }
     let caller =
         Caller { tenant, visibility: Visibility::Teams { team_ids: vec![team_a], assignee: None }, notes: true };
-    for query in
-        ["refund ", "parcel ", "\"late delivery\"", "refund status:pending", "refund -parcel", "channel:webchat", ""]
-    {
+    for query in [
+        "refund ",
+        "parcel ",
+        "refu",
+        "\"late delivery\"",
+        "refund status:pending",
+        "refund -parcel",
+        "channel:webchat",
+        "",
+    ] {
         for order in [Order::Relevance, Order::Recent] {
             let p = plan(&parse(query).unwrap(), &directory(None)).unwrap();
             let bare = index.search_conversations(&caller, &p, Page { order, ..page() }).unwrap();
