@@ -20,7 +20,7 @@ use tantivy::query::{
     BooleanQuery, ConstScoreQuery, EnableScoring, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, TERMINATED, TantivyDocument, Term};
 use uuid::Uuid;
 
 use super::schema::{DocKind, Fields, TextSource};
@@ -714,26 +714,31 @@ impl SearchIndex {
         ]);
         let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
         for segment in searcher.segment_readers() {
+            // An identity is in a few documents: most segments hold none, and their columns
+            // are not opened.
+            let mut matches = weight.scorer(segment, 1.0)?;
+            if matches.doc() == TERMINATED {
+                continue;
+            }
             let ff = segment.fast_fields();
             let kind = ff.u64("kind")?;
             let conv_key = ff.u64("conv_key")?;
             let contact = ff.str("contact")?;
             let alive = segment.alive_bitset();
             let mut text = String::new();
-            weight.for_each_no_score(segment, &mut |docs: &[DocId]| {
-                for &doc in docs {
-                    if alive.is_some_and(|a| a.is_deleted(doc)) {
-                        continue;
-                    }
-                    match kind.first(doc).and_then(DocKind::from_code) {
-                        Some(DocKind::Conversation | DocKind::Message) => {
-                            if let Some(key) = conv_key.first(doc) {
-                                found.conversations.insert(key);
-                            }
+            let mut doc = matches.doc();
+            while doc != TERMINATED {
+                let kind = kind.first(doc).filter(|_| !alive.is_some_and(|a| a.is_deleted(doc)));
+                match kind.and_then(DocKind::from_code) {
+                    Some(DocKind::Conversation | DocKind::Message) => {
+                        if let Some(key) = conv_key.first(doc) {
+                            found.conversations.insert(key);
                         }
-                        Some(DocKind::Customer) => {
-                            let Some(column) = &contact else { continue };
-                            let Some(ord) = column.term_ords(doc).next() else { continue };
+                    }
+                    Some(DocKind::Customer) => {
+                        if let Some(column) = &contact
+                            && let Some(ord) = column.term_ords(doc).next()
+                        {
                             text.clear();
                             if column.ord_to_str(ord, &mut text).unwrap_or(false)
                                 && let Ok(id) = Uuid::parse_str(&text)
@@ -741,10 +746,11 @@ impl SearchIndex {
                                 found.customers.insert(id);
                             }
                         }
-                        _ => {}
                     }
+                    _ => {}
                 }
-            })?;
+                doc = matches.advance();
+            }
         }
         Ok(found)
     }
