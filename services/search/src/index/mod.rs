@@ -237,6 +237,8 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let mut tables = Tables::default();
         let mut first_customer: state::KeyMap<i64> = state::KeyMap::default();
+        // The customer of each conversation, from its contact document.
+        let mut customers_of: state::KeyMap<Uuid> = state::KeyMap::default();
         let customer_code = u64::from(crate::domain::conversation::Sender::Customer.code());
         for segment in searcher.segment_readers() {
             let ff = segment.fast_fields();
@@ -284,7 +286,7 @@ impl SearchIndex {
                             channel: channel.first(doc).unwrap_or(0) as u8,
                             team: uuid(&team, doc),
                             assignee: uuid(&assignee, doc),
-                            contact: uuid(&contact, doc),
+                            contact: None,
                             last_message_at: at.first(doc).unwrap_or(0),
                             first_customer_at: i64::MAX,
                         };
@@ -304,6 +306,17 @@ impl SearchIndex {
                             *first = (*first).min(sent);
                         }
                     }
+                    Some(DocKind::ConversationContact) => {
+                        let (Some(key), Some(hash)) = (conv_key_column.first(doc), fingerprint.first(doc)) else {
+                            return Err(IndexError::Corrupt(format!(
+                                "contact document {doc} without its conversation"
+                            )));
+                        };
+                        tables.contacts.insert(key, hash);
+                        if let Some(customer) = uuid(&contact, doc) {
+                            customers_of.insert(key, customer);
+                        }
+                    }
                     Some(DocKind::Customer | DocKind::CustomerTombstone) => {
                         let Some(id) = uuid(&contact, doc) else {
                             return Err(IndexError::Corrupt(format!("customer document {doc} without an id")));
@@ -321,6 +334,11 @@ impl SearchIndex {
                     }
                     None => {}
                 }
+            }
+        }
+        for (key, customer) in customers_of {
+            if let Some(state) = tables.conversations.get_mut(&key) {
+                state.contact = Some(customer);
             }
         }
         for (key, first) in first_customer {

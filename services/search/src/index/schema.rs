@@ -1,9 +1,14 @@
 //! The index schema: one tantivy index holds three kinds of documents, all carrying their
 //! tenant.
 //!
-//! - a **conversation** (one per conversation, rewritten when a newer version arrives): its
-//!   filters as fast fields, the customer's name and phone as text, the whole conversation
-//!   as stored protobuf for the result list;
+//! - a **conversation** (one per conversation, rewritten when a newer version arrives, that is
+//!   with every message): its filters as fast fields, the whole conversation as stored
+//!   protobuf for the result list;
+//! - a **conversation contact** (one per conversation with a customer or a phone, rewritten
+//!   only when they change): the customer, name and phone a conversation is found by. Apart from the
+//!   conversation's own document, so that a message does not write them again: a phone is
+//!   indexed with each of its trailing parts, and these unique terms were most of what every
+//!   message cost the term dictionaries, at each segment write and each merge;
 //! - a **message** (one per message, never rewritten): its text (stemmed for words, folded
 //!   with positions for phrases and prefixes), its provider id, sender, note flag and time;
 //! - a **customer** (one per customer): name, phones, emails, custom attributes, and the
@@ -20,7 +25,7 @@ use crate::domain::text::{FOLDED, STEMMED};
 
 /// Bumped whenever the schema or what is indexed changes: an index of another version is
 /// rebuilt on start (in a directory of its own, while the old one is left alone).
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The kind of a document (`kind` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +35,7 @@ pub enum DocKind {
     Customer = 2,
     ConversationTombstone = 3,
     CustomerTombstone = 4,
+    ConversationContact = 5,
 }
 
 impl DocKind {
@@ -44,6 +50,7 @@ impl DocKind {
             2 => DocKind::Customer,
             3 => DocKind::ConversationTombstone,
             4 => DocKind::CustomerTombstone,
+            5 => DocKind::ConversationContact,
             _ => return None,
         })
     }
@@ -80,6 +87,7 @@ pub struct Fields {
     /// Indexed with its frequency (always 1), so that a word's query (this tenant and the word)
     /// is an intersection of terms that read frequencies, which tantivy prunes by block maxima.
     pub tenant: Field,
+    /// The conversation's id, on conversations (and their tombstones) only.
     pub conv_id: Field,
     /// The conversation as a 64-bit key (both halves of its id xor-ed): groups results,
     /// deletes a conversation with its messages, finds it by id.
@@ -114,7 +122,8 @@ pub struct Fields {
     /// The protobuf of a conversation or customer.
     pub proto: Field,
     /// A hash of the address a customer was last seen writing from, to skip rewriting a
-    /// customer each time a conversation shows them unchanged.
+    /// customer each time a conversation shows them unchanged; on a conversation contact, a
+    /// hash of the name and phone it holds.
     pub fingerprint: Field,
     /// 1 when a customer document holds the whole profile (emails, attributes).
     pub profile: Field,

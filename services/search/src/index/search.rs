@@ -315,7 +315,10 @@ fn expand_prefix(searcher: &Searcher, field: Field, prefix: &str) -> Result<Vec<
 /// Which documents the query runs over.
 enum Target {
     Messages,
+    /// The conversations themselves (their state; they hold no text).
     Conversations,
+    /// The name and phone each conversation is found by.
+    Contacts,
     Customers,
 }
 
@@ -328,7 +331,7 @@ fn text_query(searcher: &Searcher, f: &Fields, m: &TextMatch, target: &Target) -
             }
             any_of(options)
         }
-        (TextMatch::Word { folded, prefix, digits, stem }, Target::Conversations | Target::Customers) => {
+        (TextMatch::Word { folded, prefix, digits, stem }, Target::Contacts | Target::Customers) => {
             let mut options = vec![term_query(text_term(f.name, folded))];
             if *prefix {
                 options.extend(expand_prefix(searcher, f.name, folded)?.into_iter().map(term_query));
@@ -343,7 +346,8 @@ fn text_query(searcher: &Searcher, f: &Fields, m: &TextMatch, target: &Target) -
             any_of(options)
         }
         (TextMatch::Phrase(words), Target::Messages) => phrase(f.body_exact, words),
-        (TextMatch::Phrase(words), Target::Conversations | Target::Customers) => phrase(f.name, words),
+        (TextMatch::Phrase(words), Target::Contacts | Target::Customers) => phrase(f.name, words),
+        (_, Target::Conversations) => Box::new(tantivy::query::EmptyQuery),
     })
 }
 
@@ -433,16 +437,25 @@ impl Scan {
     }
 }
 
-/// Feeds every accepted match of `query` into `top` (by score, or by time); with facets, every
-/// match is also tested (and counted), else only those that could enter the top.
+/// A query whose matches are candidates. Its documents without a time of their own (contacts)
+/// are dated by their conversation's last activity: `activity` is the range it must be in.
+struct Candidates {
+    query: Box<dyn Query>,
+    activity: Option<TimeRange>,
+}
+
+/// Feeds every accepted match of `candidates` into `top` (by score, or by time); with facets,
+/// every match is also tested (and counted), else only those that could enter the top.
 fn collect(
     searcher: &Searcher,
     ordinals: &[std::sync::Arc<[u32]>],
-    query: &dyn Query,
+    candidates: &Candidates,
     scan: Scan,
     verdicts: &mut Verdicts<'_>,
     top: &mut TopGroups,
 ) -> Result<(), IndexError> {
+    let query = candidates.query.as_ref();
+    let tables = verdicts.tables;
     let unscored = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
     let scoring = match scan {
         Scan::Recent => None,
@@ -454,11 +467,25 @@ fn collect(
         let conv_key = segment.fast_fields().u64("conv_key")?;
         let alive = segment.alive_bitset();
         let ordinal_of = |doc: DocId| ordinals.get(doc as usize).copied().unwrap_or(NO_ORDINAL);
+        let last_activity = |doc: DocId| {
+            let ordinal = match ordinal_of(doc) {
+                NO_ORDINAL => tables.conversations.ordinal(&conv_key.first(doc)?)?,
+                ordinal => ordinal,
+            };
+            Some(tables.conversations.by_ordinal(ordinal).last_message_at)
+        };
+        let in_time = |doc: DocId| match &candidates.activity {
+            None => true,
+            Some(range) => {
+                last_activity(doc).and_then(DateTime::from_timestamp_micros).is_some_and(|at| range.contains(at))
+            }
+        };
+        let counts = |doc: DocId| count && in_time(doc) && !alive.is_some_and(|a| a.is_deleted(doc));
         let initial = top.threshold();
         // Offers an accepted document that could enter the top; returns the top's threshold.
         let mut consider = |verdicts: &mut Verdicts<'_>, doc: DocId, value: f64| -> Option<f64> {
             let below = top.threshold().is_some_and(|t| value <= t);
-            if below || alive.is_some_and(|a| a.is_deleted(doc)) {
+            if below || alive.is_some_and(|a| a.is_deleted(doc)) || !in_time(doc) {
                 return top.threshold();
             }
             if verdicts.accepts(ordinal_of(doc), || conv_key.first(doc))
@@ -469,14 +496,15 @@ fn collect(
             top.threshold()
         };
         let Some(scoring) = &scoring else {
-            // By time: one pass that counts and offers.
+            // By time (a contact's is its conversation's last activity): one pass that counts
+            // and offers.
             let at = segment.fast_fields().i64("at")?;
             unscored.for_each_no_score(segment, &mut |docs: &[DocId]| {
                 for &doc in docs {
-                    if count && !alive.is_some_and(|a| a.is_deleted(doc)) {
+                    if counts(doc) {
                         verdicts.accepts(ordinal_of(doc), || conv_key.first(doc));
                     }
-                    if let Some(when) = at.first(doc) {
+                    if let Some(when) = at.first(doc).or_else(|| last_activity(doc)) {
                         consider(verdicts, doc, when as f64);
                     }
                 }
@@ -486,7 +514,7 @@ fn collect(
         if count && scan == Scan::Scored {
             // One pass that counts and offers.
             scoring.for_each(segment, &mut |doc: DocId, score: Score| {
-                if !alive.is_some_and(|a| a.is_deleted(doc)) {
+                if counts(doc) {
                     verdicts.accepts(ordinal_of(doc), || conv_key.first(doc));
                 }
                 consider(verdicts, doc, f64::from(score));
@@ -496,7 +524,7 @@ fn collect(
         if count {
             unscored.for_each_no_score(segment, &mut |docs: &[DocId]| {
                 for &doc in docs {
-                    if !alive.is_some_and(|a| a.is_deleted(doc)) {
+                    if counts(doc) {
                         verdicts.accepts(ordinal_of(doc), || conv_key.first(doc));
                     }
                 }
@@ -537,7 +565,7 @@ impl SearchIndex {
             .collect::<Result<_, _>>()?;
         let mut excluded = self.lookup_identities(&searcher, tenant, &plan.excluded_identities)?;
         for m in &plan.excluded_texts {
-            for target in [Target::Messages, Target::Conversations] {
+            for target in [Target::Messages, Target::Contacts] {
                 let query = self.scoped(
                     &searcher,
                     caller,
@@ -561,8 +589,8 @@ impl SearchIndex {
         let mut top = TopGroups::new(capacity);
         let mut verdicts = Verdicts::new(&tables, &accept, page.facets);
         let ordinals = self.segment_ordinals(&searcher, &tables)?;
-        for query in &queries {
-            collect(&searcher, &ordinals, query.as_ref(), scan, &mut verdicts, &mut top)?;
+        for candidates in &queries {
+            collect(&searcher, &ordinals, candidates, scan, &mut verdicts, &mut top)?;
         }
         let facets = verdicts.facets;
 
@@ -600,20 +628,23 @@ impl SearchIndex {
         caller: &Caller,
         plan: &Plan,
         required: &[Found],
-    ) -> Result<Vec<Box<dyn Query>>, IndexError> {
+    ) -> Result<Vec<Candidates>, IndexError> {
         let f = self.fields();
+        let bounded = (!plan.time.is_unbounded()).then_some(plan.time);
         if !plan.texts.is_empty() {
             let mut queries = Vec::new();
-            for target in [Target::Messages, Target::Conversations] {
+            for (target, activity) in [(Target::Messages, None), (Target::Contacts, bounded)] {
                 let clauses =
                     plan.texts.iter().map(|m| text_query(searcher, f, m, &target)).collect::<Result<Vec<_>, _>>()?;
-                queries.push(self.scoped(searcher, caller, clauses, &target, &plan.time));
+                queries
+                    .push(Candidates { query: self.scoped(searcher, caller, clauses, &target, &plan.time), activity });
             }
             return Ok(queries);
         }
-        if !plan.time.is_unbounded() {
+        if bounded.is_some() {
             // No words, a date: conversations with a message in the range.
-            return Ok(vec![self.scoped(searcher, caller, vec![], &Target::Messages, &plan.time)]);
+            let query = self.scoped(searcher, caller, vec![], &Target::Messages, &plan.time);
+            return Ok(vec![Candidates { query, activity: None }]);
         }
         // No words: the conversations themselves, narrowed by what the index holds of them.
         let mut clauses: Vec<Box<dyn Query>> = Vec::new();
@@ -624,16 +655,22 @@ impl SearchIndex {
         clauses.extend(codes(f.status, &plan.filter.status.any_of));
         clauses.extend(codes(f.channel, &plan.filter.channel.any_of));
         clauses.extend(codes(f.priority, &plan.filter.priority.any_of));
-        // A small identity set names its conversations outright.
+        // A small identity set names its conversations outright (a customer's, by their
+        // contact documents).
         if let Some(found) = required.iter().min_by_key(|f| f.conversations.len() + f.customers.len())
             && found.conversations.len() + found.customers.len() <= 10_000
         {
-            let mut terms: Vec<Term> =
-                found.conversations.iter().map(|k| Term::from_field_u64(f.conv_key, *k)).collect();
-            terms.extend(found.customers.iter().map(|c| text_term(f.contact, &c.to_string())));
-            clauses.push(any_term(terms));
+            let mut keys = found.conversations.clone();
+            if !found.customers.is_empty() {
+                let customers =
+                    any_term(found.customers.iter().map(|c| text_term(f.contact, &c.to_string())).collect());
+                let query = self.scoped(searcher, caller, vec![customers], &Target::Contacts, &TimeRange::default());
+                self.collect_keys(searcher, query.as_ref(), &mut keys)?;
+            }
+            clauses.push(any_term(keys.into_iter().map(|k| Term::from_field_u64(f.conv_key, k)).collect()));
         }
-        Ok(vec![self.scoped(searcher, caller, clauses, &Target::Conversations, &plan.time)])
+        let query = self.scoped(searcher, caller, clauses, &Target::Conversations, &plan.time);
+        Ok(vec![Candidates { query, activity: None }])
     }
 
     /// `clauses` within the tenant, on one kind of document, within `time`.
@@ -653,6 +690,7 @@ impl SearchIndex {
         let kind = match target {
             Target::Messages => DocKind::Message,
             Target::Conversations => DocKind::Conversation,
+            Target::Contacts => DocKind::ConversationContact,
             Target::Customers => DocKind::Customer,
         };
         // Text fields exist on one kind only; without text the kind must be named.
@@ -669,7 +707,10 @@ impl SearchIndex {
                 Box::new(TermQuery::new(Term::from_field_u64(f.note, 1), IndexRecordOption::Basic)),
             ));
         }
-        if let Some(time) = time_query(f, time) {
+        // A contact has no time of its own (see `Candidates`).
+        if !matches!(target, Target::Contacts)
+            && let Some(time) = time_query(f, time)
+        {
             all.push((Occur::Must, time));
         }
         Box::new(BooleanQuery::new(all))
@@ -730,7 +771,7 @@ impl SearchIndex {
             while doc != TERMINATED {
                 let kind = kind.first(doc).filter(|_| !alive.is_some_and(|a| a.is_deleted(doc)));
                 match kind.and_then(DocKind::from_code) {
-                    Some(DocKind::Conversation | DocKind::Message) => {
+                    Some(DocKind::Conversation | DocKind::ConversationContact | DocKind::Message) => {
                         if let Some(key) = conv_key.first(doc) {
                             found.conversations.insert(key);
                         }
@@ -882,18 +923,20 @@ impl SearchIndex {
                 }
             })?;
         }
-        let mut newest: Vec<(i64, DocAddress)> = candidates.into_values().collect();
-        newest.sort_by_key(|(sent, _)| std::cmp::Reverse(*sent));
+        let mut newest: Vec<(i64, u64, DocAddress)> =
+            candidates.into_iter().map(|(key, (sent, address))| (sent, key, address)).collect();
+        newest.sort_by_key(|(sent, _, _)| std::cmp::Reverse(*sent));
         newest.truncate(MAX_QUESTIONS_CONSIDERED);
         let mut out = Vec::with_capacity(newest.len());
-        for (sent, address) in newest {
+        for (sent, key, address) in newest {
+            let Some(state) = tables.conversations.get(&key) else { continue };
             let doc: TantivyDocument = searcher.doc(address)?;
             let text = doc.get_first(f.text).and_then(|v| v.as_str()).unwrap_or_default();
             if text.trim().is_empty() {
                 continue;
             }
             out.push(FirstMessage {
-                conversation_id: doc.get_first(f.conv_id).and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+                conversation_id: state.id.to_string(),
                 message_id: doc.get_first(f.msg_id).and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
                 text: text.to_owned(),
                 sent_at: DateTime::from_timestamp_micros(sent).unwrap_or_default(),

@@ -16,6 +16,13 @@ pub fn conv_key(id: &Uuid) -> u64 {
     hi ^ lo
 }
 
+/// The key of a conversation's contact document, derived from the conversation's key: its
+/// halves swapped and a constant mixed in, so that it is as random as the key and differs
+/// from it.
+pub fn contact_key(conversation: u64) -> u64 {
+    conversation.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15
+}
+
 /// Hashes keys that are already random by taking them as they are.
 #[derive(Default, Clone, Copy)]
 pub struct KeyHasher(u64);
@@ -152,6 +159,9 @@ pub struct Tables {
     /// them. A message sent after it cannot be in the index yet, so it is added without first
     /// deleting its id, which costs a term lookup in every segment at the commit.
     pub newest_messages: KeyMap<i64>,
+    /// For each conversation with a contact document, the hash of the name and phone it
+    /// holds: a new version of the conversation rewrites it only when they change.
+    pub contacts: KeyMap<u64>,
 }
 
 impl Tables {
@@ -181,6 +191,14 @@ mod tests {
         assert_eq!(keys.len(), 100_000);
         let keys: std::collections::HashSet<u64> = (0..100_000).map(|_| conv_key(&Uuid::new_v4())).collect();
         assert_eq!(keys.len(), 100_000);
+    }
+
+    #[test]
+    fn a_contact_key_is_neither_its_conversation_key_nor_another_conversation_key() {
+        let keys: std::collections::HashSet<u64> = (0..100_000).map(|_| conv_key(&Uuid::now_v7())).collect();
+        let contacts: std::collections::HashSet<u64> = keys.iter().map(|k| contact_key(*k)).collect();
+        assert_eq!(contacts.len(), keys.len());
+        assert!(contacts.is_disjoint(&keys));
     }
 
     #[test]

@@ -117,7 +117,11 @@ fn page() -> Page {
 /// Conversation ids matching `query`, best first.
 fn ids(index: &SearchIndex, caller: &Caller, query: &str) -> Vec<Uuid> {
     let p = plan(&parse(query).unwrap(), &directory(None)).unwrap();
-    let results = index.search_conversations(caller, &p, page()).unwrap();
+    hit_ids(&index.search_conversations(caller, &p, page()).unwrap())
+}
+
+/// The conversation ids of a page, in its order.
+fn hit_ids(results: &super::search::ConversationResults) -> Vec<Uuid> {
     results
         .hits
         .iter()
@@ -595,4 +599,67 @@ fn a_segment_read_before_its_conversations_were_known_still_finds_them() {
     let p = plan(&parse("parcel ").unwrap(), &directory(None)).unwrap();
     let r = index.search_conversations(&caller(tenant), &p, Page { facets: true, ..page() }).unwrap();
     assert_eq!(r.facets.unwrap().total, 1);
+}
+
+#[test]
+fn a_conversation_contact_is_written_again_only_when_its_name_or_phone_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = Uuid::now_v7();
+    let mut ana = Conv::new(tenant, "Ana Souza", "15551234567", Channel::Whatsapp);
+    let c = caller(tenant);
+    {
+        let index = open(dir.path());
+        index.apply(&[ana.message(Sender::Customer, "hello", 1)], 1).unwrap();
+        // The message, the conversation, its contact and the customer.
+        assert_eq!(index.searcher().num_docs(), 4);
+        index.apply(&[ana.message(Sender::Customer, "still there?", 2)], 1).unwrap();
+        assert_eq!(index.searcher().num_docs(), 5, "a message rewrites the conversation, not its contact");
+    }
+    // After a restart the contact is known, and not written again either.
+    let index = open(dir.path());
+    index.apply(&[ana.message(Sender::Customer, "hello again", 3)], 1).unwrap();
+    assert_eq!(index.searcher().num_docs(), 6);
+    assert_eq!(ids(&index, &c, "souza "), vec![ana.doc.id]);
+
+    // A rename and a new phone replace the contact.
+    let renamed = ana.next(|d| {
+        let contact = d.contact.as_mut().unwrap();
+        contact.name = "Ana Lima".into();
+        contact.updated_at = t0() + Duration::hours(1);
+        d.address_phone = PhoneDigits::of_address("15559876543");
+    });
+    index.apply(&[Change::Conversation(renamed)], 1).unwrap();
+    assert_eq!(index.searcher().num_docs(), 6);
+    assert_eq!(ids(&index, &c, "lima "), vec![ana.doc.id]);
+    assert_eq!(ids(&index, &c, "souza "), Vec::<Uuid>::new(), "the former name is gone");
+    assert_eq!(ids(&index, &c, "phone:+1 555 987 6543"), vec![ana.doc.id]);
+    // (The former phone still finds it, through the customer, who has written from both.)
+
+    // Deleted, the conversation's contact goes with it.
+    index.apply(&[Change::ConversationDeleted { tenant, id: ana.doc.id }], 1).unwrap();
+    assert_eq!(ids(&index, &c, "lima "), Vec::<Uuid>::new());
+    assert_eq!(index.searcher().num_docs(), 2, "the tombstone and the customer are left");
+}
+
+#[test]
+fn a_name_found_with_a_date_is_dated_by_its_conversation_last_activity() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    let tenant = Uuid::now_v7();
+    let mut early = Conv::new(tenant, "Ana Early", "15550000001", Channel::Whatsapp);
+    let mut late = Conv::new(tenant, "Ana Late", "15550000002", Channel::Whatsapp);
+    // Each name is written once, with its first message; the last activity moves on after.
+    index.apply(&[early.message(Sender::Customer, "hi", 0), late.message(Sender::Customer, "hi", 1)], 2).unwrap();
+    index.apply(&[late.message(Sender::Customer, "hello", 60 * 24)], 1).unwrap();
+    let c = caller(tenant);
+    assert_eq!(ids(&index, &c, "ana on:2031-03-02"), vec![early.doc.id]);
+    assert_eq!(ids(&index, &c, "ana on:2031-03-03"), vec![late.doc.id]);
+    assert_eq!(ids(&index, &c, "ana after:2031-03-04"), Vec::<Uuid>::new());
+    let p = plan(&parse("ana").unwrap(), &directory(None)).unwrap();
+    let recent = index.search_conversations(&c, &p, Page { order: Order::Recent, facets: true, ..page() }).unwrap();
+    assert_eq!(hit_ids(&recent), vec![late.doc.id, early.doc.id], "newest activity first");
+    assert_eq!(recent.facets.unwrap().total, 2);
+    let p = plan(&parse("ana on:2031-03-03").unwrap(), &directory(None)).unwrap();
+    let dated = index.search_conversations(&c, &p, Page { facets: true, ..page() }).unwrap();
+    assert_eq!(dated.facets.unwrap().total, 1, "the count follows the date too");
 }

@@ -21,7 +21,7 @@ use tantivy::{IndexWriter, Searcher, TantivyDocument, Term};
 use uuid::Uuid;
 
 use super::schema::{DocKind, Fields};
-use super::state::{ConversationState, CustomerState, KeyMap, Tables, conv_key};
+use super::state::{ConversationState, CustomerState, KeyMap, Tables, contact_key, conv_key};
 use super::{IndexError, SearchIndex};
 use crate::documents::{ConversationDoc, CustomerProfile, MessageDoc};
 use crate::domain::conversation::Sender;
@@ -70,6 +70,8 @@ struct Overlay {
     conversation_docs: KeyMap<ConversationDoc>,
     /// The batch's changes to `Tables::newest_messages`.
     newest_messages: KeyMap<i64>,
+    /// The batch's changes to `Tables::contacts` (0: the conversation has no contact document).
+    contacts: KeyMap<u64>,
     applied: Applied,
 }
 
@@ -152,6 +154,12 @@ impl SearchIndex {
             }
             tables.customers.extend(overlay.customers);
             tables.newest_messages.extend(overlay.newest_messages);
+            for (key, fingerprint) in overlay.contacts {
+                match fingerprint {
+                    0 => tables.contacts.remove(&key),
+                    _ => tables.contacts.insert(key, fingerprint),
+                };
+            }
             drop(tables);
             self.last_commit_micros.store(Utc::now().timestamp_micros(), std::sync::atomic::Ordering::Relaxed);
             // The new segments' ordinals, read here rather than by the next query (which reads
@@ -248,14 +256,53 @@ impl Stage<'_> {
         Ok(true)
     }
 
-    /// Writes each conversation changed in the batch once, at its newest version.
+    /// Writes each conversation changed in the batch once, at its newest version, and its
+    /// contact document when the name or phone changed.
     fn flush_conversations(&mut self) -> Result<(), IndexError> {
         let docs: Vec<ConversationDoc> = self.overlay.conversation_docs.drain().map(|(_, doc)| doc).collect();
         for doc in docs {
             self.writer.delete_term(self.key_term(&doc.id));
             self.add(conversation_document(self.fields, &doc))?;
+            self.write_contact(&doc)?;
         }
         Ok(())
+    }
+
+    /// Writes the conversation's contact document when its customer, name or phone differ from
+    /// what the index holds (and removes it when the conversation no longer shows any).
+    fn write_contact(&mut self, doc: &ConversationDoc) -> Result<(), IndexError> {
+        let key = conv_key(&doc.id);
+        let fingerprint = contact_fingerprint(doc);
+        let current = self.overlay.contacts.get(&key).or_else(|| self.tables.contacts.get(&key)).copied().unwrap_or(0);
+        if fingerprint == current {
+            return Ok(());
+        }
+        let f = self.fields;
+        if current != 0 {
+            self.writer.delete_term(Term::from_field_u64(f.key, contact_key(key)));
+            self.overlay.applied.operations += 1;
+        }
+        self.overlay.contacts.insert(key, fingerprint);
+        if fingerprint == 0 {
+            return Ok(());
+        }
+        let mut d = TantivyDocument::new();
+        d.add_u64(f.key, contact_key(key));
+        d.add_u64(f.kind, DocKind::ConversationContact.code());
+        d.add_text(f.tenant, doc.tenant.to_string());
+        d.add_u64(f.conv_key, key);
+        if let Some(contact) = &doc.contact {
+            d.add_text(f.contact, contact.id.to_string());
+            d.add_text(f.name, &contact.name);
+        }
+        if let Some(phone) = &doc.address_phone {
+            d.add_text(f.phone, phone.as_str());
+            for suffix in phone.suffixes() {
+                d.add_text(f.phone_suffix, suffix);
+            }
+        }
+        d.add_u64(f.fingerprint, fingerprint);
+        self.add(d)
     }
 
     fn add_message(&mut self, message: &MessageDoc, conversation: &ConversationDoc) -> Result<(), IndexError> {
@@ -280,7 +327,6 @@ impl Stage<'_> {
         d.add_u64(f.key, conv_key(&message.id));
         d.add_u64(f.kind, DocKind::Message.code());
         d.add_text(f.tenant, message.tenant.to_string());
-        d.add_text(f.conv_id, message.conversation_id.to_string());
         d.add_u64(f.conv_key, key);
         d.add_text(f.msg_id, message.id.to_string());
         if !message.external_id.is_empty() {
@@ -322,8 +368,10 @@ impl Stage<'_> {
         }
         self.overlay.conversation_docs.remove(&key);
         let f = self.fields;
-        // The conversation, its messages, and anything of it added earlier in this batch.
+        // The conversation, its contact, its messages, and anything of it added earlier in
+        // this batch.
         self.writer.delete_term(Term::from_field_u64(f.conv_key, key));
+        self.overlay.contacts.insert(key, 0);
         self.overlay.applied.operations += 1;
         let mut d = TantivyDocument::new();
         d.add_u64(f.key, key);
@@ -456,7 +504,18 @@ impl Stage<'_> {
     }
 }
 
-/// The document of a conversation.
+/// A hash of what a conversation's contact document holds (the customer, their name, the
+/// phone); 0 when it has none of them.
+fn contact_fingerprint(doc: &ConversationDoc) -> u64 {
+    let phone = doc.address_phone.as_ref().map_or("", |p| p.as_str());
+    match &doc.contact {
+        None if phone.is_empty() => 0,
+        None => hash_of(phone),
+        Some(c) => hash_of(&format!("{}\u{1f}{}\u{1f}{phone}", c.id, c.name)),
+    }
+}
+
+/// The document of a conversation (its name and phone are on its contact document).
 fn conversation_document(f: &Fields, doc: &ConversationDoc) -> TantivyDocument {
     let mut d = TantivyDocument::new();
     d.add_u64(f.key, conv_key(&doc.id));
@@ -464,16 +523,6 @@ fn conversation_document(f: &Fields, doc: &ConversationDoc) -> TantivyDocument {
     d.add_text(f.tenant, doc.tenant.to_string());
     d.add_text(f.conv_id, doc.id.to_string());
     d.add_u64(f.conv_key, conv_key(&doc.id));
-    if let Some(contact) = &doc.contact {
-        d.add_text(f.name, &contact.name);
-        d.add_text(f.contact, contact.id.to_string());
-    }
-    if let Some(phone) = &doc.address_phone {
-        d.add_text(f.phone, phone.as_str());
-        for suffix in phone.suffixes() {
-            d.add_text(f.phone_suffix, suffix);
-        }
-    }
     d.add_u64(f.status, doc.status.map_or(0, |s| u64::from(s.code())));
     d.add_u64(f.priority, doc.priority.map_or(0, |p| u64::from(p.code())));
     d.add_u64(f.channel, doc.channel.map_or(0, |c| u64::from(c.code())));
