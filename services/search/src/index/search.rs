@@ -317,7 +317,7 @@ enum Target {
     Messages,
     /// The conversations themselves (their state; they hold no text).
     Conversations,
-    /// The name and phone each conversation is found by.
+    /// The customer, name and phone each conversation is found by.
     Contacts,
     Customers,
 }
@@ -385,13 +385,7 @@ impl<'a> Verdicts<'a> {
 
     /// Whether the conversation of `ordinal` (or, without one, of `key`) is accepted.
     fn accepts(&mut self, ordinal: u32, key: impl FnOnce() -> Option<u64>) -> bool {
-        let ordinal = match ordinal {
-            NO_ORDINAL => match key().and_then(|k| self.tables.conversations.ordinal(&k)) {
-                Some(ordinal) => ordinal,
-                None => return false,
-            },
-            ordinal => ordinal,
-        };
+        let Some(ordinal) = resolve_ordinal(self.tables, ordinal, key) else { return false };
         let Some(mark) = self.marks.get(ordinal as usize).copied() else { return false };
         match mark {
             ACCEPTED => true,
@@ -408,6 +402,15 @@ impl<'a> Verdicts<'a> {
                 accepted
             }
         }
+    }
+}
+
+/// A document's conversation ordinal: the one its segment gave it, or (without one) its
+/// conversation key's.
+fn resolve_ordinal(tables: &Tables, ordinal: u32, key: impl FnOnce() -> Option<u64>) -> Option<u32> {
+    match ordinal {
+        NO_ORDINAL => tables.conversations.ordinal(&key()?),
+        ordinal => Some(ordinal),
     }
 }
 
@@ -468,10 +471,7 @@ fn collect(
         let alive = segment.alive_bitset();
         let ordinal_of = |doc: DocId| ordinals.get(doc as usize).copied().unwrap_or(NO_ORDINAL);
         let last_activity = |doc: DocId| {
-            let ordinal = match ordinal_of(doc) {
-                NO_ORDINAL => tables.conversations.ordinal(&conv_key.first(doc)?)?,
-                ordinal => ordinal,
-            };
+            let ordinal = resolve_ordinal(tables, ordinal_of(doc), || conv_key.first(doc))?;
             Some(tables.conversations.by_ordinal(ordinal).last_message_at)
         };
         let in_time = |doc: DocId| match &candidates.activity {

@@ -159,8 +159,8 @@ pub struct Tables {
     /// them. A message sent after it cannot be in the index yet, so it is added without first
     /// deleting its id, which costs a term lookup in every segment at the commit.
     pub newest_messages: KeyMap<i64>,
-    /// For each conversation with a contact document, the hash of the name and phone it
-    /// holds: a new version of the conversation rewrites it only when they change.
+    /// For each conversation with a contact document, the hash of the customer, name and phone
+    /// it holds: a new version of the conversation rewrites it only when they change.
     pub contacts: KeyMap<u64>,
 }
 

@@ -257,7 +257,7 @@ impl Stage<'_> {
     }
 
     /// Writes each conversation changed in the batch once, at its newest version, and its
-    /// contact document when the name or phone changed.
+    /// contact document when the customer, name or phone changed.
     fn flush_conversations(&mut self) -> Result<(), IndexError> {
         let docs: Vec<ConversationDoc> = self.overlay.conversation_docs.drain().map(|(_, doc)| doc).collect();
         for doc in docs {
@@ -286,23 +286,7 @@ impl Stage<'_> {
         if fingerprint == 0 {
             return Ok(());
         }
-        let mut d = TantivyDocument::new();
-        d.add_u64(f.key, contact_key(key));
-        d.add_u64(f.kind, DocKind::ConversationContact.code());
-        d.add_text(f.tenant, doc.tenant.to_string());
-        d.add_u64(f.conv_key, key);
-        if let Some(contact) = &doc.contact {
-            d.add_text(f.contact, contact.id.to_string());
-            d.add_text(f.name, &contact.name);
-        }
-        if let Some(phone) = &doc.address_phone {
-            d.add_text(f.phone, phone.as_str());
-            for suffix in phone.suffixes() {
-                d.add_text(f.phone_suffix, suffix);
-            }
-        }
-        d.add_u64(f.fingerprint, fingerprint);
-        self.add(d)
+        self.add(contact_document(f, doc, fingerprint))
     }
 
     fn add_message(&mut self, message: &MessageDoc, conversation: &ConversationDoc) -> Result<(), IndexError> {
@@ -443,10 +427,7 @@ impl Stage<'_> {
         d.add_text(f.contact, c.id.to_string());
         d.add_text(f.name, &c.name);
         for phone in &c.phones {
-            d.add_text(f.phone, phone.as_str());
-            for suffix in phone.suffixes() {
-                d.add_text(f.phone_suffix, suffix);
-            }
+            add_phone(f, &mut d, phone);
         }
         for email in &c.emails {
             d.add_text(f.email, email);
@@ -515,7 +496,34 @@ fn contact_fingerprint(doc: &ConversationDoc) -> u64 {
     }
 }
 
-/// The document of a conversation (its name and phone are on its contact document).
+/// The document of a conversation's contact.
+fn contact_document(f: &Fields, doc: &ConversationDoc, fingerprint: u64) -> TantivyDocument {
+    let key = conv_key(&doc.id);
+    let mut d = TantivyDocument::new();
+    d.add_u64(f.key, contact_key(key));
+    d.add_u64(f.kind, DocKind::ConversationContact.code());
+    d.add_text(f.tenant, doc.tenant.to_string());
+    d.add_u64(f.conv_key, key);
+    if let Some(contact) = &doc.contact {
+        d.add_text(f.contact, contact.id.to_string());
+        d.add_text(f.name, &contact.name);
+    }
+    if let Some(phone) = &doc.address_phone {
+        add_phone(f, &mut d, phone);
+    }
+    d.add_u64(f.fingerprint, fingerprint);
+    d
+}
+
+/// A phone as a whole number and by each of its trailing parts.
+fn add_phone(f: &Fields, d: &mut TantivyDocument, phone: &PhoneDigits) {
+    d.add_text(f.phone, phone.as_str());
+    for suffix in phone.suffixes() {
+        d.add_text(f.phone_suffix, suffix);
+    }
+}
+
+/// The document of a conversation (its customer, name and phone are on its contact document).
 fn conversation_document(f: &Fields, doc: &ConversationDoc) -> TantivyDocument {
     let mut d = TantivyDocument::new();
     d.add_u64(f.key, conv_key(&doc.id));
